@@ -1,0 +1,299 @@
+//! The executor: runs a [`Plan`] and ends in `execve` or `exit_group`.
+use crate::plan::{Op, OpKind, Plan, Report, Stage};
+use crate::sys::{self, check, syscall2, syscall3, syscall4, syscall5};
+use crate::{EXIT_EXEC_FAILED, EXIT_SETUP_FAILED};
+
+const NSIG: usize = 64;
+
+/// Runs `plan` in a freshly cloned child. Never returns.
+///
+/// # Safety
+/// `plan` and every pointer inside it must be valid for the child's lifetime (they point into
+/// memory the parent built before clone and keeps alive), and the caller must be a fresh child
+/// that owns nothing it still needs to release.
+pub unsafe extern "C" fn run(plan: *const Plan) -> ! {
+    // SAFETY: the caller guarantees `plan` is valid.
+    let plan = unsafe { &*plan };
+    match run_steps(plan) {
+        Ok(never) => match never {},
+        Err((stage, index, errno)) => fail(plan, stage, index, errno),
+    }
+}
+
+enum Never {}
+
+fn fail(plan: &Plan, stage: Stage, index: u32, errno: i32) -> ! {
+    let report = Report {
+        stage: stage as u32,
+        index,
+        errno,
+        reserved: 0,
+    };
+    if !plan.report_slot.is_null() {
+        // SAFETY: the parent handed a writable slot that lives until the child is gone.
+        unsafe { core::ptr::write_volatile(plan.report_slot, report) };
+    }
+    if plan.report_fd >= 0 {
+        let _ = sys::write(plan.report_fd, &report.to_bytes());
+    }
+    let code = if stage == Stage::Exec {
+        EXIT_EXEC_FAILED
+    } else {
+        EXIT_SETUP_FAILED
+    };
+    if plan.exit_task_only {
+        sys::exit_task(code)
+    }
+    sys::exit_group(code)
+}
+
+type StepError = (Stage, u32, i32);
+
+fn run_steps(plan: &Plan) -> Result<Never, StepError> {
+    if plan.sync_fd >= 0 {
+        let mut byte = [0u8; 1];
+        match sys::read(plan.sync_fd, &mut byte) {
+            Ok(1) => {}
+            Ok(_) => return Err((Stage::Sync, 0, libc::EPIPE)),
+            Err(e) => return Err((Stage::Sync, 0, e)),
+        }
+    }
+    for i in 0..plan.n_ops {
+        // SAFETY: `ops` holds `n_ops` elements (Plan's contract).
+        let op = unsafe { &*plan.ops.add(i) };
+        run_op(op).map_err(|e| (Stage::Op, i as u32, e))?;
+    }
+    if !plan.fd_table_shared {
+        for (target, &src) in plan.stdio.iter().enumerate() {
+            install_stdio(src, target as i32).map_err(|e| (Stage::Stdio, target as u32, e))?;
+        }
+        if plan.close_other_fds {
+            close_other_fds(plan).map_err(|e| (Stage::Fds, 0, e))?;
+        }
+    }
+    if plan.reset_signals {
+        reset_signal_handlers();
+    }
+    set_sigmask(plan.sigmask).map_err(|e| (Stage::Signals, 0, e))?;
+    Err((Stage::Exec, 0, exec_candidates(plan)))
+}
+
+fn install_stdio(src: i32, target: i32) -> Result<(), i32> {
+    if src < 0 {
+        return Ok(());
+    }
+    if src == target {
+        // Already in place: only make sure it survives exec.
+        // SAFETY: fcntl on a number.
+        check(unsafe {
+            syscall3(
+                libc::SYS_fcntl as usize,
+                src as usize,
+                libc::F_SETFD as usize,
+                0,
+            )
+        })?;
+        return Ok(());
+    }
+    // SAFETY: dup3 on numbers.
+    check(unsafe { syscall3(libc::SYS_dup3 as usize, src as usize, target as usize, 0) })?;
+    Ok(())
+}
+
+fn close_other_fds(plan: &Plan) -> Result<(), i32> {
+    // SAFETY: close_range on numbers; CLOEXEC keeps the report fd usable until exec.
+    let ret = unsafe {
+        syscall3(
+            libc::SYS_close_range as usize,
+            3,
+            u32::MAX as usize,
+            libc::CLOSE_RANGE_CLOEXEC as usize,
+        )
+    };
+    check(ret)?;
+    for i in 0..plan.n_keep_fds {
+        // SAFETY: `keep_fds` holds `n_keep_fds` elements.
+        let fd = unsafe { *plan.keep_fds.add(i) };
+        // SAFETY: fcntl on a number.
+        check(unsafe {
+            syscall3(
+                libc::SYS_fcntl as usize,
+                fd as usize,
+                libc::F_SETFD as usize,
+                0,
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// Resets every signal that has a handler to SIG_DFL, leaving ignored ones ignored (what
+/// CLONE_CLEAR_SIGHAND does in the kernel). Safe to call in a fresh child.
+pub fn reset_signal_handlers() {
+    for sig in 1..=NSIG {
+        if sig == libc::SIGKILL as usize || sig == libc::SIGSTOP as usize {
+            continue;
+        }
+        // The kernel's struct sigaction is at most four words on x86_64 and aarch64:
+        // handler, flags, restorer, mask. Word 0 is the handler on both.
+        let mut old = [0usize; 4];
+        // SAFETY: `old` is writable and large enough; sigsetsize is 8.
+        let got = unsafe {
+            syscall4(
+                libc::SYS_rt_sigaction as usize,
+                sig,
+                0,
+                old.as_mut_ptr() as usize,
+                8,
+            )
+        };
+        if got != 0 || old[0] == libc::SIG_DFL || old[0] == libc::SIG_IGN {
+            continue;
+        }
+        let new = [0usize; 4];
+        // SAFETY: `new` is a valid SIG_DFL action.
+        let _ = unsafe {
+            syscall4(
+                libc::SYS_rt_sigaction as usize,
+                sig,
+                new.as_ptr() as usize,
+                0,
+                8,
+            )
+        };
+    }
+}
+
+fn set_sigmask(mask: u64) -> Result<(), i32> {
+    // SAFETY: the mask is a local 8-byte value.
+    check(unsafe {
+        syscall4(
+            libc::SYS_rt_sigprocmask as usize,
+            libc::SIG_SETMASK as usize,
+            &mask as *const u64 as usize,
+            0,
+            8,
+        )
+    })?;
+    Ok(())
+}
+
+/// Tries each candidate path in turn with the execvp rules: ENOENT/ENOTDIR/ESTALE/ENODEV/
+/// ETIMEDOUT move on, EACCES is remembered and moves on, anything else stops.
+fn exec_candidates(plan: &Plan) -> i32 {
+    let mut saw_eacces = false;
+    let mut last = libc::ENOENT;
+    let mut i = 0;
+    loop {
+        // SAFETY: `candidates` is a null-terminated array (Plan's contract).
+        let path = unsafe { *plan.candidates.add(i) };
+        if path.is_null() {
+            break;
+        }
+        // SAFETY: path, argv and envp are NUL-terminated strings / null-terminated arrays.
+        let ret = unsafe {
+            syscall3(
+                libc::SYS_execve as usize,
+                path as usize,
+                plan.argv as usize,
+                plan.envp as usize,
+            )
+        };
+        let errno = match check(ret) {
+            Ok(_) => libc::EINVAL, // execve never returns success
+            Err(e) => e,
+        };
+        match errno {
+            libc::EACCES => saw_eacces = true,
+            libc::ENOENT | libc::ENOTDIR | libc::ESTALE | libc::ENODEV | libc::ETIMEDOUT => {}
+            other => return other,
+        }
+        last = errno;
+        i += 1;
+    }
+    if saw_eacces {
+        libc::EACCES
+    } else {
+        last
+    }
+}
+
+fn run_op(op: &Op) -> Result<(), i32> {
+    let (a, b, c, d) = (op.a as usize, op.b as usize, op.c as usize, op.d as usize);
+    let (n1, n2, n3) = (op.n1 as usize, op.n2 as usize, op.n3 as usize);
+    // SAFETY (for every arm): the parent built each pointer as documented on OpKind: a valid
+    // NUL-terminated string or buffer of the stated length, alive until exec.
+    let ret = unsafe {
+        match op.kind {
+            OpKind::WriteFile => return write_file(op.a, op.b, n1),
+            OpKind::SetHostname => syscall2(libc::SYS_sethostname as usize, a, n1),
+            OpKind::SetDomainname => syscall2(libc::SYS_setdomainname as usize, a, n1),
+            OpKind::Mount => syscall5(libc::SYS_mount as usize, a, b, c, n1, d),
+            OpKind::Umount => syscall2(libc::SYS_umount2 as usize, a, n1),
+            OpKind::Mkdir => {
+                let r = syscall3(libc::SYS_mkdirat as usize, libc::AT_FDCWD as usize, a, n1);
+                if r == -(libc::EEXIST as isize) {
+                    0
+                } else {
+                    r
+                }
+            }
+            OpKind::Touch => {
+                let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_CLOEXEC;
+                let r = syscall4(
+                    libc::SYS_openat as usize,
+                    libc::AT_FDCWD as usize,
+                    a,
+                    flags as usize,
+                    n1,
+                );
+                match check(r) {
+                    Ok(fd) => {
+                        let _ = sys::close(fd as i32);
+                        0
+                    }
+                    Err(libc::EEXIST) | Err(libc::EISDIR) => 0,
+                    Err(_) => r,
+                }
+            }
+            OpKind::Symlink => {
+                syscall3(libc::SYS_symlinkat as usize, a, libc::AT_FDCWD as usize, b)
+            }
+            OpKind::Chdir => sys::syscall1(libc::SYS_chdir as usize, a),
+            OpKind::PivotRoot => syscall2(libc::SYS_pivot_root as usize, a, b),
+            OpKind::Chroot => sys::syscall1(libc::SYS_chroot as usize, a),
+            OpKind::Setsid => sys::syscall0(libc::SYS_setsid as usize),
+            OpKind::Prctl => syscall5(libc::SYS_prctl as usize, n1, n2, n3, 0, 0),
+            OpKind::Setns => syscall2(libc::SYS_setns as usize, n1, n2),
+            OpKind::SetGid => syscall3(libc::SYS_setresgid as usize, n1, n1, n1),
+            OpKind::SetUid => syscall3(libc::SYS_setresuid as usize, n1, n1, n1),
+            OpKind::SetGroups => syscall2(libc::SYS_setgroups as usize, n1, a),
+            OpKind::Rlimit => syscall4(libc::SYS_prlimit64 as usize, 0, n1, a, 0),
+            OpKind::Capset => syscall2(libc::SYS_capset as usize, a, b),
+            OpKind::Unshare => sys::syscall1(libc::SYS_unshare as usize, n1),
+        }
+    };
+    let _ = (c, d, n3);
+    check(ret).map(|_| ())
+}
+
+fn write_file(path: *const u8, data: *const u8, len: usize) -> Result<(), i32> {
+    // SAFETY: `path` is NUL-terminated (OpKind::WriteFile contract).
+    let fd = check(unsafe {
+        syscall4(
+            libc::SYS_openat as usize,
+            libc::AT_FDCWD as usize,
+            path as usize,
+            (libc::O_WRONLY | libc::O_CLOEXEC) as usize,
+            0,
+        )
+    })? as i32;
+    // SAFETY: `data` holds `len` bytes (OpKind::WriteFile contract).
+    let ret = check(unsafe { syscall3(libc::SYS_write as usize, fd as usize, data as usize, len) });
+    let _ = sys::close(fd);
+    match ret {
+        Ok(n) if n == len => Ok(()),
+        Ok(_) => Err(libc::EIO),
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,208 @@
+//! The data a child executes: built by the parent before clone, only read by the child.
+use core::ffi::c_char;
+
+/// What a failing child reports (16 bytes, written in one `write`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    /// A [`Stage`] as u32; 0 means "no report".
+    pub stage: u32,
+    /// Index of the failing [`Op`] for [`Stage::Op`], of the stdio slot for [`Stage::Stdio`].
+    pub index: u32,
+    /// The errno the kernel returned.
+    pub errno: i32,
+    /// Reserved, zero.
+    pub reserved: u32,
+}
+
+impl Report {
+    /// Size of the record on the wire.
+    pub const SIZE: usize = 16;
+
+    /// The record as bytes for `write`.
+    pub fn to_bytes(self) -> [u8; 16] {
+        let mut out = [0u8; 16];
+        let (a, rest) = out.split_at_mut(4);
+        let (b, rest) = rest.split_at_mut(4);
+        let (c, d) = rest.split_at_mut(4);
+        a.copy_from_slice(&self.stage.to_ne_bytes());
+        b.copy_from_slice(&self.index.to_ne_bytes());
+        c.copy_from_slice(&self.errno.to_ne_bytes());
+        d.copy_from_slice(&self.reserved.to_ne_bytes());
+        out
+    }
+
+    /// Parses a record read from the report channel.
+    pub fn from_bytes(bytes: &[u8; 16]) -> Report {
+        let word = |i: usize| {
+            let mut w = [0u8; 4];
+            w.copy_from_slice(&bytes[i..i + 4]);
+            w
+        };
+        Report {
+            stage: u32::from_ne_bytes(word(0)),
+            index: u32::from_ne_bytes(word(4)),
+            errno: i32::from_ne_bytes(word(8)),
+            reserved: u32::from_ne_bytes(word(12)),
+        }
+    }
+}
+
+/// Where in the child's setup a failure happened.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// Waiting for the parent's go-ahead (the parent went away).
+    Sync = 1,
+    /// One of the plan's [`Op`]s; `index` says which.
+    Op = 2,
+    /// Arranging stdin/stdout/stderr; `index` is the target fd.
+    Stdio = 3,
+    /// Closing inherited fds.
+    Fds = 4,
+    /// Restoring signal dispositions and the mask.
+    Signals = 5,
+    /// `execve` of every candidate path failed.
+    Exec = 6,
+}
+
+impl Stage {
+    /// Decodes the `stage` field of a [`Report`].
+    pub fn from_u32(v: u32) -> Option<Stage> {
+        Some(match v {
+            1 => Stage::Sync,
+            2 => Stage::Op,
+            3 => Stage::Stdio,
+            4 => Stage::Fds,
+            5 => Stage::Signals,
+            6 => Stage::Exec,
+            _ => return None,
+        })
+    }
+}
+
+/// The kind of one setup step. Arguments live in [`Op`]'s fields as documented per kind.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpKind {
+    /// Write `len = n1` bytes at `b` to the file at path `a` (opened `O_WRONLY`).
+    WriteFile = 1,
+    /// `sethostname(a, n1)`.
+    SetHostname = 2,
+    /// `setdomainname(a, n1)`.
+    SetDomainname = 3,
+    /// `mount(a, b, c, n1, d)`; any pointer may be null.
+    Mount = 4,
+    /// `umount2(a, n1)`.
+    Umount = 5,
+    /// `mkdir(a, n1)`; EEXIST is not an error.
+    Mkdir = 6,
+    /// `symlink(a, b)` (target `a`, link `b`).
+    Symlink = 7,
+    /// `chdir(a)`.
+    Chdir = 8,
+    /// `pivot_root(a, b)`.
+    PivotRoot = 9,
+    /// `chroot(a)`.
+    Chroot = 10,
+    /// `setsid()`.
+    Setsid = 11,
+    /// `prctl(n1, n2, n3, 0, 0)`.
+    Prctl = 12,
+    /// `setns(n1 as fd, n2 as nstype)`.
+    Setns = 13,
+    /// `setresgid(n1, n1, n1)`.
+    SetGid = 14,
+    /// `setresuid(n1, n1, n1)`.
+    SetUid = 15,
+    /// `setgroups(n1, a as *const gid_t)`.
+    SetGroups = 16,
+    /// `prlimit64(0, n1, a as *const rlimit64, null)`.
+    Rlimit = 17,
+    /// `capset(a as header, b as data)`.
+    Capset = 18,
+    /// `unshare(n1)`.
+    Unshare = 19,
+    /// Create an empty file at `a` (mode n1) for bind-mounting a file onto; EEXIST is fine.
+    Touch = 20,
+}
+
+/// One setup step. Pointers point into memory the parent owns and keeps alive until the
+/// child has exec'd or exited.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct Op {
+    /// What to do.
+    pub kind: OpKind,
+    /// First pointer argument (usually a NUL-terminated path).
+    pub a: *const u8,
+    /// Second pointer argument.
+    pub b: *const u8,
+    /// Third pointer argument.
+    pub c: *const u8,
+    /// Fourth pointer argument.
+    pub d: *const u8,
+    /// First number.
+    pub n1: u64,
+    /// Second number.
+    pub n2: u64,
+    /// Third number.
+    pub n3: u64,
+}
+
+impl Op {
+    /// An op of `kind` with every argument empty.
+    pub const fn new(kind: OpKind) -> Op {
+        Op {
+            kind,
+            a: core::ptr::null(),
+            b: core::ptr::null(),
+            c: core::ptr::null(),
+            d: core::ptr::null(),
+            n1: 0,
+            n2: 0,
+            n3: 0,
+        }
+    }
+}
+
+/// Everything a program child needs between clone and exec.
+#[repr(C)]
+#[derive(Debug)]
+pub struct Plan {
+    /// Setup steps, run in order.
+    pub ops: *const Op,
+    /// Number of `ops`.
+    pub n_ops: usize,
+    /// Null-terminated list of full paths to try with `execve`, in order (PATH search
+    /// pre-computed by the parent).
+    pub candidates: *const *const c_char,
+    /// Null-terminated argv.
+    pub argv: *const *const c_char,
+    /// Null-terminated envp.
+    pub envp: *const *const c_char,
+    /// For fds 0, 1, 2: the fd to install there, or -1 to inherit.
+    pub stdio: [i32; 3],
+    /// Fds to keep open across exec besides 0-2 (they lose FD_CLOEXEC).
+    pub keep_fds: *const i32,
+    /// Number of `keep_fds`.
+    pub n_keep_fds: usize,
+    /// Mark every fd above 2 close-on-exec (except `keep_fds`).
+    pub close_other_fds: bool,
+    /// Touch no fd at all (the fd table is shared with the parent through CLONE_FILES).
+    pub fd_table_shared: bool,
+    /// Reset every handled signal to SIG_DFL (when CLONE_CLEAR_SIGHAND was not available and
+    /// the handler table is not shared).
+    pub reset_signals: bool,
+    /// The signal mask to restore just before exec.
+    pub sigmask: u64,
+    /// Read one byte from this fd before any step (-1: don't wait).
+    pub sync_fd: i32,
+    /// Write a [`Report`] here on failure (-1: none).
+    pub report_fd: i32,
+    /// Also store the [`Report`] here (meaningful when memory is shared with the parent).
+    pub report_slot: *mut Report,
+    /// End only this task on failure (`exit`), not its thread group: the child is a
+    /// CLONE_THREAD member of the parent's group, and exit_group would end the parent too.
+    pub exit_task_only: bool,
+}

@@ -1,0 +1,183 @@
+//! The library's one error type, with advice for the common errnos.
+use crate::flags::rules::{errno_name, Interface, Violation};
+use crate::flags::{CloneFlags, ParseError};
+use std::io;
+
+/// Everything that can go wrong while creating or managing a child.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The request breaks kernel rules; nothing was attempted.
+    #[error("invalid clone request {flags}: {}", list(.violations))]
+    InvalidRequest {
+        /// The flags asked for.
+        flags: CloneFlags,
+        /// Every broken rule, in the kernel's check order.
+        violations: Vec<Violation>,
+    },
+    /// A flag expression could not be read.
+    #[error(transparent)]
+    ParseFlags(#[from] ParseError),
+    /// An argument the library cannot pass on (say why in `what`).
+    #[error("invalid argument: {what}")]
+    InvalidArgument {
+        /// What was wrong and how to fix it.
+        what: String,
+    },
+    /// The kernel refused the clone.
+    #[error("{} failed for flags {flags} ({})", interface_name(*.interface), errno_text(.source))]
+    Clone {
+        /// The flags passed.
+        flags: CloneFlags,
+        /// clone3 or legacy clone.
+        interface: Interface,
+        /// The kernel's errno.
+        source: io::Error,
+    },
+    /// A feature needs clone3, and clone3 is unavailable (ENOSYS, e.g. a seccomp policy).
+    #[error("{what} needs clone3, which this system refuses (ENOSYS)")]
+    NeedsClone3 {
+        /// The feature.
+        what: String,
+    },
+    /// The program could not be executed.
+    #[error("failed to execute `{program}` ({})", errno_text(.source))]
+    Exec {
+        /// The program as given.
+        program: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// A setup step in the child failed before exec.
+    #[error("child setup failed: {step} ({})", errno_text(.source))]
+    ChildSetup {
+        /// The step, described.
+        step: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// A parent-side preparation failed (stack, report channel, fd duplication).
+    #[error("failed to {what} ({})", errno_text(.source))]
+    Prepare {
+        /// What the parent was doing.
+        what: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// Waiting for a child failed.
+    #[error("failed to wait for process {pid} ({})", errno_text(.source))]
+    Wait {
+        /// The child.
+        pid: i32,
+        /// Why.
+        source: io::Error,
+    },
+    /// The child cannot be waited for by this process.
+    #[error("process {pid} cannot be waited for here: {why}")]
+    NotWaitable {
+        /// The child.
+        pid: i32,
+        /// Why.
+        why: &'static str,
+    },
+    /// Sending a signal failed.
+    #[error("failed to send signal {signal} to process {pid} ({})", errno_text(.source))]
+    Signal {
+        /// The child.
+        pid: i32,
+        /// The signal.
+        signal: i32,
+        /// Why.
+        source: io::Error,
+    },
+    /// A safe fork-like spawn was asked from a multi-threaded process.
+    #[error("refusing a fork-like child from a multi-threaded process: another thread may hold a lock the child needs")]
+    MultiThreaded,
+}
+
+fn list(v: &[Violation]) -> String {
+    v.iter()
+        .map(|v| v.to_string())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn interface_name(i: Interface) -> &'static str {
+    match i {
+        Interface::Clone3 => "clone3",
+        Interface::Legacy => "clone",
+    }
+}
+
+/// `EPERM: Operation not permitted`.
+pub(crate) fn errno_text(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => {
+            let full = io::Error::from_raw_os_error(n).to_string();
+            let plain = full.split(" (os error").next().unwrap_or(&full).to_string();
+            format!("{}: {}", errno_name(n), plain)
+        }
+        None => e.to_string(),
+    }
+}
+
+impl Error {
+    /// The errno behind the error, when there is one.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            Error::InvalidRequest { violations, .. } => violations.first().map(|v| v.errno),
+            Error::Clone { source, .. }
+            | Error::Exec { source, .. }
+            | Error::ChildSetup { source, .. }
+            | Error::Prepare { source, .. }
+            | Error::Wait { source, .. }
+            | Error::Signal { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
+
+    /// Advice for the common causes, or `None`.
+    pub fn hint(&self) -> Option<String> {
+        let errno = self.errno()?;
+        match self {
+            Error::Clone { flags, .. } | Error::InvalidRequest { flags, .. } => {
+                clone_hint(*flags, errno)
+            }
+            Error::Exec { program, .. } => match errno {
+                libc::ENOENT if program.contains('/') => {
+                    Some(format!("check that `{program}` exists (inside the new root, if one was set)"))
+                }
+                libc::ENOENT => Some(format!(
+                    "`{program}` is not in PATH; give a path such as /usr/bin/{program}"
+                )),
+                libc::EACCES => Some(
+                    "the file is not executable, a directory on its path is not searchable, or its filesystem is mounted noexec".into(),
+                ),
+                libc::ENOEXEC => Some("the file is not an executable this kernel can run; scripts need a #! line".into()),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+fn clone_hint(flags: CloneFlags, errno: i32) -> Option<String> {
+    let namespaces = CloneFlags::ALL_NAMESPACES.difference(CloneFlags::NEWUSER);
+    Some(match errno {
+        libc::EPERM if flags.contains(CloneFlags::NEWUSER) => "user namespaces are refused: check /proc/sys/user/max_user_namespaces and /proc/sys/kernel/unprivileged_userns_clone (or an AppArmor userns policy), and that the caller is not chrooted and its uid/gid are mapped".into(),
+        libc::EPERM if flags.intersects(namespaces) => "unprivileged: add user to --new (CLONE_NEWUSER), which grants the capabilities the other namespaces need".into(),
+        libc::EPERM => "the caller lacks a needed capability (set_tid needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE)".into(),
+        libc::ENOSPC | libc::EUSERS => "a namespace limit was reached: see /proc/sys/user/max_*_namespaces and the nesting depth (32 levels)".into(),
+        libc::EINVAL => format!("run `cleave explain '{flags}'` to see which rule this kernel enforces"),
+        libc::EEXIST => "a PID in set_tid is already in use in its namespace".into(),
+        libc::ENOMEM if flags.contains(CloneFlags::NEWPID) || !flags.is_empty() => "out of memory, or the target PID namespace's init has exited".into(),
+        libc::EBADF if flags.contains(CloneFlags::INTO_CGROUP) => "the cgroup must be a directory of a cgroup2 hierarchy (not cgroup v1)".into(),
+        libc::EBUSY if flags.contains(CloneFlags::INTO_CGROUP) => "the target cgroup enables domain controllers in cgroup.subtree_control (no internal processes rule)".into(),
+        libc::EACCES if flags.contains(CloneFlags::INTO_CGROUP) => "no permission to write the target cgroup's cgroup.procs (cgroup delegation)".into(),
+        libc::EAGAIN => "too many processes: RLIMIT_NPROC or a pids cgroup limit was reached".into(),
+        _ => return None,
+    })
+}
+
+/// Result with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

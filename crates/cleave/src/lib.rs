@@ -1,0 +1,40 @@
+//! # cleave: the whole of Linux `clone()`
+//!
+//! For every new execution context, choose exactly what it shares with its creator — memory,
+//! file descriptors, filesystem attributes, signal handlers, thread group, parent, exit
+//! signal — and which kernel namespaces it gets of its own.
+//!
+//! * [`Command`] runs a program (the posix_spawn-style CLONE_VM | CLONE_VFORK fast path plus
+//!   any flags you add);
+//! * [`Fork`] runs a Rust closure in a process of its own;
+//! * [`Task`] runs a thread-like body in the caller's address space;
+//! * [`Child`] waits (`__WCLONE` when the exit signal is not SIGCHLD), signals through the
+//!   pidfd, and reports an [`ExitStatus`].
+//!
+//! Every request is checked against the kernel's rules ([`flags::rules`]) before any system
+//! call; all broken rules are reported at once with the errno the kernel would give.
+//!
+//! ```no_run
+//! use cleave::{CloneFlags, Command};
+//! let status = Command::new("hostname")
+//!     .flags(CloneFlags::NEWUSER | CloneFlags::NEWUTS)
+//!     .hostname("inside")
+//!     .status()?;
+//! # Ok::<(), cleave::Error>(())
+//! ```
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod child;
+pub mod error;
+pub mod flags;
+pub mod inspect;
+mod plan;
+pub mod raw;
+mod spawn;
+pub mod stack;
+
+pub use child::{Child, ExitStatus, Reaper};
+pub use error::{Error, Result};
+pub use flags::{parse_flags, CloneFlags, Namespace};
+pub use spawn::{Command, Fork, Stdio, Task, TaskHandle};

@@ -1,0 +1,206 @@
+//! Parent side of a program spawn: turns a [`crate::Command`] into a [`cleave_child::Plan`]
+//! whose every byte is built before clone. The child only reads it.
+use crate::error::{Error, Result};
+use cleave_child::{Op, OpKind, Plan, Report};
+use std::ffi::{c_char, CString, OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+
+/// Owns everything a [`Plan`] points into; the plan is valid while this lives.
+pub(crate) struct PlanData {
+    pub plan: Plan,
+    _strings: Vec<CString>,
+    _ptr_arrays: Vec<Vec<*const c_char>>,
+    _ops: Vec<Op>,
+    _keep: Vec<i32>,
+    pub report: Box<Report>,
+}
+
+// SAFETY: the raw pointers only point into the heap buffers owned alongside them; nothing is
+// shared with another thread except through the child, which only reads.
+#[allow(unsafe_code)]
+unsafe impl Send for PlanData {}
+
+/// A step the child runs before exec, with the strings it needs.
+#[derive(Clone, Debug)]
+pub(crate) enum Step {
+    Hostname(OsString),
+    Domainname(OsString),
+    Chdir(OsString),
+}
+
+pub(crate) struct PlanInput<'a> {
+    pub program: &'a OsStr,
+    pub argv: &'a [OsString],
+    pub env: Option<&'a [(OsString, OsString)]>,
+    pub path_var: Option<OsString>,
+    pub steps: &'a [Step],
+    pub stdio: [i32; 3],
+    pub keep_fds: &'a [i32],
+    pub close_other_fds: bool,
+    pub fd_table_shared: bool,
+    pub reset_signals: bool,
+    pub sigmask: u64,
+    pub report_fd: i32,
+}
+
+fn cstring(s: &OsStr, what: &str) -> Result<CString> {
+    CString::new(s.as_bytes()).map_err(|_| Error::InvalidArgument {
+        what: format!("{what} {s:?} contains a NUL byte"),
+    })
+}
+
+fn ptr_array(strings: &[CString]) -> Vec<*const c_char> {
+    let mut v: Vec<*const c_char> = strings.iter().map(|s| s.as_ptr()).collect();
+    v.push(std::ptr::null());
+    v
+}
+
+/// The paths `execve` should try for `program`, the way execvp(3) searches PATH.
+pub(crate) fn exec_candidates(program: &OsStr, path_var: Option<&OsStr>) -> Vec<OsString> {
+    if program.as_bytes().contains(&b'/') {
+        return vec![program.to_os_string()];
+    }
+    let path = path_var
+        .map(|p| p.as_bytes().to_vec())
+        .unwrap_or_else(|| b"/usr/local/bin:/usr/bin:/bin".to_vec());
+    path.split(|&b| b == b':')
+        .map(|dir| {
+            let mut full = if dir.is_empty() {
+                b".".to_vec()
+            } else {
+                dir.to_vec()
+            };
+            full.push(b'/');
+            full.extend_from_slice(program.as_bytes());
+            OsString::from_vec(full)
+        })
+        .collect()
+}
+
+extern "C" {
+    static environ: *const *const c_char;
+}
+
+impl PlanData {
+    pub fn build(input: PlanInput<'_>) -> Result<PlanData> {
+        let mut strings = Vec::new();
+        let mut arrays = Vec::new();
+
+        let candidates: Vec<CString> = exec_candidates(input.program, input.path_var.as_deref())
+            .iter()
+            .map(|c| cstring(c, "program path"))
+            .collect::<Result<_>>()?;
+        let candidates_ptrs = ptr_array(&candidates);
+        let argv: Vec<CString> = input
+            .argv
+            .iter()
+            .map(|a| cstring(a, "argument"))
+            .collect::<Result<_>>()?;
+        let argv_ptrs = ptr_array(&argv);
+        let envp_ptr = match input.env {
+            Some(vars) => {
+                let env: Vec<CString> = vars
+                    .iter()
+                    .map(|(k, v)| {
+                        let mut kv = k.as_bytes().to_vec();
+                        kv.push(b'=');
+                        kv.extend_from_slice(v.as_bytes());
+                        cstring(OsStr::from_bytes(&kv), "environment variable")
+                    })
+                    .collect::<Result<_>>()?;
+                let ptrs = ptr_array(&env);
+                let p = ptrs.as_ptr();
+                strings.extend(env);
+                arrays.push(ptrs);
+                p
+            }
+            #[allow(unsafe_code)]
+            // SAFETY: reading the process environment pointer; the caller does not modify
+            // the environment during spawn (as for std::process::Command).
+            None => unsafe { environ },
+        };
+
+        let mut ops = Vec::new();
+        for step in input.steps {
+            let (kind, text) = match step {
+                Step::Hostname(h) => (OpKind::SetHostname, h),
+                Step::Domainname(d) => (OpKind::SetDomainname, d),
+                Step::Chdir(d) => (OpKind::Chdir, d),
+            };
+            let c = cstring(text, "setup argument")?;
+            let mut op = Op::new(kind);
+            op.a = c.as_ptr().cast();
+            op.n1 = text.len() as u64;
+            strings.push(c);
+            ops.push(op);
+        }
+
+        let mut report = Box::<Report>::default();
+        let keep: Vec<i32> = input.keep_fds.to_vec();
+        let plan = Plan {
+            ops: ops.as_ptr(),
+            n_ops: ops.len(),
+            candidates: candidates_ptrs.as_ptr(),
+            argv: argv_ptrs.as_ptr(),
+            envp: envp_ptr,
+            stdio: input.stdio,
+            keep_fds: keep.as_ptr(),
+            n_keep_fds: keep.len(),
+            close_other_fds: input.close_other_fds,
+            fd_table_shared: input.fd_table_shared,
+            reset_signals: input.reset_signals,
+            sigmask: input.sigmask,
+            sync_fd: -1,
+            report_fd: input.report_fd,
+            report_slot: &mut *report,
+            exit_task_only: false,
+        };
+        strings.extend(candidates);
+        strings.extend(argv);
+        arrays.push(candidates_ptrs);
+        arrays.push(argv_ptrs);
+        Ok(PlanData {
+            plan,
+            _strings: strings,
+            _ptr_arrays: arrays,
+            _ops: ops,
+            _keep: keep,
+            report,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_search_candidates() {
+        let c = exec_candidates(OsStr::new("true"), Some(OsStr::new("/a::/b")));
+        assert_eq!(c, ["/a/true", "./true", "/b/true"]);
+        let c = exec_candidates(OsStr::new("./x"), Some(OsStr::new("/a")));
+        assert_eq!(c, ["./x"]);
+    }
+
+    #[test]
+    fn nul_bytes_are_refused_before_clone() {
+        let argv = [OsString::from("a\0b")];
+        let err = PlanData::build(PlanInput {
+            program: OsStr::new("true"),
+            argv: &argv,
+            env: None,
+            path_var: None,
+            steps: &[],
+            stdio: [-1; 3],
+            keep_fds: &[],
+            close_other_fds: true,
+            fd_table_shared: false,
+            reset_signals: false,
+            sigmask: 0,
+            report_fd: -1,
+        })
+        .err()
+        .unwrap();
+        assert!(err.to_string().contains("NUL byte"), "{err}");
+    }
+}

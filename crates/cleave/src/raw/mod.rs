@@ -1,0 +1,329 @@
+//! The only kernel-facing `unsafe` of the library: clone3(2), legacy clone(2) with per-arch
+//! trampolines, and the few system calls std does not offer. Functions return the raw errno.
+#![allow(unsafe_code)]
+
+#[cfg(target_arch = "aarch64")]
+mod aarch64;
+#[cfg(target_arch = "x86_64")]
+mod x86_64;
+
+#[cfg(target_arch = "aarch64")]
+use aarch64 as arch;
+#[cfg(target_arch = "x86_64")]
+use x86_64 as arch;
+
+use crate::flags::rules::Interface;
+use crate::flags::CloneFlags;
+use cleave_child::sys::check;
+use std::ffi::c_void;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// A raw errno value.
+pub type Errno = i32;
+
+/// The body a child runs on its own stack; its return value becomes the task's exit code.
+pub type Entry = unsafe extern "C" fn(*mut c_void) -> i32;
+
+/// `struct clone_args` of clone3(2), version 2 (88 bytes).
+#[repr(C, align(8))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CloneArgs {
+    /// Flags (CloneFlags bits).
+    pub flags: u64,
+    /// Where to store the pidfd (CLONE_PIDFD).
+    pub pidfd: u64,
+    /// Where to store the TID in the child's memory (CHILD_SETTID / CHILD_CLEARTID).
+    pub child_tid: u64,
+    /// Where to store the TID in the parent's memory (PARENT_SETTID).
+    pub parent_tid: u64,
+    /// Signal sent to the parent when the child exits (0: none).
+    pub exit_signal: u64,
+    /// Lowest address of the child's stack.
+    pub stack: u64,
+    /// Size of the child's stack.
+    pub stack_size: u64,
+    /// Thread pointer for CLONE_SETTLS.
+    pub tls: u64,
+    /// Array of PIDs, innermost namespace first.
+    pub set_tid: u64,
+    /// Number of entries in `set_tid`.
+    pub set_tid_size: u64,
+    /// Cgroup2 directory fd for CLONE_INTO_CGROUP.
+    pub cgroup: u64,
+}
+
+/// Size of [`CloneArgs`] as passed to the kernel.
+pub const CLONE_ARGS_SIZE: usize = std::mem::size_of::<CloneArgs>();
+
+static CLONE3_UNAVAILABLE: AtomicBool = AtomicBool::new(false);
+
+/// Whether an earlier clone3 answered ENOSYS (seccomp policy or old kernel).
+pub fn clone3_unavailable() -> bool {
+    CLONE3_UNAVAILABLE.load(Ordering::Relaxed)
+}
+
+/// Which interface the next clone will use.
+pub fn preferred_interface() -> Interface {
+    if clone3_unavailable() {
+        Interface::Legacy
+    } else {
+        Interface::Clone3
+    }
+}
+
+/// Creates a child as clone3(2) does, falling back to legacy clone(2) only when clone3
+/// answers ENOSYS (remembered for the process). With `entry`, the child starts on
+/// `args.stack` running `entry(arg)` and exits with its return value; without it, the child
+/// returns 0 from this call on a copy of the caller's stack, like fork(2).
+///
+/// Returns the child's PID (0 in a fork-style child) and the interface used.
+///
+/// # Safety
+/// The caller owns what the child does next. With `entry` and CLONE_VM, `args.stack` must be
+/// a live region of `args.stack_size` bytes the child alone uses until it exits or execs, and
+/// `entry` must follow DESIGN.md section 3. Without `entry`, CLONE_VM must not be set (the
+/// child would run on the caller's own stack) and the child must end in exec or exit without
+/// returning into code that assumes it is the parent. Pointers in `args` must be valid.
+pub unsafe fn clone(
+    args: &mut CloneArgs,
+    entry: Option<(Entry, *mut c_void)>,
+) -> Result<(i32, Interface), Errno> {
+    if !clone3_unavailable() {
+        // SAFETY: forwarded caller contract.
+        match unsafe { clone3(args, entry) } {
+            Err(libc::ENOSYS) => CLONE3_UNAVAILABLE.store(true, Ordering::Relaxed),
+            other => return other.map(|pid| (pid, Interface::Clone3)),
+        }
+    }
+    // SAFETY: forwarded caller contract.
+    unsafe { clone_legacy(args, entry) }.map(|pid| (pid, Interface::Legacy))
+}
+
+/// `clone3(args, sizeof *args)` — see [clone3(2)](https://man7.org/linux/man-pages/man2/clone3.2.html).
+///
+/// # Safety
+/// As [`clone`].
+pub unsafe fn clone3(args: &mut CloneArgs, entry: Option<(Entry, *mut c_void)>) -> Result<i32, Errno> {
+    let ptr = args as *mut CloneArgs as usize;
+    let ret = match entry {
+        // SAFETY: caller contract; the trampoline never returns in the child.
+        Some((f, arg)) => unsafe { arch::clone3_entry(ptr, CLONE_ARGS_SIZE, f, arg) },
+        // SAFETY: caller contract; without CLONE_VM the child has its own copy of this stack.
+        None => unsafe { arch::clone3_fork(ptr, CLONE_ARGS_SIZE) },
+    };
+    check(ret).map(|pid| pid as i32)
+}
+
+/// Legacy `clone(flags|signal, stack, parent_tid, child_tid, tls)` — see
+/// [clone(2)](https://man7.org/linux/man-pages/man2/clone.2.html). The fields of `args`
+/// clone() cannot carry (flags above 32 bits, set_tid, cgroup) must be zero; `pidfd` is
+/// passed through `parent_tid` as the kernel requires.
+///
+/// # Safety
+/// As [`clone`].
+pub unsafe fn clone_legacy(
+    args: &mut CloneArgs,
+    entry: Option<(Entry, *mut c_void)>,
+) -> Result<i32, Errno> {
+    if args.flags >> 32 != 0 || args.flags & 0xff != 0 || args.set_tid_size != 0 {
+        return Err(libc::EINVAL);
+    }
+    let word = args.flags | (args.exit_signal & 0xff);
+    let flags = CloneFlags::from_bits_retain(args.flags);
+    let ptid = if flags.contains(CloneFlags::PIDFD) {
+        args.pidfd
+    } else {
+        args.parent_tid
+    };
+    let sp = if args.stack == 0 {
+        0
+    } else {
+        args.stack + args.stack_size
+    };
+    let ret = match entry {
+        // SAFETY: caller contract; the trampoline never returns in the child.
+        Some((f, arg)) => unsafe {
+            arch::clone_legacy_entry(word, sp, ptid, args.child_tid, args.tls, f, arg)
+        },
+        // SAFETY: caller contract.
+        None => unsafe { arch::clone_legacy_fork(word, sp, ptid, args.child_tid, args.tls) },
+    };
+    check(ret).map(|pid| pid as i32)
+}
+
+fn ret_errno(ret: libc::c_long) -> Result<libc::c_long, Errno> {
+    if ret < 0 {
+        Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
+    } else {
+        Ok(ret)
+    }
+}
+
+/// The caller's effective capability set, from `capget(2)`.
+pub fn effective_caps() -> u64 {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Default, Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let mut header = Header {
+        version: 0x2008_0522,
+        pid: 0,
+    };
+    let mut data = [Data::default(); 2];
+    // SAFETY: header and data are valid for the version-3 layout (two Data entries).
+    let ret = unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) };
+    if ret != 0 {
+        return 0;
+    }
+    u64::from(data[0].effective) | (u64::from(data[1].effective) << 32)
+}
+
+/// `pidfd_send_signal(pidfd, sig, NULL, 0)` — see
+/// [pidfd_send_signal(2)](https://man7.org/linux/man-pages/man2/pidfd_send_signal.2.html).
+pub fn pidfd_send_signal(pidfd: i32, sig: i32) -> Result<(), Errno> {
+    // SAFETY: plain integers and a null siginfo.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd,
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    ret_errno(ret).map(|_| ())
+}
+
+/// `pidfd_open(pid, 0)` — see [pidfd_open(2)](https://man7.org/linux/man-pages/man2/pidfd_open.2.html).
+pub fn pidfd_open(pid: i32) -> Result<std::os::fd::OwnedFd, Errno> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain integers.
+    let fd = ret_errno(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
+    // SAFETY: the kernel just returned this fd to us.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// The result of a successful wait.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Waited {
+    /// The PID that changed state.
+    pub pid: i32,
+    /// `CLD_EXITED`, `CLD_KILLED`, `CLD_DUMPED`, ...
+    pub code: i32,
+    /// Exit code or signal number.
+    pub status: i32,
+}
+
+/// `waitid(idtype, id, &info, options)` — see [wait(2)](https://man7.org/linux/man-pages/man2/wait.2.html).
+/// Returns `None` when WNOHANG found nothing to report. Retries on EINTR.
+pub fn waitid(idtype: libc::idtype_t, id: u32, options: i32) -> Result<Option<Waited>, Errno> {
+    loop {
+        // SAFETY: zeroed siginfo_t is a valid out-parameter.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `info` is writable.
+        let ret = unsafe { libc::waitid(idtype, id, &mut info, options) };
+        match ret_errno(ret.into()) {
+            Err(libc::EINTR) => continue,
+            Err(e) => return Err(e),
+            Ok(_) => {}
+        }
+        // SAFETY: after a successful waitid the pid/status fields are initialised.
+        let (pid, status) = unsafe { (info.si_pid(), info.si_status()) };
+        if pid == 0 {
+            return Ok(None);
+        }
+        return Ok(Some(Waited {
+            pid,
+            code: info.si_code,
+            status,
+        }));
+    }
+}
+
+/// `waitpid(pid, &status, options)` returning the raw status; retries on EINTR.
+pub fn waitpid(pid: i32, options: i32) -> Result<(i32, i32), Errno> {
+    loop {
+        let mut status = 0;
+        // SAFETY: `status` is writable.
+        let ret = unsafe { libc::waitpid(pid, &mut status, options) };
+        match ret_errno(ret.into()) {
+            Err(libc::EINTR) => continue,
+            Err(e) => return Err(e),
+            Ok(p) => return Ok((p as i32, status)),
+        }
+    }
+}
+
+/// Waits until the 32-bit word at `addr` is no longer `expected` (FUTEX_WAIT, shared).
+pub fn futex_wait(addr: &std::sync::atomic::AtomicU32, expected: u32) {
+    // SAFETY: `addr` is a live aligned u32; a null timeout waits forever.
+    let _ = unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            addr.as_ptr(),
+            libc::FUTEX_WAIT,
+            expected,
+            std::ptr::null::<libc::timespec>(),
+        )
+    };
+}
+
+/// `kcmp(pid1, pid2, type, 0, 0)`: 0 when both processes share the resource.
+/// See [kcmp(2)](https://man7.org/linux/man-pages/man2/kcmp.2.html).
+pub fn kcmp(pid1: i32, pid2: i32, kind: i32) -> Result<i32, Errno> {
+    // SAFETY: plain integers.
+    let ret = unsafe { libc::syscall(libc::SYS_kcmp, pid1, pid2, kind, 0, 0) };
+    ret_errno(ret).map(|r| r as i32)
+}
+
+/// Blocks every signal in the calling thread and returns the previous mask.
+pub fn block_all_signals() -> u64 {
+    let mut old: u64 = 0;
+    let all: u64 = !0;
+    // SAFETY: 8-byte masks as the kernel expects.
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            &all as *const u64,
+            &mut old as *mut u64,
+            8,
+        )
+    };
+    old
+}
+
+/// Restores a mask from [`block_all_signals`].
+pub fn set_signal_mask(mask: u64) {
+    // SAFETY: an 8-byte mask.
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            &mask as *const u64,
+            std::ptr::null_mut::<u64>(),
+            8,
+        )
+    };
+}
+
+/// Number of threads in this process, from /proc/self/stat's field 20 (1 when unknown).
+pub fn thread_count() -> usize {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 1;
+    };
+    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    after
+        .split_whitespace()
+        .nth(17)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1)
+}

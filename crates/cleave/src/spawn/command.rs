@@ -1,0 +1,488 @@
+//! [`Command`]: a program started in a child made with the clone flags of your choice.
+use super::{clone_error, owned_pidfd, reaper_for, CloneSpec};
+use crate::child::{Child, ExitStatus, Reaper};
+use crate::error::{Error, Result};
+use crate::flags::CloneFlags;
+use crate::plan::{PlanData, PlanInput, Step};
+use crate::raw;
+use crate::stack::Stack;
+use cleave_child::{Report, Stage};
+use std::cell::RefCell;
+use std::ffi::{c_void, OsStr, OsString};
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+/// What to connect to one of the child's standard fds.
+#[derive(Debug, Default)]
+pub enum Stdio {
+    /// The caller's own fd (the default).
+    #[default]
+    Inherit,
+    /// `/dev/null`.
+    Null,
+    /// This fd (it is installed as 0, 1 or 2 in the child).
+    Fd(OwnedFd),
+}
+
+/// A program to run in a new child.
+///
+/// By default the child is created the way posix_spawn(3) does it — CLONE_VM | CLONE_VFORK
+/// with a small stack of its own and CLONE_CLEAR_SIGHAND — plus whatever flags you add: the
+/// caller pauses until the program is executing, an exec failure comes back as
+/// [`Error::Exec`], and nothing is copied. Every fd above 2 is closed in the program unless
+/// kept with [`Command::keep_fd`].
+///
+/// ```no_run
+/// use cleave::{CloneFlags, Command};
+/// let status = Command::new("hostname")
+///     .flags(CloneFlags::NEWUSER | CloneFlags::NEWUTS)
+///     .hostname("sandbox")
+///     .status()?;
+/// assert!(status.success());
+/// # Ok::<(), cleave::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Command {
+    program: OsString,
+    argv: Vec<OsString>,
+    env_clear: bool,
+    env: Vec<(OsString, Option<OsString>)>,
+    steps: Vec<Step>,
+    stdio: [Stdio; 3],
+    keep_fds: Vec<RawFd>,
+    spec: CloneSpec,
+}
+
+thread_local! {
+    /// A stack reused by spawns that return only once the child no longer runs on it
+    /// (CLONE_VFORK, or no CLONE_VM): saves an mmap/mprotect/munmap per spawn.
+    static SPARE_STACK: RefCell<Option<Stack>> = const { RefCell::new(None) };
+}
+
+const PRE_EXEC_STACK: usize = 64 * 1024;
+
+#[allow(unsafe_code)]
+unsafe extern "C" fn program_entry(arg: *mut c_void) -> i32 {
+    // SAFETY: `arg` is the Plan the parent keeps alive until exec (see Command::spawn).
+    unsafe { cleave_child::run(arg as *const cleave_child::Plan) }
+}
+
+impl Command {
+    /// A command running `program` (searched in PATH when it has no `/`), with argv[0] set
+    /// to `program`.
+    pub fn new(program: impl AsRef<OsStr>) -> Command {
+        let program = program.as_ref().to_os_string();
+        Command {
+            argv: vec![program.clone()],
+            program,
+            env_clear: false,
+            env: Vec::new(),
+            steps: Vec::new(),
+            stdio: Default::default(),
+            keep_fds: Vec::new(),
+            spec: CloneSpec::default(),
+        }
+    }
+
+    /// Adds an argument.
+    pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Command {
+        self.argv.push(arg.as_ref().to_os_string());
+        self
+    }
+
+    /// Adds arguments.
+    pub fn args<I, S>(&mut self, args: I) -> &mut Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        for a in args {
+            self.arg(a);
+        }
+        self
+    }
+
+    /// Sets argv[0] (default: the program as given).
+    pub fn arg0(&mut self, arg0: impl AsRef<OsStr>) -> &mut Command {
+        self.argv[0] = arg0.as_ref().to_os_string();
+        self
+    }
+
+    /// Sets an environment variable.
+    pub fn env(&mut self, key: impl AsRef<OsStr>, val: impl AsRef<OsStr>) -> &mut Command {
+        self.env
+            .push((key.as_ref().to_os_string(), Some(val.as_ref().to_os_string())));
+        self
+    }
+
+    /// Removes an environment variable.
+    pub fn env_remove(&mut self, key: impl AsRef<OsStr>) -> &mut Command {
+        self.env.push((key.as_ref().to_os_string(), None));
+        self
+    }
+
+    /// Starts from an empty environment.
+    pub fn env_clear(&mut self) -> &mut Command {
+        self.env_clear = true;
+        self.env.clear();
+        self
+    }
+
+    /// The working directory of the program (chdir in the child, after the other steps).
+    pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Command {
+        self.steps
+            .push(Step::Chdir(dir.as_ref().as_os_str().to_os_string()));
+        self
+    }
+
+    /// Sets the hostname in the child (needs CLONE_NEWUTS, or it changes the host's).
+    pub fn hostname(&mut self, name: impl AsRef<OsStr>) -> &mut Command {
+        self.steps.push(Step::Hostname(name.as_ref().to_os_string()));
+        self
+    }
+
+    /// Sets the NIS domain name in the child (needs CLONE_NEWUTS).
+    pub fn domainname(&mut self, name: impl AsRef<OsStr>) -> &mut Command {
+        self.steps
+            .push(Step::Domainname(name.as_ref().to_os_string()));
+        self
+    }
+
+    /// The child's stdin.
+    pub fn stdin(&mut self, s: Stdio) -> &mut Command {
+        self.stdio[0] = s;
+        self
+    }
+
+    /// The child's stdout.
+    pub fn stdout(&mut self, s: Stdio) -> &mut Command {
+        self.stdio[1] = s;
+        self
+    }
+
+    /// The child's stderr.
+    pub fn stderr(&mut self, s: Stdio) -> &mut Command {
+        self.stdio[2] = s;
+        self
+    }
+
+    /// Keeps this fd open (and inheritable) in the program.
+    pub fn keep_fd(&mut self, fd: RawFd) -> &mut Command {
+        self.keep_fds.push(fd);
+        self
+    }
+
+    /// Sets the clone flags (replacing earlier ones).
+    pub fn flags(&mut self, flags: CloneFlags) -> &mut Command {
+        self.spec.set_flags(flags);
+        self
+    }
+
+    /// The exit signal; `None` for none. Default SIGCHLD (none with THREAD or PARENT).
+    pub fn exit_signal(&mut self, signal: Option<i32>) -> &mut Command {
+        self.spec.exit_signal = Some(signal.unwrap_or(0));
+        self
+    }
+
+    /// PIDs for the child, innermost PID namespace first (clone3 `set_tid`).
+    pub fn set_tid(&mut self, pids: &[i32]) -> &mut Command {
+        self.spec.set_tid = pids.to_vec();
+        self
+    }
+
+    /// Starts the child in this cgroup2 directory (CLONE_INTO_CGROUP).
+    pub fn into_cgroup(&mut self, dir: impl AsFd) -> io::Result<&mut Command> {
+        self.spec.set_into_cgroup(dir)?;
+        Ok(self)
+    }
+
+    /// The thread pointer for CLONE_SETTLS (the program's exec replaces it).
+    pub fn tls(&mut self, tls: u64) -> &mut Command {
+        self.spec.tls = tls;
+        self
+    }
+
+    /// Skips cleave's rules and its own additions (VM, VFORK, CLEAR_SIGHAND): the flags go
+    /// to the kernel exactly as given, so you see the kernel's own answer.
+    pub fn unchecked(&mut self, yes: bool) -> &mut Command {
+        self.spec.unchecked = yes;
+        self
+    }
+
+    /// The flags the child will be created with: yours, plus (unless unchecked) CLONE_VM |
+    /// CLONE_VFORK and CLONE_CLEAR_SIGHAND when the handler table is not shared.
+    pub fn effective_flags(&self) -> CloneFlags {
+        let mut f = self.spec.flags;
+        if !self.spec.unchecked {
+            f |= CloneFlags::VM | CloneFlags::VFORK;
+            if !f.contains(CloneFlags::SIGHAND) && !raw::clone3_unavailable() {
+                f |= CloneFlags::CLEAR_SIGHAND;
+            }
+        }
+        f
+    }
+
+    /// Spawns and waits; a program killed by a signal is reported in the status.
+    pub fn status(&mut self) -> Result<ExitStatus> {
+        let mut child = self.spawn()?;
+        match child.reaper() {
+            Reaper::Caller => child.wait(),
+            _ => {
+                child.wait_exit()?;
+                Ok(ExitStatus::Exited(0))
+            }
+        }
+    }
+
+    fn env_list(&self) -> Option<Vec<(OsString, OsString)>> {
+        if !self.env_clear && self.env.is_empty() {
+            return None;
+        }
+        let mut vars: Vec<(OsString, OsString)> = if self.env_clear {
+            Vec::new()
+        } else {
+            std::env::vars_os().collect()
+        };
+        for (k, v) in &self.env {
+            vars.retain(|(key, _)| key != k);
+            if let Some(v) = v {
+                vars.push((k.clone(), v.clone()));
+            }
+        }
+        Some(vars)
+    }
+
+    /// Creates the child and starts the program.
+    pub fn spawn(&mut self) -> Result<Child> {
+        let flags = self.effective_flags();
+        let exit_signal = self.spec.exit_signal_for(flags);
+        self.spec.validate(flags, exit_signal)?;
+        let shared_fds = flags.contains(CloneFlags::FILES);
+        if shared_fds && self.stdio.iter().any(|s| !matches!(s, Stdio::Inherit)) {
+            return Err(Error::InvalidArgument {
+                what: "stdio cannot be redirected when the fd table is shared with the caller (CLONE_FILES): the change would hit the caller too".into(),
+            });
+        }
+        let vm = flags.contains(CloneFlags::VM);
+        let vfork = flags.contains(CloneFlags::VFORK);
+
+        // Stdio sources, moved above 2 when they would be overwritten before use.
+        let mut holders: Vec<OwnedFd> = Vec::new();
+        let mut stdio = [-1; 3];
+        for (i, s) in self.stdio.iter().enumerate() {
+            let fd = match s {
+                Stdio::Inherit => continue,
+                Stdio::Null => {
+                    let f = std::fs::OpenOptions::new()
+                        .read(true)
+                        .write(true)
+                        .open("/dev/null")
+                        .map_err(|e| prepare("open /dev/null", e))?;
+                    holders.push(f.into());
+                    holders.last().map(|f| f.as_raw_fd()).unwrap_or(-1)
+                }
+                Stdio::Fd(f) => f.as_raw_fd(),
+            };
+            let fd = if fd < 3 && fd != i as i32 {
+                let dup = f_dupfd_cloexec(fd).map_err(|e| prepare("duplicate a stdio fd", e))?;
+                let raw = dup.as_raw_fd();
+                holders.push(dup);
+                raw
+            } else {
+                fd
+            };
+            stdio[i] = fd;
+        }
+
+        // Report channel: shared memory when the child shares ours, else a pipe.
+        let (report_rx, report_tx) = if vm {
+            (None, None)
+        } else {
+            let (r, w) = pipe_cloexec().map_err(|e| prepare("create the report pipe", e))?;
+            (Some(r), Some(w))
+        };
+
+        let env = self.env_list();
+        let path_var = match &env {
+            Some(vars) => vars.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.clone()),
+            None => std::env::var_os("PATH"),
+        };
+        let sigmask = raw::block_all_signals();
+        let built = PlanData::build(PlanInput {
+            program: &self.program,
+            argv: &self.argv,
+            env: env.as_deref(),
+            path_var,
+            steps: &self.steps,
+            stdio,
+            keep_fds: &self.keep_fds,
+            close_other_fds: true,
+            fd_table_shared: shared_fds,
+            reset_signals: !flags.intersects(CloneFlags::CLEAR_SIGHAND | CloneFlags::SIGHAND),
+            sigmask,
+            report_fd: report_tx.as_ref().map_or(-1, |f| f.as_raw_fd()),
+        });
+        let mut data = match built {
+            Ok(d) => Box::new(d),
+            Err(e) => {
+                raw::set_signal_mask(sigmask);
+                return Err(e);
+            }
+        };
+        data.plan.exit_task_only = flags.contains(CloneFlags::THREAD);
+
+        // A stack: reused when the child is done with it once clone returns.
+        let reusable = vfork || !vm;
+        let stack = match SPARE_STACK.with(|s| s.borrow_mut().take()).filter(|_| reusable) {
+            Some(s) => s,
+            None => match Stack::new(PRE_EXEC_STACK) {
+                Ok(s) => s,
+                Err(e) => {
+                    raw::set_signal_mask(sigmask);
+                    return Err(prepare("map the child's pre-exec stack", e));
+                }
+            },
+        };
+
+        let mut args = self.spec.args(flags, exit_signal);
+        let mut pidfd: i32 = -1;
+        let tid_word = Box::new(std::sync::atomic::AtomicU32::new(0));
+        args.pidfd = &mut pidfd as *mut i32 as u64;
+        args.parent_tid = tid_word.as_ptr() as u64;
+        args.child_tid = tid_word.as_ptr() as u64;
+        args.stack = stack.base();
+        args.stack_size = stack.size();
+        let plan_ptr = &data.plan as *const cleave_child::Plan as *mut c_void;
+        #[allow(unsafe_code)]
+        // SAFETY: the child runs cleave_child::run on `stack` with `data`, both kept alive
+        // until it has exec'd or exited: with VFORK clone returns only then; without VM the
+        // child has its own copies; with VM and no VFORK both move into the Child handle.
+        let result = unsafe { raw::clone(&mut args, Some((program_entry, plan_ptr))) };
+        raw::set_signal_mask(sigmask);
+        drop(report_tx);
+        drop(holders);
+        let (pid, interface) = match result {
+            Ok(r) => r,
+            Err(e) => {
+                if reusable {
+                    SPARE_STACK.with(|s| *s.borrow_mut() = Some(stack));
+                }
+                return Err(clone_error(flags, raw::preferred_interface(), e));
+            }
+        };
+        let _ = interface;
+        let ptid = flags
+            .contains(CloneFlags::PARENT_SETTID)
+            .then(|| tid_word.load(std::sync::atomic::Ordering::SeqCst) as i32);
+        let mut child = Child::new(
+            pid,
+            owned_pidfd(flags, pidfd),
+            exit_signal,
+            reaper_for(flags),
+            ptid,
+        );
+
+        // Did the child reach exec?
+        let report = if vm && vfork {
+            Some(*data.report).filter(|r| r.stage != 0)
+        } else if let Some(rx) = report_rx {
+            if shared_fds && !vfork {
+                None // the pipe's write end is the caller's too: no EOF to wait for
+            } else {
+                read_report(&rx)
+            }
+        } else {
+            None
+        };
+        if reusable {
+            SPARE_STACK.with(|s| *s.borrow_mut() = Some(stack));
+            if vm {
+                drop(data);
+            } else {
+                child.keep_alive(Box::new((data, tid_word)));
+            }
+        } else {
+            child.keep_alive(Box::new((data, stack, tid_word)));
+            return Ok(child);
+        }
+        if let Some(report) = report {
+            if child.reaper() == Reaper::Caller {
+                let _ = child.wait();
+            }
+            return Err(self.report_error(report));
+        }
+        Ok(child)
+    }
+
+    fn report_error(&self, r: Report) -> Error {
+        let source = io::Error::from_raw_os_error(r.errno);
+        match Stage::from_u32(r.stage) {
+            Some(Stage::Exec) => Error::Exec {
+                program: self.program.to_string_lossy().into_owned(),
+                source,
+            },
+            stage => {
+                let step = match stage {
+                    Some(Stage::Op) => match self.steps.get(r.index as usize) {
+                        Some(Step::Hostname(h)) => format!("sethostname({h:?})"),
+                        Some(Step::Domainname(d)) => format!("setdomainname({d:?})"),
+                        Some(Step::Chdir(d)) => format!("chdir({d:?})"),
+                        None => format!("step {}", r.index),
+                    },
+                    Some(Stage::Stdio) => format!("install fd {}", r.index),
+                    Some(Stage::Fds) => "close inherited fds".into(),
+                    Some(Stage::Signals) => "restore the signal mask".into(),
+                    Some(Stage::Sync) => "wait for the parent".into(),
+                    _ => format!("stage {}", r.stage),
+                };
+                Error::ChildSetup { step, source }
+            }
+        }
+    }
+}
+
+fn prepare(what: &str, source: io::Error) -> Error {
+    Error::Prepare {
+        what: what.to_string(),
+        source,
+    }
+}
+
+fn pipe_cloexec() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [-1; 2];
+    #[allow(unsafe_code)]
+    // SAFETY: `fds` has room for two fds.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    #[allow(unsafe_code)]
+    // SAFETY: pipe2 just created both fds and nobody else owns them.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+fn f_dupfd_cloexec(fd: RawFd) -> io::Result<OwnedFd> {
+    #[allow(unsafe_code)]
+    // SAFETY: fcntl on a number.
+    let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+    if new < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    #[allow(unsafe_code)]
+    // SAFETY: fcntl just created this fd.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
+}
+
+/// Reads the child's report: EOF means it exec'd.
+fn read_report(rx: &OwnedFd) -> Option<Report> {
+    let mut buf = [0u8; Report::SIZE];
+    loop {
+        #[allow(unsafe_code)]
+        // SAFETY: `buf` is writable for its length.
+        let n = unsafe { libc::read(rx.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+            continue;
+        }
+        return (n == Report::SIZE as isize).then(|| Report::from_bytes(&buf));
+    }
+}

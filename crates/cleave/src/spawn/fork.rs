@@ -1,0 +1,189 @@
+//! [`Fork`]: a Rust closure in a new process that does not share the address space.
+use super::{clone_error, owned_pidfd, reaper_for, CloneSpec};
+use crate::child::Child;
+use crate::error::{Error, Result};
+use crate::flags::CloneFlags;
+use crate::raw;
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::sync::atomic::AtomicU32;
+use std::sync::Arc;
+
+/// Runs a closure in a child that gets a copy-on-write copy of the caller's memory, sharing
+/// whatever else the flags say (fd table, fs attributes, namespaces, ...). This is fork(2)
+/// with every clone flag available except the ones that need a separate stack.
+///
+/// ```no_run
+/// use cleave::{CloneFlags, Fork};
+/// let mut child = Fork::new()
+///     .flags(CloneFlags::FILES | CloneFlags::FS)
+///     .spawn(|| {
+///         std::env::set_current_dir("/tmp").unwrap(); // seen by the parent: CLONE_FS
+///         0
+///     })?;
+/// assert!(child.wait()?.success());
+/// # Ok::<(), cleave::Error>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct Fork {
+    spec: CloneSpec,
+    tid_word: Option<Arc<AtomicU32>>,
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn single_threaded() -> bool {
+    extern "C" {
+        static __libc_single_threaded: std::ffi::c_char;
+    }
+    #[allow(unsafe_code)]
+    // SAFETY: glibc (2.32+) keeps this byte; it only ever changes from 1 to 0.
+    let flag = unsafe { std::ptr::read_volatile(&raw const __libc_single_threaded) };
+    flag != 0 || raw::thread_count() == 1
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn single_threaded() -> bool {
+    raw::thread_count() == 1
+}
+
+impl Fork {
+    /// A fork-like child: no flag, exit signal SIGCHLD.
+    pub fn new() -> Fork {
+        Fork::default()
+    }
+
+    /// Sets the clone flags (replacing earlier ones). CLONE_VM is refused: use [`crate::Task`].
+    pub fn flags(&mut self, flags: CloneFlags) -> &mut Fork {
+        self.spec.set_flags(flags);
+        self
+    }
+
+    /// The signal the parent receives when the child ends; `None` for no signal.
+    /// Default: SIGCHLD (none with CLONE_THREAD or CLONE_PARENT).
+    pub fn exit_signal(&mut self, signal: Option<i32>) -> &mut Fork {
+        self.spec.exit_signal = Some(signal.unwrap_or(0));
+        self
+    }
+
+    /// PIDs for the child, innermost PID namespace first (clone3 `set_tid`).
+    pub fn set_tid(&mut self, pids: &[i32]) -> &mut Fork {
+        self.spec.set_tid = pids.to_vec();
+        self
+    }
+
+    /// Starts the child in this cgroup2 directory (CLONE_INTO_CGROUP).
+    pub fn into_cgroup(&mut self, dir: impl AsFd) -> std::io::Result<&mut Fork> {
+        self.spec.set_into_cgroup(dir)?;
+        Ok(self)
+    }
+
+    /// The word used by CLONE_PARENT_SETTID, CLONE_CHILD_SETTID and CLONE_CHILD_CLEARTID:
+    /// the closure can capture a clone of it to read its own copy.
+    pub fn tid_word(&mut self, word: Arc<AtomicU32>) -> &mut Fork {
+        self.tid_word = Some(word);
+        self
+    }
+
+    /// Skips cleave's rules and hands the flags to the kernel untouched.
+    pub fn unchecked(&mut self, yes: bool) -> &mut Fork {
+        self.spec.unchecked = yes;
+        self
+    }
+
+    /// Creates the child and runs `body` in it; the child exits with the returned code (101
+    /// if `body` panics).
+    ///
+    /// Refused with [`Error::MultiThreaded`] when the caller has other threads: after clone
+    /// the child could find a lock held forever (malloc, stdout). Use
+    /// [`Fork::spawn_multithreaded`] if `body` is written for that.
+    pub fn spawn<F: FnOnce() -> i32>(&mut self, body: F) -> Result<Child> {
+        if !single_threaded() {
+            return Err(Error::MultiThreaded);
+        }
+        #[allow(unsafe_code)]
+        // SAFETY: the caller is single-threaded, so no lock is held by a thread that will not
+        // exist in the child.
+        unsafe {
+            self.spawn_inner(body, true)
+        }
+    }
+
+    /// As [`Fork::spawn`], from a multi-threaded process.
+    ///
+    /// # Safety
+    /// `body` runs in a copy of memory where other threads may have held locks at the time of
+    /// clone. It must follow DESIGN.md section 3: no allocation, no locks (no `println!`), no
+    /// panics; raw system calls and memory it owns only.
+    #[allow(unsafe_code)]
+    pub unsafe fn spawn_multithreaded<F: FnOnce() -> i32>(&mut self, body: F) -> Result<Child> {
+        // SAFETY: forwarded to the caller.
+        unsafe { self.spawn_inner(body, false) }
+    }
+
+    #[allow(unsafe_code)]
+    unsafe fn spawn_inner<F: FnOnce() -> i32>(&mut self, body: F, std_ok: bool) -> Result<Child> {
+        let flags = self.spec.flags;
+        if flags.contains(CloneFlags::VM) && !self.spec.unchecked {
+            return Err(Error::InvalidArgument {
+                what: "a fork-like child cannot share the address space (CLONE_VM): use Task for a thread-like body or Command for a program".into(),
+            });
+        }
+        let exit_signal = self.spec.exit_signal_for(flags);
+        self.spec.validate(flags, exit_signal)?;
+        let word = self
+            .tid_word
+            .clone()
+            .unwrap_or_else(|| Arc::new(AtomicU32::new(0)));
+        let mut args = self.spec.args(flags, exit_signal);
+        let mut pidfd: i32 = -1;
+        args.pidfd = &mut pidfd as *mut i32 as u64;
+        args.parent_tid = word.as_ptr() as u64;
+        args.child_tid = word.as_ptr() as u64;
+        let mask = raw::block_all_signals();
+        // SAFETY: no CLONE_VM (checked above unless unchecked, where the caller asked for the
+        // kernel's raw answer and a VM child here would share our stack: refuse that too).
+        let result = if flags.contains(CloneFlags::VM) {
+            raw::set_signal_mask(mask);
+            return Err(Error::InvalidArgument {
+                what: "CLONE_VM needs a stack of its own: use Task".into(),
+            });
+        } else {
+            // SAFETY: see above; pointers in args point to live locals.
+            unsafe { raw::clone(&mut args, None) }
+        };
+        match result {
+            Ok((0, _)) => {
+                raw::set_signal_mask(mask);
+                let code = if std_ok {
+                    let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body))
+                        .unwrap_or(101);
+                    let _ = std::io::stdout().flush();
+                    let _ = std::io::stderr().flush();
+                    code
+                } else {
+                    body()
+                };
+                cleave_child::sys::exit_group(code)
+            }
+            Ok((pid, _)) => {
+                raw::set_signal_mask(mask);
+                let ptid = flags
+                    .contains(CloneFlags::PARENT_SETTID)
+                    .then(|| word.load(std::sync::atomic::Ordering::SeqCst) as i32);
+                let mut child = Child::new(
+                    pid,
+                    owned_pidfd(flags, pidfd),
+                    exit_signal,
+                    reaper_for(flags),
+                    ptid,
+                );
+                child.keep_alive(Box::new(word));
+                Ok(child)
+            }
+            Err(e) => {
+                raw::set_signal_mask(mask);
+                Err(clone_error(flags, raw::preferred_interface(), e))
+            }
+        }
+    }
+}

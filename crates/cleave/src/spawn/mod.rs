@@ -1,0 +1,142 @@
+//! The three builders: [`Command`] (a program), [`Fork`] (a Rust closure in a process of its
+//! own) and [`Task`] (a thread-like body sharing the address space). Setters record intent
+//! and never fail; `spawn()` validates against the kernel's rules, then clones.
+mod command;
+mod fork;
+mod task;
+
+pub use command::{Command, Stdio};
+pub use fork::Fork;
+pub use task::{Task, TaskHandle};
+
+use crate::child::Reaper;
+use crate::error::{Error, Result};
+use crate::flags::rules::{self, Context, Interface, Request};
+use crate::flags::CloneFlags;
+use crate::raw::{self, CloneArgs};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+/// What every builder records about the clone itself.
+#[derive(Debug, Default)]
+pub(crate) struct CloneSpec {
+    pub flags: CloneFlags,
+    pub exit_signal: Option<i32>,
+    pub set_tid: Vec<i32>,
+    pub cgroup: Option<OwnedFd>,
+    pub tls: u64,
+    pub unchecked: bool,
+}
+
+impl CloneSpec {
+    /// SIGCHLD, unless the child is a thread or a CLONE_PARENT child (clone3 refuses a
+    /// signal for those; the kernel decides what the parent is told).
+    pub fn exit_signal_for(&self, flags: CloneFlags) -> i32 {
+        self.exit_signal.unwrap_or(
+            if flags.intersects(CloneFlags::THREAD | CloneFlags::PARENT) {
+                0
+            } else {
+                libc::SIGCHLD
+            },
+        )
+    }
+
+    pub fn set_flags(&mut self, flags: CloneFlags) {
+        self.flags = flags;
+    }
+
+    pub fn set_into_cgroup(&mut self, dir: impl AsFd) -> std::io::Result<()> {
+        self.cgroup = Some(dir.as_fd().try_clone_to_owned()?);
+        self.flags |= CloneFlags::INTO_CGROUP;
+        Ok(())
+    }
+
+    /// Checks the request against every rule unless `unchecked` (which hands it to the
+    /// kernel untouched).
+    pub fn validate(&self, flags: CloneFlags, exit_signal: i32) -> Result<()> {
+        if self.unchecked {
+            return Ok(());
+        }
+        let request = Request {
+            flags,
+            exit_signal,
+            interface: raw::preferred_interface(),
+            set_tid_len: self.set_tid.len(),
+        };
+        if raw::clone3_unavailable() && flags.intersects(CloneFlags::CLONE3_ONLY) {
+            return Err(Error::NeedsClone3 {
+                what: (flags & CloneFlags::CLONE3_ONLY).to_string(),
+            });
+        }
+        if flags.contains(CloneFlags::INTO_CGROUP) && self.cgroup.is_none() {
+            return Err(Error::InvalidArgument {
+                what: "CLONE_INTO_CGROUP needs a cgroup2 directory (into_cgroup / --into-cgroup DIR)".into(),
+            });
+        }
+        let violations = rules::check(&request, &context_for(flags, self.set_tid.len()));
+        if violations.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::InvalidRequest { flags, violations })
+        }
+    }
+
+    /// The clone_args for `flags`; pointers are filled in by the caller.
+    pub fn args(&self, flags: CloneFlags, exit_signal: i32) -> CloneArgs {
+        CloneArgs {
+            flags: flags.bits(),
+            exit_signal: exit_signal as u64,
+            tls: self.tls,
+            set_tid: if self.set_tid.is_empty() {
+                0
+            } else {
+                self.set_tid.as_ptr() as u64
+            },
+            set_tid_size: self.set_tid.len() as u64,
+            cgroup: self.cgroup.as_ref().map_or(0, |f| f.as_raw_fd() as u64),
+            ..CloneArgs::default()
+        }
+    }
+}
+
+/// The facts the rules need, reading only those `flags` make relevant (spawn is a hot path).
+fn context_for(flags: CloneFlags, set_tid_len: usize) -> Context {
+    let needs_priv = set_tid_len > 0
+        || flags.intersects(CloneFlags::ALL_NAMESPACES | CloneFlags::SYSVSEM);
+    let full = Context::current;
+    if needs_priv || flags.intersects(CloneFlags::PARENT | CloneFlags::THREAD | CloneFlags::NEWPID) {
+        full()
+    } else {
+        Context::assume(rules::kernel_version(), true)
+    }
+}
+
+/// Who reaps a child made with `flags`.
+pub(crate) fn reaper_for(flags: CloneFlags) -> Reaper {
+    if flags.contains(CloneFlags::THREAD) {
+        Reaper::ThreadGroup
+    } else if flags.contains(CloneFlags::PARENT) {
+        Reaper::CallersParent
+    } else {
+        Reaper::Caller
+    }
+}
+
+pub(crate) fn clone_error(flags: CloneFlags, interface: Interface, errno: i32) -> Error {
+    Error::Clone {
+        flags,
+        interface,
+        source: std::io::Error::from_raw_os_error(errno),
+    }
+}
+
+/// Takes ownership of the fd the kernel wrote for CLONE_PIDFD.
+pub(crate) fn owned_pidfd(flags: CloneFlags, raw: i32) -> Option<OwnedFd> {
+    use std::os::fd::FromRawFd;
+    (flags.contains(CloneFlags::PIDFD) && raw >= 0).then(|| {
+        #[allow(unsafe_code)]
+        // SAFETY: the kernel created this fd for us with CLONE_PIDFD and nobody else owns it.
+        unsafe {
+            OwnedFd::from_raw_fd(raw)
+        }
+    })
+}

@@ -1,0 +1,83 @@
+//! An owned stack for a child that shares (or starts on) memory of its own: an anonymous
+//! mapping with a `PROT_NONE` guard page below it, unmapped on drop.
+#![allow(unsafe_code)]
+
+use std::io;
+
+/// A child stack. The owner must keep it alive until the task that runs on it can no longer
+/// run (it has exec'd, exited, or been joined).
+#[derive(Debug)]
+pub struct Stack {
+    map: *mut libc::c_void,
+    map_len: usize,
+    guard: usize,
+}
+
+// SAFETY: the mapping is plain memory owned by this value; moving the owner between threads
+// moves nothing the mapping depends on.
+unsafe impl Send for Stack {}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf has no memory effects.
+    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if p > 0 {
+        p as usize
+    } else {
+        4096
+    }
+}
+
+impl Stack {
+    /// Default size for a program child's pre-exec code and for tasks: 256 KiB.
+    pub const DEFAULT_SIZE: usize = 256 * 1024;
+
+    /// Maps `size` usable bytes (rounded up to pages) plus one guard page.
+    pub fn new(size: usize) -> io::Result<Stack> {
+        let page = page_size();
+        let usable = size.max(page).div_ceil(page) * page;
+        let map_len = usable + page;
+        // SAFETY: a fresh anonymous mapping; no existing memory is touched.
+        let map = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                map_len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if map == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: the first page lies inside the mapping just created.
+        if unsafe { libc::mprotect(map, page, libc::PROT_NONE) } != 0 {
+            let err = io::Error::last_os_error();
+            // SAFETY: unmapping the region we own.
+            unsafe { libc::munmap(map, map_len) };
+            return Err(err);
+        }
+        Ok(Stack {
+            map,
+            map_len,
+            guard: page,
+        })
+    }
+
+    /// Lowest usable address (above the guard page).
+    pub fn base(&self) -> u64 {
+        self.map as u64 + self.guard as u64
+    }
+
+    /// Usable size in bytes.
+    pub fn size(&self) -> u64 {
+        (self.map_len - self.guard) as u64
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        // SAFETY: the mapping is ours and, by the owner's contract, no task runs on it.
+        unsafe { libc::munmap(self.map, self.map_len) };
+    }
+}
