@@ -1,1 +1,28 @@
-fn main(){}
+//! `cleave`: spawn programs with exactly the clone() flags and namespaces you choose.
+#![deny(unsafe_code)]
+
+mod cli;
+mod cmd;
+mod report;
+
+use clap::Parser;
+
+fn main() {
+    let cli = match cli::Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                _ => report::EXIT_BAD_REQUEST,
+            };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    let code = match cli.command {
+        cli::Verb::Spawn(args) => cmd::spawn::run(args),
+        cli::Verb::Explain(args) => cmd::explain::run(args),
+        cli::Verb::Inspect(args) => cmd::inspect::run(args),
+    };
+    std::process::exit(code);
+}

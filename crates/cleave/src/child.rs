@@ -174,13 +174,15 @@ impl Child {
         self.reaper
     }
 
-    /// The wait(2) option this child needs: none for SIGCHLD children, `__WCLONE` for
-    /// "clone children" (any other exit signal, or none).
+    /// The wait(2) option this child needs: none for SIGCHLD children; `__WALL` for "clone
+    /// children" (any other exit signal, or none). `__WCLONE` alone is not enough: once such a
+    /// child has exec'd, the kernel reports its exit with SIGCHLD and it is no longer a clone
+    /// child (see the `wait_clone_children` example).
     pub fn wait_option(&self) -> i32 {
         if self.exit_signal == libc::SIGCHLD {
             0
         } else {
-            libc::__WCLONE
+            libc::__WALL
         }
     }
 

@@ -31,6 +31,7 @@ pub mod flags;
 pub mod inspect;
 mod plan;
 pub mod raw;
+pub mod rawio;
 mod spawn;
 pub mod stack;
 

@@ -104,17 +104,9 @@ pub fn parse_flags(text: &str) -> Result<FlagExpr, ParseError> {
         }
         let upper = token.to_ascii_uppercase();
         if upper.starts_with("SIG") {
-            match signal_from_name(&upper) {
-                Some(s) => {
-                    set_signal(s)?;
-                    continue;
-                }
-                None => {
-                    return Err(ParseError::Unknown {
-                        token: token.to_string(),
-                        suggestion: None,
-                    })
-                }
+            if let Some(s) = signal_from_name(&upper) {
+                set_signal(s)?;
+                continue;
             }
         }
         let bare = upper.strip_prefix("CLONE_").unwrap_or(&upper);

@@ -51,6 +51,7 @@ pub struct Command {
     steps: Vec<Step>,
     stdio: [Stdio; 3],
     keep_fds: Vec<RawFd>,
+    sigmask: Option<u64>,
     spec: CloneSpec,
 }
 
@@ -81,6 +82,7 @@ impl Command {
             steps: Vec::new(),
             stdio: Default::default(),
             keep_fds: Vec::new(),
+            sigmask: None,
             spec: CloneSpec::default(),
         }
     }
@@ -170,6 +172,14 @@ impl Command {
     /// Keeps this fd open (and inheritable) in the program.
     pub fn keep_fd(&mut self, fd: RawFd) -> &mut Command {
         self.keep_fds.push(fd);
+        self
+    }
+
+    /// The signal mask the program starts with, as a 64-bit set (bit N-1 for signal N).
+    /// Default: the caller's mask at spawn time. Lets a caller block signals it wants to
+    /// forward before spawning, with no window where they are lost.
+    pub fn signal_mask(&mut self, mask: u64) -> &mut Command {
+        self.sigmask = Some(mask);
         self
     }
 
@@ -320,7 +330,7 @@ impl Command {
             close_other_fds: true,
             fd_table_shared: shared_fds,
             reset_signals: !flags.intersects(CloneFlags::CLEAR_SIGHAND | CloneFlags::SIGHAND),
-            sigmask,
+            sigmask: self.sigmask.unwrap_or(sigmask),
             report_fd: report_tx.as_ref().map_or(-1, |f| f.as_raw_fd()),
         });
         let mut data = match built {

@@ -170,8 +170,14 @@ impl<F> TaskHandle<F> {
 
     /// Waits for the task to end, reaps it when the caller is its reaper, and releases its
     /// stack. A thread (CLONE_THREAD) reports the value its body returned.
-    pub fn join(mut self) -> Result<ExitStatus> {
+    pub fn join(&mut self) -> Result<ExitStatus> {
         self.join_inner()
+    }
+
+    /// The current value of the TID word: the TID from CLONE_PARENT_SETTID while the task
+    /// runs, 0 once CLONE_CHILD_CLEARTID has cleared it at the task's exit.
+    pub fn tid_word(&self) -> u32 {
+        self.shared.tid.load(Ordering::SeqCst)
     }
 
     fn join_inner(&mut self) -> Result<ExitStatus> {

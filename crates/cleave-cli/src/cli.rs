@@ -1,0 +1,168 @@
+//! The command line, as clap derive types.
+use clap::{Args, Parser, Subcommand};
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+/// Create processes, tasks and sandboxes with exactly the clone() flags you choose.
+#[derive(Parser, Debug)]
+#[command(name = "cleave", version, about, long_about = None, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Verb,
+}
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  N      the program's own exit code (128+N when it was killed by signal N)
+  125    the request is invalid (unknown flag, impossible combination, bad argument)
+  126    the kernel refused the clone, or setting up the child failed
+  127    the program could not be found or executed";
+
+#[derive(Subcommand, Debug)]
+pub enum Verb {
+    /// Run a program in a child created with the flags you choose
+    Spawn(SpawnArgs),
+    /// Explain a flag expression: what each flag does, and whether this kernel accepts it
+    Explain(ExplainArgs),
+    /// Say, resource by resource, what two processes share
+    Inspect(InspectArgs),
+}
+
+const SPAWN_HELP: &str = "\
+Flags come from --flags, --share, --new, --preset and the single switches; they add up.
+By default the program is started the way posix_spawn does it (CLONE_VM|CLONE_VFORK on a
+small stack of cleave's, CLONE_CLEAR_SIGHAND): cleave pauses until the program runs, so an
+exec failure is reported with exit code 127. --unchecked passes your flags untouched.
+
+What some flags mean for the command line:
+  thread    the program joins cleave's thread group; its exec ends cleave's own thread, so
+            the program takes over cleave's PID and cleave's exit status is the program's
+  parent    cleave's parent becomes the program's parent and collects its status; cleave
+            awaits the exit through a pidfd and exits 0
+  files     the program shares cleave's fd table until exec, so stdio is left as it is
+  vm, vfork, fs, sighand, sysvsem, io, settls
+            shared only until exec, which gives the program fresh ones
+Signals SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to cleave are forwarded
+to the program.
+
+Examples:
+  cleave spawn -- true
+  cleave spawn --new user,uts --hostname box -- hostname
+  cleave spawn --flags 'CLONE_NEWUSER|CLONE_NEWPID' -- sh -c 'echo $$'
+  cleave spawn --preset vfork --exit-signal SIGUSR1 -- true
+  cleave spawn --share thread,sighand,vm -- sh -c 'echo I am cleave now'
+  cleave spawn --unchecked --flags sighand -- true     # the kernel's own EINVAL";
+
+#[derive(Args, Debug)]
+#[command(after_help = SPAWN_HELP)]
+pub struct SpawnArgs {
+    /// Any flag expression: 'CLONE_VM|CLONE_FS', 'vm,fs', '0x3d0f00', 'CLONE_VM|SIGCHLD'
+    #[arg(long, value_name = "EXPR")]
+    pub flags: Vec<String>,
+    /// Share with cleave: vm,files,fs,sighand,sysvsem,io,thread
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub share: Vec<String>,
+    /// New namespaces: mount,uts,ipc,net,pid,user,cgroup,time, or all
+    #[arg(long = "new", value_name = "LIST", value_delimiter = ',')]
+    pub new_ns: Vec<String>,
+    /// The seeds' flag sets: fork | vfork | linuxthreads | nptl
+    #[arg(long, value_name = "NAME")]
+    pub preset: Option<String>,
+    /// Signal sent to the parent when the program ends: a name, a number, or none
+    /// [default: SIGCHLD; none with thread or parent]
+    #[arg(long, value_name = "SIG")]
+    pub exit_signal: Option<String>,
+    /// CLONE_PARENT: the program's parent is cleave's parent
+    #[arg(long)]
+    pub parent: bool,
+    /// CLONE_VFORK: cleave is suspended until the program runs or exits
+    #[arg(long)]
+    pub vfork: bool,
+    /// CLONE_PIDFD: cleave follows the program through a pidfd (it always does when it can)
+    #[arg(long)]
+    pub pidfd: bool,
+    /// CLONE_CLEAR_SIGHAND: handled signals start as SIG_DFL
+    #[arg(long)]
+    pub clear_sighand: bool,
+    /// CLONE_PTRACE: if cleave is traced, the program is traced too
+    #[arg(long)]
+    pub ptrace: bool,
+    /// CLONE_UNTRACED: a tracer cannot force CLONE_PTRACE on the program
+    #[arg(long)]
+    pub untraced: bool,
+    /// clone3 set_tid: the PID(s) the program gets, innermost namespace first
+    #[arg(long, value_name = "PID[,PID...]", value_delimiter = ',')]
+    pub set_tid: Vec<i32>,
+    /// CLONE_INTO_CGROUP: start the program in this cgroup2 directory
+    #[arg(long, value_name = "DIR")]
+    pub into_cgroup: Option<PathBuf>,
+    /// Hostname inside (with a new UTS namespace)
+    #[arg(long, value_name = "NAME")]
+    pub hostname: Option<String>,
+    /// NIS domain name inside (with a new UTS namespace)
+    #[arg(long, value_name = "NAME")]
+    pub domainname: Option<String>,
+    /// Working directory of the program
+    #[arg(long, value_name = "DIR")]
+    pub chdir: Option<PathBuf>,
+    /// Skip cleave's rules and additions: hand the flags to the kernel and show its answer
+    #[arg(long)]
+    pub unchecked: bool,
+    /// Print the flags used and the child's PID to stderr
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// The program and its arguments
+    #[arg(required = true, trailing_var_arg = true, value_name = "PROGRAM [ARG]...")]
+    pub command: Vec<OsString>,
+}
+
+const EXPLAIN_HELP: &str = "\
+Examples:
+  cleave explain 'CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|SIGCHLD'
+  cleave explain 0x3d0f00
+  cleave explain newns,fs --json
+  cleave explain newipc,sysvsem --unprivileged
+Exit code: 0 when the kernel would accept the request, 1 when it would refuse it, 125 when
+the expression cannot be read.";
+
+#[derive(Args, Debug)]
+#[command(after_help = EXPLAIN_HELP)]
+pub struct ExplainArgs {
+    /// The flag expression (same syntax as spawn --flags)
+    #[arg(value_name = "EXPR")]
+    pub expr: String,
+    /// Exit signal to assume when EXPR names none [default: SIGCHLD; none with thread or parent]
+    #[arg(long, value_name = "SIG")]
+    pub exit_signal: Option<String>,
+    /// Judge for legacy clone() instead of clone3
+    #[arg(long)]
+    pub legacy: bool,
+    /// Judge as an unprivileged caller (default: as this process)
+    #[arg(long)]
+    pub unprivileged: bool,
+    /// Judge for this kernel instead of the running one, e.g. 6.8
+    #[arg(long, value_name = "MAJOR.MINOR")]
+    pub kernel: Option<String>,
+    /// Print the same as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+const INSPECT_HELP: &str = "\
+Memory, fd table, fs attributes, signal handlers, I/O context and SysV semaphore undo are
+compared with kcmp(2) (needs ptrace access to both processes); namespaces by their nsfs inode.
+Examples:
+  cleave inspect $$
+  cleave inspect 1234 5678 --json";
+
+#[derive(Args, Debug)]
+#[command(after_help = INSPECT_HELP)]
+pub struct InspectArgs {
+    /// The process to look at
+    pub pid: i32,
+    /// The process to compare with [default: PID's parent]
+    pub other: Option<i32>,
+    /// Print the same as JSON
+    #[arg(long)]
+    pub json: bool,
+}
