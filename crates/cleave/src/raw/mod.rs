@@ -16,7 +16,7 @@ use crate::flags::rules::Interface;
 use crate::flags::CloneFlags;
 use cleave_child::sys::check;
 use std::ffi::c_void;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 /// A raw errno value.
 pub type Errno = i32;
@@ -55,11 +55,25 @@ pub struct CloneArgs {
 /// Size of [`CloneArgs`] as passed to the kernel.
 pub const CLONE_ARGS_SIZE: usize = std::mem::size_of::<CloneArgs>();
 
-static CLONE3_UNAVAILABLE: AtomicBool = AtomicBool::new(false);
+const UNKNOWN: u8 = 0;
+const AVAILABLE: u8 = 1;
+const BLOCKED: u8 = 2;
+static CLONE3_STATE: AtomicU8 = AtomicU8::new(UNKNOWN);
 
-/// Whether an earlier clone3 answered ENOSYS (seccomp policy or old kernel).
+/// Whether clone3 answers ENOSYS here (seccomp policy or old kernel). Probed once per
+/// process with `clone3(NULL, 0)`, which creates nothing: EINVAL when clone3 exists.
 pub fn clone3_unavailable() -> bool {
-    CLONE3_UNAVAILABLE.load(Ordering::Relaxed)
+    match CLONE3_STATE.load(Ordering::Relaxed) {
+        AVAILABLE => false,
+        BLOCKED => true,
+        _ => {
+            // SAFETY: a zero size is rejected before the (null) pointer is read.
+            let ret = unsafe { cleave_child::sys::syscall2(libc::SYS_clone3 as usize, 0, 0) };
+            let blocked = ret == -(libc::ENOSYS as isize);
+            CLONE3_STATE.store(if blocked { BLOCKED } else { AVAILABLE }, Ordering::Relaxed);
+            blocked
+        }
+    }
 }
 
 /// Which interface the next clone will use.
@@ -91,9 +105,14 @@ pub unsafe fn clone(
     if !clone3_unavailable() {
         // SAFETY: forwarded caller contract.
         match unsafe { clone3(args, entry) } {
-            Err(libc::ENOSYS) => CLONE3_UNAVAILABLE.store(true, Ordering::Relaxed),
+            Err(libc::ENOSYS) => CLONE3_STATE.store(BLOCKED, Ordering::Relaxed),
             other => return other.map(|pid| (pid, Interface::Clone3)),
         }
+    }
+    if args.flags & CloneFlags::CLONE3_ONLY.bits() != 0 || args.set_tid_size != 0 {
+        // clone() cannot carry this request: report clone3's absence, so that callers that
+        // chose flags before they knew can choose again.
+        return Err(libc::ENOSYS);
     }
     // SAFETY: forwarded caller contract.
     unsafe { clone_legacy(args, entry) }.map(|pid| (pid, Interface::Legacy))

@@ -265,6 +265,19 @@ impl Command {
 
     /// Creates the child and starts the program.
     pub fn spawn(&mut self) -> Result<Child> {
+        match self.spawn_once() {
+            // clone3 turned out to be blocked (a seccomp filter installed after the first
+            // spawn): choose the flags again for legacy clone().
+            Err(Error::Clone { source, .. })
+                if source.raw_os_error() == Some(libc::ENOSYS) && raw::clone3_unavailable() =>
+            {
+                self.spawn_once()
+            }
+            other => other,
+        }
+    }
+
+    fn spawn_once(&mut self) -> Result<Child> {
         let flags = self.effective_flags();
         let exit_signal = self.spec.exit_signal_for(flags);
         self.spec.validate(flags, exit_signal)?;
