@@ -221,7 +221,7 @@ fn exec_candidates(plan: &Plan) -> i32 {
 fn run_op(op: &Op) -> Result<(), i32> {
     let (a, b, c, d) = (op.a as usize, op.b as usize, op.c as usize, op.d as usize);
     let (n1, n2, n3) = (op.n1 as usize, op.n2 as usize, op.n3 as usize);
-    // SAFETY (for every arm): the parent built each pointer as documented on OpKind: a valid
+    // SAFETY: (for every arm) the parent built each pointer as documented on OpKind: a valid
     // NUL-terminated string or buffer of the stated length, alive until exec.
     let ret = unsafe {
         match op.kind {

@@ -24,4 +24,3 @@ pub use plan::{Op, OpKind, Plan, Report, Stage};
 pub const EXIT_SETUP_FAILED: i32 = 126;
 /// Exit code of a child whose program could not be found or executed.
 pub const EXIT_EXEC_FAILED: i32 = 127;
-

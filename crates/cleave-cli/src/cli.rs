@@ -24,8 +24,6 @@ pub enum Verb {
     Spawn(SpawnArgs),
     /// Explain a flag expression: what each flag does, and whether this kernel accepts it
     Explain(ExplainArgs),
-    /// Say, resource by resource, what two processes share
-    Inspect(InspectArgs),
 }
 
 const SPAWN_HELP: &str = "\
@@ -112,7 +110,11 @@ pub struct SpawnArgs {
     #[arg(short, long)]
     pub verbose: bool,
     /// The program and its arguments
-    #[arg(required = true, trailing_var_arg = true, value_name = "PROGRAM [ARG]...")]
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        value_name = "PROGRAM [ARG]..."
+    )]
     pub command: Vec<OsString>,
 }
 
@@ -143,25 +145,6 @@ pub struct ExplainArgs {
     /// Judge for this kernel instead of the running one, e.g. 6.8
     #[arg(long, value_name = "MAJOR.MINOR")]
     pub kernel: Option<String>,
-    /// Print the same as JSON
-    #[arg(long)]
-    pub json: bool,
-}
-
-const INSPECT_HELP: &str = "\
-Memory, fd table, fs attributes, signal handlers, I/O context and SysV semaphore undo are
-compared with kcmp(2) (needs ptrace access to both processes); namespaces by their nsfs inode.
-Examples:
-  cleave inspect $$
-  cleave inspect 1234 5678 --json";
-
-#[derive(Args, Debug)]
-#[command(after_help = INSPECT_HELP)]
-pub struct InspectArgs {
-    /// The process to look at
-    pub pid: i32,
-    /// The process to compare with [default: PID's parent]
-    pub other: Option<i32>,
     /// Print the same as JSON
     #[arg(long)]
     pub json: bool,

@@ -22,7 +22,6 @@ fn main() {
     let code = match cli.command {
         cli::Verb::Spawn(args) => cmd::spawn::run(args),
         cli::Verb::Explain(args) => cmd::explain::run(args),
-        cli::Verb::Inspect(args) => cmd::inspect::run(args),
     };
     std::process::exit(code);
 }

@@ -25,8 +25,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let none = std::ptr::null::<libc::c_char>();
         // SAFETY: valid NUL-terminated strings or nulls, as mount(2) takes them.
         unsafe {
-            if libc::mount(none, c"/".as_ptr(), none, libc::MS_REC | libc::MS_PRIVATE, std::ptr::null()) != 0
-                || libc::mount(c"tmpfs".as_ptr(), c_dir.as_ptr(), c"tmpfs".as_ptr(), 0, std::ptr::null()) != 0
+            if libc::mount(
+                none,
+                c"/".as_ptr(),
+                none,
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            ) != 0
+                || libc::mount(
+                    c"tmpfs".as_ptr(),
+                    c_dir.as_ptr(),
+                    c"tmpfs".as_ptr(),
+                    0,
+                    std::ptr::null(),
+                ) != 0
             {
                 eprintln!("mount: {}", std::io::Error::last_os_error());
                 return 1;
@@ -37,7 +49,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "[Child] tmpfs mounted on {dir_s}: in my mount table = {}, files = {:?}",
             mounted_in_self(&dir_s),
             std::fs::read_dir(&dir_s)
-                .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).collect::<Vec<_>>())
+                .map(|d| d
+                    .filter_map(|e| e.ok())
+                    .map(|e| e.file_name())
+                    .collect::<Vec<_>>())
                 .unwrap_or_default()
         );
         0

@@ -165,6 +165,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         CHILD_TP.load(Ordering::SeqCst),
         tls
     );
-    println!("  joined through CLONE_CHILD_CLEARTID: TID word now {}", t.tid_word());
+    println!(
+        "  joined through CLONE_CHILD_CLEARTID: TID word now {}",
+        t.tid_word()
+    );
     Ok(())
 }

@@ -35,14 +35,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let c = Fork::new().exit_signal(Some(libc::SIGUSR1)).spawn(|| 0)?;
     settle();
     println!("clone child (exit signal SIGUSR1), no exec:");
-    println!("  waitpid(pid, 0)                -> {}", waitpid(c.id(), libc::WNOHANG));
-    println!("  waitpid(pid, __WCLONE)         -> {}", waitpid(c.id(), libc::__WCLONE));
+    println!(
+        "  waitpid(pid, 0)                -> {}",
+        waitpid(c.id(), libc::WNOHANG)
+    );
+    println!(
+        "  waitpid(pid, __WCLONE)         -> {}",
+        waitpid(c.id(), libc::__WCLONE)
+    );
 
     let c = Fork::new().exit_signal(None).spawn(|| 0)?;
     settle();
     println!("clone child (no exit signal), no exec:");
-    println!("  waitpid(pid, 0)                -> {}", waitpid(c.id(), libc::WNOHANG));
-    println!("  waitpid(pid, __WALL)           -> {}", waitpid(c.id(), libc::__WALL));
+    println!(
+        "  waitpid(pid, 0)                -> {}",
+        waitpid(c.id(), libc::WNOHANG)
+    );
+    println!(
+        "  waitpid(pid, __WALL)           -> {}",
+        waitpid(c.id(), libc::__WALL)
+    );
 
     let c = Fork::new().spawn(|| 0)?;
     settle();
@@ -51,9 +63,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "  waitpid(pid, __WCLONE|WNOHANG) -> {}",
         waitpid(c.id(), libc::__WCLONE | libc::WNOHANG)
     );
-    println!("  waitpid(pid, __WALL)           -> {}", waitpid(c.id(), libc::__WALL));
+    println!(
+        "  waitpid(pid, __WALL)           -> {}",
+        waitpid(c.id(), libc::__WALL)
+    );
 
-    let c = Command::new("true").exit_signal(Some(libc::SIGUSR1)).spawn()?;
+    let c = Command::new("true")
+        .exit_signal(Some(libc::SIGUSR1))
+        .spawn()?;
     settle();
     println!("clone child (exit signal SIGUSR1) that exec'd /bin/true:");
     println!(

@@ -278,7 +278,9 @@ impl Child {
                 if r == 0 {
                     Ok(())
                 } else {
-                    Err(io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
+                    Err(io::Error::last_os_error()
+                        .raw_os_error()
+                        .unwrap_or(libc::EIO))
                 }
             }
         };

@@ -28,7 +28,6 @@
 pub mod child;
 pub mod error;
 pub mod flags;
-pub mod inspect;
 mod plan;
 pub mod raw;
 pub mod rawio;

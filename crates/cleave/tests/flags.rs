@@ -75,13 +75,18 @@ fn vm() -> TestResult {
     c.wait().map_err(|e| e.to_string())?;
     ensure_eq!(VALUE.load(Ordering::SeqCst), 105);
     ensure_eq!(kcmp_with_child(F::VM, KCMP_VM)?, 0);
-    ensure!(kcmp_with_child(F::empty(), KCMP_VM)? != 0, "fork child shares VM");
+    ensure!(
+        kcmp_with_child(F::empty(), KCMP_VM)? != 0,
+        "fork child shares VM"
+    );
     pass()
 }
 
 fn files() -> TestResult {
     for (flags, shared) in [(F::FILES, true), (F::empty(), false)] {
-        let f: OwnedFd = std::fs::File::open("/dev/null").map_err(|e| e.to_string())?.into();
+        let f: OwnedFd = std::fs::File::open("/dev/null")
+            .map_err(|e| e.to_string())?
+            .into();
         let fd = f.as_raw_fd();
         let mut c = Fork::new()
             .flags(flags)
@@ -189,11 +194,14 @@ fn io() -> TestResult {
     // An I/O priority makes the kernel give this process an io_context (and a child without
     // CLONE_IO a context of its own).
     let prio = (2 << 13) | 4; // IOPRIO_CLASS_BE, level 4
-    // SAFETY: ioprio_set on ourselves.
+                              // SAFETY: ioprio_set on ourselves.
     let r = unsafe { libc::syscall(libc::SYS_ioprio_set, 1, 0, prio) };
     ensure_eq!(r, 0);
     ensure_eq!(kcmp_with_child(F::IO, KCMP_IO)?, 0);
-    ensure!(kcmp_with_child(F::empty(), KCMP_IO)? != 0, "io context shared without CLONE_IO");
+    ensure!(
+        kcmp_with_child(F::empty(), KCMP_IO)? != 0,
+        "io context shared without CLONE_IO"
+    );
     pass()
 }
 
@@ -222,7 +230,10 @@ fn thread() -> TestResult {
     ensure_eq!(VALUE.load(Ordering::SeqCst), sys::getpid());
     ensure_eq!(VALUE64.load(Ordering::SeqCst) as i32, tid);
     ensure!(tid != sys::gettid(), "same tid");
-    ensure!(w == -1 && errno == Some(libc::ECHILD), "waitpid on a thread: {w} {errno:?}");
+    ensure!(
+        w == -1 && errno == Some(libc::ECHILD),
+        "waitpid on a thread: {w} {errno:?}"
+    );
     pass()
 }
 
@@ -252,7 +263,9 @@ fn parent() -> TestResult {
     std::fs::File::from(r)
         .read_to_string(&mut out)
         .map_err(|e| e.to_string())?;
-    let mut it = out.split_whitespace().map(|s| s.parse::<i32>().unwrap_or(-1));
+    let mut it = out
+        .split_whitespace()
+        .map(|s| s.parse::<i32>().unwrap_or(-1));
     let (ppid, pid) = (it.next().unwrap_or(-1), it.next().unwrap_or(-1));
     let mut st = 0;
     // SAFETY: reaping the grandchild, which is ours by CLONE_PARENT.
@@ -331,7 +344,7 @@ fn vfork() -> TestResult {
 fn tid_words() -> TestResult {
     // PARENT_SETTID + CHILD_CLEARTID through Task.
     // SAFETY: atomics only.
-    let mut t = unsafe { Task::new(F::empty()).spawn(|| sys::gettid()) }.map_err(|e| e.to_string())?;
+    let mut t = unsafe { Task::new(F::empty()).spawn(sys::gettid) }.map_err(|e| e.to_string())?;
     let word = t.tid_word();
     let st = t.join().map_err(|e| e.to_string())?;
     ensure_eq!(word as i32, t.tid());
@@ -433,12 +446,21 @@ fn exit_signal() -> TestResult {
     let usr1 = pending(libc::SIGUSR1);
     let chld = pending(libc::SIGCHLD);
     consume(libc::SIGUSR1);
-    let mut c = Fork::new().exit_signal(None).spawn(|| 0).map_err(|e| e.to_string())?;
+    let mut c = Fork::new()
+        .exit_signal(None)
+        .spawn(|| 0)
+        .map_err(|e| e.to_string())?;
     c.wait().map_err(|e| e.to_string())?;
     let none_sent = !pending(libc::SIGCHLD) && !pending(libc::SIGUSR1);
     consume(libc::SIGCHLD);
-    ensure!(usr1 && !chld, "SIGUSR1 pending {usr1}, SIGCHLD pending {chld}");
-    ensure!(none_sent, "a child with no exit signal signalled its parent");
+    ensure!(
+        usr1 && !chld,
+        "SIGUSR1 pending {usr1}, SIGCHLD pending {chld}"
+    );
+    ensure!(
+        none_sent,
+        "a child with no exit signal signalled its parent"
+    );
     pass()
 }
 
@@ -503,7 +525,9 @@ fn namespaces_unprivileged() -> TestResult {
         let mut cmd = Fork::new();
         cmd.flags(F::NEWUTS).unchecked(true);
         match cmd.spawn(|| 0) {
-            Err(Error::Clone { source, .. }) => ensure_eq!(source.raw_os_error(), Some(libc::EPERM)),
+            Err(Error::Clone { source, .. }) => {
+                ensure_eq!(source.raw_os_error(), Some(libc::EPERM))
+            }
             other => return Err(format!("unchecked NEWUTS as nobody: {other:?}")),
         }
         Ok(())
@@ -534,7 +558,11 @@ fn newuser_identity() -> TestResult {
 }
 
 fn newpid() -> TestResult {
-    let flags = if is_root() { F::NEWPID } else { F::NEWPID | F::NEWUSER };
+    let flags = if is_root() {
+        F::NEWPID
+    } else {
+        F::NEWPID | F::NEWUSER
+    };
     let out = read_child_report(flags, || format!("{} {}", sys::getpid(), sys::getppid()))?;
     ensure_eq!(out, "1 0");
     pass()
@@ -556,7 +584,10 @@ fn clear_sighand() -> TestResult {
         )
     })?;
     let without = read_child_report(F::empty(), || {
-        format!("{}", disposition(libc::SIGUSR1) == noop_handler as *const () as usize)
+        format!(
+            "{}",
+            disposition(libc::SIGUSR1) == noop_handler as *const () as usize
+        )
     })?;
     // SAFETY: restoring defaults.
     unsafe {
@@ -608,13 +639,18 @@ fn into_cgroup() -> TestResult {
             .find(|l| l.starts_with("0::"))
             .unwrap_or("")
             .to_string();
-        ensure!(line.ends_with(&format!("/{name}")), "child's cgroup: {line:?}");
+        ensure!(
+            line.ends_with(&format!("/{name}")),
+            "child's cgroup: {line:?}"
+        );
         // A cgroup v1 directory is refused with EBADF.
         if let Ok(v1) = std::fs::File::open("/sys/fs/cgroup/pids") {
             let mut f = Fork::new();
             f.into_cgroup(&v1).map_err(|e| e.to_string())?;
             match f.spawn(|| 0) {
-                Err(Error::Clone { source, .. }) => ensure_eq!(source.raw_os_error(), Some(libc::EBADF)),
+                Err(Error::Clone { source, .. }) => {
+                    ensure_eq!(source.raw_os_error(), Some(libc::EBADF))
+                }
                 other => return Err(format!("INTO_CGROUP with a v1 dir: {other:?}")),
             }
         }
@@ -725,7 +761,11 @@ fn ptrace_and_untraced() -> TestResult {
             let p = unsafe { libc::waitpid(-1, &mut st, libc::__WALL | libc::WNOHANG) };
             if p > 0 && libc::WIFSTOPPED(st) {
                 let sig = libc::WSTOPSIG(st);
-                let deliver = if sig == libc::SIGTRAP || sig == libc::SIGSTOP { 0 } else { sig };
+                let deliver = if sig == libc::SIGTRAP || sig == libc::SIGSTOP {
+                    0
+                } else {
+                    sig
+                };
                 // SAFETY: continuing a stopped tracee.
                 unsafe { libc::ptrace(libc::PTRACE_CONT, p, 0, deliver) };
             } else if p == pid {
@@ -744,7 +784,10 @@ fn ptrace_and_untraced() -> TestResult {
         results.push(out.trim().to_string());
     }
     let me = tracer.to_string();
-    ensure_eq!(results, vec![me.clone(), "0".to_string(), me, "0".to_string()]);
+    ensure_eq!(
+        results,
+        vec![me.clone(), "0".to_string(), me, "0".to_string()]
+    );
     pass()
 }
 
@@ -762,13 +805,21 @@ fn legacy_detached_ignored() -> TestResult {
             let (p, _) = raw::waitpid(pid, 0).map_err(|e| format!("waitpid {e}"))?;
             ensure_eq!(p, pid);
         }
-        Err(e) => return Err(format!("legacy clone(CLONE_DETACHED) failed with errno {e}")),
+        Err(e) => {
+            return Err(format!(
+                "legacy clone(CLONE_DETACHED) failed with errno {e}"
+            ))
+        }
     }
     pass()
 }
 
 fn newtime_clone3() -> TestResult {
-    let flags = if is_root() { F::NEWTIME } else { F::NEWTIME | F::NEWUSER };
+    let flags = if is_root() {
+        F::NEWTIME
+    } else {
+        F::NEWTIME | F::NEWUSER
+    };
     let before = ns_inode("self", "time");
     let out = read_child_report(flags, || ns_inode("self", "time").to_string())?;
     ensure!(out != before.to_string(), "time ns unchanged: {out}");
@@ -789,7 +840,10 @@ fn clone3_enosys_fallback() -> TestResult {
         }
         .map_err(|e| e.to_string())?;
         t.join().map_err(|e| e.to_string())?;
-        let mut c = Fork::new().flags(F::PIDFD).spawn(|| 4).map_err(|e| e.to_string())?;
+        let mut c = Fork::new()
+            .flags(F::PIDFD)
+            .spawn(|| 4)
+            .map_err(|e| e.to_string())?;
         ensure!(c.pidfd().is_some(), "no pidfd through legacy clone");
         ensure_eq!(c.wait().map_err(|e| e.to_string())?, ExitStatus::Exited(4));
         match Fork::new().flags(F::NEWTIME | F::NEWUSER).spawn(|| 0) {
@@ -804,7 +858,12 @@ fn install_clone3_enosys_filter() -> Result<(), String> {
     // BPF: load nr; if nr == clone3 return ERRNO(ENOSYS); else ALLOW. (Arch check omitted:
     // the filter runs on the native arch only.)
     let filter = [
-        libc::sock_filter { code: 0x20, jt: 0, jf: 0, k: 0 }, // ld [0] (nr)
+        libc::sock_filter {
+            code: 0x20,
+            jt: 0,
+            jf: 0,
+            k: 0,
+        }, // ld [0] (nr)
         libc::sock_filter {
             code: 0x15,
             jt: 0,
@@ -817,7 +876,12 @@ fn install_clone3_enosys_filter() -> Result<(), String> {
             jf: 0,
             k: 0x0005_0000 | libc::ENOSYS as u32,
         }, // ret ERRNO
-        libc::sock_filter { code: 0x06, jt: 0, jf: 0, k: 0x7fff_0000 }, // ret ALLOW
+        libc::sock_filter {
+            code: 0x06,
+            jt: 0,
+            jf: 0,
+            k: 0x7fff_0000,
+        }, // ret ALLOW
     ];
     let prog = libc::sock_fprog {
         len: filter.len() as u16,
@@ -840,7 +904,10 @@ fn program_spawn() -> TestResult {
     // SAFETY: dup without CLOEXEC: an fd the program must not inherit.
     let leaked = unsafe { libc::dup(0) };
     let status = Command::new("sh")
-        .args(["-c", "echo \"$FOO $(pwd)\"; ls /proc/self/fd | tr '\\n' ' '"])
+        .args([
+            "-c",
+            "echo \"$FOO $(pwd)\"; ls /proc/self/fd | tr '\\n' ' '",
+        ])
         .env_clear()
         .env("FOO", "bar")
         .env("PATH", "/usr/bin:/bin")
@@ -859,13 +926,22 @@ fn program_spawn() -> TestResult {
     ensure_eq!(lines.next(), Some("bar /"));
     let fds: Vec<&str> = lines.next().unwrap_or("").split_whitespace().collect();
     // ls's own directory fd is the only one above 2.
-    ensure!(fds.len() == 4 && fds[..3] == ["0", "1", "2"], "fds in the program: {fds:?}");
-    ensure!(!fds.contains(&leaked.to_string().as_str()) || leaked == 3, "leaked fd {leaked}");
+    ensure!(
+        fds.len() == 4 && fds[..3] == ["0", "1", "2"],
+        "fds in the program: {fds:?}"
+    );
+    ensure!(
+        !fds.contains(&leaked.to_string().as_str()) || leaked == 3,
+        "leaked fd {leaked}"
+    );
     pass()
 }
 
 fn exec_errors_leave_no_zombie() -> TestResult {
-    for (prog, errno) in [("cleave-no-such-program", libc::ENOENT), ("/etc/passwd", libc::EACCES)] {
+    for (prog, errno) in [
+        ("cleave-no-such-program", libc::ENOENT),
+        ("/etc/passwd", libc::EACCES),
+    ] {
         match Command::new(prog).spawn() {
             Err(Error::Exec { source, .. }) => ensure_eq!(source.raw_os_error(), Some(errno)),
             other => return Err(format!("{prog}: {other:?}")),
@@ -924,6 +1000,9 @@ fn main() {
         ("clone3_enosys_fallback", clone3_enosys_fallback),
         ("program_spawn", program_spawn),
         ("exec_errors_leave_no_zombie", exec_errors_leave_no_zombie),
-        ("program_in_namespaces_unprivileged", program_in_namespaces_unprivileged),
+        (
+            "program_in_namespaces_unprivileged",
+            program_in_namespaces_unprivileged,
+        ),
     ]);
 }

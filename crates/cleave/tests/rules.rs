@@ -22,7 +22,11 @@ fn kernel_answer(req: &Request, set_tid: &[i32]) -> Result<(), i32> {
         exit_signal: req.exit_signal as u64,
         stack: stack.base(),
         stack_size: stack.size(),
-        set_tid: if set_tid.is_empty() { 0 } else { set_tid.as_ptr() as u64 },
+        set_tid: if set_tid.is_empty() {
+            0
+        } else {
+            set_tid.as_ptr() as u64
+        },
         set_tid_size: set_tid.len() as u64,
         ..Default::default()
     };
@@ -38,7 +42,9 @@ fn kernel_answer(req: &Request, set_tid: &[i32]) -> Result<(), i32> {
     let r = unsafe {
         match req.interface {
             Interface::Clone3 => raw::clone3(&mut args, Some((exit_now, std::ptr::null_mut()))),
-            Interface::Legacy => raw::clone_legacy(&mut args, Some((exit_now, std::ptr::null_mut()))),
+            Interface::Legacy => {
+                raw::clone_legacy(&mut args, Some((exit_now, std::ptr::null_mut())))
+            }
         }
     };
     match r {
@@ -117,22 +123,57 @@ fn flag_combinations() -> TestResult {
         case("thread-needs-sighand", F::VM.union(F::THREAD), 0),
         case("newns-with-fs", F::NEWNS.union(F::FS), 17),
         case("newuser-with-fs", F::NEWUSER.union(F::FS), 17),
-        case("thread-with-newuser", VM_SIG.union(F::THREAD).union(F::NEWUSER), 0),
-        case("thread-with-newpid", VM_SIG.union(F::THREAD).union(F::NEWPID), 0),
-        case("clear-sighand-with-sighand", VM_SIG.union(F::CLEAR_SIGHAND), 17),
-        case("exit-signal-with-thread-or-parent", VM_SIG.union(F::THREAD), 17),
+        case(
+            "thread-with-newuser",
+            VM_SIG.union(F::THREAD).union(F::NEWUSER),
+            0,
+        ),
+        case(
+            "thread-with-newpid",
+            VM_SIG.union(F::THREAD).union(F::NEWPID),
+            0,
+        ),
+        case(
+            "clear-sighand-with-sighand",
+            VM_SIG.union(F::CLEAR_SIGHAND),
+            17,
+        ),
+        case(
+            "exit-signal-with-thread-or-parent",
+            VM_SIG.union(F::THREAD),
+            17,
+        ),
         case("exit-signal-with-thread-or-parent", F::PARENT, 17),
         case("exit-signal-range", F::empty(), 65),
         case("detached-in-clone3", F::DETACHED, 17),
         case("valid", F::PRESET_NPTL.difference(F::SETTLS), 0),
-        case("valid", F::PRESET_NPTL.difference(F::SETTLS).union(F::PIDFD), 0), // 6.9+
+        case(
+            "valid",
+            F::PRESET_NPTL.difference(F::SETTLS).union(F::PIDFD),
+            0,
+        ), // 6.9+
         case("valid", F::NEWUSER.union(F::NEWNS).union(F::NEWPID), 17),
-        case("valid", F::NEWUSER.union(F::NEWIPC).union(F::SYSVSEM).difference(F::NEWIPC), 17),
-        case("newipc-with-sysvsem", F::NEWUSER.union(F::NEWIPC).union(F::SYSVSEM), 17),
+        case(
+            "valid",
+            F::NEWUSER
+                .union(F::NEWIPC)
+                .union(F::SYSVSEM)
+                .difference(F::NEWIPC),
+            17,
+        ),
+        case(
+            "newipc-with-sysvsem",
+            F::NEWUSER.union(F::NEWIPC).union(F::SYSVSEM),
+            17,
+        ),
         case("valid", F::PRESET_VFORK, 17),
         case("valid", F::PRESET_LINUXTHREADS, 17),
     ];
-    let mut legacy = case("pidfd-with-parent-settid-legacy", F::PIDFD.union(F::PARENT_SETTID), 17);
+    let mut legacy = case(
+        "pidfd-with-parent-settid-legacy",
+        F::PIDFD.union(F::PARENT_SETTID),
+        17,
+    );
     legacy.interface = Interface::Legacy;
     cases.push(legacy);
     let mut legacy = case("pidfd-with-detached", F::PIDFD.union(F::DETACHED), 17);
@@ -154,10 +195,22 @@ fn unprivileged() -> TestResult {
     as_nobody(|| {
         check_cases(&[
             case("namespace-needs-cap-sys-admin", F::NEWUTS, 17),
-            case("namespace-needs-cap-sys-admin", F::NEWNET.union(F::NEWNS), 17),
+            case(
+                "namespace-needs-cap-sys-admin",
+                F::NEWNET.union(F::NEWNS),
+                17,
+            ),
             // EPERM comes before the NEWIPC|SYSVSEM EINVAL for an unprivileged caller.
-            case("namespace-needs-cap-sys-admin", F::NEWIPC.union(F::SYSVSEM), 17),
-            case("newipc-with-sysvsem", F::NEWUSER.union(F::NEWIPC).union(F::SYSVSEM), 17),
+            case(
+                "namespace-needs-cap-sys-admin",
+                F::NEWIPC.union(F::SYSVSEM),
+                17,
+            ),
+            case(
+                "newipc-with-sysvsem",
+                F::NEWUSER.union(F::NEWIPC).union(F::SYSVSEM),
+                17,
+            ),
             Case {
                 set_tid: &[30000],
                 ..case("set-tid-needs-privilege", F::empty(), 17)
@@ -172,12 +225,15 @@ fn unprivileged() -> TestResult {
 fn after_unshare_newpid() -> TestResult {
     // C9/C10: after unshare(CLONE_NEWPID) the caller's children are born elsewhere.
     in_child(|| {
-        // SAFETY: unshare in a single-threaded child.
         let flags = if is_root() { 0 } else { libc::CLONE_NEWUSER };
+        // SAFETY: unshare in a single-threaded child.
         if unsafe { libc::unshare(flags | libc::CLONE_NEWPID) } != 0 {
             return Err(format!("unshare: {}", std::io::Error::last_os_error()));
         }
-        ensure!(Context::current().pid_ns_for_children_differs, "context missed the unshare");
+        ensure!(
+            Context::current().pid_ns_for_children_differs,
+            "context missed the unshare"
+        );
         check_cases(&[
             case("thread-after-pid-ns-change", VM_SIG.union(F::THREAD), 0),
             case("newpid-after-pid-ns-change", F::NEWPID, 17),
@@ -188,18 +244,24 @@ fn after_unshare_newpid() -> TestResult {
 
 fn parent_from_init() -> TestResult {
     // C8: PID 1 of a namespace cannot use CLONE_PARENT.
-    let flags = if is_root() { F::NEWPID } else { F::NEWPID | F::NEWUSER };
+    let flags = if is_root() {
+        F::NEWPID
+    } else {
+        F::NEWPID | F::NEWUSER
+    };
     in_child(|| {
         let mut f = cleave::Fork::new();
         f.flags(flags);
         let mut c = f
-            .spawn(|| match check_cases(&[case("parent-from-init", F::PARENT, 0)]) {
-                Ok(()) => 0,
-                Err(e) => {
-                    eprintln!("{e}");
-                    1
-                }
-            })
+            .spawn(
+                || match check_cases(&[case("parent-from-init", F::PARENT, 0)]) {
+                    Ok(()) => 0,
+                    Err(e) => {
+                        eprintln!("{e}");
+                        1
+                    }
+                },
+            )
             .map_err(|e| e.to_string())?;
         let st = c.wait().map_err(|e| e.to_string())?;
         ensure!(st.success(), "inside the new PID namespace: {st}");
@@ -248,6 +310,9 @@ fn main() {
         ("unprivileged", unprivileged),
         ("after_unshare_newpid", after_unshare_newpid),
         ("parent_from_init", parent_from_init),
-        ("legacy_cannot_express_newtime", legacy_cannot_express_newtime),
+        (
+            "legacy_cannot_express_newtime",
+            legacy_cannot_express_newtime,
+        ),
     ]);
 }

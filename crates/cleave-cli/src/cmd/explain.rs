@@ -25,7 +25,9 @@ pub fn run(a: ExplainArgs) -> i32 {
     if let Some(k) = &a.kernel {
         match rules::parse_release(k) {
             Some(v) => ctx.kernel = v,
-            None => return report::bad_request(&format!("--kernel {k}: write MAJOR.MINOR, e.g. 6.8")),
+            None => {
+                return report::bad_request(&format!("--kernel {k}: write MAJOR.MINOR, e.g. 6.8"))
+            }
         }
     }
     if a.unprivileged {
@@ -43,7 +45,10 @@ pub fn run(a: ExplainArgs) -> i32 {
         set_tid_len: 0,
     };
     let violations = rules::check(&request, &ctx);
-    let rows: Vec<_> = FLAG_INFO.iter().filter(|i| flags.contains(i.flag)).collect();
+    let rows: Vec<_> = FLAG_INFO
+        .iter()
+        .filter(|i| flags.contains(i.flag))
+        .collect();
     let signal_text = if signal == 0 {
         "none".to_string()
     } else {
@@ -89,7 +94,9 @@ pub fn run(a: ExplainArgs) -> i32 {
             if a.legacy { "clone()" } else { "clone3()" }
         );
         if rows.is_empty() {
-            println!("  no flag: a plain fork(): the child gets a copy of everything and shares nothing");
+            println!(
+                "  no flag: a plain fork(): the child gets a copy of everything and shares nothing"
+            );
         }
         for i in &rows {
             let kind = match i.kind {

@@ -1,6 +1,5 @@
 //! One file per verb.
 pub mod explain;
-pub mod inspect;
 pub mod spawn;
 
 use cleave::flags::signal_from_name;

@@ -35,8 +35,8 @@ pub fn collect_flags(a: &SpawnArgs) -> Result<(CloneFlags, Option<i32>), String>
             "thread" => CloneFlags::THREAD,
             other => {
                 return Err(format!(
-                    "unknown --share item `{other}`: choose from vm,files,fs,sighand,sysvsem,io,thread"
-                ))
+                "unknown --share item `{other}`: choose from vm,files,fs,sighand,sysvsem,io,thread"
+            ))
             }
         };
     }
@@ -108,7 +108,8 @@ pub fn run(a: SpawnArgs) -> i32 {
     // and the only way to await a CLONE_PARENT child. Legacy clone() cannot combine it with
     // CLONE_PARENT_SETTID, and --unchecked promises the flags untouched.
     let legacy = cleave::raw::clone3_unavailable();
-    if !a.unchecked && !(legacy && flags.contains(CloneFlags::PARENT_SETTID)) {
+    let pidfd_impossible = legacy && flags.contains(CloneFlags::PARENT_SETTID);
+    if !a.unchecked && !pidfd_impossible {
         flags |= CloneFlags::PIDFD;
     }
     cmd.flags(flags).unchecked(a.unchecked);
@@ -247,7 +248,11 @@ mod signals {
                     let size = std::mem::size_of::<libc::signalfd_siginfo>();
                     // SAFETY: `info` is writable for `size` bytes.
                     let got = unsafe {
-                        libc::read(sfd.as_raw_fd(), (&mut info as *mut libc::signalfd_siginfo).cast(), size)
+                        libc::read(
+                            sfd.as_raw_fd(),
+                            (&mut info as *mut libc::signalfd_siginfo).cast(),
+                            size,
+                        )
                     };
                     if got == size as isize {
                         send(info.ssi_signo as i32);

@@ -236,11 +236,17 @@ mod tests {
     #[test]
     fn errors_name_the_word() {
         let e = parse_flags("vm|sighnd").unwrap_err();
-        assert_eq!(e.to_string(), "unknown flag `sighnd`: did you mean `CLONE_SIGHAND`?");
+        assert_eq!(
+            e.to_string(),
+            "unknown flag `sighnd`: did you mean `CLONE_SIGHAND`?"
+        );
         assert_eq!(parse_flags(" | ,"), Err(ParseError::Empty));
         assert!(matches!(
             parse_flags("SIGCHLD|SIGUSR1"),
-            Err(ParseError::TwoSignals { first: 17, second: 10 })
+            Err(ParseError::TwoSignals {
+                first: 17,
+                second: 10
+            })
         ));
         assert!(matches!(
             parse_flags("0x80"),

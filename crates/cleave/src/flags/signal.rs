@@ -71,6 +71,7 @@ pub fn signal_name(sig: i32) -> String {
     match sig {
         34 => "SIGRTMIN".to_string(),
         35..=64 => format!("SIGRTMIN+{}", sig - 34),
+        1..=64 => sig.to_string(),
         _ => format!("signal {sig}"),
     }
 }

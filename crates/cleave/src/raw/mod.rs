@@ -122,7 +122,10 @@ pub unsafe fn clone(
 ///
 /// # Safety
 /// As [`clone`].
-pub unsafe fn clone3(args: &mut CloneArgs, entry: Option<(Entry, *mut c_void)>) -> Result<i32, Errno> {
+pub unsafe fn clone3(
+    args: &mut CloneArgs,
+    entry: Option<(Entry, *mut c_void)>,
+) -> Result<i32, Errno> {
     let ptr = args as *mut CloneArgs as usize;
     let ret = match entry {
         // SAFETY: caller contract; the trampoline never returns in the child.
@@ -172,7 +175,9 @@ pub unsafe fn clone_legacy(
 
 fn ret_errno(ret: libc::c_long) -> Result<libc::c_long, Errno> {
     if ret < 0 {
-        Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
+        Err(std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO))
     } else {
         Ok(ret)
     }

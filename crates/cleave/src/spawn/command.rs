@@ -113,8 +113,10 @@ impl Command {
 
     /// Sets an environment variable.
     pub fn env(&mut self, key: impl AsRef<OsStr>, val: impl AsRef<OsStr>) -> &mut Command {
-        self.env
-            .push((key.as_ref().to_os_string(), Some(val.as_ref().to_os_string())));
+        self.env.push((
+            key.as_ref().to_os_string(),
+            Some(val.as_ref().to_os_string()),
+        ));
         self
     }
 
@@ -140,7 +142,8 @@ impl Command {
 
     /// Sets the hostname in the child (needs CLONE_NEWUTS, or it changes the host's).
     pub fn hostname(&mut self, name: impl AsRef<OsStr>) -> &mut Command {
-        self.steps.push(Step::Hostname(name.as_ref().to_os_string()));
+        self.steps
+            .push(Step::Hostname(name.as_ref().to_os_string()));
         self
     }
 
@@ -328,7 +331,10 @@ impl Command {
 
         let env = self.env_list();
         let path_var = match &env {
-            Some(vars) => vars.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.clone()),
+            Some(vars) => vars
+                .iter()
+                .find(|(k, _)| k == "PATH")
+                .map(|(_, v)| v.clone()),
             None => std::env::var_os("PATH"),
         };
         let sigmask = raw::block_all_signals();
@@ -357,7 +363,10 @@ impl Command {
 
         // A stack: reused when the child is done with it once clone returns.
         let reusable = vfork || !vm;
-        let stack = match SPARE_STACK.with(|s| s.borrow_mut().take()).filter(|_| reusable) {
+        let stack = match SPARE_STACK
+            .with(|s| s.borrow_mut().take())
+            .filter(|_| reusable)
+        {
             Some(s) => s,
             None => match Stack::new(PRE_EXEC_STACK) {
                 Ok(s) => s,

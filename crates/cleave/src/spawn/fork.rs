@@ -155,8 +155,8 @@ impl Fork {
             Ok((0, _)) => {
                 raw::set_signal_mask(mask);
                 let code = if std_ok {
-                    let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body))
-                        .unwrap_or(101);
+                    let code =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)).unwrap_or(101);
                     let _ = std::io::stdout().flush();
                     let _ = std::io::stderr().flush();
                     code

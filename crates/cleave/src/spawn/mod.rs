@@ -69,7 +69,9 @@ impl CloneSpec {
         }
         if flags.contains(CloneFlags::INTO_CGROUP) && self.cgroup.is_none() {
             return Err(Error::InvalidArgument {
-                what: "CLONE_INTO_CGROUP needs a cgroup2 directory (into_cgroup / --into-cgroup DIR)".into(),
+                what:
+                    "CLONE_INTO_CGROUP needs a cgroup2 directory (into_cgroup / --into-cgroup DIR)"
+                        .into(),
             });
         }
         let violations = rules::check(&request, &context_for(flags, self.set_tid.len()));
@@ -100,10 +102,11 @@ impl CloneSpec {
 
 /// The facts the rules need, reading only those `flags` make relevant (spawn is a hot path).
 fn context_for(flags: CloneFlags, set_tid_len: usize) -> Context {
-    let needs_priv = set_tid_len > 0
-        || flags.intersects(CloneFlags::ALL_NAMESPACES | CloneFlags::SYSVSEM);
+    let needs_priv =
+        set_tid_len > 0 || flags.intersects(CloneFlags::ALL_NAMESPACES | CloneFlags::SYSVSEM);
     let full = Context::current;
-    if needs_priv || flags.intersects(CloneFlags::PARENT | CloneFlags::THREAD | CloneFlags::NEWPID) {
+    if needs_priv || flags.intersects(CloneFlags::PARENT | CloneFlags::THREAD | CloneFlags::NEWPID)
+    {
         full()
     } else {
         Context::assume(rules::kernel_version(), true)

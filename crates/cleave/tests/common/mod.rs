@@ -39,7 +39,12 @@ macro_rules! ensure_eq {
         if a != b {
             return Err(format!(
                 "{}:{}: {} = {:?}, expected {} = {:?}",
-                file!(), line!(), stringify!($a), a, stringify!($b), b
+                file!(),
+                line!(),
+                stringify!($a),
+                a,
+                stringify!($b),
+                b
             ));
         }
     }};
@@ -64,7 +69,10 @@ pub fn run(tests: &[(&str, TestFn)]) {
                 passed += 1;
             }
             Ok(Outcome::Skip(why)) => {
-                println!("SKIPPED ({why}){}", if ci { " - a failure under CI" } else { "" });
+                println!(
+                    "SKIPPED ({why}){}",
+                    if ci { " - a failure under CI" } else { "" }
+                );
                 skipped += 1;
             }
             Err(msg) => {
@@ -94,7 +102,10 @@ pub fn as_nobody(body: impl FnOnce() -> Result<(), String>) -> Result<(), String
                 || libc::setresgid(65534, 65534, 65534) != 0
                 || libc::setresuid(65534, 65534, 65534) != 0
             {
-                return Err(format!("dropping to nobody: {}", std::io::Error::last_os_error()));
+                return Err(format!(
+                    "dropping to nobody: {}",
+                    std::io::Error::last_os_error()
+                ));
             }
         }
         body()

@@ -1,1 +1,0 @@
-//! Comparing what two processes share.
