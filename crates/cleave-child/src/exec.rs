@@ -1,6 +1,6 @@
 //! The executor: runs a [`Plan`] and ends in `execve` or `exit_group`.
 use crate::plan::{Op, OpKind, Plan, Report, Stage};
-use crate::sys::{self, check, syscall2, syscall3, syscall4, syscall5};
+use crate::sys::{self, check, syscall2, syscall3, syscall4};
 use crate::{EXIT_EXEC_FAILED, EXIT_SETUP_FAILED};
 
 const NSIG: usize = 64;
@@ -219,81 +219,15 @@ fn exec_candidates(plan: &Plan) -> i32 {
 }
 
 fn run_op(op: &Op) -> Result<(), i32> {
-    let (a, b, c, d) = (op.a as usize, op.b as usize, op.c as usize, op.d as usize);
-    let (n1, n2, n3) = (op.n1 as usize, op.n2 as usize, op.n3 as usize);
-    // SAFETY: (for every arm) the parent built each pointer as documented on OpKind: a valid
-    // NUL-terminated string or buffer of the stated length, alive until exec.
+    let (a, n1) = (op.a as usize, op.n1 as usize);
+    // SAFETY: the parent built `a` as documented on OpKind: a NUL-terminated string of n1
+    // bytes, alive until exec.
     let ret = unsafe {
         match op.kind {
-            OpKind::WriteFile => return write_file(op.a, op.b, n1),
             OpKind::SetHostname => syscall2(libc::SYS_sethostname as usize, a, n1),
             OpKind::SetDomainname => syscall2(libc::SYS_setdomainname as usize, a, n1),
-            OpKind::Mount => syscall5(libc::SYS_mount as usize, a, b, c, n1, d),
-            OpKind::Umount => syscall2(libc::SYS_umount2 as usize, a, n1),
-            OpKind::Mkdir => {
-                let r = syscall3(libc::SYS_mkdirat as usize, libc::AT_FDCWD as usize, a, n1);
-                if r == -(libc::EEXIST as isize) {
-                    0
-                } else {
-                    r
-                }
-            }
-            OpKind::Touch => {
-                let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_CLOEXEC;
-                let r = syscall4(
-                    libc::SYS_openat as usize,
-                    libc::AT_FDCWD as usize,
-                    a,
-                    flags as usize,
-                    n1,
-                );
-                match check(r) {
-                    Ok(fd) => {
-                        let _ = sys::close(fd as i32);
-                        0
-                    }
-                    Err(libc::EEXIST) | Err(libc::EISDIR) => 0,
-                    Err(_) => r,
-                }
-            }
-            OpKind::Symlink => {
-                syscall3(libc::SYS_symlinkat as usize, a, libc::AT_FDCWD as usize, b)
-            }
             OpKind::Chdir => sys::syscall1(libc::SYS_chdir as usize, a),
-            OpKind::PivotRoot => syscall2(libc::SYS_pivot_root as usize, a, b),
-            OpKind::Chroot => sys::syscall1(libc::SYS_chroot as usize, a),
-            OpKind::Setsid => sys::syscall0(libc::SYS_setsid as usize),
-            OpKind::Prctl => syscall5(libc::SYS_prctl as usize, n1, n2, n3, 0, 0),
-            OpKind::Setns => syscall2(libc::SYS_setns as usize, n1, n2),
-            OpKind::SetGid => syscall3(libc::SYS_setresgid as usize, n1, n1, n1),
-            OpKind::SetUid => syscall3(libc::SYS_setresuid as usize, n1, n1, n1),
-            OpKind::SetGroups => syscall2(libc::SYS_setgroups as usize, n1, a),
-            OpKind::Rlimit => syscall4(libc::SYS_prlimit64 as usize, 0, n1, a, 0),
-            OpKind::Capset => syscall2(libc::SYS_capset as usize, a, b),
-            OpKind::Unshare => sys::syscall1(libc::SYS_unshare as usize, n1),
         }
     };
-    let _ = (c, d, n3);
     check(ret).map(|_| ())
-}
-
-fn write_file(path: *const u8, data: *const u8, len: usize) -> Result<(), i32> {
-    // SAFETY: `path` is NUL-terminated (OpKind::WriteFile contract).
-    let fd = check(unsafe {
-        syscall4(
-            libc::SYS_openat as usize,
-            libc::AT_FDCWD as usize,
-            path as usize,
-            (libc::O_WRONLY | libc::O_CLOEXEC) as usize,
-            0,
-        )
-    })? as i32;
-    // SAFETY: `data` holds `len` bytes (OpKind::WriteFile contract).
-    let ret = check(unsafe { syscall3(libc::SYS_write as usize, fd as usize, data as usize, len) });
-    let _ = sys::close(fd);
-    match ret {
-        Ok(n) if n == len => Ok(()),
-        Ok(_) => Err(libc::EIO),
-        Err(e) => Err(e),
-    }
 }

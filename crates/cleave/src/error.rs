@@ -170,7 +170,7 @@ fn clone_hint(flags: CloneFlags, errno: i32) -> Option<String> {
         libc::ENOSPC | libc::EUSERS => "a namespace limit was reached: see /proc/sys/user/max_*_namespaces and the nesting depth (32 levels)".into(),
         libc::EINVAL => format!("run `cleave explain '{flags}'` to see which rule this kernel enforces"),
         libc::EEXIST => "a PID in set_tid is already in use in its namespace".into(),
-        libc::ENOMEM if flags.contains(CloneFlags::NEWPID) || !flags.is_empty() => "out of memory, or the target PID namespace's init has exited".into(),
+        libc::ENOMEM => "out of memory, or the target PID namespace's init has exited".into(),
         libc::EBADF if flags.contains(CloneFlags::INTO_CGROUP) => "the cgroup must be a directory of a cgroup2 hierarchy (not cgroup v1)".into(),
         libc::EBUSY if flags.contains(CloneFlags::INTO_CGROUP) => "the target cgroup enables domain controllers in cgroup.subtree_control (no internal processes rule)".into(),
         libc::EACCES if flags.contains(CloneFlags::INTO_CGROUP) => "no permission to write the target cgroup's cgroup.procs (cgroup delegation)".into(),

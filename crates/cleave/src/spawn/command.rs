@@ -394,7 +394,7 @@ impl Command {
         raw::set_signal_mask(sigmask);
         drop(report_tx);
         drop(holders);
-        let (pid, interface) = match result {
+        let (pid, _) = match result {
             Ok(r) => r,
             Err(e) => {
                 if reusable {
@@ -403,7 +403,6 @@ impl Command {
                 return Err(clone_error(flags, raw::preferred_interface(), e));
             }
         };
-        let _ = interface;
         let ptid = flags
             .contains(CloneFlags::PARENT_SETTID)
             .then(|| tid_word.load(std::sync::atomic::Ordering::SeqCst) as i32);

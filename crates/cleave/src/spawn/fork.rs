@@ -123,7 +123,8 @@ impl Fork {
     #[allow(unsafe_code)]
     unsafe fn spawn_inner<F: FnOnce() -> i32>(&mut self, body: F, std_ok: bool) -> Result<Child> {
         let flags = self.spec.flags;
-        if flags.contains(CloneFlags::VM) && !self.spec.unchecked {
+        // Even unchecked: a fork-style child continues on the caller's own stack.
+        if flags.contains(CloneFlags::VM) {
             return Err(Error::InvalidArgument {
                 what: "a fork-like child cannot share the address space (CLONE_VM): use Task for a thread-like body or Command for a program".into(),
             });
@@ -140,17 +141,9 @@ impl Fork {
         args.parent_tid = word.as_ptr() as u64;
         args.child_tid = word.as_ptr() as u64;
         let mask = raw::block_all_signals();
-        // SAFETY: no CLONE_VM (checked above unless unchecked, where the caller asked for the
-        // kernel's raw answer and a VM child here would share our stack: refuse that too).
-        let result = if flags.contains(CloneFlags::VM) {
-            raw::set_signal_mask(mask);
-            return Err(Error::InvalidArgument {
-                what: "CLONE_VM needs a stack of its own: use Task".into(),
-            });
-        } else {
-            // SAFETY: see above; pointers in args point to live locals.
-            unsafe { raw::clone(&mut args, None) }
-        };
+        // SAFETY: no CLONE_VM (refused above), so the child runs on its own copy of this
+        // stack; the pointers in args point to live locals.
+        let result = unsafe { raw::clone(&mut args, None) };
         match result {
             Ok((0, _)) => {
                 raw::set_signal_mask(mask);

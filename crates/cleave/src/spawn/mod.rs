@@ -102,12 +102,10 @@ impl CloneSpec {
 
 /// The facts the rules need, reading only those `flags` make relevant (spawn is a hot path).
 fn context_for(flags: CloneFlags, set_tid_len: usize) -> Context {
-    let needs_priv =
-        set_tid_len > 0 || flags.intersects(CloneFlags::ALL_NAMESPACES | CloneFlags::SYSVSEM);
-    let full = Context::current;
-    if needs_priv || flags.intersects(CloneFlags::PARENT | CloneFlags::THREAD | CloneFlags::NEWPID)
-    {
-        full()
+    let context_dependent =
+        CloneFlags::ALL_NAMESPACES | CloneFlags::SYSVSEM | CloneFlags::PARENT | CloneFlags::THREAD;
+    if set_tid_len > 0 || flags.intersects(context_dependent) {
+        Context::current()
     } else {
         Context::assume(rules::kernel_version(), true)
     }
