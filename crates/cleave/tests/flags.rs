@@ -33,6 +33,22 @@ fn kcmp_pair(with: F, without: F, kind: i32) -> Result<(), String> {
     Ok(())
 }
 
+/// A fork-like child made with `flags` that waits until a byte arrives on the returned fd
+/// (its own copy of the write end keeps EOF from ever coming).
+fn gated_fork(flags: F) -> Result<(cleave::Child, OwnedFd), String> {
+    let (r, w) = pipe();
+    let rfd = r.as_raw_fd();
+    let child = Fork::new()
+        .flags(flags)
+        .spawn(move || {
+            let mut b = [0u8; 1];
+            let _ = sys::read(rfd, &mut b);
+            0
+        })
+        .map_err(|e| e.to_string())?;
+    Ok((child, w))
+}
+
 /// kcmp(self, child, kind) while a child created with `flags` is alive: 0 means shared.
 fn kcmp_with_child(flags: F, kind: i32) -> Result<i32, String> {
     let me = sys::getpid();
@@ -53,18 +69,9 @@ fn kcmp_with_child(flags: F, kind: i32) -> Result<i32, String> {
         t.join().map_err(|e| e.to_string())?;
         r.map_err(|e| format!("kcmp errno {e}"))
     } else {
-        let (r, w) = pipe();
-        let rfd = r.as_raw_fd();
-        let mut c = Fork::new()
-            .flags(flags)
-            .spawn(move || {
-                let mut b = [0u8; 1];
-                let _ = sys::read(rfd, &mut b);
-                0
-            })
-            .map_err(|e| e.to_string())?;
+        let (mut c, gate) = gated_fork(flags)?;
         let res = raw::kcmp(me, c.id(), kind);
-        write_all(&w, b"x");
+        write_all(&gate, b"x");
         c.wait().map_err(|e| e.to_string())?;
         res.map_err(|e| format!("kcmp errno {e}"))
     }
@@ -278,15 +285,7 @@ fn parent() -> TestResult {
 }
 
 fn pidfd() -> TestResult {
-    let (r, w) = pipe();
-    let mut c = Fork::new()
-        .flags(F::PIDFD)
-        .spawn(move || {
-            let mut b = [0u8; 1];
-            let _ = sys::read(r.as_raw_fd(), &mut b);
-            0
-        })
-        .map_err(|e| e.to_string())?;
+    let (mut c, gate) = gated_fork(F::PIDFD)?;
     let fd = c.pidfd().ok_or("no pidfd")?.as_raw_fd();
     let poll = |timeout| {
         let mut p = libc::pollfd {
@@ -301,22 +300,14 @@ fn pidfd() -> TestResult {
     let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
     ensure_eq!(flags & libc::FD_CLOEXEC, libc::FD_CLOEXEC);
     ensure_eq!(poll(50), 0);
-    write_all(&w, b"x");
+    write_all(&gate, b"x");
     ensure_eq!(poll(5000), 1);
     ensure_eq!(c.wait().map_err(|e| e.to_string())?, ExitStatus::Exited(0));
     // Signals go through the pidfd.
-    let (r, w) = pipe();
-    let mut c = Fork::new()
-        .flags(F::PIDFD)
-        .spawn(move || {
-            let mut b = [0u8; 1];
-            let _ = sys::read(r.as_raw_fd(), &mut b);
-            0
-        })
-        .map_err(|e| e.to_string())?;
+    let (mut c, gate) = gated_fork(F::PIDFD)?;
     c.kill().map_err(|e| e.to_string())?;
     let st = c.wait().map_err(|e| e.to_string())?;
-    drop(w);
+    drop(gate);
     ensure_eq!(st.signal(), Some(libc::SIGKILL));
     ensure_eq!(st.shell_code(), 137);
     pass()
