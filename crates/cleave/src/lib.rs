@@ -38,3 +38,8 @@ pub use child::{Child, ExitStatus, Reaper};
 pub use error::{Error, Result};
 pub use flags::{parse_flags, CloneFlags, Namespace};
 pub use spawn::{Command, Fork, Stdio, Task, TaskHandle};
+
+/// The README's library example, compiled as a doctest so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeExample;
