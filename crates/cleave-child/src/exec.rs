@@ -1,6 +1,7 @@
 //! The executor: runs a [`Plan`] and ends in `execve` or `exit_group`.
-use crate::plan::{Op, OpKind, Plan, Report, Stage};
-use crate::sys::{self, check, syscall2, syscall3, syscall4};
+use crate::ops::{fork_init, run_op};
+use crate::plan::{OpKind, Plan, Report, Stage};
+use crate::sys::{self, check, syscall3, syscall4};
 use crate::{EXIT_EXEC_FAILED, EXIT_SETUP_FAILED};
 
 const NSIG: usize = 64;
@@ -51,6 +52,9 @@ type StepError = (Stage, u32, i32);
 
 fn run_steps(plan: &Plan) -> Result<Never, StepError> {
     if plan.sync_fd >= 0 {
+        if plan.sync_peer_fd >= 0 && !plan.fd_table_shared {
+            let _ = sys::close(plan.sync_peer_fd);
+        }
         let mut byte = [0u8; 1];
         match sys::read(plan.sync_fd, &mut byte) {
             Ok(1) => {}
@@ -61,7 +65,12 @@ fn run_steps(plan: &Plan) -> Result<Never, StepError> {
     for i in 0..plan.n_ops {
         // SAFETY: `ops` holds `n_ops` elements (Plan's contract).
         let op = unsafe { &*plan.ops.add(i) };
-        run_op(op).map_err(|e| (Stage::Op, i as u32, e))?;
+        let result = if op.kind == OpKind::ForkInit {
+            fork_init(plan)
+        } else {
+            run_op(op)
+        };
+        result.map_err(|e| (Stage::Op, i as u32, e))?;
     }
     if !plan.fd_table_shared {
         for (target, &src) in plan.stdio.iter().enumerate() {
@@ -216,18 +225,4 @@ fn exec_candidates(plan: &Plan) -> i32 {
     } else {
         last
     }
-}
-
-fn run_op(op: &Op) -> Result<(), i32> {
-    let (a, n1) = (op.a as usize, op.n1 as usize);
-    // SAFETY: the parent built `a` as documented on OpKind: a NUL-terminated string of n1
-    // bytes, alive until exec.
-    let ret = unsafe {
-        match op.kind {
-            OpKind::SetHostname => syscall2(libc::SYS_sethostname as usize, a, n1),
-            OpKind::SetDomainname => syscall2(libc::SYS_setdomainname as usize, a, n1),
-            OpKind::Chdir => sys::syscall1(libc::SYS_chdir as usize, a),
-        }
-    };
-    check(ret).map(|_| ())
 }

@@ -15,6 +15,8 @@ pub mod sys;
 
 #[allow(unsafe_code)]
 mod exec;
+#[allow(unsafe_code)]
+mod ops;
 mod plan;
 
 pub use exec::{reset_signal_handlers, run};

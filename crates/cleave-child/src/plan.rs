@@ -79,8 +79,9 @@ impl Stage {
     }
 }
 
-/// The kind of one setup step. Arguments live in [`Op`]'s fields as documented per kind.
-/// (Only the steps the parent builds exist; mounts, ids and capabilities come with sandboxes.)
+/// The kind of one setup step. Arguments live in [`Op`]'s fields as documented per kind;
+/// strings are NUL-terminated and built by the parent. Unless noted, an op fails with the
+/// errno of its system call.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OpKind {
@@ -90,6 +91,52 @@ pub enum OpKind {
     SetDomainname = 3,
     /// `chdir(a)`.
     Chdir = 8,
+    /// `mount(a, b, c, n1, d)`: source (may be null), target, fstype (may be null), flags,
+    /// data (may be null).
+    Mount = 10,
+    /// `mount_setattr(AT_FDCWD, a, n1, {attr_set: n2, attr_clr: n3})`; n1 is 0 or
+    /// AT_RECURSIVE.
+    MountSetattr = 11,
+    /// `mkdirat(AT_FDCWD, a, n1)`; an existing path is fine.
+    Mkdir = 12,
+    /// Creates an empty file `a` with mode n1 unless it exists (a bind-mount target).
+    CreateFile = 13,
+    /// `symlinkat(a, AT_FDCWD, b)`: a link at `b` pointing to `a`; an existing path is fine.
+    Symlink = 14,
+    /// Makes directory `a` the root: `chdir(a)`, `pivot_root(".", ".")`, detaches the old
+    /// root stacked on top, `chdir("/")`. Nothing of the old root stays reachable.
+    PivotRoot = 15,
+    /// Opens file `a` for writing and writes the n1 bytes at `b` in one `write`.
+    WriteFile = 16,
+    /// Writes the n2 bytes at `a` to fd n1 (e.g. "0" to an open cgroup.procs).
+    WriteFd = 17,
+    /// `unshare(n1)`.
+    Unshare = 18,
+    /// Brings interface `lo` up (a fresh network namespace starts with it down).
+    LoopbackUp = 19,
+    /// `prlimit64(0, n1, {n2, n3}, NULL)`.
+    SetRlimit = 20,
+    /// `setsid()`.
+    Setsid = 21,
+    /// `prctl(PR_SET_NO_NEW_PRIVS, 1)`.
+    NoNewPrivs = 22,
+    /// `prctl(PR_SET_PDEATHSIG, n1)`; then, when n2 is not 0, fails with ESRCH unless
+    /// `getppid()` is still n2 (the parent died before the request took effect).
+    ParentDeathSignal = 23,
+    /// `prctl(PR_SET_KEEPCAPS, n1)`.
+    KeepCaps = 24,
+    /// Identity: when n3 is 1 `setgroups(0, NULL)`, then `setresgid(n2)`, `setresuid(n1)`.
+    SetIds = 25,
+    /// Drops every capability not in mask n1 from the bounding set.
+    DropBounding = 26,
+    /// `capset`: effective = permitted = inheritable = mask n1.
+    SetCaps = 27,
+    /// Clears the ambient set, then raises every capability of mask n1 in it.
+    Ambient = 28,
+    /// Forks: this process becomes a minimal init (PID 1 of a new PID namespace) that reaps
+    /// every child, forwards signals to the program and exits with its status; the new child
+    /// runs the remaining steps and the program.
+    ForkInit = 29,
 }
 
 /// One setup step. Pointers point into memory the parent owns and keeps alive until the
@@ -163,6 +210,9 @@ pub struct Plan {
     pub sigmask: u64,
     /// Read one byte from this fd before any step (-1: don't wait).
     pub sync_fd: i32,
+    /// The parent's end of the sync channel, closed before waiting so that the parent's
+    /// death reads as EOF (-1: none).
+    pub sync_peer_fd: i32,
     /// Write a [`Report`] here on failure (-1: none).
     pub report_fd: i32,
     /// Also store the [`Report`] here (meaningful when memory is shared with the parent).

@@ -63,7 +63,7 @@ pub struct SpawnArgs {
     /// New namespaces: mount,uts,ipc,net,pid,user,cgroup,time, or all
     #[arg(long = "new", value_name = "LIST", value_delimiter = ',')]
     pub new_ns: Vec<String>,
-    /// The seeds' flag sets: fork | vfork | linuxthreads | nptl
+    /// Flag sets: fork | vfork | linuxthreads | nptl (the seeds'), sandbox | container
     #[arg(long, value_name = "NAME")]
     pub preset: Option<String>,
     /// Signal sent to the parent when the program ends: a name, a number, or none
@@ -94,21 +94,14 @@ pub struct SpawnArgs {
     /// CLONE_INTO_CGROUP: start the program in this cgroup2 directory
     #[arg(long, value_name = "DIR")]
     pub into_cgroup: Option<PathBuf>,
-    /// Hostname inside (with a new UTS namespace)
-    #[arg(long, value_name = "NAME")]
-    pub hostname: Option<String>,
-    /// NIS domain name inside (with a new UTS namespace)
-    #[arg(long, value_name = "NAME")]
-    pub domainname: Option<String>,
-    /// Working directory of the program
-    #[arg(long, value_name = "DIR")]
-    pub chdir: Option<PathBuf>,
     /// Skip cleave's rules and additions: hand the flags to the kernel and show its answer
     #[arg(long)]
     pub unchecked: bool,
     /// Print the flags used and the child's PID to stderr
     #[arg(short, long)]
     pub verbose: bool,
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
     /// The program and its arguments
     #[arg(
         required = true,
@@ -116,6 +109,132 @@ pub struct SpawnArgs {
         value_name = "PROGRAM [ARG]..."
     )]
     pub command: Vec<OsString>,
+}
+
+/// The sandbox options of `spawn`.
+#[derive(Args, Debug, Default)]
+pub struct SandboxArgs {
+    /// Map the caller to root inside a new user namespace (the default)
+    #[arg(long, help_heading = "User namespace and ids")]
+    pub map_root: bool,
+    /// Map the caller to its own uid and gid inside
+    #[arg(long, help_heading = "User namespace and ids")]
+    pub map_current: bool,
+    /// A uid range INSIDE:OUTSIDE:COUNT, e.g. 0:100000:65536 (repeatable; newuidmap without root)
+    #[arg(long, value_name = "IN:OUT:COUNT", help_heading = "User namespace and ids")]
+    pub map_user: Vec<String>,
+    /// A gid range INSIDE:OUTSIDE:COUNT (repeatable; newgidmap without root)
+    #[arg(long, value_name = "IN:OUT:COUNT", help_heading = "User namespace and ids")]
+    pub map_group: Vec<String>,
+    /// The caller as root plus its /etc/subuid and /etc/subgid ranges (package uidmap)
+    #[arg(long, help_heading = "User namespace and ids")]
+    pub map_auto: bool,
+    /// Whether setgroups(2) works inside: allow | deny [default: deny for a self map]
+    #[arg(long, value_name = "allow|deny", help_heading = "User namespace and ids")]
+    pub setgroups: Option<String>,
+    /// The uid the program runs as inside
+    #[arg(long, value_name = "N", help_heading = "User namespace and ids")]
+    pub uid: Option<u32>,
+    /// The gid the program runs as inside
+    #[arg(long, value_name = "N", help_heading = "User namespace and ids")]
+    pub gid: Option<u32>,
+
+    /// Hostname inside (needs --new uts)
+    #[arg(long, value_name = "NAME", help_heading = "UTS, PID and time")]
+    pub hostname: Option<String>,
+    /// NIS domain name inside (needs --new uts)
+    #[arg(long, value_name = "NAME", help_heading = "UTS, PID and time")]
+    pub domainname: Option<String>,
+    /// With --new pid, run the program itself as PID 1 instead of behind cleave's init
+    #[arg(long, help_heading = "UTS, PID and time")]
+    pub as_pid_1: bool,
+    /// Mount a /proc of the new PID namespace (implies a new mount namespace)
+    #[arg(long, help_heading = "UTS, PID and time")]
+    pub mount_proc: bool,
+    /// CLOCK_MONOTONIC offset in seconds inside (a new time namespace)
+    #[arg(long, value_name = "SECS", allow_hyphen_values = true, help_heading = "UTS, PID and time")]
+    pub monotonic: Option<i64>,
+    /// CLOCK_BOOTTIME offset in seconds inside (a new time namespace)
+    #[arg(long, value_name = "SECS", allow_hyphen_values = true, help_heading = "UTS, PID and time")]
+    pub boottime: Option<i64>,
+
+    /// The new root: pivot_root into DIR; nothing of the host stays reachable
+    #[arg(long, value_name = "DIR", help_heading = "Mounts (applied in the order given)")]
+    pub rootfs: Option<PathBuf>,
+    /// Bind SRC on DST (recursive, nodev)
+    #[arg(long, num_args = 2, value_names = ["SRC", "DST"], help_heading = "Mounts (applied in the order given)")]
+    pub bind: Vec<PathBuf>,
+    /// Bind SRC on DST read-only
+    #[arg(long, num_args = 2, value_names = ["SRC", "DST"], help_heading = "Mounts (applied in the order given)")]
+    pub ro_bind: Vec<PathBuf>,
+    /// Bind SRC on DST with devices usable
+    #[arg(long, num_args = 2, value_names = ["SRC", "DST"], help_heading = "Mounts (applied in the order given)")]
+    pub dev_bind: Vec<PathBuf>,
+    /// A fresh tmpfs on DST
+    #[arg(long, value_name = "DST", help_heading = "Mounts (applied in the order given)")]
+    pub tmpfs: Vec<PathBuf>,
+    /// A procfs of the sandbox on DST
+    #[arg(long, value_name = "DST", help_heading = "Mounts (applied in the order given)")]
+    pub proc: Vec<PathBuf>,
+    /// A minimal /dev on DST: null zero full random urandom tty, pts, shm
+    #[arg(long, value_name = "DST", help_heading = "Mounts (applied in the order given)")]
+    pub dev: Vec<PathBuf>,
+    /// An empty directory DST
+    #[arg(long, value_name = "DST", help_heading = "Mounts (applied in the order given)")]
+    pub dir: Vec<PathBuf>,
+    /// A symlink DST pointing to TARGET
+    #[arg(long, num_args = 2, value_names = ["TARGET", "DST"], help_heading = "Mounts (applied in the order given)")]
+    pub symlink: Vec<PathBuf>,
+    /// Make DST (and what is mounted below it) read-only
+    #[arg(long, value_name = "DST", help_heading = "Mounts (applied in the order given)")]
+    pub remount_ro: Vec<PathBuf>,
+    /// Propagation of the new mount namespace: private | slave | shared | unchanged
+    #[arg(long, value_name = "MODE", default_value = "private", help_heading = "Mounts (applied in the order given)")]
+    pub propagation: String,
+    /// Working directory of the program (inside the new root)
+    #[arg(long, value_name = "DIR", help_heading = "Mounts (applied in the order given)")]
+    pub chdir: Option<PathBuf>,
+
+    /// Memory limit, e.g. 256M, 2G (the program is killed beyond it)
+    #[arg(long, value_name = "SIZE", help_heading = "Resource limits")]
+    pub memory: Option<String>,
+    /// CPU quota as a fraction of one CPU, e.g. 0.5 or 2
+    #[arg(long, value_name = "FRACTION", help_heading = "Resource limits")]
+    pub cpus: Option<f64>,
+    /// CPU weight against other cgroups, 1-10000 (100 is the default share)
+    #[arg(long, value_name = "N", help_heading = "Resource limits")]
+    pub cpu_weight: Option<u64>,
+    /// Most processes and threads at once
+    #[arg(long, value_name = "N", help_heading = "Resource limits")]
+    pub pids: Option<u64>,
+    /// A cgroup2 directory delegated to you, to create the sandbox's cgroup under
+    #[arg(long, value_name = "DIR", help_heading = "Resource limits")]
+    pub cgroup_parent: Option<PathBuf>,
+    /// A resource limit NAME=SOFT[:HARD], e.g. nofile=1024:4096 (repeatable)
+    #[arg(long, value_name = "NAME=SOFT[:HARD]", help_heading = "Resource limits")]
+    pub rlimit: Vec<String>,
+
+    /// Keep this capability (repeatable; a sandbox keeps none it was not asked for)
+    #[arg(long, value_name = "CAP", help_heading = "Security and lifetime")]
+    pub cap_add: Vec<String>,
+    /// Drop this capability, or ALL (repeatable)
+    #[arg(long, value_name = "CAP|ALL", help_heading = "Security and lifetime")]
+    pub cap_drop: Vec<String>,
+    /// Keep fd N open in the program (every other fd above 2 is closed; repeatable)
+    #[arg(long, value_name = "N", help_heading = "Security and lifetime")]
+    pub preserve_fd: Vec<i32>,
+    /// Run the program in a new session (setsid): no way back to this terminal
+    #[arg(long, help_heading = "Security and lifetime")]
+    pub new_session: bool,
+    /// The sandbox dies when cleave's parent dies
+    #[arg(long, help_heading = "Security and lifetime")]
+    pub die_with_parent: bool,
+    /// Send SIG (default SIGKILL) to the sandbox when cleave ends
+    #[arg(long, value_name = "SIG", num_args = 0..=1, require_equals = true, default_missing_value = "SIGKILL", help_heading = "Security and lifetime")]
+    pub kill_child: Option<String>,
+    /// Write JSON lines to fd FD: the child's pid and namespaces, then its exit code
+    #[arg(long, value_name = "FD", help_heading = "Security and lifetime")]
+    pub json_status: Option<i32>,
 }
 
 const EXPLAIN_HELP: &str = "\

@@ -5,10 +5,13 @@ mod cli;
 mod cmd;
 mod report;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 fn main() {
-    let cli = match cli::Cli::try_parse() {
+    let parsed = cli::Cli::command()
+        .try_get_matches()
+        .and_then(|m| cli::Cli::from_arg_matches(&m).map(|c| (c, m)));
+    let (cli, matches) = match parsed {
         Ok(c) => c,
         Err(e) => {
             let code = match e.kind() {
@@ -20,7 +23,7 @@ fn main() {
         }
     };
     let code = match cli.command {
-        cli::Verb::Spawn(args) => cmd::spawn::run(args),
+        cli::Verb::Spawn(args) => cmd::spawn::run(args, matches.subcommand_matches("spawn")),
         cli::Verb::Explain(args) => cmd::explain::run(args),
     };
     std::process::exit(code);

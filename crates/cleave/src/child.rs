@@ -118,6 +118,19 @@ pub struct Child {
     keepalive: Option<Box<dyn Any + Send>>,
 }
 
+impl Drop for Child {
+    /// A child that may still run on memory we handed it (a CLONE_VM child that has not
+    /// exec'd, such as a PID namespace's init) must never see it unmapped: unless the child
+    /// has been reaped, that memory is leaked rather than freed.
+    fn drop(&mut self) {
+        if self.status.is_none() {
+            if let Some(keep) = self.keepalive.take() {
+                std::mem::forget(keep);
+            }
+        }
+    }
+}
+
 impl Child {
     pub(crate) fn new(
         pid: i32,

@@ -90,6 +90,14 @@ pub enum Error {
         /// Why.
         source: io::Error,
     },
+    /// Writing a new user namespace's id maps failed.
+    #[error("id map: {what}")]
+    IdMap {
+        /// What was written, where, and by whom.
+        what: String,
+        /// Why.
+        source: io::Error,
+    },
     /// A safe fork-like spawn was asked from a multi-threaded process.
     #[error("refusing a fork-like child from a multi-threaded process: another thread may hold a lock the child needs")]
     MultiThreaded,
@@ -130,6 +138,7 @@ impl Error {
             | Error::Exec { source, .. }
             | Error::ChildSetup { source, .. }
             | Error::Prepare { source, .. }
+            | Error::IdMap { source, .. }
             | Error::Wait { source, .. }
             | Error::Signal { source, .. } => source.raw_os_error(),
             _ => None,

@@ -25,12 +25,16 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod caps;
 pub mod child;
 pub mod error;
 pub mod flags;
+pub mod idmap;
+pub mod mount;
 mod plan;
 pub mod raw;
 pub mod rawio;
+pub mod sandbox;
 mod spawn;
 pub mod stack;
 

@@ -20,12 +20,44 @@ pub(crate) struct PlanData {
 #[allow(unsafe_code)]
 unsafe impl Send for PlanData {}
 
-/// A step the child runs before exec, with the strings it needs.
+/// A step the child runs before exec: one [`Op`] with the bytes it points to, and a
+/// description for error messages ("mount tmpfs on /tmp").
 #[derive(Clone, Debug)]
-pub(crate) enum Step {
-    Hostname(OsString),
-    Domainname(OsString),
-    Chdir(OsString),
+pub(crate) struct Step {
+    pub kind: OpKind,
+    /// The pointer arguments a, b, c, d, as owned bytes (a NUL is added when built).
+    pub args: [Option<Vec<u8>>; 4],
+    pub n: [u64; 3],
+    pub what: String,
+}
+
+impl Step {
+    pub fn new(kind: OpKind, what: impl Into<String>) -> Step {
+        Step {
+            kind,
+            args: [None, None, None, None],
+            n: [0; 3],
+            what: what.into(),
+        }
+    }
+
+    /// Sets pointer argument `i` (0 = a .. 3 = d).
+    pub fn arg(mut self, i: usize, bytes: impl AsRef<[u8]>) -> Step {
+        self.args[i] = Some(bytes.as_ref().to_vec());
+        self
+    }
+
+    /// Sets number `i` (0 = n1 .. 2 = n3).
+    pub fn num(mut self, i: usize, v: u64) -> Step {
+        self.n[i] = v;
+        self
+    }
+
+    pub fn text(kind: OpKind, what: &str, text: &OsStr) -> Step {
+        Step::new(kind, format!("{what}({text:?})"))
+            .arg(0, text.as_bytes())
+            .num(0, text.len() as u64)
+    }
 }
 
 pub(crate) struct PlanInput<'a> {
@@ -41,6 +73,8 @@ pub(crate) struct PlanInput<'a> {
     pub reset_signals: bool,
     pub sigmask: u64,
     pub report_fd: i32,
+    /// (child's read end, parent's write end) of the sync pipe, or (-1, -1).
+    pub sync_fds: (i32, i32),
 }
 
 fn cstring(s: &OsStr, what: &str) -> Result<CString> {
@@ -122,16 +156,17 @@ impl PlanData {
 
         let mut ops = Vec::new();
         for step in input.steps {
-            let (kind, text) = match step {
-                Step::Hostname(h) => (OpKind::SetHostname, h),
-                Step::Domainname(d) => (OpKind::SetDomainname, d),
-                Step::Chdir(d) => (OpKind::Chdir, d),
-            };
-            let c = cstring(text, "setup argument")?;
-            let mut op = Op::new(kind);
-            op.a = c.as_ptr().cast();
-            op.n1 = text.len() as u64;
-            strings.push(c);
+            let mut op = Op::new(step.kind);
+            let mut ptrs = [std::ptr::null::<u8>(); 4];
+            for (i, arg) in step.args.iter().enumerate() {
+                if let Some(bytes) = arg {
+                    let c = cstring(OsStr::from_bytes(bytes), "setup argument")?;
+                    ptrs[i] = c.as_ptr().cast();
+                    strings.push(c);
+                }
+            }
+            [op.a, op.b, op.c, op.d] = ptrs;
+            [op.n1, op.n2, op.n3] = step.n;
             ops.push(op);
         }
 
@@ -150,7 +185,8 @@ impl PlanData {
             fd_table_shared: input.fd_table_shared,
             reset_signals: input.reset_signals,
             sigmask: input.sigmask,
-            sync_fd: -1,
+            sync_fd: input.sync_fds.0,
+            sync_peer_fd: input.sync_fds.1,
             report_fd: input.report_fd,
             report_slot: &mut *report,
             exit_task_only: false,
@@ -198,6 +234,7 @@ mod tests {
             reset_signals: false,
             sigmask: 0,
             report_fd: -1,
+            sync_fds: (-1, -1),
         })
         .err()
         .unwrap();

@@ -1,9 +1,16 @@
 //! `cleave spawn`: run a program in a child created with the flags you choose.
-use crate::cli::SpawnArgs;
+use crate::cli::{SandboxArgs, SpawnArgs};
 use crate::report;
+use clap::ArgMatches;
+use cleave::caps::{self, Rlimit};
 use cleave::flags::{parse_flags, signal_name};
+use cleave::idmap::{IdMap, IdMapping};
+use cleave::mount::MountOp;
+use cleave::sandbox::Sandbox;
 use cleave::{CloneFlags, Command, Namespace, Reaper};
+use std::io::Write;
 use std::os::fd::AsRawFd;
+use std::path::PathBuf;
 
 /// Signals cleave passes on to the program.
 const FORWARDED: [i32; 6] = [
@@ -14,6 +21,15 @@ const FORWARDED: [i32; 6] = [
     libc::SIGUSR1,
     libc::SIGUSR2,
 ];
+
+/// The namespaces of `--preset sandbox` and `--preset container`.
+const SANDBOX_NAMESPACES: CloneFlags = CloneFlags::NEWUSER
+    .union(CloneFlags::NEWPID)
+    .union(CloneFlags::NEWNS)
+    .union(CloneFlags::NEWUTS)
+    .union(CloneFlags::NEWIPC)
+    .union(CloneFlags::NEWNET)
+    .union(CloneFlags::NEWCGROUP);
 
 /// Adds up --flags, --share, --new, --preset and the switches.
 pub fn collect_flags(a: &SpawnArgs) -> Result<(CloneFlags, Option<i32>), String> {
@@ -56,9 +72,10 @@ pub fn collect_flags(a: &SpawnArgs) -> Result<(CloneFlags, Option<i32>), String>
             "vfork" => CloneFlags::PRESET_VFORK,
             "linuxthreads" => CloneFlags::PRESET_LINUXTHREADS,
             "nptl" => CloneFlags::PRESET_NPTL,
+            "sandbox" | "container" => SANDBOX_NAMESPACES,
             other => {
                 return Err(format!(
-                    "unknown preset `{other}`: choose fork, vfork, linuxthreads or nptl"
+                    "unknown preset `{other}`: choose fork, vfork, linuxthreads, nptl, sandbox or container"
                 ))
             }
         };
@@ -81,7 +98,7 @@ pub fn collect_flags(a: &SpawnArgs) -> Result<(CloneFlags, Option<i32>), String>
     Ok((flags, signal))
 }
 
-pub fn run(a: SpawnArgs) -> i32 {
+pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
     let (mut flags, signal) = match collect_flags(&a) {
         Ok(f) => f,
         Err(msg) => return report::bad_request(&msg),
@@ -119,27 +136,48 @@ pub fn run(a: SpawnArgs) -> i32 {
     if !a.set_tid.is_empty() {
         cmd.set_tid(&a.set_tid);
     }
-    if let Some(h) = &a.hostname {
-        cmd.hostname(h);
+    for &fd in &a.sandbox.preserve_fd {
+        cmd.keep_fd(fd);
     }
-    if let Some(d) = &a.domainname {
-        cmd.domainname(d);
+    let mut sandbox = match sandbox_from(&a, cmd, matches) {
+        Ok(s) => s,
+        Err(e) => return report::error(&e),
+    };
+    if a.sandbox.die_with_parent {
+        if let Err(msg) = die_with_parent() {
+            return report::bad_request(&msg);
+        }
     }
-    if let Some(d) = &a.chdir {
-        cmd.current_dir(d);
-    }
+    let mut json = match a.sandbox.json_status {
+        Some(fd) => match std::fs::OpenOptions::new()
+            .append(true)
+            .open(format!("/proc/self/fd/{fd}"))
+        {
+            Ok(f) => Some(f),
+            Err(e) => {
+                return report::bad_request(&format!(
+                    "--json-status {fd}: {e}; open the fd for writing, e.g. 3>status.json"
+                ))
+            }
+        },
+        None => None,
+    };
 
     let forward = signals::Forwarder::block(&FORWARDED);
-    cmd.signal_mask(forward.original_mask());
-    let mut child = match cmd.spawn() {
+    sandbox.command().signal_mask(forward.original_mask());
+    let mut running = match sandbox.spawn() {
         Ok(c) => c,
         Err(e) => return report::error(&e),
     };
+    let child = running.child();
+    if let Some(out) = json.as_mut() {
+        let _ = writeln!(out, "{}", status_line(child.id()));
+    }
     if a.verbose {
         eprintln!(
             "cleave: started pid {} with {} (exit signal {})",
             child.id(),
-            cmd.effective_flags(),
+            sandbox.command().effective_flags(),
             match child.exit_signal() {
                 0 => "none".to_string(),
                 s => signal_name(s),
@@ -160,15 +198,219 @@ pub fn run(a: SpawnArgs) -> i32 {
             let _ = child.signal(sig);
         });
     }
-    match child.wait() {
+    match running.wait() {
         Ok(status) => {
             if a.verbose {
-                eprintln!("cleave: pid {} ended: {status}", child.id());
+                eprintln!("cleave: pid {} ended: {status}", running.id());
+            }
+            if let Some(out) = json.as_mut() {
+                let _ = writeln!(out, "{}", serde_json::json!({ "exit-code": status.shell_code() }));
             }
             status.shell_code()
         }
         Err(e) => report::error(&e),
     }
+}
+
+/// The first --json-status line: the child's pid and the inode of each of its namespaces.
+fn status_line(pid: i32) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let mut obj = serde_json::Map::new();
+    obj.insert("child-pid".into(), pid.into());
+    for ns in ["cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"] {
+        if let Ok(m) = std::fs::metadata(format!("/proc/{pid}/ns/{ns}")) {
+            obj.insert(format!("{ns}-namespace"), m.ino().into());
+        }
+    }
+    serde_json::Value::Object(obj).to_string()
+}
+
+/// cleave itself dies with its parent (and the sandbox, through its parent-death signal,
+/// with cleave).
+#[allow(unsafe_code)]
+fn die_with_parent() -> Result<(), String> {
+    // SAFETY: prctl and getppid on numbers.
+    unsafe {
+        let before = libc::getppid();
+        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+            return Err(format!(
+                "--die-with-parent: prctl(PR_SET_PDEATHSIG): {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        if libc::getppid() != before || before == 1 {
+            // The parent is already gone: honour the request now.
+            libc::raise(libc::SIGKILL);
+        }
+    }
+    Ok(())
+}
+
+fn bad(what: String) -> cleave::Error {
+    cleave::Error::InvalidArgument { what }
+}
+
+/// The mount options in command-line order.
+fn mount_ops(s: &SandboxArgs, matches: Option<&ArgMatches>) -> Vec<MountOp> {
+    let lists: [(&str, &Vec<PathBuf>, usize); 9] = [
+        ("bind", &s.bind, 2),
+        ("ro_bind", &s.ro_bind, 2),
+        ("dev_bind", &s.dev_bind, 2),
+        ("tmpfs", &s.tmpfs, 1),
+        ("proc", &s.proc, 1),
+        ("dev", &s.dev, 1),
+        ("dir", &s.dir, 1),
+        ("symlink", &s.symlink, 2),
+        ("remount_ro", &s.remount_ro, 1),
+    ];
+    let mut ordered: Vec<(usize, MountOp)> = Vec::new();
+    for (id, values, arity) in lists {
+        let indices: Vec<usize> = matches
+            .and_then(|m| m.indices_of(id))
+            .map(|i| i.collect())
+            .unwrap_or_else(|| (0..values.len()).map(|i| i + 1000).collect());
+        for (n, chunk) in values.chunks(arity).enumerate() {
+            let at = indices.get(n * arity).copied().unwrap_or(usize::MAX);
+            let one = || chunk[0].clone();
+            let two = || chunk.get(1).cloned().unwrap_or_default();
+            let op = match id {
+                "bind" => MountOp::Bind { src: one(), dst: two() },
+                "ro_bind" => MountOp::RoBind { src: one(), dst: two() },
+                "dev_bind" => MountOp::DevBind { src: one(), dst: two() },
+                "tmpfs" => MountOp::Tmpfs { dst: one() },
+                "proc" => MountOp::Proc { dst: one() },
+                "dev" => MountOp::Dev { dst: one() },
+                "dir" => MountOp::Dir { dst: one() },
+                "symlink" => MountOp::Symlink { target: one(), dst: two() },
+                _ => MountOp::RemountRo { dst: one() },
+            };
+            ordered.push((at, op));
+        }
+    }
+    ordered.sort_by_key(|(at, _)| *at);
+    ordered.into_iter().map(|(_, op)| op).collect()
+}
+
+/// Turns the sandbox options into a [`Sandbox`] around `cmd`.
+fn sandbox_from(a: &SpawnArgs, cmd: Command, matches: Option<&ArgMatches>) -> cleave::Result<Sandbox> {
+    let s = &a.sandbox;
+    let preset = a.preset.as_deref().map(|p| p.trim().to_ascii_lowercase());
+    let preset = preset.as_deref();
+    if preset == Some("container") && s.rootfs.is_none() {
+        return Err(bad("--preset container needs --rootfs DIR (scripts/mkrootfs.sh DIR builds a busybox one)".into()));
+    }
+    let mut sb = Sandbox::new(cmd);
+
+    let picked = [s.map_root, s.map_current, s.map_auto, !s.map_user.is_empty() || !s.map_group.is_empty()];
+    if picked.iter().filter(|&&p| p).count() > 1 {
+        return Err(bad("choose one of --map-root, --map-current, --map-auto and --map-user/--map-group".into()));
+    }
+    let parse_maps = |v: &[String]| v.iter().map(|m| m.parse::<IdMap>()).collect::<cleave::Result<Vec<_>>>();
+    let mapping = if s.map_current {
+        IdMapping::Current
+    } else if s.map_auto {
+        IdMapping::Auto
+    } else if !s.map_user.is_empty() || !s.map_group.is_empty() {
+        IdMapping::Custom { users: parse_maps(&s.map_user)?, groups: parse_maps(&s.map_group)? }
+    } else {
+        IdMapping::Root
+    };
+    sb.id_mapping(mapping);
+    match s.setgroups.as_deref() {
+        None => {}
+        Some("allow") => {
+            sb.setgroups(true);
+        }
+        Some("deny") => {
+            sb.setgroups(false);
+        }
+        Some(other) => return Err(bad(format!("--setgroups {other}: choose allow or deny"))),
+    }
+    if let Some(u) = s.uid {
+        sb.uid(u);
+    }
+    if let Some(g) = s.gid {
+        sb.gid(g);
+    }
+    if let Some(h) = &s.hostname {
+        sb.hostname(h);
+    }
+    if let Some(d) = &s.domainname {
+        sb.domainname(d);
+    }
+    sb.as_pid1(s.as_pid_1).mount_proc(s.mount_proc);
+    if let Some(m) = s.monotonic {
+        sb.monotonic_offset(m);
+    }
+    if let Some(b) = s.boottime {
+        sb.boottime_offset(b);
+    }
+
+    let sandbox_mode = matches!(preset, Some("sandbox") | Some("container")) || s.rootfs.is_some();
+    if let Some(r) = &s.rootfs {
+        sb.rootfs(r);
+    }
+    match preset {
+        Some("sandbox") => {
+            sb.mount(MountOp::RemountRo { dst: "/".into() });
+            for op in standard_mounts() {
+                sb.mount(op);
+            }
+        }
+        Some("container") => {
+            for op in standard_mounts() {
+                sb.mount(op);
+            }
+        }
+        _ => {}
+    }
+    for op in mount_ops(s, matches) {
+        sb.mount(op);
+    }
+    sb.propagation(s.propagation.parse()?);
+    if let Some(d) = &s.chdir {
+        sb.chdir(d);
+    }
+    for r in &s.rlimit {
+        sb.rlimit(r.parse::<Rlimit>()?);
+    }
+
+    // Capabilities: a sandbox starts from none, anything else from all it would get.
+    if sandbox_mode || !s.cap_add.is_empty() || !s.cap_drop.is_empty() {
+        let mut keep = if sandbox_mode { 0 } else { caps::ALL };
+        for c in &s.cap_drop {
+            keep &= !caps::parse_cap(c)?;
+        }
+        for c in &s.cap_add {
+            keep |= caps::parse_cap(c)?;
+        }
+        sb.keep_capabilities(Some(keep));
+    }
+    if sandbox_mode {
+        sb.no_new_privs(true);
+    }
+    sb.new_session(s.new_session);
+    let death = if s.die_with_parent {
+        Some(libc::SIGKILL)
+    } else if let Some(sig) = &s.kill_child {
+        match super::parse_exit_signal(sig) {
+            Ok(0) | Err(_) => return Err(bad(format!("--kill-child={sig}: give a signal name such as SIGTERM or a number"))),
+            Ok(n) => Some(n),
+        }
+    } else {
+        None
+    };
+    sb.parent_death_signal(death);
+    Ok(sb)
+}
+
+/// /proc, a minimal /dev and a tmpfs /tmp: what every sandbox preset mounts.
+fn standard_mounts() -> [MountOp; 3] {
+    [
+        MountOp::Proc { dst: "/proc".into() },
+        MountOp::Dev { dst: "/dev".into() },
+        MountOp::Tmpfs { dst: "/tmp".into() },
+    ]
 }
 
 /// Blocking and forwarding signals with a signalfd.

@@ -6,7 +6,7 @@ use crate::flags::CloneFlags;
 use crate::plan::{PlanData, PlanInput, Step};
 use crate::raw;
 use crate::stack::Stack;
-use cleave_child::{Report, Stage};
+use cleave_child::{OpKind, Report, Stage};
 use std::cell::RefCell;
 use std::ffi::{c_void, OsStr, OsString};
 use std::io;
@@ -53,6 +53,17 @@ pub struct Command {
     keep_fds: Vec<RawFd>,
     sigmask: Option<u64>,
     spec: CloneSpec,
+    after_clone: Option<AfterClone>,
+}
+
+/// Parent-side work between clone and the child's setup (writing id maps): the child waits
+/// on a pipe until it is done.
+pub(crate) struct AfterClone(pub Box<dyn FnMut(i32) -> Result<()>>);
+
+impl std::fmt::Debug for AfterClone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AfterClone")
+    }
 }
 
 thread_local! {
@@ -84,6 +95,7 @@ impl Command {
             keep_fds: Vec::new(),
             sigmask: None,
             spec: CloneSpec::default(),
+            after_clone: None,
         }
     }
 
@@ -135,22 +147,28 @@ impl Command {
 
     /// The working directory of the program (chdir in the child, after the other steps).
     pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Command {
-        self.steps
-            .push(Step::Chdir(dir.as_ref().as_os_str().to_os_string()));
+        self.steps.push(Step::text(
+            OpKind::Chdir,
+            "chdir",
+            dir.as_ref().as_os_str(),
+        ));
         self
     }
 
     /// Sets the hostname in the child (needs CLONE_NEWUTS, or it changes the host's).
     pub fn hostname(&mut self, name: impl AsRef<OsStr>) -> &mut Command {
         self.steps
-            .push(Step::Hostname(name.as_ref().to_os_string()));
+            .push(Step::text(OpKind::SetHostname, "sethostname", name.as_ref()));
         self
     }
 
     /// Sets the NIS domain name in the child (needs CLONE_NEWUTS).
     pub fn domainname(&mut self, name: impl AsRef<OsStr>) -> &mut Command {
-        self.steps
-            .push(Step::Domainname(name.as_ref().to_os_string()));
+        self.steps.push(Step::text(
+            OpKind::SetDomainname,
+            "setdomainname",
+            name.as_ref(),
+        ));
         self
     }
 
@@ -223,12 +241,45 @@ impl Command {
         self
     }
 
+    /// The flags asked for (before cleave's additions).
+    pub(crate) fn requested_flags(&self) -> CloneFlags {
+        self.spec.flags
+    }
+
+    /// Replaces the requested flags, keeping CLONE_INTO_CGROUP when a cgroup was given.
+    pub(crate) fn flags_for_sandbox(&mut self, flags: CloneFlags) {
+        let keep = self.spec.flags & CloneFlags::INTO_CGROUP;
+        self.spec.set_flags(flags | keep);
+    }
+
+    /// Adds a setup step (sandbox builders).
+    pub(crate) fn push_step(&mut self, step: Step) -> &mut Command {
+        self.steps.push(step);
+        self
+    }
+
+    /// Runs `f(pid)` in the caller after clone, before the child's first step.
+    pub(crate) fn after_clone(&mut self, f: AfterClone) -> &mut Command {
+        self.after_clone = Some(f);
+        self
+    }
+
+    /// The caller cannot pause until exec: it must act after clone, or the child becomes an
+    /// init that never execs.
+    fn caller_runs_alongside(&self) -> bool {
+        self.after_clone.is_some() || self.steps.iter().any(|s| s.kind == OpKind::ForkInit)
+    }
+
     /// The flags the child will be created with: yours, plus (unless unchecked) CLONE_VM |
-    /// CLONE_VFORK and CLONE_CLEAR_SIGHAND when the handler table is not shared.
+    /// CLONE_VFORK and CLONE_CLEAR_SIGHAND when the handler table is not shared. (VFORK is
+    /// left out when the caller has work to do after clone or the child becomes an init.)
     pub fn effective_flags(&self) -> CloneFlags {
         let mut f = self.spec.flags;
         if !self.spec.unchecked {
-            f |= CloneFlags::VM | CloneFlags::VFORK;
+            f |= CloneFlags::VM;
+            if !self.caller_runs_alongside() {
+                f |= CloneFlags::VFORK;
+            }
             if !f.contains(CloneFlags::SIGHAND) && !raw::clone3_unavailable() {
                 f |= CloneFlags::CLEAR_SIGHAND;
             }
@@ -321,8 +372,8 @@ impl Command {
             stdio[i] = fd;
         }
 
-        // Report channel: shared memory when the child shares ours, else a pipe.
-        let (report_rx, report_tx) = if vm {
+        // Report channel: shared memory when the caller waits for exec, else a pipe.
+        let (report_rx, report_tx) = if vm && vfork {
             (None, None)
         } else {
             let (r, w) = pipe_cloexec().map_err(|e| prepare("create the report pipe", e))?;
@@ -336,6 +387,12 @@ impl Command {
                 .find(|(k, _)| k == "PATH")
                 .map(|(_, v)| v.clone()),
             None => std::env::var_os("PATH"),
+        };
+        let (sync_rx, sync_tx) = if self.after_clone.is_some() {
+            let (r, w) = pipe_cloexec().map_err(|e| prepare("create the sync pipe", e))?;
+            (Some(r), Some(w))
+        } else {
+            (None, None)
         };
         let sigmask = raw::block_all_signals();
         let built = PlanData::build(PlanInput {
@@ -351,6 +408,10 @@ impl Command {
             reset_signals: !flags.intersects(CloneFlags::CLEAR_SIGHAND | CloneFlags::SIGHAND),
             sigmask: self.sigmask.unwrap_or(sigmask),
             report_fd: report_tx.as_ref().map_or(-1, |f| f.as_raw_fd()),
+            sync_fds: (
+                sync_rx.as_ref().map_or(-1, |f| f.as_raw_fd()),
+                sync_tx.as_ref().map_or(-1, |f| f.as_raw_fd()),
+            ),
         });
         let mut data = match built {
             Ok(d) => Box::new(d),
@@ -414,6 +475,19 @@ impl Command {
             ptid,
         );
 
+        drop(sync_rx);
+        if let (Some(tx), Some(AfterClone(f))) = (sync_tx, self.after_clone.as_mut()) {
+            if let Err(e) = f(pid) {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(e);
+            }
+            let go = [1u8];
+            #[allow(unsafe_code)]
+            // SAFETY: writing one byte from a live buffer.
+            let _ = unsafe { libc::write(tx.as_raw_fd(), go.as_ptr().cast(), 1) };
+        }
+
         // Did the child reach exec?
         let report = if vm && vfork {
             Some(*data.report).filter(|r| r.stage != 0)
@@ -434,8 +508,9 @@ impl Command {
                 child.keep_alive(Box::new((data, tid_word)));
             }
         } else {
+            // The child runs on our stack and reads our plan until it execs or exits (an
+            // init never execs): both live as long as the handle.
             child.keep_alive(Box::new((data, stack, tid_word)));
-            return Ok(child);
         }
         if let Some(report) = report {
             if child.reaper() == Reaper::Caller {
@@ -456,9 +531,7 @@ impl Command {
             stage => {
                 let step = match stage {
                     Some(Stage::Op) => match self.steps.get(r.index as usize) {
-                        Some(Step::Hostname(h)) => format!("sethostname({h:?})"),
-                        Some(Step::Domainname(d)) => format!("setdomainname({d:?})"),
-                        Some(Step::Chdir(d)) => format!("chdir({d:?})"),
+                        Some(step) => step.what.clone(),
                         None => format!("step {}", r.index),
                     },
                     Some(Stage::Stdio) => format!("install fd {}", r.index),

@@ -5,6 +5,7 @@ mod command;
 mod fork;
 mod task;
 
+pub(crate) use command::AfterClone;
 pub use command::{Command, Stdio};
 pub use fork::Fork;
 pub use task::{Task, TaskHandle};

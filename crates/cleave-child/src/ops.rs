@@ -1,0 +1,333 @@
+//! The setup steps a child runs before exec, one raw system call (or a short fixed sequence)
+//! each, and the minimal init that a PID namespace's first process becomes.
+use crate::plan::{Op, OpKind, Plan};
+use crate::sys::{self, check, syscall1, syscall2, syscall3, syscall4, syscall5};
+
+const AT_FDCWD: usize = libc::AT_FDCWD as isize as usize;
+
+/// Runs one op (every kind but [`OpKind::ForkInit`], which [`fork_init`] handles).
+pub fn run_op(op: &Op) -> Result<(), i32> {
+    let (a, b, c, d) = (op.a as usize, op.b as usize, op.c as usize, op.d as usize);
+    let (n1, n2, n3) = (op.n1 as usize, op.n2 as usize, op.n3 as usize);
+    // SAFETY (for every call below): the pointers are the NUL-terminated strings and buffers
+    // the parent built for this op as documented on OpKind, alive until exec; numbers are
+    // passed by value.
+    #[allow(unsafe_code)]
+    let ret = unsafe {
+        match op.kind {
+            OpKind::SetHostname => syscall2(libc::SYS_sethostname as usize, a, n1),
+            OpKind::SetDomainname => syscall2(libc::SYS_setdomainname as usize, a, n1),
+            OpKind::Chdir => syscall1(libc::SYS_chdir as usize, a),
+            OpKind::Mount => syscall5(libc::SYS_mount as usize, a, b, c, n1, d),
+            OpKind::MountSetattr => {
+                // struct mount_attr { attr_set, attr_clr, propagation, userns_fd }
+                let attr: [u64; 4] = [op.n2, op.n3, 0, 0];
+                syscall5(
+                    libc::SYS_mount_setattr as usize,
+                    AT_FDCWD,
+                    a,
+                    n1,
+                    attr.as_ptr() as usize,
+                    core::mem::size_of_val(&attr),
+                )
+            }
+            OpKind::Mkdir => {
+                let r = syscall3(libc::SYS_mkdirat as usize, AT_FDCWD, a, n1);
+                if r == -(libc::EEXIST as isize) {
+                    0
+                } else {
+                    r
+                }
+            }
+            OpKind::CreateFile => {
+                let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_CLOEXEC | libc::O_NOCTTY;
+                let fd = syscall4(libc::SYS_openat as usize, AT_FDCWD, a, flags as usize, n1);
+                match check(fd) {
+                    Ok(fd) => {
+                        let _ = sys::close(fd as i32);
+                        0
+                    }
+                    Err(e) => -(e as isize),
+                }
+            }
+            OpKind::Symlink => {
+                let r = syscall3(libc::SYS_symlinkat as usize, a, AT_FDCWD, b);
+                if r == -(libc::EEXIST as isize) {
+                    0
+                } else {
+                    r
+                }
+            }
+            OpKind::PivotRoot => return pivot_root(a),
+            OpKind::WriteFile => return write_file(a, b, n1),
+            OpKind::WriteFd => syscall3(libc::SYS_write as usize, n1, a, n2),
+            OpKind::Unshare => syscall1(libc::SYS_unshare as usize, n1),
+            OpKind::LoopbackUp => return loopback_up(),
+            OpKind::SetRlimit => {
+                let limit: [u64; 2] = [op.n2, op.n3];
+                syscall4(
+                    libc::SYS_prlimit64 as usize,
+                    0,
+                    n1,
+                    limit.as_ptr() as usize,
+                    0,
+                )
+            }
+            OpKind::Setsid => sys::syscall0(libc::SYS_setsid as usize),
+            OpKind::NoNewPrivs => {
+                syscall2(libc::SYS_prctl as usize, libc::PR_SET_NO_NEW_PRIVS as usize, 1)
+            }
+            OpKind::ParentDeathSignal => {
+                let r = syscall2(libc::SYS_prctl as usize, libc::PR_SET_PDEATHSIG as usize, n1);
+                if r == 0 && n2 != 0 && sys::getppid() as usize != n2 {
+                    -(libc::ESRCH as isize)
+                } else {
+                    r
+                }
+            }
+            OpKind::KeepCaps => {
+                syscall2(libc::SYS_prctl as usize, libc::PR_SET_KEEPCAPS as usize, n1)
+            }
+            OpKind::SetIds => return set_ids(n1, n2, n3 == 1),
+            OpKind::DropBounding => return drop_bounding(op.n1),
+            OpKind::SetCaps => return set_caps(op.n1),
+            OpKind::Ambient => return raise_ambient(op.n1),
+            // Handled by the executor before it calls run_op.
+            OpKind::ForkInit => -(libc::EINVAL as isize),
+        }
+    };
+    check(ret).map(|_| ())
+}
+
+fn pivot_root(dir: usize) -> Result<(), i32> {
+    let dot = b".\0".as_ptr() as usize;
+    let slash = b"/\0".as_ptr() as usize;
+    // SAFETY: `dir` is a NUL-terminated path; the literals are NUL-terminated statics.
+    #[allow(unsafe_code)]
+    unsafe {
+        check(syscall1(libc::SYS_chdir as usize, dir))?;
+        // pivot_root(".", "."): the old root ends up stacked on top of the new one at "/",
+        // where a lazy unmount of "." removes it (pivot_root(2), NOTES).
+        check(syscall2(libc::SYS_pivot_root as usize, dot, dot))?;
+        check(syscall2(
+            libc::SYS_umount2 as usize,
+            dot,
+            libc::MNT_DETACH as usize,
+        ))?;
+        check(syscall1(libc::SYS_chdir as usize, slash))?;
+    }
+    Ok(())
+}
+
+fn write_file(path: usize, data: usize, len: usize) -> Result<(), i32> {
+    let flags = libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOCTTY;
+    // SAFETY: `path` is NUL-terminated and `data` holds `len` bytes (OpKind::WriteFile).
+    #[allow(unsafe_code)]
+    unsafe {
+        let fd = check(syscall3(libc::SYS_openat as usize, AT_FDCWD, path, flags as usize))?;
+        let written = check(syscall3(libc::SYS_write as usize, fd, data, len));
+        let _ = sys::close(fd as i32);
+        match written {
+            Ok(n) if n == len => Ok(()),
+            Ok(_) => Err(libc::EIO),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn loopback_up() -> Result<(), i32> {
+    // struct ifreq: 16-byte name, then a union whose first member is the short flags.
+    let mut ifr = [0u8; 40];
+    ifr[0] = b'l';
+    ifr[1] = b'o';
+    let kind = libc::SOCK_DGRAM | libc::SOCK_CLOEXEC;
+    // SAFETY: socket/ioctl on numbers and on a local, writable ifreq-sized buffer.
+    #[allow(unsafe_code)]
+    unsafe {
+        let fd = check(syscall3(
+            libc::SYS_socket as usize,
+            libc::AF_INET as usize,
+            kind as usize,
+            0,
+        ))?;
+        let mut result = check(syscall3(
+            libc::SYS_ioctl as usize,
+            fd,
+            libc::SIOCGIFFLAGS as usize,
+            ifr.as_mut_ptr() as usize,
+        ));
+        if result.is_ok() {
+            let flags = u16::from_ne_bytes([ifr[16], ifr[17]])
+                | (libc::IFF_UP | libc::IFF_RUNNING) as u16;
+            let [lo, hi] = flags.to_ne_bytes();
+            ifr[16] = lo;
+            ifr[17] = hi;
+            result = check(syscall3(
+                libc::SYS_ioctl as usize,
+                fd,
+                libc::SIOCSIFFLAGS as usize,
+                ifr.as_ptr() as usize,
+            ));
+        }
+        let _ = sys::close(fd as i32);
+        result.map(|_| ())
+    }
+}
+
+fn set_ids(uid: usize, gid: usize, clear_groups: bool) -> Result<(), i32> {
+    // SAFETY: id calls on numbers; setgroups with size 0 reads no memory.
+    #[allow(unsafe_code)]
+    unsafe {
+        if clear_groups {
+            check(syscall2(libc::SYS_setgroups as usize, 0, 0))?;
+        }
+        check(syscall3(libc::SYS_setresgid as usize, gid, gid, gid))?;
+        check(syscall3(libc::SYS_setresuid as usize, uid, uid, uid))?;
+    }
+    Ok(())
+}
+
+fn drop_bounding(keep: u64) -> Result<(), i32> {
+    for cap in 0..64usize {
+        if keep & (1 << cap) != 0 {
+            continue;
+        }
+        // SAFETY: prctl on numbers.
+        #[allow(unsafe_code)]
+        let r = unsafe {
+            syscall2(
+                libc::SYS_prctl as usize,
+                libc::PR_CAPBSET_DROP as usize,
+                cap,
+            )
+        };
+        match check(r) {
+            Ok(_) => {}
+            // Past the last capability this kernel knows.
+            Err(libc::EINVAL) => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+fn set_caps(mask: u64) -> Result<(), i32> {
+    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+    let header: [u32; 2] = [LINUX_CAPABILITY_VERSION_3, 0];
+    let (lo, hi) = (mask as u32, (mask >> 32) as u32);
+    // Two cap_user_data_t records (bits 0-31, 32-63): effective, permitted, inheritable.
+    let data: [u32; 6] = [lo, lo, lo, hi, hi, hi];
+    // SAFETY: header and data are local arrays of the sizes capset(2) reads for version 3.
+    #[allow(unsafe_code)]
+    let r = unsafe {
+        syscall2(
+            libc::SYS_capset as usize,
+            header.as_ptr() as usize,
+            data.as_ptr() as usize,
+        )
+    };
+    check(r).map(|_| ())
+}
+
+fn raise_ambient(mask: u64) -> Result<(), i32> {
+    let prctl = libc::SYS_prctl as usize;
+    let ambient = libc::PR_CAP_AMBIENT as usize;
+    // SAFETY: prctl on numbers.
+    #[allow(unsafe_code)]
+    unsafe {
+        check(syscall2(
+            prctl,
+            ambient,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL as usize,
+        ))?;
+        for cap in 0..64usize {
+            if mask & (1 << cap) != 0 {
+                check(syscall3(
+                    prctl,
+                    ambient,
+                    libc::PR_CAP_AMBIENT_RAISE as usize,
+                    cap,
+                ))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Forks. Returns `Ok(())` in the new child, which goes on to the program; the calling
+/// process never returns: it becomes the init described on [`OpKind::ForkInit`].
+pub fn fork_init(plan: &Plan) -> Result<(), i32> {
+    // SAFETY: a plain fork (no CLONE_VM, no new stack): the child continues on its own copy
+    // of this stack, running only this crate's allocation-free code.
+    #[allow(unsafe_code)]
+    let pid = check(unsafe {
+        syscall5(libc::SYS_clone as usize, libc::SIGCHLD as usize, 0, 0, 0, 0)
+    })?;
+    if pid == 0 {
+        return Ok(());
+    }
+    // The init holds nothing of the program's: in particular not the report channel, whose
+    // EOF tells the parent that the program has exec'd.
+    // SAFETY: close_range on numbers.
+    #[allow(unsafe_code)]
+    let _ = unsafe { syscall3(libc::SYS_close_range as usize, 3, u32::MAX as usize, 0) };
+    let _ = plan;
+    init_loop(pid as i32)
+}
+
+/// Waits for signals (all are blocked: the parent blocked them around clone and the init
+/// never restores them, so each one queues instead of being dropped the way a PID-1 process
+/// drops signals it has no handler for). SIGCHLD reaps every zombie; any other signal goes
+/// to the program. When the program ends, the init exits with its code, or 128+N when
+/// signal N killed it; the kernel then kills whatever is left in the namespace.
+fn init_loop(program: i32) -> ! {
+    let all: u64 = !0;
+    let mut info = [0u64; 16]; // siginfo_t is 128 bytes
+    loop {
+        // SAFETY: the set and info buffers are local and of the sizes the kernel uses.
+        #[allow(unsafe_code)]
+        let sig = unsafe {
+            syscall4(
+                libc::SYS_rt_sigtimedwait as usize,
+                &all as *const u64 as usize,
+                info.as_mut_ptr() as usize,
+                0,
+                8,
+            )
+        };
+        let Ok(sig) = check(sig) else { continue };
+        let sig = sig as i32;
+        if sig != libc::SIGCHLD {
+            // SAFETY: kill on numbers.
+            #[allow(unsafe_code)]
+            let _ = unsafe { syscall2(libc::SYS_kill as usize, program as usize, sig as usize) };
+            continue;
+        }
+        loop {
+            let mut status: i32 = 0;
+            // SAFETY: `status` is a local, writable int.
+            #[allow(unsafe_code)]
+            let reaped = unsafe {
+                syscall4(
+                    libc::SYS_wait4 as usize,
+                    usize::MAX, // -1: any child
+                    &mut status as *mut i32 as usize,
+                    (libc::WNOHANG | libc::__WALL) as usize,
+                    0,
+                )
+            };
+            match check(reaped) {
+                Ok(0) | Err(_) => break,
+                Ok(pid) if pid as i32 == program => {
+                    let code = if status & 0x7f == 0 {
+                        (status >> 8) & 0xff
+                    } else {
+                        128 + (status & 0x7f)
+                    };
+                    sys::exit_group(code)
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+}

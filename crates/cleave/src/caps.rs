@@ -1,0 +1,143 @@
+//! Capability names and sets (capabilities(7)), and resource limit names (getrlimit(2)).
+use crate::error::{Error, Result};
+
+/// Capability names in number order (CAP_CHOWN is 0).
+pub const NAMES: [&str; 41] = [
+    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
+    "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
+    "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT",
+    "SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD",
+    "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG",
+    "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE",
+];
+
+/// Every capability this table knows.
+pub const ALL: u64 = (1 << NAMES.len()) - 1;
+
+/// Reads a capability name (`CAP_SYS_ADMIN`, `sys_admin`) or `ALL` into a mask.
+pub fn parse_cap(s: &str) -> Result<u64> {
+    let up = s.trim().to_ascii_uppercase();
+    if up == "ALL" {
+        return Ok(ALL);
+    }
+    let bare = up.strip_prefix("CAP_").unwrap_or(&up);
+    NAMES
+        .iter()
+        .position(|n| *n == bare)
+        .map(|i| 1u64 << i)
+        .ok_or_else(|| Error::InvalidArgument {
+            what: format!(
+                "unknown capability `{s}`: use a name from capabilities(7) such as CAP_NET_ADMIN, or ALL"
+            ),
+        })
+}
+
+/// The names of the capabilities in `mask`, `CAP_`-prefixed.
+pub fn names(mask: u64) -> Vec<String> {
+    NAMES
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| mask & (1 << i) != 0)
+        .map(|(_, n)| format!("CAP_{n}"))
+        .collect()
+}
+
+/// One resource limit: `RLIMIT_<name>` set to soft/hard (`u64::MAX` is unlimited).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rlimit {
+    /// The RLIMIT_* number.
+    pub resource: u32,
+    /// Soft limit.
+    pub soft: u64,
+    /// Hard limit.
+    pub hard: u64,
+}
+
+const RLIMITS: [(&str, u32); 16] = [
+    ("CPU", libc::RLIMIT_CPU as u32),
+    ("FSIZE", libc::RLIMIT_FSIZE as u32),
+    ("DATA", libc::RLIMIT_DATA as u32),
+    ("STACK", libc::RLIMIT_STACK as u32),
+    ("CORE", libc::RLIMIT_CORE as u32),
+    ("RSS", libc::RLIMIT_RSS as u32),
+    ("NPROC", libc::RLIMIT_NPROC as u32),
+    ("NOFILE", libc::RLIMIT_NOFILE as u32),
+    ("MEMLOCK", libc::RLIMIT_MEMLOCK as u32),
+    ("AS", libc::RLIMIT_AS as u32),
+    ("LOCKS", libc::RLIMIT_LOCKS as u32),
+    ("SIGPENDING", libc::RLIMIT_SIGPENDING as u32),
+    ("MSGQUEUE", libc::RLIMIT_MSGQUEUE as u32),
+    ("NICE", libc::RLIMIT_NICE as u32),
+    ("RTPRIO", libc::RLIMIT_RTPRIO as u32),
+    ("RTTIME", libc::RLIMIT_RTTIME as u32),
+];
+
+impl std::str::FromStr for Rlimit {
+    type Err = Error;
+
+    /// Reads `NAME=SOFT[:HARD]`, e.g. `nofile=1024:4096`, `core=0`, `cpu=unlimited`.
+    fn from_str(s: &str) -> Result<Rlimit> {
+        let bad = |why: String| Error::InvalidArgument {
+            what: format!("--rlimit {s}: {why}; write NAME=SOFT[:HARD], e.g. nofile=1024:4096"),
+        };
+        let (name, values) = s.split_once('=').ok_or_else(|| bad("no `=`".into()))?;
+        let up = name.trim().to_ascii_uppercase();
+        let bare = up.strip_prefix("RLIMIT_").unwrap_or(&up);
+        let resource = RLIMITS
+            .iter()
+            .find(|(n, _)| *n == bare)
+            .map(|(_, r)| *r)
+            .ok_or_else(|| {
+                bad(format!(
+                    "unknown limit `{name}` (known: {})",
+                    RLIMITS.iter().map(|(n, _)| n.to_ascii_lowercase()).collect::<Vec<_>>().join(", ")
+                ))
+            })?;
+        let num = |t: &str| -> Result<u64> {
+            match t.trim() {
+                "unlimited" | "infinity" => Ok(u64::MAX),
+                n => n.parse().map_err(|_| bad(format!("`{n}` is not a number or `unlimited`"))),
+            }
+        };
+        let (soft, hard) = match values.split_once(':') {
+            Some((a, b)) => (num(a)?, num(b)?),
+            None => {
+                let v = num(values)?;
+                (v, v)
+            }
+        };
+        if soft > hard {
+            return Err(bad("the soft limit is above the hard limit".into()));
+        }
+        Ok(Rlimit {
+            resource,
+            soft,
+            hard,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capability_names() {
+        assert_eq!(parse_cap("CAP_SYS_ADMIN").unwrap(), 1 << 21);
+        assert_eq!(parse_cap("net_admin").unwrap(), 1 << 12);
+        assert_eq!(parse_cap("all").unwrap(), ALL);
+        assert!(parse_cap("CAP_FLY").unwrap_err().to_string().contains("capabilities(7)"));
+        assert_eq!(names((1 << 0) | (1 << 40)), ["CAP_CHOWN", "CAP_CHECKPOINT_RESTORE"]);
+    }
+
+    #[test]
+    fn rlimits() {
+        let r: Rlimit = "nofile=1024:4096".parse().unwrap();
+        assert_eq!((r.resource, r.soft, r.hard), (libc::RLIMIT_NOFILE as u32, 1024, 4096));
+        let r: Rlimit = "RLIMIT_CORE=unlimited".parse().unwrap();
+        assert_eq!((r.soft, r.hard), (u64::MAX, u64::MAX));
+        for bad in ["nofile", "bogus=1", "nofile=x", "nofile=10:5"] {
+            assert!(bad.parse::<Rlimit>().is_err(), "{bad}");
+        }
+    }
+}

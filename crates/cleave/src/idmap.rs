@@ -1,0 +1,406 @@
+//! User and group id maps for a new user namespace: parsing, checking, rendering, and who
+//! writes them (the child itself, cleave as root, or the setuid helpers newuidmap and
+//! newgidmap from /etc/subuid and /etc/subgid). See user_namespaces(7), "User and group ID
+//! mappings".
+use crate::error::{Error, Result};
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+
+/// One line of a uid_map or gid_map: `count` ids from `inside` map to ids from `outside`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IdMap {
+    /// First id inside the namespace.
+    pub inside: u32,
+    /// First id outside (in the caller's user namespace).
+    pub outside: u32,
+    /// How many consecutive ids.
+    pub count: u32,
+}
+
+impl IdMap {
+    /// A map of one id.
+    pub fn single(inside: u32, outside: u32) -> IdMap {
+        IdMap {
+            inside,
+            outside,
+            count: 1,
+        }
+    }
+
+    fn contains_inside(&self, id: u32) -> bool {
+        id >= self.inside && (id - self.inside) < self.count
+    }
+}
+
+impl FromStr for IdMap {
+    type Err = Error;
+
+    /// Reads `INSIDE:OUTSIDE:COUNT`, e.g. `0:100000:65536`.
+    fn from_str(s: &str) -> Result<IdMap> {
+        let bad = |why: &str| Error::InvalidArgument {
+            what: format!(
+                "malformed id map `{s}`: {why}; write INSIDE:OUTSIDE:COUNT, e.g. 0:100000:65536"
+            ),
+        };
+        let parts: Vec<&str> = s.trim().split(':').collect();
+        let [inside, outside, count] = parts.as_slice() else {
+            return Err(bad("expected three numbers separated by `:`"));
+        };
+        let num = |t: &str, name: &str| {
+            t.parse::<u32>()
+                .map_err(|_| bad(&format!("{name} `{t}` is not a number from 0 to 4294967295")))
+        };
+        let map = IdMap {
+            inside: num(inside, "INSIDE")?,
+            outside: num(outside, "OUTSIDE")?,
+            count: num(count, "COUNT")?,
+        };
+        if map.count == 0 {
+            return Err(bad("COUNT must be at least 1"));
+        }
+        if u64::from(map.inside) + u64::from(map.count) > u64::from(u32::MAX) + 1
+            || u64::from(map.outside) + u64::from(map.count) > u64::from(u32::MAX) + 1
+        {
+            return Err(bad("the range runs past id 4294967295"));
+        }
+        Ok(map)
+    }
+}
+
+impl fmt::Display for IdMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.inside, self.outside, self.count)
+    }
+}
+
+/// The text the kernel expects in /proc/PID/uid_map: one `inside outside count` line each.
+pub fn render(maps: &[IdMap]) -> String {
+    maps.iter()
+        .map(|m| format!("{} {} {}\n", m.inside, m.outside, m.count))
+        .collect()
+}
+
+/// Refuses overlapping ranges (the kernel answers EINVAL) and more than 340 lines.
+pub fn check(maps: &[IdMap], kind: &str) -> Result<()> {
+    if maps.len() > 340 {
+        return Err(Error::InvalidArgument {
+            what: format!("{} {kind} maps given; the kernel takes at most 340", maps.len()),
+        });
+    }
+    for (i, a) in maps.iter().enumerate() {
+        for b in &maps[i + 1..] {
+            let overlap = |x0: u32, y0: u32, n1: u32, n2: u32| {
+                u64::from(x0) < u64::from(y0) + u64::from(n2)
+                    && u64::from(y0) < u64::from(x0) + u64::from(n1)
+            };
+            if overlap(a.inside, b.inside, a.count, b.count)
+                || overlap(a.outside, b.outside, a.count, b.count)
+            {
+                return Err(Error::InvalidArgument {
+                    what: format!("{kind} maps {a} and {b} overlap; give disjoint ranges"),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether `id` is mapped by `maps` (inside).
+pub fn maps_inside(maps: &[IdMap], id: u32) -> bool {
+    maps.iter().any(|m| m.contains_inside(id))
+}
+
+/// Which ids the new user namespace gets.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum IdMapping {
+    /// The caller becomes root (uid and gid 0) inside: `unshare -r`. The default.
+    #[default]
+    Root,
+    /// The caller keeps its own uid and gid inside.
+    Current,
+    /// Explicit ranges (written by cleave when run as root, else by newuidmap/newgidmap).
+    Custom {
+        /// uid map lines.
+        users: Vec<IdMap>,
+        /// gid map lines.
+        groups: Vec<IdMap>,
+    },
+    /// The caller as root, plus the caller's ranges from /etc/subuid and /etc/subgid from
+    /// id 1 up, through newuidmap and newgidmap.
+    Auto,
+}
+
+/// Who writes the maps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapWriter {
+    /// The child writes its own single-id maps (setgroups must be denied).
+    Child,
+    /// cleave writes /proc/PID/{uid,gid}_map (it has CAP_SETUID/CAP_SETGID).
+    Parent,
+    /// newuidmap and newgidmap, which check /etc/subuid and /etc/subgid.
+    Helpers,
+}
+
+/// The maps to write and how.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResolvedMaps {
+    /// uid_map lines.
+    pub users: Vec<IdMap>,
+    /// gid_map lines.
+    pub groups: Vec<IdMap>,
+    /// Who writes them.
+    pub writer: MapWriter,
+    /// Whether setgroups(2) stays allowed inside.
+    pub setgroups: bool,
+}
+
+/// A range from /etc/subuid or /etc/subgid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SubRange {
+    /// First subordinate id.
+    pub start: u32,
+    /// How many.
+    pub count: u32,
+}
+
+/// The ranges of `user` (by name or number `uid`) in a subuid/subgid file's text.
+pub fn parse_subids(text: &str, user: &str, uid: u32) -> Vec<SubRange> {
+    text.lines()
+        .filter_map(|line| {
+            let mut f = line.trim().split(':');
+            let (who, start, count) = (f.next()?, f.next()?, f.next()?);
+            if who != user && who.parse::<u32>().ok() != Some(uid) {
+                return None;
+            }
+            Some(SubRange {
+                start: start.trim().parse().ok()?,
+                count: count.trim().parse().ok()?,
+            })
+        })
+        .filter(|r| r.count > 0)
+        .collect()
+}
+
+fn subids(path: &str, user: &str, uid: u32) -> Result<Vec<SubRange>> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let ranges = parse_subids(&text, user, uid);
+    if ranges.is_empty() {
+        return Err(Error::InvalidArgument {
+            what: format!(
+                "--map-auto: {path} has no range for {user} (uid {uid}); add one, e.g. `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {user}`"
+            ),
+        });
+    }
+    Ok(ranges)
+}
+
+fn user_name(uid: u32) -> String {
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|t| {
+            t.lines().find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() > 2 && f[2].parse::<u32>().ok() == Some(uid)).then(|| f[0].to_string())
+            })
+        })
+        .unwrap_or_else(|| uid.to_string())
+}
+
+fn ranges_from(first_inside: u32, ranges: &[SubRange]) -> Vec<IdMap> {
+    let mut inside = first_inside;
+    ranges
+        .iter()
+        .map(|r| {
+            let m = IdMap {
+                inside,
+                outside: r.start,
+                count: r.count,
+            };
+            inside = inside.saturating_add(r.count);
+            m
+        })
+        .collect()
+}
+
+impl IdMapping {
+    /// Decides the maps and their writer for a caller with `euid`/`egid`.
+    /// `setgroups`: `Some(true)` to keep setgroups(2) allowed, `Some(false)` to deny it,
+    /// `None` for the default (allowed when cleave or the helpers write the gid map).
+    pub fn resolve(&self, euid: u32, egid: u32, setgroups: Option<bool>) -> Result<ResolvedMaps> {
+        let root = euid == 0;
+        let (users, groups) = match self {
+            IdMapping::Root => (vec![IdMap::single(0, euid)], vec![IdMap::single(0, egid)]),
+            IdMapping::Current => (
+                vec![IdMap::single(euid, euid)],
+                vec![IdMap::single(egid, egid)],
+            ),
+            IdMapping::Custom { users, groups } => {
+                let users = if users.is_empty() {
+                    vec![IdMap::single(0, euid)]
+                } else {
+                    users.clone()
+                };
+                let groups = if groups.is_empty() {
+                    vec![IdMap::single(0, egid)]
+                } else {
+                    groups.clone()
+                };
+                (users, groups)
+            }
+            IdMapping::Auto => {
+                let name = user_name(euid);
+                let mut users = vec![IdMap::single(0, euid)];
+                users.extend(ranges_from(1, &subids("/etc/subuid", &name, euid)?));
+                let mut groups = vec![IdMap::single(0, egid)];
+                groups.extend(ranges_from(1, &subids("/etc/subgid", &name, euid)?));
+                (users, groups)
+            }
+        };
+        check(&users, "uid")?;
+        check(&groups, "gid")?;
+        let self_map = |maps: &[IdMap], id: u32| maps.len() == 1 && maps[0].outside == id;
+        let child_can = self_map(&users, euid) && self_map(&groups, egid);
+        let writer = if child_can && setgroups != Some(true) {
+            MapWriter::Child
+        } else if root {
+            MapWriter::Parent
+        } else if child_can {
+            return Err(Error::InvalidArgument {
+                what: "--setgroups allow needs a gid map written by newgidmap or by root: an unprivileged process may map its own gid only with setgroups denied; use --map-auto or drop --setgroups allow".into(),
+            });
+        } else {
+            MapWriter::Helpers
+        };
+        let setgroups = match writer {
+            MapWriter::Child => false,
+            _ => setgroups.unwrap_or(true),
+        };
+        Ok(ResolvedMaps {
+            users,
+            groups,
+            writer,
+            setgroups,
+        })
+    }
+}
+
+impl ResolvedMaps {
+    /// Writes the maps of child `pid` from the caller (writers Parent and Helpers).
+    pub fn write_from_parent(&self, pid: i32) -> Result<()> {
+        let proc = format!("/proc/{pid}");
+        match self.writer {
+            MapWriter::Child => Ok(()),
+            MapWriter::Parent => {
+                if !self.setgroups {
+                    write_proc(&proc, "setgroups", "deny")?;
+                }
+                write_proc(&proc, "gid_map", &render(&self.groups))?;
+                write_proc(&proc, "uid_map", &render(&self.users))
+            }
+            MapWriter::Helpers => {
+                if !self.setgroups {
+                    write_proc(&proc, "setgroups", "deny")?;
+                }
+                run_helper("newgidmap", pid, &self.groups)?;
+                run_helper("newuidmap", pid, &self.users)
+            }
+        }
+    }
+}
+
+fn write_proc(proc: &str, file: &str, text: &str) -> Result<()> {
+    let path = Path::new(proc).join(file);
+    std::fs::write(&path, text).map_err(|source| Error::IdMap {
+        what: format!("failed to write {:?} to {}", text.trim_end(), path.display()),
+        source,
+    })
+}
+
+fn run_helper(helper: &str, pid: i32, maps: &[IdMap]) -> Result<()> {
+    let mut cmd = std::process::Command::new(helper);
+    cmd.arg(pid.to_string());
+    for m in maps {
+        cmd.args([
+            m.inside.to_string(),
+            m.outside.to_string(),
+            m.count.to_string(),
+        ]);
+    }
+    let out = cmd.output().map_err(|source| Error::IdMap {
+        what: format!(
+            "failed to run {helper}: install the `uidmap` package (apt install uidmap) or run as root"
+        ),
+        source,
+    })?;
+    if !out.status.success() {
+        return Err(Error::IdMap {
+            what: format!(
+                "{helper} {pid} refused the map ({}): {}",
+                maps.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+            source: std::io::Error::from_raw_os_error(libc::EPERM),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_and_render() {
+        let m: IdMap = "0:100000:65536".parse().unwrap();
+        assert_eq!(m, IdMap { inside: 0, outside: 100000, count: 65536 });
+        assert_eq!(render(&[m, IdMap::single(65536, 1000)]), "0 100000 65536\n65536 1000 1\n");
+        for bad in ["", "0:1", "0:1:0", "a:1:1", "0:1:1:1", "4294967295:0:2"] {
+            let e = bad.parse::<IdMap>().unwrap_err().to_string();
+            assert!(e.contains("INSIDE:OUTSIDE:COUNT"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn overlaps_are_refused() {
+        let a = IdMap { inside: 0, outside: 1000, count: 10 };
+        let b = IdMap { inside: 5, outside: 5000, count: 10 };
+        assert!(check(&[a, b], "uid").is_err());
+        let c = IdMap { inside: 10, outside: 1005, count: 1 };
+        assert!(check(&[a, c], "uid").is_err());
+        let d = IdMap { inside: 10, outside: 1010, count: 1 };
+        assert!(check(&[a, d], "uid").is_ok());
+    }
+
+    #[test]
+    fn writer_choice() {
+        let r = IdMapping::Root.resolve(1000, 1000, None).unwrap();
+        assert_eq!(r.writer, MapWriter::Child);
+        assert!(!r.setgroups);
+        assert_eq!(r.users, [IdMap::single(0, 1000)]);
+        let r = IdMapping::Current.resolve(0, 0, Some(true)).unwrap();
+        assert_eq!((r.writer, r.setgroups), (MapWriter::Parent, true));
+        assert!(IdMapping::Root.resolve(1000, 1000, Some(true)).is_err());
+        let custom = IdMapping::Custom {
+            users: vec!["0:100000:65536".parse().unwrap()],
+            groups: vec![],
+        };
+        assert_eq!(custom.resolve(1000, 1000, None).unwrap().writer, MapWriter::Helpers);
+        assert_eq!(custom.resolve(0, 0, None).unwrap().writer, MapWriter::Parent);
+    }
+
+    #[test]
+    fn subid_ranges() {
+        let text = "alice:100000:65536\n1001:200000:1000\nbob:300000:10\n";
+        assert_eq!(
+            parse_subids(text, "alice", 1000),
+            [SubRange { start: 100000, count: 65536 }]
+        );
+        assert_eq!(
+            parse_subids(text, "carol", 1001),
+            [SubRange { start: 200000, count: 1000 }]
+        );
+        let maps = ranges_from(1, &parse_subids(text, "alice", 1000));
+        assert_eq!(maps, [IdMap { inside: 1, outside: 100000, count: 65536 }]);
+    }
+}

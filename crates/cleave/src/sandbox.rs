@@ -1,0 +1,409 @@
+//! [`Sandbox`]: a program in new namespaces with id maps, its own filesystem, a PID-1 init,
+//! capabilities, limits and lifetime rules — everything compiled into one [`Command`]'s
+//! clone flags and child steps, so the fast CLONE_VM | CLONE_VFORK path is kept wherever
+//! nothing needs the caller between clone and exec.
+use crate::caps::{self, Rlimit};
+use crate::child::{Child, ExitStatus};
+use crate::error::{Error, Result};
+use crate::flags::CloneFlags;
+use crate::idmap::{self, IdMapping, MapWriter};
+use crate::mount::{Filesystem, MountOp};
+use crate::plan::Step;
+use crate::spawn::{AfterClone, Command};
+use cleave_child::OpKind;
+use std::ffi::{OsStr, OsString};
+
+use std::path::PathBuf;
+
+/// A program in a sandbox. Build it around a [`Command`] (program, arguments, environment,
+/// stdio, clone flags and namespaces), add what the sandbox needs, then [`Sandbox::spawn`].
+///
+/// ```no_run
+/// use cleave::{sandbox::Sandbox, CloneFlags, Command};
+/// let mut cmd = Command::new("sh");
+/// cmd.args(["-c", "echo $$; hostname"])
+///     .flags(CloneFlags::NEWUSER | CloneFlags::NEWPID | CloneFlags::NEWUTS | CloneFlags::NEWNS);
+/// let mut sandbox = Sandbox::new(cmd);
+/// sandbox.hostname("box").mount_proc(true);
+/// let status = sandbox.spawn()?.wait()?;
+/// # Ok::<(), cleave::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Sandbox {
+    cmd: Command,
+    ids: IdMapping,
+    setgroups: Option<bool>,
+    uid: Option<u32>,
+    gid: Option<u32>,
+    hostname: Option<OsString>,
+    domainname: Option<OsString>,
+    as_pid1: bool,
+    mount_proc: bool,
+    fs: Filesystem,
+    monotonic: Option<i64>,
+    boottime: Option<i64>,
+    rlimits: Vec<Rlimit>,
+    keep_caps: Option<u64>,
+    no_new_privs: bool,
+    new_session: bool,
+    parent_death_signal: Option<i32>,
+}
+
+/// A running sandbox.
+#[derive(Debug)]
+pub struct SandboxChild {
+    child: Child,
+}
+
+impl SandboxChild {
+    /// The process cleave started (the init, when the sandbox has one), as the caller sees it.
+    pub fn child(&mut self) -> &mut Child {
+        &mut self.child
+    }
+
+    /// Its PID in the caller's PID namespace.
+    pub fn id(&self) -> i32 {
+        self.child.id()
+    }
+
+    /// Waits for the sandbox to end, then removes what cleave made for it.
+    pub fn wait(&mut self) -> Result<ExitStatus> {
+        self.child.wait()
+    }
+}
+
+impl Sandbox {
+    /// A sandbox around `cmd`, with nothing added yet.
+    pub fn new(cmd: Command) -> Sandbox {
+        Sandbox {
+            cmd,
+            ids: IdMapping::default(),
+            setgroups: None,
+            uid: None,
+            gid: None,
+            hostname: None,
+            domainname: None,
+            as_pid1: false,
+            mount_proc: false,
+            fs: Filesystem::default(),
+            monotonic: None,
+            boottime: None,
+            rlimits: Vec::new(),
+            keep_caps: None,
+            no_new_privs: false,
+            new_session: false,
+            parent_death_signal: None,
+        }
+    }
+
+    /// The command inside.
+    pub fn command(&mut self) -> &mut Command {
+        &mut self.cmd
+    }
+
+    /// How ids map into a new user namespace (default: the caller is root inside).
+    pub fn id_mapping(&mut self, ids: IdMapping) -> &mut Sandbox {
+        self.ids = ids;
+        self
+    }
+
+    /// Keeps setgroups(2) allowed (`true`) or denies it (`false`) inside.
+    pub fn setgroups(&mut self, allow: bool) -> &mut Sandbox {
+        self.setgroups = Some(allow);
+        self
+    }
+
+    /// The uid the program runs as inside.
+    pub fn uid(&mut self, uid: u32) -> &mut Sandbox {
+        self.uid = Some(uid);
+        self
+    }
+
+    /// The gid the program runs as inside.
+    pub fn gid(&mut self, gid: u32) -> &mut Sandbox {
+        self.gid = Some(gid);
+        self
+    }
+
+    /// The hostname inside (needs a new UTS namespace).
+    pub fn hostname(&mut self, name: impl AsRef<OsStr>) -> &mut Sandbox {
+        self.hostname = Some(name.as_ref().to_os_string());
+        self
+    }
+
+    /// The NIS domain name inside (needs a new UTS namespace).
+    pub fn domainname(&mut self, name: impl AsRef<OsStr>) -> &mut Sandbox {
+        self.domainname = Some(name.as_ref().to_os_string());
+        self
+    }
+
+    /// With a new PID namespace, run the program itself as PID 1 instead of behind cleave's
+    /// init (it must then reap orphans and handle signals itself).
+    pub fn as_pid1(&mut self, yes: bool) -> &mut Sandbox {
+        self.as_pid1 = yes;
+        self
+    }
+
+    /// Mounts a /proc of the new PID namespace (implies a new mount namespace).
+    pub fn mount_proc(&mut self, yes: bool) -> &mut Sandbox {
+        self.mount_proc = yes;
+        self
+    }
+
+    /// The new root (pivot_root into it; the old root is detached).
+    pub fn rootfs(&mut self, dir: impl Into<PathBuf>) -> &mut Sandbox {
+        self.fs.rootfs = Some(dir.into());
+        self
+    }
+
+    /// Adds a filesystem operation (applied in the order added).
+    pub fn mount(&mut self, op: MountOp) -> &mut Sandbox {
+        self.fs.ops.push(op);
+        self
+    }
+
+    /// Mount propagation of the new mount namespace (default private).
+    pub fn propagation(&mut self, p: crate::mount::Propagation) -> &mut Sandbox {
+        self.fs.propagation = p;
+        self
+    }
+
+    /// The working directory inside (after the new root is in place).
+    pub fn chdir(&mut self, dir: impl Into<PathBuf>) -> &mut Sandbox {
+        self.fs.chdir = Some(dir.into());
+        self
+    }
+
+    /// CLOCK_MONOTONIC offset in seconds (a new time namespace).
+    pub fn monotonic_offset(&mut self, secs: i64) -> &mut Sandbox {
+        self.monotonic = Some(secs);
+        self
+    }
+
+    /// CLOCK_BOOTTIME offset in seconds (a new time namespace).
+    pub fn boottime_offset(&mut self, secs: i64) -> &mut Sandbox {
+        self.boottime = Some(secs);
+        self
+    }
+
+    /// A resource limit for the program.
+    pub fn rlimit(&mut self, limit: Rlimit) -> &mut Sandbox {
+        self.rlimits.push(limit);
+        self
+    }
+
+    /// The program keeps exactly these capabilities (a mask of `1 << CAP_*`): every other
+    /// one leaves its bounding, effective, permitted and inheritable sets. `None` (the
+    /// default) leaves capabilities as the kernel gives them.
+    pub fn keep_capabilities(&mut self, mask: Option<u64>) -> &mut Sandbox {
+        self.keep_caps = mask;
+        self
+    }
+
+    /// Sets no_new_privs: no exec can gain privileges (setuid bits, file capabilities).
+    pub fn no_new_privs(&mut self, yes: bool) -> &mut Sandbox {
+        self.no_new_privs = yes;
+        self
+    }
+
+    /// Runs the program in a new session (setsid): it cannot reach the caller's terminal
+    /// with TIOCSTI.
+    pub fn new_session(&mut self, yes: bool) -> &mut Sandbox {
+        self.new_session = yes;
+        self
+    }
+
+    /// The signal the sandbox gets when the caller dies (PR_SET_PDEATHSIG).
+    pub fn parent_death_signal(&mut self, signal: Option<i32>) -> &mut Sandbox {
+        self.parent_death_signal = signal;
+        self
+    }
+
+    /// The flags the sandbox will be created with, after the additions [`Sandbox::spawn`]
+    /// makes: a user namespace for an unprivileged caller asking for any other namespace,
+    /// a mount namespace for any filesystem option; time and cgroup namespaces that must be
+    /// entered after setup move out of clone() into unshare() in the child.
+    fn plan_flags(&self, euid: u32) -> (CloneFlags, CloneFlags) {
+        let mut flags = self.cmd.requested_flags();
+        if self.monotonic.is_some() || self.boottime.is_some() {
+            flags |= CloneFlags::NEWTIME;
+        }
+        if self.mount_proc || !self.fs.is_empty() {
+            flags |= CloneFlags::NEWNS;
+        }
+        let others = CloneFlags::ALL_NAMESPACES.difference(CloneFlags::NEWUSER);
+        if euid != 0 && flags.intersects(others) {
+            flags |= CloneFlags::NEWUSER;
+        }
+        let mut deferred = CloneFlags::empty();
+        if self.monotonic.is_some() || self.boottime.is_some() {
+            // clone(CLONE_NEWTIME) puts the child in the namespace at once, which freezes
+            // its offsets: unshare it in the child, write the offsets, and let exec (or the
+            // init's fork) enter it.
+            deferred |= CloneFlags::NEWTIME;
+        }
+        (flags.difference(deferred), deferred)
+    }
+
+    /// Checks everything, then starts the sandbox.
+    pub fn spawn(&mut self) -> Result<SandboxChild> {
+        // SAFETY: plain getters.
+        #[allow(unsafe_code)]
+        let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
+        let (flags, deferred) = self.plan_flags(euid);
+        let all = flags | deferred;
+        let need = |f: CloneFlags, what: &str, ns: &str| -> Result<()> {
+            if all.contains(f) {
+                Ok(())
+            } else {
+                Err(Error::InvalidArgument {
+                    what: format!("{what} needs a new {ns} namespace: add {ns} to --new"),
+                })
+            }
+        };
+        if self.hostname.is_some() || self.domainname.is_some() {
+            need(CloneFlags::NEWUTS, "--hostname/--domainname", "uts")?;
+        }
+        if self.mount_proc {
+            need(CloneFlags::NEWPID, "--mount-proc", "pid")?;
+        }
+        if self.as_pid1 {
+            need(CloneFlags::NEWPID, "--as-pid-1", "pid")?;
+        }
+
+        let mut steps: Vec<Step> = Vec::new();
+        let new_pid = all.contains(CloneFlags::NEWPID);
+        if let Some(sig) = self.parent_death_signal {
+            // Checked against the caller's pid; from a new PID namespace the parent is
+            // outside and getppid() says 0.
+            let ppid = if new_pid { 0 } else { std::process::id() as u64 };
+            steps.push(
+                Step::new(OpKind::ParentDeathSignal, format!("set the parent-death signal {sig}"))
+                    .num(0, sig as u64)
+                    .num(1, ppid),
+            );
+        }
+
+        // Ids first: until the maps exist, the child's files would belong to nobody
+        // (EOVERFLOW) and setgroups/setuid could not work.
+        let maps = if all.contains(CloneFlags::NEWUSER) {
+            let maps = self.ids.resolve(euid, egid, self.setgroups)?;
+            for (id, list, name) in [(self.uid, &maps.users, "uid"), (self.gid, &maps.groups, "gid")] {
+                if let Some(id) = id {
+                    if !idmap::maps_inside(list, id) {
+                        return Err(Error::InvalidArgument {
+                            what: format!("--{name} {id} is not mapped in the new user namespace; map it (--map-user/--map-group) or pick a mapped id"),
+                        });
+                    }
+                }
+            }
+            if maps.writer == MapWriter::Child {
+                for (file, text) in [
+                    ("setgroups", "deny".to_string()),
+                    ("gid_map", idmap::render(&maps.groups)),
+                    ("uid_map", idmap::render(&maps.users)),
+                ] {
+                    let path = format!("/proc/self/{file}");
+                    steps.push(
+                        Step::new(OpKind::WriteFile, format!("write {:?} to {path}", text.trim_end()))
+                            .arg(0, &path)
+                            .arg(1, &text)
+                            .num(0, text.len() as u64),
+                    );
+                }
+            }
+            Some(maps)
+        } else {
+            None
+        };
+
+        if deferred.contains(CloneFlags::NEWTIME) {
+            steps.push(
+                Step::new(OpKind::Unshare, "unshare(CLONE_NEWTIME)")
+                    .num(0, CloneFlags::NEWTIME.bits()),
+            );
+            let text = format!(
+                "monotonic {} 0\nboottime {} 0\n",
+                self.monotonic.unwrap_or(0),
+                self.boottime.unwrap_or(0)
+            );
+            steps.push(
+                Step::new(OpKind::WriteFile, format!("write the time offsets {:?}", text.trim_end()))
+                    .arg(0, "/proc/self/timens_offsets")
+                    .arg(1, &text)
+                    .num(0, text.len() as u64),
+            );
+        }
+        if let Some(h) = &self.hostname {
+            steps.push(Step::text(OpKind::SetHostname, "sethostname", h));
+        }
+        if let Some(d) = &self.domainname {
+            steps.push(Step::text(OpKind::SetDomainname, "setdomainname", d));
+        }
+        if all.contains(CloneFlags::NEWNET) {
+            steps.push(Step::new(OpKind::LoopbackUp, "bring the loopback interface up"));
+        }
+
+        let mut fs = self.fs.clone();
+        if self.mount_proc {
+            fs.ops.insert(0, MountOp::Proc { dst: "/proc".into() });
+        }
+        steps.extend(fs.compile(all.contains(CloneFlags::NEWNS))?);
+
+        if new_pid && !self.as_pid1 {
+            steps.push(Step::new(OpKind::ForkInit, "fork the program behind cleave's init"));
+        }
+        if self.new_session {
+            steps.push(Step::new(OpKind::Setsid, "setsid"));
+        }
+        for r in &self.rlimits {
+            steps.push(
+                Step::new(OpKind::SetRlimit, format!("set resource limit {}", r.resource))
+                    .num(0, r.resource as u64)
+                    .num(1, r.soft)
+                    .num(2, r.hard),
+            );
+        }
+        if self.no_new_privs {
+            steps.push(Step::new(OpKind::NoNewPrivs, "set no_new_privs"));
+        }
+        let changes_ids = self.uid.is_some() || self.gid.is_some();
+        if changes_ids {
+            let default_uid = if maps.is_some() && self.ids == IdMapping::Current { euid } else if maps.is_some() { 0 } else { euid };
+            let default_gid = if maps.is_some() && self.ids == IdMapping::Current { egid } else if maps.is_some() { 0 } else { egid };
+            let uid = self.uid.unwrap_or(default_uid);
+            let gid = self.gid.unwrap_or(default_gid);
+            let can_setgroups = maps.as_ref().map_or(euid == 0, |m| m.setgroups);
+            if self.keep_caps.is_some() {
+                steps.push(Step::new(OpKind::KeepCaps, "keep capabilities across setuid").num(0, 1));
+            }
+            steps.push(
+                Step::new(OpKind::SetIds, format!("become uid {uid} gid {gid}"))
+                    .num(0, uid as u64)
+                    .num(1, gid as u64)
+                    .num(2, can_setgroups as u64),
+            );
+        }
+        if let Some(keep) = self.keep_caps {
+            let keep = keep & caps::ALL;
+            steps.push(Step::new(OpKind::DropBounding, format!("drop capabilities but {:?}", caps::names(keep))).num(0, keep));
+            steps.push(Step::new(OpKind::SetCaps, "set capabilities").num(0, keep));
+            let root_inside = self.uid.map_or(true, |u| u == 0);
+            if !root_inside && keep != 0 {
+                steps.push(Step::new(OpKind::Ambient, "raise ambient capabilities").num(0, keep));
+            }
+        }
+
+        self.cmd.flags_for_sandbox(flags);
+        for s in steps {
+            self.cmd.push_step(s);
+        }
+        if let Some(maps) = maps.filter(|m| m.writer != MapWriter::Child) {
+            self.cmd
+                .after_clone(AfterClone(Box::new(move |pid| maps.write_from_parent(pid))));
+        }
+        let child = self.cmd.spawn()?;
+        Ok(SandboxChild { child })
+    }
+}
+
