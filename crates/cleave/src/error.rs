@@ -165,9 +165,20 @@ impl Error {
                 libc::ENOEXEC => Some("the file is not an executable this kernel can run; scripts need a #! line".into()),
                 _ => None,
             },
+            Error::ChildSetup { step, .. } => setup_hint(step, errno),
             _ => None,
         }
     }
+}
+
+fn setup_hint(step: &str, errno: i32) -> Option<String> {
+    Some(match errno {
+        libc::EPERM if step.contains("procfs") || step.starts_with("--proc") => "a procfs can be mounted only for a PID namespace owned by the sandbox's user namespace: add pid to --new (and, on a host whose /proc has parts hidden by overmounts, the kernel refuses it anyway)".into(),
+        libc::EPERM | libc::EACCES if step.contains("uid_map") || step.contains("gid_map") => "the kernel refused the id map: an unprivileged caller may map only its own ids (use --map-auto for ranges from /etc/subuid)".into(),
+        libc::EROFS => "the destination is on a read-only filesystem: mount a --tmpfs over its parent first".into(),
+        libc::ENOENT if step.starts_with("--chdir") => "the directory does not exist inside the sandbox (paths are inside the new root)".into(),
+        _ => return None,
+    })
 }
 
 fn clone_hint(flags: CloneFlags, errno: i32) -> Option<String> {

@@ -253,7 +253,33 @@ fn bytes(p: &Path) -> &[u8] {
     p.as_os_str().as_bytes()
 }
 
-fn mkdir_steps(steps: &mut Vec<Step>, path: &Path) {
+/// Where the sandbox may create files: anywhere under a new root, else only under a tmpfs
+/// it mounted itself (never on the host's own filesystem).
+struct Creatable {
+    anywhere: bool,
+    ours: Vec<PathBuf>,
+}
+
+impl Creatable {
+    fn check(&self, path: &Path, opt: &str, dst: &Path) -> Result<()> {
+        if self.anywhere || self.ours.iter().any(|t| path.starts_with(t)) {
+            return Ok(());
+        }
+        Err(invalid(format!(
+            "{opt} {}: {} does not exist, and without --rootfs cleave creates nothing on the host's filesystem; create it first, or put it under a --tmpfs, or use --rootfs",
+            dst.display(),
+            path.display()
+        )))
+    }
+}
+
+fn mkdir_steps(
+    steps: &mut Vec<Step>,
+    path: &Path,
+    can: &Creatable,
+    opt: &str,
+    dst: &Path,
+) -> Result<()> {
     // Parents that do not exist now may come from an earlier tmpfs: create each (EEXIST is
     // fine), from the top down.
     let mut missing = Vec::new();
@@ -265,12 +291,14 @@ fn mkdir_steps(steps: &mut Vec<Step>, path: &Path) {
         }
     }
     for dir in missing.iter().rev() {
+        can.check(dir, opt, dst)?;
         steps.push(
             Step::new(OpKind::Mkdir, format!("mkdir {}", dir.display()))
                 .arg(0, bytes(dir))
                 .num(0, 0o755),
         );
     }
+    Ok(())
 }
 
 fn mount_step(src: Option<&[u8]>, dst: &Path, fstype: Option<&str>, flags: u64, data: Option<&str>, what: String) -> Step {
@@ -329,6 +357,10 @@ impl Filesystem {
             None => PathBuf::from("/"),
         };
         let target = Target { root: root.clone() };
+        let mut can = Creatable {
+            anywhere: self.rootfs.is_some(),
+            ours: Vec::new(),
+        };
 
         if new_mount_ns {
             let prop = match self.propagation {
@@ -382,12 +414,13 @@ impl Filesystem {
                         invalid(format!("{opt} {}: {e}", src.display()))
                     })?;
                     if meta.is_dir() {
-                        mkdir_steps(&mut steps, &at);
+                        mkdir_steps(&mut steps, &at, &can, opt, dst)?;
                     } else {
                         if let Some(parent) = at.parent() {
-                            mkdir_steps(&mut steps, parent);
+                            mkdir_steps(&mut steps, parent, &can, opt, dst)?;
                         }
                         if !at.exists() {
+                            can.check(&at, opt, dst)?;
                             steps.push(
                                 Step::new(OpKind::CreateFile, format!("create {}", at.display()))
                                     .arg(0, bytes(&at))
@@ -413,7 +446,8 @@ impl Filesystem {
                     }
                 }
                 MountOp::Tmpfs { .. } => {
-                    mkdir_steps(&mut steps, &at);
+                    mkdir_steps(&mut steps, &at, &can, opt, dst)?;
+                    can.ours.push(at.clone());
                     steps.push(mount_step(
                         Some(b"tmpfs"),
                         &at,
@@ -424,7 +458,7 @@ impl Filesystem {
                     ));
                 }
                 MountOp::Proc { .. } => {
-                    mkdir_steps(&mut steps, &at);
+                    mkdir_steps(&mut steps, &at, &can, opt, dst)?;
                     steps.push(mount_step(
                         Some(b"proc"),
                         &at,
@@ -434,11 +468,18 @@ impl Filesystem {
                         format!("--proc {shown} (mount a procfs of the new PID namespace)"),
                     ));
                 }
-                MountOp::Dev { .. } => self.dev_steps(&mut steps, &at, &shown.to_string()),
-                MountOp::Dir { .. } => mkdir_steps(&mut steps, &at),
+                MountOp::Dev { .. } => {
+                    mkdir_steps(&mut steps, &at, &can, opt, dst)?;
+                    can.ours.push(at.clone());
+                    self.dev_steps(&mut steps, &at, &shown.to_string());
+                }
+                MountOp::Dir { .. } => mkdir_steps(&mut steps, &at, &can, opt, dst)?,
                 MountOp::Symlink { target: link_to, .. } => {
                     if let Some(parent) = at.parent() {
-                        mkdir_steps(&mut steps, parent);
+                        mkdir_steps(&mut steps, parent, &can, opt, dst)?;
+                    }
+                    if at.symlink_metadata().is_err() {
+                        can.check(&at, opt, dst)?;
                     }
                     steps.push(
                         Step::new(OpKind::Symlink, format!("--symlink {} {shown}", link_to.display()))
@@ -465,7 +506,6 @@ impl Filesystem {
     }
 
     fn dev_steps(&self, steps: &mut Vec<Step>, at: &Path, shown: &str) {
-        mkdir_steps(steps, at);
         steps.push(mount_step(
             Some(b"tmpfs"),
             at,
