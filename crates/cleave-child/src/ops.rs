@@ -74,20 +74,16 @@ pub fn run_op(op: &Op) -> Result<(), i32> {
                 )
             }
             OpKind::Setsid => sys::syscall0(libc::SYS_setsid as usize),
-            OpKind::NoNewPrivs => {
-                syscall2(libc::SYS_prctl as usize, libc::PR_SET_NO_NEW_PRIVS as usize, 1)
-            }
+            OpKind::NoNewPrivs => prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0),
             OpKind::ParentDeathSignal => {
-                let r = syscall2(libc::SYS_prctl as usize, libc::PR_SET_PDEATHSIG as usize, n1);
+                let r = prctl(libc::PR_SET_PDEATHSIG, n1, 0);
                 if r == 0 && n2 != 0 && sys::getppid() as usize != n2 {
                     -(libc::ESRCH as isize)
                 } else {
                     r
                 }
             }
-            OpKind::KeepCaps => {
-                syscall2(libc::SYS_prctl as usize, libc::PR_SET_KEEPCAPS as usize, n1)
-            }
+            OpKind::KeepCaps => prctl(libc::PR_SET_KEEPCAPS, n1, 0),
             OpKind::SetIds => return set_ids(n1, n2, n3 == 1),
             OpKind::DropBounding => return drop_bounding(op.n1),
             OpKind::SetCaps => return set_caps(op.n1),
@@ -97,6 +93,16 @@ pub fn run_op(op: &Op) -> Result<(), i32> {
         }
     };
     check(ret).map(|_| ())
+}
+
+/// `prctl(option, a, b, 0, 0)`: several options refuse non-zero unused arguments, so every
+/// argument is passed.
+fn prctl(option: i32, a: usize, b: usize) -> isize {
+    // SAFETY: prctl with the options used here takes numbers only.
+    #[allow(unsafe_code)]
+    unsafe {
+        syscall5(libc::SYS_prctl as usize, option as usize, a, b, 0, 0)
+    }
 }
 
 fn pivot_root(dir: usize) -> Result<(), i32> {
@@ -124,7 +130,12 @@ fn write_file(path: usize, data: usize, len: usize) -> Result<(), i32> {
     // SAFETY: `path` is NUL-terminated and `data` holds `len` bytes (OpKind::WriteFile).
     #[allow(unsafe_code)]
     unsafe {
-        let fd = check(syscall3(libc::SYS_openat as usize, AT_FDCWD, path, flags as usize))?;
+        let fd = check(syscall3(
+            libc::SYS_openat as usize,
+            AT_FDCWD,
+            path,
+            flags as usize,
+        ))?;
         let written = check(syscall3(libc::SYS_write as usize, fd, data, len));
         let _ = sys::close(fd as i32);
         match written {
@@ -157,8 +168,8 @@ fn loopback_up() -> Result<(), i32> {
             ifr.as_mut_ptr() as usize,
         ));
         if result.is_ok() {
-            let flags = u16::from_ne_bytes([ifr[16], ifr[17]])
-                | (libc::IFF_UP | libc::IFF_RUNNING) as u16;
+            let flags =
+                u16::from_ne_bytes([ifr[16], ifr[17]]) | (libc::IFF_UP | libc::IFF_RUNNING) as u16;
             let [lo, hi] = flags.to_ne_bytes();
             ifr[16] = lo;
             ifr[17] = hi;
@@ -192,16 +203,7 @@ fn drop_bounding(keep: u64) -> Result<(), i32> {
         if keep & (1 << cap) != 0 {
             continue;
         }
-        // SAFETY: prctl on numbers.
-        #[allow(unsafe_code)]
-        let r = unsafe {
-            syscall2(
-                libc::SYS_prctl as usize,
-                libc::PR_CAPBSET_DROP as usize,
-                cap,
-            )
-        };
-        match check(r) {
+        match check(prctl(libc::PR_CAPBSET_DROP, cap, 0)) {
             Ok(_) => {}
             // Past the last capability this kernel knows.
             Err(libc::EINVAL) => break,
@@ -214,10 +216,24 @@ fn drop_bounding(keep: u64) -> Result<(), i32> {
 fn set_caps(mask: u64) -> Result<(), i32> {
     const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
     let header: [u32; 2] = [LINUX_CAPABILITY_VERSION_3, 0];
-    let (lo, hi) = (mask as u32, (mask >> 32) as u32);
     // Two cap_user_data_t records (bits 0-31, 32-63): effective, permitted, inheritable.
+    let mut now = [0u32; 6];
+    // SAFETY: header and data are local arrays of the sizes capget(2) uses for version 3.
+    #[allow(unsafe_code)]
+    check(unsafe {
+        syscall2(
+            libc::SYS_capget as usize,
+            header.as_ptr() as usize,
+            now.as_mut_ptr() as usize,
+        )
+    })?;
+    // Keep only what the child holds: asking for a capability outside the permitted set
+    // is EPERM, and "keep" never means "gain".
+    let permitted = u64::from(now[1]) | (u64::from(now[4]) << 32);
+    let mask = mask & permitted;
+    let (lo, hi) = (mask as u32, (mask >> 32) as u32);
     let data: [u32; 6] = [lo, lo, lo, hi, hi, hi];
-    // SAFETY: header and data are local arrays of the sizes capset(2) reads for version 3.
+    // SAFETY: as above, for capset(2).
     #[allow(unsafe_code)]
     let r = unsafe {
         syscall2(
@@ -230,24 +246,21 @@ fn set_caps(mask: u64) -> Result<(), i32> {
 }
 
 fn raise_ambient(mask: u64) -> Result<(), i32> {
-    let prctl = libc::SYS_prctl as usize;
-    let ambient = libc::PR_CAP_AMBIENT as usize;
-    // SAFETY: prctl on numbers.
-    #[allow(unsafe_code)]
-    unsafe {
-        check(syscall2(
-            prctl,
-            ambient,
-            libc::PR_CAP_AMBIENT_CLEAR_ALL as usize,
-        ))?;
-        for cap in 0..64usize {
-            if mask & (1 << cap) != 0 {
-                check(syscall3(
-                    prctl,
-                    ambient,
-                    libc::PR_CAP_AMBIENT_RAISE as usize,
-                    cap,
-                ))?;
+    check(prctl(
+        libc::PR_CAP_AMBIENT,
+        libc::PR_CAP_AMBIENT_CLEAR_ALL as usize,
+        0,
+    ))?;
+    for cap in 0..64usize {
+        if mask & (1 << cap) != 0 {
+            match check(prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_RAISE as usize,
+                cap,
+            )) {
+                // Not permitted (SetCaps kept only what the child held): nothing to raise.
+                Ok(_) | Err(libc::EPERM) => {}
+                Err(e) => return Err(e),
             }
         }
     }
@@ -260,9 +273,8 @@ pub fn fork_init(plan: &Plan) -> Result<(), i32> {
     // SAFETY: a plain fork (no CLONE_VM, no new stack): the child continues on its own copy
     // of this stack, running only this crate's allocation-free code.
     #[allow(unsafe_code)]
-    let pid = check(unsafe {
-        syscall5(libc::SYS_clone as usize, libc::SIGCHLD as usize, 0, 0, 0, 0)
-    })?;
+    let pid =
+        check(unsafe { syscall5(libc::SYS_clone as usize, libc::SIGCHLD as usize, 0, 0, 0, 0) })?;
     if pid == 0 {
         return Ok(());
     }

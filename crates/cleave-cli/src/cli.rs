@@ -121,16 +121,28 @@ pub struct SandboxArgs {
     #[arg(long, help_heading = "User namespace and ids")]
     pub map_current: bool,
     /// A uid range INSIDE:OUTSIDE:COUNT, e.g. 0:100000:65536 (repeatable; newuidmap without root)
-    #[arg(long, value_name = "IN:OUT:COUNT", help_heading = "User namespace and ids")]
+    #[arg(
+        long,
+        value_name = "IN:OUT:COUNT",
+        help_heading = "User namespace and ids"
+    )]
     pub map_user: Vec<String>,
     /// A gid range INSIDE:OUTSIDE:COUNT (repeatable; newgidmap without root)
-    #[arg(long, value_name = "IN:OUT:COUNT", help_heading = "User namespace and ids")]
+    #[arg(
+        long,
+        value_name = "IN:OUT:COUNT",
+        help_heading = "User namespace and ids"
+    )]
     pub map_group: Vec<String>,
     /// The caller as root plus its /etc/subuid and /etc/subgid ranges (package uidmap)
     #[arg(long, help_heading = "User namespace and ids")]
     pub map_auto: bool,
     /// Whether setgroups(2) works inside: allow | deny [default: deny for a self map]
-    #[arg(long, value_name = "allow|deny", help_heading = "User namespace and ids")]
+    #[arg(
+        long,
+        value_name = "allow|deny",
+        help_heading = "User namespace and ids"
+    )]
     pub setgroups: Option<String>,
     /// The uid the program runs as inside
     #[arg(long, value_name = "N", help_heading = "User namespace and ids")]
@@ -152,14 +164,28 @@ pub struct SandboxArgs {
     #[arg(long, help_heading = "UTS, PID and time")]
     pub mount_proc: bool,
     /// CLOCK_MONOTONIC offset in seconds inside (a new time namespace)
-    #[arg(long, value_name = "SECS", allow_hyphen_values = true, help_heading = "UTS, PID and time")]
+    #[arg(
+        long,
+        value_name = "SECS",
+        allow_hyphen_values = true,
+        help_heading = "UTS, PID and time"
+    )]
     pub monotonic: Option<i64>,
     /// CLOCK_BOOTTIME offset in seconds inside (a new time namespace)
-    #[arg(long, value_name = "SECS", allow_hyphen_values = true, help_heading = "UTS, PID and time")]
+    #[arg(
+        long,
+        value_name = "SECS",
+        allow_hyphen_values = true,
+        help_heading = "UTS, PID and time"
+    )]
     pub boottime: Option<i64>,
 
     /// The new root: pivot_root into DIR; nothing of the host stays reachable
-    #[arg(long, value_name = "DIR", help_heading = "Mounts (applied in the order given)")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        help_heading = "Mounts (applied in the order given)"
+    )]
     pub rootfs: Option<PathBuf>,
     /// Bind SRC on DST (recursive, nodev)
     #[arg(long, num_args = 2, value_names = ["SRC", "DST"], help_heading = "Mounts (applied in the order given)")]
@@ -171,28 +197,57 @@ pub struct SandboxArgs {
     #[arg(long, num_args = 2, value_names = ["SRC", "DST"], help_heading = "Mounts (applied in the order given)")]
     pub dev_bind: Vec<PathBuf>,
     /// A fresh tmpfs on DST
-    #[arg(long, value_name = "DST", help_heading = "Mounts (applied in the order given)")]
+    #[arg(
+        long,
+        value_name = "DST",
+        help_heading = "Mounts (applied in the order given)"
+    )]
     pub tmpfs: Vec<PathBuf>,
     /// A procfs of the sandbox on DST
-    #[arg(long, value_name = "DST", help_heading = "Mounts (applied in the order given)")]
+    #[arg(
+        long,
+        value_name = "DST",
+        help_heading = "Mounts (applied in the order given)"
+    )]
     pub proc: Vec<PathBuf>,
     /// A minimal /dev on DST: null zero full random urandom tty, pts, shm
-    #[arg(long, value_name = "DST", help_heading = "Mounts (applied in the order given)")]
+    #[arg(
+        long,
+        value_name = "DST",
+        help_heading = "Mounts (applied in the order given)"
+    )]
     pub dev: Vec<PathBuf>,
     /// An empty directory DST
-    #[arg(long, value_name = "DST", help_heading = "Mounts (applied in the order given)")]
+    #[arg(
+        long,
+        value_name = "DST",
+        help_heading = "Mounts (applied in the order given)"
+    )]
     pub dir: Vec<PathBuf>,
     /// A symlink DST pointing to TARGET
     #[arg(long, num_args = 2, value_names = ["TARGET", "DST"], help_heading = "Mounts (applied in the order given)")]
     pub symlink: Vec<PathBuf>,
     /// Make DST (and what is mounted below it) read-only
-    #[arg(long, value_name = "DST", help_heading = "Mounts (applied in the order given)")]
+    #[arg(
+        long,
+        value_name = "DST",
+        help_heading = "Mounts (applied in the order given)"
+    )]
     pub remount_ro: Vec<PathBuf>,
     /// Propagation of the new mount namespace: private | slave | shared | unchanged
-    #[arg(long, value_name = "MODE", default_value = "private", help_heading = "Mounts (applied in the order given)")]
+    #[arg(
+        long,
+        value_name = "MODE",
+        default_value = "private",
+        help_heading = "Mounts (applied in the order given)"
+    )]
     pub propagation: String,
     /// Working directory of the program (inside the new root)
-    #[arg(long, value_name = "DIR", help_heading = "Mounts (applied in the order given)")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        help_heading = "Mounts (applied in the order given)"
+    )]
     pub chdir: Option<PathBuf>,
 
     /// Memory limit, e.g. 256M, 2G (the program is killed beyond it)
@@ -211,7 +266,11 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "DIR", help_heading = "Resource limits")]
     pub cgroup_parent: Option<PathBuf>,
     /// A resource limit NAME=SOFT[:HARD], e.g. nofile=1024:4096 (repeatable)
-    #[arg(long, value_name = "NAME=SOFT[:HARD]", help_heading = "Resource limits")]
+    #[arg(
+        long,
+        value_name = "NAME=SOFT[:HARD]",
+        help_heading = "Resource limits"
+    )]
     pub rlimit: Vec<String>,
 
     /// Keep this capability (repeatable; a sandbox keeps none it was not asked for)

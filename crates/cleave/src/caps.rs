@@ -3,12 +3,47 @@ use crate::error::{Error, Result};
 
 /// Capability names in number order (CAP_CHOWN is 0).
 pub const NAMES: [&str; 41] = [
-    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
-    "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
-    "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT",
-    "SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD",
-    "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG",
-    "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "SETPCAP",
+    "LINUX_IMMUTABLE",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_ADMIN",
+    "NET_RAW",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "SYS_MODULE",
+    "SYS_RAWIO",
+    "SYS_CHROOT",
+    "SYS_PTRACE",
+    "SYS_PACCT",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_NICE",
+    "SYS_RESOURCE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "MKNOD",
+    "LEASE",
+    "AUDIT_WRITE",
+    "AUDIT_CONTROL",
+    "SETFCAP",
+    "MAC_OVERRIDE",
+    "MAC_ADMIN",
+    "SYSLOG",
+    "WAKE_ALARM",
+    "BLOCK_SUSPEND",
+    "AUDIT_READ",
+    "PERFMON",
+    "BPF",
+    "CHECKPOINT_RESTORE",
 ];
 
 /// Every capability this table knows.
@@ -90,13 +125,19 @@ impl std::str::FromStr for Rlimit {
             .ok_or_else(|| {
                 bad(format!(
                     "unknown limit `{name}` (known: {})",
-                    RLIMITS.iter().map(|(n, _)| n.to_ascii_lowercase()).collect::<Vec<_>>().join(", ")
+                    RLIMITS
+                        .iter()
+                        .map(|(n, _)| n.to_ascii_lowercase())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ))
             })?;
         let num = |t: &str| -> Result<u64> {
             match t.trim() {
                 "unlimited" | "infinity" => Ok(u64::MAX),
-                n => n.parse().map_err(|_| bad(format!("`{n}` is not a number or `unlimited`"))),
+                n => n
+                    .parse()
+                    .map_err(|_| bad(format!("`{n}` is not a number or `unlimited`"))),
             }
         };
         let (soft, hard) = match values.split_once(':') {
@@ -126,14 +167,23 @@ mod tests {
         assert_eq!(parse_cap("CAP_SYS_ADMIN").unwrap(), 1 << 21);
         assert_eq!(parse_cap("net_admin").unwrap(), 1 << 12);
         assert_eq!(parse_cap("all").unwrap(), ALL);
-        assert!(parse_cap("CAP_FLY").unwrap_err().to_string().contains("capabilities(7)"));
-        assert_eq!(names((1 << 0) | (1 << 40)), ["CAP_CHOWN", "CAP_CHECKPOINT_RESTORE"]);
+        assert!(parse_cap("CAP_FLY")
+            .unwrap_err()
+            .to_string()
+            .contains("capabilities(7)"));
+        assert_eq!(
+            names((1 << 0) | (1 << 40)),
+            ["CAP_CHOWN", "CAP_CHECKPOINT_RESTORE"]
+        );
     }
 
     #[test]
     fn rlimits() {
         let r: Rlimit = "nofile=1024:4096".parse().unwrap();
-        assert_eq!((r.resource, r.soft, r.hard), (libc::RLIMIT_NOFILE as u32, 1024, 4096));
+        assert_eq!(
+            (r.resource, r.soft, r.hard),
+            (libc::RLIMIT_NOFILE as u32, 1024, 4096)
+        );
         let r: Rlimit = "RLIMIT_CORE=unlimited".parse().unwrap();
         assert_eq!((r.soft, r.hard), (u64::MAX, u64::MAX));
         for bad in ["nofile", "bogus=1", "nofile=x", "nofile=10:5"] {

@@ -48,8 +48,11 @@ impl FromStr for IdMap {
             return Err(bad("expected three numbers separated by `:`"));
         };
         let num = |t: &str, name: &str| {
-            t.parse::<u32>()
-                .map_err(|_| bad(&format!("{name} `{t}` is not a number from 0 to 4294967295")))
+            t.parse::<u32>().map_err(|_| {
+                bad(&format!(
+                    "{name} `{t}` is not a number from 0 to 4294967295"
+                ))
+            })
         };
         let map = IdMap {
             inside: num(inside, "INSIDE")?,
@@ -85,7 +88,10 @@ pub fn render(maps: &[IdMap]) -> String {
 pub fn check(maps: &[IdMap], kind: &str) -> Result<()> {
     if maps.len() > 340 {
         return Err(Error::InvalidArgument {
-            what: format!("{} {kind} maps given; the kernel takes at most 340", maps.len()),
+            what: format!(
+                "{} {kind} maps given; the kernel takes at most 340",
+                maps.len()
+            ),
         });
     }
     for (i, a) in maps.iter().enumerate() {
@@ -259,7 +265,9 @@ impl IdMapping {
         };
         check(&users, "uid")?;
         check(&groups, "gid")?;
-        let self_map = |maps: &[IdMap], id: u32| maps.len() == 1 && maps[0].outside == id;
+        let self_map = |maps: &[IdMap], id: u32| {
+            maps.len() == 1 && maps[0].outside == id && maps[0].count == 1
+        };
         let child_can = self_map(&users, euid) && self_map(&groups, egid);
         let writer = if child_can && setgroups != Some(true) {
             MapWriter::Child
@@ -312,7 +320,11 @@ impl ResolvedMaps {
 fn write_proc(proc: &str, file: &str, text: &str) -> Result<()> {
     let path = Path::new(proc).join(file);
     std::fs::write(&path, text).map_err(|source| Error::IdMap {
-        what: format!("failed to write {:?} to {}", text.trim_end(), path.display()),
+        what: format!(
+            "failed to write {:?} to {}",
+            text.trim_end(),
+            path.display()
+        ),
         source,
     })
 }
@@ -337,7 +349,10 @@ fn run_helper(helper: &str, pid: i32, maps: &[IdMap]) -> Result<()> {
         return Err(Error::IdMap {
             what: format!(
                 "{helper} {pid} refused the map ({}): {}",
-                maps.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(" "),
+                maps.iter()
+                    .map(|m| m.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" "),
                 String::from_utf8_lossy(&out.stderr).trim()
             ),
             source: std::io::Error::from_raw_os_error(libc::EPERM),
@@ -353,8 +368,18 @@ mod tests {
     #[test]
     fn parse_and_render() {
         let m: IdMap = "0:100000:65536".parse().unwrap();
-        assert_eq!(m, IdMap { inside: 0, outside: 100000, count: 65536 });
-        assert_eq!(render(&[m, IdMap::single(65536, 1000)]), "0 100000 65536\n65536 1000 1\n");
+        assert_eq!(
+            m,
+            IdMap {
+                inside: 0,
+                outside: 100000,
+                count: 65536
+            }
+        );
+        assert_eq!(
+            render(&[m, IdMap::single(65536, 1000)]),
+            "0 100000 65536\n65536 1000 1\n"
+        );
         for bad in ["", "0:1", "0:1:0", "a:1:1", "0:1:1:1", "4294967295:0:2"] {
             let e = bad.parse::<IdMap>().unwrap_err().to_string();
             assert!(e.contains("INSIDE:OUTSIDE:COUNT"), "{bad}: {e}");
@@ -363,12 +388,28 @@ mod tests {
 
     #[test]
     fn overlaps_are_refused() {
-        let a = IdMap { inside: 0, outside: 1000, count: 10 };
-        let b = IdMap { inside: 5, outside: 5000, count: 10 };
+        let a = IdMap {
+            inside: 0,
+            outside: 1000,
+            count: 10,
+        };
+        let b = IdMap {
+            inside: 5,
+            outside: 5000,
+            count: 10,
+        };
         assert!(check(&[a, b], "uid").is_err());
-        let c = IdMap { inside: 10, outside: 1005, count: 1 };
+        let c = IdMap {
+            inside: 10,
+            outside: 1005,
+            count: 1,
+        };
         assert!(check(&[a, c], "uid").is_err());
-        let d = IdMap { inside: 10, outside: 1010, count: 1 };
+        let d = IdMap {
+            inside: 10,
+            outside: 1010,
+            count: 1,
+        };
         assert!(check(&[a, d], "uid").is_ok());
     }
 
@@ -385,8 +426,14 @@ mod tests {
             users: vec!["0:100000:65536".parse().unwrap()],
             groups: vec![],
         };
-        assert_eq!(custom.resolve(1000, 1000, None).unwrap().writer, MapWriter::Helpers);
-        assert_eq!(custom.resolve(0, 0, None).unwrap().writer, MapWriter::Parent);
+        assert_eq!(
+            custom.resolve(1000, 1000, None).unwrap().writer,
+            MapWriter::Helpers
+        );
+        assert_eq!(
+            custom.resolve(0, 0, None).unwrap().writer,
+            MapWriter::Parent
+        );
     }
 
     #[test]
@@ -394,13 +441,26 @@ mod tests {
         let text = "alice:100000:65536\n1001:200000:1000\nbob:300000:10\n";
         assert_eq!(
             parse_subids(text, "alice", 1000),
-            [SubRange { start: 100000, count: 65536 }]
+            [SubRange {
+                start: 100000,
+                count: 65536
+            }]
         );
         assert_eq!(
             parse_subids(text, "carol", 1001),
-            [SubRange { start: 200000, count: 1000 }]
+            [SubRange {
+                start: 200000,
+                count: 1000
+            }]
         );
         let maps = ranges_from(1, &parse_subids(text, "alice", 1000));
-        assert_eq!(maps, [IdMap { inside: 1, outside: 100000, count: 65536 }]);
+        assert_eq!(
+            maps,
+            [IdMap {
+                inside: 1,
+                outside: 100000,
+                count: 65536
+            }]
+        );
     }
 }

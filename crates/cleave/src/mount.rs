@@ -187,9 +187,8 @@ pub fn resolve_in_root(root: &Path, dst: &Path, option: &str) -> Result<PathBuf>
                         dst.display()
                     )));
                 }
-                let target = std::fs::read_link(&on_host).map_err(|e| {
-                    invalid(format!("{option} {}: {e}", on_host.display()))
-                })?;
+                let target = std::fs::read_link(&on_host)
+                    .map_err(|e| invalid(format!("{option} {}: {e}", on_host.display())))?;
                 let mut parts: Vec<String> = target
                     .components()
                     .filter_map(|c| match c {
@@ -301,8 +300,17 @@ fn mkdir_steps(
     Ok(())
 }
 
-fn mount_step(src: Option<&[u8]>, dst: &Path, fstype: Option<&str>, flags: u64, data: Option<&str>, what: String) -> Step {
-    let mut s = Step::new(OpKind::Mount, what).arg(1, bytes(dst)).num(0, flags);
+fn mount_step(
+    src: Option<&[u8]>,
+    dst: &Path,
+    fstype: Option<&str>,
+    flags: u64,
+    data: Option<&str>,
+    what: String,
+) -> Step {
+    let mut s = Step::new(OpKind::Mount, what)
+        .arg(1, bytes(dst))
+        .num(0, flags);
     if let Some(src) = src {
         s = s.arg(0, src);
     }
@@ -350,7 +358,10 @@ impl Filesystem {
                     ))
                 })?;
                 if !canon.is_dir() {
-                    return Err(invalid(format!("--rootfs {}: not a directory", r.display())));
+                    return Err(invalid(format!(
+                        "--rootfs {}: not a directory",
+                        r.display()
+                    )));
                 }
                 canon
             }
@@ -371,9 +382,12 @@ impl Filesystem {
             };
             if let Some((flag, name)) = prop {
                 steps.push(
-                    Step::new(OpKind::Mount, format!("make / {name} (mount --make-r{name} /)"))
-                        .arg(1, "/")
-                        .num(0, MS_REC | flag),
+                    Step::new(
+                        OpKind::Mount,
+                        format!("make / {name} (mount --make-r{name} /)"),
+                    )
+                    .arg(1, "/")
+                    .num(0, MS_REC | flag),
                 );
             }
         }
@@ -406,13 +420,18 @@ impl Filesystem {
             let at = target.path(&inside);
             let shown = dst.display();
             match op {
-                MountOp::Bind { src, .. } | MountOp::RoBind { src, .. } | MountOp::DevBind { src, .. } => {
+                MountOp::Bind { src, .. }
+                | MountOp::RoBind { src, .. }
+                | MountOp::DevBind { src, .. } => {
                     let meta = std::fs::metadata(src).map_err(|e| {
-                        invalid(format!("{opt} {} {shown}: the source {}: {e}", src.display(), src.display()))
+                        invalid(format!(
+                            "{opt} {} {shown}: the source {}: {e}",
+                            src.display(),
+                            src.display()
+                        ))
                     })?;
-                    let src = std::fs::canonicalize(src).map_err(|e| {
-                        invalid(format!("{opt} {}: {e}", src.display()))
-                    })?;
+                    let src = std::fs::canonicalize(src)
+                        .map_err(|e| invalid(format!("{opt} {}: {e}", src.display())))?;
                     if meta.is_dir() {
                         mkdir_steps(&mut steps, &at, &can, opt, dst)?;
                     } else {
@@ -442,7 +461,11 @@ impl Filesystem {
                         _ => 0,
                     };
                     if set != 0 {
-                        steps.push(setattr_step(&at, set, format!("{opt} {shown}: set read-only/nodev")));
+                        steps.push(setattr_step(
+                            &at,
+                            set,
+                            format!("{opt} {shown}: set read-only/nodev"),
+                        ));
                     }
                 }
                 MountOp::Tmpfs { .. } => {
@@ -474,7 +497,9 @@ impl Filesystem {
                     self.dev_steps(&mut steps, &at, &shown.to_string());
                 }
                 MountOp::Dir { .. } => mkdir_steps(&mut steps, &at, &can, opt, dst)?,
-                MountOp::Symlink { target: link_to, .. } => {
+                MountOp::Symlink {
+                    target: link_to, ..
+                } => {
                     if let Some(parent) = at.parent() {
                         mkdir_steps(&mut steps, parent, &can, opt, dst)?;
                     }
@@ -482,25 +507,37 @@ impl Filesystem {
                         can.check(&at, opt, dst)?;
                     }
                     steps.push(
-                        Step::new(OpKind::Symlink, format!("--symlink {} {shown}", link_to.display()))
-                            .arg(0, bytes(link_to))
-                            .arg(1, bytes(&at)),
+                        Step::new(
+                            OpKind::Symlink,
+                            format!("--symlink {} {shown}", link_to.display()),
+                        )
+                        .arg(0, bytes(link_to))
+                        .arg(1, bytes(&at)),
                     );
                 }
                 MountOp::RemountRo { .. } => {
-                    steps.push(setattr_step(&at, MOUNT_ATTR_RDONLY, format!("--remount-ro {shown}")));
+                    steps.push(setattr_step(
+                        &at,
+                        MOUNT_ATTR_RDONLY,
+                        format!("--remount-ro {shown}"),
+                    ));
                 }
             }
         }
 
         if self.rootfs.is_some() {
             steps.push(
-                Step::new(OpKind::PivotRoot, format!("pivot_root into {}", root.display()))
-                    .arg(0, bytes(&root)),
+                Step::new(
+                    OpKind::PivotRoot,
+                    format!("pivot_root into {}", root.display()),
+                )
+                .arg(0, bytes(&root)),
             );
         }
         if let Some(dir) = &self.chdir {
-            steps.push(Step::new(OpKind::Chdir, format!("--chdir {}", dir.display())).arg(0, bytes(dir)));
+            steps.push(
+                Step::new(OpKind::Chdir, format!("--chdir {}", dir.display())).arg(0, bytes(dir)),
+            );
         }
         Ok(steps)
     }
@@ -539,13 +576,20 @@ impl Filesystem {
             ("ptmx", "pts/ptmx"),
         ] {
             steps.push(
-                Step::new(OpKind::Symlink, format!("--dev {shown}: link {link} -> {to}"))
-                    .arg(0, to)
-                    .arg(1, bytes(&at.join(link))),
+                Step::new(
+                    OpKind::Symlink,
+                    format!("--dev {shown}: link {link} -> {to}"),
+                )
+                .arg(0, to)
+                .arg(1, bytes(&at.join(link))),
             );
         }
         let pts = at.join("pts");
-        steps.push(Step::new(OpKind::Mkdir, format!("--dev {shown}: mkdir pts")).arg(0, bytes(&pts)).num(0, 0o755));
+        steps.push(
+            Step::new(OpKind::Mkdir, format!("--dev {shown}: mkdir pts"))
+                .arg(0, bytes(&pts))
+                .num(0, 0o755),
+        );
         steps.push(mount_step(
             Some(b"devpts"),
             &pts,
@@ -555,7 +599,11 @@ impl Filesystem {
             format!("--dev {shown}: devpts"),
         ));
         let shm = at.join("shm");
-        steps.push(Step::new(OpKind::Mkdir, format!("--dev {shown}: mkdir shm")).arg(0, bytes(&shm)).num(0, 0o1777));
+        steps.push(
+            Step::new(OpKind::Mkdir, format!("--dev {shown}: mkdir shm"))
+                .arg(0, bytes(&shm))
+                .num(0, 0o1777),
+        );
         steps.push(mount_step(
             Some(b"tmpfs"),
             &shm,
@@ -604,15 +652,24 @@ mod tests {
         let e = fs.compile(true).unwrap_err().to_string();
         assert!(e.contains("absolute path"), "{e}");
         let fs = Filesystem {
-            ops: vec![MountOp::Bind { src: "/no/such/src".into(), dst: "/x".into() }],
+            ops: vec![MountOp::Bind {
+                src: "/no/such/src".into(),
+                dst: "/x".into(),
+            }],
             ..Default::default()
         };
         let e = fs.compile(true).unwrap_err().to_string();
         assert!(e.contains("/no/such/src"), "{e}");
-        let fs = Filesystem { rootfs: Some("/no/such/root".into()), ..Default::default() };
+        let fs = Filesystem {
+            rootfs: Some("/no/such/root".into()),
+            ..Default::default()
+        };
         let e = fs.compile(true).unwrap_err().to_string();
         assert!(e.contains("--rootfs /no/such/root"), "{e}");
-        let fs = Filesystem { ops: vec![MountOp::Tmpfs { dst: "/tmp".into() }], ..Default::default() };
+        let fs = Filesystem {
+            ops: vec![MountOp::Tmpfs { dst: "/tmp".into() }],
+            ..Default::default()
+        };
         assert!(fs.compile(false).is_err());
     }
 
@@ -623,7 +680,10 @@ mod tests {
             rootfs: Some(root.clone()),
             ops: vec![
                 MountOp::Tmpfs { dst: "/tmp".into() },
-                MountOp::RoBind { src: "/etc".into(), dst: "/lib/etc".into() },
+                MountOp::RoBind {
+                    src: "/etc".into(),
+                    dst: "/lib/etc".into(),
+                },
             ],
             ..Default::default()
         };
@@ -632,7 +692,10 @@ mod tests {
         assert_eq!(kinds.first(), Some(&OpKind::Mount)); // propagation
         assert_eq!(kinds.last(), Some(&OpKind::PivotRoot));
         let tmp = steps.iter().position(|s| s.what == "--tmpfs /tmp").unwrap();
-        let bind = steps.iter().position(|s| s.what.starts_with("--ro-bind /etc")).unwrap();
+        let bind = steps
+            .iter()
+            .position(|s| s.what.starts_with("--ro-bind /etc"))
+            .unwrap();
         assert!(tmp < bind);
         // The bind lands on the resolved path under the root.
         let target = steps[bind].args[1].clone().unwrap();

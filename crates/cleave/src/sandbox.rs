@@ -276,11 +276,18 @@ impl Sandbox {
         if let Some(sig) = self.parent_death_signal {
             // Checked against the caller's pid; from a new PID namespace the parent is
             // outside and getppid() says 0.
-            let ppid = if new_pid { 0 } else { std::process::id() as u64 };
+            let ppid = if new_pid {
+                0
+            } else {
+                std::process::id() as u64
+            };
             steps.push(
-                Step::new(OpKind::ParentDeathSignal, format!("set the parent-death signal {sig}"))
-                    .num(0, sig as u64)
-                    .num(1, ppid),
+                Step::new(
+                    OpKind::ParentDeathSignal,
+                    format!("set the parent-death signal {sig}"),
+                )
+                .num(0, sig as u64)
+                .num(1, ppid),
             );
         }
 
@@ -288,7 +295,10 @@ impl Sandbox {
         // (EOVERFLOW) and setgroups/setuid could not work.
         let maps = if all.contains(CloneFlags::NEWUSER) {
             let maps = self.ids.resolve(euid, egid, self.setgroups)?;
-            for (id, list, name) in [(self.uid, &maps.users, "uid"), (self.gid, &maps.groups, "gid")] {
+            for (id, list, name) in [
+                (self.uid, &maps.users, "uid"),
+                (self.gid, &maps.groups, "gid"),
+            ] {
                 if let Some(id) = id {
                     if !idmap::maps_inside(list, id) {
                         return Err(Error::InvalidArgument {
@@ -305,10 +315,13 @@ impl Sandbox {
                 ] {
                     let path = format!("/proc/self/{file}");
                     steps.push(
-                        Step::new(OpKind::WriteFile, format!("write {:?} to {path}", text.trim_end()))
-                            .arg(0, &path)
-                            .arg(1, &text)
-                            .num(0, text.len() as u64),
+                        Step::new(
+                            OpKind::WriteFile,
+                            format!("write {:?} to {path}", text.trim_end()),
+                        )
+                        .arg(0, &path)
+                        .arg(1, &text)
+                        .num(0, text.len() as u64),
                     );
                 }
             }
@@ -328,10 +341,13 @@ impl Sandbox {
                 self.boottime.unwrap_or(0)
             );
             steps.push(
-                Step::new(OpKind::WriteFile, format!("write the time offsets {:?}", text.trim_end()))
-                    .arg(0, "/proc/self/timens_offsets")
-                    .arg(1, &text)
-                    .num(0, text.len() as u64),
+                Step::new(
+                    OpKind::WriteFile,
+                    format!("write the time offsets {:?}", text.trim_end()),
+                )
+                .arg(0, "/proc/self/timens_offsets")
+                .arg(1, &text)
+                .num(0, text.len() as u64),
             );
         }
         if let Some(h) = &self.hostname {
@@ -341,41 +357,80 @@ impl Sandbox {
             steps.push(Step::text(OpKind::SetDomainname, "setdomainname", d));
         }
         if all.contains(CloneFlags::NEWNET) {
-            steps.push(Step::new(OpKind::LoopbackUp, "bring the loopback interface up"));
+            steps.push(Step::new(
+                OpKind::LoopbackUp,
+                "bring the loopback interface up",
+            ));
         }
 
         let mut fs = self.fs.clone();
         if self.mount_proc {
-            fs.ops.insert(0, MountOp::Proc { dst: "/proc".into() });
+            fs.ops.insert(
+                0,
+                MountOp::Proc {
+                    dst: "/proc".into(),
+                },
+            );
         }
         steps.extend(fs.compile(all.contains(CloneFlags::NEWNS))?);
 
         if new_pid && !self.as_pid1 {
-            steps.push(Step::new(OpKind::ForkInit, "fork the program behind cleave's init"));
+            steps.push(Step::new(
+                OpKind::ForkInit,
+                "fork the program behind cleave's init",
+            ));
         }
         if self.new_session {
             steps.push(Step::new(OpKind::Setsid, "setsid"));
         }
         for r in &self.rlimits {
             steps.push(
-                Step::new(OpKind::SetRlimit, format!("set resource limit {}", r.resource))
-                    .num(0, r.resource as u64)
-                    .num(1, r.soft)
-                    .num(2, r.hard),
+                Step::new(
+                    OpKind::SetRlimit,
+                    format!("set resource limit {}", r.resource),
+                )
+                .num(0, r.resource as u64)
+                .num(1, r.soft)
+                .num(2, r.hard),
             );
         }
         if self.no_new_privs {
             steps.push(Step::new(OpKind::NoNewPrivs, "set no_new_privs"));
         }
+        // The bounding set shrinks while the child still holds CAP_SETPCAP (before any
+        // change of uid clears its effective set).
+        if let Some(keep) = self.keep_caps {
+            let keep = keep & caps::ALL;
+            steps.push(
+                Step::new(
+                    OpKind::DropBounding,
+                    format!("drop capabilities but {:?}", caps::names(keep)),
+                )
+                .num(0, keep),
+            );
+        }
         let changes_ids = self.uid.is_some() || self.gid.is_some();
         if changes_ids {
-            let default_uid = if maps.is_some() && self.ids == IdMapping::Current { euid } else if maps.is_some() { 0 } else { euid };
-            let default_gid = if maps.is_some() && self.ids == IdMapping::Current { egid } else if maps.is_some() { 0 } else { egid };
+            let default_uid = if maps.is_some() && self.ids == IdMapping::Current {
+                euid
+            } else if maps.is_some() {
+                0
+            } else {
+                euid
+            };
+            let default_gid = if maps.is_some() && self.ids == IdMapping::Current {
+                egid
+            } else if maps.is_some() {
+                0
+            } else {
+                egid
+            };
             let uid = self.uid.unwrap_or(default_uid);
             let gid = self.gid.unwrap_or(default_gid);
             let can_setgroups = maps.as_ref().map_or(euid == 0, |m| m.setgroups);
             if self.keep_caps.is_some() {
-                steps.push(Step::new(OpKind::KeepCaps, "keep capabilities across setuid").num(0, 1));
+                steps
+                    .push(Step::new(OpKind::KeepCaps, "keep capabilities across setuid").num(0, 1));
             }
             steps.push(
                 Step::new(OpKind::SetIds, format!("become uid {uid} gid {gid}"))
@@ -386,7 +441,6 @@ impl Sandbox {
         }
         if let Some(keep) = self.keep_caps {
             let keep = keep & caps::ALL;
-            steps.push(Step::new(OpKind::DropBounding, format!("drop capabilities but {:?}", caps::names(keep))).num(0, keep));
             steps.push(Step::new(OpKind::SetCaps, "set capabilities").num(0, keep));
             let root_inside = self.uid.map_or(true, |u| u == 0);
             if !root_inside && keep != 0 {
@@ -406,4 +460,3 @@ impl Sandbox {
         Ok(SandboxChild { child })
     }
 }
-

@@ -204,7 +204,11 @@ pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
                 eprintln!("cleave: pid {} ended: {status}", running.id());
             }
             if let Some(out) = json.as_mut() {
-                let _ = writeln!(out, "{}", serde_json::json!({ "exit-code": status.shell_code() }));
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({ "exit-code": status.shell_code() })
+                );
             }
             status.shell_code()
         }
@@ -274,14 +278,26 @@ fn mount_ops(s: &SandboxArgs, matches: Option<&ArgMatches>) -> Vec<MountOp> {
             let one = || chunk[0].clone();
             let two = || chunk.get(1).cloned().unwrap_or_default();
             let op = match id {
-                "bind" => MountOp::Bind { src: one(), dst: two() },
-                "ro_bind" => MountOp::RoBind { src: one(), dst: two() },
-                "dev_bind" => MountOp::DevBind { src: one(), dst: two() },
+                "bind" => MountOp::Bind {
+                    src: one(),
+                    dst: two(),
+                },
+                "ro_bind" => MountOp::RoBind {
+                    src: one(),
+                    dst: two(),
+                },
+                "dev_bind" => MountOp::DevBind {
+                    src: one(),
+                    dst: two(),
+                },
                 "tmpfs" => MountOp::Tmpfs { dst: one() },
                 "proc" => MountOp::Proc { dst: one() },
                 "dev" => MountOp::Dev { dst: one() },
                 "dir" => MountOp::Dir { dst: one() },
-                "symlink" => MountOp::Symlink { target: one(), dst: two() },
+                "symlink" => MountOp::Symlink {
+                    target: one(),
+                    dst: two(),
+                },
                 _ => MountOp::RemountRo { dst: one() },
             };
             ordered.push((at, op));
@@ -292,26 +308,47 @@ fn mount_ops(s: &SandboxArgs, matches: Option<&ArgMatches>) -> Vec<MountOp> {
 }
 
 /// Turns the sandbox options into a [`Sandbox`] around `cmd`.
-fn sandbox_from(a: &SpawnArgs, cmd: Command, matches: Option<&ArgMatches>) -> cleave::Result<Sandbox> {
+fn sandbox_from(
+    a: &SpawnArgs,
+    cmd: Command,
+    matches: Option<&ArgMatches>,
+) -> cleave::Result<Sandbox> {
     let s = &a.sandbox;
     let preset = a.preset.as_deref().map(|p| p.trim().to_ascii_lowercase());
     let preset = preset.as_deref();
     if preset == Some("container") && s.rootfs.is_none() {
-        return Err(bad("--preset container needs --rootfs DIR (scripts/mkrootfs.sh DIR builds a busybox one)".into()));
+        return Err(bad(
+            "--preset container needs --rootfs DIR (scripts/mkrootfs.sh DIR builds a busybox one)"
+                .into(),
+        ));
     }
     let mut sb = Sandbox::new(cmd);
 
-    let picked = [s.map_root, s.map_current, s.map_auto, !s.map_user.is_empty() || !s.map_group.is_empty()];
+    let picked = [
+        s.map_root,
+        s.map_current,
+        s.map_auto,
+        !s.map_user.is_empty() || !s.map_group.is_empty(),
+    ];
     if picked.iter().filter(|&&p| p).count() > 1 {
-        return Err(bad("choose one of --map-root, --map-current, --map-auto and --map-user/--map-group".into()));
+        return Err(bad(
+            "choose one of --map-root, --map-current, --map-auto and --map-user/--map-group".into(),
+        ));
     }
-    let parse_maps = |v: &[String]| v.iter().map(|m| m.parse::<IdMap>()).collect::<cleave::Result<Vec<_>>>();
+    let parse_maps = |v: &[String]| {
+        v.iter()
+            .map(|m| m.parse::<IdMap>())
+            .collect::<cleave::Result<Vec<_>>>()
+    };
     let mapping = if s.map_current {
         IdMapping::Current
     } else if s.map_auto {
         IdMapping::Auto
     } else if !s.map_user.is_empty() || !s.map_group.is_empty() {
-        IdMapping::Custom { users: parse_maps(&s.map_user)?, groups: parse_maps(&s.map_group)? }
+        IdMapping::Custom {
+            users: parse_maps(&s.map_user)?,
+            groups: parse_maps(&s.map_group)?,
+        }
     } else {
         IdMapping::Root
     };
@@ -394,7 +431,11 @@ fn sandbox_from(a: &SpawnArgs, cmd: Command, matches: Option<&ArgMatches>) -> cl
         Some(libc::SIGKILL)
     } else if let Some(sig) = &s.kill_child {
         match super::parse_exit_signal(sig) {
-            Ok(0) | Err(_) => return Err(bad(format!("--kill-child={sig}: give a signal name such as SIGTERM or a number"))),
+            Ok(0) | Err(_) => {
+                return Err(bad(format!(
+                    "--kill-child={sig}: give a signal name such as SIGTERM or a number"
+                )))
+            }
             Ok(n) => Some(n),
         }
     } else {
@@ -407,7 +448,9 @@ fn sandbox_from(a: &SpawnArgs, cmd: Command, matches: Option<&ArgMatches>) -> cl
 /// /proc, a minimal /dev and a tmpfs /tmp: what every sandbox preset mounts.
 fn standard_mounts() -> [MountOp; 3] {
     [
-        MountOp::Proc { dst: "/proc".into() },
+        MountOp::Proc {
+            dst: "/proc".into(),
+        },
         MountOp::Dev { dst: "/dev".into() },
         MountOp::Tmpfs { dst: "/tmp".into() },
     ]

@@ -147,18 +147,18 @@ impl Command {
 
     /// The working directory of the program (chdir in the child, after the other steps).
     pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Command {
-        self.steps.push(Step::text(
-            OpKind::Chdir,
-            "chdir",
-            dir.as_ref().as_os_str(),
-        ));
+        self.steps
+            .push(Step::text(OpKind::Chdir, "chdir", dir.as_ref().as_os_str()));
         self
     }
 
     /// Sets the hostname in the child (needs CLONE_NEWUTS, or it changes the host's).
     pub fn hostname(&mut self, name: impl AsRef<OsStr>) -> &mut Command {
-        self.steps
-            .push(Step::text(OpKind::SetHostname, "sethostname", name.as_ref()));
+        self.steps.push(Step::text(
+            OpKind::SetHostname,
+            "sethostname",
+            name.as_ref(),
+        ));
         self
     }
 

@@ -1,0 +1,724 @@
+//! Sandboxes, proven from the inside: each test runs `cleave spawn` with sandbox options and
+//! asserts on what the program saw (hostname, pid, uid_map, mount table, capabilities,
+//! limits), as root and, where the option is meant for it, as the unprivileged uid 65534.
+//! These tests need root (the README runs the suite with sudo); they fail, never skip,
+//! without it.
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_cleave");
+
+fn require_root() {
+    // SAFETY: geteuid has no preconditions.
+    #[allow(unsafe_code)]
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(
+        euid, 0,
+        "the sandbox tests need root: run them with sudo (see README)"
+    );
+}
+
+/// The busybox rootfs from scripts/mkrootfs.sh, built once per test binary.
+fn rootfs() -> &'static Path {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        require_root();
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("rootfs");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/mkrootfs.sh");
+        let st = Command::new("sh")
+            .arg(script)
+            .arg(&dir)
+            .status()
+            .expect("run mkrootfs.sh");
+        assert!(st.success(), "scripts/mkrootfs.sh failed");
+        dir
+    })
+}
+
+fn as_root(args: &[&str]) -> Output {
+    require_root();
+    Command::new(BIN).args(args).output().expect("run cleave")
+}
+
+fn as_nobody(args: &[&str]) -> Output {
+    require_root();
+    Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+        .args(args)
+        .current_dir("/")
+        .output()
+        .expect("run setpriv (util-linux)")
+}
+
+fn out(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs the same request as root and as uid 65534 and hands each output to `check` along
+/// with the caller's uid.
+fn both(args: &[&str], check: impl Fn(&Output, u32)) {
+    check(&as_root(args), 0);
+    check(&as_nobody(args), 65534);
+}
+
+fn ok(o: &Output) -> String {
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "stdout: {}\nstderr: {}",
+        out(o),
+        err(o)
+    );
+    out(o)
+}
+
+fn mountinfo() -> String {
+    std::fs::read_to_string("/proc/self/mountinfo").unwrap()
+}
+
+fn hex_caps(status: &str, field: &str) -> u64 {
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .unwrap_or_else(|| panic!("{field} in {status}"));
+    u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
+}
+
+#[test]
+fn namespaces_ids_and_hostname_seen_from_inside() {
+    // util-linux unshare's tests check the same: pid 1 inside, the hostname, the uid map.
+    both(
+        &[
+            "spawn",
+            "--new",
+            "user,uts,pid,ipc",
+            "--hostname",
+            "box",
+            "--",
+            "sh",
+            "-c",
+            "echo $(hostname) $$ $(id -u); cat /proc/self/uid_map /proc/self/setgroups",
+        ],
+        |o, uid| {
+            let text = ok(o);
+            let mut lines = text.lines();
+            // Behind cleave's init the program is PID 2, and the caller is root inside.
+            assert_eq!(lines.next(), Some("box 2 0"), "{text}");
+            let map: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+            assert_eq!(map, ["0", &uid.to_string(), "1"], "{text}");
+            assert_eq!(lines.next(), Some("deny"), "{text}");
+        },
+    );
+    // --map-current keeps the caller's uid.
+    let o = as_nobody(&[
+        "spawn",
+        "--new",
+        "user",
+        "--map-current",
+        "--",
+        "sh",
+        "-c",
+        "id -u; cat /proc/self/uid_map",
+    ]);
+    let text = ok(&o);
+    assert!(text.starts_with("65534\n"), "{text}");
+    assert!(
+        text.contains("65534      65534          1")
+            || text.split_whitespace().collect::<Vec<_>>()[1..4] == ["65534", "65534", "1"],
+        "{text}"
+    );
+}
+
+#[test]
+fn root_writes_ranges_and_uid_gid_inside() {
+    // Maps wider than one id are written by cleave from outside (root), after clone and
+    // before the child's first step.
+    let o = as_root(&[
+        "spawn",
+        "--new",
+        "user",
+        "--map-user",
+        "0:100000:65536",
+        "--map-group",
+        "0:100000:65536",
+        "--uid",
+        "1000",
+        "--gid",
+        "1000",
+        "--",
+        "sh",
+        "-c",
+        "id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups",
+    ]);
+    let text = ok(&o);
+    let words: Vec<&str> = text.split_whitespace().collect();
+    assert_eq!(
+        words,
+        ["1000", "1000", "0", "100000", "65536", "0", "100000", "65536", "allow"],
+        "{text}"
+    );
+    // A uid outside the map is refused before anything runs.
+    let o = as_root(&["spawn", "--new", "user", "--uid", "7", "--", "true"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(err(&o).contains("--uid 7 is not mapped"), "{}", err(&o));
+}
+
+#[test]
+fn map_auto_uses_subuid_through_newuidmap() {
+    require_root();
+    // The uidmap package's helpers check /etc/subuid; give uid 65534 a range for this test
+    // and take it back afterwards.
+    let entry = "nobody:300000:65536\n";
+    let had = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    let (uid0, gid0) = (had("/etc/subuid"), had("/etc/subgid"));
+    std::fs::write("/etc/subuid", format!("{uid0}{entry}")).unwrap();
+    std::fs::write("/etc/subgid", format!("{gid0}{entry}")).unwrap();
+    let o = as_nobody(&[
+        "spawn",
+        "--new",
+        "user",
+        "--map-auto",
+        "--",
+        "cat",
+        "/proc/self/uid_map",
+        "/proc/self/gid_map",
+    ]);
+    std::fs::write("/etc/subuid", uid0).unwrap();
+    std::fs::write("/etc/subgid", gid0).unwrap();
+    let text = ok(&o);
+    let words: Vec<&str> = text.split_whitespace().collect();
+    assert_eq!(
+        words,
+        ["0", "65534", "1", "1", "300000", "65536", "0", "65534", "1", "1", "300000", "65536"],
+        "{text}"
+    );
+}
+
+#[test]
+fn init_reaps_orphans_and_as_pid_1_runs_the_program_itself() {
+    both(
+        &["spawn", "--new", "pid", "--mount-proc", "--", "sh", "-c",
+          "sh -c 'sleep 0.2 & exit 0'; sleep 0.8; \
+           for s in /proc/[0-9]*/stat; do read -r l < $s 2>/dev/null && echo \"$l\"; done | awk '$3 == \"Z\"' | wc -l; \
+           ls -d /proc/[0-9]* | wc -l"],
+        |o, _| {
+            let text = ok(o);
+            let nums: Vec<&str> = text.split_whitespace().collect();
+            assert_eq!(nums[0], "0", "a zombie was left: {text}");
+            // init, sh, and the pipeline's few processes: nothing of the host.
+            assert!(nums[1].parse::<u32>().unwrap() < 10, "{text}");
+        },
+    );
+    both(
+        &[
+            "spawn",
+            "--new",
+            "pid",
+            "--as-pid-1",
+            "--mount-proc",
+            "--",
+            "sh",
+            "-c",
+            "echo $$; cat /proc/1/comm",
+        ],
+        |o, _| {
+            assert_eq!(ok(o), "1\nsh\n");
+        },
+    );
+}
+
+/// Starts `cleave spawn ARGS` with stdout piped, waits for the line "ready", sends `sig` to
+/// cleave, and returns its exit code and output.
+fn signal_after_ready(args: &[&str], sig: i32) -> (Option<i32>, String) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    // SAFETY: kill on a pid we own.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::kill(child.id() as i32, sig)
+    };
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut reader, &mut rest).unwrap();
+    (child.wait().unwrap().code(), rest)
+}
+
+#[test]
+fn signals_to_cleave_reach_the_program() {
+    require_root();
+    let script = "trap 'echo got $0; exit 7' TERM; echo ready; while :; do sleep 0.05; done";
+    for extra in [
+        &["--new", "user,pid"][..],
+        &["--new", "user,pid", "--as-pid-1"],
+        &[],
+    ] {
+        let mut args = vec!["spawn"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--", "sh", "-c", script, "TERM"]);
+        let (code, rest) = signal_after_ready(&args, libc::SIGTERM);
+        assert_eq!((code, rest.as_str()), (Some(7), "got TERM\n"), "{extra:?}");
+    }
+}
+
+#[test]
+fn rootfs_hides_the_host() {
+    let root = rootfs().to_str().unwrap();
+    both(
+        &[
+            "spawn",
+            "--new",
+            "user,pid,mount,uts,ipc,net",
+            "--rootfs",
+            root,
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "--tmpfs",
+            "/tmp",
+            "--",
+            "/bin/sh",
+            "-c",
+            "pwd; test -e /work || test -e /usr/bin/cargo || echo host-hidden; \
+           echo x > /tmp/f && cat /tmp/f; echo > /dev/null && echo devnull; \
+           wc -l < /proc/self/mountinfo; cut -d' ' -f5 /proc/self/mountinfo | sort | tr '\\n' ' '",
+        ],
+        |o, _| {
+            let text = ok(o);
+            let lines: Vec<&str> = text.lines().collect();
+            assert_eq!(&lines[..4], ["/", "host-hidden", "x", "devnull"], "{text}");
+            // Only the sandbox's own mounts: /, /proc, /dev and its 6 devices, pts, shm, /tmp.
+            assert_eq!(lines[4], "12", "{text}");
+            assert!(
+                !lines[5].contains("/work") && !lines[5].contains("cgroup"),
+                "{text}"
+            );
+        },
+    );
+    // The host's mount table is untouched.
+    assert!(
+        !mountinfo().contains(root),
+        "a sandbox mount leaked to the host"
+    );
+}
+
+#[test]
+fn mount_ops_apply_in_order() {
+    both(
+        &["spawn", "--new", "mount", "--tmpfs", "/mnt", "--dir", "/mnt/a", "--symlink", "/x", "/mnt/l",
+          "--ro-bind", "/etc/hostname", "/mnt/h", "--remount-ro", "/mnt", "--", "sh", "-c",
+          "readlink /mnt/l; test -d /mnt/a && echo dir; cmp -s /mnt/h /etc/hostname && echo same; \
+           touch /mnt/a/f 2>/dev/null || echo read-only"],
+        |o, _| assert_eq!(ok(o), "/x\ndir\nsame\nread-only\n"),
+    );
+    // Later ops see earlier ones: a tmpfs given after a bind hides it.
+    let o = as_root(&[
+        "spawn", "--new", "mount", "--bind", "/etc", "/mnt", "--tmpfs", "/mnt", "--", "ls", "/mnt",
+    ]);
+    assert_eq!(ok(&o), "");
+}
+
+#[test]
+fn bad_requests_fail_before_anything_is_mounted() {
+    let root = rootfs();
+    let escape = root.join("escape");
+    let _ = std::fs::remove_file(&escape);
+    std::os::unix::fs::symlink("../../../../../../..", &escape).unwrap();
+    let before = mountinfo();
+    let cases: [(&[&str], i32, &str); 7] = [
+        (
+            &["spawn", "--rootfs", "/no/such/dir", "--", "true"],
+            125,
+            "--rootfs /no/such/dir",
+        ),
+        (
+            &["spawn", "--new", "user", "--map-user", "0:1", "--", "true"],
+            125,
+            "INSIDE:OUTSIDE:COUNT",
+        ),
+        (
+            &["spawn", "--new", "mount", "--tmpfs", "tmp", "--", "true"],
+            125,
+            "absolute path",
+        ),
+        (
+            &[
+                "spawn", "--new", "mount", "--bind", "/no/such", "/mnt", "--", "true",
+            ],
+            125,
+            "/no/such",
+        ),
+        (
+            &[
+                "spawn",
+                "--rootfs",
+                root.to_str().unwrap(),
+                "--bind",
+                "/etc",
+                "/escape/etc",
+                "--",
+                "true",
+            ],
+            125,
+            "leaves the new root",
+        ),
+        (
+            &[
+                "spawn",
+                "--rootfs",
+                root.to_str().unwrap(),
+                "--",
+                "/bin/no-such-program",
+            ],
+            127,
+            "/bin/no-such-program",
+        ),
+        (
+            &[
+                "spawn",
+                "--new",
+                "mount",
+                "--dir",
+                "/cleave-test-dir",
+                "--",
+                "true",
+            ],
+            125,
+            "creates nothing on the host",
+        ),
+    ];
+    for (args, code, needle) in cases {
+        let o = as_root(args);
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {}", err(&o));
+        assert!(err(&o).contains(needle), "{args:?}: {}", err(&o));
+        assert_eq!(
+            err(&o).lines().filter(|l| l.starts_with("cleave:")).count(),
+            1,
+            "one message: {}",
+            err(&o)
+        );
+    }
+    std::fs::remove_file(&escape).unwrap();
+    assert!(!Path::new("/cleave-test-dir").exists());
+    assert_eq!(mountinfo(), before);
+}
+
+#[test]
+fn presets_sandbox_and_container() {
+    both(
+        &["spawn", "--preset", "sandbox", "--", "sh", "-c",
+          "touch /etc/cleave-x 2>/dev/null || echo ro; touch /tmp/y && echo tmp; ls /dev | tr '\\n' ' '; echo; \
+           grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status; echo $$"],
+        |o, _| {
+            let text = ok(o);
+            assert!(text.starts_with("ro\ntmp\n"), "{text}");
+            assert!(text.contains("fd full null ptmx pts random shm stderr stdin stdout tty urandom zero"), "{text}");
+            assert_eq!(hex_caps(&text, "CapEff"), 0, "{text}");
+            assert_eq!(hex_caps(&text, "CapBnd"), 0, "{text}");
+            assert!(text.contains("NoNewPrivs:\t1"), "{text}");
+            assert!(text.ends_with("\n2\n"), "{text}");
+        },
+    );
+    assert!(!Path::new("/etc/cleave-x").exists());
+    let root = rootfs().to_str().unwrap();
+    both(
+        &[
+            "spawn",
+            "--preset",
+            "container",
+            "--rootfs",
+            root,
+            "--",
+            "/bin/sh",
+            "-c",
+            "ls /proc/1/ns | wc -l; test -e /work || echo hidden",
+        ],
+        |o, _| {
+            assert_eq!(ok(o), "10\nhidden\n");
+        },
+    );
+    let o = as_root(&["spawn", "--preset", "container", "--", "true"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(err(&o).contains("needs --rootfs"));
+}
+
+#[test]
+fn capabilities_are_only_those_asked_for() {
+    let root = rootfs().to_str().unwrap();
+    both(
+        &[
+            "spawn",
+            "--preset",
+            "container",
+            "--rootfs",
+            root,
+            "--cap-add",
+            "CAP_NET_ADMIN",
+            "--",
+            "cat",
+            "/proc/self/status",
+        ],
+        |o, _| {
+            let text = ok(o);
+            assert_eq!(hex_caps(&text, "CapEff"), 1 << 12, "{text}");
+            assert_eq!(hex_caps(&text, "CapBnd"), 1 << 12, "{text}");
+        },
+    );
+    // A non-root identity keeps added capabilities through ambient ones.
+    let o = as_root(&[
+        "spawn",
+        "--preset",
+        "container",
+        "--rootfs",
+        root,
+        "--map-user",
+        "0:0:65536",
+        "--map-group",
+        "0:0:65536",
+        "--uid",
+        "1000",
+        "--gid",
+        "1000",
+        "--cap-add",
+        "NET_BIND_SERVICE",
+        "--",
+        "/bin/sh",
+        "-c",
+        "id -u; cat /proc/self/status",
+    ]);
+    let text = ok(&o);
+    assert!(text.starts_with("1000\n"), "{text}");
+    assert_eq!(hex_caps(&text, "CapAmb"), 1 << 10, "{text}");
+    assert_eq!(hex_caps(&text, "CapEff"), 1 << 10, "{text}");
+    // Outside a sandbox, --cap-drop removes just what it names.
+    let o = as_root(&[
+        "spawn",
+        "--cap-drop",
+        "CAP_SYS_ADMIN",
+        "--",
+        "cat",
+        "/proc/self/status",
+    ]);
+    let text = ok(&o);
+    assert_eq!(hex_caps(&text, "CapBnd") & (1 << 21), 0, "{text}");
+    assert_ne!(hex_caps(&text, "CapEff") & 1, 0, "{text}");
+}
+
+#[test]
+fn network_namespace_has_loopback_up() {
+    both(
+        &[
+            "spawn",
+            "--new",
+            "net",
+            "--",
+            "sh",
+            "-c",
+            "cut -d: -f1 /proc/net/dev | tail -n +3 | tr -d ' '; ip -o link show lo",
+        ],
+        |o, _| {
+            let text = ok(o);
+            let mut lines = text.lines();
+            assert_eq!(lines.next(), Some("lo"), "only lo: {text}");
+            assert!(
+                lines.next().unwrap().contains("<LOOPBACK,UP,LOWER_UP>"),
+                "{text}"
+            );
+        },
+    );
+}
+
+#[test]
+fn time_namespace_offsets_apply_before_the_program() {
+    let host: f64 = std::fs::read_to_string("/proc/uptime")
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    both(
+        &[
+            "spawn",
+            "--new",
+            "user",
+            "--boottime",
+            "86400",
+            "--monotonic",
+            "-5",
+            "--",
+            "sh",
+            "-c",
+            "cat /proc/uptime; cat /proc/self/timens_offsets",
+        ],
+        |o, _| {
+            let text = ok(o);
+            let inside: f64 = text.split_whitespace().next().unwrap().parse().unwrap();
+            assert!(
+                inside >= host + 86400.0 && inside < host + 86400.0 + 60.0,
+                "{inside} vs {host}: {text}"
+            );
+            let offsets: Vec<&str> = text.split_whitespace().skip(2).collect();
+            assert_eq!(
+                offsets,
+                ["monotonic", "-5", "0", "boottime", "86400", "0"],
+                "{text}"
+            );
+        },
+    );
+}
+
+#[test]
+fn rlimits_session_and_preserved_fds() {
+    both(
+        &[
+            "spawn",
+            "--rlimit",
+            "nofile=64:128",
+            "--new-session",
+            "--",
+            "sh",
+            "-c",
+            "ulimit -n; ulimit -Hn; test $(cut -d' ' -f6 /proc/$$/stat) = $$ && echo leader",
+        ],
+        |o, _| {
+            assert_eq!(ok(o), "64\n128\nleader\n");
+        },
+    );
+    let file = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("preserved.txt");
+    std::fs::write(&file, "kept\n").unwrap();
+    let o = as_root(&[
+        "spawn",
+        "--preserve-fd",
+        "5",
+        "--",
+        "sh",
+        "-c",
+        "cat <&5; ls /proc/self/fd | tr '\\n' ' '",
+    ]);
+    // Without the fd open the program fails to read it: open it for this run.
+    let _ = o;
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(format!("exec 5<{} 6<{}; {BIN} spawn --preserve-fd 5 -- sh -c 'cat <&5; ls /proc/self/fd | tr \"\\n\" \" \"'", file.display(), file.display()))
+        .output()
+        .unwrap();
+    let text = ok(&o);
+    assert!(text.starts_with("kept\n"), "{text}");
+    assert!(
+        text.contains(" 5 ") && !text.contains(" 6 "),
+        "only 0-2, 5 and ls's own: {text}"
+    );
+}
+
+#[test]
+fn json_status_reports_pid_namespaces_and_exit() {
+    require_root();
+    let file = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("status.json");
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(format!("{BIN} spawn --new user,uts --json-status 3 -- sh -c 'readlink /proc/self/ns/uts; exit 3' 3>{}", file.display()))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", err(&o));
+    let uts_inside = out(&o)
+        .trim()
+        .trim_start_matches("uts:[")
+        .trim_end_matches(']')
+        .to_string();
+    let text = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0]["child-pid"].as_i64().unwrap() > 0, "{text}");
+    assert_eq!(lines[0]["uts-namespace"].to_string(), uts_inside, "{text}");
+    assert_eq!(lines[1]["exit-code"], 3, "{text}");
+}
+
+fn pids_running(marker: &str) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains(marker))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+fn wait_until_gone(marker: &str) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(5) {
+        if pids_running(marker).is_empty() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+fn wait_until_running(marker: &str) {
+    let start = Instant::now();
+    while pids_running(marker).is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{marker} never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn die_with_parent_and_kill_child() {
+    require_root();
+    for (option, pid_ns) in [
+        ("--die-with-parent", "user,pid"),
+        ("--die-with-parent", "user"),
+        ("--kill-child=SIGTERM", "user"),
+    ] {
+        let marker = format!("1000.{}", option.len() + pid_ns.len());
+        // A parent shell that starts cleave and waits; killing it must end the sandbox.
+        let mut parent = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "{BIN} spawn {option} --new {pid_ns} -- sleep {marker} & wait"
+            ))
+            .spawn()
+            .unwrap();
+        wait_until_running(&format!("sleep\0{marker}"));
+        if option == "--die-with-parent" {
+            parent.kill().unwrap();
+        } else {
+            // --kill-child: the sandbox ends with cleave.
+            let cleave: Vec<i32> = pids_running(&format!("spawn\0{option}"));
+            for pid in cleave {
+                // SAFETY: kill on a pid.
+                #[allow(unsafe_code)]
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL)
+                };
+            }
+        }
+        let _ = parent.wait();
+        assert!(
+            wait_until_gone(&format!("sleep\0{marker}")),
+            "{option} {pid_ns}: the sandbox outlived its parent"
+        );
+    }
+}
