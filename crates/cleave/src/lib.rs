@@ -26,8 +26,10 @@
 #![warn(missing_docs)]
 
 pub mod child;
+pub mod enter;
 pub mod error;
 pub mod flags;
+pub mod inspect;
 mod plan;
 pub mod raw;
 pub mod rawio;

@@ -6,7 +6,7 @@ use cleave::{CloneFlags, Command, Namespace, Reaper};
 use std::os::fd::AsRawFd;
 
 /// Signals cleave passes on to the program.
-const FORWARDED: [i32; 6] = [
+pub(crate) const FORWARDED: [i32; 6] = [
     libc::SIGTERM,
     libc::SIGINT,
     libc::SIGHUP,
@@ -173,7 +173,7 @@ pub fn run(a: SpawnArgs) -> i32 {
 
 /// Blocking and forwarding signals with a signalfd.
 #[allow(unsafe_code)]
-mod signals {
+pub(crate) mod signals {
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
     pub struct Forwarder {
