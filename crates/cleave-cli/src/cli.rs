@@ -212,7 +212,8 @@ pub struct EnterArgs {
     /// Stay in cleave's own cgroups
     #[arg(long)]
     pub no_cgroup: bool,
-    /// Keep cleave's root and working directory
+    /// Keep cleave's root and working directory (joining a mount namespace still moves
+    /// the working directory to that namespace's root, as setns(2) does)
     #[arg(long)]
     pub no_root: bool,
     /// Print what was joined and the program's PID to stderr
