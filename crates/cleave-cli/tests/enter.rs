@@ -191,3 +191,44 @@ fn help_teaches_with_examples() {
     let h = text(&o.stdout);
     assert!(h.contains("Examples:") && h.contains("--no-cgroup") && h.contains("--ns"));
 }
+
+#[test]
+fn a_chrooted_targets_root_is_taken() {
+    // A root with no /proc mounted: busybox alone (the binary scripts/mkrootfs.sh uses too).
+    let root = std::env::temp_dir().join(format!("cleave-enter-root-{}", std::process::id()));
+    for d in ["bin", "home", "proc"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    std::fs::copy("/usr/bin/busybox", root.join("bin/busybox")).expect("busybox installed");
+    for tool in ["sh", "sleep", "pwd", "ls"] {
+        std::os::unix::fs::symlink("busybox", root.join("bin").join(tool)).unwrap();
+    }
+    let mut target = std::process::Command::new("chroot")
+        .arg(&root)
+        .args(["/bin/sh", "-c", "cd /home && exec /bin/sleep 30"])
+        .spawn()
+        .unwrap();
+    let p = target.id().to_string();
+    // Wait until the target has exec'd sleep inside its root.
+    for _ in 0..200 {
+        if std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "sleep") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let inside = cleave(&["enter", "-t", &p, "--", "/bin/sh", "-c", "pwd; ls /"]);
+    let kept = cleave(&["enter", "-t", &p, "--no-root", "--", "pwd"]);
+    let _ = target.kill();
+    let _ = target.wait();
+    let _ = std::fs::remove_dir_all(&root);
+    assert_eq!(
+        text(&inside.stdout),
+        "/home\nbin\nhome\nproc\n",
+        "{}",
+        text(&inside.stderr)
+    );
+    assert_eq!(
+        text(&kept.stdout).trim(),
+        std::env::current_dir().unwrap().to_string_lossy()
+    );
+}

@@ -261,6 +261,8 @@ impl Enter {
         let mut chrooted = false;
         if let Some((root, cwd, same_root)) = dirs {
             if !same_root {
+                // The target's root may have no /proc: read now what spawning reads there.
+                let _ = crate::flags::rules::kernel_version();
                 raw::fchdir(root.as_fd())
                     .map_err(|e| enter_err(format!("change to the root of process {t}"), e))?;
                 std::os::unix::fs::chroot(".")
