@@ -24,6 +24,10 @@ pub enum Verb {
     Spawn(SpawnArgs),
     /// Explain a flag expression: what each flag does, and whether this kernel accepts it
     Explain(ExplainArgs),
+    /// Compare two running processes: what they share, resource by resource
+    Inspect(InspectArgs),
+    /// Run a program inside a running process's namespaces, cgroups and root
+    Enter(EnterArgs),
 }
 
 const SPAWN_HELP: &str = "\
@@ -326,4 +330,78 @@ pub struct ExplainArgs {
     /// Print the same as JSON
     #[arg(long)]
     pub json: bool,
+}
+
+const INSPECT_HELP: &str = "\
+For each resource a clone flag decides, say whether the two processes share it: memory,
+fd table, fs attributes, signal handlers, I/O context and SysV semaphore undo (kcmp(2)),
+every namespace (the inode of /proc/PID/ns/*), thread group, parent and exit signal. The
+FLAG column names the clone flag that shares the resource, or for a namespace the one that
+makes it private. Comparing another user's processes needs ptrace access (root, or the same
+user); rows that cannot be read say \"unknown\" and why.
+
+Examples:
+  cleave inspect $$                      # this shell against its parent
+  cleave inspect 4242 4243 --json
+  cleave spawn -v --new user,uts -- sleep 60 &   # then: cleave inspect <its pid>
+Exit code: 0, 125 for an invalid PID, 126 when a process is gone or cannot be read.";
+
+#[derive(Args, Debug)]
+#[command(after_help = INSPECT_HELP)]
+pub struct InspectArgs {
+    /// The process to inspect
+    #[arg(value_name = "PID", value_parser = clap::value_parser!(i32).range(1..))]
+    pub pid: i32,
+    /// The process to compare it with [default: PID's parent]
+    #[arg(value_name = "OTHER_PID", value_parser = clap::value_parser!(i32).range(1..))]
+    pub other: Option<i32>,
+    /// Print one JSON object with every row
+    #[arg(long)]
+    pub json: bool,
+}
+
+const ENTER_HELP: &str = "\
+cleave joins the target's namespaces (one atomic setns through a pidfd; per namespace on
+kernels before 5.8), then its cgroups (cgroup2 through CLONE_INTO_CGROUP, v1 by moving
+itself), then its root and working directory, and starts PROGRAM there as a new child, so a
+new PID namespace applies to it. Namespaces that are already cleave's own are skipped, so
+`all` (the default) means every namespace that differs. cleave exits with the program's
+status, as `cleave spawn` does.
+
+Namespaces: mount, uts, ipc, net, pid, user, cgroup, time, or all.
+Joining another user's namespaces needs root, or CAP_SYS_ADMIN in them (an unprivileged
+user can enter namespaces it created itself, user namespace included).
+
+Examples:
+  cleave enter --target 4242 -- hostname
+  cleave enter --target 4242 --ns uts,net -- ip addr
+  cleave enter -t 4242 --ns pid,user --no-root -- sh -c 'echo $$'
+  cleave enter -t 4242 --no-cgroup -- sh";
+
+#[derive(Args, Debug)]
+#[command(after_help = ENTER_HELP)]
+pub struct EnterArgs {
+    /// The running process whose namespaces to join
+    #[arg(short, long, value_name = "PID", value_parser = clap::value_parser!(i32).range(1..))]
+    pub target: i32,
+    /// Namespaces to join: mount,uts,ipc,net,pid,user,cgroup,time, or all [default: all]
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub ns: Vec<String>,
+    /// Stay in cleave's own cgroups
+    #[arg(long)]
+    pub no_cgroup: bool,
+    /// Keep cleave's root and working directory (joining a mount namespace still moves
+    /// the working directory to that namespace's root, as setns(2) does)
+    #[arg(long)]
+    pub no_root: bool,
+    /// Print what was joined and the program's PID to stderr
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// The program and its arguments
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        value_name = "PROGRAM [ARG]..."
+    )]
+    pub command: Vec<OsString>,
 }

@@ -25,6 +25,8 @@ fn main() {
     let code = match cli.command {
         cli::Verb::Spawn(args) => cmd::spawn::run(args, matches.subcommand_matches("spawn")),
         cli::Verb::Explain(args) => cmd::explain::run(args),
+        cli::Verb::Inspect(args) => cmd::inspect::run(args),
+        cli::Verb::Enter(args) => cmd::enter::run(args),
     };
     std::process::exit(code);
 }

@@ -33,6 +33,10 @@ pub fn exit_code(err: &Error) -> i32 {
         | Error::InvalidArgument { .. }
         | Error::NeedsClone3 { .. } => EXIT_BAD_REQUEST,
         Error::Exec { .. } => EXIT_EXEC_FAILED,
+        // The target is not there: a bad request, unlike a refusal.
+        Error::Enter { source, .. } if source.raw_os_error() == Some(libc::ESRCH) => {
+            EXIT_BAD_REQUEST
+        }
         _ => EXIT_SETUP_FAILED,
     }
 }

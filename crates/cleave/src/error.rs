@@ -101,6 +101,24 @@ pub enum Error {
     /// A safe fork-like spawn was asked from a multi-threaded process.
     #[error("refusing a fork-like child from a multi-threaded process: another thread may hold a lock the child needs")]
     MultiThreaded,
+    /// Reading what two processes share failed (the process is gone, or /proc refused).
+    #[error("failed to inspect process {pid}: {what} ({})", errno_text(.source))]
+    Inspect {
+        /// The process.
+        pid: i32,
+        /// What was being read.
+        what: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// Joining a running process's namespaces, cgroup, root or cwd failed.
+    #[error("failed to {what} ({})", errno_text(.source))]
+    Enter {
+        /// The step, described ("join the namespaces of process 42 (uts, net)").
+        what: String,
+        /// Why.
+        source: io::Error,
+    },
 }
 
 fn list(v: &[Violation]) -> String {
@@ -140,7 +158,9 @@ impl Error {
             | Error::Prepare { source, .. }
             | Error::IdMap { source, .. }
             | Error::Wait { source, .. }
-            | Error::Signal { source, .. } => source.raw_os_error(),
+            | Error::Signal { source, .. }
+            | Error::Inspect { source, .. }
+            | Error::Enter { source, .. } => source.raw_os_error(),
             _ => None,
         }
     }
@@ -166,6 +186,7 @@ impl Error {
                 _ => None,
             },
             Error::ChildSetup { step, .. } => setup_hint(step, errno),
+            Error::Enter { .. } | Error::Inspect { .. } => enter_hint(errno),
             _ => None,
         }
     }
@@ -195,6 +216,14 @@ fn clone_hint(flags: CloneFlags, errno: i32) -> Option<String> {
         libc::EBUSY if flags.contains(CloneFlags::INTO_CGROUP) => "the target cgroup enables domain controllers in cgroup.subtree_control (no internal processes rule)".into(),
         libc::EACCES if flags.contains(CloneFlags::INTO_CGROUP) => "no permission to write the target cgroup's cgroup.procs (cgroup delegation)".into(),
         libc::EAGAIN => "too many processes: RLIMIT_NPROC or a pids cgroup limit was reached".into(),
+        _ => return None,
+    })
+}
+
+fn enter_hint(errno: i32) -> Option<String> {
+    Some(match errno {
+        libc::EPERM | libc::EACCES => "joining another user's namespaces needs root or CAP_SYS_ADMIN in them (and reading another user's /proc entries needs ptrace access: run as root or the same user)".into(),
+        libc::ESRCH | libc::ENOENT => "the process has exited: check the PID with `ps`".into(),
         _ => return None,
     })
 }

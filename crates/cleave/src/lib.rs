@@ -27,9 +27,11 @@
 
 pub mod caps;
 pub mod child;
+pub mod enter;
 pub mod error;
 pub mod flags;
 pub mod idmap;
+pub mod inspect;
 pub mod mount;
 mod plan;
 pub mod raw;

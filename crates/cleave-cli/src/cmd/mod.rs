@@ -1,5 +1,7 @@
 //! One file per verb.
+pub mod enter;
 pub mod explain;
+pub mod inspect;
 pub mod spawn;
 
 use cleave::flags::signal_from_name;

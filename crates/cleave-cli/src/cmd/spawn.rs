@@ -13,7 +13,7 @@ use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 
 /// Signals cleave passes on to the program.
-const FORWARDED: [i32; 6] = [
+pub(crate) const FORWARDED: [i32; 6] = [
     libc::SIGTERM,
     libc::SIGINT,
     libc::SIGHUP,
@@ -458,7 +458,7 @@ fn standard_mounts() -> [MountOp; 3] {
 
 /// Blocking and forwarding signals with a signalfd.
 #[allow(unsafe_code)]
-mod signals {
+pub(crate) mod signals {
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
     pub struct Forwarder {

@@ -503,7 +503,18 @@ pub fn errno_name(errno: i32) -> String {
 pub fn kernel_version() -> (u32, u32) {
     static VERSION: OnceLock<(u32, u32)> = OnceLock::new();
     *VERSION.get_or_init(|| {
-        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+        // uname(2), not /proc: it works inside a root without a procfs.
+        // SAFETY: utsname is plain bytes; uname fills it.
+        #[allow(unsafe_code)]
+        let release = unsafe {
+            let mut u: libc::utsname = std::mem::zeroed();
+            if libc::uname(&mut u) != 0 {
+                return (0, 0);
+            }
+            std::ffi::CStr::from_ptr(u.release.as_ptr())
+                .to_string_lossy()
+                .into_owned()
+        };
         parse_release(&release).unwrap_or((0, 0))
     })
 }

@@ -351,3 +351,21 @@ pub fn thread_count() -> usize {
         .and_then(|n| n.parse().ok())
         .unwrap_or(1)
 }
+
+/// `setns(fd, nstype)` — see [setns(2)](https://man7.org/linux/man-pages/man2/setns.2.html).
+/// `fd` is a /proc/PID/ns/* file (nstype 0 or its CLONE_NEW* flag) or a pidfd (nstype: the
+/// CLONE_NEW* flags of every namespace to join at once, Linux 5.8+).
+pub fn setns(fd: std::os::fd::BorrowedFd<'_>, nstype: i32) -> Result<(), Errno> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a live fd and an integer.
+    let ret = unsafe { libc::setns(fd.as_raw_fd(), nstype) };
+    ret_errno(ret.into()).map(|_| ())
+}
+
+/// `fchdir(fd)` — see [chdir(2)](https://man7.org/linux/man-pages/man2/chdir.2.html).
+pub fn fchdir(fd: std::os::fd::BorrowedFd<'_>) -> Result<(), Errno> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a live fd.
+    let ret = unsafe { libc::fchdir(fd.as_raw_fd()) };
+    ret_errno(ret.into()).map(|_| ())
+}

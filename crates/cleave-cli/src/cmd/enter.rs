@@ -1,0 +1,89 @@
+//! `cleave enter`: run a program inside a running process's namespaces, cgroups and root.
+use super::spawn::{signals, FORWARDED};
+use crate::cli::EnterArgs;
+use crate::report;
+use cleave::enter::Enter;
+use cleave::{CloneFlags, Command, Namespace};
+use std::os::fd::AsRawFd;
+
+/// Reads --ns: names or `all`; `None` means all.
+fn namespaces(list: &[String]) -> Result<Option<Vec<Namespace>>, String> {
+    let mut out = Vec::new();
+    for n in list {
+        if n.trim().eq_ignore_ascii_case("all") {
+            return Ok(None);
+        }
+        out.push(Namespace::from_name(n).ok_or_else(|| {
+            format!("unknown --ns item `{n}`: choose from mount,uts,ipc,net,pid,user,cgroup,time, or all")
+        })?);
+    }
+    Ok((!out.is_empty()).then_some(out))
+}
+
+pub fn run(a: EnterArgs) -> i32 {
+    let ns = match namespaces(&a.ns) {
+        Ok(n) => n,
+        Err(msg) => return report::bad_request(&msg),
+    };
+    let mut enter = Enter::new(a.target);
+    enter.cgroup(!a.no_cgroup).root(!a.no_root);
+    if let Some(list) = &ns {
+        enter.namespaces(list);
+    }
+    let entered = match enter.join() {
+        Ok(e) => e,
+        Err(e) => return report::error(&e),
+    };
+    if a.verbose {
+        let names = |l: &[Namespace]| {
+            if l.is_empty() {
+                "none".to_string()
+            } else {
+                l.iter().map(|n| n.name()).collect::<Vec<_>>().join(",")
+            }
+        };
+        eprintln!(
+            "cleave: joined namespaces {} of pid {} ({:?}); already shared: {}",
+            names(&entered.joined),
+            a.target,
+            entered.method,
+            names(&entered.already)
+        );
+        if let Some(p) = &entered.cgroup2_path {
+            eprintln!("cleave: program starts in cgroup2 {}", p.display());
+        }
+        for p in &entered.cgroup_v1 {
+            eprintln!("cleave: moved into {}", p.display());
+        }
+        if entered.chrooted {
+            eprintln!("cleave: took the root of pid {}", a.target);
+        }
+    }
+
+    let mut cmd = Command::new(&a.command[0]);
+    cmd.args(&a.command[1..]);
+    if !cleave::raw::clone3_unavailable() {
+        cmd.flags(CloneFlags::PIDFD);
+    }
+    if let Err(e) = entered.apply(&mut cmd) {
+        return report::error(&e);
+    }
+    let forward = signals::Forwarder::block(&FORWARDED);
+    cmd.signal_mask(forward.original_mask());
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => return report::error(&e),
+    };
+    if a.verbose {
+        eprintln!("cleave: started pid {}", child.id());
+    }
+    if let Some(pidfd) = child.pidfd() {
+        forward.until_exit(pidfd.as_raw_fd(), |sig| {
+            let _ = child.signal(sig);
+        });
+    }
+    match child.wait() {
+        Ok(status) => status.shell_code(),
+        Err(e) => report::error(&e),
+    }
+}

@@ -1,0 +1,84 @@
+//! Shared by the CLI tests: run the binary, as root or as nobody, and keep a target process
+//! alive for the duration of a test.
+#![allow(dead_code)]
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_cleave");
+pub const NOBODY: [&str; 3] = ["--reuid=65534", "--regid=65534", "--clear-groups"];
+
+pub fn cleave(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().expect("run cleave")
+}
+
+pub fn nobody(args: &[&str]) -> Output {
+    Command::new("setpriv")
+        .args(NOBODY)
+        .arg(BIN)
+        .args(args)
+        .output()
+        .expect("run setpriv (util-linux)")
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// `readlink /proc/PID/ns/NAME`, e.g. `uts:[4026531838]`.
+pub fn ns_link(pid: impl std::fmt::Display, name: &str) -> String {
+    std::fs::read_link(format!("/proc/{pid}/ns/{name}"))
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// A process started with `cleave spawn -v SPAWN_ARGS -- sleep 30`; killed when dropped.
+pub struct Target {
+    /// The sleep's PID (in this test's PID namespace).
+    pub pid: i32,
+    cleave: Child,
+}
+
+impl Target {
+    pub fn start(as_nobody: bool, spawn_args: &[&str]) -> Target {
+        let mut cmd = if as_nobody {
+            let mut c = Command::new("setpriv");
+            c.args(NOBODY).arg(BIN);
+            c
+        } else {
+            Command::new(BIN)
+        };
+        let mut cleave = cmd
+            .arg("spawn")
+            .arg("-v")
+            .args(spawn_args)
+            .args(["--", "sleep", "30"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start cleave spawn");
+        let mut line = String::new();
+        BufReader::new(cleave.stderr.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let pid = line
+            .strip_prefix("cleave: started pid ")
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| {
+                let _ = cleave.kill();
+                panic!("no pid in `{line}`")
+            });
+        Target { pid, cleave }
+    }
+
+    pub fn arg(&self) -> String {
+        self.pid.to_string()
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) with a PID and a signal number.
+        unsafe { libc::kill(self.pid, libc::SIGKILL) };
+        let _ = self.cleave.wait();
+    }
+}

@@ -1,0 +1,332 @@
+//! [`Enter`]: join a running process's namespaces, cgroups, root and working directory, so
+//! that a program started afterwards runs beside it.
+//!
+//! The calling process itself moves (setns(2) changes the caller), so it must be
+//! single-threaded. A new PID namespace only applies to children, which is why the program is
+//! then started with [`Command`]: call [`Entered::apply`] on it to place it in the target's
+//! cgroup2 directory too.
+//!
+//! ```no_run
+//! use cleave::{enter::Enter, Command, Namespace};
+//! let entered = Enter::new(4242).namespaces(&[Namespace::Uts, Namespace::Net]).join()?;
+//! let mut cmd = Command::new("hostname");
+//! entered.apply(&mut cmd)?;
+//! let status = cmd.status()?;
+//! # Ok::<(), cleave::Error>(())
+//! ```
+mod cgroup;
+
+use crate::error::{Error, Result};
+use crate::flags::{CloneFlags, Namespace};
+use crate::{raw, Command};
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+/// What to join of a running process. Setters record intent; [`Enter::join`] acts.
+#[derive(Clone, Debug)]
+pub struct Enter {
+    target: i32,
+    namespaces: Option<Vec<Namespace>>,
+    cgroup: bool,
+    root: bool,
+}
+
+/// How the namespaces were joined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JoinMethod {
+    /// Nothing to join: every requested namespace was already the caller's.
+    None,
+    /// One atomic `setns(pidfd, flags)` (Linux 5.8+).
+    PidFd,
+    /// One `setns` per `/proc/PID/ns/*` file (older kernels).
+    NsFiles,
+}
+
+/// The result of [`Enter::join`].
+#[derive(Debug)]
+pub struct Entered {
+    /// The namespaces joined, in the order they were joined.
+    pub joined: Vec<Namespace>,
+    /// Requested namespaces skipped because the caller already was in them.
+    pub already: Vec<Namespace>,
+    /// How they were joined.
+    pub method: JoinMethod,
+    /// The target's cgroup2 directory (path as seen before joining), when it differs from the
+    /// caller's.
+    pub cgroup2_path: Option<PathBuf>,
+    cgroup2: Option<OwnedFd>,
+    /// The cgroup v1 `cgroup.procs` files the caller moved itself into.
+    pub cgroup_v1: Vec<PathBuf>,
+    /// Whether the caller chrooted to the target's root (skipped when it is the same).
+    pub chrooted: bool,
+}
+
+impl Entered {
+    /// Starts `cmd` in the target's cgroup2 directory (CLONE_INTO_CGROUP) when it differs
+    /// from the caller's. Call it after [`Command::flags`], which replaces the flag set.
+    pub fn apply(&self, cmd: &mut Command) -> Result<()> {
+        if let Some(dir) = &self.cgroup2 {
+            cmd.into_cgroup(dir).map_err(|e| Error::Enter {
+                what: "duplicate the cgroup2 directory fd".into(),
+                source: e,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+fn enter_err(what: impl Into<String>, errno: i32) -> Error {
+    Error::Enter {
+        what: what.into(),
+        source: io::Error::from_raw_os_error(errno),
+    }
+}
+
+fn io_err(what: impl Into<String>, e: io::Error) -> Error {
+    let source = match e.raw_os_error() {
+        // /proc/PID vanished: the process is gone.
+        Some(libc::ENOENT) => io::Error::from_raw_os_error(libc::ESRCH),
+        _ => e,
+    };
+    Error::Enter {
+        what: what.into(),
+        source,
+    }
+}
+
+/// The nsfs (device, inode) of a `/proc/.../ns/NAME` link.
+fn ns_id(path: &str) -> io::Result<(u64, u64)> {
+    std::fs::metadata(path).map(|m| (m.dev(), m.ino()))
+}
+
+fn open_dir(path: &str) -> io::Result<File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY)
+        .open(path)
+}
+
+impl Enter {
+    /// Everything of process `target`: all namespaces that differ from the caller's, its
+    /// cgroups, root and working directory.
+    pub fn new(target: i32) -> Enter {
+        Enter {
+            target,
+            namespaces: None,
+            cgroup: true,
+            root: true,
+        }
+    }
+
+    /// Only these namespaces (those identical to the caller's are skipped).
+    pub fn namespaces(&mut self, ns: &[Namespace]) -> &mut Enter {
+        self.namespaces = Some(ns.to_vec());
+        self
+    }
+
+    /// Whether to join the target's cgroups (default yes).
+    pub fn cgroup(&mut self, yes: bool) -> &mut Enter {
+        self.cgroup = yes;
+        self
+    }
+
+    /// Whether to take the target's root directory and working directory (default yes).
+    pub fn root(&mut self, yes: bool) -> &mut Enter {
+        self.root = yes;
+        self
+    }
+
+    /// Moves the calling process into the target's namespaces, then its cgroups (v1 by
+    /// writing `cgroup.procs`; v2 is kept for [`Entered::apply`]), then its root and cwd.
+    ///
+    /// Everything from `/proc/PID` is opened before the first setns, while the target is still
+    /// visible and the paths mean what they meant. Refused from a multi-threaded process.
+    pub fn join(&self) -> Result<Entered> {
+        let t = self.target;
+        if t <= 0 {
+            return Err(Error::InvalidArgument {
+                what: format!("target process id {t}: give a positive PID"),
+            });
+        }
+        let threads = raw::thread_count();
+        if threads > 1 {
+            return Err(enter_err(
+                format!("join the namespaces of process {t}: this process has {threads} threads, and setns into user and mount namespaces needs a single-threaded caller (join before starting threads)"),
+                libc::EINVAL,
+            ));
+        }
+        // A pidfd pins the target: it names this process even if its PID is reused.
+        let pidfd = match raw::pidfd_open(t) {
+            Ok(fd) => Some(fd),
+            Err(libc::ENOSYS) => None,
+            Err(e) => return Err(enter_err(format!("find process {t}"), e)),
+        };
+
+        let (wanted, explicit) = match &self.namespaces {
+            Some(list) => (list.clone(), true),
+            None => (Namespace::ALL.to_vec(), false),
+        };
+        let mut to_join = Vec::new();
+        let mut already = Vec::new();
+        for ns in wanted {
+            if to_join.contains(&ns) || already.contains(&ns) {
+                continue;
+            }
+            let theirs = format!("/proc/{t}/ns/{}", ns.proc_name());
+            // setns(pid or time) changes what the caller's children get.
+            let ours = match ns {
+                Namespace::Pid | Namespace::Time => {
+                    format!("/proc/self/ns/{}_for_children", ns.proc_name())
+                }
+                _ => format!("/proc/self/ns/{}", ns.proc_name()),
+            };
+            let a = match ns_id(&theirs) {
+                Ok(a) => a,
+                Err(e)
+                    if e.raw_os_error() == Some(libc::ENOENT)
+                        && !explicit
+                        && Path::new(&format!("/proc/{t}")).exists() =>
+                {
+                    continue; // this kernel lacks the namespace type
+                }
+                Err(e) => return Err(io_err(format!("read {theirs}"), e)),
+            };
+            let b = ns_id(&ours).map_err(|e| io_err(format!("read {ours}"), e))?;
+            if a == b {
+                already.push(ns);
+            } else {
+                to_join.push(ns);
+            }
+        }
+        // Files needed for the per-namespace fallback, opened now while /proc is ours.
+        let ns_files: Vec<(Namespace, File)> = to_join
+            .iter()
+            .map(|&ns| {
+                let p = format!("/proc/{t}/ns/{}", ns.proc_name());
+                File::open(&p)
+                    .map(|f| (ns, f))
+                    .map_err(|e| io_err(format!("open {p}"), e))
+            })
+            .collect::<Result<_>>()?;
+
+        let dirs = if self.root {
+            let root = open_dir(&format!("/proc/{t}/root"))
+                .map_err(|e| io_err(format!("open /proc/{t}/root"), e))?;
+            let cwd = open_dir(&format!("/proc/{t}/cwd"))
+                .map_err(|e| io_err(format!("open /proc/{t}/cwd"), e))?;
+            let same_root = match (root.metadata(), std::fs::metadata("/")) {
+                (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+                _ => false,
+            };
+            Some((root, cwd, same_root))
+        } else {
+            None
+        };
+
+        let cgroups = if self.cgroup {
+            cgroup::prepare(t)?
+        } else {
+            Default::default()
+        };
+
+        let method = if to_join.is_empty() {
+            JoinMethod::None
+        } else {
+            join_namespaces(t, pidfd.as_ref(), &to_join, &ns_files)?
+        };
+        let joined = if method == JoinMethod::NsFiles {
+            ns_files.iter().map(|(ns, _)| *ns).collect()
+        } else {
+            to_join
+        };
+
+        let mut cgroup_v1 = Vec::new();
+        for (path, mut file) in cgroups.v1 {
+            let pid = std::process::id();
+            file.write_all(pid.to_string().as_bytes()).map_err(|e| {
+                io_err(
+                    format!(
+                        "move into the cgroup of process {t} (write {pid} to {})",
+                        path.display()
+                    ),
+                    e,
+                )
+            })?;
+            cgroup_v1.push(path);
+        }
+
+        let mut chrooted = false;
+        if let Some((root, cwd, same_root)) = dirs {
+            if !same_root {
+                // The target's root may have no /proc: read now what spawning reads there.
+                let _ = crate::flags::rules::kernel_version();
+                raw::fchdir(root.as_fd())
+                    .map_err(|e| enter_err(format!("change to the root of process {t}"), e))?;
+                std::os::unix::fs::chroot(".")
+                    .map_err(|e| io_err(format!("chroot to the root of process {t}"), e))?;
+                chrooted = true;
+            }
+            raw::fchdir(cwd.as_fd()).map_err(|e| {
+                enter_err(format!("change to the working directory of process {t}"), e)
+            })?;
+        }
+
+        Ok(Entered {
+            joined,
+            already,
+            method,
+            cgroup2_path: cgroups.v2_path,
+            cgroup2: cgroups.v2,
+            cgroup_v1,
+            chrooted,
+        })
+    }
+}
+
+fn names(list: &[Namespace]) -> String {
+    list.iter().map(|n| n.name()).collect::<Vec<_>>().join(", ")
+}
+
+/// One atomic setns through the pidfd; per-file setns when the kernel predates it (EINVAL
+/// for a pidfd before 5.8).
+fn join_namespaces(
+    t: i32,
+    pidfd: Option<&OwnedFd>,
+    to_join: &[Namespace],
+    files: &[(Namespace, File)],
+) -> Result<JoinMethod> {
+    let what = || format!("join the namespaces of process {t} ({})", names(to_join));
+    if let Some(fd) = pidfd {
+        let flags = to_join
+            .iter()
+            .fold(CloneFlags::empty(), |f, ns| f | ns.flag());
+        match raw::setns(fd.as_fd(), flags.bits() as i32) {
+            Ok(()) => return Ok(JoinMethod::PidFd),
+            Err(libc::EINVAL) => {}
+            Err(e) => return Err(enter_err(what(), e)),
+        }
+    }
+    // Unprivileged callers gain their capabilities from the target's user namespace, so it
+    // comes first; a privileged caller joins it last, keeping its own powers for the rest.
+    const CAP_SYS_ADMIN: u32 = 21;
+    let privileged = raw::effective_caps() & (1 << CAP_SYS_ADMIN) != 0;
+    let mut order: Vec<&(Namespace, File)> = files.iter().collect();
+    order.sort_by_key(|(ns, _)| match (ns, privileged) {
+        (Namespace::User, false) => 0,
+        (Namespace::User, true) => 3,
+        (Namespace::Mount, _) => 2,
+        _ => 1,
+    });
+    for (ns, file) in order {
+        raw::setns(file.as_fd(), ns.flag().bits() as i32).map_err(|e| {
+            enter_err(
+                format!("join the {} namespace of process {t}", ns.name()),
+                e,
+            )
+        })?;
+    }
+    Ok(JoinMethod::NsFiles)
+}
