@@ -619,8 +619,8 @@ impl Filesystem {
 mod tests {
     use super::*;
 
-    fn tree() -> PathBuf {
-        let root = std::env::temp_dir().join(format!("cleave-mount-test-{}", std::process::id()));
+    fn tree(name: &str) -> PathBuf {
+        let root = std::env::temp_dir().join(format!("cleave-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(root.join("usr/lib")).unwrap();
         std::os::unix::fs::symlink("usr/lib", root.join("lib")).unwrap();
@@ -631,7 +631,7 @@ mod tests {
 
     #[test]
     fn symlinks_resolve_inside_the_root() {
-        let root = tree();
+        let root = tree("resolve");
         let r = |p: &str| resolve_in_root(&root, Path::new(p), "--bind");
         assert_eq!(r("/lib/x").unwrap(), Path::new("/usr/lib/x"));
         assert_eq!(r("/abs/lib").unwrap(), Path::new("/usr/lib"));
@@ -675,7 +675,7 @@ mod tests {
 
     #[test]
     fn ops_compile_in_order_and_end_with_pivot_root() {
-        let root = tree();
+        let root = tree("compile");
         let fs = Filesystem {
             rootfs: Some(root.clone()),
             ops: vec![

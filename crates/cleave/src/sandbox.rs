@@ -232,7 +232,7 @@ impl Sandbox {
             flags |= CloneFlags::NEWNS;
         }
         let others = CloneFlags::ALL_NAMESPACES.difference(CloneFlags::NEWUSER);
-        if euid != 0 && flags.intersects(others) {
+        if euid != 0 && flags.intersects(others) && !self.cmd.is_unchecked() {
             flags |= CloneFlags::NEWUSER;
         }
         let mut deferred = CloneFlags::empty();

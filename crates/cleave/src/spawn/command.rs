@@ -241,6 +241,11 @@ impl Command {
         self
     }
 
+    /// Whether the flags go to the kernel untouched.
+    pub(crate) fn is_unchecked(&self) -> bool {
+        self.spec.unchecked
+    }
+
     /// The flags asked for (before cleave's additions).
     pub(crate) fn requested_flags(&self) -> CloneFlags {
         self.spec.flags
