@@ -47,13 +47,32 @@ What some flags mean for the command line:
 Signals SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to cleave are forwarded
 to the program.
 
+Sandboxes: without root, a user namespace is added whenever another namespace is asked
+for, with you as root inside (--map-root). --new pid puts the program behind a small init
+of cleave's (PID 1: reaps zombies, forwards signals, exits with the program's status).
+Mount options apply in the order given; DST paths are inside the sandbox. A sandbox
+(--preset sandbox|container or --rootfs) keeps no capability it was not asked for
+(--cap-add) and sets no_new_privs. Limits create a cgroup that is removed at the end.
+
 Examples:
   cleave spawn -- true
   cleave spawn --new user,uts --hostname box -- hostname
   cleave spawn --flags 'CLONE_NEWUSER|CLONE_NEWPID' -- sh -c 'echo $$'
   cleave spawn --preset vfork --exit-signal SIGUSR1 -- true
   cleave spawn --share thread,sighand,vm -- sh -c 'echo I am cleave now'
-  cleave spawn --unchecked --flags sighand -- true     # the kernel's own EINVAL";
+  cleave spawn --unchecked --flags sighand -- true     # the kernel's own EINVAL
+  cleave spawn --preset sandbox -- sh                  # host read-only, fresh /proc /dev /tmp
+  cleave spawn --preset container --rootfs ./rootfs -- /bin/sh
+  cleave spawn --new pid,mount --mount-proc -- ps ax
+  cleave spawn --new mount --tmpfs /mnt --dir /mnt/a --ro-bind /etc/hostname /mnt/h -- ls /mnt
+  cleave spawn --new user --map-user 0:100000:65536 --map-group 0:100000:65536 -- id
+  cleave spawn --new user --map-auto -- cat /proc/self/uid_map   # ranges from /etc/subuid
+  cleave spawn --new user,time --boottime 86400 -- cat /proc/uptime
+  cleave spawn --new net -- ip link                    # only lo, and it is up
+  cleave spawn --memory 256M --pids 64 --cpus 0.5 -- make -j8
+  cleave spawn --rlimit nofile=1024:4096 --new-session --die-with-parent -- ./server
+  cleave spawn --preset sandbox --cap-add CAP_NET_BIND_SERVICE -- ./httpd
+  cleave spawn --new user,uts --json-status 3 -- true 3>status.json";
 
 #[derive(Args, Debug)]
 #[command(after_help = SPAWN_HELP)]
