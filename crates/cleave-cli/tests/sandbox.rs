@@ -722,3 +722,45 @@ fn die_with_parent_and_kill_child() {
         );
     }
 }
+
+#[test]
+fn setup_failure_halfway_leaves_nothing_behind() {
+    require_root();
+    let before = mountinfo();
+    // The tmpfs and the bind succeed, then chdir fails: the child reports which step failed
+    // and exits; its mounts die with its mount namespace.
+    for who in [as_root as fn(&[&str]) -> Output, as_nobody] {
+        let o = who(&["spawn", "--new", "pid,mount", "--tmpfs", "/mnt", "--bind", "/etc/hostname", "/mnt/h",
+            "--chdir", "/mnt/no-such-dir", "--", "sleep", "1001.5"]);
+        assert_eq!(o.status.code(), Some(126), "{}", err(&o));
+        assert!(err(&o).contains("--chdir /mnt/no-such-dir") && err(&o).contains("ENOENT"), "{}", err(&o));
+    }
+    assert_eq!(mountinfo(), before);
+    assert!(pids_running("sleep\01001.5").is_empty());
+    // A program that crashes: its status is reported as 128+N and nothing stays.
+    let o = as_root(&["spawn", "--new", "user,pid,mount", "--mount-proc", "--", "sh", "-c", "kill -SEGV $$"]);
+    assert_eq!(o.status.code(), Some(128 + libc::SIGSEGV));
+    assert_eq!(mountinfo(), before);
+}
+
+#[test]
+fn cgroup_namespace_and_propagation() {
+    both(&["spawn", "--new", "cgroup", "--", "cat", "/proc/self/cgroup"], |o, _| {
+        let text = ok(o);
+        assert!(text.lines().all(|l| l.ends_with(":/")), "every hierarchy rooted at the program's cgroup: {text}");
+    });
+    // slave: the root mount inside follows the host's peer group ("master:N").
+    let o = as_root(&["spawn", "--new", "mount", "--propagation", "slave", "--", "sh", "-c", "awk '$5 == \"/\"' /proc/self/mountinfo"]);
+    let text = ok(&o);
+    let host_shared = mountinfo().lines().any(|l| l.split(' ').nth(4) == Some("/") && l.contains("shared:"));
+    if host_shared {
+        assert!(text.contains("master:"), "{text}");
+    } else {
+        assert!(!text.contains("shared:"), "{text}");
+    }
+    let o = as_root(&["spawn", "--new", "mount", "--", "sh", "-c", "awk '$5 == \"/\"' /proc/self/mountinfo"]);
+    let text = ok(&o);
+    assert!(!text.contains("shared:") && !text.contains("master:"), "private by default: {text}");
+    let o = as_root(&["spawn", "--new", "mount", "--propagation", "sideways", "--", "true"]);
+    assert_eq!(o.status.code(), Some(125));
+}
