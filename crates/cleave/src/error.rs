@@ -93,6 +93,14 @@ pub enum Error {
     /// A safe fork-like spawn was asked from a multi-threaded process.
     #[error("refusing a fork-like child from a multi-threaded process: another thread may hold a lock the child needs")]
     MultiThreaded,
+    /// Creating, configuring, freezing, killing or removing a cgroup failed.
+    #[error("cgroup: {what} ({})", errno_text(.source))]
+    Cgroup {
+        /// What was being done, naming the file ("failed to write \"1\" to /sys/fs/cgroup/...").
+        what: String,
+        /// Why.
+        source: io::Error,
+    },
 }
 
 fn list(v: &[Violation]) -> String {
@@ -131,7 +139,8 @@ impl Error {
             | Error::ChildSetup { source, .. }
             | Error::Prepare { source, .. }
             | Error::Wait { source, .. }
-            | Error::Signal { source, .. } => source.raw_os_error(),
+            | Error::Signal { source, .. }
+            | Error::Cgroup { source, .. } => source.raw_os_error(),
             _ => None,
         }
     }
@@ -156,9 +165,19 @@ impl Error {
                 libc::ENOEXEC => Some("the file is not an executable this kernel can run; scripts need a #! line".into()),
                 _ => None,
             },
+            Error::Cgroup { .. } => cgroup_hint(errno),
             _ => None,
         }
     }
+}
+
+fn cgroup_hint(errno: i32) -> Option<String> {
+    Some(match errno {
+        libc::EACCES | libc::EPERM | libc::EROFS => "creating cgroups needs root or a delegated cgroup: pass --cgroup-parent DIR, a cgroup2 directory you own (e.g. the one of `systemd-run --user -p Delegate=yes --scope ...`); cgroup v1 controllers cannot be delegated".into(),
+        libc::EBUSY => "the cgroup still holds processes: a cgroup2 parent with processes cannot enable controllers for its children (no internal processes rule) — move them into a leaf cgroup first; or a process did not exit yet".into(),
+        libc::ENOENT => "the controller or file is missing: check /proc/cgroups and the parent's cgroup.controllers and cgroup.subtree_control".into(),
+        _ => return None,
+    })
 }
 
 fn clone_hint(flags: CloneFlags, errno: i32) -> Option<String> {

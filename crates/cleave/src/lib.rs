@@ -25,6 +25,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod cgroup;
 pub mod child;
 pub mod error;
 pub mod flags;
