@@ -119,6 +119,14 @@ pub enum Error {
         /// Why.
         source: io::Error,
     },
+    /// Creating, configuring, freezing, killing or removing a cgroup failed.
+    #[error("cgroup: {what} ({})", errno_text(.source))]
+    Cgroup {
+        /// What was being done, naming the file ("failed to write \"1\" to /sys/fs/cgroup/...").
+        what: String,
+        /// Why.
+        source: io::Error,
+    },
 }
 
 fn list(v: &[Violation]) -> String {
@@ -160,7 +168,8 @@ impl Error {
             | Error::Wait { source, .. }
             | Error::Signal { source, .. }
             | Error::Inspect { source, .. }
-            | Error::Enter { source, .. } => source.raw_os_error(),
+            | Error::Enter { source, .. }
+            | Error::Cgroup { source, .. } => source.raw_os_error(),
             _ => None,
         }
     }
@@ -187,6 +196,7 @@ impl Error {
             },
             Error::ChildSetup { step, .. } => setup_hint(step, errno),
             Error::Enter { .. } | Error::Inspect { .. } => enter_hint(errno),
+            Error::Cgroup { .. } => cgroup_hint(errno),
             _ => None,
         }
     }
@@ -198,6 +208,15 @@ fn setup_hint(step: &str, errno: i32) -> Option<String> {
         libc::EPERM | libc::EACCES if step.contains("uid_map") || step.contains("gid_map") => "the kernel refused the id map: an unprivileged caller may map only its own ids (use --map-auto for ranges from /etc/subuid)".into(),
         libc::EROFS => "the destination is on a read-only filesystem: mount a --tmpfs over its parent first".into(),
         libc::ENOENT if step.starts_with("--chdir") => "the directory does not exist inside the sandbox (paths are inside the new root)".into(),
+        _ => return None,
+    })
+}
+
+fn cgroup_hint(errno: i32) -> Option<String> {
+    Some(match errno {
+        libc::EACCES | libc::EPERM | libc::EROFS => "creating cgroups needs root or a delegated cgroup: pass --cgroup-parent DIR, a cgroup2 directory you own (e.g. the one of `systemd-run --user -p Delegate=yes --scope ...`); cgroup v1 controllers cannot be delegated".into(),
+        libc::EBUSY => "the cgroup still holds processes: a cgroup2 parent with processes cannot enable controllers for its children (no internal processes rule) — move them into a leaf cgroup first; or a process did not exit yet".into(),
+        libc::ENOENT => "the controller or file is missing: check /proc/cgroups and the parent's cgroup.controllers and cgroup.subtree_control".into(),
         _ => return None,
     })
 }

@@ -26,6 +26,7 @@
 #![warn(missing_docs)]
 
 pub mod caps;
+pub mod cgroup;
 pub mod child;
 pub mod enter;
 pub mod error;

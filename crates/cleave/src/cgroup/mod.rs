@@ -1,0 +1,272 @@
+//! Cgroups for a sandbox on pure cgroup2, hybrid (cgroup2 beside v1 controllers) and v1-only
+//! hosts: one [`CgroupSet`] per sandbox holds a cgroup2 directory when a cgroup2 hierarchy is
+//! mounted (the child starts there through CLONE_INTO_CGROUP) and one directory per cgroup
+//! v1 hierarchy whose controller the [`Limits`] need (the child joins those itself, with
+//! [`join`], before it execs).
+//!
+//! ```no_run
+//! use cleave::cgroup::{self, CgroupSet, Limits};
+//! use cleave::Fork;
+//! let limits = Limits { memory: Some(cgroup::parse_size("64M")?), pids: Some(32), ..Limits::default() };
+//! let set = CgroupSet::create("demo", &limits, None)?;
+//! let fds = set.join_fds();
+//! let mut fork = Fork::new();
+//! if let Some(dir) = set.into_cgroup_dir() {
+//!     fork.into_cgroup(dir).expect("dup");
+//! }
+//! let mut child = fork.spawn(move || {
+//!     if cgroup::join(&fds).is_err() {
+//!         return 125;
+//!     }
+//!     0 // the work, limited
+//! })?;
+//! child.wait()?;
+//! set.remove()?;
+//! # Ok::<(), cleave::Error>(())
+//! ```
+mod layout;
+mod set;
+
+pub use layout::{Home, Layout, V1Hierarchy};
+pub use set::CgroupSet;
+
+use crate::error::{Error, Result};
+use std::os::fd::RawFd;
+
+/// Resource limits for a [`CgroupSet`]; `None` leaves a resource unlimited.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Limits {
+    /// Memory in bytes (cgroup2 `memory.max`, v1 `memory.limit_in_bytes`); swap is not
+    /// allowed beyond it, so going over means the OOM killer, not swapping.
+    pub memory: Option<u64>,
+    /// CPU bandwidth as a fraction of one CPU (0.75, or 2.0 for two CPUs' worth): a quota
+    /// per 100 ms period (cgroup2 `cpu.max`, v1 `cpu.cfs_quota_us`). At least 0.01.
+    pub cpus: Option<f64>,
+    /// Relative CPU weight on the cgroup2 scale, 1..=10000, default 100 (cgroup2
+    /// `cpu.weight`; v1 `cpu.shares` through [`weight_to_shares`]).
+    pub cpu_weight: Option<u64>,
+    /// Maximum number of tasks (`pids.max`), at least 1.
+    pub pids: Option<u64>,
+}
+
+impl Limits {
+    /// No limit is set.
+    pub fn is_empty(&self) -> bool {
+        self.memory.is_none()
+            && self.cpus.is_none()
+            && self.cpu_weight.is_none()
+            && self.pids.is_none()
+    }
+
+    /// The controllers these limits need, in a fixed order.
+    pub(crate) fn controllers(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.memory.is_some() {
+            v.push("memory");
+        }
+        if self.cpus.is_some() || self.cpu_weight.is_some() {
+            v.push("cpu");
+        }
+        if self.pids.is_some() {
+            v.push("pids");
+        }
+        v
+    }
+
+    /// Refuses values the kernel would refuse or silently clamp.
+    pub(crate) fn validate(&self) -> Result<()> {
+        let bad = |what: String| Err(Error::InvalidArgument { what });
+        if self.memory == Some(0) {
+            return bad("memory limit must be at least one page".into());
+        }
+        if let Some(c) = self.cpus {
+            if !c.is_finite() || c < 0.01 {
+                return bad(format!(
+                    "cpus must be a number of CPUs of at least 0.01, not {c}"
+                ));
+            }
+        }
+        if let Some(w) = self.cpu_weight {
+            if !(1..=10000).contains(&w) {
+                return bad(format!("cpu weight must be within 1..=10000, not {w}"));
+            }
+        }
+        if self.pids == Some(0) {
+            return bad("pids limit must be at least 1 (the process itself)".into());
+        }
+        Ok(())
+    }
+}
+
+/// The CFS period cleave uses, in microseconds (100 ms, the kernel's default).
+pub const CPU_PERIOD_US: u64 = 100_000;
+
+/// The quota per [`CPU_PERIOD_US`] for `cpus` CPUs, in microseconds (at least 1 ms, the
+/// kernel's minimum).
+pub fn cpu_quota_us(cpus: f64) -> u64 {
+    ((cpus * CPU_PERIOD_US as f64).round() as u64).max(1000)
+}
+
+/// Parses a size in bytes with an optional binary unit: `4096`, `100k`, `512M`, `1G`, `2T`
+/// (also `512MiB`, `512mb`): k = 1024, M = 1024², G = 1024³, T = 1024⁴.
+pub fn parse_size(s: &str) -> Result<u64> {
+    let bad = || {
+        Error::InvalidArgument {
+        what: format!(
+            "invalid size {s:?}: expected a whole number of bytes with an optional unit K, M, G or T (powers of 1024), e.g. 512M"
+        ),
+    }
+    };
+    let t = s.trim();
+    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, unit) = t.split_at(digits);
+    let number: u64 = number.parse().map_err(|_| bad())?;
+    let unit = unit.to_ascii_lowercase();
+    let unit = unit
+        .strip_suffix("ib")
+        .or_else(|| unit.strip_suffix('b'))
+        .unwrap_or(&unit);
+    let shift = match unit {
+        "" => 0,
+        "k" => 10,
+        "m" => 20,
+        "g" => 30,
+        "t" => 40,
+        _ => return Err(bad()),
+    };
+    // "ib"/"b" alone (e.g. "12b") means bytes; "12ib" is nonsense.
+    if unit.is_empty() && t.len() > digits && t[digits..].eq_ignore_ascii_case("ib") {
+        return Err(bad());
+    }
+    number.checked_mul(1u64 << shift).ok_or_else(bad)
+}
+
+/// Converts a cgroup2 `cpu.weight` (1..=10000, default 100) to a cgroup v1 `cpu.shares`
+/// (2..=262144, default 1024).
+///
+/// The map is piecewise power-law, i.e. linear between the logarithms:
+/// `shares = 2 · 512^(log w / log 100)` for `w ≤ 100` and
+/// `shares = 1024 · 256^(log(w/100) / log 100)` above, rounded. It sends the ends of one
+/// range to the ends of the other (1 → 2, 10000 → 262144) and the default to the default
+/// (100 → 1024), and keeps ratios close to the weights' (exponent 1.35 below 100, 1.20 above:
+/// weight 200 against 100 gives shares 2359 against 1024). A linear map through both ends
+/// would send 100 to 2597, making every default-weight group heavier than v1's own default.
+pub fn weight_to_shares(weight: u64) -> u64 {
+    let w = weight.clamp(1, 10_000) as f64;
+    let decades = 100f64.ln();
+    let shares = if w <= 100.0 {
+        2.0 * 512f64.powf(w.ln() / decades)
+    } else {
+        1024.0 * 256f64.powf((w / 100.0).ln() / decades)
+    };
+    (shares.round() as u64).clamp(2, 262_144)
+}
+
+/// Joins the cgroups behind `fds` ([`CgroupSet::join_fds`]) by writing `"0"` (the caller
+/// itself) to each `cgroup.procs` with one raw write(2) apiece.
+///
+/// Safe to call in a freshly cloned child (no allocation, no lock; DESIGN.md section 3).
+/// Returns the first errno: `EAGAIN`/`ENOMEM` would mean a limit is already exceeded,
+/// `EACCES` a permission problem.
+pub fn join(fds: &[RawFd]) -> core::result::Result<(), i32> {
+    for &fd in fds {
+        cleave_child::sys::write(fd, b"0")?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4096").unwrap(), 4096);
+        assert_eq!(parse_size("100k").unwrap(), 100 * 1024);
+        assert_eq!(parse_size("100K").unwrap(), 100 * 1024);
+        assert_eq!(parse_size("512M").unwrap(), 512 << 20);
+        assert_eq!(parse_size("512MiB").unwrap(), 512 << 20);
+        assert_eq!(parse_size("512mb").unwrap(), 512 << 20);
+        assert_eq!(parse_size(" 1G ").unwrap(), 1 << 30);
+        assert_eq!(parse_size("2T").unwrap(), 2 << 40);
+        assert_eq!(parse_size("12b").unwrap(), 12);
+        for bad in [
+            "",
+            "M",
+            "-1",
+            "1.5G",
+            "12x",
+            "1 G",
+            "12ib",
+            "1GG",
+            "99999999999T",
+            "0x10",
+        ] {
+            match parse_size(bad) {
+                Err(Error::InvalidArgument { what }) => assert!(what.contains("512M"), "{what}"),
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn shares() {
+        assert_eq!(weight_to_shares(1), 2);
+        assert_eq!(weight_to_shares(100), 1024);
+        assert_eq!(weight_to_shares(10_000), 262_144);
+        assert_eq!(weight_to_shares(200), 2359);
+        assert_eq!(weight_to_shares(50), 400);
+        assert_eq!(weight_to_shares(0), 2);
+        assert_eq!(weight_to_shares(20_000), 262_144);
+        let all: Vec<u64> = (1..=10_000).map(weight_to_shares).collect();
+        assert!(all.windows(2).all(|p| p[0] <= p[1]), "monotonic");
+        assert!(all.iter().all(|s| (2..=262_144).contains(s)));
+    }
+
+    #[test]
+    fn limits() {
+        assert!(Limits::default().is_empty());
+        let l = Limits {
+            cpu_weight: Some(50),
+            pids: Some(4),
+            ..Limits::default()
+        };
+        assert!(!l.is_empty());
+        assert_eq!(l.controllers(), ["cpu", "pids"]);
+        assert!(l.validate().is_ok());
+        for bad in [
+            Limits {
+                cpu_weight: Some(0),
+                ..Limits::default()
+            },
+            Limits {
+                cpu_weight: Some(10_001),
+                ..Limits::default()
+            },
+            Limits {
+                cpus: Some(f64::NAN),
+                ..Limits::default()
+            },
+            Limits {
+                cpus: Some(0.0),
+                ..Limits::default()
+            },
+            Limits {
+                pids: Some(0),
+                ..Limits::default()
+            },
+            Limits {
+                memory: Some(0),
+                ..Limits::default()
+            },
+        ] {
+            assert!(
+                matches!(bad.validate(), Err(Error::InvalidArgument { .. })),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(cpu_quota_us(0.75), 75_000);
+        assert_eq!(cpu_quota_us(2.0), 200_000);
+        assert_eq!(cpu_quota_us(0.001), 1000);
+    }
+}

@@ -1,0 +1,554 @@
+//! [`CgroupSet`]: the cgroup directories of one sandbox, across hierarchies.
+use super::layout::{Home, Layout};
+use super::{cpu_quota_us, weight_to_shares, Limits, CPU_PERIOD_US};
+use crate::error::{Error, Result};
+use crate::raw;
+use std::io::{self, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// The directory under each hierarchy's root that holds cleave's cgroups. Created when
+/// missing and never removed (other sandboxes may be using it); on cgroup2 it never holds a
+/// process itself, so it may enable controllers for its children.
+pub const PARENT_DIR: &str = "cleave";
+
+/// How long kill and rmdir wait for the kernel to let go of exiting processes.
+const SETTLE: Duration = Duration::from_secs(2);
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// One cgroup directory of the set.
+#[derive(Debug)]
+struct Dir {
+    path: PathBuf,
+    /// The v1 controllers it is for; empty for the cgroup2 directory.
+    controllers: Vec<String>,
+    /// cgroup2: the directory itself (for CLONE_INTO_CGROUP); v1: its `cgroup.procs`,
+    /// open O_WRONLY | O_CLOEXEC for the child to join with.
+    fd: OwnedFd,
+}
+
+impl Dir {
+    fn is_v1(&self) -> bool {
+        !self.controllers.is_empty()
+    }
+
+    fn has(&self, controller: &str) -> bool {
+        self.controllers.iter().any(|c| c == controller)
+    }
+}
+
+/// The cgroups of one sandbox: a cgroup2 directory when a cgroup2 hierarchy is mounted, plus
+/// one directory in each cgroup v1 hierarchy that holds a controller the limits need (and
+/// the v1 freezer when there is no cgroup2). Each is `<root>/cleave/<name>-<pid>-<n>`, or
+/// `<parent>/<name>-<pid>-<n>` on cgroup2 when a (delegated) parent is given.
+///
+/// Getting a child in: start it with [`CgroupSet::into_cgroup_dir`] (CLONE_INTO_CGROUP)
+/// and have it call [`super::join`] with [`CgroupSet::join_fds`] before it execs, or call
+/// [`CgroupSet::attach`] from the parent while the child waits.
+///
+/// Dropping the set kills whatever still runs in it and removes every directory it created;
+/// [`CgroupSet::remove`] does the same and reports failures.
+#[derive(Debug)]
+pub struct CgroupSet {
+    name: String,
+    unified: Option<Dir>,
+    v1: Vec<Dir>,
+    removed: bool,
+}
+
+fn cg_err(what: String, source: io::Error) -> Error {
+    Error::Cgroup { what, source }
+}
+
+fn errno(n: i32) -> io::Error {
+    io::Error::from_raw_os_error(n)
+}
+
+/// Writes `value` to a cgroup file with one write(2) (cgroup files take one value a write).
+fn write_file(path: &Path, value: &str) -> Result<()> {
+    let done = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .and_then(|mut f| f.write(value.as_bytes()).map(drop));
+    done.map_err(|e| {
+        cg_err(
+            format!("failed to write {value:?} to {}", path.display()),
+            e,
+        )
+    })
+}
+
+fn read_file(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path)
+        .map_err(|e| cg_err(format!("failed to read {}", path.display()), e))
+}
+
+/// mkdir that accepts an existing directory; returns whether it created it.
+fn make_dir(path: &Path, exist_ok: bool) -> Result<bool> {
+    match std::fs::create_dir(path) {
+        Ok(()) => Ok(true),
+        Err(e) if exist_ok && e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(cg_err(format!("failed to create {}", path.display()), e)),
+    }
+}
+
+/// rmdir, retrying while the kernel still counts exiting tasks (EBUSY); a missing
+/// directory counts as removed.
+fn remove_dir(path: &Path) -> Result<()> {
+    let start = Instant::now();
+    loop {
+        match std::fs::remove_dir(path) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && start.elapsed() < SETTLE => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => return Err(cg_err(format!("failed to remove {}", path.display()), e)),
+        }
+    }
+}
+
+/// The PIDs listed in a `cgroup.procs`.
+fn procs(dir: &Path) -> Result<Vec<i32>> {
+    Ok(read_file(&dir.join("cgroup.procs"))?
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect())
+}
+
+/// Makes sure `dir`'s children can use `controllers` (cgroup2): each must be in
+/// `dir/cgroup.controllers`, and is added to `dir/cgroup.subtree_control` when missing.
+fn enable(dir: &Path, controllers: &[&str]) -> Result<()> {
+    if controllers.is_empty() {
+        return Ok(());
+    }
+    let control = dir.join("cgroup.subtree_control");
+    let enabled = read_file(&control)?;
+    let available = read_file(&dir.join("cgroup.controllers"))?;
+    for c in controllers {
+        if enabled.split_whitespace().any(|e| e == *c) {
+            continue;
+        }
+        if !available.split_whitespace().any(|e| e == *c) {
+            let fix = match dir.parent().map(|p| p.join("cgroup.subtree_control")) {
+                Some(up) if up.exists() => format!("enable it in {}", up.display()),
+                _ => "it is bound to a cgroup v1 hierarchy or not built into this kernel".into(),
+            };
+            return Err(cg_err(
+                format!(
+                    "{c} limits need the {c} controller, which {} does not offer: {fix}",
+                    dir.display()
+                ),
+                errno(libc::ENOENT),
+            ));
+        }
+        write_file(&control, &format!("+{c}")).map_err(|e| match e {
+            Error::Cgroup { source, .. } => cg_err(
+                format!(
+                    "{c} limits need the {c} controller: failed to enable it in {}",
+                    control.display()
+                ),
+                source,
+            ),
+            e => e,
+        })?;
+    }
+    Ok(())
+}
+
+/// Undoes a half-built set: removes the directories created so far, newest first.
+struct Rollback(Vec<PathBuf>);
+
+impl Drop for Rollback {
+    fn drop(&mut self) {
+        for p in self.0.iter().rev() {
+            let _ = std::fs::remove_dir(p);
+        }
+    }
+}
+
+impl CgroupSet {
+    /// Creates `cleave/<name>-<pid>-<n>` under each hierarchy these limits need (with
+    /// `parent`, a delegated cgroup2 directory, the cgroup2 one goes directly under it
+    /// instead) and writes the limits. The cgroup2 directory is created whenever a cgroup2
+    /// hierarchy is mounted, the v1 freezer one when none is.
+    ///
+    /// Fails with [`Error::Cgroup`] naming the file (and [`Error::hint`] saying how to fix
+    /// it), or [`Error::InvalidArgument`] for a bad name or limit; on failure, whatever was
+    /// created is removed.
+    pub fn create(name: &str, limits: &Limits, parent: Option<&Path>) -> Result<CgroupSet> {
+        CgroupSet::create_in(&Layout::detect()?, name, limits, parent)
+    }
+
+    /// [`CgroupSet::create`] with a layout detected (or built) by the caller.
+    pub fn create_in(
+        layout: &Layout,
+        name: &str,
+        limits: &Limits,
+        parent: Option<&Path>,
+    ) -> Result<CgroupSet> {
+        if name.is_empty()
+            || name.len() > 200
+            || name.contains(['/', '\0', '\n'])
+            || name.starts_with('.')
+        {
+            return Err(Error::InvalidArgument {
+                what: format!("invalid cgroup name {name:?}: give 1 to 200 characters without '/' or a leading '.'"),
+            });
+        }
+        limits.validate()?;
+        let leaf = format!(
+            "{name}-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let needed = limits.controllers();
+        let mut v2_needed = Vec::new();
+        let mut v1_mounts: Vec<(&Path, Vec<String>)> = Vec::new();
+        for c in &needed {
+            match layout.home(c) {
+                Some(Home::Unified(_)) => v2_needed.push(*c),
+                Some(Home::V1(m)) => {
+                    let h = layout.v1().iter().find(|h| h.mount == m);
+                    if !v1_mounts.iter().any(|(p, _)| *p == m) {
+                        v1_mounts.push((m, h.map(|h| h.controllers.clone()).unwrap_or_default()));
+                    }
+                }
+                None => {
+                    return Err(cg_err(
+                        format!("{c} limits need the {c} controller, which no mounted cgroup hierarchy offers"),
+                        errno(libc::ENOENT),
+                    ))
+                }
+            }
+        }
+        if layout.unified().is_none() {
+            if let Some(h) = layout
+                .v1()
+                .iter()
+                .find(|h| h.controllers.iter().any(|c| c == "freezer"))
+            {
+                if !v1_mounts.iter().any(|(p, _)| *p == h.mount) {
+                    v1_mounts.push((&h.mount, h.controllers.clone()));
+                }
+            }
+            if parent.is_some() {
+                return Err(Error::InvalidArgument {
+                    what: "a cgroup parent must be a cgroup2 directory, and this host mounts no cgroup2 hierarchy".into(),
+                });
+            }
+            if v1_mounts.is_empty() {
+                return Err(cg_err(
+                    "track the sandbox's processes: no cgroup2 hierarchy and no v1 freezer is mounted".into(),
+                    errno(libc::ENOENT),
+                ));
+            }
+        }
+
+        let mut rollback = Rollback(Vec::new());
+        let mut set = CgroupSet {
+            name: leaf.clone(),
+            unified: None,
+            v1: Vec::new(),
+            removed: true, // until complete, the rollback guard owns the cleanup
+        };
+        if let Some(root) = layout.unified() {
+            let base = match parent {
+                Some(p) => {
+                    if !p.join("cgroup.controllers").exists() {
+                        return Err(Error::InvalidArgument {
+                            what: format!("cgroup parent {} is not a cgroup2 directory (it has no cgroup.controllers)", p.display()),
+                        });
+                    }
+                    p.to_path_buf()
+                }
+                None => {
+                    let base = root.join(PARENT_DIR);
+                    make_dir(&base, true)?;
+                    enable(root, &v2_needed)?;
+                    base
+                }
+            };
+            enable(&base, &v2_needed)?;
+            let path = base.join(&leaf);
+            make_dir(&path, false)?;
+            rollback.0.push(path.clone());
+            let fd = std::fs::File::options()
+                .read(true)
+                .custom_flags(libc::O_DIRECTORY)
+                .open(&path)
+                .map_err(|e| cg_err(format!("failed to open {}", path.display()), e))?;
+            set.unified = Some(Dir {
+                path,
+                controllers: Vec::new(),
+                fd: fd.into(),
+            });
+        }
+        for (mount, controllers) in v1_mounts {
+            let base = mount.join(PARENT_DIR);
+            make_dir(&base, true)?;
+            let path = base.join(&leaf);
+            make_dir(&path, false)?;
+            rollback.0.push(path.clone());
+            let procs = path.join("cgroup.procs");
+            let fd = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&procs)
+                .map_err(|e| cg_err(format!("failed to open {}", procs.display()), e))?;
+            set.v1.push(Dir {
+                path,
+                controllers,
+                fd: fd.into(),
+            });
+        }
+        set.write_limits(limits)?;
+        rollback.0.clear();
+        set.removed = false;
+        Ok(set)
+    }
+
+    /// The directory that holds `controller`'s files: its v1 directory, else the cgroup2 one.
+    fn dir_for(&self, controller: &str) -> Option<&Dir> {
+        self.v1
+            .iter()
+            .find(|d| d.has(controller))
+            .or(self.unified.as_ref())
+    }
+
+    fn write_limits(&self, limits: &Limits) -> Result<()> {
+        let missing = |c: &str| {
+            cg_err(
+                format!("{c} limits need the {c} controller, which this set has no directory for"),
+                errno(libc::ENOENT),
+            )
+        };
+        if let Some(bytes) = limits.memory {
+            let d = self.dir_for("memory").ok_or_else(|| missing("memory"))?;
+            if d.is_v1() {
+                write_file(&d.path.join("memory.limit_in_bytes"), &bytes.to_string())?;
+                // After limit_in_bytes: memory+swap may never be below memory alone.
+                let memsw = d.path.join("memory.memsw.limit_in_bytes");
+                if memsw.exists() {
+                    write_file(&memsw, &bytes.to_string())?;
+                }
+            } else {
+                write_file(&d.path.join("memory.max"), &bytes.to_string())?;
+                let swap = d.path.join("memory.swap.max");
+                if swap.exists() {
+                    write_file(&swap, "0")?;
+                }
+            }
+        }
+        if let Some(cpus) = limits.cpus {
+            let d = self.dir_for("cpu").ok_or_else(|| missing("cpu"))?;
+            let quota = cpu_quota_us(cpus);
+            if d.is_v1() {
+                write_file(
+                    &d.path.join("cpu.cfs_period_us"),
+                    &CPU_PERIOD_US.to_string(),
+                )?;
+                write_file(&d.path.join("cpu.cfs_quota_us"), &quota.to_string())?;
+            } else {
+                write_file(&d.path.join("cpu.max"), &format!("{quota} {CPU_PERIOD_US}"))?;
+            }
+        }
+        if let Some(weight) = limits.cpu_weight {
+            let d = self.dir_for("cpu").ok_or_else(|| missing("cpu"))?;
+            if d.is_v1() {
+                write_file(
+                    &d.path.join("cpu.shares"),
+                    &weight_to_shares(weight).to_string(),
+                )?;
+            } else {
+                write_file(&d.path.join("cpu.weight"), &weight.to_string())?;
+            }
+        }
+        if let Some(pids) = limits.pids {
+            let d = self.dir_for("pids").ok_or_else(|| missing("pids"))?;
+            write_file(&d.path.join("pids.max"), &pids.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// The leaf name shared by every directory of the set (`<name>-<pid>-<n>`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The cgroup2 directory, for CLONE_INTO_CGROUP ([`crate::Fork::into_cgroup`],
+    /// [`crate::Command::into_cgroup`]); `None` on a v1-only host.
+    pub fn into_cgroup_dir(&self) -> Option<BorrowedFd<'_>> {
+        self.unified.as_ref().map(|d| d.fd.as_fd())
+    }
+
+    /// The `cgroup.procs` of each v1 directory (which CLONE_INTO_CGROUP cannot reach), open
+    /// O_WRONLY | O_CLOEXEC. A fresh child joins them with [`super::join`] before it execs.
+    /// The fds belong to the set and stay open until it is removed; a child forked from the
+    /// caller has its own copies. Empty on a pure cgroup2 host.
+    pub fn join_fds(&self) -> Vec<RawFd> {
+        self.v1.iter().map(|d| d.fd.as_raw_fd()).collect()
+    }
+
+    /// Moves process `pid` (its whole thread group) into the v1 directories, from the parent
+    /// side: for a child that waits at a sync point and cannot join by itself.
+    pub fn attach(&self, pid: i32) -> Result<()> {
+        let text = pid.to_string();
+        for d in &self.v1 {
+            let done = cleave_child::sys::write(d.fd.as_raw_fd(), text.as_bytes());
+            done.map_err(|e| {
+                cg_err(
+                    format!(
+                        "failed to move {pid} into {}/cgroup.procs",
+                        d.path.display()
+                    ),
+                    errno(e),
+                )
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Every directory of the set: the cgroup2 one first, then the v1 ones.
+    pub fn paths(&self) -> Vec<PathBuf> {
+        self.unified
+            .iter()
+            .chain(&self.v1)
+            .map(|d| d.path.clone())
+            .collect()
+    }
+
+    /// The v1 freezer directory, used only when there is no cgroup2 directory (cgroup2's
+    /// own `cgroup.freeze` covers every process of the set).
+    fn v1_freezer(&self) -> Option<&Dir> {
+        self.v1.iter().find(|d| d.has("freezer"))
+    }
+
+    /// Freezes every process of the set and waits until the kernel reports it frozen
+    /// (cgroup2 `cgroup.freeze` / `cgroup.events`; v1 `freezer.state`).
+    pub fn freeze(&self) -> Result<()> {
+        self.set_frozen(true)
+    }
+
+    /// Lets the processes of a frozen set run again.
+    pub fn thaw(&self) -> Result<()> {
+        self.set_frozen(false)
+    }
+
+    fn set_frozen(&self, frozen: bool) -> Result<()> {
+        let (file, value, state_file, want) = if let Some(d) = &self.unified {
+            let value = if frozen { "1" } else { "0" };
+            (
+                d.path.join("cgroup.freeze"),
+                value,
+                d.path.join("cgroup.events"),
+                format!("frozen {value}"),
+            )
+        } else if let Some(d) = self.v1_freezer() {
+            let value = if frozen { "FROZEN" } else { "THAWED" };
+            let state = d.path.join("freezer.state");
+            (state.clone(), value, state, value.to_string())
+        } else {
+            return Err(cg_err(
+                "freeze: this set has neither a cgroup2 directory nor a v1 freezer one".into(),
+                errno(libc::ENOENT),
+            ));
+        };
+        write_file(&file, value)?;
+        let start = Instant::now();
+        loop {
+            if read_file(&state_file)?.lines().any(|l| l.trim() == want) {
+                return Ok(());
+            }
+            if start.elapsed() > SETTLE {
+                return Err(cg_err(
+                    format!(
+                        "{} did not report {want:?} within {SETTLE:?}",
+                        state_file.display()
+                    ),
+                    errno(libc::ETIMEDOUT),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Kills every process of the set (cgroup2 `cgroup.kill`; otherwise SIGKILL to every
+    /// PID in each `cgroup.procs`, thawing a v1-frozen set so the signal is taken) and waits
+    /// until the set is empty. The processes become zombies for their parents to reap.
+    pub fn kill(&self) -> Result<()> {
+        if let Some(d) = &self.unified {
+            let file = d.path.join("cgroup.kill");
+            if file.exists() {
+                write_file(&file, "1")?;
+            }
+        }
+        let start = Instant::now();
+        for d in self.unified.iter().chain(&self.v1) {
+            loop {
+                let pids = procs(&d.path)?;
+                if pids.is_empty() {
+                    break;
+                }
+                if start.elapsed() > SETTLE {
+                    return Err(cg_err(
+                        format!("kill: {} still holds processes {pids:?}", d.path.display()),
+                        errno(libc::EBUSY),
+                    ));
+                }
+                for pid in pids {
+                    // Through a pidfd: a PID that was reused after we read it is not hit.
+                    if let Ok(fd) = raw::pidfd_open(pid) {
+                        let _ = raw::pidfd_send_signal(fd.as_raw_fd(), libc::SIGKILL);
+                    }
+                }
+                if self.unified.is_none() {
+                    if let Some(f) = self.v1_freezer() {
+                        let _ = write_file(&f.path.join("freezer.state"), "THAWED");
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        Ok(())
+    }
+
+    /// Kills what is left and removes every directory of the set (the shared `cleave`
+    /// parents stay). Returns the first failure; everything is attempted regardless.
+    pub fn remove(mut self) -> Result<()> {
+        self.teardown()
+    }
+
+    fn teardown(&mut self) -> Result<()> {
+        if self.removed {
+            return Ok(());
+        }
+        self.removed = true;
+        let killed = self.kill();
+        let dirs: Vec<Dir> = self
+            .unified
+            .take()
+            .into_iter()
+            .chain(self.v1.drain(..))
+            .collect();
+        let mut first = killed.err();
+        for d in dirs {
+            let Dir { path, fd, .. } = d;
+            drop(fd);
+            if let Err(e) = remove_dir(&path) {
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+}
+
+impl Drop for CgroupSet {
+    /// Best effort: kills what is left and removes the directories.
+    fn drop(&mut self) {
+        let _ = self.teardown();
+    }
+}
