@@ -69,12 +69,23 @@ fn unchecked_shows_the_kernels_answer_as_126() {
 fn unprivileged_namespaces_get_a_user_namespace_or_a_hint() {
     // Without root, cleave adds the user namespace the others need (as unshare -r would
     // have to be asked to); --unchecked shows the kernel's own refusal, with advice.
-    let o = nobody(&["spawn", "--new", "uts", "--hostname", "box", "--", "hostname"]);
+    let o = nobody(&[
+        "spawn",
+        "--new",
+        "uts",
+        "--hostname",
+        "box",
+        "--",
+        "hostname",
+    ]);
     assert_eq!(text(&o.stdout), "box\n", "{}", text(&o.stderr));
     let o = nobody(&["spawn", "--unchecked", "--flags", "newuts", "--", "true"]);
     assert_eq!(o.status.code(), Some(126));
     let e = text(&o.stderr);
-    assert!(e.contains("EPERM") && e.contains("add user to --new"), "{e}");
+    assert!(
+        e.contains("EPERM") && e.contains("add user to --new"),
+        "{e}"
+    );
     let o = nobody(&[
         "spawn",
         "--new",

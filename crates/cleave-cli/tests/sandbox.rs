@@ -730,37 +730,202 @@ fn setup_failure_halfway_leaves_nothing_behind() {
     // The tmpfs and the bind succeed, then chdir fails: the child reports which step failed
     // and exits; its mounts die with its mount namespace.
     for who in [as_root as fn(&[&str]) -> Output, as_nobody] {
-        let o = who(&["spawn", "--new", "pid,mount", "--tmpfs", "/mnt", "--bind", "/etc/hostname", "/mnt/h",
-            "--chdir", "/mnt/no-such-dir", "--", "sleep", "1001.5"]);
+        let o = who(&[
+            "spawn",
+            "--new",
+            "pid,mount",
+            "--tmpfs",
+            "/mnt",
+            "--bind",
+            "/etc/hostname",
+            "/mnt/h",
+            "--chdir",
+            "/mnt/no-such-dir",
+            "--",
+            "sleep",
+            "1001.5",
+        ]);
         assert_eq!(o.status.code(), Some(126), "{}", err(&o));
-        assert!(err(&o).contains("--chdir /mnt/no-such-dir") && err(&o).contains("ENOENT"), "{}", err(&o));
+        assert!(
+            err(&o).contains("--chdir /mnt/no-such-dir") && err(&o).contains("ENOENT"),
+            "{}",
+            err(&o)
+        );
     }
     assert_eq!(mountinfo(), before);
     assert!(pids_running("sleep\01001.5").is_empty());
     // A program that crashes: its status is reported as 128+N and nothing stays.
-    let o = as_root(&["spawn", "--new", "user,pid,mount", "--mount-proc", "--", "sh", "-c", "kill -SEGV $$"]);
+    let o = as_root(&[
+        "spawn",
+        "--new",
+        "user,pid,mount",
+        "--mount-proc",
+        "--",
+        "sh",
+        "-c",
+        "kill -SEGV $$",
+    ]);
     assert_eq!(o.status.code(), Some(128 + libc::SIGSEGV));
     assert_eq!(mountinfo(), before);
 }
 
 #[test]
 fn cgroup_namespace_and_propagation() {
-    both(&["spawn", "--new", "cgroup", "--", "cat", "/proc/self/cgroup"], |o, _| {
-        let text = ok(o);
-        assert!(text.lines().all(|l| l.ends_with(":/")), "every hierarchy rooted at the program's cgroup: {text}");
-    });
+    both(
+        &["spawn", "--new", "cgroup", "--", "cat", "/proc/self/cgroup"],
+        |o, _| {
+            let text = ok(o);
+            assert!(
+                text.lines().all(|l| l.ends_with(":/")),
+                "every hierarchy rooted at the program's cgroup: {text}"
+            );
+        },
+    );
     // slave: the root mount inside follows the host's peer group ("master:N").
-    let o = as_root(&["spawn", "--new", "mount", "--propagation", "slave", "--", "sh", "-c", "awk '$5 == \"/\"' /proc/self/mountinfo"]);
+    let o = as_root(&[
+        "spawn",
+        "--new",
+        "mount",
+        "--propagation",
+        "slave",
+        "--",
+        "sh",
+        "-c",
+        "awk '$5 == \"/\"' /proc/self/mountinfo",
+    ]);
     let text = ok(&o);
-    let host_shared = mountinfo().lines().any(|l| l.split(' ').nth(4) == Some("/") && l.contains("shared:"));
+    let host_shared = mountinfo()
+        .lines()
+        .any(|l| l.split(' ').nth(4) == Some("/") && l.contains("shared:"));
     if host_shared {
         assert!(text.contains("master:"), "{text}");
     } else {
         assert!(!text.contains("shared:"), "{text}");
     }
-    let o = as_root(&["spawn", "--new", "mount", "--", "sh", "-c", "awk '$5 == \"/\"' /proc/self/mountinfo"]);
+    let o = as_root(&[
+        "spawn",
+        "--new",
+        "mount",
+        "--",
+        "sh",
+        "-c",
+        "awk '$5 == \"/\"' /proc/self/mountinfo",
+    ]);
     let text = ok(&o);
-    assert!(!text.contains("shared:") && !text.contains("master:"), "private by default: {text}");
-    let o = as_root(&["spawn", "--new", "mount", "--propagation", "sideways", "--", "true"]);
+    assert!(
+        !text.contains("shared:") && !text.contains("master:"),
+        "private by default: {text}"
+    );
+    let o = as_root(&[
+        "spawn",
+        "--new",
+        "mount",
+        "--propagation",
+        "sideways",
+        "--",
+        "true",
+    ]);
     assert_eq!(o.status.code(), Some(125));
+}
+
+fn sandbox_cgroups_left() -> Vec<String> {
+    let mut left = Vec::new();
+    for hierarchy in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        if let Ok(dirs) = std::fs::read_dir(hierarchy.path().join("cleave")) {
+            for d in dirs.flatten() {
+                let name = d.file_name().to_string_lossy().into_owned();
+                if name.starts_with("sandbox-") {
+                    left.push(d.path().display().to_string());
+                }
+            }
+        }
+    }
+    left
+}
+
+#[test]
+fn limits_are_enforced_and_their_cgroup_removed() {
+    require_root();
+    // Beyond --memory the program is killed (SIGKILL: 128+9); within it, it runs.
+    let alloc = |mib: u32| format!("b = bytearray({mib} << 20); print(len(b) >> 20)");
+    let o = as_root(&[
+        "spawn",
+        "--new",
+        "user,pid",
+        "--memory",
+        "32M",
+        "--",
+        "python3",
+        "-c",
+        &alloc(128),
+    ]);
+    assert_eq!(o.status.code(), Some(137), "{}", err(&o));
+    let o = as_root(&[
+        "spawn",
+        "--new",
+        "user,pid",
+        "--memory",
+        "32M",
+        "--",
+        "python3",
+        "-c",
+        &alloc(8),
+    ]);
+    assert_eq!(ok(&o), "8\n");
+    // A fork loop stops at --pids (cleave's init counts as one).
+    let o = as_root(&[
+        "spawn",
+        "--new",
+        "user,pid",
+        "--pids",
+        "8",
+        "--",
+        "sh",
+        "-c",
+        "n=0; while [ $n -lt 20 ]; do sleep 2 & n=$((n+1)); echo $n; done",
+    ]);
+    let started: Vec<u32> = out(&o).lines().filter_map(|l| l.parse().ok()).collect();
+    assert!(
+        o.status.code() != Some(0) && err(&o).contains("fork"),
+        "{}",
+        err(&o)
+    );
+    assert!(
+        started.len() < 8,
+        "at most 6 children besides init and sh: {started:?}"
+    );
+    // The quota is what --cpus asked, seen from inside.
+    let o = as_root(&["spawn", "--cpus", "0.5", "--cpu-weight", "200", "--", "sh", "-c",
+        "p=$(grep -E '^[0-9]+:cpu:' /proc/self/cgroup | cut -d: -f3); \
+         if [ -e /sys/fs/cgroup/cpu.max ]; then cat /sys/fs/cgroup$p/cpu.max; else cat /sys/fs/cgroup/cpu$p/cpu.cfs_quota_us /sys/fs/cgroup/cpu$p/cpu.cfs_period_us; fi"]);
+    let text = ok(&o);
+    let nums: Vec<&str> = text.split_whitespace().collect();
+    assert_eq!(nums, ["50000", "100000"], "{text}");
+    assert!(
+        sandbox_cgroups_left().is_empty(),
+        "{:?}",
+        sandbox_cgroups_left()
+    );
+    // Bad values are refused before anything is made.
+    for (args, needle) in [
+        (&["spawn", "--memory", "lots", "--", "true"][..], "lots"),
+        (&["spawn", "--cpus", "0", "--", "true"], "--cpus"),
+        (
+            &["spawn", "--cpu-weight", "0", "--", "true"],
+            "--cpu-weight",
+        ),
+    ] {
+        let o = as_root(args);
+        assert_eq!(o.status.code(), Some(125), "{args:?}");
+        assert!(err(&o).contains(needle), "{}", err(&o));
+    }
+    // Without root or a delegated cgroup, the error says how to get one.
+    let o = as_nobody(&["spawn", "--memory", "32M", "--", "true"]);
+    assert_eq!(o.status.code(), Some(126), "{}", err(&o));
+    assert!(err(&o).contains("--cgroup-parent"), "{}", err(&o));
+    assert!(
+        sandbox_cgroups_left().is_empty(),
+        "{:?}",
+        sandbox_cgroups_left()
+    );
 }

@@ -3,6 +3,7 @@
 //! clone flags and child steps, so the fast CLONE_VM | CLONE_VFORK path is kept wherever
 //! nothing needs the caller between clone and exec.
 use crate::caps::{self, Rlimit};
+use crate::cgroup::{CgroupSet, Limits};
 use crate::child::{Child, ExitStatus};
 use crate::error::{Error, Result};
 use crate::flags::CloneFlags;
@@ -47,12 +48,15 @@ pub struct Sandbox {
     no_new_privs: bool,
     new_session: bool,
     parent_death_signal: Option<i32>,
+    limits: Limits,
+    cgroup_parent: Option<PathBuf>,
 }
 
 /// A running sandbox.
 #[derive(Debug)]
 pub struct SandboxChild {
     child: Child,
+    cgroup: Option<CgroupSet>,
 }
 
 impl SandboxChild {
@@ -66,9 +70,19 @@ impl SandboxChild {
         self.child.id()
     }
 
-    /// Waits for the sandbox to end, then removes what cleave made for it.
+    /// The sandbox's cgroups, when it has limits: freeze, thaw, kill.
+    pub fn cgroup(&self) -> Option<&CgroupSet> {
+        self.cgroup.as_ref()
+    }
+
+    /// Waits for the sandbox to end, then removes what cleave made for it (its cgroups,
+    /// after killing anything the program left running in them).
     pub fn wait(&mut self) -> Result<ExitStatus> {
-        self.child.wait()
+        let status = self.child.wait()?;
+        if let Some(set) = self.cgroup.take() {
+            set.remove()?;
+        }
+        Ok(status)
     }
 }
 
@@ -93,7 +107,22 @@ impl Sandbox {
             no_new_privs: false,
             new_session: false,
             parent_death_signal: None,
+            limits: Limits::default(),
+            cgroup_parent: None,
         }
+    }
+
+    /// Resource limits, enforced by a cgroup made for this sandbox and removed after it.
+    pub fn limits(&mut self, limits: Limits) -> &mut Sandbox {
+        self.limits = limits;
+        self
+    }
+
+    /// A cgroup2 directory delegated to the caller, under which the sandbox's cgroup is
+    /// made (for limits without root).
+    pub fn cgroup_parent(&mut self, dir: impl Into<PathBuf>) -> &mut Sandbox {
+        self.cgroup_parent = Some(dir.into());
+        self
     }
 
     /// The command inside.
@@ -223,7 +252,7 @@ impl Sandbox {
     /// makes: a user namespace for an unprivileged caller asking for any other namespace,
     /// a mount namespace for any filesystem option; time and cgroup namespaces that must be
     /// entered after setup move out of clone() into unshare() in the child.
-    fn plan_flags(&self, euid: u32) -> (CloneFlags, CloneFlags) {
+    fn plan_flags(&self, euid: u32, joins_after_clone: bool) -> (CloneFlags, CloneFlags) {
         let mut flags = self.cmd.requested_flags();
         if self.monotonic.is_some() || self.boottime.is_some() {
             flags |= CloneFlags::NEWTIME;
@@ -242,6 +271,11 @@ impl Sandbox {
             // init's fork) enter it.
             deferred |= CloneFlags::NEWTIME;
         }
+        if joins_after_clone && flags.contains(CloneFlags::NEWCGROUP) {
+            // The child joins cgroup v1 hierarchies itself after clone; a cgroup namespace
+            // made at clone would be rooted where it was before.
+            deferred |= CloneFlags::NEWCGROUP;
+        }
         (flags.difference(deferred), deferred)
     }
 
@@ -250,7 +284,22 @@ impl Sandbox {
         // SAFETY: plain getters.
         #[allow(unsafe_code)]
         let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
-        let (flags, deferred) = self.plan_flags(euid);
+        // Limits: the cgroups exist before clone; the child starts in the cgroup2 one
+        // (CLONE_INTO_CGROUP) and joins v1 hierarchies itself, before anything else.
+        let cgroup = if self.limits.is_empty() {
+            None
+        } else {
+            let set = CgroupSet::create("sandbox", &self.limits, self.cgroup_parent.as_deref())?;
+            if let Some(dir) = set.into_cgroup_dir() {
+                self.cmd.into_cgroup(dir).map_err(|source| Error::Prepare {
+                    what: "duplicate the cgroup directory fd".into(),
+                    source,
+                })?;
+            }
+            Some(set)
+        };
+        let join_fds = cgroup.as_ref().map(|c| c.join_fds()).unwrap_or_default();
+        let (flags, deferred) = self.plan_flags(euid, !join_fds.is_empty());
         let all = flags | deferred;
         let need = |f: CloneFlags, what: &str, ns: &str| -> Result<()> {
             if all.contains(f) {
@@ -288,6 +337,21 @@ impl Sandbox {
                 )
                 .num(0, sig as u64)
                 .num(1, ppid),
+            );
+        }
+
+        for fd in &join_fds {
+            steps.push(
+                Step::new(OpKind::WriteFd, "join the sandbox's cgroup v1 hierarchies")
+                    .arg(0, "0")
+                    .num(0, *fd as u64)
+                    .num(1, 1),
+            );
+        }
+        if deferred.contains(CloneFlags::NEWCGROUP) {
+            steps.push(
+                Step::new(OpKind::Unshare, "unshare(CLONE_NEWCGROUP)")
+                    .num(0, CloneFlags::NEWCGROUP.bits()),
             );
         }
 
@@ -457,6 +521,6 @@ impl Sandbox {
                 .after_clone(AfterClone(Box::new(move |pid| maps.write_from_parent(pid))));
         }
         let child = self.cmd.spawn()?;
-        Ok(SandboxChild { child })
+        Ok(SandboxChild { child, cgroup })
     }
 }

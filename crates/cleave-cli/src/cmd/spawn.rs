@@ -3,6 +3,7 @@ use crate::cli::{SandboxArgs, SpawnArgs};
 use crate::report;
 use clap::ArgMatches;
 use cleave::caps::{self, Rlimit};
+use cleave::cgroup::{self, Limits};
 use cleave::flags::{parse_flags, signal_name};
 use cleave::idmap::{IdMap, IdMapping};
 use cleave::mount::MountOp;
@@ -410,6 +411,30 @@ fn sandbox_from(
     }
     for r in &s.rlimit {
         sb.rlimit(r.parse::<Rlimit>()?);
+    }
+    let limits = Limits {
+        memory: s.memory.as_deref().map(cgroup::parse_size).transpose()?,
+        cpus: s.cpus,
+        cpu_weight: s.cpu_weight,
+        pids: s.pids,
+    };
+    if let Some(c) = s.cpus {
+        if !(c > 0.0 && c.is_finite()) {
+            return Err(bad(format!(
+                "--cpus {c}: give a positive fraction of one CPU, e.g. 0.5 or 2"
+            )));
+        }
+    }
+    if let Some(w) = s.cpu_weight {
+        if !(1..=10000).contains(&w) {
+            return Err(bad(format!(
+                "--cpu-weight {w}: give a weight from 1 to 10000 (100 is the default share)"
+            )));
+        }
+    }
+    sb.limits(limits);
+    if let Some(p) = &s.cgroup_parent {
+        sb.cgroup_parent(p);
     }
 
     // Capabilities: a sandbox starts from none, anything else from all it would get.

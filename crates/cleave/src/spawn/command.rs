@@ -253,7 +253,11 @@ impl Command {
 
     /// Replaces the requested flags, keeping CLONE_INTO_CGROUP when a cgroup was given.
     pub(crate) fn flags_for_sandbox(&mut self, flags: CloneFlags) {
-        let keep = self.spec.flags & CloneFlags::INTO_CGROUP;
+        let keep = if self.spec.cgroup.is_some() {
+            CloneFlags::INTO_CGROUP
+        } else {
+            CloneFlags::empty()
+        };
         self.spec.set_flags(flags | keep);
     }
 
