@@ -2,7 +2,16 @@
 //! mapping with a `PROT_NONE` guard page below it, unmapped on drop.
 #![allow(unsafe_code)]
 
+use std::cell::Cell;
 use std::io;
+
+thread_local! {
+    /// One stack kept by [`Stack::recycle`] for the next [`Stack::reuse_or_new`] on this
+    /// thread: a task created and joined in a loop then costs no mmap, mprotect and munmap
+    /// (with CLONE_VM, munmap also flushes the TLB of every CPU the task ran on) and no page
+    /// faults on a fresh stack.
+    static SPARE: Cell<Option<Stack>> = const { Cell::new(None) };
+}
 
 /// A child stack. The owner must keep it alive until the task that runs on it can no longer
 /// run (it has exec'd, exited, or been joined).
@@ -62,6 +71,23 @@ impl Stack {
             map_len,
             guard: page,
         })
+    }
+
+    /// A stack of at least `size` usable bytes: the one this thread last recycled when it has
+    /// the same size, else a new mapping.
+    pub fn reuse_or_new(size: usize) -> io::Result<Stack> {
+        let page = page_size();
+        let usable = size.max(page).div_ceil(page) * page;
+        match SPARE.try_with(Cell::take) {
+            Ok(Some(stack)) if stack.map_len - stack.guard == usable => Ok(stack),
+            _ => Stack::new(size),
+        }
+    }
+
+    /// Keeps this stack for the next [`Stack::reuse_or_new`] on this thread (one is kept;
+    /// it is unmapped when the thread ends). Only for a stack no task can run on any more.
+    pub fn recycle(self) {
+        let _ = SPARE.try_with(|spare| spare.set(Some(self)));
     }
 
     /// Lowest usable address (above the guard page).

@@ -150,8 +150,9 @@ impl Fork {
                 let code = if std_ok {
                     let code =
                         std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)).unwrap_or(101);
+                    // Stdout is buffered; stderr is not, so there is nothing to flush there
+                    // (and taking its lock would cost a copy-on-write fault in the child).
                     let _ = std::io::stdout().flush();
-                    let _ = std::io::stderr().flush();
                     code
                 } else {
                     body()

@@ -115,7 +115,7 @@ impl Task {
         let flags = self.effective_flags();
         let exit_signal = self.spec.exit_signal_for(flags);
         self.spec.validate(flags, exit_signal)?;
-        let stack = Stack::new(self.stack_size).map_err(|e| Error::Prepare {
+        let stack = Stack::reuse_or_new(self.stack_size).map_err(|e| Error::Prepare {
             what: format!("map a {}-byte task stack", self.stack_size),
             source: e,
         })?;
@@ -184,6 +184,31 @@ impl<F> TaskHandle<F> {
         if let Some(s) = self.status {
             return Ok(s);
         }
+        let status = match self.child.reaper() {
+            // A reaped task is past exit_mm(), where the kernel cleared its TID word: it no
+            // longer touches its stack, so one wait is enough (no futex sleep and wake-up
+            // before it). If the wait fails, the futex still tells when the stack is free.
+            Reaper::Caller => match self.child.wait() {
+                Ok(status) => status,
+                Err(e) => {
+                    self.await_cleartid();
+                    return Err(e);
+                }
+            },
+            _ => {
+                self.await_cleartid();
+                ExitStatus::Exited(self.shared.result.load(Ordering::SeqCst))
+            }
+        };
+        if let Some(stack) = self.stack.take() {
+            stack.recycle();
+        }
+        self.status = Some(status);
+        Ok(status)
+    }
+
+    /// Blocks until CLONE_CHILD_CLEARTID has zeroed the TID word (the task left its stack).
+    fn await_cleartid(&self) {
         loop {
             let v = self.shared.tid.load(Ordering::SeqCst);
             if v == 0 {
@@ -191,13 +216,6 @@ impl<F> TaskHandle<F> {
             }
             raw::futex_wait(&self.shared.tid, v);
         }
-        let status = match self.child.reaper() {
-            Reaper::Caller => self.child.wait()?,
-            _ => ExitStatus::Exited(self.shared.result.load(Ordering::SeqCst)),
-        };
-        self.stack = None;
-        self.status = Some(status);
-        Ok(status)
     }
 }
 
