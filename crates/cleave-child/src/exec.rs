@@ -15,7 +15,12 @@ const NSIG: usize = 64;
 pub unsafe extern "C" fn run(plan: *const Plan) -> ! {
     // SAFETY: the caller guarantees `plan` is valid.
     let plan = unsafe { &*plan };
-    match run_steps(plan) {
+    run_from(plan, 0)
+}
+
+/// Runs the plan's ops from index `first` (0: the whole plan, after the sync), then exec.
+pub(crate) fn run_from(plan: &Plan, first: usize) -> ! {
+    match run_steps(plan, first) {
         Ok(never) => match never {},
         Err((stage, index, errno)) => fail(plan, stage, index, errno),
     }
@@ -50,8 +55,8 @@ fn fail(plan: &Plan, stage: Stage, index: u32, errno: i32) -> ! {
 
 type StepError = (Stage, u32, i32);
 
-fn run_steps(plan: &Plan) -> Result<Never, StepError> {
-    if plan.sync_fd >= 0 {
+fn run_steps(plan: &Plan, first: usize) -> Result<Never, StepError> {
+    if plan.sync_fd >= 0 && first == 0 {
         if plan.sync_peer_fd >= 0 && !plan.fd_table_shared {
             let _ = sys::close(plan.sync_peer_fd);
         }
@@ -62,11 +67,11 @@ fn run_steps(plan: &Plan) -> Result<Never, StepError> {
             Err(e) => return Err((Stage::Sync, 0, e)),
         }
     }
-    for i in 0..plan.n_ops {
+    for i in first..plan.n_ops {
         // SAFETY: `ops` holds `n_ops` elements (Plan's contract).
         let op = unsafe { &*plan.ops.add(i) };
         let result = if op.kind == OpKind::ForkInit {
-            fork_init(plan)
+            fork_init(plan, i, op)
         } else {
             run_op(op)
         };

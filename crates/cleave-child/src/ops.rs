@@ -267,23 +267,61 @@ fn raise_ambient(mask: u64) -> Result<(), i32> {
     Ok(())
 }
 
-/// Forks. Returns `Ok(())` in the new child, which goes on to the program; the calling
-/// process never returns: it becomes the init described on [`OpKind::ForkInit`].
-pub fn fork_init(plan: &Plan) -> Result<(), i32> {
-    // SAFETY: a plain fork (no CLONE_VM, no new stack): the child continues on its own copy
-    // of this stack, running only this crate's allocation-free code.
-    #[allow(unsafe_code)]
-    let pid =
-        check(unsafe { syscall5(libc::SYS_clone as usize, libc::SIGCHLD as usize, 0, 0, 0, 0) })?;
-    if pid == 0 {
-        return Ok(());
-    }
+/// Where the program child of [`fork_init`] picks the plan up.
+struct Continue<'a> {
+    plan: &'a Plan,
+    next: usize,
+}
+
+/// Entry of the program child created with CLONE_VM | CLONE_VFORK: runs the rest of the
+/// plan on its own stack and execs.
+unsafe extern "C" fn program_entry(arg: *const u8) -> i32 {
+    // SAFETY: `arg` is the Continue on the init's stack; the init is suspended (CLONE_VFORK)
+    // until this child execs or exits.
+    let cont = unsafe { &*(arg as *const Continue<'_>) };
+    crate::exec::run_from(cont.plan, cont.next)
+}
+
+/// Creates the program's process; the calling process never returns: it becomes the init
+/// described on [`OpKind::ForkInit`]. With a stack in `op` (n1 = its top), the program child
+/// is made with CLONE_VM | CLONE_VFORK and continues the plan there (no page tables are
+/// copied); without, it is a plain fork that returns `Ok(())` here and goes on.
+pub fn fork_init(plan: &Plan, index: usize, op: &Op) -> Result<(), i32> {
+    let pid = if op.n1 != 0 {
+        let cont = Continue {
+            plan,
+            next: index + 1,
+        };
+        let flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD;
+        // SAFETY: n1 is the top of a stack the parent keeps until the program has exec'd;
+        // `cont` outlives the child's use of it because CLONE_VFORK suspends us until then.
+        #[allow(unsafe_code)]
+        let ret = unsafe {
+            sys::clone_entry(
+                flags as usize,
+                op.n1 as usize,
+                program_entry,
+                &cont as *const Continue<'_> as *const u8,
+            )
+        };
+        check(ret)?
+    } else {
+        // SAFETY: a plain fork (no CLONE_VM, no new stack): the child continues on its own
+        // copy of this stack, running only this crate's allocation-free code.
+        #[allow(unsafe_code)]
+        let pid = check(unsafe {
+            syscall5(libc::SYS_clone as usize, libc::SIGCHLD as usize, 0, 0, 0, 0)
+        })?;
+        if pid == 0 {
+            return Ok(());
+        }
+        pid
+    };
     // The init holds nothing of the program's: in particular not the report channel, whose
     // EOF tells the parent that the program has exec'd.
     // SAFETY: close_range on numbers.
     #[allow(unsafe_code)]
     let _ = unsafe { syscall3(libc::SYS_close_range as usize, 3, u32::MAX as usize, 0) };
-    let _ = plan;
     init_loop(pid as i32)
 }
 

@@ -135,7 +135,8 @@ pub enum OpKind {
     Ambient = 28,
     /// Forks: this process becomes a minimal init (PID 1 of a new PID namespace) that reaps
     /// every child, forwards signals to the program and exits with its status; the new child
-    /// runs the remaining steps and the program.
+    /// runs the remaining steps and the program. n1: the top of a stack for the program
+    /// child, which is then made with CLONE_VM | CLONE_VFORK (0: a plain fork).
     ForkInit = 29,
 }
 

@@ -107,6 +107,19 @@ const RLIMITS: [(&str, u32); 16] = [
     ("RTTIME", libc::RLIMIT_RTTIME as u32),
 ];
 
+impl Rlimit {
+    /// The limit's name in lower case (`nofile`), as `--rlimit` takes it.
+    pub fn name(&self) -> String {
+        RLIMITS
+            .iter()
+            .find(|(_, r)| *r == self.resource)
+            .map_or_else(
+                || self.resource.to_string(),
+                |(n, _)| n.to_ascii_lowercase(),
+            )
+    }
+}
+
 impl std::str::FromStr for Rlimit {
     type Err = Error;
 

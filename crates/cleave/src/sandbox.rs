@@ -11,6 +11,10 @@ use crate::idmap::{self, IdMapping, MapWriter};
 use crate::mount::{Filesystem, MountOp};
 use crate::plan::Step;
 use crate::spawn::{AfterClone, Command};
+use crate::stack::Stack;
+
+/// Stack of the program's process between the init's clone and exec.
+const PROGRAM_STACK: usize = 64 * 1024;
 use cleave_child::OpKind;
 use std::ffi::{OsStr, OsString};
 
@@ -438,11 +442,21 @@ impl Sandbox {
         }
         steps.extend(fs.compile(all.contains(CloneFlags::NEWNS))?);
 
+        // The program's stack, when the init can start it with CLONE_VM | CLONE_VFORK (not
+        // after unsharing a time namespace: the kernel refuses CLONE_VM then). By the time
+        // spawn returns the program has exec'd, so the stack can go with this frame.
+        let mut program_stack = None;
         if new_pid && !self.as_pid1 {
-            steps.push(Step::new(
-                OpKind::ForkInit,
-                "fork the program behind cleave's init",
-            ));
+            let mut step = Step::new(OpKind::ForkInit, "start the program behind cleave's init");
+            if !deferred.contains(CloneFlags::NEWTIME) {
+                let stack = Stack::new(PROGRAM_STACK).map_err(|source| Error::Prepare {
+                    what: "map the program's pre-exec stack".into(),
+                    source,
+                })?;
+                step = step.num(0, stack.base() + stack.size());
+                program_stack = Some(stack);
+            }
+            steps.push(step);
         }
         if self.new_session {
             steps.push(Step::new(OpKind::Setsid, "setsid"));
@@ -451,7 +465,7 @@ impl Sandbox {
             steps.push(
                 Step::new(
                     OpKind::SetRlimit,
-                    format!("set resource limit {}", r.resource),
+                    format!("--rlimit {}={}:{}", r.name(), r.soft, r.hard),
                 )
                 .num(0, r.resource as u64)
                 .num(1, r.soft)
@@ -521,6 +535,7 @@ impl Sandbox {
                 .after_clone(AfterClone(Box::new(move |pid| maps.write_from_parent(pid))));
         }
         let child = self.cmd.spawn()?;
+        drop(program_stack);
         Ok(SandboxChild { child, cgroup })
     }
 }

@@ -92,3 +92,44 @@ pub unsafe fn syscall6(
     };
     ret
 }
+
+/// Legacy `clone(flags, sp, 0, 0, 0)` whose child calls `f(arg)` on stack top `sp`, then
+/// exit(2) with its result. Returns the child's PID (or a negated errno) in the caller.
+///
+/// # Safety
+/// `sp` must be the top of a stack the child may use until it execs or exits, and `f` must
+/// be safe to run there with `arg` (with CLONE_VM it shares the caller's memory).
+#[inline(never)]
+pub unsafe fn clone_entry(
+    flags: usize,
+    sp: usize,
+    f: unsafe extern "C" fn(*const u8) -> i32,
+    arg: *const u8,
+) -> isize {
+    let ret: isize;
+    // SAFETY: the child branch never falls through: it runs on its own stack and ends in
+    // exit(2); the parent branch only receives x0. x20/x21 survive the svc.
+    unsafe {
+        core::arch::asm!(
+            "svc 0",
+            "cbnz x0, 2f",
+            "mov x30, xzr",
+            "mov x0, x21",
+            "blr x20",
+            "mov x8, {exit}",
+            "svc 0",
+            "brk #0",
+            "2:",
+            exit = const libc::SYS_exit as usize,
+            in("x8") libc::SYS_clone as usize,
+            inlateout("x0") flags as isize => ret,
+            in("x1") sp,
+            in("x2") 0usize,
+            in("x3") 0usize,
+            in("x4") 0usize,
+            in("x20") f,
+            in("x21") arg,
+        )
+    };
+    ret
+}

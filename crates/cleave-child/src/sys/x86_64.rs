@@ -101,3 +101,49 @@ pub unsafe fn syscall6(
     };
     ret
 }
+
+/// Legacy `clone(flags, sp, 0, 0, 0)` whose child calls `f(arg)` on stack top `sp`, then
+/// exit(2) with its result. Returns the child's PID (or a negated errno) in the caller.
+///
+/// # Safety
+/// `sp` must be the top of a stack the child may use until it execs or exits, and `f` must
+/// be safe to run there with `arg` (with CLONE_VM it shares the caller's memory).
+#[inline(never)]
+pub unsafe fn clone_entry(
+    flags: usize,
+    sp: usize,
+    f: unsafe extern "C" fn(*const u8) -> i32,
+    arg: *const u8,
+) -> isize {
+    let ret: isize;
+    // SAFETY: the child branch never falls through: it runs on its own stack and ends in
+    // exit(2); the parent branch only receives rax. The kernel keeps r12/r13 across syscall.
+    unsafe {
+        core::arch::asm!(
+            "syscall",
+            "test rax, rax",
+            "jnz 2f",
+            "xor ebp, ebp",
+            "and rsp, -16",
+            "mov rdi, r13",
+            "call r12",
+            "mov edi, eax",
+            "mov eax, {exit}",
+            "syscall",
+            "ud2",
+            "2:",
+            exit = const libc::SYS_exit as usize,
+            inlateout("rax") libc::SYS_clone as isize => ret,
+            in("rdi") flags,
+            in("rsi") sp,
+            in("rdx") 0usize,
+            in("r10") 0usize,
+            in("r8") 0usize,
+            in("r12") f,
+            in("r13") arg,
+            lateout("rcx") _,
+            lateout("r11") _,
+        )
+    };
+    ret
+}

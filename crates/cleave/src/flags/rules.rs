@@ -527,11 +527,14 @@ pub fn parse_release(release: &str) -> Option<(u32, u32)> {
     Some((major, minor))
 }
 
-fn has_cap_sys_admin() -> bool {
+/// Whether the caller holds CAP_SYS_ADMIN in its user namespace.
+pub fn has_cap_sys_admin() -> bool {
     crate::raw::effective_caps() & (1u64 << 21/* CAP_SYS_ADMIN */) != 0
 }
 
-fn pid_ns_for_children_differs() -> bool {
+/// Whether the caller's children would be born in another PID namespace (after
+/// unshare(CLONE_NEWPID) or setns).
+pub fn pid_ns_for_children_differs() -> bool {
     use std::os::unix::fs::MetadataExt;
     match (
         std::fs::metadata("/proc/self/ns/pid"),

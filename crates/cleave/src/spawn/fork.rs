@@ -131,22 +131,29 @@ impl Fork {
         }
         let exit_signal = self.spec.exit_signal_for(flags);
         self.spec.validate(flags, exit_signal)?;
-        let word = self
-            .tid_word
-            .clone()
-            .unwrap_or_else(|| Arc::new(AtomicU32::new(0)));
+        // The kernel touches the TID word only for these flags: allocate it only for them.
+        let tid_flags =
+            CloneFlags::PARENT_SETTID | CloneFlags::CHILD_SETTID | CloneFlags::CHILD_CLEARTID;
+        let word = self.tid_word.clone().or_else(|| {
+            flags
+                .intersects(tid_flags)
+                .then(|| Arc::new(AtomicU32::new(0)))
+        });
         let mut args = self.spec.args(flags, exit_signal);
         let mut pidfd: i32 = -1;
         args.pidfd = &mut pidfd as *mut i32 as u64;
-        args.parent_tid = word.as_ptr() as u64;
-        args.child_tid = word.as_ptr() as u64;
-        let mask = raw::block_all_signals();
+        if let Some(w) = &word {
+            args.parent_tid = w.as_ptr() as u64;
+            args.child_tid = w.as_ptr() as u64;
+        }
+        // No signal is blocked around this clone: as with fork(2), a handler that runs in the
+        // child before `body` is the caller's own, in the child's own copy of memory (CLONE_VM
+        // and CLONE_SIGHAND are impossible here).
         // SAFETY: no CLONE_VM (refused above), so the child runs on its own copy of this
         // stack; the pointers in args point to live locals.
         let result = unsafe { raw::clone(&mut args, None) };
         match result {
             Ok((0, _)) => {
-                raw::set_signal_mask(mask);
                 let code = if std_ok {
                     let code =
                         std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)).unwrap_or(101);
@@ -160,10 +167,10 @@ impl Fork {
                 cleave_child::sys::exit_group(code)
             }
             Ok((pid, _)) => {
-                raw::set_signal_mask(mask);
-                let ptid = flags
-                    .contains(CloneFlags::PARENT_SETTID)
-                    .then(|| word.load(std::sync::atomic::Ordering::SeqCst) as i32);
+                let ptid = match (&word, flags.contains(CloneFlags::PARENT_SETTID)) {
+                    (Some(w), true) => Some(w.load(std::sync::atomic::Ordering::SeqCst) as i32),
+                    _ => None,
+                };
                 let mut child = Child::new(
                     pid,
                     owned_pidfd(flags, pidfd),
@@ -171,13 +178,12 @@ impl Fork {
                     reaper_for(flags),
                     ptid,
                 );
-                child.keep_alive(Box::new(word));
+                if let Some(w) = word {
+                    child.keep_alive(Box::new(w));
+                }
                 Ok(child)
             }
-            Err(e) => {
-                raw::set_signal_mask(mask);
-                Err(clone_error(flags, raw::preferred_interface(), e))
-            }
+            Err(e) => Err(clone_error(flags, raw::preferred_interface(), e)),
         }
     }
 }

@@ -101,14 +101,20 @@ impl CloneSpec {
     }
 }
 
-/// The facts the rules need, reading only those `flags` make relevant (spawn is a hot path).
+/// The facts the rules need, reading only those `flags` can make matter (spawn is a hot
+/// path, and each /proc lookup costs more than the clone of a small process): privilege only
+/// matters without CLONE_NEWUSER for namespaces, SYSVSEM and set_tid; being PID 1 only for
+/// CLONE_PARENT; the namespace for children only for CLONE_THREAD and CLONE_NEWPID.
 fn context_for(flags: CloneFlags, set_tid_len: usize) -> Context {
-    let context_dependent =
-        CloneFlags::ALL_NAMESPACES | CloneFlags::SYSVSEM | CloneFlags::PARENT | CloneFlags::THREAD;
-    if set_tid_len > 0 || flags.intersects(context_dependent) {
-        Context::current()
-    } else {
-        Context::assume(rules::kernel_version(), true)
+    let others = CloneFlags::ALL_NAMESPACES.difference(CloneFlags::NEWUSER) | CloneFlags::SYSVSEM;
+    let privilege_matters =
+        !flags.contains(CloneFlags::NEWUSER) && (flags.intersects(others) || set_tid_len > 0);
+    Context {
+        kernel: rules::kernel_version(),
+        privileged: !privilege_matters || rules::has_cap_sys_admin(),
+        pid_ns_init: flags.contains(CloneFlags::PARENT) && std::process::id() == 1,
+        pid_ns_for_children_differs: flags.intersects(CloneFlags::THREAD | CloneFlags::NEWPID)
+            && rules::pid_ns_for_children_differs(),
     }
 }
 

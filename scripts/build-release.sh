@@ -1,0 +1,18 @@
+#!/bin/sh
+# Builds the `cleave` binary the way it is shipped and benchmarked: the release profile
+# (whole-program optimisation, see Cargo.toml) and linked statically against glibc.
+#
+#   scripts/build-release.sh        # prints the binary's path on stdout
+#
+# Why static: every dynamically linked program pays for the loader at start — mapping
+# libgcc_s, libm and libc, relocating, and each library's CPU-feature probing (cpuid, which
+# traps to the hypervisor on a virtual machine). For a tool whose job is to start another
+# program, that is most of its own start-up time. `cargo build --release` still works and
+# gives the same code, dynamically linked (BENCHMARKS.md shows both).
+# The explicit --target keeps the static flag away from build scripts and proc-macros.
+set -eu
+cd "$(dirname "$0")/.."
+target="$(uname -m)-unknown-linux-gnu"
+RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" \
+    cargo build --release -q -p cleave-cli --target "$target" "$@" >&2
+echo "$PWD/target/$target/release/cleave"
