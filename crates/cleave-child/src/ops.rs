@@ -9,10 +9,10 @@ const AT_FDCWD: usize = libc::AT_FDCWD as isize as usize;
 pub fn run_op(op: &Op) -> Result<(), i32> {
     let (a, b, c, d) = (op.a as usize, op.b as usize, op.c as usize, op.d as usize);
     let (n1, n2, n3) = (op.n1 as usize, op.n2 as usize, op.n3 as usize);
-    // SAFETY (for every call below): the pointers are the NUL-terminated strings and buffers
+    #[allow(unsafe_code)]
+    // SAFETY: for every call below, the pointers are the NUL-terminated strings and buffers
     // the parent built for this op as documented on OpKind, alive until exec; numbers are
     // passed by value.
-    #[allow(unsafe_code)]
     let ret = unsafe {
         match op.kind {
             OpKind::SetHostname => syscall2(libc::SYS_sethostname as usize, a, n1),
@@ -106,8 +106,8 @@ fn prctl(option: i32, a: usize, b: usize) -> isize {
 }
 
 fn pivot_root(dir: usize) -> Result<(), i32> {
-    let dot = b".\0".as_ptr() as usize;
-    let slash = b"/\0".as_ptr() as usize;
+    let dot = c".".as_ptr() as usize;
+    let slash = c"/".as_ptr() as usize;
     // SAFETY: `dir` is a NUL-terminated path; the literals are NUL-terminated statics.
     #[allow(unsafe_code)]
     unsafe {

@@ -21,7 +21,7 @@ Exit codes:
 #[derive(Subcommand, Debug)]
 pub enum Verb {
     /// Run a program in a child created with the flags you choose
-    Spawn(SpawnArgs),
+    Spawn(Box<SpawnArgs>),
     /// Explain a flag expression: what each flag does, and whether this kernel accepts it
     Explain(ExplainArgs),
     /// Compare two running processes: what they share, resource by resource

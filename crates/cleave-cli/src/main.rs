@@ -23,7 +23,7 @@ fn main() {
         }
     };
     let code = match cli.command {
-        cli::Verb::Spawn(args) => cmd::spawn::run(args, matches.subcommand_matches("spawn")),
+        cli::Verb::Spawn(args) => cmd::spawn::run(*args, matches.subcommand_matches("spawn")),
         cli::Verb::Explain(args) => cmd::explain::run(args),
         cli::Verb::Inspect(args) => cmd::inspect::run(args),
         cli::Verb::Enter(args) => cmd::enter::run(args),

@@ -753,7 +753,7 @@ fn setup_failure_halfway_leaves_nothing_behind() {
         );
     }
     assert_eq!(mountinfo(), before);
-    assert!(pids_running("sleep\01001.5").is_empty());
+    assert!(pids_running("sleep\u{0}1001.5").is_empty());
     // A program that crashes: its status is reported as 128+N and nothing stays.
     let o = as_root(&[
         "spawn",

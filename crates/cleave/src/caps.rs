@@ -88,6 +88,8 @@ pub struct Rlimit {
     pub hard: u64,
 }
 
+// The RLIMIT_* constants are u32 on glibc and c_int on other libcs: the casts are for those.
+#[allow(clippy::unnecessary_cast)]
 const RLIMITS: [(&str, u32); 16] = [
     ("CPU", libc::RLIMIT_CPU as u32),
     ("FSIZE", libc::RLIMIT_FSIZE as u32),
@@ -191,6 +193,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::unnecessary_cast)]
     fn rlimits() {
         let r: Rlimit = "nofile=1024:4096".parse().unwrap();
         assert_eq!(

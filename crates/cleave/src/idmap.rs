@@ -117,6 +117,14 @@ pub fn maps_inside(maps: &[IdMap], id: u32) -> bool {
     maps.iter().any(|m| m.contains_inside(id))
 }
 
+/// The id inside that `outside` maps to, if any.
+pub fn inside_of(maps: &[IdMap], outside: u32) -> Option<u32> {
+    maps.iter().find_map(|m| {
+        (outside >= m.outside && outside - m.outside < m.count)
+            .then(|| m.inside + (outside - m.outside))
+    })
+}
+
 /// Which ids the new user namespace gets.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum IdMapping {

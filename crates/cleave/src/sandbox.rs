@@ -487,24 +487,19 @@ impl Sandbox {
                 .num(0, keep),
             );
         }
+        // The ids the program has inside unless --uid/--gid change them: the caller's, as
+        // the maps show them (the caller's own ids without a new user namespace).
+        let (default_uid, default_gid) = match &maps {
+            Some(m) => (
+                idmap::inside_of(&m.users, euid).unwrap_or(0),
+                idmap::inside_of(&m.groups, egid).unwrap_or(0),
+            ),
+            None => (euid, egid),
+        };
+        let uid = self.uid.unwrap_or(default_uid);
+        let gid = self.gid.unwrap_or(default_gid);
         let changes_ids = self.uid.is_some() || self.gid.is_some();
         if changes_ids {
-            let default_uid = if maps.is_some() && self.ids == IdMapping::Current {
-                euid
-            } else if maps.is_some() {
-                0
-            } else {
-                euid
-            };
-            let default_gid = if maps.is_some() && self.ids == IdMapping::Current {
-                egid
-            } else if maps.is_some() {
-                0
-            } else {
-                egid
-            };
-            let uid = self.uid.unwrap_or(default_uid);
-            let gid = self.gid.unwrap_or(default_gid);
             let can_setgroups = maps.as_ref().map_or(euid == 0, |m| m.setgroups);
             if self.keep_caps.is_some() {
                 steps
@@ -520,8 +515,7 @@ impl Sandbox {
         if let Some(keep) = self.keep_caps {
             let keep = keep & caps::ALL;
             steps.push(Step::new(OpKind::SetCaps, "set capabilities").num(0, keep));
-            let root_inside = self.uid.map_or(true, |u| u == 0);
-            if !root_inside && keep != 0 {
+            if uid != 0 && keep != 0 {
                 steps.push(Step::new(OpKind::Ambient, "raise ambient capabilities").num(0, keep));
             }
         }
