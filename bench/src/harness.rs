@@ -43,7 +43,8 @@ pub struct Budget {
     pub max_iters: usize,
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+/// The `p` quantile (0..=1) of sorted samples, interpolated between neighbours.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

@@ -35,14 +35,7 @@ fn ratio(a: f64, b: f64) -> String {
     }
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = p * (sorted.len() - 1) as f64;
-    let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
-    sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo as f64)
-}
+use crate::harness::percentile;
 
 fn median(mut v: Vec<f64>) -> Option<f64> {
     if v.is_empty() {

@@ -275,7 +275,7 @@ struct Continue<'a> {
 
 /// Entry of the program child created with CLONE_VM | CLONE_VFORK: runs the rest of the
 /// plan on its own stack and execs.
-unsafe extern "C" fn program_entry(arg: *const u8) -> i32 {
+unsafe extern "C" fn program_entry(arg: *mut core::ffi::c_void) -> i32 {
     // SAFETY: `arg` is the Continue on the init's stack; the init is suspended (CLONE_VFORK)
     // until this child execs or exits.
     let cont = unsafe { &*(arg as *const Continue<'_>) };
@@ -298,10 +298,14 @@ pub fn fork_init(plan: &Plan, index: usize, op: &Op) -> Result<(), i32> {
         #[allow(unsafe_code)]
         let ret = unsafe {
             sys::clone_entry(
+                libc::SYS_clone as usize,
                 flags as usize,
                 op.n1 as usize,
+                0,
+                0,
+                0,
                 program_entry,
-                &cont as *const Continue<'_> as *const u8,
+                &cont as *const Continue<'_> as *mut core::ffi::c_void,
             )
         };
         check(ret)?

@@ -93,18 +93,25 @@ pub unsafe fn syscall6(
     ret
 }
 
-/// Legacy `clone(flags, sp, 0, 0, 0)` whose child calls `f(arg)` on stack top `sp`, then
-/// exit(2) with its result. Returns the child's PID (or a negated errno) in the caller.
+/// A clone system call `nr` (clone or clone3) with arguments `a`..`e` in the kernel's
+/// order, whose child calls `f(arg)` on the stack the arguments give it, then exit(2) with
+/// its result. Returns the child's PID (or a negated errno) in the caller.
 ///
 /// # Safety
-/// `sp` must be the top of a stack the child may use until it execs or exits, and `f` must
-/// be safe to run there with `arg` (with CLONE_VM it shares the caller's memory).
+/// The arguments must give the child a stack it may use until it execs or exits, `f` must be
+/// safe to run there with `arg` (with CLONE_VM it shares the caller's memory), and every
+/// pointer among the arguments must be valid for the flags that use it.
+#[allow(clippy::too_many_arguments)]
 #[inline(never)]
 pub unsafe fn clone_entry(
-    flags: usize,
-    sp: usize,
-    f: unsafe extern "C" fn(*const u8) -> i32,
-    arg: *const u8,
+    nr: usize,
+    a: usize,
+    b: usize,
+    c: usize,
+    d: usize,
+    e: usize,
+    f: unsafe extern "C" fn(*mut core::ffi::c_void) -> i32,
+    arg: *mut core::ffi::c_void,
 ) -> isize {
     let ret: isize;
     // SAFETY: the child branch never falls through: it runs on its own stack and ends in
@@ -121,12 +128,12 @@ pub unsafe fn clone_entry(
             "brk #0",
             "2:",
             exit = const libc::SYS_exit as usize,
-            in("x8") libc::SYS_clone as usize,
-            inlateout("x0") flags as isize => ret,
-            in("x1") sp,
-            in("x2") 0usize,
-            in("x3") 0usize,
-            in("x4") 0usize,
+            in("x8") nr,
+            inlateout("x0") a as isize => ret,
+            in("x1") b,
+            in("x2") c,
+            in("x3") d,
+            in("x4") e,
             in("x20") f,
             in("x21") arg,
         )

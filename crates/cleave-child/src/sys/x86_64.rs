@@ -102,18 +102,25 @@ pub unsafe fn syscall6(
     ret
 }
 
-/// Legacy `clone(flags, sp, 0, 0, 0)` whose child calls `f(arg)` on stack top `sp`, then
-/// exit(2) with its result. Returns the child's PID (or a negated errno) in the caller.
+/// A clone system call `nr` (clone or clone3) with arguments `a`..`e` in the kernel's
+/// order, whose child calls `f(arg)` on the stack the arguments give it, then exit(2) with
+/// its result. Returns the child's PID (or a negated errno) in the caller.
 ///
 /// # Safety
-/// `sp` must be the top of a stack the child may use until it execs or exits, and `f` must
-/// be safe to run there with `arg` (with CLONE_VM it shares the caller's memory).
+/// The arguments must give the child a stack it may use until it execs or exits, `f` must be
+/// safe to run there with `arg` (with CLONE_VM it shares the caller's memory), and every
+/// pointer among the arguments must be valid for the flags that use it.
+#[allow(clippy::too_many_arguments)]
 #[inline(never)]
 pub unsafe fn clone_entry(
-    flags: usize,
-    sp: usize,
-    f: unsafe extern "C" fn(*const u8) -> i32,
-    arg: *const u8,
+    nr: usize,
+    a: usize,
+    b: usize,
+    c: usize,
+    d: usize,
+    e: usize,
+    f: unsafe extern "C" fn(*mut core::ffi::c_void) -> i32,
+    arg: *mut core::ffi::c_void,
 ) -> isize {
     let ret: isize;
     // SAFETY: the child branch never falls through: it runs on its own stack and ends in
@@ -133,12 +140,12 @@ pub unsafe fn clone_entry(
             "ud2",
             "2:",
             exit = const libc::SYS_exit as usize,
-            inlateout("rax") libc::SYS_clone as isize => ret,
-            in("rdi") flags,
-            in("rsi") sp,
-            in("rdx") 0usize,
-            in("r10") 0usize,
-            in("r8") 0usize,
+            inlateout("rax") nr as isize => ret,
+            in("rdi") a,
+            in("rsi") b,
+            in("rdx") c,
+            in("r10") d,
+            in("r8") e,
             in("r12") f,
             in("r13") arg,
             lateout("rcx") _,

@@ -1,12 +1,10 @@
 //! x86_64 clone entry points. The kernel preserves every register but rax, rcx and r11 across
 //! `syscall`, so the child finds its entry function and argument in r12/r13.
 use super::Entry;
-use std::arch::asm;
 use std::ffi::c_void;
 
 const SYS_CLONE3: usize = libc::SYS_clone3 as usize;
 const SYS_CLONE: usize = libc::SYS_clone as usize;
-const SYS_EXIT: usize = libc::SYS_exit as usize;
 
 /// clone3 whose child returns 0 from this function on a copy of the caller's stack.
 ///
@@ -22,36 +20,9 @@ pub unsafe fn clone3_fork(args: usize, size: usize) -> isize {
 ///
 /// # Safety
 /// See `raw::clone`.
-#[inline(never)]
 pub unsafe fn clone3_entry(args: usize, size: usize, f: Entry, arg: *mut c_void) -> isize {
-    let ret: isize;
-    // SAFETY: the child branch never falls through: it runs on its own stack and ends in
-    // exit(2); the parent branch only receives rax.
-    unsafe {
-        asm!(
-            "syscall",
-            "test rax, rax",
-            "jnz 2f",
-            "xor ebp, ebp",
-            "and rsp, -16",
-            "mov rdi, r13",
-            "call r12",
-            "mov edi, eax",
-            "mov eax, {exit}",
-            "syscall",
-            "ud2",
-            "2:",
-            exit = const SYS_EXIT,
-            inlateout("rax") SYS_CLONE3 as isize => ret,
-            in("rdi") args,
-            in("rsi") size,
-            in("r12") f,
-            in("r13") arg,
-            lateout("rcx") _,
-            lateout("r11") _,
-        )
-    };
-    ret
+    // SAFETY: caller contract; the child crate's trampoline is the one that runs after clone.
+    unsafe { cleave_child::sys::clone_entry(SYS_CLONE3, args, size, 0, 0, 0, f, arg) }
 }
 
 /// Legacy clone whose child returns 0 on a copy of the caller's stack.
@@ -77,7 +48,6 @@ pub unsafe fn clone_legacy_fork(flags: u64, sp: u64, ptid: u64, ctid: u64, tls: 
 ///
 /// # Safety
 /// See `raw::clone`.
-#[inline(never)]
 pub unsafe fn clone_legacy_entry(
     flags: u64,
     sp: u64,
@@ -87,34 +57,17 @@ pub unsafe fn clone_legacy_entry(
     f: Entry,
     arg: *mut c_void,
 ) -> isize {
-    let ret: isize;
-    // SAFETY: as clone3_entry.
+    // SAFETY: caller contract; the kernel's argument order here is (flags, sp, ptid, ctid, tls).
     unsafe {
-        asm!(
-            "syscall",
-            "test rax, rax",
-            "jnz 2f",
-            "xor ebp, ebp",
-            "and rsp, -16",
-            "mov rdi, r13",
-            "call r12",
-            "mov edi, eax",
-            "mov eax, {exit}",
-            "syscall",
-            "ud2",
-            "2:",
-            exit = const SYS_EXIT,
-            inlateout("rax") SYS_CLONE as isize => ret,
-            in("rdi") flags,
-            in("rsi") sp,
-            in("rdx") ptid,
-            in("r10") ctid,
-            in("r8") tls,
-            in("r12") f,
-            in("r13") arg,
-            lateout("rcx") _,
-            lateout("r11") _,
+        cleave_child::sys::clone_entry(
+            SYS_CLONE,
+            flags as usize,
+            sp as usize,
+            ptid as usize,
+            ctid as usize,
+            tls as usize,
+            f,
+            arg,
         )
-    };
-    ret
+    }
 }
