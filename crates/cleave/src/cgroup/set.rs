@@ -355,6 +355,16 @@ impl CgroupSet {
             } else {
                 write_file(&d.path.join("cpu.max"), &format!("{quota} {CPU_PERIOD_US}"))?;
             }
+            // Let a period's unused quota carry over to the next (CFS burst; the long-run
+            // average stays at the quota). Without it, sandboxes whose quotas add up to a
+            // whole CPU leave it idle whenever all are throttled at once, and the larger
+            // share comes out 3-11% short (measured here with 0.75 and 0.25).
+            for file in ["cpu.cfs_burst_us", "cpu.max.burst"] {
+                let path = d.path.join(file);
+                if path.exists() {
+                    write_file(&path, &quota.to_string())?;
+                }
+            }
         }
         if let Some(weight) = limits.cpu_weight {
             let d = self.dir_for("cpu").ok_or_else(|| missing("cpu"))?;
