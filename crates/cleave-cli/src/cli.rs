@@ -72,7 +72,8 @@ Examples:
   cleave spawn --memory 256M --pids 64 --cpus 0.5 -- make -j8
   cleave spawn --rlimit nofile=1024:4096 --new-session --die-with-parent -- ./server
   cleave spawn --preset sandbox --cap-add CAP_NET_BIND_SERVICE -- ./httpd
-  cleave spawn --new user,uts --json-status 3 -- true 3>status.json";
+  cleave spawn --new user,uts --json-status 3 -- true 3>status.json
+  cleave spawn --clearenv --setenv PATH /bin --argv0 login-sh -- sh -c 'echo $0; env'";
 
 #[derive(Args, Debug)]
 #[command(after_help = SPAWN_HELP)]
@@ -272,6 +273,19 @@ pub struct SandboxArgs {
         help_heading = "Mounts (applied in the order given)"
     )]
     pub chdir: Option<PathBuf>,
+
+    /// Set VAR to VALUE in the program's environment (repeatable)
+    #[arg(long, num_args = 2, value_names = ["VAR", "VALUE"], help_heading = "Program")]
+    pub setenv: Vec<std::ffi::OsString>,
+    /// Remove VAR from the program's environment (repeatable)
+    #[arg(long, value_name = "VAR", help_heading = "Program")]
+    pub unsetenv: Vec<std::ffi::OsString>,
+    /// Start the program with an empty environment (then --setenv adds to it)
+    #[arg(long, help_heading = "Program")]
+    pub clearenv: bool,
+    /// argv[0] of the program (default: PROGRAM as given)
+    #[arg(long, value_name = "NAME", help_heading = "Program")]
+    pub argv0: Option<std::ffi::OsString>,
 
     /// Memory limit, e.g. 256M, 2G (the program is killed beyond it)
     #[arg(long, value_name = "SIZE", help_heading = "Resource limits")]

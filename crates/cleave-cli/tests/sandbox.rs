@@ -929,3 +929,43 @@ fn limits_are_enforced_and_their_cgroup_removed() {
         sandbox_cgroups_left()
     );
 }
+
+#[test]
+fn environment_and_argv0() {
+    let o = as_root(&[
+        "spawn",
+        "--clearenv",
+        "--setenv",
+        "A",
+        "1",
+        "--setenv",
+        "PATH",
+        "/usr/bin:/bin",
+        "--argv0",
+        "renamed",
+        "--",
+        "sh",
+        "-c",
+        "env | sort | tr '\\n' ' '; echo $0",
+    ]);
+    let text = ok(&o);
+    assert!(
+        text.starts_with("A=1 PATH=/usr/bin:/bin PWD="),
+        "only what was set (and sh's own PWD): {text}"
+    );
+    assert!(text.trim_end().ends_with("renamed"), "{text}");
+    let o = Command::new(BIN)
+        .args([
+            "spawn",
+            "--unsetenv",
+            "CLEAVE_TEST_VAR",
+            "--",
+            "sh",
+            "-c",
+            "echo ${CLEAVE_TEST_VAR:-unset}",
+        ])
+        .env("CLEAVE_TEST_VAR", "set")
+        .output()
+        .unwrap();
+    assert_eq!(ok(&o), "unset\n");
+}

@@ -140,6 +140,20 @@ pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
     for &fd in &a.sandbox.preserve_fd {
         cmd.keep_fd(fd);
     }
+    if a.sandbox.clearenv {
+        cmd.env_clear();
+    }
+    for var in &a.sandbox.unsetenv {
+        cmd.env_remove(var);
+    }
+    for pair in a.sandbox.setenv.chunks(2) {
+        if let [var, value] = pair {
+            cmd.env(var, value);
+        }
+    }
+    if let Some(name) = &a.sandbox.argv0 {
+        cmd.arg0(name);
+    }
     let mut sandbox = match sandbox_from(&a, cmd, matches) {
         Ok(s) => s,
         Err(e) => return report::error(&e),
