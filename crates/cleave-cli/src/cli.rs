@@ -220,6 +220,15 @@ pub struct SandboxArgs {
     /// Bind SRC on DST with devices usable
     #[arg(long, num_args = 2, value_names = ["SRC", "DST"], help_heading = "Mounts (applied in the order given)")]
     pub dev_bind: Vec<PathBuf>,
+    /// As --bind, skipped when SRC does not exist
+    #[arg(long, num_args = 2, value_names = ["SRC", "DST"], help_heading = "Mounts (applied in the order given)")]
+    pub bind_try: Vec<PathBuf>,
+    /// As --ro-bind, skipped when SRC does not exist
+    #[arg(long, num_args = 2, value_names = ["SRC", "DST"], help_heading = "Mounts (applied in the order given)")]
+    pub ro_bind_try: Vec<PathBuf>,
+    /// As --dev-bind, skipped when SRC does not exist
+    #[arg(long, num_args = 2, value_names = ["SRC", "DST"], help_heading = "Mounts (applied in the order given)")]
+    pub dev_bind_try: Vec<PathBuf>,
     /// A fresh tmpfs on DST
     #[arg(
         long,

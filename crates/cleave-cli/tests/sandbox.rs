@@ -324,6 +324,24 @@ fn mount_ops_apply_in_order() {
            touch /mnt/a/f 2>/dev/null || echo read-only"],
         |o, _| assert_eq!(ok(o), "/x\ndir\nsame\nread-only\n"),
     );
+    // The -try forms skip a missing source and bind an existing one.
+    let o = as_root(&[
+        "spawn",
+        "--new",
+        "mount",
+        "--tmpfs",
+        "/mnt",
+        "--ro-bind-try",
+        "/no/such",
+        "/mnt/a",
+        "--bind-try",
+        "/etc/hostname",
+        "/mnt/h",
+        "--",
+        "ls",
+        "/mnt",
+    ]);
+    assert_eq!(ok(&o), "h\n");
     // Later ops see earlier ones: a tmpfs given after a bind hides it.
     let o = as_root(&[
         "spawn", "--new", "mount", "--bind", "/etc", "/mnt", "--tmpfs", "/mnt", "--", "ls", "/mnt",

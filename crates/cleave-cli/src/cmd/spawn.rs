@@ -271,10 +271,13 @@ fn bad(what: String) -> cleave::Error {
 
 /// The mount options in command-line order.
 fn mount_ops(s: &SandboxArgs, matches: Option<&ArgMatches>) -> Vec<MountOp> {
-    let lists: [(&str, &Vec<PathBuf>, usize); 9] = [
+    let lists: [(&str, &Vec<PathBuf>, usize); 12] = [
         ("bind", &s.bind, 2),
         ("ro_bind", &s.ro_bind, 2),
         ("dev_bind", &s.dev_bind, 2),
+        ("bind_try", &s.bind_try, 2),
+        ("ro_bind_try", &s.ro_bind_try, 2),
+        ("dev_bind_try", &s.dev_bind_try, 2),
         ("tmpfs", &s.tmpfs, 1),
         ("proc", &s.proc, 1),
         ("dev", &s.dev, 1),
@@ -292,6 +295,14 @@ fn mount_ops(s: &SandboxArgs, matches: Option<&ArgMatches>) -> Vec<MountOp> {
             let at = indices.get(n * arity).copied().unwrap_or(usize::MAX);
             let one = || chunk[0].clone();
             let two = || chunk.get(1).cloned().unwrap_or_default();
+            // The -try forms (bubblewrap's) skip a source that does not exist.
+            let (id, optional) = match id.strip_suffix("_try") {
+                Some(base) => (base, true),
+                None => (id, false),
+            };
+            if optional && std::fs::symlink_metadata(&chunk[0]).is_err() {
+                continue;
+            }
             let op = match id {
                 "bind" => MountOp::Bind {
                     src: one(),
