@@ -34,13 +34,18 @@ pub fn run_op(op: &Op) -> Result<(), i32> {
             OpKind::Mkdir => {
                 let r = syscall3(libc::SYS_mkdirat as usize, AT_FDCWD, a, n1);
                 if r == -(libc::EEXIST as isize) {
-                    0
+                    // Fine if it is a directory, and not a symlink to one somewhere else.
+                    existing_dir(a)
                 } else {
                     r
                 }
             }
             OpKind::CreateFile => {
-                let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_CLOEXEC | libc::O_NOCTTY;
+                let flags = libc::O_WRONLY
+                    | libc::O_CREAT
+                    | libc::O_CLOEXEC
+                    | libc::O_NOCTTY
+                    | libc::O_NOFOLLOW;
                 let fd = syscall4(libc::SYS_openat as usize, AT_FDCWD, a, flags as usize, n1);
                 match check(fd) {
                     Ok(fd) => {
@@ -93,6 +98,29 @@ pub fn run_op(op: &Op) -> Result<(), i32> {
         }
     };
     check(ret).map(|_| ())
+}
+
+/// 0 when `path` is a directory itself (not a symlink), else -ENOTDIR or the stat error.
+fn existing_dir(path: usize) -> isize {
+    // SAFETY: a zeroed stat buffer is valid to fill; `path` is NUL-terminated.
+    #[allow(unsafe_code)]
+    unsafe {
+        let mut st: libc::stat = core::mem::zeroed();
+        let r = syscall4(
+            libc::SYS_newfstatat as usize,
+            AT_FDCWD,
+            path,
+            &mut st as *mut libc::stat as usize,
+            libc::AT_SYMLINK_NOFOLLOW as usize,
+        );
+        if r != 0 {
+            r
+        } else if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+            0
+        } else {
+            -(libc::ENOTDIR as isize)
+        }
+    }
 }
 
 /// `prctl(option, a, b, 0, 0)`: several options refuse non-zero unused arguments, so every
@@ -287,6 +315,21 @@ unsafe extern "C" fn program_entry(arg: *mut core::ffi::c_void) -> i32 {
 /// is made with CLONE_VM | CLONE_VFORK and continues the plan there (no page tables are
 /// copied); without, it is a plain fork that returns `Ok(())` here and goes on.
 pub fn fork_init(plan: &Plan, index: usize, op: &Op) -> Result<(), i32> {
+    // An inherited "ignore SIGCHLD" would make the kernel reap the program itself, and the
+    // init would wait for it forever. Reset it before the program exists: setting SIG_DFL
+    // also discards a pending SIGCHLD, which must not be the program's.
+    let dfl = [0usize; 4];
+    // SAFETY: a SIG_DFL action from a local array of the kernel's sigaction size.
+    #[allow(unsafe_code)]
+    let _ = unsafe {
+        syscall4(
+            libc::SYS_rt_sigaction as usize,
+            libc::SIGCHLD as usize,
+            dfl.as_ptr() as usize,
+            0,
+            8,
+        )
+    };
     let pid = if op.n1 != 0 {
         let cont = Continue {
             plan,
@@ -351,6 +394,12 @@ fn init_loop(program: i32) -> ! {
         };
         let Ok(sig) = check(sig) else { continue };
         let sig = sig as i32;
+        // si_code, the third int of siginfo_t: SI_KERNEL for a terminal's signal, which the
+        // kernel also gave the program (same process group): forwarding it would double it.
+        let code = info[1] as u32 as i32;
+        if sig != libc::SIGCHLD && code == libc::SI_KERNEL {
+            continue;
+        }
         if sig != libc::SIGCHLD {
             // SAFETY: kill on numbers.
             #[allow(unsafe_code)]

@@ -8,6 +8,9 @@ mod report;
 use clap::{CommandFactory, FromArgMatches};
 
 fn main() {
+    // A caller that ignores SIGCHLD would have the kernel reap cleave's children before
+    // cleave can wait for them; programs then start with the default too.
+    reset_sigchld();
     let parsed = cli::Cli::command()
         .try_get_matches()
         .and_then(|m| cli::Cli::from_arg_matches(&m).map(|c| (c, m)));
@@ -29,4 +32,12 @@ fn main() {
         cli::Verb::Enter(args) => cmd::enter::run(args),
     };
     std::process::exit(code);
+}
+
+#[allow(unsafe_code)]
+fn reset_sigchld() {
+    // SAFETY: setting a signal's disposition to SIG_DFL at start-up, before any thread.
+    unsafe {
+        libc::signal(libc::SIGCHLD, libc::SIG_DFL);
+    }
 }

@@ -705,9 +705,12 @@ fn wait_until_running(marker: &str) {
 #[test]
 fn die_with_parent_and_kill_child() {
     require_root();
+    // With --uid the kernel clears the parent-death signal at setuid: cleave sets it again.
+    let as_1000 = "--die-with-parent --map-user 0:0:2000 --map-group 0:0:2000 --uid 1000";
     for (option, pid_ns) in [
         ("--die-with-parent", "user,pid"),
         ("--die-with-parent", "user"),
+        (as_1000, "user"),
         ("--kill-child=SIGTERM", "user"),
     ] {
         let marker = format!("1000.{}", option.len() + pid_ns.len());
@@ -720,7 +723,7 @@ fn die_with_parent_and_kill_child() {
             .spawn()
             .unwrap();
         wait_until_running(&format!("sleep\0{marker}"));
-        if option == "--die-with-parent" {
+        if option.starts_with("--die-with-parent") {
             parent.kill().unwrap();
         } else {
             // --kill-child: the sandbox ends with cleave.
@@ -986,4 +989,208 @@ fn environment_and_argv0() {
         .output()
         .unwrap();
     assert_eq!(ok(&o), "unset\n");
+}
+
+#[test]
+fn paths_cannot_escape_through_links_or_dotdot() {
+    require_root();
+    let outside = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("escape-target");
+    let _ = std::fs::remove_dir_all(&outside);
+    std::fs::create_dir_all(&outside).unwrap();
+    let o_str = outside.to_str().unwrap();
+    // A link made by an earlier op, or a `..`, must not put a directory on the host.
+    let cases: [&[&str]; 2] = [
+        &[
+            "spawn",
+            "--new",
+            "mount",
+            "--tmpfs",
+            "/mnt",
+            "--symlink",
+            o_str,
+            "/mnt/l",
+            "--dir",
+            "/mnt/l/escaped",
+            "--",
+            "true",
+        ],
+        &[
+            "spawn",
+            "--new",
+            "mount",
+            "--tmpfs",
+            "/mnt",
+            "--dir",
+            &format!("/mnt/..{o_str}/escaped"),
+            "--",
+            "true",
+        ],
+    ];
+    for args in cases {
+        let o = as_root(args);
+        assert_eq!(o.status.code(), Some(125), "{args:?}: {}", err(&o));
+    }
+    // Under a new root the same kind of link resolves inside the root.
+    let root = rootfs();
+    let o = as_root(&[
+        "spawn",
+        "--rootfs",
+        root.to_str().unwrap(),
+        "--symlink",
+        "/cleave-escape-test",
+        "/y",
+        "--dir",
+        "/y/inside",
+        "--",
+        "/bin/sh",
+        "-c",
+        "test -d /y/inside && echo ok",
+    ]);
+    let made_inside = root.join("cleave-escape-test/inside").is_dir();
+    let _ = std::fs::remove_file(root.join("y"));
+    let _ = std::fs::remove_dir_all(root.join("cleave-escape-test"));
+    assert_eq!(ok(&o), "ok\n");
+    assert!(made_inside && !Path::new("/cleave-escape-test").exists());
+    assert_eq!(
+        std::fs::read_dir(&outside).unwrap().count(),
+        0,
+        "nothing was made on the host"
+    );
+    std::fs::remove_dir_all(&outside).unwrap();
+    // A path that exists on the host but sits under an earlier tmpfs is made in the tmpfs.
+    let o = as_root(&[
+        "spawn",
+        "--new",
+        "mount",
+        "--tmpfs",
+        "/etc",
+        "--ro-bind",
+        "/usr/share",
+        "/etc/ssl",
+        "--",
+        "sh",
+        "-c",
+        "ls /etc",
+    ]);
+    assert_eq!(ok(&o), "ssl\n");
+}
+
+#[test]
+fn review_regressions() {
+    require_root();
+    // --cap-add for a non-root uid outside a sandbox keeps only what was added.
+    let o = as_root(&[
+        "spawn",
+        "--uid",
+        "1000",
+        "--gid",
+        "1000",
+        "--cap-add",
+        "CAP_NET_BIND_SERVICE",
+        "--",
+        "cat",
+        "/proc/self/status",
+    ]);
+    let text = ok(&o);
+    assert_eq!(hex_caps(&text, "CapAmb"), 1 << 10, "{text}");
+    assert_eq!(hex_caps(&text, "CapEff"), 1 << 10, "{text}");
+    // A shared fd table cannot go with the PID namespace's init; vfork cannot wait for
+    // maps written from outside; a new root cannot pivot from a shared root.
+    let root = rootfs().to_str().unwrap();
+    for (args, needle) in [
+        (
+            &[
+                "spawn", "--share", "files", "--new", "user,pid", "--", "true",
+            ][..],
+            "fd table",
+        ),
+        (
+            &[
+                "spawn",
+                "--vfork",
+                "--new",
+                "user",
+                "--map-user",
+                "0:0:1000",
+                "--map-group",
+                "0:0:1000",
+                "--",
+                "true",
+            ],
+            "CLONE_VFORK",
+        ),
+        (
+            &[
+                "spawn",
+                "--rootfs",
+                root,
+                "--propagation",
+                "shared",
+                "--",
+                "/bin/true",
+            ],
+            "pivot_root",
+        ),
+    ] {
+        let o = as_root(args);
+        assert_eq!(o.status.code(), Some(125), "{args:?}: {}", err(&o));
+        assert!(err(&o).contains(needle), "{args:?}: {}", err(&o));
+    }
+    // Started by a parent that ignores SIGCHLD, cleave and its init still see the program end.
+    let o = Command::new("timeout")
+        .args([
+            "-s",
+            "KILL",
+            "10",
+            "sh",
+            "-c",
+            &format!("trap '' CHLD; exec {BIN} spawn --new user,pid -- sh -c 'exit 4'"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(4), "{}", err(&o));
+    // --bind stays writable under --preset sandbox's read-only host.
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("writable");
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.to_str().unwrap();
+    let o = as_root(&[
+        "spawn",
+        "--preset",
+        "sandbox",
+        "--bind",
+        d,
+        d,
+        "--",
+        "sh",
+        "-c",
+        &format!("touch {d}/f && echo written"),
+    ]);
+    assert_eq!(ok(&o), "written\n");
+    // --json-status names the namespaces even when the program is gone at once.
+    let file = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("status-kill.json");
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{BIN} spawn --new user,pid,uts,net --json-status 3 -- sh -c 'kill -KILL $$' 3>{}",
+            file.display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(137), "{}", err(&o));
+    let first: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    for ns in [
+        "uts-namespace",
+        "net-namespace",
+        "pid-namespace",
+        "mnt-namespace",
+    ] {
+        assert!(first[ns].as_u64().is_some(), "{ns} in {first}");
+    }
 }

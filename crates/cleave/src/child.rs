@@ -115,6 +115,9 @@ pub struct Child {
     reaper: Reaper,
     parent_tid: Option<i32>,
     status: Option<ExitStatus>,
+    /// Set once the child is known to have ended (wait_exit), for children this process
+    /// does not reap.
+    ended: std::cell::Cell<bool>,
     keepalive: Option<Box<dyn Any + Send>>,
 }
 
@@ -123,7 +126,7 @@ impl Drop for Child {
     /// exec'd, such as a PID namespace's init) must never see it unmapped: unless the child
     /// has been reaped, that memory is leaked rather than freed.
     fn drop(&mut self) {
-        if self.status.is_none() {
+        if self.status.is_none() && !self.ended.get() {
             if let Some(keep) = self.keepalive.take() {
                 std::mem::forget(keep);
             }
@@ -146,6 +149,7 @@ impl Child {
             reaper,
             parent_tid,
             status: None,
+            ended: std::cell::Cell::new(false),
             keepalive: None,
         }
     }
@@ -260,6 +264,7 @@ impl Child {
             // SAFETY: one valid pollfd.
             let r = unsafe { libc::poll(&mut pfd, 1, -1) };
             if r >= 0 {
+                self.ended.set(true);
                 return Ok(());
             }
             let e = io::Error::last_os_error();

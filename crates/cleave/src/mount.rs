@@ -3,6 +3,7 @@
 use crate::error::{Error, Result};
 use crate::plan::Step;
 use cleave_child::OpKind;
+use std::collections::{BTreeMap, VecDeque};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
@@ -147,98 +148,311 @@ fn invalid(what: String) -> Error {
     Error::InvalidArgument { what }
 }
 
-/// Resolves `dst` inside `root` the way the sandbox will see it: symlinks met on the way are
-/// followed relative to `root` (absolute targets start again at `root`); a `..` that would
-/// climb above `root` is an error. Components that do not exist yet are kept as written.
-pub fn resolve_in_root(root: &Path, dst: &Path, option: &str) -> Result<PathBuf> {
-    let mut resolved = PathBuf::from("/");
-    let mut links = 0;
-    let escape = |why: String| {
-        invalid(format!(
-            "{option} {}: {why}, which leaves the new root {}; point it inside the root",
-            dst.display(),
-            root.display()
-        ))
-    };
-    let owned: Vec<String> = dst
-        .components()
-        .filter_map(|c| match c {
-            Component::Normal(n) => Some(n.to_string_lossy().into_owned()),
-            Component::ParentDir => Some("..".into()),
-            _ => None,
-        })
-        .collect();
-    let mut rest: std::collections::VecDeque<String> = owned.into();
-    while let Some(part) = rest.pop_front() {
-        if part == ".." {
-            if !resolved.pop() {
-                return Err(escape("`..` climbs above /".into()));
-            }
-            continue;
+/// What backs a mount point of the sandbox-to-be.
+#[derive(Clone, Debug)]
+enum Backing {
+    /// A host directory (the root, or a bind's source): what the host shows there.
+    Host(PathBuf),
+    /// A fresh tmpfs: only what the sandbox creates in it.
+    Fresh,
+    /// A procfs or devpts: it has what it has; nothing may be created in it.
+    Opaque,
+}
+
+/// What a path is, in the model.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Kind {
+    Missing,
+    Dir,
+    Other,
+    Link(PathBuf),
+    /// Inside a procfs or devpts: exists or not, cleave cannot tell and creates nothing.
+    Unknown,
+}
+
+/// The sandbox's filesystem as it will be after the operations checked so far, as far as
+/// resolving paths needs it: the mounts (later ones on top) and what the sandbox created.
+/// Every destination is resolved against this model in the parent, so a symlink made by an
+/// earlier `--symlink`, a directory hidden by an earlier `--tmpfs`, or a `..` cannot send a
+/// mount or a mkdir somewhere the checks did not see.
+struct Model {
+    /// Host path of the sandbox's "/" (before pivot_root).
+    root: PathBuf,
+    /// Whether paths backed by the host may be created (only under a new root).
+    host_writable: bool,
+    mounts: Vec<(PathBuf, Backing)>,
+    created: BTreeMap<PathBuf, Kind>,
+}
+
+impl Model {
+    fn new(root: PathBuf, host_writable: bool) -> Model {
+        Model {
+            mounts: vec![(PathBuf::from("/"), Backing::Host(root.clone()))],
+            root,
+            host_writable,
+            created: BTreeMap::new(),
         }
-        let next = resolved.join(&part);
-        let on_host = root.join(next.strip_prefix("/").unwrap_or(&next));
-        match std::fs::symlink_metadata(&on_host) {
-            Ok(m) if m.file_type().is_symlink() => {
-                links += 1;
-                if links > 40 {
-                    return Err(invalid(format!(
-                        "{option} {}: too many levels of symbolic links",
-                        dst.display()
-                    )));
+    }
+
+    /// The topmost mount holding `p`, and where it is mounted.
+    fn mount_of(&self, p: &Path) -> (&Path, &Backing) {
+        self.mounts
+            .iter()
+            .rev()
+            .find(|(at, _)| p.starts_with(at))
+            .map(|(at, b)| (at.as_path(), b))
+            .unwrap_or((Path::new("/"), &self.mounts[0].1))
+    }
+
+    fn kind(&self, p: &Path) -> Kind {
+        if let Some(k) = self.created.get(p) {
+            return k.clone();
+        }
+        let (at, backing) = self.mount_of(p);
+        match backing {
+            Backing::Host(host) => {
+                let on_host = host.join(p.strip_prefix(at).unwrap_or(p));
+                match std::fs::symlink_metadata(&on_host) {
+                    Ok(m) if m.file_type().is_symlink() => {
+                        Kind::Link(std::fs::read_link(&on_host).unwrap_or_default())
+                    }
+                    Ok(m) if m.is_dir() => Kind::Dir,
+                    Ok(_) => Kind::Other,
+                    Err(_) => Kind::Missing,
                 }
-                let target = std::fs::read_link(&on_host)
-                    .map_err(|e| invalid(format!("{option} {}: {e}", on_host.display())))?;
-                let mut parts: Vec<String> = target
-                    .components()
-                    .filter_map(|c| match c {
-                        Component::Normal(n) => Some(n.to_string_lossy().into_owned()),
-                        Component::ParentDir => Some("..".into()),
-                        _ => None,
-                    })
-                    .collect();
-                if target.is_absolute() {
-                    resolved = PathBuf::from("/");
+            }
+            _ if p == at => Kind::Dir,
+            Backing::Fresh => Kind::Missing,
+            Backing::Opaque => Kind::Unknown,
+        }
+    }
+
+    fn creatable(&self, p: &Path) -> bool {
+        match self.mount_of(p).1 {
+            Backing::Fresh => true,
+            Backing::Host(_) => self.host_writable,
+            Backing::Opaque => false,
+        }
+    }
+
+    fn mounted(&mut self, at: &Path, backing: Backing) {
+        self.created.retain(|p, _| !p.starts_with(at));
+        self.mounts.push((at.to_path_buf(), backing));
+    }
+
+    /// Where the child acts on `inside` (it runs before pivot_root).
+    fn host_path(&self, inside: &Path) -> PathBuf {
+        self.root.join(inside.strip_prefix("/").unwrap_or(inside))
+    }
+
+    /// Resolves `dst` the way the sandbox will see it: symlinks (the host's, or made by an
+    /// earlier op) are followed inside the root, absolute targets starting again at its top;
+    /// a target whose `..` would climb above a new root is an error.
+    fn resolve(&self, dst: &Path, option: &str) -> Result<PathBuf> {
+        if dst.components().any(|c| c == Component::ParentDir) {
+            return Err(invalid(format!(
+                "{option} {}: `..` is not allowed in a destination; write the path without it",
+                dst.display()
+            )));
+        }
+        let escape = |why: String| {
+            invalid(format!(
+                "{option} {}: {why}, which leaves the new root {}; point it inside the root",
+                dst.display(),
+                self.root.display()
+            ))
+        };
+        let words = |p: &Path| -> Vec<String> {
+            p.components()
+                .filter_map(|c| match c {
+                    Component::Normal(n) => Some(n.to_string_lossy().into_owned()),
+                    Component::ParentDir => Some("..".into()),
+                    _ => None,
+                })
+                .collect()
+        };
+        let mut resolved = PathBuf::from("/");
+        let mut rest: VecDeque<String> = words(dst).into();
+        let mut links = 0;
+        while let Some(part) = rest.pop_front() {
+            if part == ".." {
+                // Only from a link's target. At the top of the host's own root ".." stays
+                // there, as the kernel does; above a new root it would reach the host.
+                if !resolved.pop() && self.host_writable {
+                    return Err(escape("a symlink's `..` climbs above /".into()));
                 }
-                // Walk a relative target from the link's directory: count its `..` against
-                // the root to say clearly when it escapes.
-                let mut depth = resolved.components().count() as isize - 1;
-                for p in &parts {
-                    if p == ".." {
-                        depth -= 1;
-                        if depth < 0 {
+                continue;
+            }
+            let next = resolved.join(&part);
+            match self.kind(&next) {
+                Kind::Link(target) => {
+                    links += 1;
+                    if links > 40 {
+                        return Err(invalid(format!(
+                            "{option} {}: too many levels of symbolic links",
+                            dst.display()
+                        )));
+                    }
+                    if target.is_absolute() {
+                        resolved = PathBuf::from("/");
+                    }
+                    let mut parts: VecDeque<String> = words(&target).into();
+                    let mut depth = resolved.components().count() as isize - 1;
+                    for p in &parts {
+                        depth += if p == ".." { -1 } else { 1 };
+                        if depth < 0 && self.host_writable {
                             return Err(escape(format!(
                                 "symlink {} -> {}",
                                 next.display(),
                                 target.display()
                             )));
                         }
-                    } else {
-                        depth += 1;
                     }
+                    parts.extend(rest.drain(..));
+                    rest = parts;
                 }
-                parts.extend(rest.drain(..));
-                rest = parts.into();
+                _ => resolved = next,
             }
-            _ => resolved = next,
         }
+        Ok(resolved)
     }
-    Ok(resolved)
-}
 
-/// Where each mount step acts: the resolved path under the new root (before pivot_root), or
-/// the path itself on the host's root.
-struct Target {
-    root: PathBuf,
-}
+    fn refuse_create(&self, p: &Path, opt: &str, dst: &Path) -> Error {
+        let why = match self.mount_of(p).1 {
+            Backing::Opaque => "it would be inside a procfs or devpts".to_string(),
+            _ => "without --rootfs cleave creates nothing on the host's filesystem; create it first, or put it under a --tmpfs, or use --rootfs".to_string(),
+        };
+        invalid(format!(
+            "{opt} {}: {} does not exist, and {why}",
+            dst.display(),
+            p.display()
+        ))
+    }
 
-impl Target {
-    fn path(&self, inside: &Path) -> PathBuf {
-        if self.root == Path::new("/") {
-            inside.to_path_buf()
-        } else {
-            self.root.join(inside.strip_prefix("/").unwrap_or(inside))
+    /// `inside` and its missing parents, created top-down.
+    fn ensure_dir(
+        &mut self,
+        steps: &mut Vec<Step>,
+        inside: &Path,
+        opt: &str,
+        dst: &Path,
+    ) -> Result<()> {
+        let mut missing = Vec::new();
+        let mut p = inside.to_path_buf();
+        loop {
+            match self.kind(&p) {
+                Kind::Missing => missing.push(p.clone()),
+                Kind::Dir | Kind::Unknown => break,
+                Kind::Other | Kind::Link(_) => {
+                    return Err(invalid(format!(
+                        "{opt} {}: {} is not a directory",
+                        dst.display(),
+                        p.display()
+                    )))
+                }
+            }
+            if !p.pop() {
+                break;
+            }
         }
+        for dir in missing.iter().rev() {
+            if !self.creatable(dir) {
+                return Err(self.refuse_create(dir, opt, dst));
+            }
+            let at = self.host_path(dir);
+            steps.push(
+                Step::new(OpKind::Mkdir, format!("mkdir {}", dir.display()))
+                    .arg(0, bytes(&at))
+                    .num(0, 0o755),
+            );
+            self.created.insert(dir.clone(), Kind::Dir);
+        }
+        Ok(())
+    }
+
+    /// An empty file at `inside` unless something is there (a bind-mount target).
+    fn ensure_file(
+        &mut self,
+        steps: &mut Vec<Step>,
+        inside: &Path,
+        mode: u64,
+        opt: &str,
+        dst: &Path,
+    ) -> Result<()> {
+        if let Some(parent) = inside.parent() {
+            self.ensure_dir(steps, parent, opt, dst)?;
+        }
+        if self.kind(inside) != Kind::Missing {
+            return Ok(());
+        }
+        if !self.creatable(inside) {
+            return Err(self.refuse_create(inside, opt, dst));
+        }
+        let at = self.host_path(inside);
+        steps.push(
+            Step::new(OpKind::CreateFile, format!("create {}", inside.display()))
+                .arg(0, bytes(&at))
+                .num(0, mode),
+        );
+        self.created.insert(inside.to_path_buf(), Kind::Other);
+        Ok(())
+    }
+
+    fn symlink(
+        &mut self,
+        steps: &mut Vec<Step>,
+        target: &Path,
+        inside: &Path,
+        what: String,
+        opt: &str,
+        dst: &Path,
+    ) -> Result<()> {
+        if let Some(parent) = inside.parent() {
+            self.ensure_dir(steps, parent, opt, dst)?;
+        }
+        match self.kind(inside) {
+            Kind::Missing if self.creatable(inside) => {}
+            Kind::Missing => return Err(self.refuse_create(inside, opt, dst)),
+            Kind::Link(t) if t == target => return Ok(()),
+            _ => {
+                return Err(invalid(format!(
+                    "{opt} {}: something else already exists there",
+                    dst.display()
+                )))
+            }
+        }
+        let at = self.host_path(inside);
+        steps.push(
+            Step::new(OpKind::Symlink, what)
+                .arg(0, bytes(target))
+                .arg(1, bytes(&at)),
+        );
+        self.created
+            .insert(inside.to_path_buf(), Kind::Link(target.to_path_buf()));
+        Ok(())
+    }
+}
+
+/// Whether this process's "/" is a shared mount (mountinfo's optional "shared:N" field).
+fn root_is_shared() -> bool {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .rfind(|l| l.split(' ').nth(4) == Some("/"))
+        .is_some_and(|l| l.split(" - ").next().unwrap_or("").contains("shared:"))
+}
+
+/// Whether the host mounts `path` read-write (a bind of it may then be made writable again
+/// after an earlier read-only remount of its source in the sandbox).
+fn host_writable(path: &Path) -> bool {
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: statvfs fills a zeroed struct from a NUL-terminated path.
+    #[allow(unsafe_code)]
+    unsafe {
+        let mut st: libc::statvfs = std::mem::zeroed();
+        libc::statvfs(c.as_ptr(), &mut st) == 0 && st.f_flag & libc::ST_RDONLY == 0
     }
 }
 
@@ -250,54 +464,6 @@ const MOUNT_ATTR_NODEV: u64 = 0x4;
 
 fn bytes(p: &Path) -> &[u8] {
     p.as_os_str().as_bytes()
-}
-
-/// Where the sandbox may create files: anywhere under a new root, else only under a tmpfs
-/// it mounted itself (never on the host's own filesystem).
-struct Creatable {
-    anywhere: bool,
-    ours: Vec<PathBuf>,
-}
-
-impl Creatable {
-    fn check(&self, path: &Path, opt: &str, dst: &Path) -> Result<()> {
-        if self.anywhere || self.ours.iter().any(|t| path.starts_with(t)) {
-            return Ok(());
-        }
-        Err(invalid(format!(
-            "{opt} {}: {} does not exist, and without --rootfs cleave creates nothing on the host's filesystem; create it first, or put it under a --tmpfs, or use --rootfs",
-            dst.display(),
-            path.display()
-        )))
-    }
-}
-
-fn mkdir_steps(
-    steps: &mut Vec<Step>,
-    path: &Path,
-    can: &Creatable,
-    opt: &str,
-    dst: &Path,
-) -> Result<()> {
-    // Parents that do not exist now may come from an earlier tmpfs: create each (EEXIST is
-    // fine), from the top down.
-    let mut missing = Vec::new();
-    let mut p = path.to_path_buf();
-    while !p.exists() {
-        missing.push(p.clone());
-        if !p.pop() {
-            break;
-        }
-    }
-    for dir in missing.iter().rev() {
-        can.check(dir, opt, dst)?;
-        steps.push(
-            Step::new(OpKind::Mkdir, format!("mkdir {}", dir.display()))
-                .arg(0, bytes(dir))
-                .num(0, 0o755),
-        );
-    }
-    Ok(())
 }
 
 fn mount_step(
@@ -367,11 +533,20 @@ impl Filesystem {
             }
             None => PathBuf::from("/"),
         };
-        let target = Target { root: root.clone() };
-        let mut can = Creatable {
-            anywhere: self.rootfs.is_some(),
-            ours: Vec::new(),
-        };
+        if self.rootfs.is_some() {
+            // pivot_root refuses a shared old root (pivot_root(2)).
+            let refused = match self.propagation {
+                Propagation::Shared => true,
+                Propagation::Unchanged => root_is_shared(),
+                _ => false,
+            };
+            if refused {
+                return Err(invalid(
+                    "--rootfs needs the old root not to be shared (pivot_root refuses it): use --propagation private (the default) or slave".into(),
+                ));
+            }
+        }
+        let mut model = Model::new(root.clone(), self.rootfs.is_some());
 
         if new_mount_ns {
             let prop = match self.propagation {
@@ -412,12 +587,8 @@ impl Filesystem {
                     dst.display()
                 )));
             }
-            let inside = if self.rootfs.is_some() {
-                resolve_in_root(&root, dst, opt)?
-            } else {
-                dst.to_path_buf()
-            };
-            let at = target.path(&inside);
+            let inside = model.resolve(dst, opt)?;
+            let at = model.host_path(&inside);
             let shown = dst.display();
             match op {
                 MountOp::Bind { src, .. }
@@ -433,19 +604,9 @@ impl Filesystem {
                     let src = std::fs::canonicalize(src)
                         .map_err(|e| invalid(format!("{opt} {}: {e}", src.display())))?;
                     if meta.is_dir() {
-                        mkdir_steps(&mut steps, &at, &can, opt, dst)?;
+                        model.ensure_dir(&mut steps, &inside, opt, dst)?;
                     } else {
-                        if let Some(parent) = at.parent() {
-                            mkdir_steps(&mut steps, parent, &can, opt, dst)?;
-                        }
-                        if !at.exists() {
-                            can.check(&at, opt, dst)?;
-                            steps.push(
-                                Step::new(OpKind::CreateFile, format!("create {}", at.display()))
-                                    .arg(0, bytes(&at))
-                                    .num(0, 0o644),
-                            );
-                        }
+                        model.ensure_file(&mut steps, &inside, 0o644, opt, dst)?;
                     }
                     steps.push(mount_step(
                         Some(bytes(&src)),
@@ -455,22 +616,27 @@ impl Filesystem {
                         None,
                         format!("{opt} {} {shown}", src.display()),
                     ));
-                    let set = match op {
-                        MountOp::RoBind { .. } => MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV,
-                        MountOp::Bind { .. } => MOUNT_ATTR_NODEV,
-                        _ => 0,
+                    // A bind copies its source's flags, including a read-only remount made
+                    // earlier in the sandbox (--preset sandbox): --bind and --dev-bind are
+                    // writable where the host's source is.
+                    let clear = if host_writable(&src) {
+                        MOUNT_ATTR_RDONLY
+                    } else {
+                        0
                     };
-                    if set != 0 {
-                        steps.push(setattr_step(
-                            &at,
-                            set,
-                            format!("{opt} {shown}: set read-only/nodev"),
-                        ));
-                    }
+                    let (set, clear) = match op {
+                        MountOp::RoBind { .. } => (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV, 0),
+                        MountOp::Bind { .. } => (MOUNT_ATTR_NODEV, clear),
+                        _ => (0, clear),
+                    };
+                    steps.push(
+                        setattr_step(&at, set, format!("{opt} {shown}: set its flags"))
+                            .num(2, clear),
+                    );
+                    model.mounted(&inside, Backing::Host(src));
                 }
                 MountOp::Tmpfs { .. } => {
-                    mkdir_steps(&mut steps, &at, &can, opt, dst)?;
-                    can.ours.push(at.clone());
+                    model.ensure_dir(&mut steps, &inside, opt, dst)?;
                     steps.push(mount_step(
                         Some(b"tmpfs"),
                         &at,
@@ -479,9 +645,10 @@ impl Filesystem {
                         Some("mode=0755"),
                         format!("--tmpfs {shown}"),
                     ));
+                    model.mounted(&inside, Backing::Fresh);
                 }
                 MountOp::Proc { .. } => {
-                    mkdir_steps(&mut steps, &at, &can, opt, dst)?;
+                    model.ensure_dir(&mut steps, &inside, opt, dst)?;
                     steps.push(mount_step(
                         Some(b"proc"),
                         &at,
@@ -490,32 +657,25 @@ impl Filesystem {
                         None,
                         format!("--proc {shown} (mount a procfs of the new PID namespace)"),
                     ));
+                    model.mounted(&inside, Backing::Opaque);
                 }
                 MountOp::Dev { .. } => {
-                    mkdir_steps(&mut steps, &at, &can, opt, dst)?;
-                    can.ours.push(at.clone());
-                    self.dev_steps(&mut steps, &at, &shown.to_string());
+                    model.ensure_dir(&mut steps, &inside, opt, dst)?;
+                    self.dev_steps(&mut steps, &mut model, &inside, &shown.to_string())?;
                 }
-                MountOp::Dir { .. } => mkdir_steps(&mut steps, &at, &can, opt, dst)?,
+                MountOp::Dir { .. } => model.ensure_dir(&mut steps, &inside, opt, dst)?,
                 MountOp::Symlink {
                     target: link_to, ..
                 } => {
-                    if let Some(parent) = at.parent() {
-                        mkdir_steps(&mut steps, parent, &can, opt, dst)?;
-                    }
-                    if at.symlink_metadata().is_err() {
-                        can.check(&at, opt, dst)?;
-                    }
-                    steps.push(
-                        Step::new(
-                            OpKind::Symlink,
-                            format!("--symlink {} {shown}", link_to.display()),
-                        )
-                        .arg(0, bytes(link_to))
-                        .arg(1, bytes(&at)),
-                    );
+                    let what = format!("--symlink {} {shown}", link_to.display());
+                    model.symlink(&mut steps, link_to, &inside, what, opt, dst)?;
                 }
                 MountOp::RemountRo { .. } => {
+                    if model.kind(&inside) == Kind::Missing {
+                        return Err(invalid(format!(
+                            "{opt} {shown}: no such path in the sandbox"
+                        )));
+                    }
                     steps.push(setattr_step(
                         &at,
                         MOUNT_ATTR_RDONLY,
@@ -542,26 +702,31 @@ impl Filesystem {
         Ok(steps)
     }
 
-    fn dev_steps(&self, steps: &mut Vec<Step>, at: &Path, shown: &str) {
+    fn dev_steps(
+        &self,
+        steps: &mut Vec<Step>,
+        model: &mut Model,
+        inside: &Path,
+        shown: &str,
+    ) -> Result<()> {
+        let opt = "--dev";
+        let dst = Path::new(shown);
         steps.push(mount_step(
             Some(b"tmpfs"),
-            at,
+            &model.host_path(inside),
             Some("tmpfs"),
             libc::MS_NOSUID | libc::MS_NOEXEC,
             Some("mode=0755"),
             format!("--dev {shown}: tmpfs"),
         ));
+        model.mounted(inside, Backing::Fresh);
         for dev in DEVICES {
-            let node = at.join(dev);
-            steps.push(
-                Step::new(OpKind::CreateFile, format!("--dev {shown}: create {dev}"))
-                    .arg(0, bytes(&node))
-                    .num(0, 0o666),
-            );
+            let node = inside.join(dev);
+            model.ensure_file(steps, &node, 0o666, opt, dst)?;
             let host = format!("/dev/{dev}");
             steps.push(mount_step(
                 Some(host.as_bytes()),
-                &node,
+                &model.host_path(&node),
                 None,
                 MS_BIND,
                 None,
@@ -575,43 +740,38 @@ impl Filesystem {
             ("stderr", "/proc/self/fd/2"),
             ("ptmx", "pts/ptmx"),
         ] {
-            steps.push(
-                Step::new(
-                    OpKind::Symlink,
-                    format!("--dev {shown}: link {link} -> {to}"),
-                )
-                .arg(0, to)
-                .arg(1, bytes(&at.join(link))),
-            );
+            let what = format!("--dev {shown}: link {link} -> {to}");
+            model.symlink(steps, Path::new(to), &inside.join(link), what, opt, dst)?;
         }
-        let pts = at.join("pts");
-        steps.push(
-            Step::new(OpKind::Mkdir, format!("--dev {shown}: mkdir pts"))
-                .arg(0, bytes(&pts))
-                .num(0, 0o755),
-        );
-        steps.push(mount_step(
-            Some(b"devpts"),
-            &pts,
-            Some("devpts"),
-            libc::MS_NOSUID | libc::MS_NOEXEC,
-            Some("newinstance,ptmxmode=0666,mode=620"),
-            format!("--dev {shown}: devpts"),
-        ));
-        let shm = at.join("shm");
-        steps.push(
-            Step::new(OpKind::Mkdir, format!("--dev {shown}: mkdir shm"))
-                .arg(0, bytes(&shm))
-                .num(0, 0o1777),
-        );
-        steps.push(mount_step(
-            Some(b"tmpfs"),
-            &shm,
-            Some("tmpfs"),
-            libc::MS_NOSUID | libc::MS_NODEV,
-            Some("mode=1777"),
-            format!("--dev {shown}: shm"),
-        ));
+        for (dir, fstype, flags, data, backing) in [
+            (
+                "pts",
+                "devpts",
+                libc::MS_NOSUID | libc::MS_NOEXEC,
+                "newinstance,ptmxmode=0666,mode=620",
+                Backing::Opaque,
+            ),
+            (
+                "shm",
+                "tmpfs",
+                libc::MS_NOSUID | libc::MS_NODEV,
+                "mode=1777",
+                Backing::Fresh,
+            ),
+        ] {
+            let at = inside.join(dir);
+            model.ensure_dir(steps, &at, opt, dst)?;
+            steps.push(mount_step(
+                Some(fstype.as_bytes()),
+                &model.host_path(&at),
+                Some(fstype),
+                flags,
+                Some(data),
+                format!("--dev {shown}: {dir}"),
+            ));
+            model.mounted(&at, backing);
+        }
+        Ok(())
     }
 }
 
@@ -632,14 +792,80 @@ mod tests {
     #[test]
     fn symlinks_resolve_inside_the_root() {
         let root = tree("resolve");
-        let r = |p: &str| resolve_in_root(&root, Path::new(p), "--bind");
+        let model = Model::new(root.clone(), true);
+        let r = |p: &str| model.resolve(Path::new(p), "--bind");
         assert_eq!(r("/lib/x").unwrap(), Path::new("/usr/lib/x"));
         assert_eq!(r("/abs/lib").unwrap(), Path::new("/usr/lib"));
         assert_eq!(r("/new/dir").unwrap(), Path::new("/new/dir"));
         let e = r("/usr/up/etc").unwrap_err().to_string();
         assert!(e.contains("leaves the new root"), "{e}");
         let e = r("/../etc").unwrap_err().to_string();
-        assert!(e.contains("leaves the new root"), "{e}");
+        assert!(e.contains("`..` is not allowed"), "{e}");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn links_and_tmpfs_made_by_earlier_ops_count() {
+        // A symlink made by an op cannot send a later mkdir to the host...
+        let fs = Filesystem {
+            ops: vec![
+                MountOp::Tmpfs { dst: "/mnt".into() },
+                MountOp::Symlink {
+                    target: "/tmp".into(),
+                    dst: "/mnt/l".into(),
+                },
+                MountOp::Dir {
+                    dst: "/mnt/l/escaped".into(),
+                },
+            ],
+            ..Default::default()
+        };
+        let e = fs.compile(true).unwrap_err().to_string();
+        assert!(
+            e.contains("/tmp/escaped") && e.contains("creates nothing on the host"),
+            "{e}"
+        );
+        // ...and under a new root it lands inside the root.
+        let root = tree("links");
+        let fs = Filesystem {
+            rootfs: Some(root.clone()),
+            ops: vec![
+                MountOp::Symlink {
+                    target: "/outside".into(),
+                    dst: "/y".into(),
+                },
+                MountOp::Dir { dst: "/y/d".into() },
+            ],
+            ..Default::default()
+        };
+        let steps = fs.compile(true).unwrap();
+        let mkdirs: Vec<&[u8]> = steps
+            .iter()
+            .filter(|s| s.kind == OpKind::Mkdir)
+            .map(|s| s.args[0].as_deref().unwrap())
+            .collect();
+        assert_eq!(
+            mkdirs,
+            [
+                root.join("outside").as_os_str().as_bytes(),
+                root.join("outside/d").as_os_str().as_bytes()
+            ]
+        );
+        // A path that exists on the host but sits under an earlier tmpfs is created there.
+        let fs = Filesystem {
+            ops: vec![
+                MountOp::Tmpfs { dst: "/etc".into() },
+                MountOp::RoBind {
+                    src: "/usr/share".into(),
+                    dst: "/etc/ssl".into(),
+                },
+            ],
+            ..Default::default()
+        };
+        let steps = fs.compile(true).unwrap();
+        assert!(steps
+            .iter()
+            .any(|s| s.kind == OpKind::Mkdir && s.what == "mkdir /etc/ssl"));
         std::fs::remove_dir_all(&root).unwrap();
     }
 

@@ -33,7 +33,6 @@ use std::path::PathBuf;
 /// let status = sandbox.spawn()?.wait()?;
 /// # Ok::<(), cleave::Error>(())
 /// ```
-#[derive(Debug)]
 pub struct Sandbox {
     cmd: Command,
     ids: IdMapping,
@@ -49,11 +48,25 @@ pub struct Sandbox {
     boottime: Option<i64>,
     rlimits: Vec<Rlimit>,
     keep_caps: Option<u64>,
+    ambient_caps: u64,
     no_new_privs: bool,
     new_session: bool,
     parent_death_signal: Option<i32>,
     limits: Limits,
     cgroup_parent: Option<PathBuf>,
+    on_clone: Option<Box<dyn FnMut(i32) -> Result<()>>>,
+    spawned: bool,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("command", &self.cmd)
+            .field("ids", &self.ids)
+            .field("filesystem", &self.fs)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A running sandbox.
@@ -61,6 +74,7 @@ pub struct Sandbox {
 pub struct SandboxChild {
     child: Child,
     cgroup: Option<CgroupSet>,
+    cleanup_error: Option<Error>,
 }
 
 impl SandboxChild {
@@ -84,9 +98,17 @@ impl SandboxChild {
     pub fn wait(&mut self) -> Result<ExitStatus> {
         let status = self.child.wait()?;
         if let Some(set) = self.cgroup.take() {
-            set.remove()?;
+            // The program's status stands even if cleaning up fails: the failure is kept
+            // for cleanup_error().
+            self.cleanup_error = set.remove().err();
         }
         Ok(status)
+    }
+
+    /// What went wrong removing the sandbox's cgroups after [`SandboxChild::wait`], if
+    /// anything.
+    pub fn cleanup_error(&self) -> Option<&Error> {
+        self.cleanup_error.as_ref()
     }
 }
 
@@ -108,12 +130,23 @@ impl Sandbox {
             boottime: None,
             rlimits: Vec::new(),
             keep_caps: None,
+            ambient_caps: 0,
             no_new_privs: false,
             new_session: false,
             parent_death_signal: None,
             limits: Limits::default(),
             cgroup_parent: None,
+            on_clone: None,
+            spawned: false,
         }
+    }
+
+    /// Runs `f(pid)` in the caller once the child exists and before it does anything: the
+    /// child is alive and in its namespaces (those made at clone) until `f` returns. The
+    /// spawn then cannot use CLONE_VFORK.
+    pub fn on_clone(&mut self, f: impl FnMut(i32) -> Result<()> + 'static) -> &mut Sandbox {
+        self.on_clone = Some(Box::new(f));
+        self
     }
 
     /// Resource limits, enforced by a cgroup made for this sandbox and removed after it.
@@ -233,6 +266,14 @@ impl Sandbox {
         self
     }
 
+    /// Capabilities a program running as a non-root uid keeps across exec (the ambient set;
+    /// they must also be kept with [`Sandbox::keep_capabilities`]). A non-root program gets
+    /// no capability but these.
+    pub fn ambient_capabilities(&mut self, mask: u64) -> &mut Sandbox {
+        self.ambient_caps = mask;
+        self
+    }
+
     /// Sets no_new_privs: no exec can gain privileges (setuid bits, file capabilities).
     pub fn no_new_privs(&mut self, yes: bool) -> &mut Sandbox {
         self.no_new_privs = yes;
@@ -285,6 +326,11 @@ impl Sandbox {
 
     /// Checks everything, then starts the sandbox.
     pub fn spawn(&mut self) -> Result<SandboxChild> {
+        if std::mem::replace(&mut self.spawned, true) {
+            return Err(Error::InvalidArgument {
+                what: "a Sandbox starts one child: build a new Sandbox for another".into(),
+            });
+        }
         // SAFETY: plain getters.
         #[allow(unsafe_code)]
         let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
@@ -324,24 +370,35 @@ impl Sandbox {
             need(CloneFlags::NEWPID, "--as-pid-1", "pid")?;
         }
 
-        let mut steps: Vec<Step> = Vec::new();
         let new_pid = all.contains(CloneFlags::NEWPID);
+        if new_pid && !self.as_pid1 && flags.contains(CloneFlags::FILES) {
+            return Err(Error::InvalidArgument {
+                what: "a shared fd table (files) cannot go with a new PID namespace's init, which closes what it does not need: add --as-pid-1, or drop files".into(),
+            });
+        }
+        let mut steps: Vec<Step> = Vec::new();
+        let mut death_step = None;
         if let Some(sig) = self.parent_death_signal {
             // Checked against the caller's pid; from a new PID namespace the parent is
             // outside and getppid() says 0.
             let ppid = if new_pid {
                 0
+            } else if flags.contains(CloneFlags::PARENT) {
+                // SAFETY: getppid has no preconditions.
+                #[allow(unsafe_code)]
+                let p = unsafe { libc::getppid() };
+                p as u64
             } else {
                 std::process::id() as u64
             };
-            steps.push(
-                Step::new(
-                    OpKind::ParentDeathSignal,
-                    format!("set the parent-death signal {sig}"),
-                )
-                .num(0, sig as u64)
-                .num(1, ppid),
-            );
+            let step = Step::new(
+                OpKind::ParentDeathSignal,
+                format!("set the parent-death signal {sig}"),
+            )
+            .num(0, sig as u64)
+            .num(1, ppid);
+            steps.push(step.clone());
+            death_step = Some(step);
         }
 
         for fd in &join_fds {
@@ -510,13 +567,18 @@ impl Sandbox {
                     .num(0, uid as u64)
                     .num(1, gid as u64)
                     .num(2, can_setgroups as u64),
-            );
+            ); // The kernel clears the parent-death signal when the ids change: set it again.
+            if let Some(step) = death_step.clone() {
+                steps.push(step);
+            }
         }
         if let Some(keep) = self.keep_caps {
             let keep = keep & caps::ALL;
             steps.push(Step::new(OpKind::SetCaps, "set capabilities").num(0, keep));
-            if uid != 0 && keep != 0 {
-                steps.push(Step::new(OpKind::Ambient, "raise ambient capabilities").num(0, keep));
+            let ambient = self.ambient_caps & keep;
+            if uid != 0 && ambient != 0 {
+                steps
+                    .push(Step::new(OpKind::Ambient, "raise ambient capabilities").num(0, ambient));
             }
         }
 
@@ -524,12 +586,25 @@ impl Sandbox {
         for s in steps {
             self.cmd.push_step(s);
         }
-        if let Some(maps) = maps.filter(|m| m.writer != MapWriter::Child) {
-            self.cmd
-                .after_clone(AfterClone(Box::new(move |pid| maps.write_from_parent(pid))));
+        let writer = maps.filter(|m| m.writer != MapWriter::Child);
+        let mut hook = self.on_clone.take();
+        if writer.is_some() || hook.is_some() {
+            self.cmd.after_clone(AfterClone(Box::new(move |pid| {
+                if let Some(maps) = &writer {
+                    maps.write_from_parent(pid)?;
+                }
+                match hook.as_mut() {
+                    Some(f) => f(pid),
+                    None => Ok(()),
+                }
+            })));
         }
         let child = self.cmd.spawn()?;
         drop(program_stack);
-        Ok(SandboxChild { child, cgroup })
+        Ok(SandboxChild {
+            child,
+            cgroup,
+            cleanup_error: None,
+        })
     }
 }

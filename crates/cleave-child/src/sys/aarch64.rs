@@ -120,7 +120,12 @@ pub unsafe fn clone_entry(
         core::arch::asm!(
             "svc 0",
             "cbnz x0, 2f",
+            // Child: a clean frame chain and a 16-byte aligned stack, as on x86_64.
+            "mov x29, xzr",
             "mov x30, xzr",
+            "mov x9, sp",
+            "and x9, x9, #-16",
+            "mov sp, x9",
             "mov x0, x21",
             "blr x20",
             "mov x8, {exit}",

@@ -78,7 +78,7 @@ pub fn run(a: EnterArgs) -> i32 {
         eprintln!("cleave: started pid {}", child.id());
     }
     if let Some(pidfd) = child.pidfd() {
-        forward.until_exit(pidfd.as_raw_fd(), |sig| {
+        forward.until_exit(pidfd.as_raw_fd(), true, |sig| {
             let _ = child.signal(sig);
         });
     }

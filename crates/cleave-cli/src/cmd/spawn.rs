@@ -178,6 +178,19 @@ pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
         None => None,
     };
 
+    // The first status line is written while the child waits at its start, so its
+    // namespaces are there to be read however short-lived the program is.
+    if let Some(out) = &json {
+        let mut out = match out.try_clone() {
+            Ok(f) => f,
+            Err(e) => return report::bad_request(&format!("--json-status: {e}")),
+        };
+        sandbox.on_clone(move |pid| {
+            let _ = writeln!(out, "{}", status_line(pid));
+            Ok(())
+        });
+    }
+
     let forward = signals::Forwarder::block(&FORWARDED);
     sandbox.command().signal_mask(forward.original_mask());
     let mut running = match sandbox.spawn() {
@@ -185,9 +198,6 @@ pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
         Err(e) => return report::error(&e),
     };
     let child = running.child();
-    if let Some(out) = json.as_mut() {
-        let _ = writeln!(out, "{}", status_line(child.id()));
-    }
     if a.verbose {
         eprintln!(
             "cleave: started pid {} with {} (exit signal {})",
@@ -209,7 +219,7 @@ pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
         };
     }
     if let Some(pidfd) = child.pidfd() {
-        forward.until_exit(pidfd.as_raw_fd(), |sig| {
+        forward.until_exit(pidfd.as_raw_fd(), !a.sandbox.new_session, |sig| {
             let _ = child.signal(sig);
         });
     }
@@ -217,6 +227,9 @@ pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
         Ok(status) => {
             if a.verbose {
                 eprintln!("cleave: pid {} ended: {status}", running.id());
+            }
+            if let Some(e) = running.cleanup_error() {
+                eprintln!("cleave: warning: {e}");
             }
             if let Some(out) = json.as_mut() {
                 let _ = writeln!(
@@ -468,10 +481,12 @@ fn sandbox_from(
         for c in &s.cap_drop {
             keep &= !caps::parse_cap(c)?;
         }
+        let mut added = 0;
         for c in &s.cap_add {
-            keep |= caps::parse_cap(c)?;
+            added |= caps::parse_cap(c)?;
         }
-        sb.keep_capabilities(Some(keep));
+        sb.keep_capabilities(Some(keep | added))
+            .ambient_capabilities(added);
     }
     if sandbox_mode {
         sb.no_new_privs(true);
@@ -553,8 +568,10 @@ pub(crate) mod signals {
             mask_bits(&self.original)
         }
 
-        /// Forwards signals until the pidfd says the program has ended.
-        pub fn until_exit(&self, pidfd: i32, mut send: impl FnMut(i32)) {
+        /// Forwards signals until the pidfd says the program has ended. A signal a terminal
+        /// sent to the whole foreground process group (si_code SI_KERNEL) already reached a
+        /// program in that group: it is passed on only when `same_group` is false.
+        pub fn until_exit(&self, pidfd: i32, same_group: bool, mut send: impl FnMut(i32)) {
             let Some(sfd) = &self.fd else { return };
             loop {
                 let mut fds = [
@@ -589,7 +606,8 @@ pub(crate) mod signals {
                             size,
                         )
                     };
-                    if got == size as isize {
+                    let from_terminal = info.ssi_code == libc::SI_KERNEL;
+                    if got == size as isize && !(from_terminal && same_group) {
                         send(info.ssi_signo as i32);
                     }
                 }

@@ -342,6 +342,11 @@ impl Command {
 
     fn spawn_once(&mut self) -> Result<Child> {
         let flags = self.effective_flags();
+        if flags.contains(CloneFlags::VFORK) && self.caller_runs_alongside() {
+            return Err(Error::InvalidArgument {
+                what: "CLONE_VFORK would suspend cleave until exec, but this child waits for cleave first (id maps written from outside) or never execs (a PID namespace's init): drop vfork".into(),
+            });
+        }
         let exit_signal = self.spec.exit_signal_for(flags);
         self.spec.validate(flags, exit_signal)?;
         let shared_fds = flags.contains(CloneFlags::FILES);

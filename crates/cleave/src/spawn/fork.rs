@@ -146,6 +146,12 @@ impl Fork {
             args.parent_tid = w.as_ptr() as u64;
             args.child_tid = w.as_ptr() as u64;
         }
+        if std_ok {
+            // Whatever the caller has buffered is written now, once: otherwise the child's
+            // copy of the buffer would be written a second time when it flushes on exit.
+            // (This also sets stdout up here, so the child does not allocate it.)
+            let _ = std::io::stdout().flush();
+        }
         // No signal is blocked around this clone: as with fork(2), a handler that runs in the
         // child before `body` is the caller's own, in the child's own copy of memory (CLONE_VM
         // and CLONE_SIGHAND are impossible here).
