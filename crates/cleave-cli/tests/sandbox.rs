@@ -773,6 +773,23 @@ fn setup_failure_halfway_leaves_nothing_behind() {
             err(&o)
         );
     }
+    // A step after the init has started the program's process fails (a hard limit above
+    // the caller's): the failure is reported, and the init (a copy of cleave, so its command
+    // line holds the marker too) must have ended with it.
+    let o = as_nobody(&[
+        "spawn",
+        "--new",
+        "pid",
+        "--rlimit",
+        "nofile=99999999",
+        "--",
+        "sleep",
+        "1001.5",
+    ]);
+    assert_eq!(o.status.code(), Some(126), "{}", err(&o));
+    assert!(err(&o).contains("--rlimit nofile=99999999"), "{}", err(&o));
+    // The host's mount table never saw the sandbox's mounts (they lived in its private mount
+    // namespace), and no cleave, init or program process is left.
     assert_eq!(mountinfo(), before);
     assert!(pids_running("sleep\u{0}1001.5").is_empty());
     // A program that crashes: its status is reported as 128+N and nothing stays.

@@ -17,7 +17,7 @@
 mod cgroup;
 
 use crate::error::{Error, Result};
-use crate::flags::{CloneFlags, Namespace};
+use crate::flags::{nsfs_id, CloneFlags, Namespace};
 use crate::{raw, Command};
 use std::fs::File;
 use std::io::{self, Write};
@@ -66,7 +66,7 @@ pub struct Entered {
 
 impl Entered {
     /// Starts `cmd` in the target's cgroup2 directory (CLONE_INTO_CGROUP) when it differs
-    /// from the caller's. Call it after [`Command::flags`], which replaces the flag set.
+    /// from the caller's.
     pub fn apply(&self, cmd: &mut Command) -> Result<()> {
         if let Some(dir) = &self.cgroup2 {
             cmd.into_cgroup(dir).map_err(|e| Error::Enter {
@@ -95,11 +95,6 @@ fn io_err(what: impl Into<String>, e: io::Error) -> Error {
         what: what.into(),
         source,
     }
-}
-
-/// The nsfs (device, inode) of a `/proc/.../ns/NAME` link.
-fn ns_id(path: &str) -> io::Result<(u64, u64)> {
-    std::fs::metadata(path).map(|m| (m.dev(), m.ino()))
 }
 
 fn open_dir(path: &str) -> io::Result<File> {
@@ -178,12 +173,10 @@ impl Enter {
             let theirs = format!("/proc/{t}/ns/{}", ns.proc_name());
             // setns(pid or time) changes what the caller's children get.
             let ours = match ns {
-                Namespace::Pid | Namespace::Time => {
-                    format!("/proc/self/ns/{}_for_children", ns.proc_name())
-                }
-                _ => format!("/proc/self/ns/{}", ns.proc_name()),
+                Namespace::Pid | Namespace::Time => format!("{}_for_children", ns.proc_name()),
+                _ => ns.proc_name().to_string(),
             };
-            let a = match ns_id(&theirs) {
+            let a = match nsfs_id(&t.to_string(), ns.proc_name()) {
                 Ok(a) => a,
                 Err(e)
                     if e.raw_os_error() == Some(libc::ENOENT)
@@ -194,7 +187,8 @@ impl Enter {
                 }
                 Err(e) => return Err(io_err(format!("read {theirs}"), e)),
             };
-            let b = ns_id(&ours).map_err(|e| io_err(format!("read {ours}"), e))?;
+            let b = nsfs_id("self", &ours)
+                .map_err(|e| io_err(format!("read /proc/self/ns/{ours}"), e))?;
             if a == b {
                 already.push(ns);
             } else {
@@ -261,8 +255,6 @@ impl Enter {
         let mut chrooted = false;
         if let Some((root, cwd, same_root)) = dirs {
             if !same_root {
-                // The target's root may have no /proc: read now what spawning reads there.
-                let _ = crate::flags::rules::kernel_version();
                 raw::fchdir(root.as_fd())
                     .map_err(|e| enter_err(format!("change to the root of process {t}"), e))?;
                 std::os::unix::fs::chroot(".")
@@ -311,8 +303,7 @@ fn join_namespaces(
     }
     // Unprivileged callers gain their capabilities from the target's user namespace, so it
     // comes first; a privileged caller joins it last, keeping its own powers for the rest.
-    const CAP_SYS_ADMIN: u32 = 21;
-    let privileged = raw::effective_caps() & (1 << CAP_SYS_ADMIN) != 0;
+    let privileged = crate::flags::rules::has_cap_sys_admin();
     let mut order: Vec<&(Namespace, File)> = files.iter().collect();
     order.sort_by_key(|(ns, _)| match (ns, privileged) {
         (Namespace::User, false) => 0,

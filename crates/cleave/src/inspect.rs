@@ -11,11 +11,10 @@
 //! # Ok::<(), cleave::Error>(())
 //! ```
 use crate::error::{errno_text, Error, Result};
-use crate::flags::signal_name;
-use crate::raw;
+use crate::flags::{nsfs_id, signal_name, Namespace};
+use crate::raw::{self, KCMP_FILES, KCMP_FS, KCMP_IO, KCMP_SIGHAND, KCMP_SYSVSEM, KCMP_VM};
 use serde::Serialize;
 use std::io;
-use std::os::unix::fs::MetadataExt;
 
 /// The answer of one row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -79,14 +78,6 @@ impl Report {
     }
 }
 
-// kcmp(2) types.
-const KCMP_VM: i32 = 1;
-const KCMP_FILES: i32 = 2;
-const KCMP_FS: i32 = 3;
-const KCMP_SIGHAND: i32 = 4;
-const KCMP_IO: i32 = 5;
-const KCMP_SYSVSEM: i32 = 6;
-
 const KCMP_ROWS: [(&str, &str, &str, i32); 6] = [
     ("vm", "memory", "CLONE_VM", KCMP_VM),
     ("files", "fd table", "CLONE_FILES", KCMP_FILES),
@@ -104,20 +95,6 @@ const KCMP_ROWS: [(&str, &str, &str, i32); 6] = [
         "CLONE_SYSVSEM",
         KCMP_SYSVSEM,
     ),
-];
-
-/// `/proc/PID/ns/` names and the flag that makes each private.
-const NAMESPACE_ROWS: [(&str, &str); 10] = [
-    ("cgroup", "CLONE_NEWCGROUP"),
-    ("ipc", "CLONE_NEWIPC"),
-    ("mnt", "CLONE_NEWNS"),
-    ("net", "CLONE_NEWNET"),
-    ("pid", "CLONE_NEWPID"),
-    ("pid_for_children", "CLONE_NEWPID"),
-    ("time", "CLONE_NEWTIME"),
-    ("time_for_children", "CLONE_NEWTIME"),
-    ("user", "CLONE_NEWUSER"),
-    ("uts", "CLONE_NEWUTS"),
 ];
 
 const NEEDS_PTRACE: &str = "needs ptrace access: run as root or the same user";
@@ -279,18 +256,30 @@ fn kcmp_rows(pid: i32, other: i32) -> Vec<Row> {
     rows
 }
 
-/// The nsfs (device, inode) of `/proc/PID/ns/NAME`.
-fn ns_id(pid: i32, name: &str) -> io::Result<(u64, u64)> {
-    std::fs::metadata(format!("/proc/{pid}/ns/{name}")).map(|m| (m.dev(), m.ino()))
+/// The `/proc/PID/ns/` files compared: each namespace, and after PID and time the one
+/// their children get.
+fn namespace_files() -> impl Iterator<Item = (&'static str, &'static str)> {
+    Namespace::ALL.into_iter().flat_map(|ns| {
+        let children = match ns {
+            Namespace::Pid => Some("pid_for_children"),
+            Namespace::Time => Some("time_for_children"),
+            _ => None,
+        };
+        std::iter::once(ns.proc_name())
+            .chain(children)
+            .map(move |file| (file, ns.flag_name()))
+    })
 }
 
 fn namespace_rows(pid: i32, other: i32) -> Vec<Row> {
-    NAMESPACE_ROWS
-        .iter()
-        .map(|&(name, flag)| {
+    namespace_files()
+        .map(|(name, flag)| {
             let key = format!("ns:{name}");
             let resource = format!("{name} namespace");
-            match (ns_id(pid, name), ns_id(other, name)) {
+            match (
+                nsfs_id(&pid.to_string(), name),
+                nsfs_id(&other.to_string(), name),
+            ) {
                 (Ok(a), Ok(b)) => Row {
                     key,
                     resource,

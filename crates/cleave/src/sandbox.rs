@@ -297,7 +297,7 @@ impl Sandbox {
     /// makes: a user namespace for an unprivileged caller asking for any other namespace,
     /// a mount namespace for any filesystem option; time and cgroup namespaces that must be
     /// entered after setup move out of clone() into unshare() in the child.
-    fn plan_flags(&self, euid: u32, joins_after_clone: bool) -> (CloneFlags, CloneFlags) {
+    fn plan_flags(&self, euid: u32) -> (CloneFlags, CloneFlags) {
         let mut flags = self.cmd.requested_flags();
         if self.monotonic.is_some() || self.boottime.is_some() {
             flags |= CloneFlags::NEWTIME;
@@ -316,11 +316,6 @@ impl Sandbox {
             // init's fork) enter it.
             deferred |= CloneFlags::NEWTIME;
         }
-        if joins_after_clone && flags.contains(CloneFlags::NEWCGROUP) {
-            // The child joins cgroup v1 hierarchies itself after clone; a cgroup namespace
-            // made at clone would be rooted where it was before.
-            deferred |= CloneFlags::NEWCGROUP;
-        }
         (flags.difference(deferred), deferred)
     }
 
@@ -334,22 +329,7 @@ impl Sandbox {
         // SAFETY: plain getters.
         #[allow(unsafe_code)]
         let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
-        // Limits: the cgroups exist before clone; the child starts in the cgroup2 one
-        // (CLONE_INTO_CGROUP) and joins v1 hierarchies itself, before anything else.
-        let cgroup = if self.limits.is_empty() {
-            None
-        } else {
-            let set = CgroupSet::create("sandbox", &self.limits, self.cgroup_parent.as_deref())?;
-            if let Some(dir) = set.into_cgroup_dir() {
-                self.cmd.into_cgroup(dir).map_err(|source| Error::Prepare {
-                    what: "duplicate the cgroup directory fd".into(),
-                    source,
-                })?;
-            }
-            Some(set)
-        };
-        let join_fds = cgroup.as_ref().map(|c| c.join_fds()).unwrap_or_default();
-        let (flags, deferred) = self.plan_flags(euid, !join_fds.is_empty());
+        let (mut flags, deferred) = self.plan_flags(euid);
         let all = flags | deferred;
         let need = |f: CloneFlags, what: &str, ns: &str| -> Result<()> {
             if all.contains(f) {
@@ -400,21 +380,8 @@ impl Sandbox {
             steps.push(step.clone());
             death_step = Some(step);
         }
-
-        for fd in &join_fds {
-            steps.push(
-                Step::new(OpKind::WriteFd, "join the sandbox's cgroup v1 hierarchies")
-                    .arg(0, "0")
-                    .num(0, *fd as u64)
-                    .num(1, 1),
-            );
-        }
-        if deferred.contains(CloneFlags::NEWCGROUP) {
-            steps.push(
-                Step::new(OpKind::Unshare, "unshare(CLONE_NEWCGROUP)")
-                    .num(0, CloneFlags::NEWCGROUP.bits()),
-            );
-        }
+        // Where the cgroup joins go, once every check has passed (below).
+        let joins_at = steps.len();
 
         // Ids first: until the maps exist, the child's files would belong to nobody
         // (EOVERFLOW) and setgroups/setuid could not work.
@@ -567,10 +534,9 @@ impl Sandbox {
                     .num(0, uid as u64)
                     .num(1, gid as u64)
                     .num(2, can_setgroups as u64),
-            ); // The kernel clears the parent-death signal when the ids change: set it again.
-            if let Some(step) = death_step.clone() {
-                steps.push(step);
-            }
+            );
+            // The kernel clears the parent-death signal when the ids change: set it again.
+            steps.extend(death_step.take());
         }
         if let Some(keep) = self.keep_caps {
             let keep = keep & caps::ALL;
@@ -582,7 +548,42 @@ impl Sandbox {
             }
         }
 
-        self.cmd.flags_for_sandbox(flags);
+        // Limits, last of all so that no cgroup is made for a request refused above: the
+        // cgroups exist before clone, the child starts in the cgroup2 one
+        // (CLONE_INTO_CGROUP) and joins the v1 ones itself, first thing. A cgroup namespace
+        // made at clone would then be rooted where it started: it is unshared after the join.
+        let cgroup = if self.limits.is_empty() {
+            None
+        } else {
+            let set = CgroupSet::create("sandbox", &self.limits, self.cgroup_parent.as_deref())?;
+            if let Some(dir) = set.into_cgroup_dir() {
+                self.cmd.into_cgroup(dir).map_err(|source| Error::Prepare {
+                    what: "duplicate the cgroup directory fd".into(),
+                    source,
+                })?;
+            }
+            let mut joins: Vec<Step> = set
+                .join_fds()
+                .into_iter()
+                .map(|fd| {
+                    Step::new(OpKind::WriteFd, "join the sandbox's cgroup v1 hierarchies")
+                        .arg(0, "0")
+                        .num(0, fd as u64)
+                        .num(1, 1)
+                })
+                .collect();
+            if !joins.is_empty() && flags.contains(CloneFlags::NEWCGROUP) {
+                flags.remove(CloneFlags::NEWCGROUP);
+                joins.push(
+                    Step::new(OpKind::Unshare, "unshare(CLONE_NEWCGROUP)")
+                        .num(0, CloneFlags::NEWCGROUP.bits()),
+                );
+            }
+            steps.splice(joins_at..joins_at, joins);
+            Some(set)
+        };
+
+        self.cmd.flags(flags);
         for s in steps {
             self.cmd.push_step(s);
         }

@@ -11,12 +11,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
-const KCMP_VM: i32 = 1;
-const KCMP_FILES: i32 = 2;
-const KCMP_FS: i32 = 3;
-const KCMP_SIGHAND: i32 = 4;
-const KCMP_IO: i32 = 5;
-const KCMP_SYSVSEM: i32 = 6;
+use cleave::raw::{KCMP_FILES, KCMP_FS, KCMP_IO, KCMP_SIGHAND, KCMP_SYSVSEM, KCMP_VM};
 
 static GATE: AtomicBool = AtomicBool::new(false);
 static VALUE: AtomicI32 = AtomicI32::new(0);

@@ -6,23 +6,10 @@ use cleave::enter::Enter;
 use cleave::{CloneFlags, Command, Namespace};
 use std::os::fd::AsRawFd;
 
-/// Reads --ns: names or `all`; `None` means all.
-fn namespaces(list: &[String]) -> Result<Option<Vec<Namespace>>, String> {
-    let mut out = Vec::new();
-    for n in list {
-        if n.trim().eq_ignore_ascii_case("all") {
-            return Ok(None);
-        }
-        out.push(Namespace::from_name(n).ok_or_else(|| {
-            format!("unknown --ns item `{n}`: choose from mount,uts,ipc,net,pid,user,cgroup,time, or all")
-        })?);
-    }
-    Ok((!out.is_empty()).then_some(out))
-}
-
 pub fn run(a: EnterArgs) -> i32 {
-    let ns = match namespaces(&a.ns) {
-        Ok(n) => n,
+    // An empty --ns means all, as `all` does.
+    let ns = match super::parse_namespaces(&a.ns, "--ns") {
+        Ok(n) => n.filter(|l| !l.is_empty()),
         Err(msg) => return report::bad_request(&msg),
     };
     let mut enter = Enter::new(a.target);

@@ -57,15 +57,9 @@ pub fn collect_flags(a: &SpawnArgs) -> Result<(CloneFlags, Option<i32>), String>
             }
         };
     }
-    for n in &a.new_ns {
-        if n.trim().eq_ignore_ascii_case("all") {
-            flags |= CloneFlags::ALL_NAMESPACES;
-            continue;
-        }
-        let ns = Namespace::from_name(n).ok_or_else(|| {
-            format!("unknown --new item `{n}`: choose from mount,uts,ipc,net,pid,user,cgroup,time, or all")
-        })?;
-        flags |= ns.flag();
+    match super::parse_namespaces(&a.new_ns, "--new")? {
+        None => flags |= CloneFlags::ALL_NAMESPACES,
+        Some(list) => flags |= list.iter().fold(CloneFlags::empty(), |f, ns| f | ns.flag()),
     }
     if let Some(p) = &a.preset {
         flags |= match p.trim().to_ascii_lowercase().as_str() {
@@ -120,7 +114,6 @@ pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
                 ))
             }
         }
-        flags |= CloneFlags::INTO_CGROUP;
     }
     // Follow the program through a pidfd: exact waiting and signalling with any exit signal,
     // and the only way to await a CLONE_PARENT child. Legacy clone() cannot combine it with
@@ -246,12 +239,11 @@ pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
 
 /// The first --json-status line: the child's pid and the inode of each of its namespaces.
 fn status_line(pid: i32) -> String {
-    use std::os::unix::fs::MetadataExt;
     let mut obj = serde_json::Map::new();
     obj.insert("child-pid".into(), pid.into());
-    for ns in ["cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"] {
-        if let Ok(m) = std::fs::metadata(format!("/proc/{pid}/ns/{ns}")) {
-            obj.insert(format!("{ns}-namespace"), m.ino().into());
+    for ns in Namespace::ALL {
+        if let Ok((_, inode)) = cleave::flags::nsfs_id(&pid.to_string(), ns.proc_name()) {
+            obj.insert(format!("{}-namespace", ns.proc_name()), inode.into());
         }
     }
     serde_json::Value::Object(obj).to_string()

@@ -83,28 +83,27 @@ impl Layout {
     pub fn parse(mountinfo: &str) -> Result<Layout> {
         let mut unified: Option<PathBuf> = None;
         let mut v1: Vec<V1Hierarchy> = Vec::new();
-        for line in mountinfo.lines() {
-            let Some((mount, fstype, options)) = parse_line(line) else {
+        for m in cgroup_mounts(mountinfo) {
+            if m.v2 {
+                unified.get_or_insert(m.point);
                 continue;
-            };
-            match fstype {
-                "cgroup2" if unified.is_none() => unified = Some(mount),
-                "cgroup" => {
-                    let controllers: Vec<String> = options
-                        .split(',')
-                        .filter(|o| V1_CONTROLLERS.contains(o))
-                        .map(str::to_string)
-                        .collect();
-                    let known = v1.iter().any(|h| {
-                        h.controllers
-                            .iter()
-                            .any(|c| controllers.iter().any(|d| c == d))
-                    });
-                    if !controllers.is_empty() && !known {
-                        v1.push(V1Hierarchy { mount, controllers });
-                    }
-                }
-                _ => {}
+            }
+            let controllers: Vec<String> = m
+                .options
+                .split(',')
+                .filter(|o| V1_CONTROLLERS.contains(o))
+                .map(str::to_string)
+                .collect();
+            let known = v1.iter().any(|h| {
+                h.controllers
+                    .iter()
+                    .any(|c| controllers.iter().any(|d| c == d))
+            });
+            if !controllers.is_empty() && !known {
+                v1.push(V1Hierarchy {
+                    mount: m.point,
+                    controllers,
+                });
             }
         }
         match (unified, v1.is_empty()) {
@@ -153,16 +152,40 @@ impl Layout {
     }
 }
 
-/// `(mount point, fstype, super options)` of one mountinfo line:
+/// One cgroup or cgroup2 mount, from a mountinfo line:
 /// `ID PARENT MAJ:MIN ROOT MOUNT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER_OPTIONS`.
-fn parse_line(line: &str) -> Option<(PathBuf, &str, &str)> {
-    let (left, right) = line.split_once(" - ")?;
-    let mount = left.split(' ').nth(4)?;
-    let mut right = right.split(' ');
-    let fstype = right.next()?;
-    let _source = right.next()?;
-    let options = right.next().unwrap_or("");
-    Some((PathBuf::from(unescape(mount)), fstype, options))
+#[derive(Debug)]
+pub(crate) struct CgroupMount {
+    /// cgroup2 (else a v1 hierarchy).
+    pub v2: bool,
+    /// The cgroup shown at the mount point (`/` unless a sub-cgroup is bind-mounted).
+    pub root: String,
+    /// Where it is mounted.
+    pub point: PathBuf,
+    /// The super options: for v1, the controllers among them.
+    pub options: String,
+}
+
+/// Every cgroup mount in a mountinfo text, in order.
+pub(crate) fn cgroup_mounts(mountinfo: &str) -> Vec<CgroupMount> {
+    mountinfo
+        .lines()
+        .filter_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            let mut left = left.split(' ').skip(3);
+            let (root, point) = (left.next()?, left.next()?);
+            let mut right = right.split(' ');
+            let fstype = right.next()?;
+            let _source = right.next()?;
+            let options = right.next().unwrap_or("");
+            (fstype == "cgroup" || fstype == "cgroup2").then(|| CgroupMount {
+                v2: fstype == "cgroup2",
+                root: unescape(root),
+                point: PathBuf::from(unescape(point)),
+                options: options.to_string(),
+            })
+        })
+        .collect()
 }
 
 /// Undoes mountinfo's octal escapes (`\040` for a space, `\011`, `\012`, `\134`).

@@ -27,6 +27,7 @@
 mod layout;
 mod set;
 
+pub(crate) use layout::{cgroup_mounts, CgroupMount};
 pub use layout::{Home, Layout, V1Hierarchy};
 pub use set::CgroupSet;
 

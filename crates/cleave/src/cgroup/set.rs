@@ -403,25 +403,6 @@ impl CgroupSet {
         self.v1.iter().map(|d| d.fd.as_raw_fd()).collect()
     }
 
-    /// Moves process `pid` (its whole thread group) into the v1 directories, from the parent
-    /// side: for a child that waits at a sync point and cannot join by itself.
-    pub fn attach(&self, pid: i32) -> Result<()> {
-        let text = pid.to_string();
-        for d in &self.v1 {
-            let done = cleave_child::sys::write(d.fd.as_raw_fd(), text.as_bytes());
-            done.map_err(|e| {
-                cg_err(
-                    format!(
-                        "failed to move {pid} into {}/cgroup.procs",
-                        d.path.display()
-                    ),
-                    errno(e),
-                )
-            })?;
-        }
-        Ok(())
-    }
-
     /// Every directory of the set: the cgroup2 one first, then the v1 ones.
     pub fn paths(&self) -> Vec<PathBuf> {
         self.unified

@@ -1,6 +1,7 @@
 //! The target's cgroups: its memberships from `/proc/PID/cgroup`, where each hierarchy is
 //! mounted from `/proc/self/mountinfo` (cgroup2, v1 controllers, or both on a hybrid host).
 use super::io_err;
+use crate::cgroup::{cgroup_mounts, CgroupMount};
 use crate::error::Result;
 use std::fs::File;
 use std::os::fd::OwnedFd;
@@ -36,56 +37,6 @@ fn memberships(text: &str) -> Vec<Membership> {
         .collect()
 }
 
-/// One cgroup mount from mountinfo.
-#[derive(Debug)]
-struct CgroupMount {
-    v2: bool,
-    root: String,
-    point: String,
-    options: Vec<String>,
-}
-
-/// Undoes mountinfo's octal escapes (`\040` for a space).
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn cgroup_mounts(mountinfo: &str) -> Vec<CgroupMount> {
-    mountinfo
-        .lines()
-        .filter_map(|l| {
-            let (left, right) = l.split_once(" - ")?;
-            let left: Vec<&str> = left.split(' ').collect();
-            let right: Vec<&str> = right.split(' ').collect();
-            let fstype = *right.first()?;
-            if fstype != "cgroup" && fstype != "cgroup2" {
-                return None;
-            }
-            Some(CgroupMount {
-                v2: fstype == "cgroup2",
-                root: unescape(left.get(3)?),
-                point: unescape(left.get(4)?),
-                options: right.get(2)?.split(',').map(str::to_string).collect(),
-            })
-        })
-        .collect()
-}
-
 /// The directory of `m` in the mount that shows its hierarchy, if one does.
 fn directory(m: &Membership, mounts: &[CgroupMount]) -> Option<PathBuf> {
     let mount = mounts.iter().find(|mnt| {
@@ -95,7 +46,7 @@ fn directory(m: &Membership, mounts: &[CgroupMount]) -> Option<PathBuf> {
             !mnt.v2
                 && m.controllers
                     .split(',')
-                    .all(|c| mnt.options.iter().any(|o| o == c))
+                    .all(|c| mnt.options.split(',').any(|o| o == c))
         }
     })?;
     let rel = if mount.root == "/" {
@@ -104,7 +55,7 @@ fn directory(m: &Membership, mounts: &[CgroupMount]) -> Option<PathBuf> {
         m.path.strip_prefix(mount.root.as_str())?
     };
     let rel = rel.trim_start_matches('/');
-    Some(PathBuf::from(&mount.point).join(rel))
+    Some(mount.point.join(rel))
 }
 
 pub(super) fn prepare(t: i32) -> Result<Cgroups> {

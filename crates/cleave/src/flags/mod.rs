@@ -233,6 +233,14 @@ pub const FLAG_INFO: &[FlagInfo] = &[
     info!(INTO_CGROUP, "into_cgroup", Control, 5, 7, "starts the child directly in a given cgroup2 directory; clone3 only"),
 ];
 
+/// The nsfs identity (device, inode) of `/proc/PROC/ns/FILE`, where PROC is a PID or
+/// `self` and FILE a namespace's [`Namespace::proc_name`] or `pid_for_children` /
+/// `time_for_children`. Two processes share a namespace when the identities are equal.
+pub fn nsfs_id(proc: &str, file: &str) -> std::io::Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(format!("/proc/{proc}/ns/{file}")).map(|m| (m.dev(), m.ino()))
+}
+
 /// The reference row of a single flag.
 pub fn flag_info(flag: CloneFlags) -> Option<&'static FlagInfo> {
     FLAG_INFO.iter().find(|i| i.flag == flag)
@@ -299,6 +307,11 @@ impl Namespace {
             Namespace::Cgroup => "cgroup",
             Namespace::Time => "time",
         }
+    }
+
+    /// The kernel name of its flag (`CLONE_NEWUTS`).
+    pub fn flag_name(self) -> &'static str {
+        flag_info(self.flag()).map_or("", |i| i.name)
     }
 
     /// The name cleave's CLI uses (`mount`, `uts`, ...).

@@ -300,6 +300,19 @@ pub fn futex_wait(addr: &std::sync::atomic::AtomicU32, expected: u32) {
     };
 }
 
+/// kcmp(2) type: the address space.
+pub const KCMP_VM: i32 = 1;
+/// kcmp(2) type: the fd table.
+pub const KCMP_FILES: i32 = 2;
+/// kcmp(2) type: root, cwd and umask.
+pub const KCMP_FS: i32 = 3;
+/// kcmp(2) type: the signal handler table.
+pub const KCMP_SIGHAND: i32 = 4;
+/// kcmp(2) type: the I/O context.
+pub const KCMP_IO: i32 = 5;
+/// kcmp(2) type: the SysV semaphore undo list.
+pub const KCMP_SYSVSEM: i32 = 6;
+
 /// `kcmp(pid1, pid2, type, 0, 0)`: 0 when both processes share the resource.
 /// See [kcmp(2)](https://man7.org/linux/man-pages/man2/kcmp.2.html).
 pub fn kcmp(pid1: i32, pid2: i32, kind: i32) -> Result<i32, Errno> {

@@ -204,7 +204,8 @@ impl Command {
         self
     }
 
-    /// Sets the clone flags (replacing earlier ones).
+    /// Sets the clone flags (replacing earlier ones; CLONE_INTO_CGROUP stays while a cgroup
+    /// is given with [`Command::into_cgroup`]).
     pub fn flags(&mut self, flags: CloneFlags) -> &mut Command {
         self.spec.set_flags(flags);
         self
@@ -249,16 +250,6 @@ impl Command {
     /// The flags asked for (before cleave's additions).
     pub(crate) fn requested_flags(&self) -> CloneFlags {
         self.spec.flags
-    }
-
-    /// Replaces the requested flags, keeping CLONE_INTO_CGROUP when a cgroup was given.
-    pub(crate) fn flags_for_sandbox(&mut self, flags: CloneFlags) {
-        let keep = if self.spec.cgroup.is_some() {
-            CloneFlags::INTO_CGROUP
-        } else {
-            CloneFlags::empty()
-        };
-        self.spec.set_flags(flags | keep);
     }
 
     /// Adds a setup step (sandbox builders).

@@ -41,8 +41,13 @@ impl CloneSpec {
         )
     }
 
+    /// Replaces the flags; CLONE_INTO_CGROUP stays while a cgroup is given (into_cgroup
+    /// may come before or after).
     pub fn set_flags(&mut self, flags: CloneFlags) {
         self.flags = flags;
+        if self.cgroup.is_some() {
+            self.flags |= CloneFlags::INTO_CGROUP;
+        }
     }
 
     pub fn set_into_cgroup(&mut self, dir: impl AsFd) -> std::io::Result<()> {
