@@ -33,7 +33,7 @@ fn fail(plan: &Plan, stage: Stage, index: u32, errno: i32) -> ! {
         stage: stage as u32,
         index,
         errno,
-        reserved: 0,
+        notes: 0,
     };
     if !plan.report_slot.is_null() {
         // SAFETY: the parent handed a writable slot that lives until the child is gone.
@@ -55,6 +55,26 @@ fn fail(plan: &Plan, stage: Stage, index: u32, errno: i32) -> ! {
 
 type StepError = (Stage, u32, i32);
 
+/// Tells the parent about something done instead of what was asked, without failing: the
+/// bits go into the shared report slot and, as a record with stage 0, down the report fd.
+pub(crate) fn note(plan: &Plan, bits: u32) {
+    if !plan.report_slot.is_null() {
+        // SAFETY: the parent handed a writable slot that lives until the child is gone.
+        unsafe {
+            let mut r = core::ptr::read_volatile(plan.report_slot);
+            r.notes |= bits;
+            core::ptr::write_volatile(plan.report_slot, r);
+        }
+    }
+    if plan.report_fd >= 0 {
+        let record = Report {
+            notes: bits,
+            ..Report::default()
+        };
+        let _ = sys::write(plan.report_fd, &record.to_bytes());
+    }
+}
+
 fn run_steps(plan: &Plan, first: usize) -> Result<Never, StepError> {
     if plan.sync_fd >= 0 && first == 0 {
         if plan.sync_peer_fd >= 0 && !plan.fd_table_shared {
@@ -73,7 +93,7 @@ fn run_steps(plan: &Plan, first: usize) -> Result<Never, StepError> {
         let result = if op.kind == OpKind::ForkInit {
             fork_init(plan, i, op)
         } else {
-            run_op(op)
+            run_op(plan, op)
         };
         result.map_err(|e| (Stage::Op, i as u32, e))?;
     }

@@ -16,11 +16,13 @@ pub mod sys;
 #[allow(unsafe_code)]
 mod exec;
 #[allow(unsafe_code)]
+pub mod fs;
+#[allow(unsafe_code)]
 mod ops;
 mod plan;
 
 pub use exec::{reset_signal_handlers, run};
-pub use plan::{Op, OpKind, Plan, Report, Stage};
+pub use plan::{Notes, Op, OpKind, Plan, Report, Stage};
 
 /// Exit code of a child whose setup failed before exec (the report says why).
 pub const EXIT_SETUP_FAILED: i32 = 126;

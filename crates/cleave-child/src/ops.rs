@@ -1,12 +1,13 @@
 //! The setup steps a child runs before exec, one raw system call (or a short fixed sequence)
 //! each, and the minimal init that a PID namespace's first process becomes.
+use crate::fs;
 use crate::plan::{Op, OpKind, Plan};
 use crate::sys::{self, check, syscall1, syscall2, syscall3, syscall4, syscall5};
 
 const AT_FDCWD: usize = libc::AT_FDCWD as isize as usize;
 
 /// Runs one op (every kind but [`OpKind::ForkInit`], which [`fork_init`] handles).
-pub fn run_op(op: &Op) -> Result<(), i32> {
+pub fn run_op(plan: &Plan, op: &Op) -> Result<(), i32> {
     let (a, b, c, d) = (op.a as usize, op.b as usize, op.c as usize, op.d as usize);
     let (n1, n2, n3) = (op.n1 as usize, op.n2 as usize, op.n3 as usize);
     #[allow(unsafe_code)]
@@ -19,51 +20,46 @@ pub fn run_op(op: &Op) -> Result<(), i32> {
             OpKind::SetDomainname => syscall2(libc::SYS_setdomainname as usize, a, n1),
             OpKind::Chdir => syscall1(libc::SYS_chdir as usize, a),
             OpKind::Mount => syscall5(libc::SYS_mount as usize, a, b, c, n1, d),
-            OpKind::MountSetattr => {
-                // struct mount_attr { attr_set, attr_clr, propagation, userns_fd }
-                let attr: [u64; 4] = [op.n2, op.n3, 0, 0];
-                syscall5(
-                    libc::SYS_mount_setattr as usize,
-                    AT_FDCWD,
-                    a,
-                    n1,
-                    attr.as_ptr() as usize,
-                    core::mem::size_of_val(&attr),
+            OpKind::PivotRoot => return fs::pivot_root(plan, op),
+            OpKind::OpenPath => return fs::open_path(plan, op),
+            OpKind::CheckIdentity => return fs::check_identity(plan, op),
+            OpKind::BindRoot => return fs::bind_root(plan, op),
+            OpKind::Bind => return fs::bind(plan, op),
+            OpKind::FsMount => return fs::fs_mount(plan, op),
+            OpKind::MkdirAt => return fs::mkdir_at(plan, op),
+            OpKind::CreateFileAt => return fs::create_file_at(plan, op),
+            OpKind::SymlinkAt => return fs::symlink_at(plan, op),
+            OpKind::SetAttrAt => return fs::set_attr_at(plan, op),
+            OpKind::MaskAt => return fs::mask_at(plan, op),
+            OpKind::ReadOnlyAt => return fs::read_only_at(plan, op),
+            OpKind::CloseSlots => {
+                fs::close_all(plan);
+                0
+            }
+            OpKind::Seccomp => {
+                // struct sock_fprog { unsigned short len; struct sock_filter *filter; }
+                let prog: [usize; 2] = [n1, a];
+                syscall3(
+                    libc::SYS_seccomp as usize,
+                    libc::SECCOMP_SET_MODE_FILTER as usize,
+                    0,
+                    prog.as_ptr() as usize,
                 )
             }
-            OpKind::Mkdir => {
-                let r = syscall3(libc::SYS_mkdirat as usize, AT_FDCWD, a, n1);
-                if r == -(libc::EEXIST as isize) {
-                    // Fine if it is a directory, and not a symlink to one somewhere else.
-                    existing_dir(a)
-                } else {
-                    r
-                }
+            OpKind::NewSessionKeyring => {
+                const KEYCTL_JOIN_SESSION_KEYRING: usize = 1;
+                syscall2(libc::SYS_keyctl as usize, KEYCTL_JOIN_SESSION_KEYRING, 0)
             }
-            OpKind::CreateFile => {
-                let flags = libc::O_WRONLY
-                    | libc::O_CREAT
-                    | libc::O_CLOEXEC
-                    | libc::O_NOCTTY
-                    | libc::O_NOFOLLOW;
-                let fd = syscall4(libc::SYS_openat as usize, AT_FDCWD, a, flags as usize, n1);
-                match check(fd) {
-                    Ok(fd) => {
-                        let _ = sys::close(fd as i32);
-                        0
+            OpKind::ChdirOrRoot => {
+                let r = syscall1(libc::SYS_chdir as usize, a);
+                match r {
+                    0 => 0,
+                    _ => {
+                        crate::exec::note(plan, crate::plan::Notes::CWD_FALLBACK);
+                        syscall1(libc::SYS_chdir as usize, c"/".as_ptr() as usize)
                     }
-                    Err(e) => -(e as isize),
                 }
             }
-            OpKind::Symlink => {
-                let r = syscall3(libc::SYS_symlinkat as usize, a, AT_FDCWD, b);
-                if r == -(libc::EEXIST as isize) {
-                    0
-                } else {
-                    r
-                }
-            }
-            OpKind::PivotRoot => return pivot_root(a),
             OpKind::WriteFile => return write_file(a, b, n1),
             OpKind::WriteFd => syscall3(libc::SYS_write as usize, n1, a, n2),
             OpKind::Unshare => syscall1(libc::SYS_unshare as usize, n1),
@@ -100,29 +96,6 @@ pub fn run_op(op: &Op) -> Result<(), i32> {
     check(ret).map(|_| ())
 }
 
-/// 0 when `path` is a directory itself (not a symlink), else -ENOTDIR or the stat error.
-fn existing_dir(path: usize) -> isize {
-    // SAFETY: a zeroed stat buffer is valid to fill; `path` is NUL-terminated.
-    #[allow(unsafe_code)]
-    unsafe {
-        let mut st: libc::stat = core::mem::zeroed();
-        let r = syscall4(
-            libc::SYS_newfstatat as usize,
-            AT_FDCWD,
-            path,
-            &mut st as *mut libc::stat as usize,
-            libc::AT_SYMLINK_NOFOLLOW as usize,
-        );
-        if r != 0 {
-            r
-        } else if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
-            0
-        } else {
-            -(libc::ENOTDIR as isize)
-        }
-    }
-}
-
 /// `prctl(option, a, b, 0, 0)`: several options refuse non-zero unused arguments, so every
 /// argument is passed.
 fn prctl(option: i32, a: usize, b: usize) -> isize {
@@ -131,26 +104,6 @@ fn prctl(option: i32, a: usize, b: usize) -> isize {
     unsafe {
         syscall5(libc::SYS_prctl as usize, option as usize, a, b, 0, 0)
     }
-}
-
-fn pivot_root(dir: usize) -> Result<(), i32> {
-    let dot = c".".as_ptr() as usize;
-    let slash = c"/".as_ptr() as usize;
-    // SAFETY: `dir` is a NUL-terminated path; the literals are NUL-terminated statics.
-    #[allow(unsafe_code)]
-    unsafe {
-        check(syscall1(libc::SYS_chdir as usize, dir))?;
-        // pivot_root(".", "."): the old root ends up stacked on top of the new one at "/",
-        // where a lazy unmount of "." removes it (pivot_root(2), NOTES).
-        check(syscall2(libc::SYS_pivot_root as usize, dot, dot))?;
-        check(syscall2(
-            libc::SYS_umount2 as usize,
-            dot,
-            libc::MNT_DETACH as usize,
-        ))?;
-        check(syscall1(libc::SYS_chdir as usize, slash))?;
-    }
-    Ok(())
 }
 
 fn write_file(path: usize, data: usize, len: usize) -> Result<(), i32> {
@@ -369,7 +322,25 @@ pub fn fork_init(plan: &Plan, index: usize, op: &Op) -> Result<(), i32> {
     // SAFETY: close_range on numbers.
     #[allow(unsafe_code)]
     let _ = unsafe { syscall3(libc::SYS_close_range as usize, 3, u32::MAX as usize, 0) };
+    if harden_init().is_err() {
+        // An init that could not give up its privileges ends, and the kernel ends the
+        // namespace with it: the program never runs beside a stronger PID 1.
+        sys::exit_group(crate::EXIT_SETUP_FAILED)
+    }
     init_loop(pid as i32)
+}
+
+/// The init lives as long as the sandbox beside a program that may be hostile, so it keeps
+/// nothing it does not use: it is not dumpable (no ptrace, no /proc/1/mem; its memory
+/// belongs to the user namespace cleave ran in, where the program has no capability), its
+/// only capability is CAP_KILL (to forward signals to a program that changed its uid), and
+/// no_new_privs is set. It never execs, so the bounding and ambient sets do not matter.
+fn harden_init() -> Result<(), i32> {
+    const CAP_KILL: u64 = 5;
+    check(prctl(libc::PR_SET_DUMPABLE, 0, 0))?;
+    set_caps(1 << CAP_KILL)?;
+    check(prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0))?;
+    Ok(())
 }
 
 /// Waits for signals (all are blocked: the parent blocked them around clone and the init

@@ -11,8 +11,18 @@ pub struct Report {
     pub index: u32,
     /// The errno the kernel returned.
     pub errno: i32,
-    /// Reserved, zero.
-    pub reserved: u32,
+    /// [`Notes`] bits: things the child did instead of what was asked, without failing. A
+    /// record with `stage` 0 carries only notes.
+    pub notes: u32,
+}
+
+/// Bits of [`Report::notes`].
+pub struct Notes;
+
+impl Notes {
+    /// The working directory asked for does not exist in the sandbox: the program starts
+    /// in "/".
+    pub const CWD_FALLBACK: u32 = 1;
 }
 
 impl Report {
@@ -24,7 +34,7 @@ impl Report {
         let [a0, a1, a2, a3] = self.stage.to_ne_bytes();
         let [b0, b1, b2, b3] = self.index.to_ne_bytes();
         let [c0, c1, c2, c3] = self.errno.to_ne_bytes();
-        let [d0, d1, d2, d3] = self.reserved.to_ne_bytes();
+        let [d0, d1, d2, d3] = self.notes.to_ne_bytes();
         [
             a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3, d0, d1, d2, d3,
         ]
@@ -41,7 +51,7 @@ impl Report {
             stage: u32::from_ne_bytes(word(0)),
             index: u32::from_ne_bytes(word(4)),
             errno: i32::from_ne_bytes(word(8)),
-            reserved: u32::from_ne_bytes(word(12)),
+            notes: u32::from_ne_bytes(word(12)),
         }
     }
 }
@@ -92,19 +102,10 @@ pub enum OpKind {
     /// `chdir(a)`.
     Chdir = 8,
     /// `mount(a, b, c, n1, d)`: source (may be null), target, fstype (may be null), flags,
-    /// data (may be null).
+    /// data (may be null). Used only to change the propagation of "/".
     Mount = 10,
-    /// `mount_setattr(AT_FDCWD, a, n1, {attr_set: n2, attr_clr: n3})`; n1 is 0 or
-    /// AT_RECURSIVE.
-    MountSetattr = 11,
-    /// `mkdirat(AT_FDCWD, a, n1)`; an existing path is fine.
-    Mkdir = 12,
-    /// Creates an empty file `a` with mode n1 unless it exists (a bind-mount target).
-    CreateFile = 13,
-    /// `symlinkat(a, AT_FDCWD, b)`: a link at `b` pointing to `a`; an existing path is fine.
-    Symlink = 14,
-    /// Makes directory `a` the root: `chdir(a)`, `pivot_root(".", ".")`, detaches the old
-    /// root stacked on top, `chdir("/")`. Nothing of the old root stays reachable.
+    /// The directory in slot n1 becomes "/": `fchdir`, `pivot_root(".", ".")`, the old root
+    /// stacked on top is detached, `chdir("/")`. Nothing of the old root stays reachable.
     PivotRoot = 15,
     /// Opens file `a` for writing and writes the n1 bytes at `b` in one `write`.
     WriteFile = 16,
@@ -138,6 +139,53 @@ pub enum OpKind {
     /// runs the remaining steps and the program. n1: the top of a stack for the program
     /// child, which is then made with CLONE_VM | CLONE_VFORK (0: a plain fork).
     ForkInit = 29,
+    /// `slot n1 = openat(AT_FDCWD, a, n2)`: a source or the rootfs, opened before the
+    /// first change to the tree.
+    OpenPath = 30,
+    /// Fails with ESTALE unless the fd in slot n1 is device n2, inode n3 (what the parent
+    /// checked is what the child got).
+    CheckIdentity = 31,
+    /// A recursive copy of the directory in slot n1 attached on itself; its root goes to
+    /// slot n2 (the sandbox's root from then on).
+    BindRoot = 32,
+    /// A copy of the mount at the source in slot n1 (recursive when n5 is 1), attributes n3
+    /// set and n4 cleared, attached at `a` under the root in slot n2.
+    Bind = 33,
+    /// A new filesystem of type `a` configured by `b` (NUL-terminated key, value pairs
+    /// ended by an empty key; an empty value sets a flag) with mount attributes n2, attached
+    /// at `c` under the root in slot n1; the mount fd stays in slot n3 unless it is
+    /// `u64::MAX`.
+    FsMount = 34,
+    /// Directory `b` (mode n2) in directory `a` under the root in slot n1; an existing
+    /// entry is fine.
+    MkdirAt = 35,
+    /// Empty regular file `b` (mode n2) in directory `a` under the root in slot n1; an
+    /// existing entry is fine.
+    CreateFileAt = 36,
+    /// Symlink `b` -> `c` in directory `a` under the root in slot n1; an existing entry is
+    /// fine.
+    SymlinkAt = 37,
+    /// `mount_setattr` of the mount at `a` under the root in slot n1: set n2, clear n3,
+    /// recursively when n4 is 1.
+    SetAttrAt = 38,
+    /// Hides `a` under the root in slot n1: a directory under an empty read-only tmpfs,
+    /// anything else under a read-only copy of the empty device in slot n2. With
+    /// [`crate::fs::OPTIONAL`] in n3 a missing path is fine.
+    MaskAt = 39,
+    /// Makes `a` under the root in slot n1, and everything below it, read-only, nosuid,
+    /// nodev and noexec. With [`crate::fs::OPTIONAL`] in n3 a missing path is fine.
+    ReadOnlyAt = 60,
+    /// Closes every fd in the slot table.
+    CloseSlots = 61,
+    /// `seccomp(SECCOMP_SET_MODE_FILTER, 0, {n1, a})`: the classic BPF program of n1
+    /// instructions at `a`.
+    Seccomp = 62,
+    /// `keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL)`: a new anonymous session keyring, so the
+    /// caller's keys are out of reach.
+    NewSessionKeyring = 63,
+    /// `chdir(a)`; when `a` does not exist (or is not a searchable directory) there,
+    /// `chdir("/")` instead and note [`Notes::CWD_FALLBACK`].
+    ChdirOrRoot = 64,
 }
 
 /// One setup step. Pointers point into memory the parent owns and keeps alive until the
@@ -161,6 +209,10 @@ pub struct Op {
     pub n2: u64,
     /// Third number.
     pub n3: u64,
+    /// Fourth number.
+    pub n4: u64,
+    /// Fifth number.
+    pub n5: u64,
 }
 
 impl Op {
@@ -175,6 +227,8 @@ impl Op {
             n1: 0,
             n2: 0,
             n3: 0,
+            n4: 0,
+            n5: 0,
         }
     }
 }
@@ -218,6 +272,11 @@ pub struct Plan {
     pub report_fd: i32,
     /// Also store the [`Report`] here (meaningful when memory is shared with the parent).
     pub report_slot: *mut Report,
+    /// The fd slot table that fd-based ops fill and read (`n_slots` entries, -1 when
+    /// empty); memory the child may write.
+    pub slots: *mut i32,
+    /// Number of `slots`.
+    pub n_slots: usize,
     /// End only this task on failure (`exit`), not its thread group: the child is a
     /// CLONE_THREAD member of the parent's group, and exit_group would end the parent too.
     pub exit_task_only: bool,

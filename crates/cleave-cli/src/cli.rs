@@ -52,7 +52,13 @@ for, with you as root inside (--map-root). --new pid puts the program behind a s
 of cleave's (PID 1: reaps zombies, forwards signals, exits with the program's status).
 Mount options apply in the order given; DST paths are inside the sandbox. A sandbox
 (--preset sandbox|container or --rootfs) keeps no capability it was not asked for
-(--cap-add) and sets no_new_privs. Limits create a cgroup that is removed at the end.
+(--cap-add) and sets no_new_privs. Every /proc cleave mounts has /proc/sys, sysrq-trigger,
+irq, bus and fs read-only and kcore, keys, timer_list, latency_stats, sched_debug, scsi
+and acpi hidden. The presets also start a new session (--same-session keeps this one and
+refuses TIOCSTI instead), give the program an empty session keyring and hide
+/sys/firmware. The program starts in this working directory as the sandbox sees it, or
+in / when it does not exist there (-v says so). Limits create a cgroup that is removed at
+the end.
 
 Examples:
   cleave spawn -- true
@@ -328,9 +334,19 @@ pub struct SandboxArgs {
     /// Keep fd N open in the program (every other fd above 2 is closed; repeatable)
     #[arg(long, value_name = "N", help_heading = "Security and lifetime")]
     pub preserve_fd: Vec<i32>,
-    /// Run the program in a new session (setsid): no way back to this terminal
+    /// Run the program in a new session (setsid): no way back to this terminal (a preset
+    /// does this unless --same-session)
     #[arg(long, help_heading = "Security and lifetime")]
     pub new_session: bool,
+    /// With a preset, keep this session and controlling terminal (job control in an
+    /// interactive shell); a seccomp filter then refuses TIOCSTI and TIOCLINUX, so the
+    /// program cannot type into the terminal's input
+    #[arg(
+        long,
+        conflicts_with = "new_session",
+        help_heading = "Security and lifetime"
+    )]
+    pub same_session: bool,
     /// The sandbox dies when cleave's parent dies
     #[arg(long, help_heading = "Security and lifetime")]
     pub die_with_parent: bool,

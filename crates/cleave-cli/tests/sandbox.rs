@@ -300,12 +300,39 @@ fn rootfs_hides_the_host() {
             let text = ok(o);
             let lines: Vec<&str> = text.lines().collect();
             assert_eq!(&lines[..4], ["/", "host-hidden", "x", "devnull"], "{text}");
-            // Only the sandbox's own mounts: /, /proc, /dev and its 6 devices, pts, shm, /tmp.
-            assert_eq!(lines[4], "12", "{text}");
-            assert!(
-                !lines[5].contains("/work") && !lines[5].contains("cgroup"),
+            // Only the sandbox's own mounts: /, /proc, /dev and its 6 devices, pts, shm, /tmp,
+            // and the protections over /proc (as many as this kernel has of those paths).
+            let points: Vec<&str> = lines[5].split_whitespace().collect();
+            let (protections, own): (Vec<&str>, Vec<&str>) =
+                points.iter().partition(|p| p.starts_with("/proc/"));
+            assert_eq!(
+                own,
+                [
+                    "/",
+                    "/dev",
+                    "/dev/full",
+                    "/dev/null",
+                    "/dev/pts",
+                    "/dev/random",
+                    "/dev/shm",
+                    "/dev/tty",
+                    "/dev/urandom",
+                    "/dev/zero",
+                    "/proc",
+                    "/tmp"
+                ],
                 "{text}"
             );
+            for p in &protections {
+                let name = p.strip_prefix("/proc/").unwrap();
+                assert!(
+                    cleave::mount::PROC_READ_ONLY.contains(&name)
+                        || cleave::mount::PROC_MASKED.contains(&name),
+                    "{p} is not a /proc protection: {text}"
+                );
+            }
+            assert!(protections.contains(&"/proc/sys"), "{text}");
+            assert_eq!(lines[4], points.len().to_string(), "{text}");
         },
     );
     // The host's mount table is untouched.
@@ -462,10 +489,11 @@ fn presets_sandbox_and_container() {
             "--",
             "/bin/sh",
             "-c",
-            "ls /proc/1/ns | wc -l; test -e /work || echo hidden",
+            "ls /proc/self/ns | wc -l; readlink /proc/1/ns/pid 2>/dev/null || echo refused; test -e /work || echo hidden",
         ],
         |o, _| {
-            assert_eq!(ok(o), "10\nhidden\n");
+            // cleave's init (PID 1) is not dumpable: the program cannot look into it.
+            assert_eq!(ok(o), "10\nrefused\nhidden\n");
         },
     );
     let o = as_root(&["spawn", "--preset", "container", "--", "true"]);

@@ -119,6 +119,7 @@ pub struct Child {
     /// does not reap.
     ended: std::cell::Cell<bool>,
     keepalive: Option<Box<dyn Any + Send>>,
+    notes: u32,
 }
 
 impl Drop for Child {
@@ -151,7 +152,18 @@ impl Child {
             status: None,
             ended: std::cell::Cell::new(false),
             keepalive: None,
+            notes: 0,
         }
+    }
+
+    pub(crate) fn set_notes(&mut self, notes: u32) {
+        self.notes = notes;
+    }
+
+    /// Whether the program was started in "/" because the working directory asked for (by
+    /// default the caller's) does not exist in its filesystem.
+    pub fn started_in_root_instead(&self) -> bool {
+        self.notes & cleave_child::Notes::CWD_FALLBACK != 0
     }
 
     /// Keeps memory the child may still use (its stack, its plan) until it is reaped.

@@ -38,6 +38,7 @@ mod plan;
 pub mod raw;
 pub mod rawio;
 pub mod sandbox;
+pub mod seccomp;
 mod spawn;
 pub mod stack;
 

@@ -9,6 +9,8 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 pub(crate) struct PlanData {
     pub plan: Plan,
     _strings: Vec<CString>,
+    _blobs: Vec<Vec<u64>>,
+    _slots: Vec<i32>,
     _ptr_arrays: Vec<Vec<*const c_char>>,
     _ops: Vec<Op>,
     _keep: Vec<i32>,
@@ -27,7 +29,10 @@ pub(crate) struct Step {
     pub kind: OpKind,
     /// The pointer arguments a, b, c, d, as owned bytes (a NUL is added when built).
     pub args: [Option<Vec<u8>>; 4],
-    pub n: [u64; 3],
+    /// Which of `args` are binary data passed as they are (8-byte aligned, no NUL added,
+    /// NULs allowed) rather than strings.
+    pub blob: [bool; 4],
+    pub n: [u64; 5],
     pub what: String,
 }
 
@@ -36,7 +41,8 @@ impl Step {
         Step {
             kind,
             args: [None, None, None, None],
-            n: [0; 3],
+            blob: [false; 4],
+            n: [0; 5],
             what: what.into(),
         }
     }
@@ -47,7 +53,14 @@ impl Step {
         self
     }
 
-    /// Sets number `i` (0 = n1 .. 2 = n3).
+    /// Sets pointer argument `i` to binary data, passed as it is (see [`Step::blob`]).
+    pub fn blob(mut self, i: usize, bytes: impl AsRef<[u8]>) -> Step {
+        self.args[i] = Some(bytes.as_ref().to_vec());
+        self.blob[i] = true;
+        self
+    }
+
+    /// Sets number `i` (0 = n1 .. 4 = n5).
     pub fn num(mut self, i: usize, v: u64) -> Step {
         self.n[i] = v;
         self
@@ -75,6 +88,8 @@ pub(crate) struct PlanInput<'a> {
     pub report_fd: i32,
     /// (child's read end, parent's write end) of the sync pipe, or (-1, -1).
     pub sync_fds: (i32, i32),
+    /// Size of the fd slot table the steps use.
+    pub slots: usize,
 }
 
 fn cstring(s: &OsStr, what: &str) -> Result<CString> {
@@ -155,20 +170,32 @@ impl PlanData {
         };
 
         let mut ops = Vec::new();
+        let mut blobs = Vec::new();
         for step in input.steps {
             let mut op = Op::new(step.kind);
             let mut ptrs = [std::ptr::null::<u8>(); 4];
             for (i, arg) in step.args.iter().enumerate() {
-                if let Some(bytes) = arg {
+                let Some(bytes) = arg else { continue };
+                if step.blob[i] {
+                    let mut words = vec![0u64; bytes.len().div_ceil(8)];
+                    for (w, chunk) in words.iter_mut().zip(bytes.chunks(8)) {
+                        let mut b = [0u8; 8];
+                        b[..chunk.len()].copy_from_slice(chunk);
+                        *w = u64::from_ne_bytes(b);
+                    }
+                    ptrs[i] = words.as_ptr().cast();
+                    blobs.push(words);
+                } else {
                     let c = cstring(OsStr::from_bytes(bytes), "setup argument")?;
                     ptrs[i] = c.as_ptr().cast();
                     strings.push(c);
                 }
             }
             [op.a, op.b, op.c, op.d] = ptrs;
-            [op.n1, op.n2, op.n3] = step.n;
+            [op.n1, op.n2, op.n3, op.n4, op.n5] = step.n;
             ops.push(op);
         }
+        let mut slots = vec![-1i32; input.slots];
 
         let mut report = Box::<Report>::default();
         let keep: Vec<i32> = input.keep_fds.to_vec();
@@ -189,6 +216,8 @@ impl PlanData {
             sync_peer_fd: input.sync_fds.1,
             report_fd: input.report_fd,
             report_slot: &mut *report,
+            slots: slots.as_mut_ptr(),
+            n_slots: slots.len(),
             exit_task_only: false,
         };
         strings.extend(candidates);
@@ -198,6 +227,8 @@ impl PlanData {
         Ok(PlanData {
             plan,
             _strings: strings,
+            _blobs: blobs,
+            _slots: slots,
             _ptr_arrays: arrays,
             _ops: ops,
             _keep: keep,
@@ -235,6 +266,7 @@ mod tests {
             sigmask: 0,
             report_fd: -1,
             sync_fds: (-1, -1),
+            slots: 0,
         })
         .err()
         .unwrap();

@@ -10,6 +10,7 @@ use crate::flags::CloneFlags;
 use crate::idmap::{self, IdMapping, MapWriter};
 use crate::mount::{Filesystem, MountOp};
 use crate::plan::Step;
+use crate::seccomp;
 use crate::spawn::{AfterClone, Command};
 use crate::stack::Stack;
 
@@ -51,6 +52,8 @@ pub struct Sandbox {
     ambient_caps: u64,
     no_new_privs: bool,
     new_session: bool,
+    session_keyring: bool,
+    tty_filter: bool,
     parent_death_signal: Option<i32>,
     limits: Limits,
     cgroup_parent: Option<PathBuf>,
@@ -133,6 +136,8 @@ impl Sandbox {
             ambient_caps: 0,
             no_new_privs: false,
             new_session: false,
+            session_keyring: false,
+            tty_filter: false,
             parent_death_signal: None,
             limits: Limits::default(),
             cgroup_parent: None,
@@ -284,6 +289,22 @@ impl Sandbox {
     /// with TIOCSTI.
     pub fn new_session(&mut self, yes: bool) -> &mut Sandbox {
         self.new_session = yes;
+        self
+    }
+
+    /// Gives the program a new, empty session keyring (keyctl(2)
+    /// KEYCTL_JOIN_SESSION_KEYRING), so that the caller's session keys are out of its reach.
+    pub fn new_session_keyring(&mut self, yes: bool) -> &mut Sandbox {
+        self.session_keyring = yes;
+        self
+    }
+
+    /// Installs a seccomp filter that refuses the terminal ioctls that inject input into a
+    /// terminal (TIOCSTI) or act on the console (TIOCLINUX) with EPERM: for a program that
+    /// keeps the caller's terminal as its controlling one (no [`Sandbox::new_session`]).
+    /// The filter needs no_new_privs or CAP_SYS_ADMIN inside, which a sandbox has.
+    pub fn block_tty_injection(&mut self, yes: bool) -> &mut Sandbox {
+        self.tty_filter = yes;
         self
     }
 
@@ -464,7 +485,9 @@ impl Sandbox {
                 },
             );
         }
-        steps.extend(fs.compile(all.contains(CloneFlags::NEWNS))?);
+        let compiled = fs.compile(all.contains(CloneFlags::NEWNS))?;
+        steps.extend(compiled.steps);
+        self.cmd.reserve_slots(compiled.slots);
 
         // The program's stack, when the init can start it with CLONE_VM | CLONE_VFORK (not
         // after unsharing a time namespace: the kernel refuses CLONE_VM then). By the time
@@ -495,6 +518,12 @@ impl Sandbox {
                 .num(1, r.soft)
                 .num(2, r.hard),
             );
+        }
+        if self.session_keyring {
+            steps.push(Step::new(
+                OpKind::NewSessionKeyring,
+                "join a new session keyring",
+            ));
         }
         if self.no_new_privs {
             steps.push(Step::new(OpKind::NoNewPrivs, "set no_new_privs"));
@@ -546,6 +575,18 @@ impl Sandbox {
                 steps
                     .push(Step::new(OpKind::Ambient, "raise ambient capabilities").num(0, ambient));
             }
+        }
+
+        if self.tty_filter {
+            let prog = seccomp::tty_injection_filter();
+            steps.push(
+                Step::new(
+                    OpKind::Seccomp,
+                    "install the seccomp filter that refuses TIOCSTI and TIOCLINUX",
+                )
+                .blob(0, &prog)
+                .num(0, (prog.len() / seccomp::INSTRUCTION_SIZE) as u64),
+            );
         }
 
         // Limits, last of all so that no cgroup is made for a request refused above: the

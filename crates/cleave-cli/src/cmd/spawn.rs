@@ -216,6 +216,13 @@ pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
             let _ = child.signal(sig);
         });
     }
+    if a.verbose && running.child().started_in_root_instead() {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        eprintln!(
+            "cleave: the working directory {} does not exist in the sandbox; the program starts in /",
+            cwd.display()
+        );
+    }
     match running.wait() {
         Ok(status) => {
             if a.verbose {
@@ -483,7 +490,12 @@ fn sandbox_from(
     if sandbox_mode {
         sb.no_new_privs(true);
     }
-    sb.new_session(s.new_session);
+    // A preset's program gets no way back to the caller's terminal: a new session, or,
+    // when it must keep the terminal, a filter against TIOCSTI. Its session keyring is new.
+    let preset_mode = matches!(preset, Some("sandbox") | Some("container"));
+    sb.new_session(s.new_session || (preset_mode && !s.same_session))
+        .block_tty_injection(sandbox_mode && !(s.new_session || (preset_mode && !s.same_session)))
+        .new_session_keyring(preset_mode);
     let death = if s.die_with_parent {
         Some(libc::SIGKILL)
     } else if let Some(sig) = &s.kill_child {
@@ -502,14 +514,18 @@ fn sandbox_from(
     Ok(sb)
 }
 
-/// /proc, a minimal /dev and a tmpfs /tmp: what every sandbox preset mounts.
-fn standard_mounts() -> [MountOp; 3] {
+/// /proc, a minimal /dev, a tmpfs /tmp and /sys/firmware hidden: what every sandbox preset
+/// mounts.
+fn standard_mounts() -> [MountOp; 4] {
     [
         MountOp::Proc {
             dst: "/proc".into(),
         },
         MountOp::Dev { dst: "/dev".into() },
         MountOp::Tmpfs { dst: "/tmp".into() },
+        MountOp::Mask {
+            dst: "/sys/firmware".into(),
+        },
     ]
 }
 

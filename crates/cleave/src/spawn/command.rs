@@ -54,6 +54,8 @@ pub struct Command {
     sigmask: Option<u64>,
     spec: CloneSpec,
     after_clone: Option<AfterClone>,
+    cwd: Option<std::path::PathBuf>,
+    slots: usize,
 }
 
 /// Parent-side work between clone and the child's setup (writing id maps): the child waits
@@ -96,6 +98,8 @@ impl Command {
             sigmask: None,
             spec: CloneSpec::default(),
             after_clone: None,
+            cwd: None,
+            slots: 0,
         }
     }
 
@@ -145,10 +149,10 @@ impl Command {
         self
     }
 
-    /// The working directory of the program (chdir in the child, after the other steps).
+    /// The working directory of the program: chdir in the child after every other step,
+    /// so that it is looked up in the sandbox's filesystem as the program will see it.
     pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Command {
-        self.steps
-            .push(Step::text(OpKind::Chdir, "chdir", dir.as_ref().as_os_str()));
+        self.cwd = Some(dir.as_ref().to_path_buf());
         self
     }
 
@@ -258,6 +262,12 @@ impl Command {
         self
     }
 
+    /// The fd slot table the steps use needs `n` entries.
+    pub(crate) fn reserve_slots(&mut self, n: usize) -> &mut Command {
+        self.slots = self.slots.max(n);
+        self
+    }
+
     /// Runs `f(pid)` in the caller after clone, before the child's first step.
     pub(crate) fn after_clone(&mut self, f: AfterClone) -> &mut Command {
         self.after_clone = Some(f);
@@ -271,14 +281,17 @@ impl Command {
     }
 
     /// The flags the child will be created with: yours, plus (unless unchecked) CLONE_VM |
-    /// CLONE_VFORK and CLONE_CLEAR_SIGHAND when the handler table is not shared. (VFORK is
-    /// left out when the caller has work to do after clone or the child becomes an init.)
+    /// CLONE_VFORK and CLONE_CLEAR_SIGHAND when the handler table is not shared.
+    ///
+    /// VM and VFORK go together or not at all: they are left out when the caller has work
+    /// to do after clone or the child becomes an init that never execs. A child that shares
+    /// the caller's memory while the caller runs would let whatever runs in the child (a
+    /// sandbox's PID 1 lives beside the program) read and write the caller's memory.
     pub fn effective_flags(&self) -> CloneFlags {
         let mut f = self.spec.flags;
         if !self.spec.unchecked {
-            f |= CloneFlags::VM;
             if !self.caller_runs_alongside() {
-                f |= CloneFlags::VFORK;
+                f |= CloneFlags::VM | CloneFlags::VFORK;
             }
             if !f.contains(CloneFlags::SIGHAND) && !raw::clone3_unavailable() {
                 f |= CloneFlags::CLEAR_SIGHAND;
@@ -399,13 +412,26 @@ impl Command {
         } else {
             (None, None)
         };
+        let chdir;
+        let steps: &[Step] = match &self.cwd {
+            Some(dir) => {
+                chdir = [
+                    self.steps.as_slice(),
+                    &[Step::text(OpKind::Chdir, "chdir", dir.as_os_str())],
+                ]
+                .concat();
+                &chdir
+            }
+            None => &self.steps,
+        };
         let sigmask = raw::block_all_signals();
         let built = PlanData::build(PlanInput {
             program: &self.program,
             argv: &self.argv,
             env: env.as_deref(),
             path_var,
-            steps: &self.steps,
+            steps,
+            slots: self.slots,
             stdio,
             keep_fds: &self.keep_fds,
             close_other_fds: true,
@@ -494,17 +520,19 @@ impl Command {
         }
 
         // Did the child reach exec?
-        let report = if vm && vfork {
-            Some(*data.report).filter(|r| r.stage != 0)
+        let (report, notes) = if vm && vfork {
+            let r = *data.report;
+            (Some(r).filter(|r| r.stage != 0), r.notes)
         } else if let Some(rx) = report_rx {
             if shared_fds && !vfork {
-                None // the pipe's write end is the caller's too: no EOF to wait for
+                (None, 0) // the pipe's write end is the caller's too: no EOF to wait for
             } else {
                 read_report(&rx)
             }
         } else {
-            None
+            (None, 0)
         };
+        child.set_notes(notes);
         if reusable {
             SPARE_STACK.with(|s| *s.borrow_mut() = Some(stack));
             if vm {
@@ -582,9 +610,11 @@ fn f_dupfd_cloexec(fd: RawFd) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(new) })
 }
 
-/// Reads the child's report: EOF means it exec'd.
-fn read_report(rx: &OwnedFd) -> Option<Report> {
+/// Reads the child's records until EOF (it exec'd) or a failure: the failure, if any, and
+/// the notes bits of every record.
+fn read_report(rx: &OwnedFd) -> (Option<Report>, u32) {
     let mut buf = [0u8; Report::SIZE];
+    let mut notes = 0;
     loop {
         #[allow(unsafe_code)]
         // SAFETY: `buf` is writable for its length.
@@ -592,6 +622,13 @@ fn read_report(rx: &OwnedFd) -> Option<Report> {
         if n < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
             continue;
         }
-        return (n == Report::SIZE as isize).then(|| Report::from_bytes(&buf));
+        if n != Report::SIZE as isize {
+            return (None, notes);
+        }
+        let r = Report::from_bytes(&buf);
+        notes |= r.notes;
+        if r.stage != 0 {
+            return (Some(r), notes);
+        }
     }
 }

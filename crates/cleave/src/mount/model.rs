@@ -1,0 +1,287 @@
+//! The sandbox's filesystem as the parent predicts it: every destination is resolved here
+//! first, for early and precise errors. The child resolves again, through fds, and its answer
+//! is the one that counts (see cleave_child::fs).
+use super::compile::{at_step, bytes};
+use crate::error::{Error, Result};
+use crate::plan::Step;
+use cleave_child::OpKind;
+use std::collections::{BTreeMap, VecDeque};
+use std::path::{Component, Path, PathBuf};
+
+pub(super) fn invalid(what: String) -> Error {
+    Error::InvalidArgument { what }
+}
+
+/// What backs a mount point of the sandbox-to-be.
+#[derive(Clone, Debug)]
+pub(super) enum Backing {
+    /// A host directory (the root, or a bind's source): what the host shows there.
+    Host(PathBuf),
+    /// A fresh tmpfs: only what the sandbox creates in it.
+    Fresh,
+    /// A procfs or devpts: it has what it has; nothing may be created in it.
+    Opaque,
+}
+
+/// What a path is, in the model.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Kind {
+    Missing,
+    Dir,
+    Other,
+    Link(PathBuf),
+    /// Inside a procfs or devpts: exists or not, cleave cannot tell and creates nothing.
+    Unknown,
+}
+
+/// The sandbox's filesystem as it will be after the operations checked so far, as far as
+/// resolving paths needs it: the mounts (later ones on top) and what the sandbox created.
+/// Every destination is resolved against this model in the parent, so a symlink made by an
+/// earlier `--symlink`, a directory hidden by an earlier `--tmpfs`, or a `..` cannot send a
+/// mount or a mkdir somewhere the checks did not see.
+pub(super) struct Model {
+    /// Host path of the sandbox's "/" (before pivot_root).
+    root: PathBuf,
+    /// Whether paths backed by the host may be created (only under a new root).
+    host_writable: bool,
+    mounts: Vec<(PathBuf, Backing)>,
+    created: BTreeMap<PathBuf, Kind>,
+}
+
+impl Model {
+    pub(super) fn new(root: PathBuf, host_writable: bool) -> Model {
+        Model {
+            mounts: vec![(PathBuf::from("/"), Backing::Host(root.clone()))],
+            root,
+            host_writable,
+            created: BTreeMap::new(),
+        }
+    }
+
+    /// The topmost mount holding `p`, and where it is mounted.
+    pub(super) fn mount_of(&self, p: &Path) -> (&Path, &Backing) {
+        self.mounts
+            .iter()
+            .rev()
+            .find(|(at, _)| p.starts_with(at))
+            .map(|(at, b)| (at.as_path(), b))
+            .unwrap_or((Path::new("/"), &self.mounts[0].1))
+    }
+
+    pub(super) fn kind(&self, p: &Path) -> Kind {
+        if let Some(k) = self.created.get(p) {
+            return k.clone();
+        }
+        let (at, backing) = self.mount_of(p);
+        match backing {
+            Backing::Host(host) => {
+                let on_host = host.join(p.strip_prefix(at).unwrap_or(p));
+                match std::fs::symlink_metadata(&on_host) {
+                    Ok(m) if m.file_type().is_symlink() => {
+                        Kind::Link(std::fs::read_link(&on_host).unwrap_or_default())
+                    }
+                    Ok(m) if m.is_dir() => Kind::Dir,
+                    Ok(_) => Kind::Other,
+                    Err(_) => Kind::Missing,
+                }
+            }
+            _ if p == at => Kind::Dir,
+            Backing::Fresh => Kind::Missing,
+            Backing::Opaque => Kind::Unknown,
+        }
+    }
+
+    pub(super) fn creatable(&self, p: &Path) -> bool {
+        match self.mount_of(p).1 {
+            Backing::Fresh => true,
+            Backing::Host(_) => self.host_writable,
+            Backing::Opaque => false,
+        }
+    }
+
+    pub(super) fn mounted(&mut self, at: &Path, backing: Backing) {
+        self.created.retain(|p, _| !p.starts_with(at));
+        self.mounts.push((at.to_path_buf(), backing));
+    }
+
+    /// Resolves `dst` the way the sandbox will see it: symlinks (the host's, or made by an
+    /// earlier op) are followed inside the root, absolute targets starting again at its top;
+    /// a target whose `..` would climb above a new root is an error.
+    pub(super) fn resolve(&self, dst: &Path, option: &str) -> Result<PathBuf> {
+        if dst.components().any(|c| c == Component::ParentDir) {
+            return Err(invalid(format!(
+                "{option} {}: `..` is not allowed in a destination; write the path without it",
+                dst.display()
+            )));
+        }
+        let escape = |why: String| {
+            invalid(format!(
+                "{option} {}: {why}, which leaves the new root {}; point it inside the root",
+                dst.display(),
+                self.root.display()
+            ))
+        };
+        let words = |p: &Path| -> Vec<String> {
+            p.components()
+                .filter_map(|c| match c {
+                    Component::Normal(n) => Some(n.to_string_lossy().into_owned()),
+                    Component::ParentDir => Some("..".into()),
+                    _ => None,
+                })
+                .collect()
+        };
+        let mut resolved = PathBuf::from("/");
+        let mut rest: VecDeque<String> = words(dst).into();
+        let mut links = 0;
+        while let Some(part) = rest.pop_front() {
+            if part == ".." {
+                // Only from a link's target. At the top of the host's own root ".." stays
+                // there, as the kernel does; above a new root it would reach the host.
+                if !resolved.pop() && self.host_writable {
+                    return Err(escape("a symlink's `..` climbs above /".into()));
+                }
+                continue;
+            }
+            let next = resolved.join(&part);
+            match self.kind(&next) {
+                Kind::Link(target) => {
+                    links += 1;
+                    if links > 40 {
+                        return Err(invalid(format!(
+                            "{option} {}: too many levels of symbolic links",
+                            dst.display()
+                        )));
+                    }
+                    if target.is_absolute() {
+                        resolved = PathBuf::from("/");
+                    }
+                    let mut parts: VecDeque<String> = words(&target).into();
+                    let mut depth = resolved.components().count() as isize - 1;
+                    for p in &parts {
+                        depth += if p == ".." { -1 } else { 1 };
+                        if depth < 0 && self.host_writable {
+                            return Err(escape(format!(
+                                "symlink {} -> {}",
+                                next.display(),
+                                target.display()
+                            )));
+                        }
+                    }
+                    parts.extend(rest.drain(..));
+                    rest = parts;
+                }
+                _ => resolved = next,
+            }
+        }
+        Ok(resolved)
+    }
+
+    pub(super) fn refuse_create(&self, p: &Path, opt: &str, dst: &Path) -> Error {
+        let why = match self.mount_of(p).1 {
+            Backing::Opaque => "it would be inside a procfs or devpts".to_string(),
+            _ => "without --rootfs cleave creates nothing on the host's filesystem; create it first, or put it under a --tmpfs, or use --rootfs".to_string(),
+        };
+        invalid(format!(
+            "{opt} {}: {} does not exist, and {why}",
+            dst.display(),
+            p.display()
+        ))
+    }
+
+    /// `inside` and its missing parents, created top-down.
+    pub(super) fn ensure_dir(
+        &mut self,
+        steps: &mut Vec<Step>,
+        inside: &Path,
+        opt: &str,
+        dst: &Path,
+    ) -> Result<()> {
+        let mut missing = Vec::new();
+        let mut p = inside.to_path_buf();
+        loop {
+            match self.kind(&p) {
+                Kind::Missing => missing.push(p.clone()),
+                Kind::Dir | Kind::Unknown => break,
+                Kind::Other | Kind::Link(_) => {
+                    return Err(invalid(format!(
+                        "{opt} {}: {} is not a directory",
+                        dst.display(),
+                        p.display()
+                    )))
+                }
+            }
+            if !p.pop() {
+                break;
+            }
+        }
+        for dir in missing.iter().rev() {
+            if !self.creatable(dir) {
+                return Err(self.refuse_create(dir, opt, dst));
+            }
+            steps.push(
+                at_step(OpKind::MkdirAt, dir, format!("mkdir {}", dir.display())).num(1, 0o755),
+            );
+            self.created.insert(dir.clone(), Kind::Dir);
+        }
+        Ok(())
+    }
+
+    /// An empty file at `inside` unless something is there (a bind-mount target).
+    pub(super) fn ensure_file(
+        &mut self,
+        steps: &mut Vec<Step>,
+        inside: &Path,
+        mode: u64,
+        opt: &str,
+        dst: &Path,
+    ) -> Result<()> {
+        if let Some(parent) = inside.parent() {
+            self.ensure_dir(steps, parent, opt, dst)?;
+        }
+        if self.kind(inside) != Kind::Missing {
+            return Ok(());
+        }
+        if !self.creatable(inside) {
+            return Err(self.refuse_create(inside, opt, dst));
+        }
+        steps.push(
+            at_step(
+                OpKind::CreateFileAt,
+                inside,
+                format!("create {}", inside.display()),
+            )
+            .num(1, mode),
+        );
+        self.created.insert(inside.to_path_buf(), Kind::Other);
+        Ok(())
+    }
+
+    pub(super) fn symlink(
+        &mut self,
+        steps: &mut Vec<Step>,
+        target: &Path,
+        inside: &Path,
+        what: String,
+        opt: &str,
+        dst: &Path,
+    ) -> Result<()> {
+        if let Some(parent) = inside.parent() {
+            self.ensure_dir(steps, parent, opt, dst)?;
+        }
+        match self.kind(inside) {
+            Kind::Missing if self.creatable(inside) => {}
+            Kind::Missing => return Err(self.refuse_create(inside, opt, dst)),
+            Kind::Link(t) if t == target => return Ok(()),
+            _ => {
+                return Err(invalid(format!(
+                    "{opt} {}: something else already exists there",
+                    dst.display()
+                )))
+            }
+        }
+        steps.push(at_step(OpKind::SymlinkAt, inside, what).arg(2, bytes(target)));
+        self.created
+            .insert(inside.to_path_buf(), Kind::Link(target.to_path_buf()));
+        Ok(())
+    }
+}
