@@ -118,8 +118,14 @@ pub struct SpawnArgs {
     /// CLONE_UNTRACED: a tracer cannot force CLONE_PTRACE on the program
     #[arg(long)]
     pub untraced: bool,
-    /// clone3 set_tid: the PID(s) the program gets, innermost namespace first
-    #[arg(long, value_name = "PID[,PID...]", value_delimiter = ',')]
+    /// clone3 set_tid: the PID(s) the program gets, innermost namespace first; each from 1
+    /// to pid_max - 1 (/proc/sys/kernel/pid_max), at most 32
+    #[arg(
+        long,
+        value_name = "PID[,PID...]",
+        value_delimiter = ',',
+        allow_hyphen_values = true
+    )]
     pub set_tid: Vec<i32>,
     /// CLONE_INTO_CGROUP: start the program in this cgroup2 directory
     #[arg(long, value_name = "DIR")]
@@ -150,14 +156,16 @@ pub struct SandboxArgs {
     /// Map the caller to its own uid and gid inside
     #[arg(long, help_heading = "User namespace and ids")]
     pub map_current: bool,
-    /// A uid range INSIDE:OUTSIDE:COUNT, e.g. 0:100000:65536 (repeatable; newuidmap without root)
+    /// A uid range INSIDE:OUTSIDE:COUNT, e.g. 0:100000:65536; COUNT at least 1, INSIDE+COUNT
+    /// and OUTSIDE+COUNT at most 4294967295 (repeatable; newuidmap without root)
     #[arg(
         long,
         value_name = "IN:OUT:COUNT",
         help_heading = "User namespace and ids"
     )]
     pub map_user: Vec<String>,
-    /// A gid range INSIDE:OUTSIDE:COUNT (repeatable; newgidmap without root)
+    /// A gid range INSIDE:OUTSIDE:COUNT, with --map-user's ranges (repeatable; newgidmap
+    /// without root)
     #[arg(
         long,
         value_name = "IN:OUT:COUNT",
@@ -181,10 +189,10 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "N", help_heading = "User namespace and ids")]
     pub gid: Option<u32>,
 
-    /// Hostname inside (needs --new uts)
+    /// Hostname inside, at most 64 bytes (needs --new uts)
     #[arg(long, value_name = "NAME", help_heading = "UTS, PID and time")]
     pub hostname: Option<String>,
-    /// NIS domain name inside (needs --new uts)
+    /// NIS domain name inside, at most 64 bytes (needs --new uts)
     #[arg(long, value_name = "NAME", help_heading = "UTS, PID and time")]
     pub domainname: Option<String>,
     /// With --new pid, run the program itself as PID 1 instead of behind cleave's init
@@ -193,7 +201,8 @@ pub struct SandboxArgs {
     /// Mount a /proc of the new PID namespace (implies a new mount namespace)
     #[arg(long, help_heading = "UTS, PID and time")]
     pub mount_proc: bool,
-    /// CLOCK_MONOTONIC offset in seconds inside (a new time namespace)
+    /// CLOCK_MONOTONIC offset in seconds inside (a new time namespace); the clock plus the
+    /// offset must stay within 0 and 4611686018 s
     #[arg(
         long,
         value_name = "SECS",
@@ -201,7 +210,8 @@ pub struct SandboxArgs {
         help_heading = "UTS, PID and time"
     )]
     pub monotonic: Option<i64>,
-    /// CLOCK_BOOTTIME offset in seconds inside (a new time namespace)
+    /// CLOCK_BOOTTIME offset in seconds inside (a new time namespace); the clock plus the
+    /// offset must stay within 0 and 4611686018 s
     #[arg(
         long,
         value_name = "SECS",
@@ -289,10 +299,10 @@ pub struct SandboxArgs {
     )]
     pub chdir: Option<PathBuf>,
 
-    /// Set VAR to VALUE in the program's environment (repeatable)
+    /// Set VAR to VALUE in the program's environment; VAR not empty, without '=' (repeatable)
     #[arg(long, num_args = 2, value_names = ["VAR", "VALUE"], help_heading = "Program")]
     pub setenv: Vec<std::ffi::OsString>,
-    /// Remove VAR from the program's environment (repeatable)
+    /// Remove VAR from the program's environment; VAR not empty, without '=' (repeatable)
     #[arg(long, value_name = "VAR", help_heading = "Program")]
     pub unsetenv: Vec<std::ffi::OsString>,
     /// Start the program with an empty environment (then --setenv adds to it)
@@ -302,11 +312,16 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "NAME", help_heading = "Program")]
     pub argv0: Option<std::ffi::OsString>,
 
-    /// Memory limit, e.g. 256M, 2G (the program is killed beyond it)
+    /// Memory limit, at least 1M, e.g. 256M, 2G (the program is killed beyond it)
     #[arg(long, value_name = "SIZE", help_heading = "Resource limits")]
     pub memory: Option<String>,
-    /// CPU quota as a fraction of one CPU, e.g. 0.5 or 2
-    #[arg(long, value_name = "FRACTION", help_heading = "Resource limits")]
+    /// CPU quota in CPUs, from 0.01 to 175921860 (what cpu.max can hold), e.g. 0.5 or 2
+    #[arg(
+        long,
+        value_name = "FRACTION",
+        allow_hyphen_values = true,
+        help_heading = "Resource limits"
+    )]
     pub cpus: Option<f64>,
     /// CPU weight against other cgroups, 1-10000 (100 is the default share)
     #[arg(long, value_name = "N", help_heading = "Resource limits")]
@@ -331,8 +346,14 @@ pub struct SandboxArgs {
     /// Drop this capability, or ALL (repeatable)
     #[arg(long, value_name = "CAP|ALL", help_heading = "Security and lifetime")]
     pub cap_drop: Vec<String>,
-    /// Keep fd N open in the program (every other fd above 2 is closed; repeatable)
-    #[arg(long, value_name = "N", help_heading = "Security and lifetime")]
+    /// Keep fd N, which must be open, in the program (every other fd above 2 is closed;
+    /// repeatable)
+    #[arg(
+        long,
+        value_name = "N",
+        allow_hyphen_values = true,
+        help_heading = "Security and lifetime"
+    )]
     pub preserve_fd: Vec<i32>,
     /// Run the program in a new session (setsid): no way back to this terminal (a preset
     /// does this unless --same-session)
@@ -353,8 +374,14 @@ pub struct SandboxArgs {
     /// Send SIG (default SIGKILL) to the sandbox when cleave ends
     #[arg(long, value_name = "SIG", num_args = 0..=1, require_equals = true, default_missing_value = "SIGKILL", help_heading = "Security and lifetime")]
     pub kill_child: Option<String>,
-    /// Write JSON lines to fd FD: the child's pid and namespaces, then its exit code
-    #[arg(long, value_name = "FD", help_heading = "Security and lifetime")]
+    /// Write JSON lines to fd FD, open for writing (a file, pipe or socket): the child's pid
+    /// and namespaces, then its exit code
+    #[arg(
+        long,
+        value_name = "FD",
+        allow_hyphen_values = true,
+        help_heading = "Security and lifetime"
+    )]
     pub json_status: Option<i32>,
 }
 

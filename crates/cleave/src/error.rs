@@ -249,3 +249,77 @@ fn enter_hint(errno: i32) -> Option<String> {
 
 /// Result with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A value outside what the kernel accepts, found before anything was created. Its words
+/// are the kernel's, never a front end's: a front end names the value its own way with
+/// [`RangeError::named`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{what} {value}: {why}")]
+pub struct RangeError {
+    /// What the value is ("hostname", "CLOCK_MONOTONIC offset", "set_tid PID").
+    pub what: &'static str,
+    /// The value as given; long text is cut to a short quoted prefix.
+    pub value: String,
+    /// What is wrong with it, and the valid range.
+    pub why: String,
+}
+
+impl RangeError {
+    pub(crate) fn new(what: &'static str, value: impl ToString, why: impl Into<String>) -> Self {
+        RangeError {
+            what,
+            value: value.to_string(),
+            why: why.into(),
+        }
+    }
+
+    /// The message with `name` (say, a command-line option) in place of [`RangeError::what`].
+    pub fn named(&self, name: &str) -> String {
+        format!("{name} {}: {}", self.value, self.why)
+    }
+}
+
+impl From<RangeError> for Error {
+    fn from(e: RangeError) -> Error {
+        Error::InvalidArgument {
+            what: e.to_string(),
+        }
+    }
+}
+
+/// The most characters of a text value an error message quotes.
+pub const QUOTED_PREFIX: usize = 20;
+
+/// `bytes` as a quoted string for a message: at most [`QUOTED_PREFIX`] characters, then `…`
+/// when there was more.
+pub fn quote_prefix(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut chars = text.chars();
+    let head: String = chars.by_ref().take(QUOTED_PREFIX).collect();
+    if chars.next().is_some() {
+        format!("{:?}", format!("{head}…"))
+    } else {
+        format!("{head:?}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_prefixes_are_short() {
+        assert_eq!(quote_prefix(b"box"), "\"box\"");
+        let long = vec![b'a'; 70_000];
+        assert_eq!(quote_prefix(&long), format!("\"{}…\"", "a".repeat(20)));
+        assert_eq!(quote_prefix(b"a\0b"), "\"a\\0b\"");
+        let e = RangeError::new("hostname", quote_prefix(&long), "too long");
+        assert_eq!(
+            e.named("--hostname"),
+            format!("--hostname \"{}…\": too long", "a".repeat(20))
+        );
+        assert!(Error::from(e)
+            .to_string()
+            .starts_with("invalid argument: hostname \"aaaa"));
+    }
+}

@@ -7,6 +7,9 @@ use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
+/// `(uid_t)-1`, the id that is never valid: no map may reach it.
+pub const ID_LIMIT: u32 = u32::MAX;
+
 /// One line of a uid_map or gid_map: `count` ids from `inside` map to ids from `outside`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IdMap {
@@ -28,6 +31,25 @@ impl IdMap {
         }
     }
 
+    /// Checks the kernel's rule for one map line (`map_write` in kernel/user_namespace.c):
+    /// COUNT at least 1, and neither range may reach id 4294967295, which is `(uid_t)-1`,
+    /// the invalid id (INSIDE+COUNT and OUTSIDE+COUNT at most [`ID_LIMIT`]). Measured on
+    /// 6.18: `4294967294 0 1` and `0 0 4294967295` are taken, `4294967295 0 1`,
+    /// `0 4294967295 1` and `1 0 4294967295` refused with EINVAL.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        if self.count == 0 {
+            return Err("COUNT must be at least 1".into());
+        }
+        let end = |first: u32| u64::from(first) + u64::from(self.count);
+        let limit = u64::from(ID_LIMIT);
+        if end(self.inside) > limit || end(self.outside) > limit {
+            return Err(format!(
+                "the range reaches id {ID_LIMIT}, the invalid id (uid_t)-1: INSIDE+COUNT and OUTSIDE+COUNT must be at most {ID_LIMIT}"
+            ));
+        }
+        Ok(())
+    }
+
     fn contains_inside(&self, id: u32) -> bool {
         id >= self.inside && (id - self.inside) < self.count
     }
@@ -40,7 +62,7 @@ impl FromStr for IdMap {
     fn from_str(s: &str) -> Result<IdMap> {
         let bad = |why: &str| Error::InvalidArgument {
             what: format!(
-                "malformed id map `{s}`: {why}; write INSIDE:OUTSIDE:COUNT, e.g. 0:100000:65536"
+                "invalid id map `{s}`: {why}; write INSIDE:OUTSIDE:COUNT, e.g. 0:100000:65536"
             ),
         };
         let parts: Vec<&str> = s.trim().split(':').collect();
@@ -59,14 +81,7 @@ impl FromStr for IdMap {
             outside: num(outside, "OUTSIDE")?,
             count: num(count, "COUNT")?,
         };
-        if map.count == 0 {
-            return Err(bad("COUNT must be at least 1"));
-        }
-        if u64::from(map.inside) + u64::from(map.count) > u64::from(u32::MAX) + 1
-            || u64::from(map.outside) + u64::from(map.count) > u64::from(u32::MAX) + 1
-        {
-            return Err(bad("the range runs past id 4294967295"));
-        }
+        map.check().map_err(|why| bad(&why))?;
         Ok(map)
     }
 }
@@ -86,6 +101,11 @@ pub fn render(maps: &[IdMap]) -> String {
 
 /// Refuses overlapping ranges (the kernel answers EINVAL) and more than 340 lines.
 pub fn check(maps: &[IdMap], kind: &str) -> Result<()> {
+    for m in maps {
+        m.check().map_err(|why| Error::InvalidArgument {
+            what: format!("{kind} map {m}: {why}"),
+        })?;
+    }
     if maps.len() > 340 {
         return Err(Error::InvalidArgument {
             what: format!(
@@ -388,7 +408,28 @@ mod tests {
             render(&[m, IdMap::single(65536, 1000)]),
             "0 100000 65536\n65536 1000 1\n"
         );
-        for bad in ["", "0:1", "0:1:0", "a:1:1", "0:1:1:1", "4294967295:0:2"] {
+        for ok in [
+            "4294967294:0:1",
+            "0:4294967294:1",
+            "0:0:4294967295",
+            "1:1:4294967294",
+        ] {
+            assert!(ok.parse::<IdMap>().is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "0:1",
+            "0:1:0",
+            "a:1:1",
+            "0:1:1:1",
+            "4294967295:0:2",
+            "4294967295:0:1",
+            "0:4294967295:1",
+            "1:0:4294967295",
+            "0:1:4294967295",
+            "0:0:4294967296",
+            "-1:0:1",
+        ] {
             let e = bad.parse::<IdMap>().unwrap_err().to_string();
             assert!(e.contains("INSIDE:OUTSIDE:COUNT"), "{bad}: {e}");
         }
@@ -419,6 +460,13 @@ mod tests {
             count: 1,
         };
         assert!(check(&[a, d], "uid").is_ok());
+        // A map built in code gets the same range rule as a parsed one.
+        let past = IdMap::single(ID_LIMIT, 0);
+        let e = check(&[past], "uid").unwrap_err().to_string();
+        assert!(
+            e.contains("uid map 4294967295:0:1") && e.contains("at most 4294967295"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -364,6 +364,10 @@ impl Sandbox {
         if self.hostname.is_some() || self.domainname.is_some() {
             need(CloneFlags::NEWUTS, "--hostname/--domainname", "uts")?;
         }
+        // Values the kernel would refuse after clone are refused before anything exists.
+        crate::ns::uts::check_names(self.hostname.as_deref(), self.domainname.as_deref())?;
+        crate::ns::time::check_offsets(self.monotonic, self.boottime)?;
+        self.cmd.check_values()?;
         if self.mount_proc {
             need(CloneFlags::NEWPID, "--mount-proc", "pid")?;
         }

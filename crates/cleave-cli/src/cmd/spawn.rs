@@ -4,9 +4,11 @@ use crate::report;
 use clap::ArgMatches;
 use cleave::caps::{self, Rlimit};
 use cleave::cgroup::{self, Limits};
-use cleave::flags::{parse_flags, signal_name};
+use cleave::env;
+use cleave::flags::{check_set_tid, parse_flags, signal_name};
 use cleave::idmap::{IdMap, IdMapping};
 use cleave::mount::MountOp;
+use cleave::ns::{time, uts};
 use cleave::sandbox::Sandbox;
 use cleave::{CloneFlags, Command, Namespace, Reaper};
 use std::io::Write;
@@ -127,6 +129,9 @@ pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
     if let Some(s) = signal {
         cmd.exit_signal(Some(s));
     }
+    if let Err(msg) = check_values(&a, flags) {
+        return report::bad_request(&msg);
+    }
     if !a.set_tid.is_empty() {
         cmd.set_tid(&a.set_tid);
     }
@@ -144,6 +149,13 @@ pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
             cmd.env(var, value);
         }
     }
+    // --json-status writes to the descriptor it was given, duplicated: a pipe or socket
+    // works, and nothing is reopened by path (which could grant more than the fd had).
+    let mut json = match a.sandbox.json_status.map(cleave::fd::dup_writable) {
+        Some(Ok(fd)) => Some(std::fs::File::from(fd)),
+        Some(Err(e)) => return report::bad_request(&e.named("--json-status")),
+        None => None,
+    };
     if let Some(name) = &a.sandbox.argv0 {
         cmd.arg0(name);
     }
@@ -156,21 +168,6 @@ pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
             return report::bad_request(&msg);
         }
     }
-    let mut json = match a.sandbox.json_status {
-        Some(fd) => match std::fs::OpenOptions::new()
-            .append(true)
-            .open(format!("/proc/self/fd/{fd}"))
-        {
-            Ok(f) => Some(f),
-            Err(e) => {
-                return report::bad_request(&format!(
-                    "--json-status {fd}: {e}; open the fd for writing, e.g. 3>status.json"
-                ))
-            }
-        },
-        None => None,
-    };
-
     // The first status line is written while the child waits at its start, so its
     // namespaces are there to be read however short-lived the program is.
     if let Some(out) = &json {
@@ -242,6 +239,31 @@ pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
         }
         Err(e) => report::error(&e),
     }
+}
+
+/// Refuses, naming the option, the values of `run`'s own options that the kernel would
+/// refuse only after clone: set_tid PIDs, kept descriptors, environment names.
+fn check_values(a: &SpawnArgs, flags: CloneFlags) -> Result<(), String> {
+    let local = if flags.contains(CloneFlags::NEWPID) {
+        2
+    } else {
+        1
+    };
+    check_set_tid(&a.set_tid, local, cleave::flags::rules::pid_max())
+        .map_err(|e| e.named("--set-tid"))?;
+    for &fd in &a.sandbox.preserve_fd {
+        cleave::fd::check_open(fd).map_err(|e| e.named("--preserve-fd"))?;
+    }
+    for var in &a.sandbox.unsetenv {
+        env::check_name(var).map_err(|e| e.named("--unsetenv"))?;
+    }
+    for pair in a.sandbox.setenv.chunks(2) {
+        env::check_name(&pair[0]).map_err(|e| e.named("--setenv"))?;
+        if let Some(value) = pair.get(1) {
+            env::check_value(value).map_err(|e| e.named("--setenv"))?;
+        }
+    }
+    Ok(())
 }
 
 /// The first --json-status line: the child's pid and the inode of each of its namespaces.
@@ -373,9 +395,14 @@ fn sandbox_from(
             "choose one of --map-root, --map-current, --map-auto and --map-user/--map-group".into(),
         ));
     }
-    let parse_maps = |v: &[String]| {
+    let parse_maps = |v: &[String], option: &str| {
         v.iter()
-            .map(|m| m.parse::<IdMap>())
+            .map(|m| {
+                m.parse::<IdMap>().map_err(|e| match e {
+                    cleave::Error::InvalidArgument { what } => bad(format!("{option}: {what}")),
+                    other => other,
+                })
+            })
             .collect::<cleave::Result<Vec<_>>>()
     };
     let mapping = if s.map_current {
@@ -384,8 +411,8 @@ fn sandbox_from(
         IdMapping::Auto
     } else if !s.map_user.is_empty() || !s.map_group.is_empty() {
         IdMapping::Custom {
-            users: parse_maps(&s.map_user)?,
-            groups: parse_maps(&s.map_group)?,
+            users: parse_maps(&s.map_user, "--map-user")?,
+            groups: parse_maps(&s.map_group, "--map-group")?,
         }
     } else {
         IdMapping::Root
@@ -408,16 +435,20 @@ fn sandbox_from(
         sb.gid(g);
     }
     if let Some(h) = &s.hostname {
+        uts::check_hostname(h.as_ref()).map_err(|e| bad(e.named("--hostname")))?;
         sb.hostname(h);
     }
     if let Some(d) = &s.domainname {
+        uts::check_domainname(d.as_ref()).map_err(|e| bad(e.named("--domainname")))?;
         sb.domainname(d);
     }
     sb.as_pid1(s.as_pid_1).mount_proc(s.mount_proc);
     if let Some(m) = s.monotonic {
+        time::check_offsets(Some(m), None).map_err(|e| bad(e.named("--monotonic")))?;
         sb.monotonic_offset(m);
     }
     if let Some(b) = s.boottime {
+        time::check_offsets(None, Some(b)).map_err(|e| bad(e.named("--boottime")))?;
         sb.boottime_offset(b);
     }
 
@@ -449,19 +480,26 @@ fn sandbox_from(
     for r in &s.rlimit {
         sb.rlimit(r.parse::<Rlimit>()?);
     }
+    let memory = match s.memory.as_deref() {
+        Some(text) => {
+            let bytes = cgroup::parse_size(text).map_err(|e| match e {
+                cleave::Error::InvalidArgument { what } => bad(format!("--memory: {what}")),
+                other => other,
+            })?;
+            cgroup::check_memory(bytes).map_err(|e| bad(format!("--memory {text}: {}", e.why)))?;
+            Some(bytes)
+        }
+        None => None,
+    };
+    if let Some(c) = s.cpus {
+        cgroup::check_cpus(c).map_err(|e| bad(e.named("--cpus")))?;
+    }
     let limits = Limits {
-        memory: s.memory.as_deref().map(cgroup::parse_size).transpose()?,
+        memory,
         cpus: s.cpus,
         cpu_weight: s.cpu_weight,
         pids: s.pids,
     };
-    if let Some(c) = s.cpus {
-        if !(c > 0.0 && c.is_finite()) {
-            return Err(bad(format!(
-                "--cpus {c}: give a positive fraction of one CPU, e.g. 0.5 or 2"
-            )));
-        }
-    }
     if let Some(w) = s.cpu_weight {
         if !(1..=10000).contains(&w) {
             return Err(bad(format!(

@@ -31,17 +31,19 @@ pub(crate) use layout::{cgroup_mounts, CgroupMount};
 pub use layout::{Home, Layout, V1Hierarchy};
 pub use set::CgroupSet;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, RangeError, Result};
 use std::os::fd::RawFd;
 
 /// Resource limits for a [`CgroupSet`]; `None` leaves a resource unlimited.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Limits {
-    /// Memory in bytes (cgroup2 `memory.max`, v1 `memory.limit_in_bytes`); swap is not
-    /// allowed beyond it, so going over means the OOM killer, not swapping.
+    /// Memory in bytes (cgroup2 `memory.max`, v1 `memory.limit_in_bytes`), at least
+    /// [`MIN_MEMORY`]; swap is not allowed beyond it, so going over means the OOM killer,
+    /// not swapping.
     pub memory: Option<u64>,
     /// CPU bandwidth as a fraction of one CPU (0.75, or 2.0 for two CPUs' worth): a quota
-    /// per 100 ms period (cgroup2 `cpu.max`, v1 `cpu.cfs_quota_us`). At least 0.01.
+    /// per 100 ms period (cgroup2 `cpu.max`, v1 `cpu.cfs_quota_us`), [`MIN_CPUS`] to
+    /// [`MAX_CPUS`].
     pub cpus: Option<f64>,
     /// Relative CPU weight on the cgroup2 scale, 1..=10000, default 100 (cgroup2
     /// `cpu.weight`; v1 `cpu.shares` through [`weight_to_shares`]).
@@ -77,15 +79,11 @@ impl Limits {
     /// Refuses values the kernel would refuse or silently clamp.
     pub(crate) fn validate(&self) -> Result<()> {
         let bad = |what: String| Err(Error::InvalidArgument { what });
-        if self.memory == Some(0) {
-            return bad("memory limit must be at least one page".into());
+        if let Some(m) = self.memory {
+            check_memory(m)?;
         }
         if let Some(c) = self.cpus {
-            if !c.is_finite() || c < 0.01 {
-                return bad(format!(
-                    "cpus must be a number of CPUs of at least 0.01, not {c}"
-                ));
-            }
+            check_cpus(c)?;
         }
         if let Some(w) = self.cpu_weight {
             if !(1..=10000).contains(&w) {
@@ -101,6 +99,52 @@ impl Limits {
 
 /// The CFS period cleave uses, in microseconds (100 ms, the kernel's default).
 pub const CPU_PERIOD_US: u64 = 100_000;
+
+/// The largest CFS quota the kernel takes, in microseconds: `max_cfs_runtime`, 2^44 - 1
+/// (kernel/sched/core.c, `tg_set_cfs_bandwidth`; EINVAL above it). Measured on 6.18:
+/// cpu.cfs_quota_us takes 17592186044415 and refuses 17592186044416.
+pub const MAX_CPU_QUOTA_US: u64 = (1 << 44) - 1;
+
+/// The fewest CPUs a limit may give: 1 ms per 100 ms period, the kernel's smallest quota.
+pub const MIN_CPUS: f64 = 0.01;
+
+/// The most CPUs a limit may give: [`MAX_CPU_QUOTA_US`] per [`CPU_PERIOD_US`], whole
+/// (175921860). A quota above the machine's CPUs is valid (it never throttles) and
+/// configurations move between machines, so cleave refuses only what cpu.max cannot hold.
+pub const MAX_CPUS: f64 = (MAX_CPU_QUOTA_US / CPU_PERIOD_US) as f64;
+
+/// The smallest memory limit, in bytes: 1 MiB. The kernel counts memory.max in pages and
+/// charges page tables, kernel stacks and the program's first pages to it; measured on
+/// 6.18, 64 KiB kills /bin/true before it runs and `--memory 1` fails its exec with ENOMEM,
+/// while a sandbox preset's init and a shell start at 1 MiB. Anything lower is a mistake
+/// (1 for 1G, say), never a limit that lets a program run.
+pub const MIN_MEMORY: u64 = 1 << 20;
+
+/// Checks a memory limit in bytes: at least [`MIN_MEMORY`].
+pub fn check_memory(bytes: u64) -> std::result::Result<(), RangeError> {
+    if bytes >= MIN_MEMORY {
+        return Ok(());
+    }
+    Err(RangeError::new(
+        "memory limit",
+        bytes,
+        format!("below the minimum of 1M ({MIN_MEMORY} bytes), in which no program starts; give e.g. 64M"),
+    ))
+}
+
+/// Checks a CPU limit in CPUs: a number from [`MIN_CPUS`] to [`MAX_CPUS`].
+pub fn check_cpus(cpus: f64) -> std::result::Result<(), RangeError> {
+    if cpus.is_finite() && (MIN_CPUS..=MAX_CPUS).contains(&cpus) {
+        return Ok(());
+    }
+    Err(RangeError::new(
+        "CPU limit",
+        format!("{cpus:?}"),
+        format!(
+            "give a number of CPUs from {MIN_CPUS} to {MAX_CPUS} (1 ms to the largest quota cpu.max takes, per 100 ms period), e.g. 0.5 or 2"
+        ),
+    ))
+}
 
 /// The quota per [`CPU_PERIOD_US`] for `cpus` CPUs, in microseconds (at least 1 ms, the
 /// kernel's minimum).
@@ -260,12 +304,47 @@ mod tests {
                 memory: Some(0),
                 ..Limits::default()
             },
+            Limits {
+                memory: Some(MIN_MEMORY - 1),
+                ..Limits::default()
+            },
+            Limits {
+                cpus: Some(1e308),
+                ..Limits::default()
+            },
+            Limits {
+                cpus: Some(f64::INFINITY),
+                ..Limits::default()
+            },
+            Limits {
+                cpus: Some(-1.0),
+                ..Limits::default()
+            },
         ] {
             assert!(
                 matches!(bad.validate(), Err(Error::InvalidArgument { .. })),
                 "{bad:?}"
             );
         }
+        assert!(check_memory(MIN_MEMORY).is_ok());
+        let e = check_memory(1).unwrap_err();
+        assert!(e.why.contains("minimum of 1M"), "{e}");
+        assert!(check_cpus(MIN_CPUS).is_ok() && check_cpus(MAX_CPUS).is_ok());
+        assert_eq!(MAX_CPUS, 175_921_860.0);
+        assert!(cpu_quota_us(MAX_CPUS) <= MAX_CPU_QUOTA_US);
+        for bad in [
+            0.0,
+            0.009,
+            -1.0,
+            MAX_CPUS + 1.0,
+            1e308,
+            f64::NAN,
+            f64::NEG_INFINITY,
+        ] {
+            let e = check_cpus(bad).unwrap_err();
+            assert!(e.why.contains("from 0.01 to 175921860"), "{bad}: {e}");
+        }
+        assert_eq!(check_cpus(1e308).unwrap_err().value, "1e308");
         assert_eq!(cpu_quota_us(0.75), 75_000);
         assert_eq!(cpu_quota_us(2.0), 200_000);
         assert_eq!(cpu_quota_us(0.001), 1000);

@@ -2,9 +2,11 @@
 //! parsing from the ways people write them.
 mod parse;
 pub mod rules;
+mod set_tid;
 mod signal;
 
 pub use parse::{parse_flags, FlagExpr, ParseError};
+pub use set_tid::{check_set_tid, PID_MAX_LIMIT};
 pub use signal::{signal_from_name, signal_name};
 
 bitflags::bitflags! {

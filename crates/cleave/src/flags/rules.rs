@@ -527,6 +527,15 @@ pub fn parse_release(release: &str) -> Option<(u32, u32)> {
     Some((major, minor))
 }
 
+/// The pid_max of the caller's PID namespace (/proc/sys/kernel/pid_max), or
+/// [`super::PID_MAX_LIMIT`] when it cannot be read.
+pub fn pid_max() -> i32 {
+    std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(super::PID_MAX_LIMIT)
+}
+
 /// Whether the caller holds CAP_SYS_ADMIN in its user namespace.
 pub fn has_cap_sys_admin() -> bool {
     crate::raw::effective_caps() & (1u64 << 21/* CAP_SYS_ADMIN */) != 0

@@ -312,6 +312,21 @@ impl Command {
         }
     }
 
+    /// Checks the values the kernel would refuse after clone (set_tid PIDs, environment
+    /// names and values, descriptors to keep), so that a sandbox refuses them before it
+    /// creates anything.
+    pub(crate) fn check_values(&self) -> Result<()> {
+        self.spec.check_set_tid(self.effective_flags())?;
+        for (name, value) in &self.env {
+            crate::env::check_name(name)?;
+            value.as_deref().map_or(Ok(()), crate::env::check_value)?;
+        }
+        self.keep_fds
+            .iter()
+            .try_for_each(|&fd| crate::fd::check_open(fd))?;
+        Ok(())
+    }
+
     fn env_list(&self) -> Option<Vec<(OsString, OsString)>> {
         if !self.env_clear && self.env.is_empty() {
             return None;
@@ -352,6 +367,7 @@ impl Command {
             });
         }
         let exit_signal = self.spec.exit_signal_for(flags);
+        self.check_values()?;
         self.spec.validate(flags, exit_signal)?;
         let shared_fds = flags.contains(CloneFlags::FILES);
         if shared_fds && self.stdio.iter().any(|s| !matches!(s, Stdio::Inherit)) {

@@ -11,9 +11,9 @@ pub use fork::Fork;
 pub use task::{Task, TaskHandle};
 
 use crate::child::Reaper;
-use crate::error::{Error, Result};
+use crate::error::{Error, RangeError, Result};
 use crate::flags::rules::{self, Context, Interface, Request};
-use crate::flags::CloneFlags;
+use crate::flags::{check_set_tid, CloneFlags};
 use crate::raw::{self, CloneArgs};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
@@ -56,9 +56,25 @@ impl CloneSpec {
         Ok(())
     }
 
+    /// The set_tid PIDs are ones the kernel can give (checked even when `unchecked`: they
+    /// are values, not flags).
+    pub fn check_set_tid(&self, flags: CloneFlags) -> Result<(), RangeError> {
+        if self.set_tid.is_empty() {
+            return Ok(());
+        }
+        // The entries for a PID namespace made at clone and for the caller's own.
+        let local = if flags.contains(CloneFlags::NEWPID) {
+            2
+        } else {
+            1
+        };
+        check_set_tid(&self.set_tid, local, rules::pid_max())
+    }
+
     /// Checks the request against every rule unless `unchecked` (which hands it to the
     /// kernel untouched).
     pub fn validate(&self, flags: CloneFlags, exit_signal: i32) -> Result<()> {
+        self.check_set_tid(flags)?;
         if self.unchecked {
             return Ok(());
         }

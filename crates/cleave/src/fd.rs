@@ -1,0 +1,105 @@
+//! File descriptors a caller hands over by number: is one open, and a private duplicate of
+//! one that can be written to (fcntl(2) F_GETFD, F_GETFL, F_DUPFD_CLOEXEC).
+#![allow(unsafe_code)]
+use crate::error::RangeError;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+
+/// Checks that `fd` is an open descriptor of this process.
+pub fn check_open(fd: RawFd) -> Result<(), RangeError> {
+    if fd < 0 {
+        return Err(RangeError::new(
+            "descriptor",
+            fd,
+            "give an open descriptor number, 0 or above",
+        ));
+    }
+    // SAFETY: F_GETFD reads the flags of any number; a closed one gives EBADF.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return Err(RangeError::new(
+            "descriptor",
+            fd,
+            format!("not open; open it for the command, e.g. {fd}<FILE"),
+        ));
+    }
+    Ok(())
+}
+
+/// A close-on-exec duplicate of `fd`, which must be open for writing (`O_WRONLY` or
+/// `O_RDWR`, not `O_PATH`). Writes go to the same open file (a file, pipe or socket)
+/// without reopening it by path, so they get no access `fd` did not have.
+pub fn dup_writable(fd: RawFd) -> Result<OwnedFd, RangeError> {
+    check_open(fd).map_err(|e| RangeError {
+        why: e.why.replace(&format!("{fd}<FILE"), &format!("{fd}>FILE")),
+        ..e
+    })?;
+    // SAFETY: F_GETFL on an open descriptor number.
+    let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    let problem = if fl < 0 {
+        Some("cannot be inspected (F_GETFL)")
+    } else if fl & libc::O_PATH != 0 {
+        Some("an O_PATH descriptor, which cannot be written")
+    } else if fl & libc::O_ACCMODE == libc::O_RDONLY {
+        Some("open read-only")
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        return Err(RangeError::new(
+            "descriptor",
+            fd,
+            format!("{problem}; open it for writing, e.g. {fd}>FILE"),
+        ));
+    }
+    // SAFETY: F_DUPFD_CLOEXEC on an open descriptor number; the new one is ours alone.
+    let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+    if dup < 0 {
+        return Err(RangeError::new(
+            "descriptor",
+            fd,
+            format!("cannot be duplicated ({})", std::io::Error::last_os_error()),
+        ));
+    }
+    // SAFETY: `dup` was just created and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(dup) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::net::UnixStream;
+
+    #[test]
+    fn open_and_writable() {
+        assert!(check_open(-1).is_err());
+        assert!(check_open(0x7fff_0000)
+            .unwrap_err()
+            .why
+            .contains("not open"));
+        assert!(dup_writable(0x7fff_0000).unwrap_err().why.contains(">FILE"));
+        let ro = std::fs::File::open("/dev/null").unwrap();
+        assert!(check_open(ro.as_raw_fd()).is_ok());
+        let e = dup_writable(ro.as_raw_fd()).unwrap_err();
+        assert!(e.why.contains("read-only"), "{e}");
+        // A socket: writes reach the peer through the duplicate.
+        let (mut a, b) = UnixStream::pair().unwrap();
+        let mut out = std::fs::File::from(dup_writable(b.as_raw_fd()).unwrap());
+        drop(b);
+        out.write_all(b"line\n").unwrap();
+        drop(out);
+        let mut got = String::new();
+        a.read_to_string(&mut got).unwrap();
+        assert_eq!(got, "line\n");
+        let path = std::fs::File::options()
+            .read(true)
+            .custom_flags(libc::O_PATH)
+            .open("/")
+            .unwrap();
+        assert!(dup_writable(path.as_raw_fd())
+            .unwrap_err()
+            .why
+            .contains("O_PATH"));
+    }
+}
