@@ -17,6 +17,8 @@ pub mod sys;
 mod exec;
 #[allow(unsafe_code)]
 mod ops;
+#[allow(unsafe_code)]
+mod ops_extra;
 mod plan;
 
 pub use exec::{reset_signal_handlers, run};

@@ -93,6 +93,8 @@ pub fn run_op(op: &Op) -> Result<(), i32> {
             OpKind::DropBounding => return drop_bounding(op.n1),
             OpKind::SetCaps => return set_caps(op.n1),
             OpKind::Ambient => return raise_ambient(op.n1),
+            OpKind::SetCapSets => return crate::ops_extra::set_cap_sets(op.n1, op.n2, op.n3),
+            OpKind::SeccompFilter => return crate::ops_extra::seccomp_filter(a, n1),
             // Handled by the executor before it calls run_op.
             OpKind::ForkInit => -(libc::EINVAL as isize),
         }

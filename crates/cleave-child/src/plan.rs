@@ -138,6 +138,12 @@ pub enum OpKind {
     /// runs the remaining steps and the program. n1: the top of a stack for the program
     /// child, which is then made with CLONE_VM | CLONE_VFORK (0: a plain fork).
     ForkInit = 29,
+    /// `capset`: effective n1, permitted n2, inheritable n3, each first narrowed to what the
+    /// child holds (never a gain).
+    SetCapSets = 40,
+    /// `seccomp(SECCOMP_SET_MODE_FILTER, 0, {n1, a})`: installs the n1 BPF instructions
+    /// (`struct sock_filter`, 8 bytes each) at `a`.
+    SeccompFilter = 41,
 }
 
 /// One setup step. Pointers point into memory the parent owns and keeps alive until the

@@ -12,6 +12,7 @@ pub(crate) struct PlanData {
     _ptr_arrays: Vec<Vec<*const c_char>>,
     _ops: Vec<Op>,
     _keep: Vec<i32>,
+    _buffers: Vec<Vec<u8>>,
     pub report: Box<Report>,
 }
 
@@ -27,6 +28,8 @@ pub(crate) struct Step {
     pub kind: OpKind,
     /// The pointer arguments a, b, c, d, as owned bytes (a NUL is added when built).
     pub args: [Option<Vec<u8>>; 4],
+    /// Bit i set: argument i is binary data, passed as it is (no NUL added or refused).
+    pub binary: u8,
     pub n: [u64; 3],
     pub what: String,
 }
@@ -36,6 +39,7 @@ impl Step {
         Step {
             kind,
             args: [None, None, None, None],
+            binary: 0,
             n: [0; 3],
             what: what.into(),
         }
@@ -44,6 +48,13 @@ impl Step {
     /// Sets pointer argument `i` (0 = a .. 3 = d).
     pub fn arg(mut self, i: usize, bytes: impl AsRef<[u8]>) -> Step {
         self.args[i] = Some(bytes.as_ref().to_vec());
+        self
+    }
+
+    /// Sets pointer argument `i` to binary data (a seccomp filter), passed as it is.
+    pub fn bytes(mut self, i: usize, bytes: impl Into<Vec<u8>>) -> Step {
+        self.args[i] = Some(bytes.into());
+        self.binary |= 1 << i;
         self
     }
 
@@ -155,11 +166,17 @@ impl PlanData {
         };
 
         let mut ops = Vec::new();
+        let mut buffers = Vec::new();
         for step in input.steps {
             let mut op = Op::new(step.kind);
             let mut ptrs = [std::ptr::null::<u8>(); 4];
             for (i, arg) in step.args.iter().enumerate() {
-                if let Some(bytes) = arg {
+                if let Some(bytes) = arg.as_ref().filter(|_| step.binary & (1 << i) != 0) {
+                    // The heap buffer stays where it is when the Vec moves into `buffers`.
+                    let copy = bytes.clone();
+                    ptrs[i] = copy.as_ptr();
+                    buffers.push(copy);
+                } else if let Some(bytes) = arg {
                     let c = cstring(OsStr::from_bytes(bytes), "setup argument")?;
                     ptrs[i] = c.as_ptr().cast();
                     strings.push(c);
@@ -201,6 +218,7 @@ impl PlanData {
             _ptr_arrays: arrays,
             _ops: ops,
             _keep: keep,
+            _buffers: buffers,
             report,
         })
     }
