@@ -19,6 +19,8 @@ mod exec;
 pub mod fs;
 #[allow(unsafe_code)]
 mod ops;
+#[allow(unsafe_code)]
+mod ops_extra;
 mod plan;
 
 pub use exec::{reset_signal_handlers, run};

@@ -36,16 +36,6 @@ pub fn run_op(plan: &Plan, op: &Op) -> Result<(), i32> {
                 fs::close_all(plan);
                 0
             }
-            OpKind::Seccomp => {
-                // struct sock_fprog { unsigned short len; struct sock_filter *filter; }
-                let prog: [usize; 2] = [n1, a];
-                syscall3(
-                    libc::SYS_seccomp as usize,
-                    libc::SECCOMP_SET_MODE_FILTER as usize,
-                    0,
-                    prog.as_ptr() as usize,
-                )
-            }
             OpKind::NewSessionKeyring => {
                 const KEYCTL_JOIN_SESSION_KEYRING: usize = 1;
                 syscall2(libc::SYS_keyctl as usize, KEYCTL_JOIN_SESSION_KEYRING, 0)
@@ -89,6 +79,8 @@ pub fn run_op(plan: &Plan, op: &Op) -> Result<(), i32> {
             OpKind::DropBounding => return drop_bounding(op.n1),
             OpKind::SetCaps => return set_caps(op.n1),
             OpKind::Ambient => return raise_ambient(op.n1),
+            OpKind::SetCapSets => return crate::ops_extra::set_cap_sets(op.n1, op.n2, op.n3),
+            OpKind::SeccompFilter => return crate::ops_extra::seccomp_filter(a, n1),
             // Handled by the executor before it calls run_op.
             OpKind::ForkInit => -(libc::EINVAL as isize),
         }

@@ -177,15 +177,18 @@ pub enum OpKind {
     ReadOnlyAt = 60,
     /// Closes every fd in the slot table.
     CloseSlots = 61,
-    /// `seccomp(SECCOMP_SET_MODE_FILTER, 0, {n1, a})`: the classic BPF program of n1
-    /// instructions at `a`.
-    Seccomp = 62,
     /// `keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL)`: a new anonymous session keyring, so the
     /// caller's keys are out of reach.
     NewSessionKeyring = 63,
     /// `chdir(a)`; when `a` does not exist (or is not a searchable directory) there,
     /// `chdir("/")` instead and note [`Notes::CWD_FALLBACK`].
     ChdirOrRoot = 64,
+    /// `capset`: effective n1, permitted n2, inheritable n3, each first narrowed to what the
+    /// child holds (never a gain).
+    SetCapSets = 40,
+    /// `seccomp(SECCOMP_SET_MODE_FILTER, 0, {n1, a})`: installs the n1 BPF instructions
+    /// (`struct sock_filter`, 8 bytes each) at `a`.
+    SeccompFilter = 41,
 }
 
 /// One setup step. Pointers point into memory the parent owns and keeps alive until the

@@ -453,6 +453,16 @@ new PID namespace applies to it. Namespaces that are already cleave's own are sk
 `all` (the default) means every namespace that differs. cleave exits with the program's
 status, as `cleave spawn` does.
 
+The program gets the target's security context, as `docker exec` does, and never more than
+the target holds: its five capability sets (bounding, permitted, effective, inheritable,
+ambient), no_new_privs, uid, gid, supplementary groups and seccomp filters. If the target's
+user namespace is not joined, its capabilities do not count where the program runs: the
+program gets none, and no_new_privs. Copying seccomp filters needs root (CAP_SYS_ADMIN);
+when a filter cannot be copied, cleave refuses rather than enter without it.
+--keep-privileges is nsenter's behaviour instead: the program keeps cleave's own
+privileges, which after joining a user namespace means every capability in it (enough to
+remount a read-only sandbox read-write).
+
 Namespaces: mount, uts, ipc, net, pid, user, cgroup, time, or all.
 Joining another user's namespaces needs root, or CAP_SYS_ADMIN in them (an unprivileged
 user can enter namespaces it created itself, user namespace included).
@@ -461,7 +471,8 @@ Examples:
   cleave enter --target 4242 -- hostname
   cleave enter --target 4242 --ns uts,net -- ip addr
   cleave enter -t 4242 --ns pid,user --no-root -- sh -c 'echo $$'
-  cleave enter -t 4242 --no-cgroup -- sh";
+  cleave enter -t 4242 --no-cgroup -- sh
+  cleave enter -t 4242 --keep-privileges -- sh        # nsenter's way: full capabilities";
 
 #[derive(Args, Debug)]
 #[command(after_help = ENTER_HELP)]
@@ -479,6 +490,10 @@ pub struct EnterArgs {
     /// the working directory to that namespace's root, as setns(2) does)
     #[arg(long)]
     pub no_root: bool,
+    /// Keep cleave's own privileges (nsenter's behaviour) instead of taking the target's
+    /// capabilities, no_new_privs, ids, groups and seccomp filters (docker exec's)
+    #[arg(long)]
+    pub keep_privileges: bool,
     /// Print what was joined and the program's PID to stderr
     #[arg(short, long)]
     pub verbose: bool,

@@ -4,7 +4,12 @@
 //! The calling process itself moves (setns(2) changes the caller), so it must be
 //! single-threaded. A new PID namespace only applies to children, which is why the program is
 //! then started with [`Command`]: call [`Entered::apply`] on it to place it in the target's
-//! cgroup2 directory too.
+//! cgroup2 directory too, and to give it the target's security context.
+//!
+//! By default the program gets the target's security context, as `docker exec` does: its
+//! five capability sets, no_new_privs, uid, gid, supplementary groups and seccomp filters
+//! (see [`Privileges`]), so that it never holds more than the target. nsenter(1) keeps the
+//! caller's instead; [`Privileges::Caller`] does that.
 //!
 //! ```no_run
 //! use cleave::{enter::Enter, Command, Namespace};
@@ -15,6 +20,9 @@
 //! # Ok::<(), cleave::Error>(())
 //! ```
 mod cgroup;
+mod context;
+
+pub use context::Context;
 
 use crate::error::{Error, Result};
 use crate::flags::{nsfs_id, CloneFlags, Namespace};
@@ -32,6 +40,44 @@ pub struct Enter {
     namespaces: Option<Vec<Namespace>>,
     cgroup: bool,
     root: bool,
+    privileges: Privileges,
+}
+
+/// Whose security context the program started beside the target gets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Privileges {
+    /// The target's, as `docker exec` does: its bounding, permitted, effective,
+    /// inheritable and ambient capability sets, no_new_privs, effective uid and gid,
+    /// supplementary groups and seccomp filters. When the target's user namespace is not
+    /// joined, its capabilities do not count where the program runs: it gets none, and
+    /// no_new_privs. Refused when something cannot be copied (seccomp filters need
+    /// CAP_SYS_ADMIN; taking other groups needs CAP_SETGID) rather than left out.
+    #[default]
+    Target,
+    /// The caller's own, as nsenter(1) does: after joining a user namespace, every
+    /// capability in it; no no_new_privs and no seccomp filter unless the caller has them.
+    Caller,
+}
+
+/// When `pid` is cleave's init of a PID namespace (PID 1 there, named `cleave`, with one
+/// child), that child: the program, which is what a caller means by entering the sandbox.
+/// The init itself is not dumpable, keeps only CAP_KILL and never runs anything else.
+fn program_behind_init(pid: i32) -> Option<i32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let nspid: Vec<&str> = status
+        .lines()
+        .find_map(|l| l.strip_prefix("NSpid:"))?
+        .split_whitespace()
+        .collect();
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    if nspid.len() < 2 || nspid.last() != Some(&"1") || comm.trim_end() != "cleave" {
+        return None;
+    }
+    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).ok()?;
+    match children.split_whitespace().collect::<Vec<_>>()[..] {
+        [only] => only.parse().ok(),
+        _ => None,
+    }
 }
 
 /// How the namespaces were joined.
@@ -48,6 +94,9 @@ pub enum JoinMethod {
 /// The result of [`Enter::join`].
 #[derive(Debug)]
 pub struct Entered {
+    /// The process whose namespaces were joined: the target, or the program behind it
+    /// when the target is cleave's init of a sandbox (see [`Enter::join`]).
+    pub target: i32,
     /// The namespaces joined, in the order they were joined.
     pub joined: Vec<Namespace>,
     /// Requested namespaces skipped because the caller already was in them.
@@ -62,17 +111,26 @@ pub struct Entered {
     pub cgroup_v1: Vec<PathBuf>,
     /// Whether the caller chrooted to the target's root (skipped when it is the same).
     pub chrooted: bool,
+    /// The target's security context that [`Entered::apply`] gives the program
+    /// ([`Privileges::Target`]); `None` with [`Privileges::Caller`].
+    pub context: Option<Context>,
 }
 
 impl Entered {
     /// Starts `cmd` in the target's cgroup2 directory (CLONE_INTO_CGROUP) when it differs
-    /// from the caller's.
+    /// from the caller's, and with the target's security context (its steps run last in
+    /// the child, after any `cmd` already has).
     pub fn apply(&self, cmd: &mut Command) -> Result<()> {
         if let Some(dir) = &self.cgroup2 {
             cmd.into_cgroup(dir).map_err(|e| Error::Enter {
                 what: "duplicate the cgroup2 directory fd".into(),
                 source: e,
             })?;
+        }
+        if let Some(ctx) = &self.context {
+            for step in ctx.steps() {
+                cmd.push_step(step);
+            }
         }
         Ok(())
     }
@@ -113,7 +171,14 @@ impl Enter {
             namespaces: None,
             cgroup: true,
             root: true,
+            privileges: Privileges::Target,
         }
+    }
+
+    /// Whose security context the program gets (default: the target's).
+    pub fn privileges(&mut self, p: Privileges) -> &mut Enter {
+        self.privileges = p;
+        self
     }
 
     /// Only these namespaces (those identical to the caller's are skipped).
@@ -136,16 +201,19 @@ impl Enter {
 
     /// Moves the calling process into the target's namespaces, then its cgroups (v1 by
     /// writing `cgroup.procs`; v2 is kept for [`Entered::apply`]), then its root and cwd.
+    /// With [`Privileges::Target`] it also reads the target's security context for
+    /// [`Entered::apply`], and takes the target's supplementary groups itself before the
+    /// first setns (a joined user namespace may forbid setgroups(2)).
     ///
     /// Everything from `/proc/PID` is opened before the first setns, while the target is still
     /// visible and the paths mean what they meant. Refused from a multi-threaded process.
     pub fn join(&self) -> Result<Entered> {
-        let t = self.target;
-        if t <= 0 {
+        if self.target <= 0 {
             return Err(Error::InvalidArgument {
-                what: format!("target process id {t}: give a positive PID"),
+                what: format!("target process id {}: give a positive PID", self.target),
             });
         }
+        let t = program_behind_init(self.target).unwrap_or(self.target);
         let threads = raw::thread_count();
         if threads > 1 {
             return Err(enter_err(
@@ -226,11 +294,32 @@ impl Enter {
             Default::default()
         };
 
+        // A context that cannot be given (a filter not copied, groups not taken) is refused
+        // once the namespaces are joined, so that a caller who may not join them hears that
+        // first.
+        let context = match self.privileges {
+            Privileges::Caller => Ok(None),
+            Privileges::Target => {
+                let same_user = nsfs_id(&t.to_string(), "user")
+                    .map_err(|e| io_err(format!("read /proc/{t}/ns/user"), e))?
+                    == nsfs_id("self", "user").map_err(|e| io_err("read /proc/self/ns/user", e))?;
+                match context::read(t, to_join.contains(&Namespace::User), same_user) {
+                    Ok(ctx) => context::take_groups(t, &ctx.groups).map(|()| Some(ctx)),
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        let context = match context {
+            Err(e) if !matches!(e, Error::EnterContext { .. }) => return Err(e),
+            other => other,
+        };
+
         let method = if to_join.is_empty() {
             JoinMethod::None
         } else {
             join_namespaces(t, pidfd.as_ref(), &to_join, &ns_files)?
         };
+        let context = context?;
         let joined = if method == JoinMethod::NsFiles {
             ns_files.iter().map(|(ns, _)| *ns).collect()
         } else {
@@ -267,6 +356,7 @@ impl Enter {
         }
 
         Ok(Entered {
+            target: t,
             joined,
             already,
             method,
@@ -274,6 +364,7 @@ impl Enter {
             cgroup2: cgroups.v2,
             cgroup_v1,
             chrooted,
+            context,
         })
     }
 }

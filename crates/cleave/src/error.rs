@@ -119,6 +119,17 @@ pub enum Error {
         /// Why.
         source: io::Error,
     },
+    /// The program cannot be given a running process's security context (capabilities,
+    /// ids, groups, no_new_privs, seccomp filters), so it is not started.
+    #[error("cannot give the program the security context of process {pid}: {what} ({})", errno_text(.source))]
+    EnterContext {
+        /// The process whose context was asked for.
+        pid: i32,
+        /// What could not be taken, and why.
+        what: String,
+        /// The errno behind it.
+        source: io::Error,
+    },
     /// Creating, configuring, freezing, killing or removing a cgroup failed.
     #[error("cgroup: {what} ({})", errno_text(.source))]
     Cgroup {
@@ -169,6 +180,7 @@ impl Error {
             | Error::Signal { source, .. }
             | Error::Inspect { source, .. }
             | Error::Enter { source, .. }
+            | Error::EnterContext { source, .. }
             | Error::Cgroup { source, .. } => source.raw_os_error(),
             _ => None,
         }
@@ -197,6 +209,10 @@ impl Error {
             Error::ChildSetup { step, .. } => setup_hint(step, errno),
             Error::Enter { .. } | Error::Inspect { .. } => enter_hint(errno),
             Error::Cgroup { .. } => cgroup_hint(errno),
+            Error::EnterContext { .. } => match errno {
+                libc::EPERM | libc::EACCES => Some("copying another process's seccomp filters needs CAP_SYS_ADMIN and ptrace access to it, and taking its supplementary groups needs CAP_SETGID: run as root, or start the program with the caller's own privileges instead".into()),
+                _ => None,
+            },
             _ => None,
         }
     }

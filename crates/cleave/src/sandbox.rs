@@ -585,7 +585,7 @@ impl Sandbox {
             let prog = seccomp::tty_injection_filter();
             steps.push(
                 Step::new(
-                    OpKind::Seccomp,
+                    OpKind::SeccompFilter,
                     "install the seccomp filter that refuses TIOCSTI and TIOCLINUX",
                 )
                 .blob(0, &prog)

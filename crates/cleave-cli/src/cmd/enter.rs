@@ -2,7 +2,7 @@
 use super::spawn::{signals, FORWARDED};
 use crate::cli::EnterArgs;
 use crate::report;
-use cleave::enter::Enter;
+use cleave::enter::{Enter, Privileges};
 use cleave::{CloneFlags, Command, Namespace};
 use std::os::fd::AsRawFd;
 
@@ -14,12 +14,21 @@ pub fn run(a: EnterArgs) -> i32 {
     };
     let mut enter = Enter::new(a.target);
     enter.cgroup(!a.no_cgroup).root(!a.no_root);
+    if a.keep_privileges {
+        enter.privileges(Privileges::Caller);
+    }
     if let Some(list) = &ns {
         enter.namespaces(list);
     }
     let entered = match enter.join() {
         Ok(e) => e,
-        Err(e) => return report::error(&e),
+        Err(e) => {
+            let code = report::error(&e);
+            if matches!(e, cleave::Error::EnterContext { .. }) {
+                eprintln!("  to enter with cleave's own privileges instead, as nsenter does, pass --keep-privileges");
+            }
+            return code;
+        }
     };
     if a.verbose {
         let names = |l: &[Namespace]| {
@@ -29,10 +38,16 @@ pub fn run(a: EnterArgs) -> i32 {
                 l.iter().map(|n| n.name()).collect::<Vec<_>>().join(",")
             }
         };
+        if entered.target != a.target {
+            eprintln!(
+                "cleave: pid {} is cleave's init of a sandbox: entering its program, pid {}",
+                a.target, entered.target
+            );
+        }
         eprintln!(
             "cleave: joined namespaces {} of pid {} ({:?}); already shared: {}",
             names(&entered.joined),
-            a.target,
+            entered.target,
             entered.method,
             names(&entered.already)
         );
@@ -43,7 +58,27 @@ pub fn run(a: EnterArgs) -> i32 {
             eprintln!("cleave: moved into {}", p.display());
         }
         if entered.chrooted {
-            eprintln!("cleave: took the root of pid {}", a.target);
+            eprintln!("cleave: took the root of pid {}", entered.target);
+        }
+        match &entered.context {
+            Some(c) => eprintln!(
+                "cleave: program takes the context of pid {}: uid {} gid {} groups {:?}, capabilities bounding {:#x} permitted {:#x} effective {:#x} inheritable {:#x} ambient {:#x}{}{}",
+                entered.target,
+                c.uid,
+                c.gid,
+                c.groups,
+                c.bounding,
+                c.permitted,
+                c.effective,
+                c.inheritable,
+                c.ambient,
+                if c.no_new_privs { ", no_new_privs" } else { "" },
+                match c.seccomp_filters.len() {
+                    0 => String::new(),
+                    n => format!(", {n} seccomp filter(s)"),
+                }
+            ),
+            None => eprintln!("cleave: program keeps cleave's own privileges"),
         }
     }
 

@@ -382,3 +382,69 @@ pub fn fchdir(fd: std::os::fd::BorrowedFd<'_>) -> Result<(), Errno> {
     let ret = unsafe { libc::fchdir(fd.as_raw_fd()) };
     ret_errno(ret.into()).map(|_| ())
 }
+
+/// The seccomp filters of process `pid`, the most recently installed first, each as its BPF
+/// instructions (`struct sock_filter`): `ptrace(PTRACE_SECCOMP_GET_FILTER, pid, i, buf)`
+/// while the process is held in a ptrace stop (PTRACE_SEIZE, PTRACE_INTERRUPT), then
+/// detached with any signal that stopped it delivered. Needs CAP_SYS_ADMIN, ptrace access to
+/// `pid` and no seccomp filter on the caller (EACCES otherwise). See
+/// [ptrace(2)](https://man7.org/linux/man-pages/man2/ptrace.2.html).
+pub fn seccomp_filters(pid: i32) -> Result<Vec<Vec<libc::sock_filter>>, Errno> {
+    const PTRACE_SECCOMP_GET_FILTER: libc::c_uint = 0x420c;
+    let ptrace = |req: libc::c_uint, addr: usize, data: usize| {
+        // SAFETY: every request below takes numbers, or (GET_FILTER) a buffer the caller
+        // sized from the kernel's own count.
+        ret_errno(unsafe { libc::ptrace(req, pid, addr, data) })
+    };
+    ptrace(libc::PTRACE_SEIZE, 0, 0)?;
+    // Once seized, always detach: a tracer that leaves keeps nothing stopped, but detach
+    // explicitly to hand back a signal that arrived while we held it.
+    let mut signal = 0usize;
+    let got = (|| {
+        ptrace(libc::PTRACE_INTERRUPT, 0, 0)?;
+        loop {
+            let (_, status) = waitpid(pid, libc::__WALL)?;
+            if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
+                return Err(libc::ESRCH);
+            }
+            if libc::WIFSTOPPED(status) {
+                // A signal-delivery stop (no event) holds a signal meant for the process.
+                if status >> 16 == 0 {
+                    signal = libc::WSTOPSIG(status) as usize;
+                }
+                break;
+            }
+        }
+        let mut filters = Vec::new();
+        for index in 0.. {
+            let len = match ptrace(PTRACE_SECCOMP_GET_FILTER, index, 0) {
+                Ok(n) => n as usize,
+                Err(libc::ENOENT) => break,
+                Err(e) => return Err(e),
+            };
+            let mut buf = vec![
+                libc::sock_filter {
+                    code: 0,
+                    jt: 0,
+                    jf: 0,
+                    k: 0
+                };
+                len
+            ];
+            let n = ptrace(PTRACE_SECCOMP_GET_FILTER, index, buf.as_mut_ptr() as usize)?;
+            buf.truncate(n as usize);
+            filters.push(buf);
+        }
+        Ok(filters)
+    })();
+    let _ = ptrace(libc::PTRACE_DETACH, 0, signal);
+    got
+}
+
+/// `setgroups(n, list)` for the calling thread (the caller is single-threaded) — see
+/// [setgroups(2)](https://man7.org/linux/man-pages/man2/setgroups.2.html).
+pub fn setgroups(groups: &[u32]) -> Result<(), Errno> {
+    // SAFETY: `groups` holds `len` gid_t values (u32 on Linux).
+    let ret = unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) };
+    ret_errno(ret).map(|_| ())
+}
