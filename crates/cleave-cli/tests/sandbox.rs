@@ -3,10 +3,11 @@
 //! limits), as root and, where the option is meant for it, as the unprivileged uid 65534.
 //! These tests need root (the README runs the suite with sudo); they fail, never skip,
 //! without it.
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cleave");
@@ -909,9 +910,14 @@ fn sandbox_cgroups_left() -> Vec<String> {
     left
 }
 
+/// Held by the tests that create cgroups and look at every `cleave/` leaf on the host, so
+/// that one does not count the other's directories.
+static CGROUP_TESTS: Mutex<()> = Mutex::new(());
+
 #[test]
 fn limits_are_enforced_and_their_cgroup_removed() {
     require_root();
+    let _serial = CGROUP_TESTS.lock().unwrap_or_else(|e| e.into_inner());
     // Beyond --memory the program is killed (SIGKILL: 128+9); within it, it runs.
     let alloc = |mib: u32| format!("b = bytearray({mib} << 20); print(len(b) >> 20)");
     let o = as_root(&[
@@ -994,6 +1000,130 @@ fn limits_are_enforced_and_their_cgroup_removed() {
         "{:?}",
         sandbox_cgroups_left()
     );
+}
+
+/// The `cleave/` leaf directories, in every hierarchy, made by one of the cleave processes
+/// `owners` (named `sandbox-<pid>-...`).
+fn leaves_of(owners: &BTreeSet<u32>) -> Vec<PathBuf> {
+    let mut left = Vec::new();
+    for hierarchy in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        let Ok(dirs) = std::fs::read_dir(hierarchy.path().join("cleave")) else {
+            continue;
+        };
+        for d in dirs.flatten() {
+            let name = d.file_name().to_string_lossy().into_owned();
+            let pid = name
+                .strip_prefix("sandbox-")
+                .and_then(|r| r.split('-').next())
+                .and_then(|p| p.parse::<u32>().ok());
+            if pid.is_some_and(|p| owners.contains(&p)) && d.path().is_dir() {
+                left.push(d.path());
+            }
+        }
+    }
+    left
+}
+
+/// The processes in the cgroups `leaves`.
+fn procs_in(leaves: &[PathBuf]) -> BTreeSet<i32> {
+    leaves
+        .iter()
+        .filter_map(|l| std::fs::read_to_string(l.join("cgroup.procs")).ok())
+        .flat_map(|t| {
+            t.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Polls `done` every 5 ms for up to 10 s; says whether it came true.
+fn poll(mut done: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    false
+}
+
+#[test]
+fn cgroups_of_a_killed_cleave_are_swept_by_the_next() {
+    require_root();
+    let _serial = CGROUP_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+    // The sleeps are told apart from anyone else's by their argument.
+    let marker = format!("29.{}", std::process::id());
+    let sleeping = |leaves: &[PathBuf]| {
+        procs_in(leaves).into_iter().any(|p| {
+            std::fs::read(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|c| c.starts_with(format!("sleep\0{marker}").as_bytes()))
+        })
+    };
+    let mut owners = BTreeSet::new();
+    let mut still_running = Vec::new();
+    for i in 0..40u64 {
+        let mut cleave = Command::new(BIN)
+            .args(["spawn", "--memory", "64M", "--pids", "32", "--", "sleep"])
+            .arg(&marker)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let me = BTreeSet::from([cleave.id()]);
+        owners.insert(cleave.id());
+        // SIGKILL at a different point each time: at once (before any cgroup or child
+        // exists), after a delay that varies, once its cgroups exist, once the sleep runs.
+        match i % 4 {
+            0 => {}
+            1 => std::thread::sleep(Duration::from_micros(i * 7919 % 30_000)),
+            2 => assert!(poll(|| !leaves_of(&me).is_empty()), "no cgroup made"),
+            _ => {
+                assert!(poll(|| sleeping(&leaves_of(&me))), "the sleep never ran");
+                still_running.push(cleave.id());
+            }
+        }
+        cleave.kill().unwrap();
+        cleave.wait().unwrap();
+    }
+    // A sandbox whose cleave is gone but which still runs keeps its cgroups (and limits):
+    // the cleaves started after it left them alone.
+    for pid in &still_running {
+        let leaves = leaves_of(&BTreeSet::from([*pid]));
+        assert!(
+            sleeping(&leaves),
+            "cleave {pid}'s sandbox lost its cgroups: {leaves:?}"
+        );
+    }
+    // Now end the orphaned sandboxes, from their cgroups and by their argument (a child
+    // killed before it exec'd still shows cleave's command line, marker included).
+    assert!(
+        poll(|| {
+            let mut left = procs_in(&leaves_of(&owners));
+            left.extend(pids_running(&format!("sleep\u{0}{marker}")));
+            for p in &left {
+                // SAFETY: kill(2) with a PID and a signal number.
+                #[allow(unsafe_code)]
+                unsafe {
+                    libc::kill(*p, libc::SIGKILL);
+                }
+            }
+            left.is_empty()
+        }),
+        "the orphaned sleeps would not die"
+    );
+    assert!(
+        !leaves_of(&owners).is_empty(),
+        "no kill left a cgroup behind: the test proves nothing"
+    );
+    // One ordinary run sweeps every empty cgroup whose cleave is gone, in every hierarchy
+    // (also those, like pids, that this run does not use itself).
+    let o = as_root(&["spawn", "--memory", "64M", "--", "true"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let left = leaves_of(&owners);
+    assert!(left.is_empty(), "{} left: {left:?}", left.len());
 }
 
 #[test]

@@ -20,6 +20,7 @@ fn main() {
         ("freeze_thaw", freeze_thaw),
         ("kill_and_nothing_left_behind", kill_and_nothing_left_behind),
         ("v1_only_paths", v1_only_paths),
+        ("swept_once_the_maker_is_gone", swept_once_the_maker_is_gone),
         ("refusals", refusals),
     ]);
 }
@@ -455,6 +456,190 @@ fn v1_only_paths() -> TestResult {
     let _child = stubborn_child(&set)?;
     set.remove().map_err(e2s)?;
     gone(&paths)?;
+    pass()
+}
+
+/// A set made by another process that then ends without removing it, as a killed cleave
+/// does.
+struct Elsewhere {
+    maker: Child,
+    paths: Vec<PathBuf>,
+    /// With `occupied`: a process left running in the set (a sandbox that outlives cleave).
+    occupant: Option<i32>,
+    /// The maker waits until this is written to or closed.
+    release: std::fs::File,
+}
+
+impl Elsewhere {
+    /// Lets the maker end, without removing its set, and reaps it.
+    fn end(&mut self) -> Result<(), String> {
+        std::io::Write::write_all(&mut self.release, b"x").map_err(e2s)?;
+        self.maker.wait().map_err(e2s)?;
+        Ok(())
+    }
+}
+
+impl Drop for Elsewhere {
+    /// On a failed check: no process of the test outlives it.
+    fn drop(&mut self) {
+        let _ = self.maker.signal(libc::SIGKILL);
+        let _ = self.maker.wait();
+        if let Some(pid) = self.occupant {
+            // SAFETY: kill(2) with a PID and a signal number.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+}
+
+fn made_elsewhere(limits: &Limits, occupied: bool) -> Result<Elsewhere, String> {
+    let (r, w) = pipe();
+    let (hold_r, hold_w) = pipe();
+    let (wfd, hfd, hold_wfd) = (w.as_raw_fd(), hold_r.as_raw_fd(), hold_w.as_raw_fd());
+    let limits = limits.clone();
+    let maker = Fork::new()
+        .spawn(move || {
+            // SAFETY: the maker's copy of the write end: the release is ours alone.
+            unsafe { libc::close(hold_wfd) };
+            let set = match CgroupSet::create("test-sweep", &limits, None) {
+                Ok(set) => set,
+                Err(e) => {
+                    let text = format!("error {e}\n");
+                    let _ = sys::write(wfd, text.as_bytes());
+                    return 2;
+                }
+            };
+            let mut report: String = set
+                .paths()
+                .iter()
+                .map(|p| format!("{}\n", p.display()))
+                .collect();
+            if occupied {
+                // In every cgroup of the set before the maker goes on.
+                match stubborn_child(&set) {
+                    Ok(c) => report += &format!("pid {}\n", c.id()),
+                    Err(e) => report += &format!("error {e}\n"),
+                }
+            }
+            report += "end\n";
+            let _ = sys::write(wfd, report.as_bytes());
+            let mut b = [0u8; 1];
+            // SAFETY: a one-byte buffer.
+            unsafe { libc::read(hfd, b.as_mut_ptr().cast(), 1) };
+            // Gone without a word: no teardown.
+            // SAFETY: ends this process at once.
+            unsafe { libc::_exit(0) }
+        })
+        .map_err(e2s)?;
+    drop((w, hold_r));
+    // Read up to "end": the occupant holds a copy of the write end.
+    let mut reader = std::io::BufReader::new(std::fs::File::from(r));
+    let (mut paths, mut occupant) = (Vec::new(), None);
+    loop {
+        let mut line = String::new();
+        if std::io::BufRead::read_line(&mut reader, &mut line).map_err(e2s)? == 0 {
+            return Err("the maker ended without a report".into());
+        }
+        let line = line.trim_end();
+        if line == "end" {
+            break;
+        } else if let Some(e) = line.strip_prefix("error ") {
+            return Err(format!("in the maker: {e}"));
+        } else if let Some(pid) = line.strip_prefix("pid ") {
+            occupant = pid.parse().ok();
+        } else {
+            paths.push(PathBuf::from(line));
+        }
+    }
+    Ok(Elsewhere {
+        maker,
+        paths,
+        occupant,
+        release: std::fs::File::from(hold_w),
+    })
+}
+
+/// A set whose maker was killed is removed by the next create, in every hierarchy, once it
+/// is empty; never while its maker lives or a process runs in it.
+fn swept_once_the_maker_is_gone() -> TestResult {
+    if !is_root() {
+        return skip("needs root to create cgroups");
+    }
+    // The occupant of a set whose maker died becomes this process's child, to be reaped.
+    // SAFETY: plain prctl.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) };
+    let result = sweep_cases();
+    // SAFETY: plain prctl.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 0) };
+    result
+}
+
+fn sweep_cases() -> TestResult {
+    let limits = Limits {
+        memory: Some(64 << 20),
+        pids: Some(16),
+        ..Limits::default()
+    };
+    // Each maker lives until all are made (a create sweeps what came before).
+    let mut dead = made_elsewhere(&limits, false)?;
+    let mut orphaned = made_elsewhere(&limits, true)?;
+    let mut alive = made_elsewhere(&limits, false)?;
+    let occupant = orphaned.occupant.ok_or("no occupant")?;
+    let dead_pid = dead.maker.id();
+    dead.end()?;
+    orphaned.end()?;
+    for p in dead.paths.iter().chain(&orphaned.paths).chain(&alive.paths) {
+        ensure!(p.is_dir(), "{} missing", p.display());
+    }
+    let kept = |p: &PathBuf| p.is_dir();
+
+    // The next create removes the dead maker's set, in every hierarchy, and leaves the
+    // living maker's (empty) one and the one that still holds a process.
+    let next = CgroupSet::create("test-sweep", &Limits::default(), None).map_err(e2s)?;
+    for p in &dead.paths {
+        ensure!(!kept(p), "{} of a dead maker left", p.display());
+    }
+    for p in orphaned.paths.iter().chain(&alive.paths) {
+        ensure!(kept(p), "{} removed", p.display());
+    }
+
+    // Names that look alike: this process's PID with another start time (a reused PID: its
+    // maker is gone), and two that cannot be judged here (the old form without the maker's
+    // start time; another PID namespace).
+    let here = next.paths()[0].parent().ok_or("no parent")?.to_path_buf();
+    let fields: Vec<&str> = next.name().rsplitn(3, '.').collect();
+    let [pidns, start, _] = fields[..] else {
+        return Err(format!("leaf name {}", next.name()));
+    };
+    let (pidns, start): (u64, u64) = (pidns.parse().map_err(e2s)?, start.parse().map_err(e2s)?);
+    let me = std::process::id();
+    let reused = here.join(format!("test-sweep-{me}-999.{}.{pidns}", start + 1));
+    let old_form = here.join(format!("test-sweep-{dead_pid}-999"));
+    let foreign = here.join(format!("test-sweep-{dead_pid}-999.{start}.{}", pidns + 1));
+    for p in [&reused, &old_form, &foreign] {
+        std::fs::create_dir(p).map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+
+    // The sandbox ends, the lingering maker ends: the next create sweeps both.
+    alive.end()?;
+    // SAFETY: kill(2) and waitpid(2) on our (adopted) child.
+    unsafe {
+        libc::kill(occupant, libc::SIGKILL);
+        libc::waitpid(occupant, std::ptr::null_mut(), 0);
+    }
+    orphaned.occupant = None;
+    let last = CgroupSet::create("test-sweep", &limits, None).map_err(e2s)?;
+    for p in orphaned.paths.iter().chain(&alive.paths).chain([&reused]) {
+        ensure!(!kept(p), "{} left", p.display());
+    }
+    for p in next.paths().iter().chain([&old_form, &foreign]) {
+        ensure!(kept(p), "{} removed", p.display());
+    }
+    for set in [next, last] {
+        set.remove().map_err(e2s)?;
+    }
+    for p in [&old_form, &foreign] {
+        std::fs::remove_dir(p).map_err(e2s)?;
+    }
     pass()
 }
 

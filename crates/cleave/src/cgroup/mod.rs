@@ -26,6 +26,7 @@
 //! ```
 mod layout;
 mod set;
+mod sweep;
 
 pub(crate) use layout::{cgroup_mounts, CgroupMount};
 pub use layout::{Home, Layout, V1Hierarchy};

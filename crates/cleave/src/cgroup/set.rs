@@ -1,5 +1,6 @@
 //! [`CgroupSet`]: the cgroup directories of one sandbox, across hierarchies.
 use super::layout::{Home, Layout};
+use super::sweep::{leaf_name, sweep, Owner};
 use super::{cpu_quota_us, weight_to_shares, Limits, CPU_PERIOD_US};
 use crate::error::{Error, Result};
 use crate::raw;
@@ -43,8 +44,11 @@ impl Dir {
 
 /// The cgroups of one sandbox: a cgroup2 directory when a cgroup2 hierarchy is mounted, plus
 /// one directory in each cgroup v1 hierarchy that holds a controller the limits need (and
-/// the v1 freezer when there is no cgroup2). Each is `<root>/cleave/<name>-<pid>-<n>`, or
-/// `<parent>/<name>-<pid>-<n>` on cgroup2 when a (delegated) parent is given.
+/// the v1 freezer when there is no cgroup2). Each is `<root>/cleave/<leaf>`, or
+/// `<parent>/<leaf>` on cgroup2 when a (delegated) parent is given, where the leaf
+/// `<name>-<pid>-<n>.<start>.<pidns>` names the process that made it: when that process is
+/// killed before it removes them, the next set created under the same parents removes them
+/// once they are empty.
 ///
 /// Getting a child in: start it with [`CgroupSet::into_cgroup_dir`] (CLONE_INTO_CGROUP)
 /// and have it call [`super::join`] with [`CgroupSet::join_fds`] before it execs, or call
@@ -172,10 +176,14 @@ impl Drop for Rollback {
 }
 
 impl CgroupSet {
-    /// Creates `cleave/<name>-<pid>-<n>` under each hierarchy these limits need (with
-    /// `parent`, a delegated cgroup2 directory, the cgroup2 one goes directly under it
-    /// instead) and writes the limits. The cgroup2 directory is created whenever a cgroup2
-    /// hierarchy is mounted, the v1 freezer one when none is.
+    /// Creates `cleave/<leaf>` under each hierarchy these limits need (with `parent`, a
+    /// delegated cgroup2 directory, the cgroup2 one goes directly under it instead) and
+    /// writes the limits. The cgroup2 directory is created whenever a cgroup2 hierarchy is
+    /// mounted, the v1 freezer one when none is.
+    ///
+    /// First it removes the leaves that killed makers left behind, in every hierarchy's
+    /// `cleave` directory and in `parent`: those of processes that are gone, once empty.
+    /// This never makes the call fail.
     ///
     /// Fails with [`Error::Cgroup`] naming the file (and [`Error::hint`] saying how to fix
     /// it), or [`Error::InvalidArgument`] for a bad name or limit; on failure, whatever was
@@ -201,11 +209,8 @@ impl CgroupSet {
             });
         }
         limits.validate()?;
-        let leaf = format!(
-            "{name}-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
+        let owner = Owner::current();
+        let leaf = leaf_name(name, owner, COUNTER.fetch_add(1, Ordering::Relaxed));
         let needed = limits.controllers();
         let mut v2_needed = Vec::new();
         let mut v1_mounts: Vec<(&Path, Vec<String>)> = Vec::new();
@@ -247,6 +252,15 @@ impl CgroupSet {
                     errno(libc::ENOENT),
                 ));
             }
+        }
+
+        // First the leaves that killed cleaves left behind, in every hierarchy (not only
+        // those this set uses: a killed cleave's other limits live elsewhere).
+        if let Some(me) = owner {
+            let mut parents: Vec<PathBuf> = parent.map(Path::to_path_buf).into_iter().collect();
+            parents.extend(layout.unified().map(|r| r.join(PARENT_DIR)));
+            parents.extend(layout.v1().iter().map(|h| h.mount.join(PARENT_DIR)));
+            sweep(&parents, me);
         }
 
         let mut rollback = Rollback(Vec::new());
@@ -384,7 +398,9 @@ impl CgroupSet {
         Ok(())
     }
 
-    /// The leaf name shared by every directory of the set (`<name>-<pid>-<n>`).
+    /// The leaf name shared by every directory of the set: `<name>-<pid>-<n>.<start>.<pidns>`
+    /// (this process's PID, a counter, its start time in clock ticks since boot and its PID
+    /// namespace's inode), or `<name>-<pid>-<n>` when `/proc` cannot tell those.
     pub fn name(&self) -> &str {
         &self.name
     }
