@@ -51,6 +51,21 @@ pub fn run_op(plan: &Plan, op: &Op) -> Result<(), i32> {
                 }
             }
             OpKind::WriteFile => return write_file(a, b, n1),
+            OpKind::LockMounts => {
+                // /proc/self/*_map must belong to this process's own ids (a change of uid,
+                // or an init sharing this memory, made it not dumpable): exec sets the
+                // flag again anyway.
+                check(prctl(libc::PR_SET_DUMPABLE, 1, 0))?;
+                let flags = (libc::CLONE_NEWUSER | libc::CLONE_NEWNS) as usize;
+                check(syscall1(libc::SYS_unshare as usize, flags))?;
+                write_file(
+                    c"/proc/self/setgroups".as_ptr() as usize,
+                    b"deny".as_ptr() as usize,
+                    4,
+                )?;
+                write_file(c"/proc/self/gid_map".as_ptr() as usize, b, n2)?;
+                return write_file(c"/proc/self/uid_map".as_ptr() as usize, a, n1);
+            }
             OpKind::WriteFd => syscall3(libc::SYS_write as usize, n1, a, n2),
             OpKind::Unshare => syscall1(libc::SYS_unshare as usize, n1),
             OpKind::LoopbackUp => return loopback_up(),
@@ -260,6 +275,10 @@ unsafe extern "C" fn program_entry(arg: *mut core::ffi::c_void) -> i32 {
 /// is made with CLONE_VM | CLONE_VFORK and continues the plan there (no page tables are
 /// copied); without, it is a plain fork that returns `Ok(())` here and goes on.
 pub fn fork_init(plan: &Plan, index: usize, op: &Op) -> Result<(), i32> {
+    // Not dumpable before the program exists, so that there is no moment at which the
+    // program can ptrace the init or open its /proc/PID/mem or fds: the program shares
+    // this memory (and so this flag) only until its exec, which makes it dumpable again.
+    check(prctl(libc::PR_SET_DUMPABLE, 0, 0))?;
     // An inherited "ignore SIGCHLD" would make the kernel reap the program itself, and the
     // init would wait for it forever. Reset it before the program exists: setting SIG_DFL
     // also discards a pending SIGCHLD, which must not be the program's.
@@ -323,13 +342,13 @@ pub fn fork_init(plan: &Plan, index: usize, op: &Op) -> Result<(), i32> {
 }
 
 /// The init lives as long as the sandbox beside a program that may be hostile, so it keeps
-/// nothing it does not use: it is not dumpable (no ptrace, no /proc/1/mem; its memory
-/// belongs to the user namespace cleave ran in, where the program has no capability), its
-/// only capability is CAP_KILL (to forward signals to a program that changed its uid), and
-/// no_new_privs is set. It never execs, so the bounding and ambient sets do not matter.
+/// nothing it does not use: it is not dumpable (set in [`fork_init`] before the program
+/// exists: no ptrace, no /proc/1/mem or fds; its memory belongs to the user namespace
+/// cleave ran in, where the program has no capability), its only capability is CAP_KILL
+/// (to forward signals to a program that changed its uid), and no_new_privs is set. It
+/// never execs, so the bounding and ambient sets do not matter.
 fn harden_init() -> Result<(), i32> {
     const CAP_KILL: u64 = 5;
-    check(prctl(libc::PR_SET_DUMPABLE, 0, 0))?;
     set_caps(1 << CAP_KILL)?;
     check(prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0))?;
     Ok(())

@@ -183,6 +183,13 @@ pub enum OpKind {
     /// `chdir(a)`; when `a` does not exist (or is not a searchable directory) there,
     /// `chdir("/")` instead and note [`Notes::CWD_FALLBACK`].
     ChdirOrRoot = 64,
+    /// Locks every mount of the mount namespace: the process becomes dumpable again (so
+    /// that /proc/self is its own), then `unshare(CLONE_NEWUSER | CLONE_NEWNS)`
+    /// copies them into a namespace owned by a new user namespace, where the kernel forbids
+    /// unmounting them, or clearing their read-only, nosuid, nodev and noexec flags, even to
+    /// a holder of CAP_SYS_ADMIN. Then "deny" to setgroups, the n2 bytes at `b` to gid_map
+    /// and the n1 bytes at `a` to uid_map (the caller's own ids, mapped to themselves).
+    LockMounts = 65,
     /// `capset`: effective n1, permitted n2, inheritable n3, each first narrowed to what the
     /// child holds (never a gain).
     SetCapSets = 40,

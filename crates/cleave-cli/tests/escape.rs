@@ -685,10 +685,10 @@ fn locked_mounts_cannot_be_unmounted() {
     doors.assert_closed();
 }
 
-/// Not in issue 8's list: with `--cap-add SYS_ADMIN` the program owns its mount namespace,
-/// and the mounts cleave made there (read-only /, --ro-bind, the /proc, /dev and /tmp laid
-/// over the host's) are not locked: it can make the host's / writable (as host root for a
-/// root caller) and uncover the host's /proc and /dev.
+/// Found beside issue 8's list: with `--cap-add SYS_ADMIN` the program would own the mount
+/// namespace cleave mounted in, so it could make the host's / writable (as host root for a
+/// root caller) and uncover the host's /proc and /dev. cleave gives such a program a nested
+/// user and mount namespace in which those mounts are locked.
 #[test]
 fn cap_sys_admin_cannot_undo_the_sandbox() {
     let src = ro_source("ro-bind-sysadmin");

@@ -49,6 +49,9 @@ pub const NAMES: [&str; 41] = [
 /// Every capability this table knows.
 pub const ALL: u64 = (1 << NAMES.len()) - 1;
 
+/// The number of CAP_SYS_ADMIN (`NAMES[21]`).
+pub const CAP_SYS_ADMIN: u32 = 21;
+
 /// Reads a capability name (`CAP_SYS_ADMIN`, `sys_admin`) or `ALL` into a mask.
 pub fn parse_cap(s: &str) -> Result<u64> {
     let up = s.trim().to_ascii_uppercase();

@@ -340,6 +340,15 @@ impl Sandbox {
         (flags.difference(deferred), deferred)
     }
 
+    /// Whether the program keeps CAP_SYS_ADMIN in a mount namespace cleave mounted things
+    /// in: it then gets a nested user and mount namespace where those mounts are locked.
+    fn locks_mounts(&self, flags: CloneFlags) -> bool {
+        self.keep_caps
+            .is_some_and(|keep| keep & (1 << caps::CAP_SYS_ADMIN) != 0)
+            && flags.contains(CloneFlags::NEWUSER | CloneFlags::NEWNS)
+            && (!self.fs.is_empty() || self.mount_proc)
+    }
+
     /// Checks everything, then starts the sandbox.
     pub fn spawn(&mut self) -> Result<SandboxChild> {
         if std::mem::replace(&mut self.spawned, true) {
@@ -383,6 +392,7 @@ impl Sandbox {
         }
         let mut steps: Vec<Step> = Vec::new();
         let mut death_step = None;
+        let mut death_again = None;
         if let Some(sig) = self.parent_death_signal {
             // Checked against the caller's pid; from a new PID namespace the parent is
             // outside and getppid() says 0.
@@ -403,6 +413,7 @@ impl Sandbox {
             .num(0, sig as u64)
             .num(1, ppid);
             steps.push(step.clone());
+            death_again = Some(step.clone());
             death_step = Some(step);
         }
         // Where the cgroup joins go, once every check has passed (below).
@@ -499,7 +510,9 @@ impl Sandbox {
         let mut program_stack = None;
         if new_pid && !self.as_pid1 {
             let mut step = Step::new(OpKind::ForkInit, "start the program behind cleave's init");
-            if !deferred.contains(CloneFlags::NEWTIME) {
+            // Not when the program locks its mounts: that makes it dumpable again, which
+            // must not reach the init through a shared address space.
+            if !deferred.contains(CloneFlags::NEWTIME) && !self.locks_mounts(all) {
                 let stack = Stack::new(PROGRAM_STACK).map_err(|source| Error::Prepare {
                     what: "map the program's pre-exec stack".into(),
                     source,
@@ -573,6 +586,33 @@ impl Sandbox {
         }
         if let Some(keep) = self.keep_caps {
             let keep = keep & caps::ALL;
+            if self.locks_mounts(all) {
+                // CAP_SYS_ADMIN in the sandbox's own mount namespace could unmount what
+                // cleave mounted (uncovering the host's /proc) or make a read-only bind
+                // writable: the program gets a namespace of its own in which they are
+                // locked. That user namespace maps only the program's own ids.
+                let (u, g) = (format!("{uid} {uid} 1\n"), format!("{gid} {gid} 1\n"));
+                steps.push(
+                    Step::new(
+                        OpKind::LockMounts,
+                        "lock the sandbox's mounts (a nested user and mount namespace)",
+                    )
+                    .arg(0, &u)
+                    .arg(1, &g)
+                    .num(0, u.len() as u64)
+                    .num(1, g.len() as u64),
+                );
+                // A new user namespace gives a full bounding set and clears the
+                // parent-death signal: both again.
+                steps.push(
+                    Step::new(
+                        OpKind::DropBounding,
+                        format!("drop capabilities but {:?}", caps::names(keep)),
+                    )
+                    .num(0, keep),
+                );
+                steps.extend(death_again.clone());
+            }
             steps.push(Step::new(OpKind::SetCaps, "set capabilities").num(0, keep));
             let ambient = self.ambient_caps & keep;
             if uid != 0 && ambient != 0 {

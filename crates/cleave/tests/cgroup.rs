@@ -210,14 +210,19 @@ fn cpu_ns_of(pid: i32) -> Result<u64, String> {
     Ok(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
 }
 
+/// The quota each set asked for is the one the kernel holds (cgroup2 `cpu.max`, v1
+/// `cpu.cfs_quota_us` / `cpu.cfs_period_us`), and a child spinning in each set for a second
+/// gets no more CPU than its quota allows. A quota is a ceiling, so this holds on a busy
+/// machine too; how close each set comes to its share on an idle one is measured in bench/,
+/// not here.
 fn cpu_quota_ratio() -> TestResult {
     if !is_root() {
         return skip("needs root to create cgroups");
     }
     let cpu = last_cpu();
-    // Measured over 2 s of steady state, after 300 ms for both children to start.
-    let from = Instant::now() + Duration::from_millis(300);
-    let until = from + Duration::from_secs(2);
+    let wall = Duration::from_secs(1);
+    let from = Instant::now() + Duration::from_millis(200);
+    let until = from + wall;
     let mut runs = Vec::new();
     for cpus in [0.75, 0.25] {
         let limits = Limits {
@@ -225,6 +230,27 @@ fn cpu_quota_ratio() -> TestResult {
             ..Limits::default()
         };
         let set = CgroupSet::create("test-cpu", &limits, None).map_err(e2s)?;
+        let held = set
+            .paths()
+            .iter()
+            .find_map(|dir| {
+                if let Ok(max) = std::fs::read_to_string(dir.join("cpu.max")) {
+                    let mut f = max.split_whitespace();
+                    Some((
+                        f.next()?.parse::<u64>().ok()?,
+                        f.next()?.parse::<u64>().ok()?,
+                    ))
+                } else {
+                    let read = |f: &str| {
+                        std::fs::read_to_string(dir.join(f))
+                            .ok()
+                            .and_then(|s| s.trim().parse::<u64>().ok())
+                    };
+                    Some((read("cpu.cfs_quota_us")?, read("cpu.cfs_period_us")?))
+                }
+            })
+            .ok_or("no cpu controller file in the set's directories")?;
+        ensure_eq!(held, ((cpus * 100_000.0) as u64, 100_000));
         let (r, w) = pipe();
         let wfd = w.as_raw_fd();
         let child = spawn_in(&set, move || {
@@ -244,25 +270,22 @@ fn cpu_quota_ratio() -> TestResult {
         drop(w);
         runs.push((cpus, set, child, r));
     }
-    let mut used = Vec::new();
     for (cpus, set, mut child, r) in runs {
         ensure_eq!(child.wait().map_err(e2s)?, ExitStatus::Exited(0));
         let mut b = [0u8; 8];
         std::fs::File::from(r).read_exact(&mut b).map_err(e2s)?;
-        let ns = u64::from_ne_bytes(b);
-        println!(
-            "\n    cpus {cpus}: {:.3} s of CPU in 2 s on CPU {cpu}",
-            ns as f64 / 1e9
+        let used = u64::from_ne_bytes(b) as f64 / 1e9;
+        println!("\n    cpus {cpus}: {used:.3} s of CPU in 1 s on CPU {cpu}");
+        // The ceiling: the quota over the window, plus one period's burst (cleave sets a
+        // burst equal to the quota) and a period of slack at each end.
+        let ceiling = cpus * wall.as_secs_f64() + cpus * 0.1 + 0.2;
+        let within = used <= ceiling;
+        ensure!(
+            within,
+            "a {cpus}-CPU cgroup got {used:.3} s of CPU in 1 s, over its ceiling {ceiling:.3} s"
         );
-        used.push(ns as f64);
         set.remove().map_err(e2s)?;
     }
-    let ratio = used[0] / used[1];
-    print!("    ratio {ratio:.3} (want 3 ± 10%) ... ");
-    ensure!(
-        (2.7..=3.3).contains(&ratio),
-        "CPU time ratio 0.75 : 0.25 = {ratio:.3}, not within 10% of 3"
-    );
     pass()
 }
 
