@@ -52,7 +52,8 @@ for, with you as root inside (--map-root). --new pid puts the program behind a s
 of cleave's (PID 1: reaps zombies, forwards signals, exits with the program's status).
 Mount options apply in the order given; DST paths are inside the sandbox. A sandbox
 (--preset sandbox|container or --rootfs) keeps no capability it was not asked for
-(--cap-add) and sets no_new_privs. Limits create a cgroup that is removed at the end.
+(--cap-add) and sets no_new_privs. Limits create a cgroup that is removed at the end;
+if cleave is killed, the next cleave that creates one removes it, once the program has ended.
 
 Examples:
   cleave spawn -- true
