@@ -1,4 +1,4 @@
-//! Cgroups whose cleave is gone. A killed cleave (SIGKILL, OOM, power cut of the supervisor)
+//! Cgroups whose cleave is gone. A killed cleave (SIGKILL, the OOM killer, a crash)
 //! cannot remove its sandbox's cgroups, and neither the kernel nor anyone else would: cgroup2
 //! has no release agent, and cgroup v1's `release_agent` is one program for the whole host,
 //! not cleave's to take. So every leaf says who made it, and the next [`super::CgroupSet`]
