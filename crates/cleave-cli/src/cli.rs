@@ -58,7 +58,8 @@ and acpi hidden. The presets also start a new session (--same-session keeps this
 refuses TIOCSTI instead), give the program an empty session keyring and hide
 /sys/firmware. The program starts in this working directory as the sandbox sees it, or
 in / when it does not exist there (-v says so). Limits create a cgroup that is removed at
-the end.
+the end; if cleave is killed, the next cleave that creates one removes it, once the
+program has ended.
 
 Examples:
   cleave spawn -- true

@@ -1,4 +1,4 @@
-//! Cgroups whose cleave is gone. A killed cleave (SIGKILL, OOM, power cut of the supervisor)
+//! Cgroups whose cleave is gone. A killed cleave (SIGKILL, the OOM killer, a crash)
 //! cannot remove its sandbox's cgroups, and neither the kernel nor anyone else would: cgroup2
 //! has no release agent, and cgroup v1's `release_agent` is one program for the whole host,
 //! not cleave's to take. So every leaf says who made it, and the next [`super::CgroupSet`]
@@ -9,7 +9,8 @@
 //! and the inode of its PID namespace. A PID alone is reused; PID and start time together
 //! name one process for the life of the system.
 //!
-//! The sweep (one readdir of each parent) removes a leaf only when all of these hold:
+//! The sweep (one stat of each parent, and a readdir of those that have subdirectories)
+//! removes a leaf only when all of these hold:
 //! - its name has that form and its PID namespace is the sweeper's (another namespace's PIDs
 //!   cannot be looked up here);
 //! - `/proc/<pid>` is gone, or holds a process with another start time;
@@ -98,8 +99,17 @@ fn parse_leaf(leaf: &str) -> Option<Owner> {
 /// Whether the process `pid` with start time `start` still runs, seen from here. Anything
 /// but a clear answer counts as running.
 fn alive(pid: u32, start: u64) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => start_time(&stat).is_none_or(|s| s == start),
+    // One read(2) into a buffer that holds any stat line (a few hundred bytes; the command
+    // name is at most 64 bytes even escaped): the kernel formats the line once per read
+    // call, so read_to_string's growing reads would cost several times as much.
+    let mut buf = [0u8; 1024];
+    let read = std::fs::File::open(format!("/proc/{pid}/stat"))
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut buf));
+    match read {
+        Ok(n) => std::str::from_utf8(&buf[..n])
+            .ok()
+            .and_then(start_time)
+            .is_none_or(|s| s == start),
         Err(e) => e.kind() != std::io::ErrorKind::NotFound,
     }
 }
@@ -113,6 +123,12 @@ pub(crate) fn sweep(parents: &[PathBuf], me: Owner) -> usize {
     let mut known: HashMap<(u32, u64), bool> = HashMap::new();
     let mut removed = 0;
     for parent in parents {
+        // A cgroup directory links 2 + its subdirectories: with none, there is nothing to
+        // read (one stat instead of open, getdents and close; the usual case).
+        match std::fs::metadata(parent) {
+            Ok(m) if m.nlink() != 2 => {}
+            _ => continue,
+        }
         let Ok(entries) = std::fs::read_dir(parent) else {
             continue;
         };
