@@ -1,6 +1,6 @@
 //! The executor: runs a [`Plan`] and ends in `execve` or `exit_group`.
 use crate::ops::{fork_init, run_op};
-use crate::plan::{OpKind, Plan, Report, Stage};
+use crate::plan::{Op, Plan, Report, Stage};
 use crate::sys::{self, check, syscall3, syscall4};
 use crate::{EXIT_EXEC_FAILED, EXIT_SETUP_FAILED};
 
@@ -90,8 +90,8 @@ fn run_steps(plan: &Plan, first: usize) -> Result<Never, StepError> {
     for i in first..plan.n_ops {
         // SAFETY: `ops` holds `n_ops` elements (Plan's contract).
         let op = unsafe { &*plan.ops.add(i) };
-        let result = if op.kind == OpKind::ForkInit {
-            fork_init(plan, i, op)
+        let result = if let Op::ForkInit { program_stack } = *op {
+            fork_init(plan, i, program_stack)
         } else {
             run_op(plan, op)
         };

@@ -7,7 +7,7 @@
 //! Fds live in the plan's slot table (see [`crate::Plan::slots`]); an op names slots by
 //! index. A slot holding -1 is "absent": an optional lookup that found nothing leaves it so,
 //! and the ops that would use it do nothing.
-use crate::plan::{Op, Plan};
+use crate::plan::{Bytes, Plan, Slot, Str};
 use crate::sys::{self, check, syscall2, syscall3, syscall4, syscall5};
 
 const AT_FDCWD: usize = libc::AT_FDCWD as isize as usize;
@@ -31,10 +31,7 @@ const ATTR_LOCKED_DOWN: u64 = 0x1 | 0x2 | MOUNT_ATTR_NODEV | 0x8;
 /// Options of the tmpfs that hides a directory: tiny, and nobody may create in it.
 const EMPTY_TMPFS_OPTIONS: &[u8] = b"size\x004k\0mode\x000555\0\0";
 
-/// Bit of an op's lookup flags saying that a missing path is not an error.
-pub const OPTIONAL: u64 = 1 << 63;
-
-fn slot_ptr(plan: &Plan, slot: u64) -> Result<*mut i32, i32> {
+fn slot_ptr(plan: &Plan, slot: Slot) -> Result<*mut i32, i32> {
     if (slot as usize) < plan.n_slots {
         // SAFETY: in bounds of the slot table (Plan's contract).
         Ok(unsafe { plan.slots.add(slot as usize) })
@@ -44,19 +41,19 @@ fn slot_ptr(plan: &Plan, slot: u64) -> Result<*mut i32, i32> {
 }
 
 /// The fd in `slot` (-1 when absent).
-pub fn get(plan: &Plan, slot: u64) -> Result<i32, i32> {
+pub fn get(plan: &Plan, slot: Slot) -> Result<i32, i32> {
     // SAFETY: slot_ptr checked the bounds; the table is writable memory of this process.
     slot_ptr(plan, slot).map(|p| unsafe { p.read_volatile() })
 }
 
-fn set(plan: &Plan, slot: u64, fd: i32) -> Result<(), i32> {
+fn set(plan: &Plan, slot: Slot, fd: i32) -> Result<(), i32> {
     // SAFETY: as in `get`.
     slot_ptr(plan, slot).map(|p| unsafe { p.write_volatile(fd) })
 }
 
 /// Closes every slot that holds an fd.
 pub fn close_all(plan: &Plan) {
-    for i in 0..plan.n_slots as u64 {
+    for i in 0..plan.n_slots as Slot {
         if let Ok(fd) = get(plan, i) {
             if fd >= 0 {
                 let _ = sys::close(fd);
@@ -244,23 +241,23 @@ fn is_dir(fd: i32) -> Result<bool, i32> {
     Ok(st.st_mode & libc::S_IFMT == libc::S_IFDIR)
 }
 
-/// [`crate::OpKind::OpenPath`]: `slot n1 = openat(AT_FDCWD, a, n2)`.
-pub fn open_path(plan: &Plan, op: &Op) -> Result<(), i32> {
-    // SAFETY: `a` is NUL-terminated.
+/// [`crate::Op::OpenPath`].
+pub fn open_path(plan: &Plan, path: Str, flags: u64, slot: Slot) -> Result<(), i32> {
+    // SAFETY: `path` is NUL-terminated.
     let fd = check(unsafe {
         syscall3(
             libc::SYS_openat as usize,
             AT_FDCWD,
-            op.a as usize,
-            op.n2 as usize,
+            path.0 as usize,
+            flags as usize,
         )
     })?;
-    set(plan, op.n1, fd as i32)
+    set(plan, slot, fd as i32)
 }
 
-/// [`crate::OpKind::CheckIdentity`]: the fd in slot n1 is still device n2, inode n3.
-pub fn check_identity(plan: &Plan, op: &Op) -> Result<(), i32> {
-    let fd = get(plan, op.n1)?;
+/// [`crate::Op::CheckIdentity`].
+pub fn check_identity(plan: &Plan, slot: Slot, dev: u64, ino: u64) -> Result<(), i32> {
+    let fd = get(plan, slot)?;
     // SAFETY: a zeroed stat buffer is valid to fill.
     let mut st: libc::stat = unsafe { core::mem::zeroed() };
     // SAFETY: an empty NUL-terminated path and a local, writable stat.
@@ -273,69 +270,77 @@ pub fn check_identity(plan: &Plan, op: &Op) -> Result<(), i32> {
             AT_EMPTY_PATH,
         )
     })?;
-    if st.st_dev == op.n2 && st.st_ino == op.n3 {
+    if st.st_dev == dev && st.st_ino == ino {
         Ok(())
     } else {
         Err(libc::ESTALE)
     }
 }
 
-/// [`crate::OpKind::BindRoot`]: a recursive copy of the directory in slot n1 attached on
-/// itself; its root goes to slot n2 and is the sandbox's root from then on.
-pub fn bind_root(plan: &Plan, op: &Op) -> Result<(), i32> {
-    let dir = get(plan, op.n1)?;
+/// [`crate::Op::BindRoot`].
+pub fn bind_root(plan: &Plan, dir: Slot, root: Slot) -> Result<(), i32> {
+    let dir = get(plan, dir)?;
     let tree = clone_tree(dir, true)?;
+    // Device nodes a rootfs carries do not open: devices come from what the sandbox binds.
+    set_attr(tree.0, MOUNT_ATTR_NODEV, 0, true)?;
     attach(tree.0, dir)?;
-    set(plan, op.n2, tree.take())
+    set(plan, root, tree.take())
 }
 
-/// [`crate::OpKind::Bind`]: a copy of the mount at the source in slot n1 (recursive when
-/// n5 is 1), with attributes n3 set and n4 cleared, attached at `a` under the root in slot n2.
-pub fn bind(plan: &Plan, op: &Op) -> Result<(), i32> {
-    let src = get(plan, op.n1)?;
-    let root = get(plan, op.n2)?;
-    let recursive = op.n5 == 1;
+/// [`crate::Op::Bind`].
+pub fn bind(
+    plan: &Plan,
+    (src, root, dst): (Slot, Slot, Str),
+    set: u64,
+    clear: u64,
+    recursive: bool,
+) -> Result<(), i32> {
+    let src = get(plan, src)?;
+    let root = get(plan, root)?;
     let tree = clone_tree(src, recursive)?;
-    set_attr(tree.0, op.n3, op.n4, recursive)?;
-    let Some(dst) = lookup(root, op.a as usize, 0, false)? else {
+    set_attr(tree.0, set, clear, recursive)?;
+    let Some(dst) = lookup(root, dst.0 as usize, 0, false)? else {
         return Err(libc::ENOENT);
     };
     attach(tree.0, dst.0)
 }
 
-/// [`crate::OpKind::FsMount`]: a new filesystem of type `a` with options `b` and
-/// attributes n2, attached at `c` under the root in slot n1; its mount fd stays in slot n3
-/// unless n3 is `u64::MAX`.
-pub fn fs_mount(plan: &Plan, op: &Op) -> Result<(), i32> {
-    let root = get(plan, op.n1)?;
-    let mount = new_fs(op.a as usize, op.b as usize, op.n2)?;
-    let Some(dst) = lookup(root, op.c as usize, 0, false)? else {
+/// [`crate::Op::FsMount`].
+pub fn fs_mount(
+    plan: &Plan,
+    (fstype, options, attrs): (Str, Bytes, u64),
+    (root, dst): (Slot, Str),
+    keep: Option<Slot>,
+) -> Result<(), i32> {
+    let root = get(plan, root)?;
+    let mount = new_fs(fstype.0 as usize, options.ptr as usize, attrs)?;
+    let Some(dst) = lookup(root, dst.0 as usize, 0, false)? else {
         return Err(libc::ENOENT);
     };
     attach(mount.0, dst.0)?;
-    if op.n3 != u64::MAX {
-        set(plan, op.n3, mount.take())?;
+    if let Some(slot) = keep {
+        set(plan, slot, mount.take())?;
     }
     Ok(())
 }
 
-/// Looks up directory `a` under the root in slot n1 (for MkdirAt, CreateFileAt, SymlinkAt).
-fn parent_dir(plan: &Plan, op: &Op) -> Result<Fd, i32> {
-    let root = get(plan, op.n1)?;
-    lookup(root, op.a as usize, libc::O_DIRECTORY as u64, false)?.ok_or(libc::ENOENT)
+/// Looks up directory `parent` under the root in `root` (MkdirAt, CreateFileAt, SymlinkAt).
+fn parent_dir(plan: &Plan, root: Slot, parent: Str) -> Result<Fd, i32> {
+    let root = get(plan, root)?;
+    lookup(root, parent.0 as usize, libc::O_DIRECTORY as u64, false)?.ok_or(libc::ENOENT)
 }
 
-/// [`crate::OpKind::MkdirAt`]: directory `b` with mode n2 in directory `a` (under the root
-/// in slot n1); one that exists is fine (what it is decides nothing: later lookups do).
-pub fn mkdir_at(plan: &Plan, op: &Op) -> Result<(), i32> {
-    let dir = parent_dir(plan, op)?;
+/// [`crate::Op::MkdirAt`]: one that exists is fine (what it is decides nothing: later
+/// lookups do).
+pub fn mkdir_at(plan: &Plan, (root, parent, name): (Slot, Str, Str), mode: u32) -> Result<(), i32> {
+    let dir = parent_dir(plan, root, parent)?;
     // SAFETY: `b` is NUL-terminated.
     let r = unsafe {
         syscall3(
             libc::SYS_mkdirat as usize,
             dir.0 as usize,
-            op.b as usize,
-            op.n2 as usize,
+            name.0 as usize,
+            mode as usize,
         )
     };
     match check(r) {
@@ -344,18 +349,21 @@ pub fn mkdir_at(plan: &Plan, op: &Op) -> Result<(), i32> {
     }
 }
 
-/// [`crate::OpKind::CreateFileAt`]: an empty regular file `b` with mode n2 in directory `a`
-/// (under the root in slot n1), a bind-mount target; mknodat never follows a symlink and
+/// [`crate::Op::CreateFileAt`]: a bind-mount target; mknodat never follows a symlink and
 /// never opens what is there.
-pub fn create_file_at(plan: &Plan, op: &Op) -> Result<(), i32> {
-    let dir = parent_dir(plan, op)?;
-    let mode = libc::S_IFREG as usize | (op.n2 as usize & 0o7777);
+pub fn create_file_at(
+    plan: &Plan,
+    (root, parent, name): (Slot, Str, Str),
+    mode: u32,
+) -> Result<(), i32> {
+    let dir = parent_dir(plan, root, parent)?;
+    let mode = libc::S_IFREG as usize | (mode as usize & 0o7777);
     // SAFETY: `b` is NUL-terminated.
     let r = unsafe {
         syscall4(
             libc::SYS_mknodat as usize,
             dir.0 as usize,
-            op.b as usize,
+            name.0 as usize,
             mode,
             0,
         )
@@ -366,17 +374,20 @@ pub fn create_file_at(plan: &Plan, op: &Op) -> Result<(), i32> {
     }
 }
 
-/// [`crate::OpKind::SymlinkAt`]: a symlink `b` -> `c` in directory `a` (under the root in
-/// slot n1); an existing entry is left alone.
-pub fn symlink_at(plan: &Plan, op: &Op) -> Result<(), i32> {
-    let dir = parent_dir(plan, op)?;
-    // SAFETY: `b` and `c` are NUL-terminated.
+/// [`crate::Op::SymlinkAt`]: an existing entry is left alone.
+pub fn symlink_at(
+    plan: &Plan,
+    (root, parent, name): (Slot, Str, Str),
+    target: Str,
+) -> Result<(), i32> {
+    let dir = parent_dir(plan, root, parent)?;
+    // SAFETY: `name` and `target` are NUL-terminated.
     let r = unsafe {
         syscall3(
             libc::SYS_symlinkat as usize,
-            op.c as usize,
+            target.0 as usize,
             dir.0 as usize,
-            op.b as usize,
+            name.0 as usize,
         )
     };
     match check(r) {
@@ -385,22 +396,25 @@ pub fn symlink_at(plan: &Plan, op: &Op) -> Result<(), i32> {
     }
 }
 
-/// [`crate::OpKind::SetAttrAt`]: `mount_setattr` of the mount at `a` (under the root in slot
-/// n1): set n2, clear n3, recursively when n4 is 1.
-pub fn set_attr_at(plan: &Plan, op: &Op) -> Result<(), i32> {
-    let root = get(plan, op.n1)?;
-    let Some(at) = lookup(root, op.a as usize, 0, false)? else {
+/// [`crate::Op::SetAttrAt`].
+pub fn set_attr_at(
+    plan: &Plan,
+    (root, path): (Slot, Str),
+    set: u64,
+    clear: u64,
+    recursive: bool,
+) -> Result<(), i32> {
+    let root = get(plan, root)?;
+    let Some(at) = lookup(root, path.0 as usize, 0, false)? else {
         return Err(libc::ENOENT);
     };
-    set_attr(at.0, op.n2, op.n3, op.n4 == 1)
+    set_attr(at.0, set, clear, recursive)
 }
 
-/// [`crate::OpKind::MaskAt`]: hides `a` (under the root in slot n1): a directory under an
-/// empty read-only tmpfs, anything else under a read-only copy of the empty device in slot
-/// n2. Nothing there (n3 has [`OPTIONAL`]) is fine.
-pub fn mask_at(plan: &Plan, op: &Op) -> Result<(), i32> {
-    let root = get(plan, op.n1)?;
-    let Some(at) = lookup(root, op.a as usize, 0, op.n3 & OPTIONAL != 0)? else {
+/// [`crate::Op::MaskAt`].
+pub fn mask_at(plan: &Plan, (root, path): (Slot, Str), empty: Slot) -> Result<(), i32> {
+    let root = get(plan, root)?;
+    let Some(at) = lookup(root, path.0 as usize, 0, true)? else {
         return Ok(());
     };
     let cover = if is_dir(at.0)? {
@@ -411,19 +425,22 @@ pub fn mask_at(plan: &Plan, op: &Op) -> Result<(), i32> {
         )?
     } else {
         // Not nodev: the empty device must open, so that the path reads as empty.
-        let tree = clone_tree(get(plan, op.n2)?, false)?;
-        set_attr(tree.0, ATTR_LOCKED_DOWN & !MOUNT_ATTR_NODEV, 0, false)?;
+        let tree = clone_tree(get(plan, empty)?, false)?;
+        set_attr(
+            tree.0,
+            ATTR_LOCKED_DOWN & !MOUNT_ATTR_NODEV,
+            MOUNT_ATTR_NODEV,
+            false,
+        )?;
         tree
     };
     attach(cover.0, at.0)
 }
 
-/// [`crate::OpKind::ReadOnlyAt`]: makes `a` (under the root in slot n1) and everything
-/// below it read-only, nosuid, nodev and noexec with a recursive copy of it attached on
-/// itself. Nothing there (n3 has [`OPTIONAL`]) is fine.
-pub fn read_only_at(plan: &Plan, op: &Op) -> Result<(), i32> {
-    let root = get(plan, op.n1)?;
-    let Some(at) = lookup(root, op.a as usize, 0, op.n3 & OPTIONAL != 0)? else {
+/// [`crate::Op::ReadOnlyAt`]: a recursive copy of `path` attached on itself.
+pub fn read_only_at(plan: &Plan, (root, path): (Slot, Str)) -> Result<(), i32> {
+    let root = get(plan, root)?;
+    let Some(at) = lookup(root, path.0 as usize, 0, true)? else {
         return Ok(());
     };
     let tree = clone_tree(at.0, true)?;
@@ -431,11 +448,9 @@ pub fn read_only_at(plan: &Plan, op: &Op) -> Result<(), i32> {
     attach(tree.0, at.0)
 }
 
-/// [`crate::OpKind::PivotRoot`]: the directory in slot n1 becomes "/": `fchdir`,
-/// `pivot_root(".", ".")`, the old root stacked on top is detached, `chdir("/")`. Nothing of
-/// the old root stays reachable.
-pub fn pivot_root(plan: &Plan, op: &Op) -> Result<(), i32> {
-    let dir = get(plan, op.n1)?;
+/// [`crate::Op::PivotRoot`].
+pub fn pivot_root(plan: &Plan, root: Slot) -> Result<(), i32> {
+    let dir = get(plan, root)?;
     let dot = c".".as_ptr() as usize;
     // SAFETY: numbers and NUL-terminated literals.
     unsafe {

@@ -24,7 +24,7 @@ mod ops_extra;
 mod plan;
 
 pub use exec::{reset_signal_handlers, run};
-pub use plan::{Notes, Op, OpKind, Plan, Report, Stage};
+pub use plan::{Bytes, Notes, Op, Plan, Report, Slot, Stage, Str};
 
 /// Exit code of a child whose setup failed before exec (the report says why).
 pub const EXIT_SETUP_FAILED: i32 = 126;

@@ -1,106 +1,189 @@
 //! The setup steps a child runs before exec, one raw system call (or a short fixed sequence)
 //! each, and the minimal init that a PID namespace's first process becomes.
 use crate::fs;
-use crate::plan::{Op, OpKind, Plan};
+use crate::plan::{Bytes, Op, Plan};
 use crate::sys::{self, check, syscall1, syscall2, syscall3, syscall4, syscall5};
 
 const AT_FDCWD: usize = libc::AT_FDCWD as isize as usize;
 
-/// Runs one op (every kind but [`OpKind::ForkInit`], which [`fork_init`] handles).
+/// Runs one op (every one but [`Op::ForkInit`], which [`fork_init`] handles).
 pub fn run_op(plan: &Plan, op: &Op) -> Result<(), i32> {
-    let (a, b, c, d) = (op.a as usize, op.b as usize, op.c as usize, op.d as usize);
-    let (n1, n2, n3) = (op.n1 as usize, op.n2 as usize, op.n3 as usize);
     #[allow(unsafe_code)]
-    // SAFETY: for every call below, the pointers are the NUL-terminated strings and buffers
-    // the parent built for this op as documented on OpKind, alive until exec; numbers are
-    // passed by value.
+    // SAFETY: for every call below, the strings are NUL-terminated and the byte buffers hold
+    // `len` bytes, built by the parent for this op and alive until exec (Op's contract);
+    // numbers are passed by value.
     let ret = unsafe {
-        match op.kind {
-            OpKind::SetHostname => syscall2(libc::SYS_sethostname as usize, a, n1),
-            OpKind::SetDomainname => syscall2(libc::SYS_setdomainname as usize, a, n1),
-            OpKind::Chdir => syscall1(libc::SYS_chdir as usize, a),
-            OpKind::Mount => syscall5(libc::SYS_mount as usize, a, b, c, n1, d),
-            OpKind::PivotRoot => return fs::pivot_root(plan, op),
-            OpKind::OpenPath => return fs::open_path(plan, op),
-            OpKind::CheckIdentity => return fs::check_identity(plan, op),
-            OpKind::BindRoot => return fs::bind_root(plan, op),
-            OpKind::Bind => return fs::bind(plan, op),
-            OpKind::FsMount => return fs::fs_mount(plan, op),
-            OpKind::MkdirAt => return fs::mkdir_at(plan, op),
-            OpKind::CreateFileAt => return fs::create_file_at(plan, op),
-            OpKind::SymlinkAt => return fs::symlink_at(plan, op),
-            OpKind::SetAttrAt => return fs::set_attr_at(plan, op),
-            OpKind::MaskAt => return fs::mask_at(plan, op),
-            OpKind::ReadOnlyAt => return fs::read_only_at(plan, op),
-            OpKind::CloseSlots => {
+        match *op {
+            Op::SetHostname { name } => {
+                syscall2(libc::SYS_sethostname as usize, name.ptr as usize, name.len)
+            }
+            Op::SetDomainname { name } => syscall2(
+                libc::SYS_setdomainname as usize,
+                name.ptr as usize,
+                name.len,
+            ),
+            Op::Chdir { path } => syscall1(libc::SYS_chdir as usize, path.0 as usize),
+            Op::ChdirOrRoot { path } => match syscall1(libc::SYS_chdir as usize, path.0 as usize) {
+                0 => 0,
+                _ => {
+                    crate::exec::note(plan, crate::plan::Notes::CWD_FALLBACK);
+                    syscall1(libc::SYS_chdir as usize, c"/".as_ptr() as usize)
+                }
+            },
+            Op::Propagation { flags } => syscall5(
+                libc::SYS_mount as usize,
+                0,
+                c"/".as_ptr() as usize,
+                0,
+                flags as usize,
+                0,
+            ),
+            Op::OpenPath { path, flags, slot } => return fs::open_path(plan, path, flags, slot),
+            Op::CheckIdentity { slot, dev, ino } => {
+                return fs::check_identity(plan, slot, dev, ino)
+            }
+            Op::BindRoot { dir, root } => return fs::bind_root(plan, dir, root),
+            Op::Bind {
+                src,
+                root,
+                dst,
+                set,
+                clear,
+                recursive,
+            } => return fs::bind(plan, (src, root, dst), set, clear, recursive),
+            Op::FsMount {
+                fstype,
+                options,
+                attrs,
+                root,
+                dst,
+                keep,
+            } => return fs::fs_mount(plan, (fstype, options, attrs), (root, dst), keep),
+            Op::MkdirAt {
+                root,
+                parent,
+                name,
+                mode,
+            } => return fs::mkdir_at(plan, (root, parent, name), mode),
+            Op::CreateFileAt {
+                root,
+                parent,
+                name,
+                mode,
+            } => return fs::create_file_at(plan, (root, parent, name), mode),
+            Op::SymlinkAt {
+                root,
+                parent,
+                name,
+                target,
+            } => return fs::symlink_at(plan, (root, parent, name), target),
+            Op::SetAttrAt {
+                root,
+                path,
+                set,
+                clear,
+                recursive,
+            } => return fs::set_attr_at(plan, (root, path), set, clear, recursive),
+            Op::MaskAt { root, path, empty } => return fs::mask_at(plan, (root, path), empty),
+            Op::ReadOnlyAt { root, path } => return fs::read_only_at(plan, (root, path)),
+            Op::PivotRoot { root } => return fs::pivot_root(plan, root),
+            Op::CloseSlots => {
                 fs::close_all(plan);
                 0
             }
-            OpKind::NewSessionKeyring => {
-                const KEYCTL_JOIN_SESSION_KEYRING: usize = 1;
-                syscall2(libc::SYS_keyctl as usize, KEYCTL_JOIN_SESSION_KEYRING, 0)
+            Op::WriteFile { path, data } => {
+                return write_file(path.0 as usize, data.ptr as usize, data.len)
             }
-            OpKind::ChdirOrRoot => {
-                let r = syscall1(libc::SYS_chdir as usize, a);
-                match r {
-                    0 => 0,
-                    _ => {
-                        crate::exec::note(plan, crate::plan::Notes::CWD_FALLBACK);
-                        syscall1(libc::SYS_chdir as usize, c"/".as_ptr() as usize)
-                    }
-                }
-            }
-            OpKind::WriteFile => return write_file(a, b, n1),
-            OpKind::LockMounts => {
-                // /proc/self/*_map must belong to this process's own ids (a change of uid,
-                // or an init sharing this memory, made it not dumpable): exec sets the
-                // flag again anyway.
-                check(prctl(libc::PR_SET_DUMPABLE, 1, 0))?;
-                let flags = (libc::CLONE_NEWUSER | libc::CLONE_NEWNS) as usize;
-                check(syscall1(libc::SYS_unshare as usize, flags))?;
-                write_file(
-                    c"/proc/self/setgroups".as_ptr() as usize,
-                    b"deny".as_ptr() as usize,
-                    4,
-                )?;
-                write_file(c"/proc/self/gid_map".as_ptr() as usize, b, n2)?;
-                return write_file(c"/proc/self/uid_map".as_ptr() as usize, a, n1);
-            }
-            OpKind::WriteFd => syscall3(libc::SYS_write as usize, n1, a, n2),
-            OpKind::Unshare => syscall1(libc::SYS_unshare as usize, n1),
-            OpKind::LoopbackUp => return loopback_up(),
-            OpKind::SetRlimit => {
-                let limit: [u64; 2] = [op.n2, op.n3];
+            Op::WriteFd { fd, data } => syscall3(
+                libc::SYS_write as usize,
+                fd as usize,
+                data.ptr as usize,
+                data.len,
+            ),
+            Op::SetNs { slot, nstype } => syscall2(
+                libc::SYS_setns as usize,
+                fs::get(plan, slot)? as usize,
+                nstype as usize,
+            ),
+            Op::Unshare { flags } => syscall1(libc::SYS_unshare as usize, flags as usize),
+            Op::LockMounts { uid_map, gid_map } => return lock_mounts(uid_map, gid_map),
+            Op::LoopbackUp => return loopback_up(),
+            Op::SetRlimit {
+                resource,
+                soft,
+                hard,
+            } => {
+                let limit: [u64; 2] = [soft, hard];
                 syscall4(
                     libc::SYS_prlimit64 as usize,
                     0,
-                    n1,
+                    resource as usize,
                     limit.as_ptr() as usize,
                     0,
                 )
             }
-            OpKind::Setsid => sys::syscall0(libc::SYS_setsid as usize),
-            OpKind::NoNewPrivs => prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0),
-            OpKind::ParentDeathSignal => {
-                let r = prctl(libc::PR_SET_PDEATHSIG, n1, 0);
-                if r == 0 && n2 != 0 && sys::getppid() as usize != n2 {
+            Op::Setsid => sys::syscall0(libc::SYS_setsid as usize),
+            Op::NoNewPrivs => prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0),
+            Op::ParentDeathSignal { signal, parent } => {
+                let r = prctl(libc::PR_SET_PDEATHSIG, signal as usize, 0);
+                if r == 0 && parent != 0 && sys::getppid() != parent {
                     -(libc::ESRCH as isize)
                 } else {
                     r
                 }
             }
-            OpKind::KeepCaps => prctl(libc::PR_SET_KEEPCAPS, n1, 0),
-            OpKind::SetIds => return set_ids(n1, n2, n3 == 1),
-            OpKind::DropBounding => return drop_bounding(op.n1),
-            OpKind::SetCaps => return set_caps(op.n1),
-            OpKind::Ambient => return raise_ambient(op.n1),
-            OpKind::SetCapSets => return crate::ops_extra::set_cap_sets(op.n1, op.n2, op.n3),
-            OpKind::SeccompFilter => return crate::ops_extra::seccomp_filter(a, n1),
+            Op::KeepCaps { keep } => prctl(libc::PR_SET_KEEPCAPS, keep as usize, 0),
+            Op::SetIds {
+                uid,
+                gid,
+                clear_groups,
+            } => return set_ids(uid as usize, gid as usize, clear_groups),
+            Op::DropBounding { keep } => return drop_bounding(keep),
+            Op::SetCaps { mask } => return set_caps(mask),
+            Op::SetCapSets {
+                effective,
+                permitted,
+                inheritable,
+            } => return crate::ops_extra::set_cap_sets(effective, permitted, inheritable),
+            Op::Ambient { mask } => return raise_ambient(mask),
+            Op::SeccompFilter { filter } => {
+                return crate::ops_extra::seccomp_filter(filter.ptr as usize, filter.len / 8)
+            }
+            Op::NewSessionKeyring => {
+                const KEYCTL_JOIN_SESSION_KEYRING: usize = 1;
+                syscall2(libc::SYS_keyctl as usize, KEYCTL_JOIN_SESSION_KEYRING, 0)
+            }
             // Handled by the executor before it calls run_op.
-            OpKind::ForkInit => -(libc::EINVAL as isize),
+            Op::ForkInit { .. } => -(libc::EINVAL as isize),
         }
     };
     check(ret).map(|_| ())
+}
+
+/// [`Op::LockMounts`].
+fn lock_mounts(uid_map: Bytes, gid_map: Bytes) -> Result<(), i32> {
+    // /proc/self/*_map must belong to this process's own ids (a change of uid, or an init
+    // sharing this memory, made it not dumpable): exec sets the flag again anyway.
+    check(prctl(libc::PR_SET_DUMPABLE, 1, 0))?;
+    let flags = (libc::CLONE_NEWUSER | libc::CLONE_NEWNS) as usize;
+    // SAFETY: unshare on numbers.
+    #[allow(unsafe_code)]
+    check(unsafe { syscall1(libc::SYS_unshare as usize, flags) })?;
+    write_file(
+        c"/proc/self/setgroups".as_ptr() as usize,
+        b"deny".as_ptr() as usize,
+        4,
+    )?;
+    write_file(
+        c"/proc/self/gid_map".as_ptr() as usize,
+        gid_map.ptr as usize,
+        gid_map.len,
+    )?;
+    write_file(
+        c"/proc/self/uid_map".as_ptr() as usize,
+        uid_map.ptr as usize,
+        uid_map.len,
+    )
 }
 
 /// `prctl(option, a, b, 0, 0)`: several options refuse non-zero unused arguments, so every
@@ -115,7 +198,7 @@ fn prctl(option: i32, a: usize, b: usize) -> isize {
 
 fn write_file(path: usize, data: usize, len: usize) -> Result<(), i32> {
     let flags = libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOCTTY;
-    // SAFETY: `path` is NUL-terminated and `data` holds `len` bytes (OpKind::WriteFile).
+    // SAFETY: `path` is NUL-terminated and `data` holds `len` bytes (Op::WriteFile).
     #[allow(unsafe_code)]
     unsafe {
         let fd = check(syscall3(
@@ -271,10 +354,10 @@ unsafe extern "C" fn program_entry(arg: *mut core::ffi::c_void) -> i32 {
 }
 
 /// Creates the program's process; the calling process never returns: it becomes the init
-/// described on [`OpKind::ForkInit`]. With a stack in `op` (n1 = its top), the program child
+/// described on [`Op::ForkInit`]. With a program stack (its top), the program child
 /// is made with CLONE_VM | CLONE_VFORK and continues the plan there (no page tables are
 /// copied); without, it is a plain fork that returns `Ok(())` here and goes on.
-pub fn fork_init(plan: &Plan, index: usize, op: &Op) -> Result<(), i32> {
+pub fn fork_init(plan: &Plan, index: usize, program_stack: u64) -> Result<(), i32> {
     // Not dumpable before the program exists, so that there is no moment at which the
     // program can ptrace the init or open its /proc/PID/mem or fds: the program shares
     // this memory (and so this flag) only until its exec, which makes it dumpable again.
@@ -294,20 +377,20 @@ pub fn fork_init(plan: &Plan, index: usize, op: &Op) -> Result<(), i32> {
             8,
         )
     };
-    let pid = if op.n1 != 0 {
+    let pid = if program_stack != 0 {
         let cont = Continue {
             plan,
             next: index + 1,
         };
         let flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD;
-        // SAFETY: n1 is the top of a stack the parent keeps until the program has exec'd;
+        // SAFETY: program_stack is the top of a stack the parent keeps until the program has exec'd;
         // `cont` outlives the child's use of it because CLONE_VFORK suspends us until then.
         #[allow(unsafe_code)]
         let ret = unsafe {
             sys::clone_entry(
                 libc::SYS_clone as usize,
                 flags as usize,
-                op.n1 as usize,
+                program_stack as usize,
                 0,
                 0,
                 0,

@@ -76,7 +76,7 @@ pub fn seccomp_filter(filter: usize, len: usize) -> Result<(), i32> {
     };
     let prog = Prog { len, filter };
     // SAFETY: `prog` is a local sock_fprog; `filter` holds `len` instructions that the parent
-    // keeps alive until exec (OpKind::SeccompFilter).
+    // keeps alive until exec (Op::SeccompFilter).
     check(unsafe {
         syscall3(
             libc::SYS_seccomp as usize,

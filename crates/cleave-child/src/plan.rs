@@ -89,156 +89,531 @@ impl Stage {
     }
 }
 
-/// The kind of one setup step. Arguments live in [`Op`]'s fields as documented per kind;
-/// strings are NUL-terminated and built by the parent. Unless noted, an op fails with the
-/// errno of its system call.
-#[repr(u32)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OpKind {
-    /// `sethostname(a, n1)`.
-    SetHostname = 2,
-    /// `setdomainname(a, n1)`.
-    SetDomainname = 3,
-    /// `chdir(a)`.
-    Chdir = 8,
-    /// `mount(a, b, c, n1, d)`: source (may be null), target, fstype (may be null), flags,
-    /// data (may be null). Used only to change the propagation of "/".
-    Mount = 10,
-    /// The directory in slot n1 becomes "/": `fchdir`, `pivot_root(".", ".")`, the old root
-    /// stacked on top is detached, `chdir("/")`. Nothing of the old root stays reachable.
-    PivotRoot = 15,
-    /// Opens file `a` for writing and writes the n1 bytes at `b` in one `write`.
-    WriteFile = 16,
-    /// Writes the n2 bytes at `a` to fd n1 (e.g. "0" to an open cgroup.procs).
-    WriteFd = 17,
-    /// `unshare(n1)`.
-    Unshare = 18,
-    /// Brings interface `lo` up (a fresh network namespace starts with it down).
-    LoopbackUp = 19,
-    /// `prlimit64(0, n1, {n2, n3}, NULL)`.
-    SetRlimit = 20,
-    /// `setsid()`.
-    Setsid = 21,
-    /// `prctl(PR_SET_NO_NEW_PRIVS, 1)`.
-    NoNewPrivs = 22,
-    /// `prctl(PR_SET_PDEATHSIG, n1)`; then, when n2 is not 0, fails with ESRCH unless
-    /// `getppid()` is still n2 (the parent died before the request took effect).
-    ParentDeathSignal = 23,
-    /// `prctl(PR_SET_KEEPCAPS, n1)`.
-    KeepCaps = 24,
-    /// Identity: when n3 is 1 `setgroups(0, NULL)`, then `setresgid(n2)`, `setresuid(n1)`.
-    SetIds = 25,
-    /// Drops every capability not in mask n1 from the bounding set.
-    DropBounding = 26,
-    /// `capset`: effective = permitted = inheritable = mask n1.
-    SetCaps = 27,
-    /// Clears the ambient set, then raises every capability of mask n1 in it.
-    Ambient = 28,
-    /// Forks: this process becomes a minimal init (PID 1 of a new PID namespace) that reaps
-    /// every child, forwards signals to the program and exits with its status; the new child
-    /// runs the remaining steps and the program. n1: the top of a stack for the program
-    /// child, which is then made with CLONE_VM | CLONE_VFORK (0: a plain fork).
-    ForkInit = 29,
-    /// `slot n1 = openat(AT_FDCWD, a, n2)`: a source or the rootfs, opened before the
-    /// first change to the tree.
-    OpenPath = 30,
-    /// Fails with ESTALE unless the fd in slot n1 is device n2, inode n3 (what the parent
-    /// checked is what the child got).
-    CheckIdentity = 31,
-    /// A recursive copy of the directory in slot n1 attached on itself; its root goes to
-    /// slot n2 (the sandbox's root from then on).
-    BindRoot = 32,
-    /// A copy of the mount at the source in slot n1 (recursive when n5 is 1), attributes n3
-    /// set and n4 cleared, attached at `a` under the root in slot n2.
-    Bind = 33,
-    /// A new filesystem of type `a` configured by `b` (NUL-terminated key, value pairs
-    /// ended by an empty key; an empty value sets a flag) with mount attributes n2, attached
-    /// at `c` under the root in slot n1; the mount fd stays in slot n3 unless it is
-    /// `u64::MAX`.
-    FsMount = 34,
-    /// Directory `b` (mode n2) in directory `a` under the root in slot n1; an existing
+/// A NUL-terminated string the parent built (a path, a filesystem type).
+#[derive(Clone, Copy, Debug)]
+pub struct Str(pub *const u8);
+
+/// Bytes the parent built: `len` bytes at `ptr` (8-byte aligned when they are a
+/// structure, such as a BPF program).
+#[derive(Clone, Copy, Debug)]
+pub struct Bytes {
+    /// Where.
+    pub ptr: *const u8,
+    /// How many.
+    pub len: usize,
+}
+
+/// An index into the plan's fd slot table ([`Plan::slots`]).
+pub type Slot = u32;
+
+/// One setup step, typed. `S` is how a NUL-terminated string travels and `B` how bytes do:
+/// the parent builds `Op<OwnedString, OwnedBytes>` values and lowers them with
+/// [`Op::lower`] into the `Op<Str, Bytes>` the child runs, whose pointers point into memory
+/// the parent keeps alive until the child has exec'd or exited. Unless noted, an op fails
+/// with the errno of its system call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Op<S = Str, B = Bytes> {
+    /// `sethostname(name)`.
+    SetHostname {
+        /// The name.
+        name: B,
+    },
+    /// `setdomainname(name)`.
+    SetDomainname {
+        /// The name.
+        name: B,
+    },
+    /// `chdir(path)`.
+    Chdir {
+        /// Where.
+        path: S,
+    },
+    /// `chdir(path)`; when it does not exist (or is not a searchable directory) there,
+    /// `chdir("/")` instead and note [`Notes::CWD_FALLBACK`].
+    ChdirOrRoot {
+        /// Where.
+        path: S,
+    },
+    /// `mount(NULL, "/", NULL, flags, NULL)`: the propagation of "/" (MS_REC | MS_PRIVATE,
+    /// MS_SLAVE or MS_SHARED).
+    Propagation {
+        /// MS_* flags.
+        flags: u64,
+    },
+    /// Opens `path` (`openat(AT_FDCWD, path, flags)`) into `slot`: a source or the rootfs,
+    /// before the first change to the tree.
+    OpenPath {
+        /// What.
+        path: S,
+        /// open(2) flags.
+        flags: u64,
+        /// Where the fd goes.
+        slot: Slot,
+    },
+    /// Fails with ESTALE unless the fd in `slot` is device `dev`, inode `ino` (what the
+    /// parent checked is what the child got).
+    CheckIdentity {
+        /// The fd.
+        slot: Slot,
+        /// st_dev.
+        dev: u64,
+        /// st_ino.
+        ino: u64,
+    },
+    /// A recursive copy of the directory in `dir`, nodev, attached on itself; its root goes
+    /// to `root`, the sandbox's root from then on.
+    BindRoot {
+        /// The rootfs directory.
+        dir: Slot,
+        /// Where the new root goes.
+        root: Slot,
+    },
+    /// A copy of the mount at the source in `src` (with its submounts when `recursive`),
+    /// mount attributes `set` set and `clear` cleared, attached at `dst` under `root`.
+    Bind {
+        /// The source.
+        src: Slot,
+        /// The root the destination is looked up in.
+        root: Slot,
+        /// The destination, relative to `root`.
+        dst: S,
+        /// MOUNT_ATTR_* to set.
+        set: u64,
+        /// MOUNT_ATTR_* to clear.
+        clear: u64,
+        /// With submounts.
+        recursive: bool,
+    },
+    /// A new filesystem of type `fstype` configured by `options` (NUL-terminated key,
+    /// value pairs ended by an empty key; an empty value sets a flag), with mount
+    /// attributes `attrs`, attached at `dst` under `root`; its mount fd stays in `keep`.
+    FsMount {
+        /// "tmpfs", "proc", "devpts"...
+        fstype: S,
+        /// The options.
+        options: B,
+        /// MOUNT_ATTR_*.
+        attrs: u64,
+        /// The root the destination is looked up in.
+        root: Slot,
+        /// The destination, relative to `root`.
+        dst: S,
+        /// Where the mount fd stays, if anywhere.
+        keep: Option<Slot>,
+    },
+    /// Directory `name` (mode `mode`) in directory `parent` under `root`; an existing
     /// entry is fine.
-    MkdirAt = 35,
-    /// Empty regular file `b` (mode n2) in directory `a` under the root in slot n1; an
+    MkdirAt {
+        /// The root `parent` is looked up in.
+        root: Slot,
+        /// The directory, relative to `root`.
+        parent: S,
+        /// The new entry.
+        name: S,
+        /// Its mode.
+        mode: u32,
+    },
+    /// Empty regular file `name` (mode `mode`) in directory `parent` under `root`; an
     /// existing entry is fine.
-    CreateFileAt = 36,
-    /// Symlink `b` -> `c` in directory `a` under the root in slot n1; an existing entry is
+    CreateFileAt {
+        /// The root `parent` is looked up in.
+        root: Slot,
+        /// The directory, relative to `root`.
+        parent: S,
+        /// The new entry.
+        name: S,
+        /// Its mode.
+        mode: u32,
+    },
+    /// Symlink `name` -> `target` in directory `parent` under `root`; an existing entry is
     /// fine.
-    SymlinkAt = 37,
-    /// `mount_setattr` of the mount at `a` under the root in slot n1: set n2, clear n3,
-    /// recursively when n4 is 1.
-    SetAttrAt = 38,
-    /// Hides `a` under the root in slot n1: a directory under an empty read-only tmpfs,
-    /// anything else under a read-only copy of the empty device in slot n2. With
-    /// [`crate::fs::OPTIONAL`] in n3 a missing path is fine.
-    MaskAt = 39,
-    /// Makes `a` under the root in slot n1, and everything below it, read-only, nosuid,
-    /// nodev and noexec. With [`crate::fs::OPTIONAL`] in n3 a missing path is fine.
-    ReadOnlyAt = 60,
+    SymlinkAt {
+        /// The root `parent` is looked up in.
+        root: Slot,
+        /// The directory, relative to `root`.
+        parent: S,
+        /// The new entry.
+        name: S,
+        /// What it points to.
+        target: S,
+    },
+    /// `mount_setattr` of the mount at `path` under `root`.
+    SetAttrAt {
+        /// The root `path` is looked up in.
+        root: Slot,
+        /// The mount, relative to `root`.
+        path: S,
+        /// MOUNT_ATTR_* to set.
+        set: u64,
+        /// MOUNT_ATTR_* to clear.
+        clear: u64,
+        /// With submounts.
+        recursive: bool,
+    },
+    /// Hides `path` under `root`: a directory under an empty read-only tmpfs, anything else
+    /// under a read-only copy of the empty device in `empty`. A missing path is fine.
+    MaskAt {
+        /// The root `path` is looked up in.
+        root: Slot,
+        /// What, relative to `root`.
+        path: S,
+        /// The empty device (/dev/null).
+        empty: Slot,
+    },
+    /// Makes `path` under `root`, and everything below it, read-only, nosuid, nodev and
+    /// noexec. A missing path is fine.
+    ReadOnlyAt {
+        /// The root `path` is looked up in.
+        root: Slot,
+        /// What, relative to `root`.
+        path: S,
+    },
+    /// The directory in `root` becomes "/": `fchdir`, `pivot_root(".", ".")`, the old root
+    /// stacked on top is detached, `chdir("/")`. Nothing of the old root stays reachable.
+    PivotRoot {
+        /// The new root.
+        root: Slot,
+    },
     /// Closes every fd in the slot table.
-    CloseSlots = 61,
+    CloseSlots,
+    /// Opens `path` for writing and writes `data` in one `write`.
+    WriteFile {
+        /// The file.
+        path: S,
+        /// What to write.
+        data: B,
+    },
+    /// Writes `data` to `fd` (e.g. "0" to an open cgroup.procs).
+    WriteFd {
+        /// The fd.
+        fd: i32,
+        /// What to write.
+        data: B,
+    },
+    /// `setns(fd in slot, nstype)`: joins the namespace opened into `slot`.
+    SetNs {
+        /// The namespace fd.
+        slot: Slot,
+        /// Its CLONE_NEW* type.
+        nstype: u64,
+    },
+    /// `unshare(flags)`.
+    Unshare {
+        /// CLONE_* flags.
+        flags: u64,
+    },
+    /// Locks every mount of the mount namespace: the process becomes dumpable again (so
+    /// that /proc/self is its own), then `unshare(CLONE_NEWUSER | CLONE_NEWNS)` copies the
+    /// mounts into a namespace owned by a new user namespace, where the kernel forbids
+    /// unmounting them or clearing their read-only, nosuid, nodev and noexec flags, even
+    /// to a holder of CAP_SYS_ADMIN. Then "deny" to setgroups and the maps given (the
+    /// caller's own ids, mapped to themselves).
+    LockMounts {
+        /// uid_map text.
+        uid_map: B,
+        /// gid_map text.
+        gid_map: B,
+    },
+    /// Brings interface `lo` up (a fresh network namespace starts with it down).
+    LoopbackUp,
+    /// `prlimit64(0, resource, {soft, hard}, NULL)`.
+    SetRlimit {
+        /// RLIMIT_*.
+        resource: u32,
+        /// Soft limit.
+        soft: u64,
+        /// Hard limit.
+        hard: u64,
+    },
+    /// `setsid()`.
+    Setsid,
+    /// `prctl(PR_SET_NO_NEW_PRIVS, 1)`.
+    NoNewPrivs,
+    /// `prctl(PR_SET_PDEATHSIG, signal)`; then fails with ESRCH unless `getppid()` is still
+    /// `parent` (the parent died before the request took effect), when it is not 0.
+    ParentDeathSignal {
+        /// The signal.
+        signal: i32,
+        /// The parent's pid, or 0 for no check.
+        parent: i32,
+    },
+    /// `prctl(PR_SET_KEEPCAPS, keep)`.
+    KeepCaps {
+        /// Keep or not.
+        keep: bool,
+    },
+    /// Identity: `setgroups(0, NULL)` when `clear_groups`, then `setresgid(gid)`,
+    /// `setresuid(uid)`.
+    SetIds {
+        /// The uid.
+        uid: u32,
+        /// The gid.
+        gid: u32,
+        /// Clear the supplementary groups first.
+        clear_groups: bool,
+    },
+    /// Drops every capability not in `keep` from the bounding set.
+    DropBounding {
+        /// Mask of `1 << CAP_*`.
+        keep: u64,
+    },
+    /// `capset`: effective = permitted = inheritable = `mask`, narrowed to what is held.
+    SetCaps {
+        /// Mask of `1 << CAP_*`.
+        mask: u64,
+    },
+    /// `capset` with the three sets, each narrowed first to what the child holds.
+    SetCapSets {
+        /// Effective.
+        effective: u64,
+        /// Permitted.
+        permitted: u64,
+        /// Inheritable.
+        inheritable: u64,
+    },
+    /// Clears the ambient set, then raises every capability of `mask` in it.
+    Ambient {
+        /// Mask of `1 << CAP_*`.
+        mask: u64,
+    },
+    /// `seccomp(SECCOMP_SET_MODE_FILTER, 0, {len, filter})`: a classic BPF program
+    /// (`struct sock_filter`, 8 bytes an instruction).
+    SeccompFilter {
+        /// The instructions.
+        filter: B,
+    },
     /// `keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL)`: a new anonymous session keyring, so the
     /// caller's keys are out of reach.
-    NewSessionKeyring = 63,
-    /// `chdir(a)`; when `a` does not exist (or is not a searchable directory) there,
-    /// `chdir("/")` instead and note [`Notes::CWD_FALLBACK`].
-    ChdirOrRoot = 64,
-    /// Locks every mount of the mount namespace: the process becomes dumpable again (so
-    /// that /proc/self is its own), then `unshare(CLONE_NEWUSER | CLONE_NEWNS)`
-    /// copies them into a namespace owned by a new user namespace, where the kernel forbids
-    /// unmounting them, or clearing their read-only, nosuid, nodev and noexec flags, even to
-    /// a holder of CAP_SYS_ADMIN. Then "deny" to setgroups, the n2 bytes at `b` to gid_map
-    /// and the n1 bytes at `a` to uid_map (the caller's own ids, mapped to themselves).
-    LockMounts = 65,
-    /// `capset`: effective n1, permitted n2, inheritable n3, each first narrowed to what the
-    /// child holds (never a gain).
-    SetCapSets = 40,
-    /// `seccomp(SECCOMP_SET_MODE_FILTER, 0, {n1, a})`: installs the n1 BPF instructions
-    /// (`struct sock_filter`, 8 bytes each) at `a`.
-    SeccompFilter = 41,
+    NewSessionKeyring,
+    /// Forks: this process becomes a minimal init (PID 1 of a new PID namespace) that
+    /// reaps every child, forwards signals to the program and exits with its status; the
+    /// new child runs the remaining steps and the program. `program_stack`: the top of a
+    /// stack for the program child, which is then made with CLONE_VM | CLONE_VFORK (0: a
+    /// plain fork).
+    ForkInit {
+        /// Top of the program's stack, or 0.
+        program_stack: u64,
+    },
 }
 
-/// One setup step. Pointers point into memory the parent owns and keeps alive until the
-/// child has exec'd or exited.
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct Op {
-    /// What to do.
-    pub kind: OpKind,
-    /// First pointer argument (usually a NUL-terminated path).
-    pub a: *const u8,
-    /// Second pointer argument.
-    pub b: *const u8,
-    /// Third pointer argument.
-    pub c: *const u8,
-    /// Fourth pointer argument.
-    pub d: *const u8,
-    /// First number.
-    pub n1: u64,
-    /// Second number.
-    pub n2: u64,
-    /// Third number.
-    pub n3: u64,
-    /// Fourth number.
-    pub n4: u64,
-    /// Fifth number.
-    pub n5: u64,
-}
+impl<S, B> Op<S, B> {
+    /// The op's name (its variant), for messages and tests.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::SetHostname { .. } => "SetHostname",
+            Op::SetDomainname { .. } => "SetDomainname",
+            Op::Chdir { .. } => "Chdir",
+            Op::ChdirOrRoot { .. } => "ChdirOrRoot",
+            Op::Propagation { .. } => "Propagation",
+            Op::OpenPath { .. } => "OpenPath",
+            Op::CheckIdentity { .. } => "CheckIdentity",
+            Op::BindRoot { .. } => "BindRoot",
+            Op::Bind { .. } => "Bind",
+            Op::FsMount { .. } => "FsMount",
+            Op::MkdirAt { .. } => "MkdirAt",
+            Op::CreateFileAt { .. } => "CreateFileAt",
+            Op::SymlinkAt { .. } => "SymlinkAt",
+            Op::SetAttrAt { .. } => "SetAttrAt",
+            Op::MaskAt { .. } => "MaskAt",
+            Op::ReadOnlyAt { .. } => "ReadOnlyAt",
+            Op::PivotRoot { .. } => "PivotRoot",
+            Op::CloseSlots => "CloseSlots",
+            Op::WriteFile { .. } => "WriteFile",
+            Op::WriteFd { .. } => "WriteFd",
+            Op::SetNs { .. } => "SetNs",
+            Op::Unshare { .. } => "Unshare",
+            Op::LockMounts { .. } => "LockMounts",
+            Op::LoopbackUp => "LoopbackUp",
+            Op::SetRlimit { .. } => "SetRlimit",
+            Op::Setsid => "Setsid",
+            Op::NoNewPrivs => "NoNewPrivs",
+            Op::ParentDeathSignal { .. } => "ParentDeathSignal",
+            Op::KeepCaps { .. } => "KeepCaps",
+            Op::SetIds { .. } => "SetIds",
+            Op::DropBounding { .. } => "DropBounding",
+            Op::SetCaps { .. } => "SetCaps",
+            Op::SetCapSets { .. } => "SetCapSets",
+            Op::Ambient { .. } => "Ambient",
+            Op::SeccompFilter { .. } => "SeccompFilter",
+            Op::NewSessionKeyring => "NewSessionKeyring",
+            Op::ForkInit { .. } => "ForkInit",
+        }
+    }
 
-impl Op {
-    /// An op of `kind` with every argument empty.
-    pub const fn new(kind: OpKind) -> Op {
-        Op {
-            kind,
-            a: core::ptr::null(),
-            b: core::ptr::null(),
-            c: core::ptr::null(),
-            d: core::ptr::null(),
-            n1: 0,
-            n2: 0,
-            n3: 0,
-            n4: 0,
-            n5: 0,
+    /// The same op with its strings and bytes turned by `s` and `b` (the parent lowers
+    /// owned values into pointers this way).
+    pub fn lower<S2, B2>(
+        &self,
+        mut s: impl FnMut(&S) -> S2,
+        mut b: impl FnMut(&B) -> B2,
+    ) -> Op<S2, B2> {
+        match self {
+            Op::SetHostname { name } => Op::SetHostname { name: b(name) },
+            Op::SetDomainname { name } => Op::SetDomainname { name: b(name) },
+            Op::Chdir { path } => Op::Chdir { path: s(path) },
+            Op::ChdirOrRoot { path } => Op::ChdirOrRoot { path: s(path) },
+            Op::Propagation { flags } => Op::Propagation { flags: *flags },
+            Op::OpenPath { path, flags, slot } => Op::OpenPath {
+                path: s(path),
+                flags: *flags,
+                slot: *slot,
+            },
+            Op::CheckIdentity { slot, dev, ino } => Op::CheckIdentity {
+                slot: *slot,
+                dev: *dev,
+                ino: *ino,
+            },
+            Op::BindRoot { dir, root } => Op::BindRoot {
+                dir: *dir,
+                root: *root,
+            },
+            Op::Bind {
+                src,
+                root,
+                dst,
+                set,
+                clear,
+                recursive,
+            } => Op::Bind {
+                src: *src,
+                root: *root,
+                dst: s(dst),
+                set: *set,
+                clear: *clear,
+                recursive: *recursive,
+            },
+            Op::FsMount {
+                fstype,
+                options,
+                attrs,
+                root,
+                dst,
+                keep,
+            } => Op::FsMount {
+                fstype: s(fstype),
+                options: b(options),
+                attrs: *attrs,
+                root: *root,
+                dst: s(dst),
+                keep: *keep,
+            },
+            Op::MkdirAt {
+                root,
+                parent,
+                name,
+                mode,
+            } => Op::MkdirAt {
+                root: *root,
+                parent: s(parent),
+                name: s(name),
+                mode: *mode,
+            },
+            Op::CreateFileAt {
+                root,
+                parent,
+                name,
+                mode,
+            } => Op::CreateFileAt {
+                root: *root,
+                parent: s(parent),
+                name: s(name),
+                mode: *mode,
+            },
+            Op::SymlinkAt {
+                root,
+                parent,
+                name,
+                target,
+            } => Op::SymlinkAt {
+                root: *root,
+                parent: s(parent),
+                name: s(name),
+                target: s(target),
+            },
+            Op::SetAttrAt {
+                root,
+                path,
+                set,
+                clear,
+                recursive,
+            } => Op::SetAttrAt {
+                root: *root,
+                path: s(path),
+                set: *set,
+                clear: *clear,
+                recursive: *recursive,
+            },
+            Op::MaskAt { root, path, empty } => Op::MaskAt {
+                root: *root,
+                path: s(path),
+                empty: *empty,
+            },
+            Op::ReadOnlyAt { root, path } => Op::ReadOnlyAt {
+                root: *root,
+                path: s(path),
+            },
+            Op::PivotRoot { root } => Op::PivotRoot { root: *root },
+            Op::CloseSlots => Op::CloseSlots,
+            Op::WriteFile { path, data } => Op::WriteFile {
+                path: s(path),
+                data: b(data),
+            },
+            Op::WriteFd { fd, data } => Op::WriteFd {
+                fd: *fd,
+                data: b(data),
+            },
+            Op::SetNs { slot, nstype } => Op::SetNs {
+                slot: *slot,
+                nstype: *nstype,
+            },
+            Op::Unshare { flags } => Op::Unshare { flags: *flags },
+            Op::LockMounts { uid_map, gid_map } => Op::LockMounts {
+                uid_map: b(uid_map),
+                gid_map: b(gid_map),
+            },
+            Op::LoopbackUp => Op::LoopbackUp,
+            Op::SetRlimit {
+                resource,
+                soft,
+                hard,
+            } => Op::SetRlimit {
+                resource: *resource,
+                soft: *soft,
+                hard: *hard,
+            },
+            Op::Setsid => Op::Setsid,
+            Op::NoNewPrivs => Op::NoNewPrivs,
+            Op::ParentDeathSignal { signal, parent } => Op::ParentDeathSignal {
+                signal: *signal,
+                parent: *parent,
+            },
+            Op::KeepCaps { keep } => Op::KeepCaps { keep: *keep },
+            Op::SetIds {
+                uid,
+                gid,
+                clear_groups,
+            } => Op::SetIds {
+                uid: *uid,
+                gid: *gid,
+                clear_groups: *clear_groups,
+            },
+            Op::DropBounding { keep } => Op::DropBounding { keep: *keep },
+            Op::SetCaps { mask } => Op::SetCaps { mask: *mask },
+            Op::SetCapSets {
+                effective,
+                permitted,
+                inheritable,
+            } => Op::SetCapSets {
+                effective: *effective,
+                permitted: *permitted,
+                inheritable: *inheritable,
+            },
+            Op::Ambient { mask } => Op::Ambient { mask: *mask },
+            Op::SeccompFilter { filter } => Op::SeccompFilter { filter: b(filter) },
+            Op::NewSessionKeyring => Op::NewSessionKeyring,
+            Op::ForkInit { program_stack } => Op::ForkInit {
+                program_stack: *program_stack,
+            },
         }
     }
 }
@@ -248,7 +623,7 @@ impl Op {
 #[derive(Debug)]
 pub struct Plan {
     /// Setup steps, run in order.
-    pub ops: *const Op,
+    pub ops: *const Op<Str, Bytes>,
     /// Number of `ops`.
     pub n_ops: usize,
     /// Null-terminated list of full paths to try with `execve`, in order (PATH search

@@ -1,4 +1,5 @@
 //! How the CLI reports errors, and its exit codes.
+use crate::cmd::spawn::Labels;
 use cleave::Error;
 
 /// The request is invalid (bad flag, impossible combination, bad argument).
@@ -7,6 +8,57 @@ pub const EXIT_BAD_REQUEST: i32 = 125;
 pub const EXIT_SETUP_FAILED: i32 = 126;
 /// The program could not be found or executed.
 pub const EXIT_EXEC_FAILED: i32 = 127;
+
+/// Prints an error of a sandbox specification in the command line's words: the option a
+/// problem came from, and what to add.
+pub fn error_at(err: &Error, labels: &Labels) -> i32 {
+    match err {
+        Error::Invalid { origin, problem } => {
+            // "--uid 7 is not mapped ...": the value is the subject of the sentence.
+            let sep = if matches!(problem, cleave::error::Problem::NotMapped(_)) {
+                " "
+            } else {
+                ": "
+            };
+            eprintln!(
+                "cleave: {}{sep}{}",
+                labels.name(origin),
+                labels.problem(problem)
+            );
+        }
+        Error::ChildSetup {
+            step,
+            origin: Some(origin),
+            source,
+        } => {
+            eprintln!(
+                "cleave: child setup failed: {}: {step} ({})",
+                labels.name(origin),
+                errno_text(source)
+            );
+        }
+        _ => return error(err),
+    }
+    if let Some(hint) = err.hint() {
+        eprintln!("  hint: {hint}");
+    }
+    exit_code(err)
+}
+
+fn errno_text(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => format!(
+            "{}: {}",
+            cleave::flags::rules::errno_name(n),
+            std::io::Error::from_raw_os_error(n)
+                .to_string()
+                .split(" (os error")
+                .next()
+                .unwrap_or_default()
+        ),
+        None => e.to_string(),
+    }
+}
 
 /// Prints the error, its causes and its hint, and returns the exit code for it.
 pub fn error(err: &Error) -> i32 {
@@ -31,6 +83,7 @@ pub fn exit_code(err: &Error) -> i32 {
         Error::InvalidRequest { .. }
         | Error::ParseFlags(_)
         | Error::InvalidArgument { .. }
+        | Error::Invalid { .. }
         | Error::NeedsClone3 { .. } => EXIT_BAD_REQUEST,
         Error::Exec { .. } => EXIT_EXEC_FAILED,
         // The target is not there: a bad request, unlike a refusal.

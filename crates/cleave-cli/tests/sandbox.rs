@@ -443,7 +443,7 @@ fn bad_requests_fail_before_anything_is_mounted() {
                 "true",
             ],
             125,
-            "creates nothing on the host",
+            "nothing is created on the host",
         ),
     ];
     for (args, code, needle) in cases {
@@ -1327,6 +1327,9 @@ fn review_regressions() {
     // --bind stays writable under --preset sandbox's read-only host.
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("writable");
     std::fs::create_dir_all(&dir).unwrap();
+    // Writable by anyone: root's sandbox runs as nobody on the host by default.
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let _ = std::fs::remove_file(dir.join("f"));
     let d = dir.to_str().unwrap();
     let o = as_root(&[
         "spawn",

@@ -1,7 +1,9 @@
 //! The library's one error type, with advice for the common errnos.
 use crate::flags::rules::{errno_name, Interface, Violation};
-use crate::flags::{CloneFlags, ParseError};
+use crate::flags::{CloneFlags, Namespace, ParseError};
+use std::fmt;
 use std::io;
+use std::path::PathBuf;
 
 /// Everything that can go wrong while creating or managing a child.
 #[derive(Debug, thiserror::Error)]
@@ -53,8 +55,18 @@ pub enum Error {
     ChildSetup {
         /// The step, described.
         step: String,
+        /// The part of the sandbox specification the step came from, when it came from one.
+        origin: Option<Origin>,
         /// Why.
         source: io::Error,
+    },
+    /// A sandbox specification asks for something impossible; nothing was created.
+    #[error("{origin}: {problem}")]
+    Invalid {
+        /// Where in the specification.
+        origin: Origin,
+        /// What is wrong.
+        problem: Problem,
     },
     /// A parent-side preparation failed (stack, report channel, fd duplication).
     #[error("failed to {what} ({})", errno_text(.source))]
@@ -206,7 +218,7 @@ impl Error {
                 libc::ENOEXEC => Some("the file is not an executable this kernel can run; scripts need a #! line".into()),
                 _ => None,
             },
-            Error::ChildSetup { step, .. } => setup_hint(step, errno),
+            Error::ChildSetup { step, origin, .. } => setup_hint(step, origin.as_ref(), errno),
             Error::Enter { .. } | Error::Inspect { .. } => enter_hint(errno),
             Error::Cgroup { .. } => cgroup_hint(errno),
             Error::EnterContext { .. } => match errno {
@@ -218,14 +230,217 @@ impl Error {
     }
 }
 
-fn setup_hint(step: &str, errno: i32) -> Option<String> {
+fn setup_hint(step: &str, origin: Option<&Origin>, errno: i32) -> Option<String> {
     Some(match errno {
-        libc::EPERM if step.contains("procfs") || step.starts_with("--proc") => "a procfs can be mounted only for a PID namespace owned by the sandbox's user namespace: add pid to --new (and, on a host whose /proc has parts hidden by overmounts, the kernel refuses it anyway)".into(),
-        libc::EPERM | libc::EACCES if step.contains("uid_map") || step.contains("gid_map") => "the kernel refused the id map: an unprivileged caller may map only its own ids (use --map-auto for ranges from /etc/subuid)".into(),
-        libc::EROFS => "the destination is on a read-only filesystem: mount a --tmpfs over its parent first".into(),
-        libc::ENOENT if step.starts_with("--chdir") => "the directory does not exist inside the sandbox (paths are inside the new root)".into(),
+        libc::EPERM if step.contains("procfs") => "a procfs can be mounted only for a PID namespace owned by the sandbox's user namespace: ask for a new PID namespace too (and, on a host whose /proc has parts hidden by overmounts, the kernel refuses it anyway)".into(),
+        libc::EPERM | libc::EACCES if step.contains("uid_map") || step.contains("gid_map") => "the kernel refused the id map: an unprivileged caller may map only its own ids (ranges need newuidmap and /etc/subuid)".into(),
+        libc::EROFS => "the destination is on a read-only filesystem: mount a tmpfs over its parent first".into(),
+        libc::ENOENT if origin == Some(&Origin::WorkingDirectory) => "the directory does not exist inside the sandbox (paths are inside the new root)".into(),
         _ => return None,
     })
+}
+
+/// Where in a sandbox specification ([`crate::sandbox::SandboxSpec`]) a value came from.
+/// Each front end names it in its own words: an option of the command line, a JSON path of
+/// an OCI config.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Origin {
+    /// `filesystem.ops[i]`.
+    Mount(usize),
+    /// `filesystem.rootfs`.
+    Rootfs,
+    /// `filesystem.propagation`.
+    Propagation,
+    /// `filesystem.chdir`, or the caller's working directory looked up inside.
+    WorkingDirectory,
+    /// `ids.mapping` (user ids).
+    UserMap,
+    /// `ids.mapping` (group ids).
+    GroupMap,
+    /// `ids.uid`.
+    Uid,
+    /// `ids.gid`.
+    Gid,
+    /// `uts.hostname`.
+    Hostname,
+    /// `uts.domainname`.
+    Domainname,
+    /// `namespaces`: the namespaces asked for.
+    Namespaces,
+    /// `namespaces.join`: the namespace of this type joined by path.
+    Join(Namespace),
+    /// `time`: the time namespace's offsets.
+    TimeOffsets,
+    /// `security.rlimits[i]`.
+    Rlimit(usize),
+    /// `security.capabilities`.
+    Capabilities,
+    /// `limits`.
+    Limits,
+    /// `mount_proc`.
+    MountProc,
+    /// `as_pid1`.
+    AsPid1,
+    /// `clone.share`: what the child shares with the caller.
+    Sharing,
+    /// `process`: the program, its arguments and environment.
+    Process,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Mount(i) => write!(f, "mount {}", i + 1),
+            Origin::Rootfs => f.write_str("the new root"),
+            Origin::Propagation => f.write_str("mount propagation"),
+            Origin::WorkingDirectory => f.write_str("the working directory"),
+            Origin::UserMap => f.write_str("the user id map"),
+            Origin::GroupMap => f.write_str("the group id map"),
+            Origin::Uid => f.write_str("the uid inside"),
+            Origin::Gid => f.write_str("the gid inside"),
+            Origin::Hostname => f.write_str("the hostname"),
+            Origin::Domainname => f.write_str("the domain name"),
+            Origin::Namespaces => f.write_str("the namespaces"),
+            Origin::Join(ns) => write!(f, "the {} namespace to join", ns.name()),
+            Origin::TimeOffsets => f.write_str("the clock offsets"),
+            Origin::Rlimit(i) => write!(f, "resource limit {}", i + 1),
+            Origin::Capabilities => f.write_str("the capabilities"),
+            Origin::Limits => f.write_str("the cgroup limits"),
+            Origin::MountProc => f.write_str("the /proc of the new PID namespace"),
+            Origin::AsPid1 => f.write_str("the program as PID 1"),
+            Origin::Sharing => f.write_str("what is shared with the caller"),
+            Origin::Process => f.write_str("the program"),
+        }
+    }
+}
+
+/// What is wrong with a part of a sandbox specification, in words that name no option of
+/// any front end.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Problem {
+    /// It needs a namespace of this type that the specification does not ask for.
+    #[error("needs a new {} namespace", .0.name())]
+    NeedsNamespace(Namespace),
+    /// Both a new namespace of this type and one to join were asked for.
+    #[error("a {} namespace cannot be both new and joined", .0.name())]
+    NewAndJoined(Namespace),
+    /// The path to join is not a namespace of the type it was given for.
+    #[error("{path} is not a {} namespace ({why})", .ns.name())]
+    NotANamespace {
+        /// The namespace type asked for.
+        ns: Namespace,
+        /// The path given.
+        path: PathBuf,
+        /// What it is instead.
+        why: String,
+    },
+    /// An id the program is to run as has no mapping in the new user namespace.
+    #[error("{0} is not mapped in the new user namespace: map it, or pick a mapped id")]
+    NotMapped(u32),
+    /// A PID namespace's init closes the fds it does not need, which a shared fd table
+    /// would close in the caller too.
+    #[error("a shared fd table cannot go with the init of a new PID namespace, which closes the fds it does not need: run the program as PID 1, or do not share the fd table")]
+    FdTableSharedWithInit,
+    /// A filesystem problem.
+    #[error(transparent)]
+    Mount(#[from] MountProblem),
+    /// A value out of the range the kernel accepts.
+    #[error(transparent)]
+    Range(#[from] RangeError),
+    /// A limit the cgroup controllers would refuse or clamp.
+    #[error("{0}")]
+    Limit(String),
+}
+
+/// What is wrong with a filesystem operation of a sandbox specification.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MountProblem {
+    /// Mount operations were asked for without a new mount namespace.
+    #[error("mount operations and a new root need a new mount namespace")]
+    NeedsMountNamespace,
+    /// A destination is not absolute.
+    #[error("the destination {0} must be an absolute path inside the sandbox")]
+    NotAbsolute(PathBuf),
+    /// A destination has a `..` component.
+    #[error("`..` is not allowed in the destination {0}: write the path without it")]
+    DotDot(PathBuf),
+    /// Resolving a destination through its symlinks leaves the new root.
+    #[error("{dst}: {via}, which leaves the new root {root}: point it inside the root")]
+    LeavesRoot {
+        /// The destination.
+        dst: PathBuf,
+        /// The symlink or component that leaves.
+        via: String,
+        /// The new root.
+        root: PathBuf,
+    },
+    /// Too many symlinks on the way.
+    #[error("{0}: too many levels of symbolic links")]
+    TooManyLinks(PathBuf),
+    /// A path on the way is not a directory.
+    #[error("{dst}: {path} is not a directory")]
+    NotADirectory {
+        /// The destination.
+        dst: PathBuf,
+        /// The part that is not a directory.
+        path: PathBuf,
+    },
+    /// A missing path cannot be created where it would be.
+    #[error("{dst}: {path} does not exist, and {}", if *.in_pseudo_fs { "it would be inside a procfs or devpts" } else { "nothing is created on the host's filesystem without a new root: create it first, put it under a tmpfs, or use a new root" })]
+    CannotCreate {
+        /// The destination.
+        dst: PathBuf,
+        /// The missing part.
+        path: PathBuf,
+        /// It would be inside a procfs or devpts (else: on the host's filesystem).
+        in_pseudo_fs: bool,
+    },
+    /// Something other than the requested entry already exists.
+    #[error("{0}: something else already exists there")]
+    Occupied(PathBuf),
+    /// The path does not exist in the sandbox.
+    #[error("{0}: no such path in the sandbox")]
+    Missing(PathBuf),
+    /// A bind source cannot be used.
+    #[error("the source {path}: {}", errno_text(&io::Error::from_raw_os_error(*.errno)))]
+    Source {
+        /// The source.
+        path: PathBuf,
+        /// Why.
+        errno: i32,
+    },
+    /// A directory onto something that is not one.
+    #[error("{src} is a directory and {dst} is not: bind a directory onto a directory")]
+    DirectoryOntoFile {
+        /// The source.
+        src: PathBuf,
+        /// The destination.
+        dst: PathBuf,
+    },
+    /// A file onto a directory.
+    #[error("{src} is a file and {dst} is a directory: give the file's own path as the destination, e.g. {suggestion}")]
+    FileOntoDirectory {
+        /// The source.
+        src: PathBuf,
+        /// The destination.
+        dst: PathBuf,
+        /// The path meant, probably.
+        suggestion: PathBuf,
+    },
+    /// The new root cannot be used.
+    #[error("{path}: {}; give an existing directory (scripts/mkrootfs.sh DIR builds one)", errno_text(&io::Error::from_raw_os_error(*.errno)))]
+    Rootfs {
+        /// The path given.
+        path: PathBuf,
+        /// Why.
+        errno: i32,
+    },
+    /// The old root is shared, which pivot_root refuses.
+    #[error("a new root needs the old root not to be shared (pivot_root refuses it): use private (the default) or slave propagation")]
+    SharedRoot,
 }
 
 fn cgroup_hint(errno: i32) -> Option<String> {

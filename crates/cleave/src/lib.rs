@@ -42,8 +42,10 @@ pub mod raw;
 pub mod rawio;
 pub mod sandbox;
 pub mod seccomp;
+mod security;
 mod spawn;
 pub mod stack;
+pub mod supervise;
 
 pub use child::{Child, ExitStatus, Reaper};
 pub use error::{Error, Result};

@@ -1,7 +1,7 @@
 //! Parent side of a program spawn: turns a [`crate::Command`] into a [`cleave_child::Plan`]
 //! whose every byte is built before clone. The child only reads it.
-use crate::error::{Error, Result};
-use cleave_child::{Op, OpKind, Plan, Report};
+use crate::error::{Error, Origin, Result};
+use cleave_child::{Bytes, Op, Plan, Report, Str};
 use std::ffi::{c_char, CString, OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
@@ -22,55 +22,38 @@ pub(crate) struct PlanData {
 #[allow(unsafe_code)]
 unsafe impl Send for PlanData {}
 
-/// A step the child runs before exec: one [`Op`] with the bytes it points to, and a
+/// An op as the parent holds it: strings (without their NUL) and bytes owned.
+pub(crate) type StepOp = Op<Vec<u8>, Vec<u8>>;
+
+/// A step the child runs before exec: one typed [`Op`] with the data it points to, and a
 /// description for error messages ("mount tmpfs on /tmp").
 #[derive(Clone, Debug)]
 pub(crate) struct Step {
-    pub kind: OpKind,
-    /// The pointer arguments a, b, c, d, as owned bytes (a NUL is added when built).
-    pub args: [Option<Vec<u8>>; 4],
-    /// Which of `args` are binary data passed as they are (8-byte aligned, no NUL added,
-    /// NULs allowed) rather than strings.
-    pub blob: [bool; 4],
-    pub n: [u64; 5],
+    pub op: StepOp,
     pub what: String,
+    /// The part of the sandbox specification it came from.
+    pub origin: Option<Origin>,
 }
 
 impl Step {
-    pub fn new(kind: OpKind, what: impl Into<String>) -> Step {
+    pub fn new(op: StepOp, what: impl Into<String>) -> Step {
         Step {
-            kind,
-            args: [None, None, None, None],
-            blob: [false; 4],
-            n: [0; 5],
+            op,
             what: what.into(),
+            origin: None,
         }
     }
 
-    /// Sets pointer argument `i` (0 = a .. 3 = d).
-    pub fn arg(mut self, i: usize, bytes: impl AsRef<[u8]>) -> Step {
-        self.args[i] = Some(bytes.as_ref().to_vec());
+    /// The step with its origin.
+    pub fn at(mut self, origin: Origin) -> Step {
+        self.origin = Some(origin);
         self
     }
+}
 
-    /// Sets pointer argument `i` to binary data, passed as it is (see [`Step::blob`]).
-    pub fn blob(mut self, i: usize, bytes: impl AsRef<[u8]>) -> Step {
-        self.args[i] = Some(bytes.as_ref().to_vec());
-        self.blob[i] = true;
-        self
-    }
-
-    /// Sets number `i` (0 = n1 .. 4 = n5).
-    pub fn num(mut self, i: usize, v: u64) -> Step {
-        self.n[i] = v;
-        self
-    }
-
-    pub fn text(kind: OpKind, what: &str, text: &OsStr) -> Step {
-        Step::new(kind, format!("{what}({text:?})"))
-            .arg(0, text.as_bytes())
-            .num(0, text.len() as u64)
-    }
+/// Owned bytes of a path or name, for an op's string.
+pub(crate) fn text(s: impl AsRef<OsStr>) -> Vec<u8> {
+    s.as_ref().as_bytes().to_vec()
 }
 
 pub(crate) struct PlanInput<'a> {
@@ -170,29 +153,44 @@ impl PlanData {
         };
 
         let mut ops = Vec::new();
-        let mut blobs = Vec::new();
+        let mut blobs: Vec<Vec<u64>> = Vec::new();
         for step in input.steps {
-            let mut op = Op::new(step.kind);
-            let mut ptrs = [std::ptr::null::<u8>(); 4];
-            for (i, arg) in step.args.iter().enumerate() {
-                let Some(bytes) = arg else { continue };
-                if step.blob[i] {
+            // Every string is checked for NULs first, so the lowering below cannot fail.
+            let mut bad = None;
+            step.op.lower(
+                |st| {
+                    if st.contains(&0) {
+                        bad = Some(st.clone());
+                    }
+                },
+                |_| (),
+            );
+            if let Some(st) = bad {
+                cstring(OsStr::from_bytes(&st), &step.what)?;
+            }
+            let op = step.op.lower(
+                |st| {
+                    let c = CString::new(st.clone()).unwrap_or_default();
+                    let p = Str(c.as_ptr().cast());
+                    strings.push(c);
+                    p
+                },
+                |bytes| {
+                    // 8-byte aligned: a BPF program is read as structures.
                     let mut words = vec![0u64; bytes.len().div_ceil(8)];
                     for (w, chunk) in words.iter_mut().zip(bytes.chunks(8)) {
                         let mut b = [0u8; 8];
                         b[..chunk.len()].copy_from_slice(chunk);
                         *w = u64::from_ne_bytes(b);
                     }
-                    ptrs[i] = words.as_ptr().cast();
+                    let p = Bytes {
+                        ptr: words.as_ptr().cast(),
+                        len: bytes.len(),
+                    };
                     blobs.push(words);
-                } else {
-                    let c = cstring(OsStr::from_bytes(bytes), "setup argument")?;
-                    ptrs[i] = c.as_ptr().cast();
-                    strings.push(c);
-                }
-            }
-            [op.a, op.b, op.c, op.d] = ptrs;
-            [op.n1, op.n2, op.n3, op.n4, op.n5] = step.n;
+                    p
+                },
+            );
             ops.push(op);
         }
         let mut slots = vec![-1i32; input.slots];

@@ -1,8 +1,8 @@
 //! `cleave enter`: run a program inside a running process's namespaces, cgroups and root.
-use super::spawn::{signals, FORWARDED};
 use crate::cli::EnterArgs;
 use crate::report;
 use cleave::enter::{Enter, Privileges};
+use cleave::supervise::{Forwarder, FORWARDED};
 use cleave::{CloneFlags, Command, Namespace};
 use std::os::fd::AsRawFd;
 
@@ -90,7 +90,7 @@ pub fn run(a: EnterArgs) -> i32 {
     if let Err(e) = entered.apply(&mut cmd) {
         return report::error(&e);
     }
-    let forward = signals::Forwarder::block(&FORWARDED);
+    let forward = Forwarder::block(&FORWARDED);
     cmd.signal_mask(forward.original_mask());
     let mut child = match cmd.spawn() {
         Ok(c) => c,

@@ -5,34 +5,17 @@ use clap::ArgMatches;
 use cleave::caps::{self, Rlimit};
 use cleave::cgroup::{self, Limits};
 use cleave::env;
+use cleave::error::{Origin, Problem};
 use cleave::flags::{check_set_tid, parse_flags, signal_name};
 use cleave::idmap::{IdMap, IdMapping};
 use cleave::mount::MountOp;
 use cleave::ns::{time, uts};
-use cleave::sandbox::Sandbox;
-use cleave::{CloneFlags, Command, Namespace, Reaper};
+use cleave::sandbox::{prepare, Capabilities, Preset, SandboxSpec};
+use cleave::supervise::{Forwarder, FORWARDED};
+use cleave::{CloneFlags, Namespace, Reaper};
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
-
-/// Signals cleave passes on to the program.
-pub(crate) const FORWARDED: [i32; 6] = [
-    libc::SIGTERM,
-    libc::SIGINT,
-    libc::SIGHUP,
-    libc::SIGQUIT,
-    libc::SIGUSR1,
-    libc::SIGUSR2,
-];
-
-/// The namespaces of `--preset sandbox` and `--preset container`.
-const SANDBOX_NAMESPACES: CloneFlags = CloneFlags::NEWUSER
-    .union(CloneFlags::NEWPID)
-    .union(CloneFlags::NEWNS)
-    .union(CloneFlags::NEWUTS)
-    .union(CloneFlags::NEWIPC)
-    .union(CloneFlags::NEWNET)
-    .union(CloneFlags::NEWCGROUP);
 
 /// Adds up --flags, --share, --new, --preset and the switches.
 pub fn collect_flags(a: &SpawnArgs) -> Result<(CloneFlags, Option<i32>), String> {
@@ -69,7 +52,7 @@ pub fn collect_flags(a: &SpawnArgs) -> Result<(CloneFlags, Option<i32>), String>
             "vfork" => CloneFlags::PRESET_VFORK,
             "linuxthreads" => CloneFlags::PRESET_LINUXTHREADS,
             "nptl" => CloneFlags::PRESET_NPTL,
-            "sandbox" | "container" => SANDBOX_NAMESPACES,
+            "sandbox" | "container" => cleave::sandbox::NAMESPACES,
             other => {
                 return Err(format!(
                     "unknown preset `{other}`: choose fork, vfork, linuxthreads, nptl, sandbox or container"
@@ -96,58 +79,12 @@ pub fn collect_flags(a: &SpawnArgs) -> Result<(CloneFlags, Option<i32>), String>
 }
 
 pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
-    let (mut flags, signal) = match collect_flags(&a) {
+    let (flags, signal) = match collect_flags(&a) {
         Ok(f) => f,
         Err(msg) => return report::bad_request(&msg),
     };
-    let mut cmd = Command::new(&a.command[0]);
-    cmd.args(&a.command[1..]);
-    if let Some(dir) = &a.into_cgroup {
-        match std::fs::File::open(dir) {
-            Ok(f) => {
-                if let Err(e) = cmd.into_cgroup(&f) {
-                    return report::bad_request(&format!("--into-cgroup {}: {e}", dir.display()));
-                }
-            }
-            Err(e) => {
-                return report::bad_request(&format!(
-                    "--into-cgroup {}: {e}; give a directory of a cgroup2 hierarchy",
-                    dir.display()
-                ))
-            }
-        }
-    }
-    // Follow the program through a pidfd: exact waiting and signalling with any exit signal,
-    // and the only way to await a CLONE_PARENT child. Legacy clone() cannot combine it with
-    // CLONE_PARENT_SETTID, and --unchecked promises the flags untouched.
-    let legacy = cleave::raw::clone3_unavailable();
-    let pidfd_impossible = legacy && flags.contains(CloneFlags::PARENT_SETTID);
-    if !a.unchecked && !pidfd_impossible {
-        flags |= CloneFlags::PIDFD;
-    }
-    cmd.flags(flags).unchecked(a.unchecked);
-    if let Some(s) = signal {
-        cmd.exit_signal(Some(s));
-    }
     if let Err(msg) = check_values(&a, flags) {
         return report::bad_request(&msg);
-    }
-    if !a.set_tid.is_empty() {
-        cmd.set_tid(&a.set_tid);
-    }
-    for &fd in &a.sandbox.preserve_fd {
-        cmd.keep_fd(fd);
-    }
-    if a.sandbox.clearenv {
-        cmd.env_clear();
-    }
-    for var in &a.sandbox.unsetenv {
-        cmd.env_remove(var);
-    }
-    for pair in a.sandbox.setenv.chunks(2) {
-        if let [var, value] = pair {
-            cmd.env(var, value);
-        }
     }
     // --json-status writes to the descriptor it was given, duplicated: a pipe or socket
     // works, and nothing is reopened by path (which could grant more than the fd had).
@@ -156,12 +93,15 @@ pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
         Some(Err(e)) => return report::bad_request(&e.named("--json-status")),
         None => None,
     };
-    if let Some(name) = &a.sandbox.argv0 {
-        cmd.arg0(name);
-    }
-    let mut sandbox = match sandbox_from(&a, cmd, matches) {
+    let forward = Forwarder::block(&FORWARDED);
+    let (mut spec, labels) = match spec_from(&a, flags, signal, matches) {
         Ok(s) => s,
         Err(e) => return report::error(&e),
+    };
+    spec.process.signal_mask = Some(forward.original_mask());
+    let prepared = match prepare(&spec) {
+        Ok(p) => p,
+        Err(e) => return report::error_at(&e, &labels),
     };
     if a.sandbox.die_with_parent {
         if let Err(msg) = die_with_parent() {
@@ -170,29 +110,31 @@ pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
     }
     // The first status line is written while the child waits at its start, so its
     // namespaces are there to be read however short-lived the program is.
-    if let Some(out) = &json {
-        let mut out = match out.try_clone() {
-            Ok(f) => f,
-            Err(e) => return report::bad_request(&format!("--json-status: {e}")),
-        };
-        sandbox.on_clone(move |pid| {
-            let _ = writeln!(out, "{}", status_line(pid));
-            Ok(())
-        });
-    }
-
-    let forward = signals::Forwarder::block(&FORWARDED);
-    sandbox.command().signal_mask(forward.original_mask());
-    let mut running = match sandbox.spawn() {
-        Ok(c) => c,
-        Err(e) => return report::error(&e),
+    let hook: Option<Box<dyn FnMut(i32) -> cleave::Result<()>>> = match &json {
+        Some(out) => {
+            let mut out = match out.try_clone() {
+                Ok(f) => f,
+                Err(e) => return report::bad_request(&format!("--json-status: {e}")),
+            };
+            Some(Box::new(move |pid| {
+                let _ = writeln!(out, "{}", status_line(pid));
+                Ok(())
+            }))
+        }
+        None => None,
     };
+
+    let mut running = match prepared.spawn_with(hook) {
+        Ok(c) => c,
+        Err(e) => return report::error_at(&e, &labels),
+    };
+    let effective = running.flags();
     let child = running.child();
     if a.verbose {
         eprintln!(
             "cleave: started pid {} with {} (exit signal {})",
             child.id(),
-            sandbox.command().effective_flags(),
+            effective,
             match child.exit_signal() {
                 0 => "none".to_string(),
                 s => signal_name(s),
@@ -209,7 +151,7 @@ pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
         };
     }
     if let Some(pidfd) = child.pidfd() {
-        forward.until_exit(pidfd.as_raw_fd(), !a.sandbox.new_session, |sig| {
+        forward.until_exit(pidfd.as_raw_fd(), !spec.security.new_session, |sig| {
             let _ = child.signal(sig);
         });
     }
@@ -304,7 +246,7 @@ fn bad(what: String) -> cleave::Error {
 }
 
 /// The mount options in command-line order.
-fn mount_ops(s: &SandboxArgs, matches: Option<&ArgMatches>) -> Vec<MountOp> {
+fn mount_ops(s: &SandboxArgs, matches: Option<&ArgMatches>) -> Vec<(MountOp, String)> {
     let lists: [(&str, &Vec<PathBuf>, usize); 12] = [
         ("bind", &s.bind, 2),
         ("ro_bind", &s.ro_bind, 2),
@@ -319,7 +261,7 @@ fn mount_ops(s: &SandboxArgs, matches: Option<&ArgMatches>) -> Vec<MountOp> {
         ("symlink", &s.symlink, 2),
         ("remount_ro", &s.remount_ro, 1),
     ];
-    let mut ordered: Vec<(usize, MountOp)> = Vec::new();
+    let mut ordered: Vec<(usize, MountOp, String)> = Vec::new();
     for (id, values, arity) in lists {
         let indices: Vec<usize> = matches
             .and_then(|m| m.indices_of(id))
@@ -360,29 +302,92 @@ fn mount_ops(s: &SandboxArgs, matches: Option<&ArgMatches>) -> Vec<MountOp> {
                 },
                 _ => MountOp::RemountRo { dst: one() },
             };
-            ordered.push((at, op));
+            let label = std::iter::once(format!("--{}", id.replace('_', "-")))
+                .chain(chunk.iter().map(|p| p.display().to_string()))
+                .collect::<Vec<_>>()
+                .join(" ");
+            ordered.push((at, op, label));
         }
     }
-    ordered.sort_by_key(|(at, _)| *at);
-    ordered.into_iter().map(|(_, op)| op).collect()
+    ordered.sort_by_key(|(at, _, _)| *at);
+    ordered
+        .into_iter()
+        .map(|(_, op, label)| (op, label))
+        .collect()
 }
 
-/// Turns the sandbox options into a [`Sandbox`] around `cmd`.
-fn sandbox_from(
+/// Turns the options into a [`SandboxSpec`], with the command-line words for each part of
+/// it (for error messages).
+fn spec_from(
     a: &SpawnArgs,
-    cmd: Command,
+    flags: CloneFlags,
+    signal: Option<i32>,
     matches: Option<&ArgMatches>,
-) -> cleave::Result<Sandbox> {
+) -> cleave::Result<(SandboxSpec, Labels)> {
     let s = &a.sandbox;
-    let preset = a.preset.as_deref().map(|p| p.trim().to_ascii_lowercase());
-    let preset = preset.as_deref();
-    if preset == Some("container") && s.rootfs.is_none() {
+    let mut spec = SandboxSpec::default();
+    let mut labels = Labels::default();
+    spec.process.program = a.command[0].clone();
+    spec.process.args = a.command[1..].iter().map(Into::into).collect();
+    spec.process.argv0 = s.argv0.clone();
+    spec.process.env.clear = s.clearenv;
+    spec.process.env.remove = s.unsetenv.iter().map(Into::into).collect();
+    spec.process.env.set = s
+        .setenv
+        .chunks(2)
+        .filter_map(|p| match p {
+            [k, v] => Some((k.into(), v.into())),
+            _ => None,
+        })
+        .collect();
+    spec.process.preserve_fds = s.preserve_fd.clone();
+
+    spec.namespaces.new = flags & CloneFlags::ALL_NAMESPACES;
+    spec.clone.flags = flags.difference(CloneFlags::ALL_NAMESPACES);
+    spec.clone.exit_signal = signal;
+    spec.clone.set_tid = a.set_tid.clone();
+    spec.clone.unchecked = a.unchecked;
+    spec.clone.into_cgroup = a.into_cgroup.clone();
+    // Follow the program through a pidfd: exact waiting and signalling with any exit signal,
+    // and the only way to await a CLONE_PARENT child. Legacy clone() cannot combine it with
+    // CLONE_PARENT_SETTID, and --unchecked promises the flags untouched.
+    let legacy = cleave::raw::clone3_unavailable();
+    if !(a.unchecked || legacy && flags.contains(CloneFlags::PARENT_SETTID)) {
+        spec.clone.flags |= CloneFlags::PIDFD;
+    }
+
+    let preset = match a.preset.as_deref().map(|p| p.trim().to_ascii_lowercase()) {
+        Some(p) if p == "sandbox" => Some(Preset::Sandbox),
+        Some(p) if p == "container" => Some(Preset::Container),
+        _ => None,
+    };
+    if preset == Some(Preset::Container) && s.rootfs.is_none() {
         return Err(bad(
             "--preset container needs --rootfs DIR (scripts/mkrootfs.sh DIR builds a busybox one)"
                 .into(),
         ));
     }
-    let mut sb = Sandbox::new(cmd);
+    spec.filesystem.rootfs = s.rootfs.clone();
+    labels.rootfs = match &s.rootfs {
+        Some(r) => format!("--rootfs {}", r.display()),
+        None => "--rootfs".into(),
+    };
+    // SAFETY: geteuid has no preconditions.
+    #[allow(unsafe_code)]
+    let euid = unsafe { libc::geteuid() };
+    if let Some(p) = preset {
+        p.apply(&mut spec, euid)?;
+        let name = if p == Preset::Sandbox {
+            "sandbox"
+        } else {
+            "container"
+        };
+        for op in &spec.filesystem.ops {
+            labels
+                .mounts
+                .push(format!("--preset {name} ({})", op.dst().display()));
+        }
+    }
 
     let picked = [
         s.map_root,
@@ -405,80 +410,54 @@ fn sandbox_from(
             })
             .collect::<cleave::Result<Vec<_>>>()
     };
-    let mapping = if s.map_current {
-        IdMapping::Current
+    if s.map_root {
+        spec.ids.mapping = IdMapping::Root;
+    } else if s.map_current {
+        spec.ids.mapping = IdMapping::Current;
     } else if s.map_auto {
-        IdMapping::Auto
+        spec.ids.mapping = IdMapping::Auto;
     } else if !s.map_user.is_empty() || !s.map_group.is_empty() {
-        IdMapping::Custom {
+        spec.ids.mapping = IdMapping::Custom {
             users: parse_maps(&s.map_user, "--map-user")?,
             groups: parse_maps(&s.map_group, "--map-group")?,
-        }
-    } else {
-        IdMapping::Root
-    };
-    sb.id_mapping(mapping);
-    match s.setgroups.as_deref() {
-        None => {}
-        Some("allow") => {
-            sb.setgroups(true);
-        }
-        Some("deny") => {
-            sb.setgroups(false);
-        }
+        };
+    }
+    spec.ids.setgroups = match s.setgroups.as_deref() {
+        None => None,
+        Some("allow") => Some(true),
+        Some("deny") => Some(false),
         Some(other) => return Err(bad(format!("--setgroups {other}: choose allow or deny"))),
-    }
-    if let Some(u) = s.uid {
-        sb.uid(u);
-    }
-    if let Some(g) = s.gid {
-        sb.gid(g);
-    }
+    };
+    spec.ids.uid = s.uid;
+    spec.ids.gid = s.gid;
     if let Some(h) = &s.hostname {
         uts::check_hostname(h.as_ref()).map_err(|e| bad(e.named("--hostname")))?;
-        sb.hostname(h);
     }
     if let Some(d) = &s.domainname {
         uts::check_domainname(d.as_ref()).map_err(|e| bad(e.named("--domainname")))?;
-        sb.domainname(d);
     }
-    sb.as_pid1(s.as_pid_1).mount_proc(s.mount_proc);
+    spec.uts.hostname = s.hostname.clone().map(Into::into);
+    spec.uts.domainname = s.domainname.clone().map(Into::into);
+    spec.as_pid1 = s.as_pid_1;
+    spec.mount_proc = s.mount_proc;
     if let Some(m) = s.monotonic {
         time::check_offsets(Some(m), None).map_err(|e| bad(e.named("--monotonic")))?;
-        sb.monotonic_offset(m);
     }
     if let Some(b) = s.boottime {
         time::check_offsets(None, Some(b)).map_err(|e| bad(e.named("--boottime")))?;
-        sb.boottime_offset(b);
     }
+    spec.time.monotonic = s.monotonic;
+    spec.time.boottime = s.boottime;
 
-    let sandbox_mode = matches!(preset, Some("sandbox") | Some("container")) || s.rootfs.is_some();
-    if let Some(r) = &s.rootfs {
-        sb.rootfs(r);
+    for (op, label) in mount_ops(s, matches) {
+        spec.filesystem.ops.push(op);
+        labels.mounts.push(label);
     }
-    match preset {
-        Some("sandbox") => {
-            sb.mount(MountOp::RemountRo { dst: "/".into() });
-            for op in standard_mounts() {
-                sb.mount(op);
-            }
-        }
-        Some("container") => {
-            for op in standard_mounts() {
-                sb.mount(op);
-            }
-        }
-        _ => {}
-    }
-    for op in mount_ops(s, matches) {
-        sb.mount(op);
-    }
-    sb.propagation(s.propagation.parse()?);
-    if let Some(d) = &s.chdir {
-        sb.chdir(d);
-    }
+    spec.filesystem.propagation = s.propagation.parse()?;
+    spec.filesystem.chdir = s.chdir.clone();
     for r in &s.rlimit {
-        sb.rlimit(r.parse::<Rlimit>()?);
+        spec.security.rlimits.push(r.parse::<Rlimit>()?);
+        labels.rlimits.push(format!("--rlimit {r}"));
     }
     let memory = match s.memory.as_deref() {
         Some(text) => {
@@ -494,12 +473,6 @@ fn sandbox_from(
     if let Some(c) = s.cpus {
         cgroup::check_cpus(c).map_err(|e| bad(e.named("--cpus")))?;
     }
-    let limits = Limits {
-        memory,
-        cpus: s.cpus,
-        cpu_weight: s.cpu_weight,
-        pids: s.pids,
-    };
     if let Some(w) = s.cpu_weight {
         if !(1..=10000).contains(&w) {
             return Err(bad(format!(
@@ -507,12 +480,16 @@ fn sandbox_from(
             )));
         }
     }
-    sb.limits(limits);
-    if let Some(p) = &s.cgroup_parent {
-        sb.cgroup_parent(p);
-    }
+    spec.limits = Limits {
+        memory,
+        cpus: s.cpus,
+        cpu_weight: s.cpu_weight,
+        pids: s.pids,
+    };
+    spec.cgroup_parent = s.cgroup_parent.clone();
 
     // Capabilities: a sandbox starts from none, anything else from all it would get.
+    let sandbox_mode = preset.is_some() || s.rootfs.is_some();
     if sandbox_mode || !s.cap_add.is_empty() || !s.cap_drop.is_empty() {
         let mut keep = if sandbox_mode { 0 } else { caps::ALL };
         for c in &s.cap_drop {
@@ -522,19 +499,24 @@ fn sandbox_from(
         for c in &s.cap_add {
             added |= caps::parse_cap(c)?;
         }
-        sb.keep_capabilities(Some(keep | added))
-            .ambient_capabilities(added);
+        spec.security.capabilities = Some(Capabilities {
+            keep: keep | added,
+            ambient: added,
+        });
     }
     if sandbox_mode {
-        sb.no_new_privs(true);
+        spec.security.no_new_privs = true;
     }
-    // A preset's program gets no way back to the caller's terminal: a new session, or,
-    // when it must keep the terminal, a filter against TIOCSTI. Its session keyring is new.
-    let preset_mode = matches!(preset, Some("sandbox") | Some("container"));
-    sb.new_session(s.new_session || (preset_mode && !s.same_session))
-        .block_tty_injection(sandbox_mode && !(s.new_session || (preset_mode && !s.same_session)))
-        .new_session_keyring(preset_mode);
-    let death = if s.die_with_parent {
+    // No way back to the caller's terminal: a new session (the presets' default), or, for
+    // a sandbox that keeps the terminal, a filter against TIOCSTI.
+    if s.new_session {
+        spec.security.new_session = true;
+    }
+    if s.same_session {
+        spec.security.new_session = false;
+    }
+    spec.security.block_tty_injection = sandbox_mode && !spec.security.new_session;
+    spec.parent_death_signal = if s.die_with_parent {
         Some(libc::SIGKILL)
     } else if let Some(sig) = &s.kill_child {
         match super::parse_exit_signal(sig) {
@@ -548,119 +530,72 @@ fn sandbox_from(
     } else {
         None
     };
-    sb.parent_death_signal(death);
-    Ok(sb)
+    labels.chdir = match &s.chdir {
+        Some(d) => format!("--chdir {}", d.display()),
+        None => "the working directory".into(),
+    };
+    labels.uid = s.uid.map(|u| format!("--uid {u}"));
+    labels.gid = s.gid.map(|g| format!("--gid {g}"));
+    Ok((spec, labels))
 }
 
-/// /proc, a minimal /dev, a tmpfs /tmp and /sys/firmware hidden: what every sandbox preset
-/// mounts.
-fn standard_mounts() -> [MountOp; 4] {
-    [
-        MountOp::Proc {
-            dst: "/proc".into(),
-        },
-        MountOp::Dev { dst: "/dev".into() },
-        MountOp::Tmpfs { dst: "/tmp".into() },
-        MountOp::Mask {
-            dst: "/sys/firmware".into(),
-        },
-    ]
+/// The command-line words for each part of a [`SandboxSpec`], so that an error names the
+/// option it came from.
+#[derive(Debug, Default)]
+pub(crate) struct Labels {
+    /// One per mount operation: the preset's, then the options in the order given.
+    pub mounts: Vec<String>,
+    pub rootfs: String,
+    pub rlimits: Vec<String>,
+    pub uid: Option<String>,
+    pub gid: Option<String>,
+    pub chdir: String,
 }
 
-/// Blocking and forwarding signals with a signalfd.
-#[allow(unsafe_code)]
-pub(crate) mod signals {
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-
-    pub struct Forwarder {
-        original: libc::sigset_t,
-        fd: Option<OwnedFd>,
+impl Labels {
+    /// The option an origin came from.
+    pub fn name(&self, origin: &Origin) -> String {
+        match origin {
+            Origin::Mount(i) => self
+                .mounts
+                .get(*i)
+                .cloned()
+                .unwrap_or_else(|| origin.to_string()),
+            Origin::Rootfs => self.rootfs.clone(),
+            Origin::Propagation => "--propagation".into(),
+            Origin::WorkingDirectory => self.chdir.clone(),
+            Origin::UserMap => "--map-user".into(),
+            Origin::GroupMap => "--map-group".into(),
+            Origin::Uid => self.uid.clone().unwrap_or_else(|| "--uid".into()),
+            Origin::Gid => self.gid.clone().unwrap_or_else(|| "--gid".into()),
+            Origin::Hostname => "--hostname".into(),
+            Origin::Domainname => "--domainname".into(),
+            Origin::Namespaces => "--new".into(),
+            Origin::TimeOffsets => "--monotonic/--boottime".into(),
+            Origin::Rlimit(i) => self
+                .rlimits
+                .get(*i)
+                .cloned()
+                .unwrap_or_else(|| "--rlimit".into()),
+            Origin::Capabilities => "--cap-add/--cap-drop".into(),
+            Origin::Limits => "--memory/--cpus/--cpu-weight/--pids".into(),
+            Origin::MountProc => "--mount-proc".into(),
+            Origin::AsPid1 => "--as-pid-1".into(),
+            Origin::Sharing => "--share".into(),
+            other => other.to_string(),
+        }
     }
 
-    fn mask_bits(set: &libc::sigset_t) -> u64 {
-        let mut bits = 0u64;
-        for sig in 1..=64 {
-            // SAFETY: `set` is an initialised sigset_t.
-            if unsafe { libc::sigismember(set, sig) } == 1 {
-                bits |= 1 << (sig - 1);
-            }
-        }
-        bits
-    }
-
-    impl Forwarder {
-        /// Blocks `signals` so that they queue for forwarding instead of ending cleave.
-        pub fn block(signals: &[i32]) -> Forwarder {
-            // SAFETY: sigset_t values are initialised by sigemptyset before use; the
-            // signalfd is owned right after creation.
-            unsafe {
-                let mut set: libc::sigset_t = std::mem::zeroed();
-                let mut original: libc::sigset_t = std::mem::zeroed();
-                libc::sigemptyset(&mut set);
-                for &s in signals {
-                    libc::sigaddset(&mut set, s);
-                }
-                libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut original);
-                let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC);
-                Forwarder {
-                    original,
-                    fd: (fd >= 0).then(|| OwnedFd::from_raw_fd(fd)),
-                }
-            }
-        }
-
-        /// The mask cleave had before blocking, for the program to start with.
-        pub fn original_mask(&self) -> u64 {
-            mask_bits(&self.original)
-        }
-
-        /// Forwards signals until the pidfd says the program has ended. A signal a terminal
-        /// sent to the whole foreground process group (si_code SI_KERNEL) already reached a
-        /// program in that group: it is passed on only when `same_group` is false.
-        pub fn until_exit(&self, pidfd: i32, same_group: bool, mut send: impl FnMut(i32)) {
-            let Some(sfd) = &self.fd else { return };
-            loop {
-                let mut fds = [
-                    libc::pollfd {
-                        fd: pidfd,
-                        events: libc::POLLIN,
-                        revents: 0,
-                    },
-                    libc::pollfd {
-                        fd: sfd.as_raw_fd(),
-                        events: libc::POLLIN,
-                        revents: 0,
-                    },
-                ];
-                // SAFETY: two valid pollfds.
-                let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
-                if n < 0 {
-                    if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-                        continue;
-                    }
-                    return;
-                }
-                if fds[1].revents & libc::POLLIN != 0 {
-                    // SAFETY: zeroed signalfd_siginfo is valid to read into.
-                    let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
-                    let size = std::mem::size_of::<libc::signalfd_siginfo>();
-                    // SAFETY: `info` is writable for `size` bytes.
-                    let got = unsafe {
-                        libc::read(
-                            sfd.as_raw_fd(),
-                            (&mut info as *mut libc::signalfd_siginfo).cast(),
-                            size,
-                        )
-                    };
-                    let from_terminal = info.ssi_code == libc::SI_KERNEL;
-                    if got == size as isize && !(from_terminal && same_group) {
-                        send(info.ssi_signo as i32);
-                    }
-                }
-                if fds[0].revents != 0 {
-                    return;
-                }
-            }
+    /// A problem in command-line words: what to add, for a missing namespace.
+    pub fn problem(&self, problem: &Problem) -> String {
+        match problem {
+            Problem::NeedsNamespace(ns) => format!(
+                "needs a new {0} namespace: add {0} to --new",
+                ns.name()
+            ),
+            Problem::NotMapped(_) => "is not mapped in the new user namespace: map it (--map-user/--map-group) or pick a mapped id".into(),
+            Problem::FdTableSharedWithInit => "a shared fd table (files) cannot go with a new PID namespace's init, which closes what it does not need: add --as-pid-1, or drop files".into(),
+            other => other.to_string(),
         }
     }
 }

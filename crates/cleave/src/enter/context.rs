@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::idmap::{self, IdMap};
 use crate::plan::Step;
 use crate::raw;
-use cleave_child::OpKind;
+use cleave_child::Op;
 use std::io;
 
 /// The security context the program gets from the target ([`super::Privileges::Target`]).
@@ -247,55 +247,59 @@ pub(super) fn take_groups(t: i32, groups: &[u32]) -> Result<()> {
 impl Context {
     /// The child steps, in the order the kernel needs them: the bounding set while the child
     /// still holds CAP_SETPCAP, capabilities kept across the change of ids, the exact sets,
-    /// then no_new_privs and the seccomp filters last before exec. A filter of a target
-    /// without no_new_privs goes first instead, while the child still holds CAP_SYS_ADMIN
-    /// (the later steps then run under it, as they would in runc).
+    /// then no_new_privs and the seccomp filters last before exec.
+    ///
+    /// The target's filters never run before the privileges are given up: the target wrote
+    /// them, and a filter can make setresuid, capset or prctl return success without doing
+    /// anything, which would leave the program with the caller's privileges. So
+    /// no_new_privs is set even for a target without it (installing a filter needs it, or
+    /// CAP_SYS_ADMIN, which the program no longer has by then): the program may gain
+    /// nothing through exec that the target could.
     pub(crate) fn steps(&self) -> Vec<Step> {
         let filters = || {
             // Oldest first, as the target installed them.
             self.seccomp_filters.iter().rev().map(|f| {
                 Step::new(
-                    OpKind::SeccompFilter,
+                    Op::SeccompFilter { filter: f.clone() },
                     "install a seccomp filter of the target",
                 )
-                .blob(0, f)
-                .num(0, (f.len() / 8) as u64)
             })
         };
         let mut steps = Vec::new();
-        if !self.no_new_privs {
-            steps.extend(filters());
-        }
         if self.caller_bounding & !self.bounding != 0 {
-            steps.push(
-                Step::new(
-                    OpKind::DropBounding,
-                    "shrink the bounding set to the target's",
-                )
-                .num(0, self.bounding),
-            );
+            steps.push(Step::new(
+                Op::DropBounding {
+                    keep: self.bounding,
+                },
+                "shrink the bounding set to the target's",
+            ));
         }
-        steps.push(Step::new(OpKind::KeepCaps, "keep capabilities across setuid").num(0, 1));
-        steps.push(
-            Step::new(
-                OpKind::SetIds,
-                format!("become uid {} gid {}", self.uid, self.gid),
-            )
-            .num(0, self.uid.into())
-            .num(1, self.gid.into()),
-        );
-        steps.push(
-            Step::new(OpKind::SetCapSets, "set the target's capabilities")
-                .num(0, self.effective)
-                .num(1, self.permitted)
-                .num(2, self.inheritable),
-        );
-        steps.push(
-            Step::new(OpKind::Ambient, "set the target's ambient capabilities")
-                .num(0, self.ambient),
-        );
-        if self.no_new_privs {
-            steps.push(Step::new(OpKind::NoNewPrivs, "set no_new_privs"));
+        steps.push(Step::new(
+            Op::KeepCaps { keep: true },
+            "keep capabilities across setuid",
+        ));
+        steps.push(Step::new(
+            Op::SetIds {
+                uid: self.uid,
+                gid: self.gid,
+                clear_groups: false,
+            },
+            format!("become uid {} gid {}", self.uid, self.gid),
+        ));
+        steps.push(Step::new(
+            Op::SetCapSets {
+                effective: self.effective,
+                permitted: self.permitted,
+                inheritable: self.inheritable,
+            },
+            "set the target's capabilities",
+        ));
+        steps.push(Step::new(
+            Op::Ambient { mask: self.ambient },
+            "set the target's ambient capabilities",
+        ));
+        if self.no_new_privs || !self.seccomp_filters.is_empty() {
+            steps.push(Step::new(Op::NoNewPrivs, "set no_new_privs"));
             steps.extend(filters());
         }
         steps
@@ -370,28 +374,34 @@ Seccomp_filters:\t1
 
     #[test]
     fn steps_put_the_bounding_set_first_and_filters_last() {
-        let kinds = |c: &Context| c.steps().iter().map(|s| s.kind).collect::<Vec<_>>();
-        use OpKind::*;
+        let kinds = |c: &Context| c.steps().iter().map(|s| s.op.name()).collect::<Vec<_>>();
         let c = context(true, 2);
         assert_eq!(
             kinds(&c),
             [
-                DropBounding,
-                KeepCaps,
-                SetIds,
-                SetCapSets,
-                Ambient,
-                NoNewPrivs,
-                SeccompFilter,
-                SeccompFilter
+                "DropBounding",
+                "KeepCaps",
+                "SetIds",
+                "SetCapSets",
+                "Ambient",
+                "NoNewPrivs",
+                "SeccompFilter",
+                "SeccompFilter"
             ]
         );
         // Oldest filter (last reported) installed first.
-        assert_eq!(c.steps()[6].args[0].as_deref(), Some(&[1u8; 8][..]));
+        assert!(
+            matches!(&c.steps()[6].op, Op::SeccompFilter { filter } if filter == &[1u8; 8]),
+            "{:?}",
+            c.steps()[6]
+        );
+        // A target without no_new_privs: its filter still comes last, after no_new_privs,
+        // never before the privileges are given up (the filter could fake those calls).
         let c = context(false, 1);
-        assert_eq!(kinds(&c)[..2], [SeccompFilter, DropBounding]);
+        assert_eq!(kinds(&c)[0], "DropBounding");
+        assert_eq!(kinds(&c)[5..], ["NoNewPrivs", "SeccompFilter"]);
         let mut c = context(false, 0);
         c.caller_bounding = 0;
-        assert_eq!(kinds(&c)[0], KeepCaps);
+        assert_eq!(kinds(&c)[0], "KeepCaps");
     }
 }

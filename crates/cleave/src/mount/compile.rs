@@ -2,26 +2,25 @@
 //! the tree (so it is the host's path as it was when the sandbox started), the rootfs is
 //! opened once and checked to be the directory the parent saw, and every destination is a
 //! path relative to the root fd that the child resolves with RESOLVE_IN_ROOT.
-use super::model::{invalid, Backing, Kind, Model};
+use super::model::{fail, Backing, Kind, Model};
 use super::{Filesystem, MountOp, Propagation, PROC_MASKED, PROC_READ_ONLY};
-use crate::error::Result;
-use crate::plan::Step;
-use cleave_child::fs::OPTIONAL;
-use cleave_child::OpKind;
+use crate::error::{MountProblem, Origin, Result};
+use crate::plan::{text, Step};
+use cleave_child::{Op, Slot};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// Slot of the sandbox's root directory (the new root, or "/").
-const ROOT: u64 = 0;
+const ROOT: Slot = 0;
 /// Slot of the rootfs directory as opened, before its copy is mounted on it.
-const ROOTFS_DIR: u64 = 1;
+const ROOTFS_DIR: Slot = 1;
 /// Slot of the empty device that hides masked files.
-const NULL_DEVICE: u64 = 2;
+const NULL_DEVICE: Slot = 2;
 /// Slot of a procfs while its paths are protected.
-const PROC: u64 = 3;
+const PROC: Slot = 3;
 /// First slot of the sources.
-const FIRST_SOURCE: u64 = 4;
+const FIRST_SOURCE: Slot = 4;
 
 const MOUNT_ATTR_RDONLY: u64 = 0x1;
 const MOUNT_ATTR_NOSUID: u64 = 0x2;
@@ -55,15 +54,12 @@ fn relative(p: &Path) -> Vec<u8> {
     }
 }
 
-/// A step acting on the entry `inside` under the root: its parent directory as `a`, its
-/// name as `b`, the root slot as n1 (MkdirAt, CreateFileAt, SymlinkAt).
-pub(super) fn at_step(kind: OpKind, inside: &Path, what: String) -> Step {
+/// The entry `inside` as the child names it: the root slot, its parent directory relative
+/// to the root, and its name (MkdirAt, CreateFileAt, SymlinkAt).
+pub(super) fn entry(inside: &Path) -> (Slot, Vec<u8>, Vec<u8>) {
     let parent = inside.parent().unwrap_or(Path::new("/"));
     let name = inside.file_name().map_or(&b"."[..], |n| n.as_bytes());
-    Step::new(kind, what)
-        .arg(0, relative(parent))
-        .arg(1, name)
-        .num(0, ROOT)
+    (ROOT, relative(parent), name.to_vec())
 }
 
 /// Options of a new filesystem: NUL-terminated key, value pairs, an empty key at the end.
@@ -79,24 +75,39 @@ fn options(pairs: &[(&str, &str)]) -> Vec<u8> {
     v
 }
 
-fn fs_mount(fstype: &str, opts: &[(&str, &str)], attrs: u64, at: &Path, what: String) -> Step {
-    Step::new(OpKind::FsMount, what)
-        .arg(0, fstype)
-        .blob(1, options(opts))
-        .arg(2, relative(at))
-        .num(0, ROOT)
-        .num(1, attrs)
-        .num(2, u64::MAX)
+fn fs_mount(
+    fstype: &str,
+    opts: &[(&str, &str)],
+    attrs: u64,
+    at: &Path,
+    keep: Option<Slot>,
+    what: String,
+) -> Step {
+    Step::new(
+        Op::FsMount {
+            fstype: fstype.as_bytes().to_vec(),
+            options: options(opts),
+            attrs,
+            root: ROOT,
+            dst: relative(at),
+            keep,
+        },
+        what,
+    )
 }
 
-fn bind(src_slot: u64, at: &Path, set: u64, clear: u64, recursive: bool, what: String) -> Step {
-    Step::new(OpKind::Bind, what)
-        .arg(0, relative(at))
-        .num(0, src_slot)
-        .num(1, ROOT)
-        .num(2, set)
-        .num(3, clear)
-        .num(4, recursive as u64)
+fn bind(src: Slot, at: &Path, set: u64, clear: u64, recursive: bool, what: String) -> Step {
+    Step::new(
+        Op::Bind {
+            src,
+            root: ROOT,
+            dst: relative(at),
+            set,
+            clear,
+            recursive,
+        },
+        what,
+    )
 }
 
 /// Whether this process's "/" is a shared mount (mountinfo's optional "shared:N" field).
@@ -125,19 +136,23 @@ fn host_writable(path: &Path) -> bool {
 /// Hands out slots for sources, in the order they are opened.
 struct Sources {
     steps: Vec<Step>,
-    next: u64,
+    next: Slot,
 }
 
 impl Sources {
-    fn open(&mut self, path: &Path, what: String) -> u64 {
-        let slot = self.next;
-        self.next += 1;
-        self.steps.push(
-            Step::new(OpKind::OpenPath, what)
-                .arg(0, bytes(path))
-                .num(0, slot)
-                .num(1, O_PATH),
-        );
+    fn open(&mut self, path: &Path, flags: u64, slot: Option<Slot>, what: String) -> Slot {
+        let slot = slot.unwrap_or_else(|| {
+            self.next += 1;
+            self.next - 1
+        });
+        self.steps.push(Step::new(
+            Op::OpenPath {
+                path: text(path),
+                flags,
+                slot,
+            },
+            what,
+        ));
         slot
     }
 }
@@ -152,18 +167,18 @@ impl Filesystem {
     pub(crate) fn compile(&self, new_mount_ns: bool) -> Result<Compiled> {
         let needs_ns = self.rootfs.is_some() || !self.ops.is_empty();
         if needs_ns && !new_mount_ns {
-            return Err(invalid(
-                "mount operations and --rootfs need a new mount namespace: add mount to --new"
-                    .into(),
-            ));
+            return Err(fail(usize::MAX, MountProblem::NeedsMountNamespace));
         }
         if !needs_ns {
             let steps = self
                 .chdir
                 .iter()
                 .map(|dir| {
-                    Step::new(OpKind::Chdir, format!("--chdir {}", dir.display()))
-                        .arg(0, bytes(dir))
+                    Step::new(
+                        Op::Chdir { path: text(dir) },
+                        format!("chdir {}", dir.display()),
+                    )
+                    .at(Origin::WorkingDirectory)
                 })
                 .collect();
             return Ok(Compiled { steps, slots: 0 });
@@ -179,68 +194,71 @@ impl Filesystem {
         // masks, every bind source.
         match &self.rootfs {
             Some(_) => {
-                let meta = std::fs::metadata(&root)
-                    .map_err(|e| invalid(format!("--rootfs {}: {e}", root.display())))?;
-                sources.steps.push(
-                    Step::new(
-                        OpKind::OpenPath,
-                        format!("open the new root {}", root.display()),
+                let meta = std::fs::metadata(&root).map_err(|e| {
+                    fail(
+                        usize::MAX,
+                        MountProblem::Rootfs {
+                            path: root.clone(),
+                            errno: e.raw_os_error().unwrap_or(libc::EIO),
+                        },
                     )
-                    .arg(0, bytes(&root))
-                    .num(0, ROOTFS_DIR)
-                    .num(1, O_PATH_DIR),
+                })?;
+                sources.open(
+                    &root,
+                    O_PATH_DIR,
+                    Some(ROOTFS_DIR),
+                    format!("open the new root {}", root.display()),
                 );
-                sources.steps.push(
-                    Step::new(
-                        OpKind::CheckIdentity,
-                        format!(
-                            "check that the new root {} is still the directory checked",
-                            root.display()
-                        ),
-                    )
-                    .num(0, ROOTFS_DIR)
-                    .num(1, meta.dev())
-                    .num(2, meta.ino()),
-                );
+                sources.steps.push(Step::new(
+                    Op::CheckIdentity {
+                        slot: ROOTFS_DIR,
+                        dev: meta.dev(),
+                        ino: meta.ino(),
+                    },
+                    format!(
+                        "check that the new root {} is still the directory checked",
+                        root.display()
+                    ),
+                ));
             }
-            None => sources.steps.push(
-                Step::new(OpKind::OpenPath, "open /")
-                    .arg(0, "/")
-                    .num(0, ROOT)
-                    .num(1, O_PATH_DIR),
-            ),
+            None => {
+                sources.open(Path::new("/"), O_PATH_DIR, Some(ROOT), "open /".into());
+            }
         }
         if self
             .ops
             .iter()
             .any(|op| matches!(op, MountOp::Proc { .. } | MountOp::Mask { .. }))
         {
-            sources.steps.push(
-                Step::new(OpKind::OpenPath, "open /dev/null (what hides masked files)")
-                    .arg(0, "/dev/null")
-                    .num(0, NULL_DEVICE)
-                    .num(1, O_PATH),
+            sources.open(
+                Path::new("/dev/null"),
+                O_PATH,
+                Some(NULL_DEVICE),
+                "open /dev/null (what hides masked files)".into(),
             );
         }
         let mut source_slots = Vec::with_capacity(self.ops.len());
-        for op in &self.ops {
+        for (i, op) in self.ops.iter().enumerate() {
+            let first_step = sources.steps.len();
             let slot = match op {
                 MountOp::Bind { src, .. }
                 | MountOp::RoBind { src, .. }
                 | MountOp::DevBind { src, .. } => {
                     // Errors name the option now, rather than the child's failure later.
                     std::fs::metadata(src).map_err(|e| {
-                        invalid(format!(
-                            "{} {} {}: the source {}: {e}",
-                            op.option(),
-                            src.display(),
-                            op.dst().display(),
-                            src.display()
-                        ))
+                        fail(
+                            i,
+                            MountProblem::Source {
+                                path: src.clone(),
+                                errno: e.raw_os_error().unwrap_or(libc::EIO),
+                            },
+                        )
                     })?;
                     sources.open(
                         src,
-                        format!("{} {}: open the source", op.option(), src.display()),
+                        O_PATH,
+                        None,
+                        format!("open the bind source {}", src.display()),
                     )
                 }
                 MountOp::Dev { dst } => {
@@ -249,13 +267,18 @@ impl Filesystem {
                         let host = PathBuf::from(format!("/dev/{dev}"));
                         sources.open(
                             &host,
-                            format!("--dev {}: open {}", dst.display(), host.display()),
+                            O_PATH,
+                            None,
+                            format!("open {} for the /dev at {}", host.display(), dst.display()),
                         );
                     }
                     first
                 }
-                _ => u64::MAX,
+                _ => Slot::MAX,
             };
+            for step in &mut sources.steps[first_step..] {
+                step.origin = Some(Origin::Mount(i));
+            }
             source_slots.push(slot);
         }
         let mut steps = sources.steps;
@@ -267,56 +290,55 @@ impl Filesystem {
             Propagation::Unchanged => None,
         };
         if let Some((flag, name)) = prop {
-            steps.push(
-                Step::new(
-                    OpKind::Mount,
-                    format!("make / {name} (mount --make-r{name} /)"),
-                )
-                .arg(1, "/")
-                .num(0, libc::MS_REC | flag),
-            );
+            steps.push(Step::new(
+                Op::Propagation {
+                    flags: libc::MS_REC | flag,
+                },
+                format!("make / {name} (mount --make-r{name} /)"),
+            ));
         }
         if self.rootfs.is_some() {
-            steps.push(
-                Step::new(
-                    OpKind::BindRoot,
-                    format!("bind the new root {} on itself", root.display()),
-                )
-                .num(0, ROOTFS_DIR)
-                .num(1, ROOT),
-            );
+            steps.push(Step::new(
+                Op::BindRoot {
+                    dir: ROOTFS_DIR,
+                    root: ROOT,
+                },
+                format!("bind the new root {} on itself", root.display()),
+            ));
         }
 
-        for (op, &src_slot) in self.ops.iter().zip(&source_slots) {
-            self.compile_op(op, src_slot, &mut model, &mut steps)?;
+        for (i, (op, &src_slot)) in self.ops.iter().zip(&source_slots).enumerate() {
+            let first_step = steps.len();
+            compile_op(i, op, src_slot, &mut model, &mut steps)?;
+            for step in &mut steps[first_step..] {
+                step.origin = Some(Origin::Mount(i));
+            }
         }
 
         if self.rootfs.is_some() {
-            steps.push(
-                Step::new(
-                    OpKind::PivotRoot,
-                    format!("pivot_root into {}", root.display()),
-                )
-                .num(0, ROOT),
-            );
+            steps.push(Step::new(
+                Op::PivotRoot { root: ROOT },
+                format!("pivot_root into {}", root.display()),
+            ));
         }
-        steps.push(Step::new(OpKind::CloseSlots, "close the setup's fds"));
+        steps.push(Step::new(Op::CloseSlots, "close the setup's fds"));
         match &self.chdir {
             Some(dir) => steps.push(
-                Step::new(OpKind::Chdir, format!("--chdir {}", dir.display())).arg(0, bytes(dir)),
+                Step::new(
+                    Op::Chdir { path: text(dir) },
+                    format!("chdir {}", dir.display()),
+                )
+                .at(Origin::WorkingDirectory),
             ),
             // The caller's working directory, looked up again now that everything is
             // mounted: a tmpfs over it, or a new root, must not leave the program in what
             // they hide.
             None => {
                 let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-                steps.push(
-                    Step::new(
-                        OpKind::ChdirOrRoot,
-                        format!("enter the working directory {}", cwd.display()),
-                    )
-                    .arg(0, bytes(&cwd)),
-                );
+                steps.push(Step::new(
+                    Op::ChdirOrRoot { path: text(&cwd) },
+                    format!("enter the working directory {}", cwd.display()),
+                ));
             }
         }
         Ok(Compiled {
@@ -330,17 +352,19 @@ impl Filesystem {
         let Some(r) = &self.rootfs else {
             return Ok(PathBuf::from("/"));
         };
-        let canon = std::fs::canonicalize(r).map_err(|e| {
-            invalid(format!(
-                "--rootfs {}: {e}; give an existing directory (scripts/mkrootfs.sh DIR builds one)",
-                r.display()
-            ))
-        })?;
+        let rootfs = |errno| {
+            fail(
+                usize::MAX,
+                MountProblem::Rootfs {
+                    path: r.clone(),
+                    errno,
+                },
+            )
+        };
+        let canon =
+            std::fs::canonicalize(r).map_err(|e| rootfs(e.raw_os_error().unwrap_or(libc::EIO)))?;
         if !canon.is_dir() {
-            return Err(invalid(format!(
-                "--rootfs {}: not a directory",
-                r.display()
-            )));
+            return Err(rootfs(libc::ENOTDIR));
         }
         // pivot_root refuses a shared old root (pivot_root(2)).
         let refused = match self.propagation {
@@ -349,174 +373,179 @@ impl Filesystem {
             _ => false,
         };
         if refused {
-            return Err(invalid(
-                "--rootfs needs the old root not to be shared (pivot_root refuses it): use --propagation private (the default) or slave".into(),
-            ));
+            return Err(fail(usize::MAX, MountProblem::SharedRoot));
         }
         Ok(canon)
     }
+}
 
-    fn compile_op(
-        &self,
-        op: &MountOp,
-        src_slot: u64,
-        model: &mut Model,
-        steps: &mut Vec<Step>,
-    ) -> Result<()> {
-        let opt = op.option();
-        let dst = op.dst();
-        if !dst.is_absolute() {
-            return Err(invalid(format!(
-                "{opt} {}: the destination must be an absolute path inside the sandbox, e.g. /{}",
-                dst.display(),
-                dst.display()
-            )));
-        }
-        let inside = model.resolve(dst, opt)?;
-        let shown = dst.display();
-        match op {
-            MountOp::Bind { src, .. }
-            | MountOp::RoBind { src, .. }
-            | MountOp::DevBind { src, .. } => {
-                let meta = std::fs::metadata(src)
-                    .map_err(|e| invalid(format!("{opt} {}: {e}", src.display())))?;
-                let src = std::fs::canonicalize(src)
-                    .map_err(|e| invalid(format!("{opt} {}: {e}", src.display())))?;
-                match (meta.is_dir(), model.kind(&inside)) {
-                    (true, Kind::Other) => {
-                        return Err(invalid(format!(
-                            "{opt} {} {shown}: the source is a directory and {shown} is not; bind a directory onto a directory",
-                            src.display()
-                        )))
-                    }
-                    (false, Kind::Dir) => {
-                        return Err(invalid(format!(
-                            "{opt} {} {shown}: the source is a file and {shown} is a directory; give the file's own path as the destination, e.g. {}",
-                            src.display(),
-                            inside.join(src.file_name().unwrap_or_default()).display()
-                        )))
-                    }
-                    _ => {}
-                }
-                if meta.is_dir() {
-                    model.ensure_dir(steps, &inside, opt, dst)?;
-                } else {
-                    model.ensure_file(steps, &inside, 0o644, opt, dst)?;
-                }
-                // A copy of the source's mount keeps its flags, including a read-only
-                // remount made earlier in the sandbox (--preset sandbox): --bind and
-                // --dev-bind are writable where the host's source is.
-                let clear = if host_writable(&src) {
-                    MOUNT_ATTR_RDONLY
-                } else {
-                    0
-                };
-                let (set, clear) = match op {
-                    MountOp::RoBind { .. } => (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV, 0),
-                    MountOp::Bind { .. } => (MOUNT_ATTR_NODEV, clear),
-                    _ => (0, clear),
-                };
-                steps.push(bind(
-                    src_slot,
-                    &inside,
-                    set,
-                    clear,
-                    true,
-                    format!("{opt} {} {shown}", src.display()),
-                ));
-                model.mounted(&inside, Backing::Host(src));
-            }
-            MountOp::Tmpfs { .. } => {
-                model.ensure_dir(steps, &inside, opt, dst)?;
-                let mut step = fs_mount(
-                    "tmpfs",
-                    &[("mode", "0755")],
-                    MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
-                    &inside,
-                    format!("--tmpfs {shown}"),
-                );
-                if inside == Path::new("/") {
-                    // Later lookups start from the tmpfs, not from what it covers.
-                    step = step.num(2, ROOT);
-                }
-                steps.push(step);
-                model.mounted(&inside, Backing::Fresh);
-            }
-            MountOp::Proc { .. } => {
-                model.ensure_dir(steps, &inside, opt, dst)?;
-                steps.push(
-                    fs_mount(
-                        "proc",
-                        &[],
-                        MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
-                        &inside,
-                        format!("--proc {shown} (mount a procfs of the new PID namespace)"),
-                    )
-                    .num(2, PROC),
-                );
-                for name in PROC_READ_ONLY {
-                    steps.push(
-                        Step::new(
-                            OpKind::ReadOnlyAt,
-                            format!("--proc {shown}: make {name} read-only"),
-                        )
-                        .arg(0, name)
-                        .num(0, PROC)
-                        .num(2, OPTIONAL),
-                    );
-                }
-                for name in PROC_MASKED {
-                    steps.push(
-                        Step::new(OpKind::MaskAt, format!("--proc {shown}: hide {name}"))
-                            .arg(0, name)
-                            .num(0, PROC)
-                            .num(1, NULL_DEVICE)
-                            .num(2, OPTIONAL),
-                    );
-                }
-                model.mounted(&inside, Backing::Opaque);
-            }
-            MountOp::Dev { .. } => {
-                model.ensure_dir(steps, &inside, opt, dst)?;
-                dev_steps(steps, model, &inside, src_slot, &shown.to_string())?;
-            }
-            MountOp::Dir { .. } => model.ensure_dir(steps, &inside, opt, dst)?,
-            MountOp::Symlink {
-                target: link_to, ..
-            } => {
-                let what = format!("--symlink {} {shown}", link_to.display());
-                model.symlink(steps, link_to, &inside, what, opt, dst)?;
-            }
-            MountOp::RemountRo { .. } => {
-                if model.kind(&inside) == Kind::Missing {
-                    return Err(invalid(format!(
-                        "{opt} {shown}: no such path in the sandbox"
-                    )));
-                }
-                steps.push(
-                    Step::new(OpKind::SetAttrAt, format!("--remount-ro {shown}"))
-                        .arg(0, relative(&inside))
-                        .num(0, ROOT)
-                        .num(1, MOUNT_ATTR_RDONLY)
-                        .num(3, 1),
-                );
-            }
-            MountOp::Mask { .. } | MountOp::ReadOnly { .. } => {
-                let (kind, verb) = match op {
-                    MountOp::Mask { .. } => (OpKind::MaskAt, "hide"),
-                    _ => (OpKind::ReadOnlyAt, "make read-only"),
-                };
-                steps.push(
-                    Step::new(kind, format!("{verb} {shown}"))
-                        .arg(0, relative(&inside))
-                        .num(0, ROOT)
-                        .num(1, NULL_DEVICE)
-                        .num(2, OPTIONAL),
-                );
-            }
-        }
-        Ok(())
+fn compile_op(
+    i: usize,
+    op: &MountOp,
+    src_slot: Slot,
+    model: &mut Model,
+    steps: &mut Vec<Step>,
+) -> Result<()> {
+    let dst = op.dst();
+    if !dst.is_absolute() {
+        return Err(fail(i, MountProblem::NotAbsolute(dst.to_path_buf())));
     }
+    let inside = model.resolve(dst, i)?;
+    let shown = dst.display();
+    match op {
+        MountOp::Bind { src, .. } | MountOp::RoBind { src, .. } | MountOp::DevBind { src, .. } => {
+            let source = |e: std::io::Error| {
+                fail(
+                    i,
+                    MountProblem::Source {
+                        path: src.clone(),
+                        errno: e.raw_os_error().unwrap_or(libc::EIO),
+                    },
+                )
+            };
+            let meta = std::fs::metadata(src).map_err(source)?;
+            let src = std::fs::canonicalize(src).map_err(source)?;
+            match (meta.is_dir(), model.kind(&inside)) {
+                (true, Kind::Other) => {
+                    return Err(fail(
+                        i,
+                        MountProblem::DirectoryOntoFile {
+                            src: src.clone(),
+                            dst: dst.to_path_buf(),
+                        },
+                    ))
+                }
+                (false, Kind::Dir) => {
+                    return Err(fail(
+                        i,
+                        MountProblem::FileOntoDirectory {
+                            src: src.clone(),
+                            dst: dst.to_path_buf(),
+                            suggestion: inside.join(src.file_name().unwrap_or_default()),
+                        },
+                    ))
+                }
+                _ => {}
+            }
+            if meta.is_dir() {
+                model.ensure_dir(steps, &inside, i, dst)?;
+            } else {
+                model.ensure_file(steps, &inside, 0o644, i, dst)?;
+            }
+            // A copy of the source's mount keeps its flags, including a read-only
+            // remount made earlier in the sandbox (--preset sandbox): --bind and
+            // --dev-bind are writable where the host's source is.
+            let clear = if host_writable(&src) {
+                MOUNT_ATTR_RDONLY
+            } else {
+                0
+            };
+            let (set, clear) = match op {
+                MountOp::RoBind { .. } => (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV, 0),
+                MountOp::Bind { .. } => (MOUNT_ATTR_NODEV, clear),
+                // Devices usable, whatever an earlier read-only remount set.
+                _ => (0, clear | MOUNT_ATTR_NODEV),
+            };
+            steps.push(bind(
+                src_slot,
+                &inside,
+                set,
+                clear,
+                true,
+                format!("bind {} on {shown}", src.display()),
+            ));
+            model.mounted(&inside, Backing::Host(src));
+        }
+        MountOp::Tmpfs { .. } => {
+            model.ensure_dir(steps, &inside, i, dst)?;
+            // At "/", later lookups start from the tmpfs, not from what it covers.
+            let keep = (inside == Path::new("/")).then_some(ROOT);
+            steps.push(fs_mount(
+                "tmpfs",
+                &[("mode", "0755")],
+                MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+                &inside,
+                keep,
+                format!("mount a tmpfs on {shown}"),
+            ));
+            model.mounted(&inside, Backing::Fresh);
+        }
+        MountOp::Proc { .. } => {
+            model.ensure_dir(steps, &inside, i, dst)?;
+            steps.push(fs_mount(
+                "proc",
+                &[],
+                MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+                &inside,
+                Some(PROC),
+                format!("mount a procfs of the new PID namespace on {shown}"),
+            ));
+            for name in PROC_READ_ONLY {
+                steps.push(Step::new(
+                    Op::ReadOnlyAt {
+                        root: PROC,
+                        path: name.as_bytes().to_vec(),
+                    },
+                    format!("make {shown}/{name} read-only"),
+                ));
+            }
+            for name in PROC_MASKED {
+                steps.push(Step::new(
+                    Op::MaskAt {
+                        root: PROC,
+                        path: name.as_bytes().to_vec(),
+                        empty: NULL_DEVICE,
+                    },
+                    format!("hide {shown}/{name}"),
+                ));
+            }
+            model.mounted(&inside, Backing::Opaque);
+        }
+        MountOp::Dev { .. } => {
+            model.ensure_dir(steps, &inside, i, dst)?;
+            dev_steps(steps, model, &inside, src_slot, i)?;
+        }
+        MountOp::Dir { .. } => model.ensure_dir(steps, &inside, i, dst)?,
+        MountOp::Symlink {
+            target: link_to, ..
+        } => {
+            let what = format!("--symlink {} {shown}", link_to.display());
+            model.symlink(steps, link_to, &inside, what, i, dst)?;
+        }
+        MountOp::RemountRo { .. } => {
+            if model.kind(&inside) == Kind::Missing {
+                return Err(fail(i, MountProblem::Missing(dst.to_path_buf())));
+            }
+            // Read-only, and no device node or setuid bit there works: a node the host
+            // (or a rootfs) happens to carry must not open a device inside.
+            steps.push(Step::new(
+                Op::SetAttrAt {
+                    root: ROOT,
+                    path: relative(&inside),
+                    set: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID,
+                    clear: 0,
+                    recursive: true,
+                },
+                format!("make {shown} read-only"),
+            ));
+        }
+        MountOp::Mask { .. } => steps.push(Step::new(
+            Op::MaskAt {
+                root: ROOT,
+                path: relative(&inside),
+                empty: NULL_DEVICE,
+            },
+            format!("hide {shown}"),
+        )),
+        MountOp::ReadOnly { .. } => steps.push(Step::new(
+            Op::ReadOnlyAt {
+                root: ROOT,
+                path: relative(&inside),
+            },
+            format!("make {shown} read-only"),
+        )),
+    }
+    Ok(())
 }
 
 /// A minimal /dev at `inside`: a tmpfs, the host's devices bound from the sources opened
@@ -525,37 +554,39 @@ fn dev_steps(
     steps: &mut Vec<Step>,
     model: &mut Model,
     inside: &Path,
-    first_source: u64,
-    shown: &str,
+    first_source: Slot,
+    index: usize,
 ) -> Result<()> {
-    let opt = "--dev";
-    let dst = Path::new(shown);
+    let dst = inside;
+    let shown = inside.display();
     steps.push(fs_mount(
         "tmpfs",
         &[("mode", "0755")],
         MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
         inside,
-        format!("--dev {shown}: tmpfs"),
+        None,
+        format!("mount a tmpfs for a minimal /dev on {shown}"),
     ));
     model.mounted(inside, Backing::Fresh);
     for (slot, dev) in (first_source..).zip(DEVICES) {
         let node = inside.join(dev);
-        model.ensure_file(steps, &node, 0o666, opt, dst)?;
+        model.ensure_file(steps, &node, 0o666, index, dst)?;
         let host = format!("/dev/{dev}");
         // An earlier read-only remount of "/" (--preset sandbox) reached the host's /dev
         // too: the device stays writable where the host's is.
-        let clear = if host_writable(Path::new(&host)) {
+        let rdonly = if host_writable(Path::new(&host)) {
             MOUNT_ATTR_RDONLY
         } else {
             0
         };
+        let clear = rdonly | MOUNT_ATTR_NODEV;
         steps.push(bind(
             slot,
             &node,
             0,
             clear,
             false,
-            format!("--dev {shown}: bind {host}"),
+            format!("bind {host} on {}", node.display()),
         ));
     }
     for (link, to) in [
@@ -565,27 +596,29 @@ fn dev_steps(
         ("stderr", "/proc/self/fd/2"),
         ("ptmx", "pts/ptmx"),
     ] {
-        let what = format!("--dev {shown}: link {link} -> {to}");
-        model.symlink(steps, Path::new(to), &inside.join(link), what, opt, dst)?;
+        let what = format!("symlink {shown}/{link} -> {to}");
+        model.symlink(steps, Path::new(to), &inside.join(link), what, index, dst)?;
     }
     let pts = inside.join("pts");
-    model.ensure_dir(steps, &pts, opt, dst)?;
+    model.ensure_dir(steps, &pts, index, dst)?;
     steps.push(fs_mount(
         "devpts",
         &[("newinstance", ""), ("ptmxmode", "0666"), ("mode", "620")],
         MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
         &pts,
-        format!("--dev {shown}: pts"),
+        None,
+        format!("mount a devpts on {shown}/pts"),
     ));
     model.mounted(&pts, Backing::Opaque);
     let shm = inside.join("shm");
-    model.ensure_dir(steps, &shm, opt, dst)?;
+    model.ensure_dir(steps, &shm, index, dst)?;
     steps.push(fs_mount(
         "tmpfs",
         &[("mode", "1777")],
         MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
         &shm,
-        format!("--dev {shown}: shm"),
+        None,
+        format!("mount a tmpfs on {shown}/shm"),
     ));
     model.mounted(&shm, Backing::Fresh);
     Ok(())
@@ -610,7 +643,7 @@ mod tests {
     fn symlinks_resolve_inside_the_root() {
         let root = tree("resolve");
         let model = Model::new(root.clone(), true);
-        let r = |p: &str| model.resolve(Path::new(p), "--bind");
+        let r = |p: &str| model.resolve(Path::new(p), 0);
         assert_eq!(r("/lib/x").unwrap(), Path::new("/usr/lib/x"));
         assert_eq!(r("/abs/lib").unwrap(), Path::new("/usr/lib"));
         assert_eq!(r("/new/dir").unwrap(), Path::new("/new/dir"));
@@ -639,7 +672,7 @@ mod tests {
         };
         let e = fs.compile(true).unwrap_err().to_string();
         assert!(
-            e.contains("/tmp/escaped") && e.contains("creates nothing on the host"),
+            e.contains("/tmp/escaped") && e.contains("nothing is created on the host"),
             "{e}"
         );
         // ...and under a new root it lands inside the root.
@@ -659,16 +692,20 @@ mod tests {
         // Each mkdir names its parent relative to the root fd, and the new name.
         let mkdirs: Vec<(&[u8], &[u8])> = steps
             .iter()
-            .filter(|s| s.kind == OpKind::MkdirAt)
-            .map(|s| (s.args[0].as_deref().unwrap(), s.args[1].as_deref().unwrap()))
+            .filter_map(|s| match &s.op {
+                Op::MkdirAt {
+                    root, parent, name, ..
+                } => {
+                    assert_eq!(*root, ROOT);
+                    Some((parent.as_slice(), name.as_slice()))
+                }
+                _ => None,
+            })
             .collect();
         assert_eq!(
             mkdirs,
             [(&b"."[..], &b"outside"[..]), (&b"outside"[..], &b"d"[..])]
         );
-        assert!(steps
-            .iter()
-            .all(|s| s.n[0] == ROOT || s.kind != OpKind::MkdirAt));
         // A path that exists on the host but sits under an earlier tmpfs is created there.
         let fs = Filesystem {
             ops: vec![
@@ -683,7 +720,7 @@ mod tests {
         let steps = fs.compile(true).unwrap().steps;
         assert!(steps
             .iter()
-            .any(|s| s.kind == OpKind::MkdirAt && s.what == "mkdir /etc/ssl"));
+            .any(|s| s.op.name() == "MkdirAt" && s.what == "mkdir /etc/ssl"));
         std::fs::remove_dir_all(&root).unwrap();
     }
 
@@ -709,7 +746,7 @@ mod tests {
             ..Default::default()
         };
         let e = fs.compile(true).unwrap_err().to_string();
-        assert!(e.contains("--rootfs /no/such/root"), "{e}");
+        assert!(e.contains("the new root: /no/such/root"), "{e}");
         let fs = Filesystem {
             ops: vec![MountOp::Tmpfs { dst: "/tmp".into() }],
             ..Default::default()
@@ -732,30 +769,34 @@ mod tests {
             ..Default::default()
         };
         let Compiled { steps, slots } = fs.compile(true).unwrap();
-        let kinds: Vec<OpKind> = steps.iter().map(|s| s.kind).collect();
+        let kinds: Vec<&str> = steps.iter().map(|s| s.op.name()).collect();
         // The root and the source are opened before anything changes, the root checked.
         assert_eq!(
             kinds[..4],
-            [
-                OpKind::OpenPath,
-                OpKind::CheckIdentity,
-                OpKind::OpenPath,
-                OpKind::Mount // propagation
-            ]
+            ["OpenPath", "CheckIdentity", "OpenPath", "Propagation"]
         );
-        assert_eq!(steps[2].args[0].as_deref(), Some(&b"/etc"[..]));
-        assert_eq!(slots as u64, FIRST_SOURCE + 1);
-        let pivot = kinds.iter().position(|k| *k == OpKind::PivotRoot).unwrap();
-        assert_eq!(
-            kinds[pivot..],
-            [OpKind::PivotRoot, OpKind::CloseSlots, OpKind::ChdirOrRoot]
+        assert!(
+            matches!(&steps[2].op, Op::OpenPath { path, slot, .. } if path == b"/etc" && *slot == FIRST_SOURCE)
         );
-        let tmp = steps.iter().position(|s| s.what == "--tmpfs /tmp").unwrap();
-        let bind = steps.iter().position(|s| s.kind == OpKind::Bind).unwrap();
+        assert_eq!(slots, FIRST_SOURCE as usize + 1);
+        let pivot = kinds.iter().position(|k| *k == "PivotRoot").unwrap();
+        assert_eq!(kinds[pivot..], ["PivotRoot", "CloseSlots", "ChdirOrRoot"]);
+        let tmp = steps
+            .iter()
+            .position(|s| s.what == "mount a tmpfs on /tmp")
+            .unwrap();
+        let bind = kinds.iter().position(|k| *k == "Bind").unwrap();
         assert!(tmp < bind);
-        // The bind lands on the resolved path, relative to the root fd.
-        assert_eq!(steps[bind].args[0].as_deref(), Some(&b"usr/lib/etc"[..]));
-        assert_eq!(steps[bind].n[..2], [FIRST_SOURCE, ROOT]);
+        // The bind lands on the resolved path, relative to the root fd, read-only and nodev.
+        assert!(
+            matches!(&steps[bind].op, Op::Bind { src, root, dst, set, recursive: true, .. }
+                if *src == FIRST_SOURCE && *root == ROOT && dst == b"usr/lib/etc"
+                    && *set == MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV),
+            "{:?}",
+            steps[bind]
+        );
+        // Every step names the operation it came from.
+        assert_eq!(steps[bind].origin, Some(Origin::Mount(1)));
         std::fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -115,22 +115,6 @@ impl MountOp {
             | MountOp::ReadOnly { dst } => dst,
         }
     }
-
-    pub(crate) fn option(&self) -> &'static str {
-        match self {
-            MountOp::Bind { .. } => "--bind",
-            MountOp::RoBind { .. } => "--ro-bind",
-            MountOp::DevBind { .. } => "--dev-bind",
-            MountOp::Tmpfs { .. } => "--tmpfs",
-            MountOp::Proc { .. } => "--proc",
-            MountOp::Dev { .. } => "--dev",
-            MountOp::Dir { .. } => "--dir",
-            MountOp::Symlink { .. } => "--symlink",
-            MountOp::RemountRo { .. } => "--remount-ro",
-            MountOp::Mask { .. } => "masked path",
-            MountOp::ReadOnly { .. } => "read-only path",
-        }
-    }
 }
 
 /// Mount propagation between the sandbox and the host (mount_namespaces(7)).

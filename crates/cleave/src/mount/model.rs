@@ -1,15 +1,24 @@
 //! The sandbox's filesystem as the parent predicts it: every destination is resolved here
 //! first, for early and precise errors. The child resolves again, through fds, and its answer
 //! is the one that counts (see cleave_child::fs).
-use super::compile::{at_step, bytes};
-use crate::error::{Error, Result};
+use super::compile::{bytes, entry};
+use crate::error::{Error, MountProblem, Origin, Result};
 use crate::plan::Step;
-use cleave_child::OpKind;
+use cleave_child::Op;
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Component, Path, PathBuf};
 
-pub(super) fn invalid(what: String) -> Error {
-    Error::InvalidArgument { what }
+/// The error for mount operation `index` (`usize::MAX`: the filesystem as a whole).
+pub(super) fn fail(index: usize, problem: MountProblem) -> Error {
+    let origin = match (index, &problem) {
+        (usize::MAX, MountProblem::Rootfs { .. } | MountProblem::SharedRoot) => Origin::Rootfs,
+        (usize::MAX, _) => Origin::Namespaces,
+        (i, _) => Origin::Mount(i),
+    };
+    Error::Invalid {
+        origin,
+        problem: problem.into(),
+    }
 }
 
 /// What backs a mount point of the sandbox-to-be.
@@ -107,19 +116,19 @@ impl Model {
     /// Resolves `dst` the way the sandbox will see it: symlinks (the host's, or made by an
     /// earlier op) are followed inside the root, absolute targets starting again at its top;
     /// a target whose `..` would climb above a new root is an error.
-    pub(super) fn resolve(&self, dst: &Path, option: &str) -> Result<PathBuf> {
+    pub(super) fn resolve(&self, dst: &Path, index: usize) -> Result<PathBuf> {
         if dst.components().any(|c| c == Component::ParentDir) {
-            return Err(invalid(format!(
-                "{option} {}: `..` is not allowed in a destination; write the path without it",
-                dst.display()
-            )));
+            return Err(fail(index, MountProblem::DotDot(dst.to_path_buf())));
         }
-        let escape = |why: String| {
-            invalid(format!(
-                "{option} {}: {why}, which leaves the new root {}; point it inside the root",
-                dst.display(),
-                self.root.display()
-            ))
+        let escape = |via: String| {
+            fail(
+                index,
+                MountProblem::LeavesRoot {
+                    dst: dst.to_path_buf(),
+                    via,
+                    root: self.root.clone(),
+                },
+            )
         };
         let words = |p: &Path| -> Vec<String> {
             p.components()
@@ -147,10 +156,7 @@ impl Model {
                 Kind::Link(target) => {
                     links += 1;
                     if links > 40 {
-                        return Err(invalid(format!(
-                            "{option} {}: too many levels of symbolic links",
-                            dst.display()
-                        )));
+                        return Err(fail(index, MountProblem::TooManyLinks(dst.to_path_buf())));
                     }
                     if target.is_absolute() {
                         resolved = PathBuf::from("/");
@@ -176,16 +182,15 @@ impl Model {
         Ok(resolved)
     }
 
-    pub(super) fn refuse_create(&self, p: &Path, opt: &str, dst: &Path) -> Error {
-        let why = match self.mount_of(p).1 {
-            Backing::Opaque => "it would be inside a procfs or devpts".to_string(),
-            _ => "without --rootfs cleave creates nothing on the host's filesystem; create it first, or put it under a --tmpfs, or use --rootfs".to_string(),
-        };
-        invalid(format!(
-            "{opt} {}: {} does not exist, and {why}",
-            dst.display(),
-            p.display()
-        ))
+    pub(super) fn refuse_create(&self, p: &Path, index: usize, dst: &Path) -> Error {
+        fail(
+            index,
+            MountProblem::CannotCreate {
+                dst: dst.to_path_buf(),
+                path: p.to_path_buf(),
+                in_pseudo_fs: matches!(self.mount_of(p).1, Backing::Opaque),
+            },
+        )
     }
 
     /// `inside` and its missing parents, created top-down.
@@ -193,7 +198,7 @@ impl Model {
         &mut self,
         steps: &mut Vec<Step>,
         inside: &Path,
-        opt: &str,
+        index: usize,
         dst: &Path,
     ) -> Result<()> {
         let mut missing = Vec::new();
@@ -203,11 +208,13 @@ impl Model {
                 Kind::Missing => missing.push(p.clone()),
                 Kind::Dir | Kind::Unknown => break,
                 Kind::Other | Kind::Link(_) => {
-                    return Err(invalid(format!(
-                        "{opt} {}: {} is not a directory",
-                        dst.display(),
-                        p.display()
-                    )))
+                    return Err(fail(
+                        index,
+                        MountProblem::NotADirectory {
+                            dst: dst.to_path_buf(),
+                            path: p.clone(),
+                        },
+                    ))
                 }
             }
             if !p.pop() {
@@ -216,11 +223,18 @@ impl Model {
         }
         for dir in missing.iter().rev() {
             if !self.creatable(dir) {
-                return Err(self.refuse_create(dir, opt, dst));
+                return Err(self.refuse_create(dir, index, dst));
             }
-            steps.push(
-                at_step(OpKind::MkdirAt, dir, format!("mkdir {}", dir.display())).num(1, 0o755),
-            );
+            let (root, parent, name) = entry(dir);
+            steps.push(Step::new(
+                Op::MkdirAt {
+                    root,
+                    parent,
+                    name,
+                    mode: 0o755,
+                },
+                format!("mkdir {}", dir.display()),
+            ));
             self.created.insert(dir.clone(), Kind::Dir);
         }
         Ok(())
@@ -231,27 +245,29 @@ impl Model {
         &mut self,
         steps: &mut Vec<Step>,
         inside: &Path,
-        mode: u64,
-        opt: &str,
+        mode: u32,
+        index: usize,
         dst: &Path,
     ) -> Result<()> {
         if let Some(parent) = inside.parent() {
-            self.ensure_dir(steps, parent, opt, dst)?;
+            self.ensure_dir(steps, parent, index, dst)?;
         }
         if self.kind(inside) != Kind::Missing {
             return Ok(());
         }
         if !self.creatable(inside) {
-            return Err(self.refuse_create(inside, opt, dst));
+            return Err(self.refuse_create(inside, index, dst));
         }
-        steps.push(
-            at_step(
-                OpKind::CreateFileAt,
-                inside,
-                format!("create {}", inside.display()),
-            )
-            .num(1, mode),
-        );
+        let (root, parent, name) = entry(inside);
+        steps.push(Step::new(
+            Op::CreateFileAt {
+                root,
+                parent,
+                name,
+                mode,
+            },
+            format!("create {}", inside.display()),
+        ));
         self.created.insert(inside.to_path_buf(), Kind::Other);
         Ok(())
     }
@@ -262,24 +278,28 @@ impl Model {
         target: &Path,
         inside: &Path,
         what: String,
-        opt: &str,
+        index: usize,
         dst: &Path,
     ) -> Result<()> {
         if let Some(parent) = inside.parent() {
-            self.ensure_dir(steps, parent, opt, dst)?;
+            self.ensure_dir(steps, parent, index, dst)?;
         }
         match self.kind(inside) {
             Kind::Missing if self.creatable(inside) => {}
-            Kind::Missing => return Err(self.refuse_create(inside, opt, dst)),
+            Kind::Missing => return Err(self.refuse_create(inside, index, dst)),
             Kind::Link(t) if t == target => return Ok(()),
-            _ => {
-                return Err(invalid(format!(
-                    "{opt} {}: something else already exists there",
-                    dst.display()
-                )))
-            }
+            _ => return Err(fail(index, MountProblem::Occupied(dst.to_path_buf()))),
         }
-        steps.push(at_step(OpKind::SymlinkAt, inside, what).arg(2, bytes(target)));
+        let (root, parent, name) = entry(inside);
+        steps.push(Step::new(
+            Op::SymlinkAt {
+                root,
+                parent,
+                name,
+                target: bytes(target).to_vec(),
+            },
+            what,
+        ));
         self.created
             .insert(inside.to_path_buf(), Kind::Link(target.to_path_buf()));
         Ok(())

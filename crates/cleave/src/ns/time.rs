@@ -121,6 +121,38 @@ fn own_offset(text: &str, clock: Clock) -> Option<i64> {
     })
 }
 
+
+/// The child's steps that make a time namespace with these offsets: unshare(CLONE_NEWTIME),
+/// which only the child's children (or its exec) enter, then the offsets.
+pub(crate) fn steps(monotonic: Option<i64>, boottime: Option<i64>) -> Vec<crate::plan::Step> {
+    use crate::error::Origin;
+    use crate::flags::CloneFlags;
+    use crate::plan::{text, Step};
+    use cleave_child::Op;
+    let data = format!(
+        "monotonic {} 0\nboottime {} 0\n",
+        monotonic.unwrap_or(0),
+        boottime.unwrap_or(0)
+    );
+    vec![
+        Step::new(
+            Op::Unshare {
+                flags: CloneFlags::NEWTIME.bits(),
+            },
+            "unshare(CLONE_NEWTIME)",
+        )
+        .at(Origin::TimeOffsets),
+        Step::new(
+            Op::WriteFile {
+                path: text("/proc/self/timens_offsets"),
+                data: data.clone().into_bytes(),
+            },
+            format!("write the time offsets {:?}", data.trim_end()),
+        )
+        .at(Origin::TimeOffsets),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

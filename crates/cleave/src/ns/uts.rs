@@ -47,6 +47,34 @@ fn check(what: &'static str, name: &OsStr) -> Result<(), RangeError> {
     Ok(())
 }
 
+
+/// The child's steps that set the names of `uts`.
+pub(crate) fn steps(uts: &crate::sandbox::Uts) -> Vec<crate::plan::Step> {
+    use crate::error::Origin;
+    use crate::plan::{text, Step};
+    use cleave_child::Op;
+    let mut steps = Vec::new();
+    if let Some(h) = &uts.hostname {
+        steps.push(
+            Step::new(
+                Op::SetHostname { name: text(h) },
+                format!("sethostname({h:?})"),
+            )
+            .at(Origin::Hostname),
+        );
+    }
+    if let Some(d) = &uts.domainname {
+        steps.push(
+            Step::new(
+                Op::SetDomainname { name: text(d) },
+                format!("setdomainname({d:?})"),
+            )
+            .at(Origin::Domainname),
+        );
+    }
+    steps
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

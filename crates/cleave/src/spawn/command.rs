@@ -3,10 +3,10 @@ use super::{clone_error, owned_pidfd, reaper_for, CloneSpec};
 use crate::child::{Child, ExitStatus, Reaper};
 use crate::error::{Error, Result};
 use crate::flags::CloneFlags;
-use crate::plan::{PlanData, PlanInput, Step};
+use crate::plan::{text, PlanData, PlanInput, Step};
 use crate::raw;
 use crate::stack::Stack;
-use cleave_child::{OpKind, Report, Stage};
+use cleave_child::{Op, Report, Stage};
 use std::cell::RefCell;
 use std::ffi::{c_void, OsStr, OsString};
 use std::io;
@@ -158,20 +158,20 @@ impl Command {
 
     /// Sets the hostname in the child (needs CLONE_NEWUTS, or it changes the host's).
     pub fn hostname(&mut self, name: impl AsRef<OsStr>) -> &mut Command {
-        self.steps.push(Step::text(
-            OpKind::SetHostname,
-            "sethostname",
-            name.as_ref(),
+        let name = name.as_ref();
+        self.steps.push(Step::new(
+            Op::SetHostname { name: text(name) },
+            format!("sethostname({name:?})"),
         ));
         self
     }
 
     /// Sets the NIS domain name in the child (needs CLONE_NEWUTS).
     pub fn domainname(&mut self, name: impl AsRef<OsStr>) -> &mut Command {
-        self.steps.push(Step::text(
-            OpKind::SetDomainname,
-            "setdomainname",
-            name.as_ref(),
+        let name = name.as_ref();
+        self.steps.push(Step::new(
+            Op::SetDomainname { name: text(name) },
+            format!("setdomainname({name:?})"),
         ));
         self
     }
@@ -246,16 +246,6 @@ impl Command {
         self
     }
 
-    /// Whether the flags go to the kernel untouched.
-    pub(crate) fn is_unchecked(&self) -> bool {
-        self.spec.unchecked
-    }
-
-    /// The flags asked for (before cleave's additions).
-    pub(crate) fn requested_flags(&self) -> CloneFlags {
-        self.spec.flags
-    }
-
     /// Adds a setup step (sandbox builders).
     pub(crate) fn push_step(&mut self, step: Step) -> &mut Command {
         self.steps.push(step);
@@ -277,7 +267,11 @@ impl Command {
     /// The caller cannot pause until exec: it must act after clone, or the child becomes an
     /// init that never execs.
     fn caller_runs_alongside(&self) -> bool {
-        self.after_clone.is_some() || self.steps.iter().any(|s| s.kind == OpKind::ForkInit)
+        self.after_clone.is_some()
+            || self
+                .steps
+                .iter()
+                .any(|s| matches!(s.op, Op::ForkInit { .. }))
     }
 
     /// The flags the child will be created with: yours, plus (unless unchecked) CLONE_VM |
@@ -433,7 +427,10 @@ impl Command {
             Some(dir) => {
                 chdir = [
                     self.steps.as_slice(),
-                    &[Step::text(OpKind::Chdir, "chdir", dir.as_os_str())],
+                    &[Step::new(
+                        Op::Chdir { path: text(dir) },
+                        format!("chdir({dir:?})"),
+                    )],
                 ]
                 .concat();
                 &chdir
@@ -578,8 +575,13 @@ impl Command {
                 source,
             },
             stage => {
+                let failed = match stage {
+                    Some(Stage::Op) => self.steps.get(r.index as usize),
+                    _ => None,
+                };
+                let origin = failed.and_then(|s| s.origin.clone());
                 let step = match stage {
-                    Some(Stage::Op) => match self.steps.get(r.index as usize) {
+                    Some(Stage::Op) => match failed {
                         Some(step) => step.what.clone(),
                         None => format!("step {}", r.index),
                     },
@@ -589,7 +591,11 @@ impl Command {
                     Some(Stage::Sync) => "wait for the parent".into(),
                     _ => format!("stage {}", r.stage),
                 };
-                Error::ChildSetup { step, source }
+                Error::ChildSetup {
+                    step,
+                    origin,
+                    source,
+                }
             }
         }
     }

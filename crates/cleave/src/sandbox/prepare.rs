@@ -1,0 +1,508 @@
+//! [`prepare`]: every check of a [`SandboxSpec`], then its lowering into the child's typed
+//! steps, each concern contributing from its own module and each step tagged with the
+//! [`Stage`] that orders it. Nothing is created here: [`Prepared::spawn`] does that, as many
+//! times as it is called.
+use super::running::Running;
+use super::spec::SandboxSpec;
+use crate::caps;
+use crate::cgroup::CgroupSet;
+use crate::error::{Error, Origin, Problem, Result};
+use crate::flags::{CloneFlags, Namespace};
+use crate::idmap::{MapWriter, ResolvedMaps};
+use crate::mount::MountOp;
+use crate::plan::Step;
+use crate::spawn::{AfterClone, Command};
+use crate::stack::Stack;
+use crate::{ns, security};
+use cleave_child::Op;
+
+/// Stack of the program's process between the init's clone and exec.
+const PROGRAM_STACK: usize = 64 * 1024;
+
+/// When a step runs in the child, relative to the others. Steps run in stage order, and in
+/// the order their module gave them within a stage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Stage {
+    /// The parent-death signal, first, so that nothing outlives a dead caller.
+    Lifetime,
+    /// setns(2) into the namespaces joined by path: the user namespace first.
+    Join,
+    /// Joining the sandbox's cgroup v1 hierarchies, then a new cgroup namespace rooted there.
+    Cgroup,
+    /// The id maps of a new user namespace: until they exist, files belong to nobody.
+    Ids,
+    /// A new time namespace and its offsets.
+    Time,
+    /// Host and domain names.
+    Uts,
+    /// The loopback interface of a new network namespace.
+    Net,
+    /// The filesystem: every mount, the new root, the working directory.
+    Mounts,
+    /// cleave's init of a new PID namespace; the rest runs in the program's process.
+    Init,
+    /// A new session.
+    Session,
+    /// Resource limits.
+    Rlimits,
+    /// A new session keyring.
+    Keyring,
+    /// no_new_privs.
+    NoNewPrivs,
+    /// The bounding set, while CAP_SETPCAP is still held.
+    Bounding,
+    /// The program's uid, gid and groups.
+    Identity,
+    /// A nested user and mount namespace that locks cleave's mounts.
+    LockMounts,
+    /// The capability sets.
+    Capabilities,
+    /// Seccomp filters, last before exec.
+    Seccomp,
+}
+
+/// A checked [`SandboxSpec`], lowered into the child's steps.
+#[derive(Debug)]
+pub struct Prepared {
+    spec: SandboxSpec,
+    /// The flags the child is cloned with.
+    flags: CloneFlags,
+    /// Namespaces the child unshares itself (a time namespace's offsets must be written
+    /// before anything enters it).
+    deferred: CloneFlags,
+    steps: Vec<(Stage, Step)>,
+    slots: usize,
+    /// Id maps that cleave writes from outside (ranges need privilege).
+    outside_maps: Option<ResolvedMaps>,
+    /// The init starts the program with CLONE_VM | CLONE_VFORK on a stack of its own.
+    program_stack: bool,
+}
+
+fn invalid(origin: Origin, problem: impl Into<Problem>) -> Error {
+    Error::Invalid {
+        origin,
+        problem: problem.into(),
+    }
+}
+
+/// Checks everything about `spec` that can be checked before anything exists, all the
+/// kernel rules included, and lowers it into the child's steps in stage order.
+pub fn prepare(spec: &SandboxSpec) -> Result<Prepared> {
+    // SAFETY: plain getters.
+    #[allow(unsafe_code)]
+    let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    prepare_as(spec, euid, egid)
+}
+
+/// [`prepare`] for a caller with these ids (the checks that depend on privilege).
+pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Prepared> {
+    let joined: Vec<Namespace> = spec.namespaces.join.iter().map(|(ns, _)| *ns).collect();
+    let (flags, deferred) = clone_flags(spec, euid, &joined);
+    let all = flags | deferred;
+    for (ns, path) in &spec.namespaces.join {
+        if all.contains(ns.flag()) {
+            return Err(invalid(Origin::Join(*ns), Problem::NewAndJoined(*ns)));
+        }
+        ns::check_join(*ns, path)?;
+    }
+    let need = |ns: Namespace, origin: Origin| {
+        if all.contains(ns.flag()) {
+            Ok(())
+        } else {
+            Err(invalid(origin, Problem::NeedsNamespace(ns)))
+        }
+    };
+    if spec.uts.hostname.is_some() {
+        need(Namespace::Uts, Origin::Hostname)?;
+    }
+    if spec.uts.domainname.is_some() {
+        need(Namespace::Uts, Origin::Domainname)?;
+    }
+    if spec.mount_proc {
+        need(Namespace::Pid, Origin::MountProc)?;
+    }
+    if spec.as_pid1 {
+        need(Namespace::Pid, Origin::AsPid1)?;
+    }
+    ns::uts::check_names(spec.uts.hostname.as_deref(), spec.uts.domainname.as_deref())?;
+    ns::time::check_offsets(spec.time.monotonic, spec.time.boottime)?;
+    let new_pid = all.contains(CloneFlags::NEWPID);
+    let init = (new_pid || joined.contains(&Namespace::Pid)) && !spec.as_pid1;
+    if init && flags.contains(CloneFlags::FILES) {
+        return Err(invalid(Origin::Sharing, Problem::FdTableSharedWithInit));
+    }
+    spec.limits.validate().map_err(|e| match e {
+        Error::InvalidArgument { what } => invalid(Origin::Limits, Problem::Limit(what)),
+        other => other,
+    })?;
+    // What the program itself brings (environment, fds to keep, set_tid).
+    command(spec, flags, None)?.check_values()?;
+
+    let mut steps: Vec<(Stage, Step)> = Vec::new();
+    if let Some(sig) = spec.parent_death_signal {
+        steps.push((Stage::Lifetime, death_step(sig, new_pid, flags)));
+    }
+
+    // Mounts first in the slot table (their slot numbers are fixed), joins after them.
+    let mut fs = spec.filesystem.clone();
+    if spec.mount_proc {
+        fs.ops.insert(
+            0,
+            MountOp::Proc {
+                dst: "/proc".into(),
+            },
+        );
+    }
+    let compiled = fs.compile(all.contains(CloneFlags::NEWNS)).map_err(|e| {
+        // The /proc of mount_proc came first: the caller's mounts start at index 1.
+        match e {
+            Error::Invalid {
+                origin: Origin::Mount(i),
+                problem,
+            } if spec.mount_proc => Error::Invalid {
+                origin: if i == 0 {
+                    Origin::MountProc
+                } else {
+                    Origin::Mount(i - 1)
+                },
+                problem,
+            },
+            e => e,
+        }
+    })?;
+    let mut slots = compiled.slots;
+    steps.extend(
+        ns::join_steps(&spec.namespaces.join, &mut slots)
+            .into_iter()
+            .map(|s| (Stage::Join, s)),
+    );
+
+    let outside_maps = if all.contains(CloneFlags::NEWUSER) {
+        let maps = ns::user::resolve(&spec.ids, euid, egid)?;
+        if maps.writer == MapWriter::Child {
+            steps.extend(
+                ns::user::child_steps(&maps)
+                    .into_iter()
+                    .map(|s| (Stage::Ids, s)),
+            );
+        }
+        steps.extend(ns::user::become_mapped(&maps, euid, egid).map(|s| (Stage::Ids, s)));
+        Some(maps)
+    } else {
+        None
+    };
+    if deferred.contains(CloneFlags::NEWTIME) {
+        steps.extend(
+            ns::time::steps(spec.time.monotonic, spec.time.boottime)
+                .into_iter()
+                .map(|s| (Stage::Time, s)),
+        );
+    }
+    steps.extend(
+        ns::uts::steps(&spec.uts)
+            .into_iter()
+            .map(|s| (Stage::Uts, s)),
+    );
+    if all.contains(CloneFlags::NEWNET) {
+        steps.push((
+            Stage::Net,
+            Step::new(Op::LoopbackUp, "bring the loopback interface up").at(Origin::Namespaces),
+        ));
+    }
+    steps.extend(compiled.steps.into_iter().map(|s| {
+        let s = match s.origin {
+            Some(Origin::Mount(i)) if spec.mount_proc => s.at(if i == 0 {
+                Origin::MountProc
+            } else {
+                Origin::Mount(i - 1)
+            }),
+            _ => s,
+        };
+        (Stage::Mounts, s)
+    }));
+
+    let locks = locks_mounts(spec, all);
+    // The program's process: with CLONE_VM | CLONE_VFORK from the init when it can (not
+    // after unsharing a time namespace, which the kernel refuses with CLONE_VM, and not
+    // when it locks its mounts, which makes it dumpable again: that must not reach the init
+    // through a shared address space).
+    let program_stack = init && !deferred.contains(CloneFlags::NEWTIME) && !locks;
+    if init {
+        steps.push((
+            Stage::Init,
+            Step::new(
+                Op::ForkInit { program_stack: 0 },
+                "start the program behind cleave's init",
+            ),
+        ));
+    }
+
+    // The ids the program has inside unless the spec sets them: the caller's, as the maps
+    // show them (the caller's own without a new user namespace).
+    let (uid, gid) = match &outside_maps {
+        Some(m) => ns::user::program_ids(m, &spec.ids, euid, egid),
+        None => (spec.ids.uid.unwrap_or(euid), spec.ids.gid.unwrap_or(egid)),
+    };
+    let can_setgroups = outside_maps.as_ref().map_or(euid == 0, |m| m.setgroups);
+    let death_again = spec
+        .parent_death_signal
+        .map(|sig| death_step(sig, new_pid, flags));
+    steps.extend(security::steps(
+        &security::Inputs {
+            security: &spec.security,
+            uid,
+            gid,
+            change_ids: spec.ids.uid.is_some() || spec.ids.gid.is_some(),
+            can_setgroups,
+            lock_mounts: locks,
+            death_again,
+        },
+        spec.security
+            .rlimits
+            .iter()
+            .enumerate()
+            .map(|(i, _)| Origin::Rlimit(i)),
+    ));
+    steps.sort_by_key(|(stage, _)| *stage);
+
+    Ok(Prepared {
+        spec: spec.clone(),
+        flags,
+        deferred,
+        steps,
+        slots,
+        outside_maps: outside_maps.filter(|m| m.writer != MapWriter::Child),
+        program_stack,
+    })
+}
+
+/// The flags the child is created with, and those it unshares itself: the spec's, plus a
+/// user namespace for an unprivileged caller asking for any other namespace, a mount
+/// namespace for any filesystem work, and a time namespace for offsets (unshared in the
+/// child: clone(CLONE_NEWTIME) would enter it at once and freeze its offsets).
+fn clone_flags(spec: &SandboxSpec, euid: u32, joined: &[Namespace]) -> (CloneFlags, CloneFlags) {
+    let mut flags = spec.clone.flags | spec.namespaces.new;
+    if spec.time.is_set() {
+        flags |= CloneFlags::NEWTIME;
+    }
+    if spec.mount_proc || !spec.filesystem.is_empty() {
+        flags |= CloneFlags::NEWNS;
+    }
+    let others = CloneFlags::ALL_NAMESPACES.difference(CloneFlags::NEWUSER);
+    if euid != 0
+        && flags.intersects(others)
+        && !spec.clone.unchecked
+        && !joined.contains(&Namespace::User)
+    {
+        flags |= CloneFlags::NEWUSER;
+    }
+    let deferred = if spec.time.is_set() {
+        CloneFlags::NEWTIME
+    } else {
+        CloneFlags::empty()
+    };
+    (flags.difference(deferred), deferred)
+}
+
+/// Whether the program may hold CAP_SYS_ADMIN over a mount namespace that cleave mounted
+/// things in: it then gets a nested user and mount namespace in which those mounts are
+/// locked, so that it cannot unmount them (uncovering what they hide, such as the host's
+/// /proc) or make a read-only one writable.
+fn locks_mounts(spec: &SandboxSpec, flags: CloneFlags) -> bool {
+    let sys_admin = spec
+        .security
+        .capabilities
+        .is_none_or(|c| c.keep & (1 << caps::CAP_SYS_ADMIN) != 0);
+    sys_admin
+        && flags.contains(CloneFlags::NEWUSER | CloneFlags::NEWNS)
+        && (spec.mount_proc || !spec.filesystem.ops.is_empty() || spec.filesystem.rootfs.is_some())
+}
+
+/// The parent-death signal, checked against the caller's pid (from a new PID namespace the
+/// parent is outside and getppid() says 0).
+fn death_step(sig: i32, new_pid: bool, flags: CloneFlags) -> Step {
+    let parent = if new_pid {
+        0
+    } else if flags.contains(CloneFlags::PARENT) {
+        // SAFETY: getppid has no preconditions.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::getppid()
+        }
+    } else {
+        std::process::id() as i32
+    };
+    Step::new(
+        Op::ParentDeathSignal {
+            signal: sig,
+            parent,
+        },
+        format!("set the parent-death signal {sig}"),
+    )
+}
+
+/// The Command that runs the program: its argv, environment, fds and clone flags.
+fn command(spec: &SandboxSpec, flags: CloneFlags, exit_signal: Option<i32>) -> Result<Command> {
+    let p = &spec.process;
+    let mut cmd = Command::new(&p.program);
+    cmd.args(&p.args);
+    if let Some(a0) = &p.argv0 {
+        cmd.arg0(a0);
+    }
+    if p.env.clear {
+        cmd.env_clear();
+    }
+    for k in &p.env.remove {
+        cmd.env_remove(k);
+    }
+    for (k, v) in &p.env.set {
+        cmd.env(k, v);
+    }
+    for &fd in &p.preserve_fds {
+        cmd.keep_fd(fd);
+    }
+    if let Some(mask) = p.signal_mask {
+        cmd.signal_mask(mask);
+    }
+    cmd.flags(flags).unchecked(spec.clone.unchecked);
+    if let Some(sig) = spec.clone.exit_signal.or(exit_signal) {
+        cmd.exit_signal(Some(sig));
+    }
+    if !spec.clone.set_tid.is_empty() {
+        cmd.set_tid(&spec.clone.set_tid);
+    }
+    Ok(cmd)
+}
+
+impl Prepared {
+    /// The flags the child is created with (cleave's own additions to them, such as the
+    /// CLONE_VM | CLONE_VFORK fast path, come at spawn and show in the command's
+    /// effective flags).
+    pub fn flags(&self) -> CloneFlags {
+        self.flags | self.deferred
+    }
+
+    /// The child's steps in the order they run: the stage and what each does.
+    pub fn steps(&self) -> impl Iterator<Item = (Stage, &str)> {
+        self.steps
+            .iter()
+            .map(|(stage, s)| (*stage, s.what.as_str()))
+    }
+
+    /// The part of the specification each step came from, in the order they run.
+    pub fn origins(&self) -> impl Iterator<Item = Option<&Origin>> {
+        self.steps.iter().map(|(_, s)| s.origin.as_ref())
+    }
+
+    /// Creates the sandbox's cgroups, clones the child and starts the program.
+    pub fn spawn(&self) -> Result<Running> {
+        self.spawn_with(None)
+    }
+
+    /// [`Prepared::spawn`], running `on_clone(pid)` in the caller once the child exists and
+    /// before it does anything: the child is alive and in its namespaces (those made at
+    /// clone) until `on_clone` returns. The spawn then cannot use CLONE_VFORK.
+    pub fn spawn_with(
+        &self,
+        on_clone: Option<Box<dyn FnMut(i32) -> Result<()>>>,
+    ) -> Result<Running> {
+        let mut flags = self.flags;
+        let mut cmd = command(&self.spec, flags, None)?;
+        if let Some(dir) = &self.spec.clone.into_cgroup {
+            let f = std::fs::File::open(dir).map_err(|source| Error::Prepare {
+                what: format!("open the cgroup directory {}", dir.display()),
+                source,
+            })?;
+            cmd.into_cgroup(&f).map_err(|source| Error::Prepare {
+                what: "duplicate the cgroup directory fd".into(),
+                source,
+            })?;
+        }
+        let mut steps = self.steps.clone();
+
+        // Limits: the cgroups exist before clone, the child starts in the cgroup2 one
+        // (CLONE_INTO_CGROUP) and joins the v1 ones itself, first thing. A cgroup namespace
+        // made at clone would then be rooted where it started: it is unshared after the
+        // joins.
+        let cgroup = if self.spec.limits.is_empty() {
+            None
+        } else {
+            let set = CgroupSet::create(
+                "sandbox",
+                &self.spec.limits,
+                self.spec.cgroup_parent.as_deref(),
+            )?;
+            if let Some(dir) = set.into_cgroup_dir() {
+                cmd.into_cgroup(dir).map_err(|source| Error::Prepare {
+                    what: "duplicate the cgroup directory fd".into(),
+                    source,
+                })?;
+            }
+            let mut joins: Vec<Step> = set
+                .join_fds()
+                .into_iter()
+                .map(|fd| {
+                    Step::new(
+                        Op::WriteFd {
+                            fd,
+                            data: b"0".to_vec(),
+                        },
+                        "join the sandbox's cgroup v1 hierarchies",
+                    )
+                    .at(Origin::Limits)
+                })
+                .collect();
+            if !joins.is_empty() && flags.contains(CloneFlags::NEWCGROUP) {
+                flags.remove(CloneFlags::NEWCGROUP);
+                cmd.flags(flags);
+                joins.push(Step::new(
+                    Op::Unshare {
+                        flags: CloneFlags::NEWCGROUP.bits(),
+                    },
+                    "unshare(CLONE_NEWCGROUP)",
+                ));
+            }
+            let at = steps.partition_point(|(stage, _)| *stage < Stage::Cgroup);
+            steps.splice(at..at, joins.into_iter().map(|s| (Stage::Cgroup, s)));
+            Some(set)
+        };
+
+        // The program's stack, when the init starts it with CLONE_VM | CLONE_VFORK. The
+        // init has a copy of this memory (it is not cloned with CLONE_VM), so the stack can
+        // go once spawn returns.
+        let mut program_stack = None;
+        if self.program_stack {
+            let stack = Stack::new(PROGRAM_STACK).map_err(|source| Error::Prepare {
+                what: "map the program's pre-exec stack".into(),
+                source,
+            })?;
+            for (_, s) in steps.iter_mut() {
+                if let Op::ForkInit { program_stack } = &mut s.op {
+                    *program_stack = stack.base() + stack.size();
+                }
+            }
+            program_stack = Some(stack);
+        }
+        for (_, s) in steps {
+            cmd.push_step(s);
+        }
+        cmd.reserve_slots(self.slots);
+        let writer = self.outside_maps.clone();
+        let mut hook = on_clone;
+        if writer.is_some() || hook.is_some() {
+            cmd.after_clone(AfterClone(Box::new(move |pid| {
+                if let Some(maps) = &writer {
+                    maps.write_from_parent(pid)?;
+                }
+                match hook.as_mut() {
+                    Some(f) => f(pid),
+                    None => Ok(()),
+                }
+            })));
+        }
+        let effective = cmd.effective_flags();
+        let child = cmd.spawn()?;
+        drop(program_stack);
+        Ok(Running::new(child, cgroup, effective))
+    }
+}

@@ -1,0 +1,168 @@
+//! [`SandboxSpec`]: everything a sandbox is, as plain data that a command line or an OCI
+//! config fills in. Nothing here acts; [`super::prepare`] checks it and lowers it into steps.
+use crate::caps::Rlimit;
+use crate::cgroup::Limits;
+use crate::flags::{CloneFlags, Namespace};
+use crate::idmap::IdMapping;
+use crate::mount::Filesystem;
+use std::ffi::OsString;
+use std::os::fd::RawFd;
+use std::path::PathBuf;
+
+/// A sandbox: the program, how it is cloned, its namespaces, ids, filesystem, security,
+/// limits and lifetime. `Default` is a plain child sharing everything with the caller.
+#[derive(Clone, Debug, Default)]
+pub struct SandboxSpec {
+    /// The program and what it starts with.
+    pub process: Process,
+    /// Clone flags other than namespaces, and how the child is created.
+    pub clone: CloneOptions,
+    /// Namespaces made new or joined.
+    pub namespaces: Namespaces,
+    /// Ids in a new user namespace.
+    pub ids: Ids,
+    /// Host and domain names in a new UTS namespace.
+    pub uts: Uts,
+    /// Clock offsets in a new time namespace.
+    pub time: TimeOffsets,
+    /// The filesystem: a new root, mount operations in order, propagation, working dir.
+    pub filesystem: Filesystem,
+    /// Mount a /proc of the new PID namespace before the other mount operations.
+    pub mount_proc: bool,
+    /// With a new PID namespace, run the program itself as PID 1 instead of behind cleave's
+    /// init (it must then reap orphans and handle signals itself).
+    pub as_pid1: bool,
+    /// Capabilities, no_new_privs, session, keyring, seccomp, resource limits.
+    pub security: Security,
+    /// Cgroup limits: a cgroup made for the sandbox, removed after it.
+    pub limits: Limits,
+    /// A cgroup2 directory delegated to the caller, under which the sandbox's cgroup is
+    /// made (limits without root).
+    pub cgroup_parent: Option<PathBuf>,
+    /// The signal the sandbox gets when the caller dies (PR_SET_PDEATHSIG).
+    pub parent_death_signal: Option<i32>,
+}
+
+/// The program.
+#[derive(Clone, Debug, Default)]
+pub struct Process {
+    /// Searched in PATH (the program's environment's) when it has no `/`.
+    pub program: OsString,
+    /// Arguments after argv[0].
+    pub args: Vec<OsString>,
+    /// argv[0], when not the program as given.
+    pub argv0: Option<OsString>,
+    /// The environment.
+    pub env: Environment,
+    /// Fds kept open in the program besides 0-2 (every other one is closed).
+    pub preserve_fds: Vec<RawFd>,
+    /// The signal mask the program starts with (bit N-1 for signal N); default the
+    /// caller's.
+    pub signal_mask: Option<u64>,
+}
+
+/// The program's environment: the caller's (unless `clear`), with `remove` taken out and
+/// `set` put in, in that order.
+#[derive(Clone, Debug, Default)]
+pub struct Environment {
+    /// Start from nothing.
+    pub clear: bool,
+    /// Variables taken out.
+    pub remove: Vec<OsString>,
+    /// Variables set.
+    pub set: Vec<(OsString, OsString)>,
+}
+
+/// How the child is created, beyond namespaces.
+#[derive(Clone, Debug, Default)]
+pub struct CloneOptions {
+    /// Clone flags other than the namespace ones: what is shared with the caller (VM, FS,
+    /// FILES, SIGHAND, SYSVSEM, IO...), PARENT, VFORK, PIDFD, PTRACE, UNTRACED...
+    pub flags: CloneFlags,
+    /// The exit signal (`Some(0)` for none); default SIGCHLD.
+    pub exit_signal: Option<i32>,
+    /// PIDs for the child, innermost PID namespace first (clone3 `set_tid`).
+    pub set_tid: Vec<i32>,
+    /// Start the child in this cgroup2 directory (CLONE_INTO_CGROUP).
+    pub into_cgroup: Option<PathBuf>,
+    /// Pass the flags to the kernel untouched: no rule checks, no additions.
+    pub unchecked: bool,
+}
+
+/// Namespaces: new ones, and existing ones joined by path (`/proc/PID/ns/TYPE` or a file
+/// such a namespace is bind-mounted on).
+#[derive(Clone, Debug, Default)]
+pub struct Namespaces {
+    /// The namespaces made new (CLONE_NEW* flags).
+    pub new: CloneFlags,
+    /// Namespaces joined with setns(2) before anything else happens in the child.
+    pub join: Vec<(Namespace, PathBuf)>,
+}
+
+/// Ids in a new user namespace.
+#[derive(Clone, Debug, Default)]
+pub struct Ids {
+    /// How ids map (default: the caller is root inside).
+    pub mapping: IdMapping,
+    /// Keep setgroups(2) allowed (`Some(true)`) or deny it.
+    pub setgroups: Option<bool>,
+    /// The uid the program runs as inside (default: the caller's, as mapped).
+    pub uid: Option<u32>,
+    /// The gid the program runs as inside.
+    pub gid: Option<u32>,
+}
+
+/// Names in a new UTS namespace.
+#[derive(Clone, Debug, Default)]
+pub struct Uts {
+    /// The hostname.
+    pub hostname: Option<OsString>,
+    /// The NIS domain name.
+    pub domainname: Option<OsString>,
+}
+
+/// Offsets of a new time namespace, in seconds.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TimeOffsets {
+    /// CLOCK_MONOTONIC.
+    pub monotonic: Option<i64>,
+    /// CLOCK_BOOTTIME.
+    pub boottime: Option<i64>,
+}
+
+impl TimeOffsets {
+    /// Whether any offset is set (which asks for a new time namespace).
+    pub fn is_set(&self) -> bool {
+        self.monotonic.is_some() || self.boottime.is_some()
+    }
+}
+
+/// What the program may do.
+#[derive(Clone, Debug, Default)]
+pub struct Security {
+    /// The capabilities the program keeps; `None` leaves them as the kernel gives them.
+    pub capabilities: Option<Capabilities>,
+    /// Set no_new_privs: no exec gains privileges (setuid bits, file capabilities).
+    pub no_new_privs: bool,
+    /// Run the program in a new session (setsid): it cannot reach the caller's terminal
+    /// with TIOCSTI.
+    pub new_session: bool,
+    /// Give the program a new, empty session keyring.
+    pub new_session_keyring: bool,
+    /// Refuse TIOCSTI and TIOCLINUX with a seccomp filter (for a program that keeps the
+    /// caller's terminal).
+    pub block_tty_injection: bool,
+    /// Resource limits (setrlimit), in order.
+    pub rlimits: Vec<Rlimit>,
+}
+
+/// Capabilities kept, as masks of `1 << CAP_*`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Kept in the bounding, effective, permitted and inheritable sets; every other one
+    /// leaves them.
+    pub keep: u64,
+    /// Raised in the ambient set for a program that runs as a non-root uid (a subset of
+    /// `keep`).
+    pub ambient: u64,
+}

@@ -1,0 +1,149 @@
+//! What the program may do, as child steps: resource limits, a session and session
+//! keyring, no_new_privs, capability sets (bounding, effective, permitted, inheritable,
+//! ambient), the uid, gid and groups it runs as, and seccomp filters. The capability names
+//! and rlimit parsing live in [`crate::caps`], the filters in [`crate::seccomp`].
+use crate::caps;
+use crate::error::Origin;
+use crate::plan::Step;
+use crate::sandbox::{Security, Stage};
+use crate::seccomp;
+use cleave_child::Op;
+
+/// What the security steps need besides the spec's [`Security`].
+pub(crate) struct Inputs<'a> {
+    pub security: &'a Security,
+    /// The ids the program runs as inside.
+    pub uid: u32,
+    pub gid: u32,
+    /// Whether the ids change (the spec sets them).
+    pub change_ids: bool,
+    /// Whether setgroups(2) is allowed where the program runs.
+    pub can_setgroups: bool,
+    /// Whether a nested user and mount namespace locks cleave's mounts.
+    pub lock_mounts: bool,
+    /// The parent-death signal step, set again after a change of ids or user namespace
+    /// (the kernel clears it then).
+    pub death_again: Option<Step>,
+}
+
+/// The steps, each with its stage.
+pub(crate) fn steps(
+    inputs: &Inputs<'_>,
+    mut rlimit_origins: impl Iterator<Item = Origin>,
+) -> Vec<(Stage, Step)> {
+    let s = inputs.security;
+    let mut out = Vec::new();
+    if s.new_session {
+        out.push((Stage::Session, Step::new(Op::Setsid, "setsid")));
+    }
+    for r in &s.rlimits {
+        let mut step = Step::new(
+            Op::SetRlimit {
+                resource: r.resource,
+                soft: r.soft,
+                hard: r.hard,
+            },
+            format!("set the {} limit to {}:{}", r.name(), r.soft, r.hard),
+        );
+        if let Some(origin) = rlimit_origins.next() {
+            step = step.at(origin);
+        }
+        out.push((Stage::Rlimits, step));
+    }
+    if s.new_session_keyring {
+        out.push((
+            Stage::Keyring,
+            Step::new(Op::NewSessionKeyring, "join a new session keyring"),
+        ));
+    }
+    if s.no_new_privs {
+        out.push((
+            Stage::NoNewPrivs,
+            Step::new(Op::NoNewPrivs, "set no_new_privs"),
+        ));
+    }
+    let keep = s.capabilities.map(|c| c.keep & caps::ALL);
+    let drop_bounding = |keep: u64| {
+        Step::new(
+            Op::DropBounding { keep },
+            format!("drop capabilities but {:?}", caps::names(keep)),
+        )
+        .at(Origin::Capabilities)
+    };
+    // The bounding set shrinks while the child still holds CAP_SETPCAP (before any change
+    // of uid clears its effective set).
+    if let Some(keep) = keep {
+        out.push((Stage::Bounding, drop_bounding(keep)));
+    }
+    if inputs.change_ids {
+        if keep.is_some() {
+            out.push((
+                Stage::Identity,
+                Step::new(
+                    Op::KeepCaps { keep: true },
+                    "keep capabilities across setuid",
+                ),
+            ));
+        }
+        out.push((
+            Stage::Identity,
+            Step::new(
+                Op::SetIds {
+                    uid: inputs.uid,
+                    gid: inputs.gid,
+                    clear_groups: inputs.can_setgroups,
+                },
+                format!("become uid {} gid {}", inputs.uid, inputs.gid),
+            ),
+        ));
+        out.extend(inputs.death_again.clone().map(|d| (Stage::Identity, d)));
+    }
+    if inputs.lock_mounts {
+        let (u, g) = (
+            format!("{0} {0} 1\n", inputs.uid),
+            format!("{0} {0} 1\n", inputs.gid),
+        );
+        out.push((
+            Stage::LockMounts,
+            Step::new(
+                Op::LockMounts {
+                    uid_map: u.into_bytes(),
+                    gid_map: g.into_bytes(),
+                },
+                "lock the sandbox's mounts (a nested user and mount namespace)",
+            ),
+        ));
+        // A new user namespace gives a full bounding set and clears the parent-death
+        // signal: both again.
+        if let Some(keep) = keep {
+            out.push((Stage::LockMounts, drop_bounding(keep)));
+        }
+        out.extend(inputs.death_again.clone().map(|d| (Stage::LockMounts, d)));
+    }
+    if let Some(keep) = keep {
+        out.push((
+            Stage::Capabilities,
+            Step::new(Op::SetCaps { mask: keep }, "set capabilities").at(Origin::Capabilities),
+        ));
+        let ambient = s.capabilities.map_or(0, |c| c.ambient) & keep;
+        if inputs.uid != 0 && ambient != 0 {
+            out.push((
+                Stage::Capabilities,
+                Step::new(Op::Ambient { mask: ambient }, "raise ambient capabilities")
+                    .at(Origin::Capabilities),
+            ));
+        }
+    }
+    if s.block_tty_injection {
+        out.push((
+            Stage::Seccomp,
+            Step::new(
+                Op::SeccompFilter {
+                    filter: seccomp::tty_injection_filter(),
+                },
+                "install the seccomp filter that refuses TIOCSTI and TIOCLINUX",
+            ),
+        ));
+    }
+    out
+}
