@@ -249,3 +249,30 @@ fn enter_hint(errno: i32) -> Option<String> {
 
 /// Result with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// `text` as quoted in a one-line message: control characters (a newline, a terminal escape)
+/// and Unicode line or paragraph separators are shown escaped (`\n`, `\u{1b}`), so that
+/// whatever a caller passed in, an error stays one line and prints nothing but text.
+pub fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() || c == '\u{2028}' || c == '\u{2029}' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod one_line_tests {
+    use super::one_line;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(one_line("user,pid"), "user,pid");
+        assert_eq!(one_line("a\nb\r\t\u{1b}[2J"), "a\\nb\\r\\t\\u{1b}[2J");
+        assert_eq!(one_line("\u{85}\u{2028}é"), "\\u{85}\\u{2028}é");
+    }
+}
