@@ -6,6 +6,7 @@
 //! crates/cleave/tests/parser_seeds.rs runs them over fuzz/seeds/ on stable Rust.
 use cleave::caps::{self, Rlimit};
 use cleave::cgroup;
+use cleave::flags::rules::parse_release;
 use cleave::flags::{parse_exit_signal, parse_flags, signal_from_name, signal_name};
 use cleave::idmap::IdMap;
 use cleave::mount::Propagation;
@@ -16,7 +17,7 @@ use std::fmt::Display;
 pub type Check = fn(&[u8]);
 
 /// Every parser, by the name of its fuzz target.
-pub const TARGETS: [(&str, Check); 9] = [
+pub const TARGETS: [(&str, Check); 10] = [
     ("flags", flags),
     ("idmap", idmap),
     ("size", size),
@@ -26,6 +27,7 @@ pub const TARGETS: [(&str, Check); 9] = [
     ("signal", signal),
     ("propagation", propagation),
     ("namespaces", namespaces),
+    ("kernel", kernel),
 ];
 
 fn text(data: &[u8]) -> String {
@@ -212,5 +214,14 @@ pub fn namespaces(data: &[u8]) {
             );
         }
         Err(e) => one_line("Namespace::parse_list", &t, &e),
+    }
+}
+
+/// Kernel releases (`cleave explain --kernel 6.8`): MAJOR.MINOR reads back the same.
+pub fn kernel(data: &[u8]) {
+    let t = text(data);
+    if let Some((major, minor)) = parse_release(&t) {
+        let again = format!("{major}.{minor}");
+        assert_eq!(parse_release(&again), Some((major, minor)), "{t:?}");
     }
 }
