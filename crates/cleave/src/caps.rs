@@ -1,5 +1,5 @@
 //! Capability names and sets (capabilities(7)), and resource limit names (getrlimit(2)).
-use crate::error::{Error, Result};
+use crate::error::{one_line, Error, Result};
 
 /// Capability names in number order (CAP_CHOWN is 0).
 pub const NAMES: [&str; 41] = [
@@ -65,7 +65,8 @@ pub fn parse_cap(s: &str) -> Result<u64> {
         .map(|i| 1u64 << i)
         .ok_or_else(|| Error::InvalidArgument {
             what: format!(
-                "unknown capability `{s}`: use a name from capabilities(7) such as CAP_NET_ADMIN, or ALL"
+                "unknown capability `{}`: use a name from capabilities(7) such as CAP_NET_ADMIN, or ALL",
+                one_line(s)
             ),
         })
 }
@@ -131,7 +132,10 @@ impl std::str::FromStr for Rlimit {
     /// Reads `NAME=SOFT[:HARD]`, e.g. `nofile=1024:4096`, `core=0`, `cpu=unlimited`.
     fn from_str(s: &str) -> Result<Rlimit> {
         let bad = |why: String| Error::InvalidArgument {
-            what: format!("--rlimit {s}: {why}; write NAME=SOFT[:HARD], e.g. nofile=1024:4096"),
+            what: format!(
+                "--rlimit {}: {why}; write NAME=SOFT[:HARD], e.g. nofile=1024:4096",
+                one_line(s)
+            ),
         };
         let (name, values) = s.split_once('=').ok_or_else(|| bad("no `=`".into()))?;
         let up = name.trim().to_ascii_uppercase();
@@ -142,7 +146,8 @@ impl std::str::FromStr for Rlimit {
             .map(|(_, r)| *r)
             .ok_or_else(|| {
                 bad(format!(
-                    "unknown limit `{name}` (known: {})",
+                    "unknown limit `{}` (known: {})",
+                    one_line(name),
                     RLIMITS
                         .iter()
                         .map(|(n, _)| n.to_ascii_lowercase())
@@ -155,7 +160,7 @@ impl std::str::FromStr for Rlimit {
                 "unlimited" | "infinity" => Ok(u64::MAX),
                 n => n
                     .parse()
-                    .map_err(|_| bad(format!("`{n}` is not a number or `unlimited`"))),
+                    .map_err(|_| bad(format!("`{}` is not a number or `unlimited`", one_line(n)))),
             }
         };
         let (soft, hard) = match values.split_once(':') {

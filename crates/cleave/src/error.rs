@@ -546,11 +546,38 @@ mod tests {
         assert_eq!(quote_prefix(b"a\0b"), "\"a\\0b\"");
         let e = RangeError::new("hostname", quote_prefix(&long), "too long");
         assert_eq!(
-            e.named("--hostname"),
-            format!("--hostname \"{}…\": too long", "a".repeat(20))
+            e.named("HOSTNAME"),
+            format!("HOSTNAME \"{}…\": too long", "a".repeat(20))
         );
         assert!(Error::from(e)
             .to_string()
             .starts_with("invalid argument: hostname \"aaaa"));
+    }
+}
+
+/// `text` as quoted in a one-line message: control characters (a newline, a terminal escape)
+/// and Unicode line or paragraph separators are shown escaped (`\n`, `\u{1b}`), so that
+/// whatever a caller passed in, an error stays one line and prints nothing but text.
+pub fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() || c == '\u{2028}' || c == '\u{2029}' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod one_line_tests {
+    use super::one_line;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(one_line("user,pid"), "user,pid");
+        assert_eq!(one_line("a\nb\r\t\u{1b}[2J"), "a\\nb\\r\\t\\u{1b}[2J");
+        assert_eq!(one_line("\u{85}\u{2028}é"), "\\u{85}\\u{2028}é");
     }
 }

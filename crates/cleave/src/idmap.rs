@@ -2,7 +2,7 @@
 //! writes them (the child itself, cleave as root, or the setuid helpers newuidmap and
 //! newgidmap from /etc/subuid and /etc/subgid). See user_namespaces(7), "User and group ID
 //! mappings".
-use crate::error::{Error, Result};
+use crate::error::{one_line, Error, Result};
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
@@ -62,7 +62,8 @@ impl FromStr for IdMap {
     fn from_str(s: &str) -> Result<IdMap> {
         let bad = |why: &str| Error::InvalidArgument {
             what: format!(
-                "invalid id map `{s}`: {why}; write INSIDE:OUTSIDE:COUNT, e.g. 0:100000:65536"
+                "invalid id map `{}`: {why}; write INSIDE:OUTSIDE:COUNT, e.g. 0:100000:65536",
+                one_line(s)
             ),
         };
         let parts: Vec<&str> = s.trim().split(':').collect();
@@ -72,7 +73,8 @@ impl FromStr for IdMap {
         let num = |t: &str, name: &str| {
             t.parse::<u32>().map_err(|_| {
                 bad(&format!(
-                    "{name} `{t}` is not a number from 0 to 4294967295"
+                    "{name} `{}` is not a number from 0 to 4294967295",
+                    one_line(t)
                 ))
             })
         };

@@ -153,6 +153,20 @@ pub fn cpu_quota_us(cpus: f64) -> u64 {
     ((cpus * CPU_PERIOD_US as f64).round() as u64).max(1000)
 }
 
+/// Reads a CPU fraction such as `0.5` or `2` (CPUs' worth of time) and checks it as
+/// [`Limits`] checks `cpus`.
+pub fn parse_cpus(s: &str) -> Result<f64> {
+    let cpus: f64 = s.trim().parse().map_err(|_| Error::InvalidArgument {
+        what: format!("invalid CPU fraction {s:?}: expected a number of CPUs such as 0.5 or 2"),
+    })?;
+    Limits {
+        cpus: Some(cpus),
+        ..Limits::default()
+    }
+    .validate()?;
+    Ok(cpus)
+}
+
 /// Parses a size in bytes with an optional binary unit: `4096`, `100k`, `512M`, `1G`, `2T`
 /// (also `512MiB`, `512mb`): k = 1024, M = 1024², G = 1024³, T = 1024⁴.
 pub fn parse_size(s: &str) -> Result<u64> {

@@ -7,7 +7,7 @@ mod signal;
 
 pub use parse::{parse_flags, FlagExpr, ParseError};
 pub use set_tid::{check_set_tid, PID_MAX_LIMIT};
-pub use signal::{signal_from_name, signal_name};
+pub use signal::{parse_exit_signal, signal_from_name, signal_name, UnknownSignal};
 
 bitflags::bitflags! {
     /// The `flags` of clone3(2) / clone(2), as the kernel defines them (64 bits).
@@ -339,6 +339,21 @@ impl Namespace {
         })
     }
 
+    /// Reads a namespace list, one name per item (`["user", "pid"]`, as [`Namespace::from_name`]
+    /// reads them); `all` means every namespace and gives `None`.
+    pub fn parse_list<'a>(
+        items: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Option<Vec<Namespace>>, UnknownNamespace> {
+        let mut out = Vec::new();
+        for item in items {
+            if item.trim().eq_ignore_ascii_case("all") {
+                return Ok(None);
+            }
+            out.push(Namespace::from_name(item).ok_or_else(|| UnknownNamespace(item.to_string()))?);
+        }
+        Ok(Some(out))
+    }
+
     /// The namespaces whose flags are in `flags`.
     pub fn in_flags(flags: CloneFlags) -> Vec<Namespace> {
         Namespace::ALL
@@ -347,6 +362,14 @@ impl Namespace {
             .collect()
     }
 }
+
+/// An item of a namespace list that names no namespace.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown namespace `{}`: choose from mount,uts,ipc,net,pid,user,cgroup,time, or all",
+    crate::error::one_line(.0)
+)]
+pub struct UnknownNamespace(pub String);
 
 impl std::fmt::Display for Namespace {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -48,7 +48,7 @@ pub fn signal_from_name(text: &str) -> Option<i32> {
         } else {
             rest.strip_prefix('+')?.parse().ok()?
         };
-        let n = 34 + off;
+        let n = off.checked_add(34)?;
         return (34..=64).contains(&n).then_some(n);
     }
     if bare == "RTMAX" {
@@ -61,6 +61,24 @@ pub fn signal_from_name(text: &str) -> Option<i32> {
         return Some(libc::SIGIO);
     }
     NAMES.iter().find(|(n, _)| *n == bare).map(|&(_, s)| s)
+}
+
+/// A signal as written that names no signal.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown signal `{}`: give a name such as SIGCHLD or SIGUSR1, a number from 1 to 64, or none",
+    crate::error::one_line(.0)
+)]
+pub struct UnknownSignal(pub String);
+
+/// Parses an exit signal: a name or number as [`signal_from_name`] reads them, or `none` (or
+/// `0`) for no signal at all, which is 0.
+pub fn parse_exit_signal(text: &str) -> Result<i32, UnknownSignal> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("none") || t == "0" {
+        return Ok(0);
+    }
+    signal_from_name(t).ok_or_else(|| UnknownSignal(t.to_string()))
 }
 
 /// `SIGCHLD` for 17, `SIGRTMIN+2` for 36, `signal 99` outside the known range.
@@ -92,5 +110,23 @@ mod tests {
         for s in 1..=64 {
             assert_eq!(signal_from_name(&signal_name(s)), Some(s), "{s}");
         }
+    }
+
+    #[test]
+    fn a_huge_realtime_offset_is_no_signal() {
+        // Found by the fuzz target `signal`: 34 + the offset overflowed i32 and panicked.
+        assert_eq!(signal_from_name("RTMIN+2147483646"), None);
+        assert_eq!(signal_from_name("SIGRTMIN+2147483647"), None);
+        assert_eq!(signal_from_name("SIGRTMIN+-2147483648"), None);
+        assert_eq!(signal_from_name("SIGRTMIN+30"), Some(64));
+    }
+
+    #[test]
+    fn exit_signals_and_their_errors() {
+        assert_eq!(parse_exit_signal(" none "), Ok(0));
+        assert_eq!(parse_exit_signal("0"), Ok(0));
+        assert_eq!(parse_exit_signal("sigusr1"), Ok(10));
+        let e = parse_exit_signal("SIG\nUSR1\n").unwrap_err().to_string();
+        assert!(!e.contains('\n') && e.contains("`SIG\\nUSR1`"), "{e}");
     }
 }

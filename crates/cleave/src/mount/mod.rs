@@ -142,7 +142,8 @@ impl std::str::FromStr for Propagation {
             _ => {
                 return Err(Error::InvalidArgument {
                     what: format!(
-                        "unknown propagation `{s}`: choose private, slave, shared or unchanged"
+                        "unknown propagation `{}`: choose private, slave, shared or unchanged",
+                        crate::error::one_line(s)
                     ),
                 })
             }
