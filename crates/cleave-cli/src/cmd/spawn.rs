@@ -249,8 +249,7 @@ fn check_values(a: &SpawnArgs, flags: CloneFlags) -> Result<(), String> {
     } else {
         1
     };
-    check_set_tid(&a.set_tid, local, cleave::flags::rules::pid_max())
-        .map_err(|e| e.named("--set-tid"))?;
+    check_set_tid(&a.set_tid, local, cleave::host::pid_max()).map_err(|e| e.named("--set-tid"))?;
     for &fd in &a.sandbox.preserve_fd {
         cleave::fd::check_open(fd).map_err(|e| e.named("--preserve-fd"))?;
     }
@@ -271,7 +270,7 @@ fn status_line(pid: i32) -> String {
     let mut obj = serde_json::Map::new();
     obj.insert("child-pid".into(), pid.into());
     for ns in Namespace::ALL {
-        if let Ok((_, inode)) = cleave::flags::nsfs_id(&pid.to_string(), ns.proc_name()) {
+        if let Ok((_, inode)) = cleave::ns::nsfs_id(&pid.to_string(), ns.proc_name()) {
             obj.insert(format!("{}-namespace", ns.proc_name()), inode.into());
         }
     }
