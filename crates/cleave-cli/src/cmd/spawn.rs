@@ -500,11 +500,7 @@ fn sandbox_from(
         pids: s.pids,
     };
     if let Some(w) = s.cpu_weight {
-        if !(1..=10000).contains(&w) {
-            return Err(bad(format!(
-                "--cpu-weight {w}: give a weight from 1 to 10000 (100 is the default share)"
-            )));
-        }
+        cgroup::check_cpu_weight(w).map_err(|e| bad(e.named("--cpu-weight")))?;
     }
     sb.limits(limits);
     if let Some(p) = &s.cgroup_parent {
