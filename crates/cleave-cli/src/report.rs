@@ -40,9 +40,29 @@ pub fn error_at(err: &Error, labels: &Labels) -> i32 {
         _ => return error(err),
     }
     if let Some(hint) = err.hint() {
-        eprintln!("  hint: {hint}");
+        eprintln!("  hint: {}", in_cli_words(&hint));
     }
     exit_code(err)
+}
+
+/// The library's advice, with the options of this command line named where the library
+/// speaks of what they set.
+fn in_cli_words(hint: &str) -> String {
+    [
+        ("ask for a new user namespace too", "add user to --new"),
+        ("ask for a new PID namespace too", "add pid to --new"),
+        ("give a cgroup parent:", "pass --cgroup-parent DIR,"),
+        (
+            "mount a tmpfs over its parent first",
+            "mount a --tmpfs over its parent first",
+        ),
+        (
+            "ranges need newuidmap and /etc/subuid",
+            "use --map-auto for ranges from /etc/subuid",
+        ),
+    ]
+    .iter()
+    .fold(hint.to_string(), |h, (lib, cli)| h.replace(lib, cli))
 }
 
 fn errno_text(e: &std::io::Error) -> String {
@@ -72,7 +92,7 @@ pub fn error(err: &Error) -> i32 {
         other => eprintln!("cleave: {other}"),
     }
     if let Some(hint) = err.hint() {
-        eprintln!("  hint: {hint}");
+        eprintln!("  hint: {}", in_cli_words(&hint));
     }
     exit_code(err)
 }

@@ -178,6 +178,12 @@ fn bad_values_are_refused_before_anything_exists() {
         (&["--cpus", "nan"], "--cpus NaN:", "from 0.01 to 175921860"),
         (&["--cpus", "inf"], "--cpus inf:", "from 0.01 to 175921860"),
         (&["--cpus", "-1"], "--cpus -1", "from 0.01 to 175921860"),
+        (&["--cpu-weight", "0"], "--cpu-weight 0:", "from 1 to 10000"),
+        (
+            &["--cpu-weight", "10001"],
+            "--cpu-weight 10001:",
+            "from 1 to 10000",
+        ),
         (&["--memory", "1"], "--memory 1:", "minimum of 1M"),
         (&["--hostname", &long], "--hostname \"", "at most 64 bytes"),
         (

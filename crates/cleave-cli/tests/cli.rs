@@ -196,3 +196,41 @@ fn explain_text_and_json() {
     assert!(text(&o.stdout).contains("pidfd-with-thread"));
     assert_eq!(cleave(&["explain", "nonsense"]).status.code(), Some(125));
 }
+
+/// `--kernel` and `--unprivileged` describe another caller or machine: the context is built
+/// from them (clone3 exactly when that kernel has it), whoever runs explain.
+#[test]
+fn explain_judges_the_context_the_options_state() {
+    let json = |args: &[&str]| -> serde_json::Value {
+        let o = cleave(args);
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o.stdout)))
+    };
+    let v = json(&["explain", "vm", "--kernel", "5.2", "--json"]);
+    assert_eq!(v["context"]["kernel"], "5.2");
+    assert_eq!(v["context"]["clone3"], false);
+    assert_eq!(v["violations"][0]["rule"], "clone3-unavailable");
+    assert_eq!(v["violations"][0]["errno_name"], "ENOSYS");
+    let v = json(&["explain", "vm", "--kernel", "5.2", "--legacy", "--json"]);
+    assert_eq!(v["valid"], true, "{v}");
+    let v = json(&[
+        "explain", "newuser", "--kernel", "2.4", "--legacy", "--json",
+    ]);
+    assert_eq!(v["violations"][0]["rule"], "flag-too-new");
+    let v = json(&["explain", "vm", "--kernel", "6.1", "--json"]);
+    assert_eq!(v["context"]["clone3"], true);
+    assert_eq!(v["valid"], true);
+    // Root judging for an unprivileged caller, and nobody judging for itself, agree.
+    let a = json(&["explain", "newnet", "--unprivileged", "--json"]);
+    assert_eq!(a["context"]["privileged"], false);
+    assert_eq!(a["violations"][0]["errno_name"], "EPERM");
+    let o = nobody(&["explain", "newnet", "--json"]);
+    let b: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(a["violations"], b["violations"]);
+    assert_eq!(a["context"], b["context"]);
+    let o = cleave(&["explain", "vm", "--kernel", "six"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert_eq!(
+        text(&o.stderr).trim(),
+        "cleave: --kernel six: write MAJOR.MINOR, e.g. 6.8"
+    );
+}

@@ -133,7 +133,7 @@ impl std::str::FromStr for Rlimit {
     fn from_str(s: &str) -> Result<Rlimit> {
         let bad = |why: String| Error::InvalidArgument {
             what: format!(
-                "--rlimit {}: {why}; write NAME=SOFT[:HARD], e.g. nofile=1024:4096",
+                "resource limit {}: {why}; write NAME=SOFT[:HARD], e.g. nofile=1024:4096",
                 one_line(s)
             ),
         };

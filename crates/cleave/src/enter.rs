@@ -25,7 +25,8 @@ mod context;
 pub use context::Context;
 
 use crate::error::{Error, Result};
-use crate::flags::{nsfs_id, CloneFlags, Namespace};
+use crate::flags::CloneFlags;
+use crate::ns::{nsfs_id, Namespace};
 use crate::{raw, Command};
 use std::fs::File;
 use std::io::{self, Write};
@@ -394,7 +395,7 @@ fn join_namespaces(
     }
     // Unprivileged callers gain their capabilities from the target's user namespace, so it
     // comes first; a privileged caller joins it last, keeping its own powers for the rest.
-    let privileged = crate::flags::rules::has_cap_sys_admin();
+    let privileged = crate::host::has_cap_sys_admin();
     let mut order: Vec<&(Namespace, File)> = files.iter().collect();
     order.sort_by_key(|(ns, _)| match (ns, privileged) {
         (Namespace::User, false) => 0,

@@ -1,6 +1,7 @@
 //! The library's one error type, with advice for the common errnos.
 use crate::flags::rules::{errno_name, Interface, Violation};
-use crate::flags::{CloneFlags, Namespace, ParseError};
+use crate::flags::{CloneFlags, ParseError};
+use crate::ns::Namespace;
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
@@ -445,7 +446,7 @@ pub enum MountProblem {
 
 fn cgroup_hint(errno: i32) -> Option<String> {
     Some(match errno {
-        libc::EACCES | libc::EPERM | libc::EROFS => "creating cgroups needs root or a delegated cgroup: pass --cgroup-parent DIR, a cgroup2 directory you own (e.g. the one of `systemd-run --user -p Delegate=yes --scope ...`); cgroup v1 controllers cannot be delegated".into(),
+        libc::EACCES | libc::EPERM | libc::EROFS => "creating cgroups needs root or a delegated cgroup: give a cgroup parent: a cgroup2 directory you own (e.g. the one of `systemd-run --user -p Delegate=yes --scope ...`); cgroup v1 controllers cannot be delegated".into(),
         libc::EBUSY => "the cgroup still holds processes: a cgroup2 parent with processes cannot enable controllers for its children (no internal processes rule) — move them into a leaf cgroup first; or a process did not exit yet".into(),
         libc::ENOENT => "the controller or file is missing: check /proc/cgroups and the parent's cgroup.controllers and cgroup.subtree_control".into(),
         _ => return None,
@@ -456,7 +457,7 @@ fn clone_hint(flags: CloneFlags, errno: i32) -> Option<String> {
     let namespaces = CloneFlags::ALL_NAMESPACES.difference(CloneFlags::NEWUSER);
     Some(match errno {
         libc::EPERM if flags.contains(CloneFlags::NEWUSER) => "user namespaces are refused: check /proc/sys/user/max_user_namespaces and /proc/sys/kernel/unprivileged_userns_clone (or an AppArmor userns policy), and that the caller is not chrooted and its uid/gid are mapped".into(),
-        libc::EPERM if flags.intersects(namespaces) => "unprivileged: add user to --new (CLONE_NEWUSER), which grants the capabilities the other namespaces need".into(),
+        libc::EPERM if flags.intersects(namespaces) => "unprivileged: ask for a new user namespace too (CLONE_NEWUSER), which grants the capabilities the other namespaces need".into(),
         libc::EPERM => "the caller lacks a needed capability (set_tid needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE)".into(),
         libc::ENOSPC | libc::EUSERS => "a namespace limit was reached: see /proc/sys/user/max_*_namespaces and the nesting depth (32 levels)".into(),
         libc::EINVAL => format!("run `cleave explain '{flags}'` to see which rule this kernel enforces"),

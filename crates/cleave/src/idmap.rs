@@ -224,7 +224,7 @@ fn subids(path: &str, user: &str, uid: u32) -> Result<Vec<SubRange>> {
     if ranges.is_empty() {
         return Err(Error::InvalidArgument {
             what: format!(
-                "--map-auto: {path} has no range for {user} (uid {uid}); add one, e.g. `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {user}`"
+                "automatic id ranges: {path} has no range for {user} (uid {uid}); add one, e.g. `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {user}`"
             ),
         });
     }
@@ -305,7 +305,7 @@ impl IdMapping {
             MapWriter::Parent
         } else if child_can {
             return Err(Error::InvalidArgument {
-                what: "--setgroups allow needs a gid map written by newgidmap or by root: an unprivileged process may map its own gid only with setgroups denied; use --map-auto or drop --setgroups allow".into(),
+                what: "keeping setgroups allowed needs a gid map written by newgidmap or by root: an unprivileged process may map its own gid only with setgroups denied; use ranges from /etc/subgid, or deny setgroups".into(),
             });
         } else {
             MapWriter::Helpers

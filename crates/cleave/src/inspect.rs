@@ -11,7 +11,8 @@
 //! # Ok::<(), cleave::Error>(())
 //! ```
 use crate::error::{errno_text, Error, Result};
-use crate::flags::{nsfs_id, signal_name, Namespace};
+use crate::flags::signal_name;
+use crate::ns::{nsfs_id, Namespace};
 use crate::raw::{self, KCMP_FILES, KCMP_FS, KCMP_IO, KCMP_SIGHAND, KCMP_SYSVSEM, KCMP_VM};
 use serde::Serialize;
 use std::io;

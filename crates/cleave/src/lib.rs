@@ -33,6 +33,7 @@ pub mod env;
 pub mod error;
 pub mod fd;
 pub mod flags;
+pub mod host;
 pub mod idmap;
 pub mod inspect;
 pub mod mount;
@@ -49,7 +50,8 @@ pub mod supervise;
 
 pub use child::{Child, ExitStatus, Reaper};
 pub use error::{Error, Result};
-pub use flags::{parse_flags, CloneFlags, Namespace};
+pub use flags::{parse_flags, CloneFlags};
+pub use ns::Namespace;
 pub use spawn::{Command, Fork, Stdio, Task, TaskHandle};
 
 /// The README's library example, compiled as a doctest so that it stays true.

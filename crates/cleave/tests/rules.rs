@@ -3,7 +3,8 @@
 //! errno table of shared/reference/kernel-rules.md.
 mod common;
 
-use cleave::flags::rules::{self, Context, Interface, Request};
+use cleave::flags::rules::{self, Interface, Request};
+use cleave::host;
 use cleave::raw::{self, CloneArgs};
 use cleave::stack::Stack;
 use cleave::CloneFlags as F;
@@ -84,7 +85,7 @@ const fn case(rule: &'static str, flags: F, signal: i32) -> Case {
 }
 
 fn check_cases(cases: &[Case]) -> Result<(), String> {
-    let ctx = Context::current();
+    let ctx = host::context();
     for c in cases {
         let req = Request {
             flags: c.flags,
@@ -224,7 +225,7 @@ fn after_unshare_newpid() -> TestResult {
             return Err(format!("unshare: {}", std::io::Error::last_os_error()));
         }
         ensure!(
-            Context::current().pid_ns_for_children_differs,
+            host::context().pid_ns_for_children_differs,
             "context missed the unshare"
         );
         check_cases(&[
@@ -292,8 +293,63 @@ fn legacy_cannot_express_newtime() -> TestResult {
     }
     let mut req = Request::new(F::NEWTIME, 17);
     req.interface = Interface::Legacy;
-    let v = rules::check(&req, &Context::current());
+    let v = rules::check(&req, &host::context());
     ensure_eq!(v.first().map(|v| v.rule.id), Some("clone3-only-flag"));
+    pass()
+}
+
+/// Installs a seccomp filter that answers ENOSYS to clone3, as container runtimes with an
+/// older profile do (bwrap tests/try-syscall.c).
+fn block_clone3() -> Result<(), String> {
+    #[repr(C)]
+    struct Insn(u16, u8, u8, u32);
+    #[repr(C)]
+    struct Prog {
+        len: u16,
+        filter: *const Insn,
+    }
+    let nr = libc::SYS_clone3 as u32;
+    let filter = [
+        Insn(0x20, 0, 0, 0),                                 // ld [nr]
+        Insn(0x15, 0, 1, nr),                                // jeq clone3
+        Insn(0x06, 0, 0, 0x0005_0000 | libc::ENOSYS as u32), // ret ERRNO(ENOSYS)
+        Insn(0x06, 0, 0, 0x7fff_0000),                       // ret ALLOW
+    ];
+    let prog = Prog {
+        len: filter.len() as u16,
+        filter: filter.as_ptr(),
+    };
+    // SAFETY: prctl with a valid filter program that outlives the call.
+    let ok = unsafe {
+        libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0
+            && libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &prog) == 0
+    };
+    ensure!(ok, "seccomp: {}", std::io::Error::last_os_error());
+    Ok(())
+}
+
+fn clone3_blocked_by_seccomp() -> TestResult {
+    // The rule clone3-unavailable, against a kernel that refuses clone3: ENOSYS before any
+    // other check, while legacy clone() still works.
+    in_child(|| {
+        block_clone3()?;
+        let mut ctx = host::context();
+        ctx.clone3 = false;
+        for (flags, signal) in [(F::empty(), 17), (F::SIGHAND, 17), (F::DETACHED, 17)] {
+            let req = Request::new(flags, signal);
+            let verdict = rules::check(&req, &ctx);
+            ensure_eq!(
+                verdict.first().map(|v| v.rule.id),
+                Some("clone3-unavailable")
+            );
+            ensure_eq!(kernel_answer(&req, &[]).err(), Some(libc::ENOSYS));
+        }
+        let mut legacy = Request::new(F::empty(), 17);
+        legacy.interface = Interface::Legacy;
+        ensure!(rules::check(&legacy, &ctx).is_empty(), "legacy refused");
+        ensure_eq!(kernel_answer(&legacy, &[]).err(), None);
+        Ok(())
+    })?;
     pass()
 }
 
@@ -307,5 +363,6 @@ fn main() {
             "legacy_cannot_express_newtime",
             legacy_cannot_express_newtime,
         ),
+        ("clone3_blocked_by_seccomp", clone3_blocked_by_seccomp),
     ]);
 }

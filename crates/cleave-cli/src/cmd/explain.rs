@@ -1,9 +1,9 @@
 //! `cleave explain`: what each flag does, and whether this kernel accepts the request.
 use crate::cli::ExplainArgs;
 use crate::report;
-use cleave::flags::rules::{self, errno_name, Context, Interface, Request};
+use cleave::flags::rules::{self, errno_name, Context, Interface, Request, CLONE3_SINCE};
 use cleave::flags::{parse_flags, signal_name, FlagKind, FLAG_INFO};
-use cleave::CloneFlags;
+use cleave::{host, CloneFlags};
 use serde_json::json;
 
 pub fn run(a: ExplainArgs) -> i32 {
@@ -21,18 +21,6 @@ pub fn run(a: ExplainArgs) -> i32 {
         (None, None) if flags.intersects(CloneFlags::THREAD | CloneFlags::PARENT) => 0,
         (None, None) => libc::SIGCHLD,
     };
-    let mut ctx = Context::current();
-    if let Some(k) = &a.kernel {
-        match rules::parse_release(k) {
-            Some(v) => ctx.kernel = v,
-            None => {
-                return report::bad_request(&format!("--kernel {k}: write MAJOR.MINOR, e.g. 6.8"))
-            }
-        }
-    }
-    if a.unprivileged {
-        ctx.privileged = false;
-    }
     let interface = if a.legacy {
         Interface::Legacy
     } else {
@@ -43,6 +31,10 @@ pub fn run(a: ExplainArgs) -> i32 {
         exit_signal: signal,
         interface,
         set_tid_len: 0,
+    };
+    let ctx = match context(&a) {
+        Ok(c) => c,
+        Err(msg) => return report::bad_request(&msg),
     };
     let violations = rules::check(&request, &ctx);
     let rows: Vec<_> = FLAG_INFO
@@ -63,6 +55,7 @@ pub fn run(a: ExplainArgs) -> i32 {
             "interface": interface,
             "context": {
                 "kernel": format!("{}.{}", ctx.kernel.0, ctx.kernel.1),
+                "clone3": ctx.clone3,
                 "privileged": ctx.privileged,
                 "pid_ns_init": ctx.pid_ns_init,
                 "pid_ns_for_children_differs": ctx.pid_ns_for_children_differs,
@@ -137,4 +130,28 @@ pub fn run(a: ExplainArgs) -> i32 {
     } else {
         1
     }
+}
+
+/// The facts to judge by: those the options state, the running system's for the rest.
+/// `--kernel` judges for another machine, which has clone3 exactly when its kernel does;
+/// `--unprivileged` for a caller without CAP_SYS_ADMIN. The caller's place in the PID
+/// namespaces is always this process's own.
+fn context(a: &ExplainArgs) -> Result<Context, String> {
+    let kernel = match &a.kernel {
+        Some(k) => Some(
+            rules::parse_release(k)
+                .ok_or_else(|| format!("--kernel {k}: write MAJOR.MINOR, e.g. 6.8"))?,
+        ),
+        None => None,
+    };
+    Ok(Context {
+        kernel: kernel.unwrap_or_else(host::kernel_version),
+        clone3: match kernel {
+            Some(k) => k >= CLONE3_SINCE,
+            None => host::clone3_available(),
+        },
+        privileged: !a.unprivileged && host::has_cap_sys_admin(),
+        pid_ns_init: host::is_pid_ns_init(),
+        pid_ns_for_children_differs: host::pid_ns_for_children_differs(),
+    })
 }

@@ -186,13 +186,16 @@ pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
 /// Refuses, naming the option, the values of `run`'s own options that the kernel would
 /// refuse only after clone: set_tid PIDs, kept descriptors, environment names.
 fn check_values(a: &SpawnArgs, flags: CloneFlags) -> Result<(), String> {
-    let local = if flags.contains(CloneFlags::NEWPID) {
-        2
-    } else {
-        1
-    };
-    check_set_tid(&a.set_tid, local, cleave::flags::rules::pid_max())
-        .map_err(|e| e.named("--set-tid"))?;
+    if !a.set_tid.is_empty() {
+        // pid_max is a /proc read: only when there is a PID to check against it.
+        let local = if flags.contains(CloneFlags::NEWPID) {
+            2
+        } else {
+            1
+        };
+        check_set_tid(&a.set_tid, local, cleave::host::pid_max())
+            .map_err(|e| e.named("--set-tid"))?;
+    }
     for &fd in &a.sandbox.preserve_fd {
         cleave::fd::check_open(fd).map_err(|e| e.named("--preserve-fd"))?;
     }
@@ -213,7 +216,7 @@ fn status_line(pid: i32) -> String {
     let mut obj = serde_json::Map::new();
     obj.insert("child-pid".into(), pid.into());
     for ns in Namespace::ALL {
-        if let Ok((_, inode)) = cleave::flags::nsfs_id(&pid.to_string(), ns.proc_name()) {
+        if let Ok((_, inode)) = cleave::ns::nsfs_id(&pid.to_string(), ns.proc_name()) {
             obj.insert(format!("{}-namespace", ns.proc_name()), inode.into());
         }
     }
@@ -474,11 +477,7 @@ fn spec_from(
         cgroup::check_cpus(c).map_err(|e| bad(e.named("--cpus")))?;
     }
     if let Some(w) = s.cpu_weight {
-        if !(1..=10000).contains(&w) {
-            return Err(bad(format!(
-                "--cpu-weight {w}: give a weight from 1 to 10000 (100 is the default share)"
-            )));
-        }
+        cgroup::check_cpu_weight(w).map_err(|e| bad(e.named("--cpu-weight")))?;
     }
     spec.limits = Limits {
         memory,

@@ -87,9 +87,7 @@ impl Limits {
             check_cpus(c)?;
         }
         if let Some(w) = self.cpu_weight {
-            if !(1..=10000).contains(&w) {
-                return bad(format!("cpu weight must be within 1..=10000, not {w}"));
-            }
+            check_cpu_weight(w)?;
         }
         if self.pids == Some(0) {
             return bad("pids limit must be at least 1 (the process itself)".into());
@@ -144,6 +142,21 @@ pub fn check_cpus(cpus: f64) -> std::result::Result<(), RangeError> {
         format!(
             "give a number of CPUs from {MIN_CPUS} to {MAX_CPUS} (1 ms to the largest quota cpu.max takes, per 100 ms period), e.g. 0.5 or 2"
         ),
+    ))
+}
+
+/// The cgroup2 `cpu.weight` range (kernel/sched/core.c `CGROUP_WEIGHT_MIN..=MAX`).
+pub const CPU_WEIGHT: std::ops::RangeInclusive<u64> = 1..=10000;
+
+/// Checks a CPU weight: within [`CPU_WEIGHT`] (100 is the kernel's default).
+pub fn check_cpu_weight(weight: u64) -> std::result::Result<(), RangeError> {
+    if CPU_WEIGHT.contains(&weight) {
+        return Ok(());
+    }
+    Err(RangeError::new(
+        "CPU weight",
+        weight,
+        "give a weight from 1 to 10000 (100 is the default share)",
     ))
 }
 
@@ -360,6 +373,14 @@ mod tests {
             assert!(e.why.contains("from 0.01 to 175921860"), "{bad}: {e}");
         }
         assert_eq!(check_cpus(1e308).unwrap_err().value, "1e308");
+        for ok in [1, 100, 10_000] {
+            assert!(check_cpu_weight(ok).is_ok());
+        }
+        for bad in [0, 10_001, u64::MAX] {
+            let e = check_cpu_weight(bad).unwrap_err();
+            assert_eq!(e.value, bad.to_string());
+            assert!(e.why.contains("from 1 to 10000"), "{e}");
+        }
         assert_eq!(cpu_quota_us(0.75), 75_000);
         assert_eq!(cpu_quota_us(2.0), 200_000);
         assert_eq!(cpu_quota_us(0.001), 1000);

@@ -5,8 +5,8 @@
 //! of them and returns every broken one, in the order the kernel itself checks (so the first
 //! violation's errno is the one a raw call would return; see `shared/reference/kernel-rules.md`
 //! section 1). Every rule is verified against the running kernel by `tests/rules.rs`.
+pub use super::context::{Context, Needs, CLONE3_SINCE};
 use super::CloneFlags as F;
-use std::sync::OnceLock;
 
 /// Which system call carries the request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -39,43 +39,6 @@ impl Request {
             exit_signal,
             interface: Interface::Clone3,
             set_tid_len: 0,
-        }
-    }
-}
-
-/// The facts about the caller that some rules depend on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Context {
-    /// Running kernel as (major, minor).
-    pub kernel: (u32, u32),
-    /// Whether the caller has CAP_SYS_ADMIN in its user namespace.
-    pub privileged: bool,
-    /// Whether the caller is PID 1 of its PID namespace.
-    pub pid_ns_init: bool,
-    /// Whether the caller's children would be born in another PID namespace than its own
-    /// (after unshare(CLONE_NEWPID) or setns to a PID namespace).
-    pub pid_ns_for_children_differs: bool,
-}
-
-impl Context {
-    /// Reads the facts from the running process (a handful of cheap system calls).
-    pub fn current() -> Context {
-        Context {
-            kernel: kernel_version(),
-            privileged: has_cap_sys_admin(),
-            pid_ns_init: std::process::id() == 1,
-            pid_ns_for_children_differs: pid_ns_for_children_differs(),
-        }
-    }
-
-    /// Facts for a given kernel and privilege, with no namespace history (for `explain`
-    /// about another machine, and for unit tests).
-    pub fn assume(kernel: (u32, u32), privileged: bool) -> Context {
-        Context {
-            kernel,
-            privileged,
-            pid_ns_init: false,
-            pid_ns_for_children_differs: false,
         }
     }
 }
@@ -134,6 +97,7 @@ impl std::fmt::Display for Violation {
 
 const EINVAL: i32 = libc::EINVAL;
 const EPERM: i32 = libc::EPERM;
+const ENOSYS: i32 = libc::ENOSYS;
 
 fn has(r: &Request, f: F) -> bool {
     r.flags.contains(f)
@@ -143,10 +107,22 @@ fn has(r: &Request, f: F) -> bool {
 /// kernel_clone, copy_process, copy_namespaces, alloc_pid).
 pub static RULES: &[Rule] = &[
     Rule {
+        id: "clone3-unavailable",
+        flags: F::empty(),
+        errno: ENOSYS,
+        why: "clone3 does not exist here: the kernel predates 5.3, or a seccomp filter answers ENOSYS for it; use legacy clone() (cleave falls back by itself)",
+        since: None,
+        until: None,
+        interface: Some(Interface::Clone3),
+        privilege_dependent: false,
+        suite: "kernel-rules.md 1 and C23 (bwrap tests/try-syscall.c: ENOSYS when seccomp'd)",
+        broken: |r, c| (r.interface == Interface::Clone3 && !c.clone3).then_some(ENOSYS),
+    },
+    Rule {
         id: "flag-too-new",
         flags: F::empty(),
         errno: EINVAL,
-        why: "the running kernel predates a requested flag",
+        why: "the kernel predates a requested flag",
         since: None,
         until: None,
         interface: None,
@@ -499,26 +475,6 @@ pub fn errno_name(errno: i32) -> String {
     name.to_string()
 }
 
-/// The running kernel as (major, minor), read once from uname(2).
-pub fn kernel_version() -> (u32, u32) {
-    static VERSION: OnceLock<(u32, u32)> = OnceLock::new();
-    *VERSION.get_or_init(|| {
-        // uname(2), not /proc: it works inside a root without a procfs.
-        // SAFETY: utsname is plain bytes; uname fills it.
-        #[allow(unsafe_code)]
-        let release = unsafe {
-            let mut u: libc::utsname = std::mem::zeroed();
-            if libc::uname(&mut u) != 0 {
-                return (0, 0);
-            }
-            std::ffi::CStr::from_ptr(u.release.as_ptr())
-                .to_string_lossy()
-                .into_owned()
-        };
-        parse_release(&release).unwrap_or((0, 0))
-    })
-}
-
 /// Parses `6.18.44-foo` into (6, 18).
 pub fn parse_release(release: &str) -> Option<(u32, u32)> {
     let mut parts = release.trim().split(|c: char| !c.is_ascii_digit());
@@ -527,136 +483,5 @@ pub fn parse_release(release: &str) -> Option<(u32, u32)> {
     Some((major, minor))
 }
 
-/// The pid_max of the caller's PID namespace (/proc/sys/kernel/pid_max), or
-/// [`super::PID_MAX_LIMIT`] when it cannot be read.
-pub fn pid_max() -> i32 {
-    std::fs::read_to_string("/proc/sys/kernel/pid_max")
-        .ok()
-        .and_then(|t| t.trim().parse().ok())
-        .unwrap_or(super::PID_MAX_LIMIT)
-}
-
-/// Whether the caller holds CAP_SYS_ADMIN in its user namespace.
-pub fn has_cap_sys_admin() -> bool {
-    crate::raw::effective_caps() & (1u64 << 21/* CAP_SYS_ADMIN */) != 0
-}
-
-/// Whether the caller's children would be born in another PID namespace (after
-/// unshare(CLONE_NEWPID) or setns).
-pub fn pid_ns_for_children_differs() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (
-        std::fs::metadata("/proc/self/ns/pid"),
-        std::fs::metadata("/proc/self/ns/pid_for_children"),
-    ) {
-        (Ok(a), Ok(b)) => a.ino() != b.ino(),
-        // Right after unshare(CLONE_NEWPID), before its first member is born, the link
-        // cannot be followed: the namespace for children is a new one.
-        (Ok(_), Err(_)) => true,
-        _ => false,
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ids(flags: F, sig: i32, ctx: &Context) -> Vec<&'static str> {
-        check(&Request::new(flags, sig), ctx)
-            .iter()
-            .map(|v| v.rule.id)
-            .collect()
-    }
-
-    const ROOT: Context = Context {
-        kernel: (6, 18),
-        privileged: true,
-        pid_ns_init: false,
-        pid_ns_for_children_differs: false,
-    };
-    const USER: Context = Context {
-        privileged: false,
-        ..ROOT
-    };
-
-    #[test]
-    fn presets_are_valid() {
-        assert!(ids(F::PRESET_FORK, 17, &ROOT).is_empty());
-        assert!(ids(F::PRESET_VFORK, 17, &ROOT).is_empty());
-        assert!(ids(F::PRESET_LINUXTHREADS, 17, &ROOT).is_empty());
-        assert!(ids(F::PRESET_NPTL, 0, &ROOT).is_empty());
-    }
-
-    #[test]
-    fn all_broken_rules_are_reported_in_kernel_order() {
-        let v = ids(F::SIGHAND | F::THREAD | F::NEWNS | F::FS, 17, &ROOT);
-        assert_eq!(
-            v,
-            [
-                "exit-signal-with-thread-or-parent",
-                "newns-with-fs",
-                "sighand-needs-vm"
-            ]
-        );
-        assert!(ids(F::THREAD, 17, &ROOT).contains(&"thread-needs-sighand"));
-    }
-
-    #[test]
-    fn version_dependent_rules() {
-        let old = Context::assume((6, 8), true);
-        assert_eq!(
-            ids(F::PRESET_NPTL | F::PIDFD, 0, &old),
-            ["pidfd-with-thread"]
-        );
-        assert!(ids(F::PRESET_NPTL | F::PIDFD, 0, &ROOT).is_empty());
-        assert_eq!(
-            ids(F::NEWTIME, 17, &Context::assume((5, 4), true)),
-            ["flag-too-new"]
-        );
-    }
-
-    #[test]
-    fn privilege_changes_the_errno_of_newipc_sysvsem() {
-        let r = Request::new(F::NEWIPC | F::SYSVSEM, 17);
-        assert_eq!(check(&r, &ROOT)[0].errno, libc::EINVAL);
-        let v = check(&r, &USER);
-        assert_eq!(v[0].errno, libc::EPERM);
-        assert_eq!(v[0].rule.id, "namespace-needs-cap-sys-admin");
-        let with_user = Request::new(F::NEWIPC | F::SYSVSEM | F::NEWUSER, 17);
-        assert_eq!(check(&with_user, &USER)[0].errno, libc::EINVAL);
-    }
-
-    #[test]
-    fn newpid_and_newuser_with_parent_are_allowed() {
-        assert!(ids(F::NEWPID | F::PARENT, 0, &ROOT).is_empty());
-        assert!(ids(F::NEWUSER | F::PARENT, 0, &USER).is_empty());
-        assert!(ids(F::NEWUSER | F::NEWNS | F::NEWPID, 17, &USER).is_empty());
-    }
-
-    #[test]
-    fn legacy_interface_rules() {
-        let mut r = Request::new(F::PIDFD | F::PARENT_SETTID, 17);
-        assert!(check(&r, &ROOT).is_empty());
-        r.interface = Interface::Legacy;
-        assert_eq!(
-            check(&r, &ROOT)[0].rule.id,
-            "pidfd-with-parent-settid-legacy"
-        );
-        r.flags = F::NEWTIME;
-        assert_eq!(check(&r, &ROOT)[0].rule.id, "clone3-only-flag");
-        r.flags = F::THREAD | F::SIGHAND | F::VM;
-        assert!(
-            check(&r, &ROOT).is_empty(),
-            "legacy ignores the signal with THREAD"
-        );
-    }
-
-    #[test]
-    fn every_rule_has_text_and_a_suite() {
-        for r in RULES {
-            assert!(!r.why.is_empty() && !r.suite.is_empty(), "{}", r.id);
-            assert!(errno_name(r.errno).starts_with('E'));
-        }
-        assert_eq!(parse_release("6.18.44-fc-v782"), Some((6, 18)));
-    }
-}
+mod tests;

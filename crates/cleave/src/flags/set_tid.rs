@@ -11,7 +11,7 @@ pub const PID_MAX_LIMIT: i32 = 4 * 1024 * 1024;
 /// Checks set_tid entries, innermost PID namespace first. The first `local` entries are for
 /// namespaces whose pid_max is `pid_max` (the caller's, and a new one made at clone, which
 /// starts with it); outer ones only get [`PID_MAX_LIMIT`]. Pure: the caller reads pid_max
-/// (see [`super::rules::pid_max`]).
+/// (see `host::pid_max`).
 pub fn check_set_tid(pids: &[i32], local: usize, pid_max: i32) -> Result<(), RangeError> {
     for (i, &pid) in pids.iter().enumerate() {
         let (limit, whose) = if i < local {

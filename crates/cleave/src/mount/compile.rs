@@ -509,7 +509,7 @@ fn compile_op(
         MountOp::Symlink {
             target: link_to, ..
         } => {
-            let what = format!("--symlink {} {shown}", link_to.display());
+            let what = format!("symlink {shown} -> {}", link_to.display());
             model.symlink(steps, link_to, &inside, what, i, dst)?;
         }
         MountOp::RemountRo { .. } => {

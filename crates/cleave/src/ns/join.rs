@@ -1,7 +1,7 @@
 //! Joining existing namespaces by path (`/proc/PID/ns/TYPE`, or a file such a namespace is
 //! bind-mounted on) with setns(2), first thing in the child.
 use crate::error::{Error, Origin, Problem, Result};
-use crate::flags::Namespace;
+use crate::ns::Namespace;
 use crate::plan::{text, Step};
 use cleave_child::{Op, Slot};
 use std::os::fd::AsRawFd;

@@ -121,7 +121,6 @@ fn own_offset(text: &str, clock: Clock) -> Option<i64> {
     })
 }
 
-
 /// The child's steps that make a time namespace with these offsets: unshare(CLONE_NEWTIME),
 /// which only the child's children (or its exec) enter, then the offsets.
 pub(crate) fn steps(monotonic: Option<i64>, boottime: Option<i64>) -> Vec<crate::plan::Step> {

@@ -47,7 +47,6 @@ fn check(what: &'static str, name: &OsStr) -> Result<(), RangeError> {
     Ok(())
 }
 
-
 /// The child's steps that set the names of `uts`.
 pub(crate) fn steps(uts: &crate::sandbox::Uts) -> Vec<crate::plan::Step> {
     use crate::error::Origin;

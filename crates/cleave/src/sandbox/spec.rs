@@ -2,9 +2,10 @@
 //! config fills in. Nothing here acts; [`super::prepare`] checks it and lowers it into steps.
 use crate::caps::Rlimit;
 use crate::cgroup::Limits;
-use crate::flags::{CloneFlags, Namespace};
+use crate::flags::CloneFlags;
 use crate::idmap::IdMapping;
 use crate::mount::Filesystem;
+use crate::ns::Namespace;
 use std::ffi::OsString;
 use std::os::fd::RawFd;
 use std::path::PathBuf;

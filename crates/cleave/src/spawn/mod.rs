@@ -12,8 +12,9 @@ pub use task::{Task, TaskHandle};
 
 use crate::child::Reaper;
 use crate::error::{Error, RangeError, Result};
-use crate::flags::rules::{self, Context, Interface, Request};
+use crate::flags::rules::{self, Interface, Request};
 use crate::flags::{check_set_tid, CloneFlags};
+use crate::host;
 use crate::raw::{self, CloneArgs};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
@@ -68,7 +69,7 @@ impl CloneSpec {
         } else {
             1
         };
-        check_set_tid(&self.set_tid, local, rules::pid_max())
+        check_set_tid(&self.set_tid, local, host::pid_max())
     }
 
     /// Checks the request against every rule unless `unchecked` (which hands it to the
@@ -91,12 +92,10 @@ impl CloneSpec {
         }
         if flags.contains(CloneFlags::INTO_CGROUP) && self.cgroup.is_none() {
             return Err(Error::InvalidArgument {
-                what:
-                    "CLONE_INTO_CGROUP needs a cgroup2 directory (into_cgroup / --into-cgroup DIR)"
-                        .into(),
+                what: "CLONE_INTO_CGROUP needs a cgroup2 directory (Command::into_cgroup)".into(),
             });
         }
-        let violations = rules::check(&request, &context_for(flags, self.set_tid.len()));
+        let violations = rules::check(&request, &host::context_for_request(&request));
         if violations.is_empty() {
             Ok(())
         } else {
@@ -119,23 +118,6 @@ impl CloneSpec {
             cgroup: self.cgroup.as_ref().map_or(0, |f| f.as_raw_fd() as u64),
             ..CloneArgs::default()
         }
-    }
-}
-
-/// The facts the rules need, reading only those `flags` can make matter (spawn is a hot
-/// path, and each /proc lookup costs more than the clone of a small process): privilege only
-/// matters without CLONE_NEWUSER for namespaces, SYSVSEM and set_tid; being PID 1 only for
-/// CLONE_PARENT; the namespace for children only for CLONE_THREAD and CLONE_NEWPID.
-fn context_for(flags: CloneFlags, set_tid_len: usize) -> Context {
-    let others = CloneFlags::ALL_NAMESPACES.difference(CloneFlags::NEWUSER) | CloneFlags::SYSVSEM;
-    let privilege_matters =
-        !flags.contains(CloneFlags::NEWUSER) && (flags.intersects(others) || set_tid_len > 0);
-    Context {
-        kernel: rules::kernel_version(),
-        privileged: !privilege_matters || rules::has_cap_sys_admin(),
-        pid_ns_init: flags.contains(CloneFlags::PARENT) && std::process::id() == 1,
-        pid_ns_for_children_differs: flags.intersects(CloneFlags::THREAD | CloneFlags::NEWPID)
-            && rules::pid_ns_for_children_differs(),
     }
 }
 
