@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs every test of cleave, as CI does: CI=true turns any skip into a failure.
+#
+#   scripts/test.sh            # as root (no sudo needed on a root image)
+#   sudo scripts/test.sh       # from a normal user's shell
+#
+# The tests need root (namespaces, cgroups, an unprivileged uid to drop to) and, from
+# Debian, what they run besides cleave: setpriv (util-linux) to drop to uid 65534,
+# busybox-static for the test rootfs, newuidmap/newgidmap (uidmap) for ranges from
+# /etc/subuid, and iproute2 to look at a network namespace's loopback. Missing ones are
+# installed with apt-get (say so first; note that busybox-static replaces Debian's busybox).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" != 0 ]; then
+    echo "scripts/test.sh: run as root (sudo scripts/test.sh): the tests make namespaces and cgroups and drop to uid 65534" >&2
+    exit 1
+fi
+# sudo resets PATH: find the invoking user's rustup toolchain too.
+if [ -n "${SUDO_USER:-}" ]; then
+    PATH="$(getent passwd "$SUDO_USER" | cut -d: -f6)/.cargo/bin:$PATH"
+fi
+export PATH="$HOME/.cargo/bin:$PATH"
+need=()
+command -v setpriv >/dev/null || need+=(util-linux)
+dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
+command -v newuidmap >/dev/null || need+=(uidmap)
+command -v ip >/dev/null || need+=(iproute2)
+if ((${#need[@]})); then
+    echo "scripts/test.sh: installing from Debian: ${need[*]} (busybox-static replaces busybox)" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+export CI=true
+exec cargo test --workspace "$@"
