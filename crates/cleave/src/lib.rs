@@ -45,7 +45,7 @@ pub mod seccomp;
 mod spawn;
 pub mod stack;
 
-pub use child::{Child, ExitStatus, Reaper};
+pub use child::{Child, ExitStatus, Output, Reaper};
 pub use error::{Error, Result};
 pub use flags::{parse_flags, CloneFlags, Namespace};
 pub use spawn::{Command, Fork, Stdio, Task, TaskHandle};

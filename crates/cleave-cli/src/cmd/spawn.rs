@@ -96,7 +96,7 @@ pub fn collect_flags(a: &SpawnArgs) -> Result<(CloneFlags, Option<i32>), String>
 }
 
 pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
-    let (mut flags, signal) = match collect_flags(&a) {
+    let (flags, signal) = match collect_flags(&a) {
         Ok(f) => f,
         Err(msg) => return report::bad_request(&msg),
     };
@@ -117,15 +117,18 @@ pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
             }
         }
     }
-    // Follow the program through a pidfd: exact waiting and signalling with any exit signal,
-    // and the only way to await a CLONE_PARENT child. Legacy clone() cannot combine it with
-    // CLONE_PARENT_SETTID, and --unchecked promises the flags untouched.
-    let legacy = cleave::raw::clone3_unavailable();
-    let pidfd_impossible = legacy && flags.contains(CloneFlags::PARENT_SETTID);
-    if !a.unchecked && !pidfd_impossible {
-        flags |= CloneFlags::PIDFD;
-    }
+    // The library follows the program through a pidfd wherever the kernel allows it (and
+    // adds nothing under --unchecked, which promises the flags untouched).
     cmd.flags(flags).unchecked(a.unchecked);
+    if flags.contains(CloneFlags::THREAD) {
+        // SAFETY: with --share thread the program becoming cleave's process is the
+        // documented behaviour (SPAWN_HELP); cleave has no other thread doing work that
+        // the exec could cut short, and nothing it holds outlives it unfinished.
+        #[allow(unsafe_code)]
+        unsafe {
+            cmd.allow_thread_exec();
+        }
+    }
     if let Some(s) = signal {
         cmd.exit_signal(Some(s));
     }

@@ -84,10 +84,18 @@ impl Fork {
         self
     }
 
-    /// Skips cleave's rules and hands the flags to the kernel untouched.
+    /// Skips cleave's rules and hands the flags to the kernel untouched (no CLONE_PIDFD
+    /// is added either).
     pub fn unchecked(&mut self, yes: bool) -> &mut Fork {
         self.spec.unchecked = yes;
         self
+    }
+
+    /// The flags the child is created with: yours, plus CLONE_PIDFD unless unchecked or
+    /// impossible with them (before Linux 5.4; CLONE_THREAD before 6.9; CLONE_PARENT_SETTID
+    /// through legacy clone()), so that [`Child::pidfd`] is there to wait and signal with.
+    pub fn effective_flags(&self) -> CloneFlags {
+        self.spec.with_default_pidfd(self.spec.flags)
     }
 
     /// Creates the child and runs `body` in it; the child exits with the returned code (101
@@ -122,7 +130,7 @@ impl Fork {
 
     #[allow(unsafe_code)]
     unsafe fn spawn_inner<F: FnOnce() -> i32>(&mut self, body: F, std_ok: bool) -> Result<Child> {
-        let flags = self.spec.flags;
+        let flags = self.effective_flags();
         // Even unchecked: a fork-style child continues on the caller's own stack.
         if flags.contains(CloneFlags::VM) {
             return Err(Error::InvalidArgument {
