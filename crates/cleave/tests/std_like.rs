@@ -39,6 +39,11 @@ fn main() {
         ("adopt_own_child_waits_for_its_status", adopt_own_child),
         ("adopt_foreign_process_signals_and_awaits", adopt_foreign),
         ("adopt_missing_process_is_an_error", adopt_missing),
+        // Last: it starts a thread, after which a safe Fork may be refused.
+        (
+            "environment_copied_while_another_thread_sets_it",
+            env_while_set,
+        ),
     ]);
 }
 
@@ -374,5 +379,45 @@ fn adopt_missing() -> TestResult {
         matches!(Child::adopt(0), Err(Error::Adopt { .. })),
         "adopt(0)"
     );
+    pass()
+}
+
+/// The program's environment is a copy taken through std's environment lock: a variable set
+/// a moment ago is there, and another thread rewriting a variable during the spawns never
+/// gives the program a torn or freed value (reading `environ` directly could).
+fn env_while_set() -> TestResult {
+    std::env::set_var("CLEAVE_STD_LIKE", "first");
+    let out = sh("printf %s \"$CLEAVE_STD_LIKE\"").output().map_err(err)?;
+    ensure_eq!(out.stdout, b"first".to_vec());
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let a = "a".repeat(4096);
+    let b = "b".repeat(4096);
+    let (a2, b2) = (a.clone(), b.clone());
+    std::env::set_var("CLEAVE_STD_LIKE", &a);
+    let setter = std::thread::spawn(move || {
+        while !flag.load(Ordering::SeqCst) {
+            std::env::set_var("CLEAVE_STD_LIKE", &a2);
+            std::env::set_var("CLEAVE_STD_LIKE", &b2);
+        }
+    });
+    let mut result = Ok(());
+    for _ in 0..50 {
+        match sh("printf %s \"$CLEAVE_STD_LIKE\"").output() {
+            Ok(out) if out.stdout == a.as_bytes() || out.stdout == b.as_bytes() => {}
+            Ok(out) => {
+                result = Err(format!("torn value of {} bytes", out.stdout.len()));
+                break;
+            }
+            Err(e) => {
+                result = Err(e.to_string());
+                break;
+            }
+        }
+    }
+    stop.store(true, Ordering::SeqCst);
+    let _ = setter.join();
+    std::env::remove_var("CLEAVE_STD_LIKE");
+    result?;
     pass()
 }
