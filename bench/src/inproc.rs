@@ -270,7 +270,8 @@ pub fn all(budget: Budget) -> Vec<Row> {
                 "cleave",
                 "cleave Task(VM|FS|FILES|SIGHAND) spawn + join",
                 || {
-                    let task = Task::new(CloneFlags::FS | CloneFlags::FILES | CloneFlags::SIGHAND);
+                    let mut task = Task::new();
+                    task.flags(CloneFlags::FS | CloneFlags::FILES | CloneFlags::SIGHAND);
                     // SAFETY: the body touches nothing.
                     let mut handle = unsafe { task.spawn(|| 0) }.map_err(|e| e.to_string())?;
                     exited_ok(handle.join())

@@ -10,7 +10,8 @@ fn main() -> Result<(), cleave::Error> {
     println!("[Main] PID (TGID) via getpid() = {}", sys::getpid());
     println!("[Main] TID via gettid() = {}", sys::gettid());
     // CLONE_THREAD requires CLONE_SIGHAND, which requires CLONE_VM.
-    let task = Task::new(CloneFlags::VM | CloneFlags::SIGHAND | CloneFlags::THREAD);
+    let mut task = Task::new();
+    task.flags(CloneFlags::VM | CloneFlags::SIGHAND | CloneFlags::THREAD);
     // SAFETY: the body spins on an atomic and prints with raw write(2) only.
     let mut thread = unsafe {
         task.spawn(|| {

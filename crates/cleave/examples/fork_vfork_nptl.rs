@@ -79,7 +79,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     MEMORY.store(1, Ordering::SeqCst);
     // SAFETY: the body only writes atomics and sleeps with a raw nanosleep.
     let mut t = unsafe {
-        Task::new(CloneFlags::VFORK)
+        Task::new()
+            .flags(CloneFlags::VFORK)
             .exit_signal(Some(libc::SIGCHLD))
             .spawn(|| {
                 let ts = libc::timespec {
@@ -106,7 +107,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let fd = file.as_raw_fd();
     let mut t = unsafe {
         // SAFETY: the body uses atomics and raw system calls only.
-        Task::new(CloneFlags::PRESET_LINUXTHREADS)
+        Task::new()
+            .flags(CloneFlags::PRESET_LINUXTHREADS)
             .exit_signal(Some(libc::SIGCHLD))
             .spawn(move || {
                 MEMORY.store(2, Ordering::SeqCst);
@@ -141,12 +143,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let mut t = unsafe {
         // SAFETY: with its own TLS the body touches no thread-local: atomics and raw calls.
-        Task::new(CloneFlags::PRESET_NPTL).tls(tls).spawn(|| {
-            CHILD_PID.store(sys::getpid(), Ordering::SeqCst);
-            CHILD_TID.store(sys::gettid(), Ordering::SeqCst);
-            CHILD_TP.store(thread_pointer(), Ordering::SeqCst);
-            0
-        })?
+        Task::new()
+            .flags(CloneFlags::PRESET_NPTL)
+            .tls(tls)
+            .spawn(|| {
+                CHILD_PID.store(sys::getpid(), Ordering::SeqCst);
+                CHILD_TID.store(sys::gettid(), Ordering::SeqCst);
+                CHILD_TP.store(thread_pointer(), Ordering::SeqCst);
+                0
+            })?
     };
     let tid = t.tid();
     t.join()?;

@@ -12,7 +12,7 @@ fn main() -> Result<(), cleave::Error> {
     println!("flags: {flags}");
     // SAFETY: the body waits on an atomic, records its TID and prints with raw write(2).
     let mut task = unsafe {
-        Task::new(flags).spawn(|| {
+        Task::new().flags(flags).spawn(|| {
             while !GO.load(Ordering::Acquire) {
                 std::hint::spin_loop();
             }

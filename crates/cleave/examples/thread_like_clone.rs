@@ -12,7 +12,8 @@ fn main() -> Result<(), cleave::Error> {
         "[Parent] shared_counter = {} (before clone)",
         SHARED_COUNTER.load(Ordering::SeqCst)
     );
-    let task = Task::new(CloneFlags::VM | CloneFlags::FILES | CloneFlags::SIGHAND);
+    let mut task = Task::new();
+    task.flags(CloneFlags::VM | CloneFlags::FILES | CloneFlags::SIGHAND);
     // SAFETY: the body only touches an atomic and prints with one raw write(2).
     let mut child = unsafe {
         task.spawn(|| {

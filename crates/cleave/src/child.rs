@@ -1,9 +1,10 @@
-//! [`Child`]: a created process or task, its pidfd, and how to wait for it.
+//! [`Child`]: a created (or adopted) process or task, its pidfd, and how to wait for it.
 use crate::error::{Error, Result};
 use crate::raw;
 use std::any::Any;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::process::{ChildStderr, ChildStdin, ChildStdout};
 
 /// How a child ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -104,11 +105,45 @@ pub enum Reaper {
     CallersParent,
     /// Nobody: a CLONE_THREAD child is part of this thread group and is released on exit.
     ThreadGroup,
+    /// Another process: an [adopted](Child::adopt) process that is not a child of this one.
+    /// This process can await its end through the pidfd and signal it, but gets no status.
+    Other,
 }
 
-/// A child created by cleave.
+impl Reaper {
+    /// Why this process cannot collect the status of a child with this reaper.
+    pub(crate) fn why_not_here(self) -> &'static str {
+        match self {
+            Reaper::Caller => "this process reaps it",
+            Reaper::CallersParent => "CLONE_PARENT gives its exit status to this process's parent; await its end with Child::wait_exit",
+            Reaper::ThreadGroup => "CLONE_THREAD makes it a thread of this process, which nobody waits for; await its end with Child::wait_exit",
+            Reaper::Other => "it is not a child of this process; await its end with Child::wait_exit",
+        }
+    }
+}
+
+/// What a finished program wrote and how it ended: the result of [`Child::wait_with_output`]
+/// and [`crate::Command::output`], as [`std::process::Output`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Output {
+    /// How it ended.
+    pub status: ExitStatus,
+    /// Everything it wrote to stdout (empty unless stdout was piped).
+    pub stdout: Vec<u8>,
+    /// Everything it wrote to stderr (empty unless stderr was piped).
+    pub stderr: Vec<u8>,
+}
+
+/// A child created by cleave, or a process [adopted](Child::adopt) by PID.
 #[derive(Debug)]
 pub struct Child {
+    /// The writing end of the program's stdin, when it was [piped](crate::Stdio::Piped).
+    /// Dropping it (take it first) closes the pipe: the program reads end-of-file.
+    pub stdin: Option<ChildStdin>,
+    /// The reading end of the program's stdout, when it was [piped](crate::Stdio::Piped).
+    pub stdout: Option<ChildStdout>,
+    /// The reading end of the program's stderr, when it was [piped](crate::Stdio::Piped).
+    pub stderr: Option<ChildStderr>,
     pid: i32,
     pidfd: Option<OwnedFd>,
     exit_signal: i32,
@@ -144,6 +179,9 @@ impl Child {
         parent_tid: Option<i32>,
     ) -> Child {
         Child {
+            stdin: None,
+            stdout: None,
+            stderr: None,
             pid,
             pidfd,
             exit_signal,
@@ -154,6 +192,53 @@ impl Child {
             keepalive: None,
             notes: 0,
         }
+    }
+
+    /// A handle for process `pid`, which this process need not have created (or not in
+    /// this run): the handle an OCI runtime's `kill` or `delete` needs for the container
+    /// its `create` started and left running.
+    ///
+    /// It holds a pidfd (pidfd_open(2), Linux 5.3+) taken now, so a later [`Child::signal`]
+    /// (pidfd_send_signal) or [`Child::wait_exit`] (poll) reaches this process even if the
+    /// PID is reused after it ends. When the process is a child of this one,
+    /// [`Child::wait`] reaps it and gives its status; otherwise [`Child::reaper`] is
+    /// [`Reaper::Other`] and only `wait_exit` can await its end. `pid` must be a process
+    /// (a thread group leader), not another thread's TID.
+    pub fn adopt(pid: i32) -> Result<Child> {
+        let adopt_error = |errno| Error::Adopt {
+            pid,
+            source: io::Error::from_raw_os_error(errno),
+        };
+        if pid <= 0 {
+            return Err(adopt_error(libc::EINVAL));
+        }
+        let pidfd = raw::pidfd_open(pid).map_err(adopt_error)?;
+        // Only our own children can be waited for: waitid answers ECHILD for any other
+        // process. WNOWAIT leaves an ended child for the wait that reaps it.
+        let probe = raw::waitid(
+            libc::P_PIDFD,
+            pidfd.as_raw_fd() as u32,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT | libc::__WALL,
+        );
+        let reaper = match probe {
+            Ok(_) => Reaper::Caller,
+            Err(libc::ECHILD) => Reaper::Other,
+            Err(e) => return Err(adopt_error(e)),
+        };
+        let exit_signal = exit_signal_of(pid);
+        // The /proc entry read above belongs to this process only if it has not been
+        // reaped since pidfd_open (else the PID may name another process by now).
+        let exit_signal = match raw::pidfd_send_signal(pidfd.as_raw_fd(), 0) {
+            Ok(()) => exit_signal,
+            Err(_) => None,
+        };
+        Ok(Child::new(
+            pid,
+            Some(pidfd),
+            exit_signal.unwrap_or(0),
+            reaper,
+            None,
+        ))
     }
 
     pub(crate) fn set_notes(&mut self, notes: u32) {
@@ -261,10 +346,7 @@ impl Child {
             return Ok(());
         }
         let Some(fd) = &self.pidfd else {
-            return Err(Error::NotWaitable {
-                pid: self.pid,
-                why: "awaiting the exit of a child this process does not reap needs its pidfd",
-            });
+            return Err(Error::NoPidfd { pid: self.pid });
         };
         let mut pfd = libc::pollfd {
             fd: fd.as_raw_fd(),
@@ -326,16 +408,31 @@ impl Child {
         self.signal(libc::SIGKILL)
     }
 
+    /// Closes the program's stdin (if piped), reads its stdout and stderr (if piped) to
+    /// their ends, both at once so that neither pipe can fill and stall the program, then
+    /// waits for it, as [`std::process::Child::wait_with_output`]. A read that fails is
+    /// reported as [`Error::Wait`].
+    pub fn wait_with_output(mut self) -> Result<Output> {
+        drop(self.stdin.take());
+        let (stdout, stderr) =
+            read_both(self.stdout.take(), self.stderr.take()).map_err(|e| Error::Wait {
+                pid: self.pid,
+                source: e,
+            })?;
+        let status = self.wait()?;
+        Ok(Output {
+            status,
+            stdout,
+            stderr,
+        })
+    }
+
     fn check_waitable(&self) -> Result<()> {
         match self.reaper {
             Reaper::Caller => Ok(()),
-            Reaper::CallersParent => Err(Error::NotWaitable {
-                pid: self.pid,
-                why: "it was created with CLONE_PARENT, so the caller's parent reaps it; use wait_exit() to await its end",
-            }),
-            Reaper::ThreadGroup => Err(Error::NotWaitable {
-                pid: self.pid,
-                why: "it is a thread of this process (CLONE_THREAD); threads are not waited for",
+            reaper => Err(Error::NotWaitable {
+                pid: Some(self.pid),
+                reaper,
             }),
         }
     }
@@ -350,5 +447,70 @@ impl Child {
     fn reaped(&mut self, status: ExitStatus) {
         self.status = Some(status);
         self.keepalive = None;
+    }
+}
+
+/// The exit signal of process `pid` (field 38 of /proc/PID/stat), if it can be read.
+fn exit_signal_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces and parentheses) start at 3.
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace()
+        .nth(38 - 3)
+        .and_then(|f| f.parse().ok())
+}
+
+/// Reads both pipes to their ends at once (poll(2)), so that a program that fills one
+/// while this process waits on the other cannot stall.
+fn read_both(
+    stdout: Option<ChildStdout>,
+    stderr: Option<ChildStderr>,
+) -> io::Result<(Vec<u8>, Vec<u8>)> {
+    use std::io::Read;
+    let mut files: [Option<std::fs::File>; 2] = [
+        stdout.map(|p| OwnedFd::from(p).into()),
+        stderr.map(|p| OwnedFd::from(p).into()),
+    ];
+    let mut bufs = [Vec::new(), Vec::new()];
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let mut pfds = Vec::with_capacity(2);
+        let mut which = Vec::with_capacity(2);
+        for (i, f) in files.iter().enumerate() {
+            if let Some(f) = f {
+                pfds.push(libc::pollfd {
+                    fd: f.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
+                which.push(i);
+            }
+        }
+        if pfds.is_empty() {
+            return Ok((std::mem::take(&mut bufs[0]), std::mem::take(&mut bufs[1])));
+        }
+        #[allow(unsafe_code)]
+        // SAFETY: `pfds` holds `pfds.len()` valid pollfd entries.
+        let r = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, -1) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        for (pfd, &i) in pfds.iter().zip(&which) {
+            if pfd.revents == 0 {
+                continue;
+            }
+            let Some(f) = files[i].as_mut() else { continue };
+            // poll said readable (or hung up): this read does not block.
+            match f.read(&mut chunk) {
+                Ok(0) => files[i] = None,
+                Ok(n) => bufs[i].extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
     }
 }

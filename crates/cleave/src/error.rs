@@ -85,13 +85,13 @@ pub enum Error {
         /// Why.
         source: io::Error,
     },
-    /// The child cannot be waited for by this process.
-    #[error("process {pid} cannot be waited for here: {why}")]
+    /// This process cannot collect the child's exit status: another process reaps it.
+    #[error("{} cannot be waited for by this process: {}", waited(*.pid), .reaper.why_not_here())]
     NotWaitable {
-        /// The child.
-        pid: i32,
-        /// Why.
-        why: &'static str,
+        /// The child; `None` when the request was refused before a child was created.
+        pid: Option<i32>,
+        /// Who reaps it instead.
+        reaper: crate::child::Reaper,
     },
     /// Sending a signal failed.
     #[error("failed to send signal {signal} to process {pid} ({})", errno_text(.source))]
@@ -151,6 +151,33 @@ pub enum Error {
         /// Why.
         source: io::Error,
     },
+    /// Awaiting the end of a child this process does not reap needs a pidfd, and this one
+    /// has none (the kernel could not give one with its flags).
+    #[error("the end of process {pid} cannot be awaited: it has no pidfd (CLONE_PIDFD was not possible with its flags)")]
+    NoPidfd {
+        /// The child.
+        pid: i32,
+    },
+    /// A program was asked to run in a CLONE_THREAD child: its exec would end every other
+    /// thread of this process and turn the process into the program. Refused unless
+    /// allowed with [`crate::Command::allow_thread_exec`].
+    #[error("CLONE_THREAD makes the program's exec replace this whole process, the calling thread included: refused unless explicitly allowed (Command::allow_thread_exec)")]
+    ThreadExec,
+    /// A handle for a running process could not be made ([`crate::Child::adopt`]).
+    #[error("cannot adopt process {pid} ({})", errno_text(.source))]
+    Adopt {
+        /// The process.
+        pid: i32,
+        /// Why (ESRCH: no such process; ENOSYS: no pidfd_open before Linux 5.3).
+        source: io::Error,
+    },
+}
+
+fn waited(pid: Option<i32>) -> String {
+    match pid {
+        Some(pid) => format!("process {pid}"),
+        None => "a child created with these flags".into(),
+    }
 }
 
 fn list(v: &[Violation]) -> String {
@@ -194,7 +221,8 @@ impl Error {
             | Error::Inspect { source, .. }
             | Error::Enter { source, .. }
             | Error::EnterContext { source, .. }
-            | Error::Cgroup { source, .. } => source.raw_os_error(),
+            | Error::Cgroup { source, .. }
+            | Error::Adopt { source, .. } => source.raw_os_error(),
             _ => None,
         }
     }

@@ -5,11 +5,17 @@
 //! signal — and which kernel namespaces it gets of its own.
 //!
 //! * [`Command`] runs a program (the posix_spawn-style CLONE_VM | CLONE_VFORK fast path plus
-//!   any flags you add);
+//!   any flags you add), with the shape of [`std::process::Command`]: [`Stdio`] piped, null
+//!   or inherited, [`Command::output`], [`Command::status`];
 //! * [`Fork`] runs a Rust closure in a process of its own;
 //! * [`Task`] runs a thread-like body in the caller's address space;
-//! * [`Child`] waits (`__WCLONE` when the exit signal is not SIGCHLD), signals through the
-//!   pidfd, and reports an [`ExitStatus`].
+//! * [`Child`] waits (`__WALL` when the exit signal is not SIGCHLD), signals through the
+//!   pidfd every builder asks for unless the kernel cannot give one with the flags (or the
+//!   builder is unchecked), reports an [`ExitStatus`] or an [`Output`], and can be made for
+//!   a running process with [`Child::adopt`].
+//!
+//! Builders take `&mut self` setters, as std's: `Task::new().flags(..)`,
+//! `Fork::new().flags(..)`, `Command::new(..).arg(..)`.
 //!
 //! Every request is checked against the kernel's rules ([`flags::rules`]) before any system
 //! call; all broken rules are reported at once with the errno the kernel would give.
@@ -48,7 +54,7 @@ mod spawn;
 pub mod stack;
 pub mod supervise;
 
-pub use child::{Child, ExitStatus, Reaper};
+pub use child::{Child, ExitStatus, Output, Reaper};
 pub use error::{Error, Result};
 pub use flags::{parse_flags, CloneFlags};
 pub use ns::Namespace;

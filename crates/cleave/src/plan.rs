@@ -109,10 +109,6 @@ pub(crate) fn exec_candidates(program: &OsStr, path_var: Option<&OsStr>) -> Vec<
         .collect()
 }
 
-extern "C" {
-    static environ: *const *const c_char;
-}
-
 impl PlanData {
     pub fn build(input: PlanInput<'_>) -> Result<PlanData> {
         let mut strings = Vec::new();
@@ -129,28 +125,30 @@ impl PlanData {
             .map(|a| cstring(a, "argument"))
             .collect::<Result<_>>()?;
         let argv_ptrs = ptr_array(&argv);
-        let envp_ptr = match input.env {
-            Some(vars) => {
-                let env: Vec<CString> = vars
-                    .iter()
-                    .map(|(k, v)| {
-                        let mut kv = k.as_bytes().to_vec();
-                        kv.push(b'=');
-                        kv.extend_from_slice(v.as_bytes());
-                        cstring(OsStr::from_bytes(&kv), "environment variable")
-                    })
-                    .collect::<Result<_>>()?;
-                let ptrs = ptr_array(&env);
-                let p = ptrs.as_ptr();
-                strings.extend(env);
-                arrays.push(ptrs);
-                p
+        // Without an environment of its own the program gets a copy of the caller's, taken
+        // through std (under its environment lock): reading `environ` directly would race
+        // with a set_var in another thread, which may free the strings it points to.
+        let captured: Vec<(OsString, OsString)>;
+        let vars = match input.env {
+            Some(vars) => vars,
+            None => {
+                captured = std::env::vars_os().collect();
+                &captured
             }
-            #[allow(unsafe_code)]
-            // SAFETY: reading the process environment pointer; the caller does not modify
-            // the environment during spawn (as for std::process::Command).
-            None => unsafe { environ },
         };
+        let env: Vec<CString> = vars
+            .iter()
+            .map(|(k, v)| {
+                let mut kv = k.as_bytes().to_vec();
+                kv.push(b'=');
+                kv.extend_from_slice(v.as_bytes());
+                cstring(OsStr::from_bytes(&kv), "environment variable")
+            })
+            .collect::<Result<_>>()?;
+        let env_ptrs = ptr_array(&env);
+        let envp_ptr = env_ptrs.as_ptr();
+        strings.extend(env);
+        arrays.push(env_ptrs);
 
         let mut ops = Vec::new();
         let mut blobs: Vec<Vec<u64>> = Vec::new();

@@ -698,7 +698,7 @@ fn refusals() -> TestResult {
         Err(e @ Error::Cgroup { .. }) => {
             let (text, hint) = (e.to_string(), e.hint().unwrap_or_default());
             ensure!(text.contains("failed to create /"), "{text}");
-            ensure!(hint.contains("--cgroup-parent"), "{text}: hint {hint:?}");
+            ensure!(hint.contains("cgroup parent"), "{text}: hint {hint:?}");
             Ok(())
         }
         other => Err(format!("as nobody: {other:?}")),

@@ -51,7 +51,7 @@ fn kcmp_with_child(flags: F, kind: i32) -> Result<i32, String> {
         GATE.store(false, Ordering::SeqCst);
         // SAFETY: the body spins on an atomic only.
         let mut t = unsafe {
-            Task::new(flags.difference(F::VM)).spawn(|| {
+            Task::new().flags(flags.difference(F::VM)).spawn(|| {
                 while !GATE.load(Ordering::SeqCst) {
                     std::hint::spin_loop();
                 }
@@ -75,8 +75,12 @@ fn kcmp_with_child(flags: F, kind: i32) -> Result<i32, String> {
 fn vm() -> TestResult {
     VALUE.store(5, Ordering::SeqCst);
     // SAFETY: atomics only.
-    let mut t = unsafe { Task::new(F::VM).spawn(|| VALUE.fetch_add(100, Ordering::SeqCst)) }
-        .map_err(|e| e.to_string())?;
+    let mut t = unsafe {
+        Task::new()
+            .flags(F::VM)
+            .spawn(|| VALUE.fetch_add(100, Ordering::SeqCst))
+    }
+    .map_err(|e| e.to_string())?;
     t.join().map_err(|e| e.to_string())?;
     ensure_eq!(VALUE.load(Ordering::SeqCst), 105);
     let mut c = Fork::new()
@@ -154,7 +158,7 @@ fn sighand() -> TestResult {
         unsafe { libc::signal(libc::SIGURG, libc::SIG_DFL) };
         // SAFETY: the body makes one raw rt_sigaction call setting SIG_IGN.
         let mut t = unsafe {
-            Task::new(flags).spawn(|| {
+            Task::new().flags(flags).spawn(|| {
                 let act = [libc::SIG_IGN, 0usize, 0, 0];
                 // SAFETY: a valid kernel sigaction.
                 sys::syscall4(
@@ -211,7 +215,7 @@ fn io() -> TestResult {
 fn thread() -> TestResult {
     // SAFETY: atomics and raw calls only.
     let mut t = unsafe {
-        Task::new(F::SIGHAND | F::THREAD).spawn(|| {
+        Task::new().flags(F::SIGHAND | F::THREAD).spawn(|| {
             VALUE.store(sys::getpid(), Ordering::SeqCst);
             VALUE64.store(sys::gettid() as u64, Ordering::SeqCst);
             while !GATE.load(Ordering::SeqCst) {
@@ -331,7 +335,8 @@ fn vfork() -> TestResult {
 fn tid_words() -> TestResult {
     // PARENT_SETTID + CHILD_CLEARTID through Task.
     // SAFETY: atomics only.
-    let mut t = unsafe { Task::new(F::empty()).spawn(sys::gettid) }.map_err(|e| e.to_string())?;
+    let mut t =
+        unsafe { Task::new().flags(F::empty()).spawn(sys::gettid) }.map_err(|e| e.to_string())?;
     let word = t.tid_word();
     let st = t.join().map_err(|e| e.to_string())?;
     ensure_eq!(word as i32, t.tid());
@@ -367,17 +372,20 @@ fn settls() -> TestResult {
     block.0[0] = tls;
     // SAFETY: the body touches no thread-local: one raw arch_prctl and an atomic store.
     let mut t = unsafe {
-        Task::new(F::SIGHAND | F::THREAD).tls(tls).spawn(|| {
-            let mut fs: u64 = 0;
-            // SAFETY: ARCH_GET_FS into a local.
-            sys::syscall2(
-                libc::SYS_arch_prctl as usize,
-                0x1003,
-                &mut fs as *mut u64 as usize,
-            );
-            VALUE64.store(fs, Ordering::SeqCst);
-            0
-        })
+        Task::new()
+            .flags(F::SIGHAND | F::THREAD)
+            .tls(tls)
+            .spawn(|| {
+                let mut fs: u64 = 0;
+                // SAFETY: ARCH_GET_FS into a local.
+                sys::syscall2(
+                    libc::SYS_arch_prctl as usize,
+                    0x1003,
+                    &mut fs as *mut u64 as usize,
+                );
+                VALUE64.store(fs, Ordering::SeqCst);
+                0
+            })
     }
     .map_err(|e| e.to_string())?;
     t.join().map_err(|e| e.to_string())?;
@@ -823,7 +831,9 @@ fn clone3_enosys_fallback() -> TestResult {
         ensure!(raw::clone3_unavailable(), "clone3 was not found blocked");
         // SAFETY: atomics only.
         let mut t = unsafe {
-            Task::new(F::SIGHAND | F::THREAD).spawn(|| VALUE.fetch_add(1, Ordering::SeqCst))
+            Task::new()
+                .flags(F::SIGHAND | F::THREAD)
+                .spawn(|| VALUE.fetch_add(1, Ordering::SeqCst))
         }
         .map_err(|e| e.to_string())?;
         t.join().map_err(|e| e.to_string())?;

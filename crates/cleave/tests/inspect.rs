@@ -27,7 +27,7 @@ fn with_task(flags: F, check: impl FnOnce(Report) -> Result<(), String>) -> Resu
     GATE.store(false, Ordering::SeqCst);
     // SAFETY: the body spins on an atomic only.
     let mut t = unsafe {
-        Task::new(flags).spawn(|| {
+        Task::new().flags(flags).spawn(|| {
             while !GATE.load(Ordering::SeqCst) {
                 std::hint::spin_loop();
             }

@@ -99,10 +99,19 @@ pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
         Err(e) => return report::error(&e),
     };
     spec.process.signal_mask = Some(forward.original_mask());
-    let prepared = match prepare(&spec) {
+    let mut prepared = match prepare(&spec) {
         Ok(p) => p,
         Err(e) => return report::error_at(&e, &labels),
     };
+    if flags.contains(CloneFlags::THREAD) {
+        // SAFETY: with --share thread the program becoming cleave's process is the
+        // documented behaviour (SPAWN_HELP); cleave has no other thread doing work that
+        // the exec could cut short, and nothing it holds outlives it unfinished.
+        #[allow(unsafe_code)]
+        unsafe {
+            prepared.allow_thread_exec();
+        }
+    }
     if a.sandbox.die_with_parent {
         if let Err(msg) = die_with_parent() {
             return report::bad_request(&msg);
@@ -351,13 +360,6 @@ fn spec_from(
     spec.clone.set_tid = a.set_tid.clone();
     spec.clone.unchecked = a.unchecked;
     spec.clone.into_cgroup = a.into_cgroup.clone();
-    // Follow the program through a pidfd: exact waiting and signalling with any exit signal,
-    // and the only way to await a CLONE_PARENT child. Legacy clone() cannot combine it with
-    // CLONE_PARENT_SETTID, and --unchecked promises the flags untouched.
-    let legacy = cleave::raw::clone3_unavailable();
-    if !(a.unchecked || legacy && flags.contains(CloneFlags::PARENT_SETTID)) {
-        spec.clone.flags |= CloneFlags::PIDFD;
-    }
 
     let preset = match a.preset.as_deref().map(|p| p.trim().to_ascii_lowercase()) {
         Some(p) if p == "sandbox" => Some(Preset::Sandbox),

@@ -51,8 +51,8 @@ impl Dir {
 /// once they are empty.
 ///
 /// Getting a child in: start it with [`CgroupSet::into_cgroup_dir`] (CLONE_INTO_CGROUP)
-/// and have it call [`super::join`] with [`CgroupSet::join_fds`] before it execs, or call
-/// [`CgroupSet::attach`] from the parent while the child waits.
+/// and have it call [`super::join`] with [`CgroupSet::join_fds`] before it execs, or write
+/// its PID to the `cgroup.procs` of each of [`CgroupSet::paths`] while it waits.
 ///
 /// Dropping the set kills whatever still runs in it and removes every directory it created;
 /// [`CgroupSet::remove`] does the same and reports failures.

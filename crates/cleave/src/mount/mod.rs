@@ -1,7 +1,7 @@
 //! A sandbox's filesystem as an ordered list of typed operations, checked in the parent
-//! ([`model`]) and compiled into the child's setup steps ([`compile`]), which resolve every
-//! destination inside the new root through file descriptors. See mount_namespaces(7) and
-//! pivot_root(2).
+//! (`mount::model`) and compiled into the child's setup steps (`mount::compile`), which
+//! resolve every destination inside the new root through file descriptors. See
+//! mount_namespaces(7) and pivot_root(2).
 mod compile;
 mod model;
 

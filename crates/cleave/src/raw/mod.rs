@@ -93,11 +93,39 @@ pub fn preferred_interface() -> Interface {
 /// Returns the child's PID (0 in a fork-style child) and the interface used.
 ///
 /// # Safety
-/// The caller owns what the child does next. With `entry` and CLONE_VM, `args.stack` must be
-/// a live region of `args.stack_size` bytes the child alone uses until it exits or execs, and
-/// `entry` must follow DESIGN.md section 3. Without `entry`, CLONE_VM must not be set (the
-/// child would run on the caller's own stack) and the child must end in exec or exit without
-/// returning into code that assumes it is the parent. Pointers in `args` must be valid.
+/// The kernel checks none of the following; the caller guarantees all of it.
+///
+/// * **Pointers in `args`.** `pidfd` and `parent_tid` (with CLONE_PIDFD / CLONE_PARENT_SETTID)
+///   point to writable memory of this process for the duration of the call; `set_tid` points
+///   to `set_tid_size` readable `i32`s; `child_tid` (CLONE_CHILD_SETTID, CLONE_CHILD_CLEARTID)
+///   is written in the child's address space when it starts and when it exits, so with
+///   CLONE_VM it must stay valid until the child has exited or exec'd. With
+///   CLONE_INTO_CGROUP, `cgroup` is an open directory fd.
+/// * **The stack, with `entry`.** `args.stack` and `args.stack_size` describe a live,
+///   writable region that nothing else touches while the child runs on it. With CLONE_VM that
+///   is until the child has exited or exec'd: it must not be unmapped or reused before (with
+///   CLONE_VFORK this call returns only then). `arg` must stay valid as long as `entry` uses
+///   it. The value `entry` returns ends the task (exit(2), not exit_group) with that code.
+/// * **What the child runs.** After clone the child is a task no runtime set up: it has
+///   the caller's thread pointer (unless CLONE_SETTLS gives it another), so thread-locals,
+///   errno and libc's per-thread state are the caller's. With CLONE_VM it shares the
+///   caller's memory while the caller runs on; without it, it has a copy in which any lock
+///   another thread held at clone stays held forever. Either way the child's code must not
+///   allocate or free, take a lock (`println!`, `Mutex`, stdio, the environment), touch
+///   thread-locals, panic or unwind, or call libc functions that keep state; it may make raw
+///   system calls (`cleave_child::sys`), use atomics and memory handed to it for its own
+///   use, and must end in execve(2) or exit. (A single-threaded caller without CLONE_VM has
+///   no lock held by another thread, as after fork(2).)
+/// * **Without `entry`** (fork-style): CLONE_VM must not be set — the child would run on,
+///   and corrupt, the caller's own stack — and `args.stack` should be 0. The child returns
+///   `Ok((0, _))` from this call on its copy of the caller's stack, and must end in execve(2)
+///   or exit_group without returning into code that assumes it is the parent (such as
+///   destructors of values the parent will also drop).
+/// * **Signals.** With CLONE_SIGHAND (or before the child resets them) the caller's handlers
+///   may run in the child, on the child's stack; block signals around the call (see
+///   [`block_all_signals`]) when they must not.
+/// * **Shared tables.** With CLONE_FILES an fd the child closes is closed for the caller
+///   too (and the reverse), so no value that owns an fd may be dropped by both sides.
 pub unsafe fn clone(
     args: &mut CloneArgs,
     entry: Option<(Entry, *mut c_void)>,

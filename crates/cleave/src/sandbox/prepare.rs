@@ -77,6 +77,8 @@ pub struct Prepared {
     outside_maps: Option<ResolvedMaps>,
     /// The init starts the program with CLONE_VM | CLONE_VFORK on a stack of its own.
     program_stack: bool,
+    /// The caller vouched for a CLONE_THREAD program (see [`Prepared::allow_thread_exec`]).
+    thread_exec: bool,
 }
 
 fn invalid(origin: Origin, problem: impl Into<Problem>) -> Error {
@@ -274,6 +276,7 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
         slots,
         outside_maps: outside_maps.filter(|m| m.writer != MapWriter::Child),
         program_stack,
+        thread_exec: false,
     })
 }
 
@@ -395,6 +398,18 @@ impl Prepared {
         self.steps.iter().map(|(_, s)| s.origin.as_ref())
     }
 
+    /// Lets a spec with CLONE_THREAD spawn: see [`Command::allow_thread_exec`].
+    ///
+    /// # Safety
+    /// The program's exec ends every other thread of the calling process, wherever it is,
+    /// and the program takes over the process: the caller vouches that no thread is in the
+    /// middle of changing state that outlives the process (files, shared memory, locks held
+    /// for others), as for [`Command::allow_thread_exec`].
+    #[allow(unsafe_code)]
+    pub unsafe fn allow_thread_exec(&mut self) {
+        self.thread_exec = true;
+    }
+
     /// Creates the sandbox's cgroups, clones the child and starts the program.
     pub fn spawn(&self) -> Result<Running> {
         self.spawn_with(None)
@@ -409,6 +424,14 @@ impl Prepared {
     ) -> Result<Running> {
         let mut flags = self.flags;
         let mut cmd = command(&self.spec, flags, None)?;
+        if self.thread_exec {
+            // SAFETY: the caller vouched for it through Prepared::allow_thread_exec, whose
+            // contract is Command::allow_thread_exec's.
+            #[allow(unsafe_code)]
+            unsafe {
+                cmd.allow_thread_exec();
+            }
+        }
         if let Some(dir) = &self.spec.clone.into_cgroup {
             let f = std::fs::File::open(dir).map_err(|source| Error::Prepare {
                 what: format!("open the cgroup directory {}", dir.display()),

@@ -1,6 +1,6 @@
 //! [`Command`]: a program started in a child made with the clone flags of your choice.
 use super::{clone_error, owned_pidfd, reaper_for, CloneSpec};
-use crate::child::{Child, ExitStatus, Reaper};
+use crate::child::{Child, ExitStatus, Output, Reaper};
 use crate::error::{Error, Result};
 use crate::flags::CloneFlags;
 use crate::plan::{text, PlanData, PlanInput, Step};
@@ -13,17 +13,89 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
-/// What to connect to one of the child's standard fds.
+/// What to connect to one of the child's standard fds, as [`std::process::Stdio`] does.
+///
+/// Whatever end of a pipe or file the program gets is closed in this process as soon as
+/// the program has started (or failed to), so that reading a pipe to its end ends when
+/// the program (and whatever it passed the fd to) closes it.
 #[derive(Debug, Default)]
 pub enum Stdio {
-    /// The caller's own fd (the default).
+    /// The caller's own fd (the default of [`Command::spawn`] and [`Command::status`]).
     #[default]
     Inherit,
-    /// `/dev/null`.
+    /// `/dev/null`, opened for reading and writing.
     Null,
-    /// This fd (it is installed as 0, 1 or 2 in the child).
+    /// A new pipe: the program gets one end, the [`Child`] the other, as
+    /// [`Child::stdin`], [`Child::stdout`] or [`Child::stderr`].
+    Piped,
+    /// This fd, installed as 0, 1 or 2 in the program. It is moved into the first child
+    /// spawned with it and closed in this process once that child has started: a later
+    /// spawn of the same [`Command`] uses the default again unless it is given a new one.
     Fd(OwnedFd),
 }
+
+impl Stdio {
+    /// A new pipe to the program (see [`Stdio::Piped`]).
+    pub fn piped() -> Stdio {
+        Stdio::Piped
+    }
+
+    /// `/dev/null`.
+    pub fn null() -> Stdio {
+        Stdio::Null
+    }
+
+    /// The caller's own fd.
+    pub fn inherit() -> Stdio {
+        Stdio::Inherit
+    }
+}
+
+impl From<OwnedFd> for Stdio {
+    fn from(fd: OwnedFd) -> Stdio {
+        Stdio::Fd(fd)
+    }
+}
+
+impl From<std::fs::File> for Stdio {
+    fn from(file: std::fs::File) -> Stdio {
+        Stdio::Fd(file.into())
+    }
+}
+
+impl From<std::process::ChildStdin> for Stdio {
+    fn from(pipe: std::process::ChildStdin) -> Stdio {
+        Stdio::Fd(pipe.into())
+    }
+}
+
+impl From<std::process::ChildStdout> for Stdio {
+    /// Another child's output as this program's input (or output): a pipeline.
+    fn from(pipe: std::process::ChildStdout) -> Stdio {
+        Stdio::Fd(pipe.into())
+    }
+}
+
+impl From<std::process::ChildStderr> for Stdio {
+    fn from(pipe: std::process::ChildStderr) -> Stdio {
+        Stdio::Fd(pipe.into())
+    }
+}
+
+/// One standard fd of the program, resolved at spawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Io {
+    Inherit,
+    Null,
+    Piped,
+    Fd(RawFd),
+}
+
+/// What [`Command::spawn`] and [`Command::status`] give an fd left unset.
+const INHERIT_ALL: [Io; 3] = [Io::Inherit; 3];
+/// What [`Command::output`] gives an fd left unset (std's choice): no input, both outputs
+/// captured.
+const CAPTURE: [Io; 3] = [Io::Null, Io::Piped, Io::Piped];
 
 /// A program to run in a new child.
 ///
@@ -32,6 +104,27 @@ pub enum Stdio {
 /// caller pauses until the program is executing, an exec failure comes back as
 /// [`Error::Exec`], and nothing is copied. Every fd above 2 is closed in the program unless
 /// kept with [`Command::keep_fd`].
+///
+/// Unless the flags make that impossible, the child is created with CLONE_PIDFD, so its
+/// [`Child`] waits and signals through a pidfd (see [`Command::effective_flags`]).
+///
+/// The shape follows [`std::process::Command`]: `&mut self` setters, [`Stdio`] with
+/// `piped()`, `null()` and `inherit()`, [`Command::spawn`], [`Command::status`],
+/// [`Command::output`]; a spawned [`Child`] has `stdin`, `stdout` and `stderr` handles and
+/// [`Child::wait_with_output`].
+///
+/// ```no_run
+/// use cleave::{Command, Stdio};
+/// let out = Command::new("sh").args(["-c", "echo hi; exit 3"]).output()?;
+/// assert_eq!(out.stdout, b"hi\n");
+/// assert_eq!(out.status.code(), Some(3));
+///
+/// let mut child = Command::new("cat").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
+/// use std::io::Write;
+/// child.stdin.take().unwrap().write_all(b"through cat")?; // dropped: cat sees EOF
+/// assert_eq!(child.wait_with_output()?.stdout, b"through cat");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 ///
 /// ```no_run
 /// use cleave::{CloneFlags, Command};
@@ -49,7 +142,10 @@ pub struct Command {
     env_clear: bool,
     env: Vec<(OsString, Option<OsString>)>,
     steps: Vec<Step>,
-    stdio: [Stdio; 3],
+    /// The standard fds asked for; `None`: the default of the call that spawns.
+    stdio: [Option<Stdio>; 3],
+    /// CLONE_THREAD was allowed (see [`Command::allow_thread_exec`]).
+    thread_exec: bool,
     keep_fds: Vec<RawFd>,
     sigmask: Option<u64>,
     spec: CloneSpec,
@@ -83,8 +179,8 @@ unsafe extern "C" fn program_entry(arg: *mut c_void) -> i32 {
 }
 
 impl Command {
-    /// A command running `program` (searched in PATH when it has no `/`), with argv[0] set
-    /// to `program`.
+    /// A command running `program` (searched in PATH when it has no `/`), with `argv[0]`
+    /// set to `program`.
     pub fn new(program: impl AsRef<OsStr>) -> Command {
         let program = program.as_ref().to_os_string();
         Command {
@@ -94,6 +190,7 @@ impl Command {
             env: Vec::new(),
             steps: Vec::new(),
             stdio: Default::default(),
+            thread_exec: false,
             keep_fds: Vec::new(),
             sigmask: None,
             spec: CloneSpec::default(),
@@ -121,7 +218,7 @@ impl Command {
         self
     }
 
-    /// Sets argv[0] (default: the program as given).
+    /// Sets `argv[0]` (default: the program as given).
     pub fn arg0(&mut self, arg0: impl AsRef<OsStr>) -> &mut Command {
         self.argv[0] = arg0.as_ref().to_os_string();
         self
@@ -176,21 +273,21 @@ impl Command {
         self
     }
 
-    /// The child's stdin.
-    pub fn stdin(&mut self, s: Stdio) -> &mut Command {
-        self.stdio[0] = s;
+    /// The program's stdin. Default: inherited, or `/dev/null` for [`Command::output`].
+    pub fn stdin(&mut self, cfg: impl Into<Stdio>) -> &mut Command {
+        self.stdio[0] = Some(cfg.into());
         self
     }
 
-    /// The child's stdout.
-    pub fn stdout(&mut self, s: Stdio) -> &mut Command {
-        self.stdio[1] = s;
+    /// The program's stdout. Default: inherited, or captured for [`Command::output`].
+    pub fn stdout(&mut self, cfg: impl Into<Stdio>) -> &mut Command {
+        self.stdio[1] = Some(cfg.into());
         self
     }
 
-    /// The child's stderr.
-    pub fn stderr(&mut self, s: Stdio) -> &mut Command {
-        self.stdio[2] = s;
+    /// The program's stderr. Default: inherited, or captured for [`Command::output`].
+    pub fn stderr(&mut self, cfg: impl Into<Stdio>) -> &mut Command {
+        self.stdio[2] = Some(cfg.into());
         self
     }
 
@@ -239,8 +336,33 @@ impl Command {
         self
     }
 
-    /// Skips cleave's rules and its own additions (VM, VFORK, CLEAR_SIGHAND): the flags go
-    /// to the kernel exactly as given, so you see the kernel's own answer.
+    /// Allows CLONE_THREAD, which a `Command` otherwise refuses with
+    /// [`Error::ThreadExec`].
+    ///
+    /// A CLONE_THREAD child is a thread of this process, and the program's execve(2) makes
+    /// the whole process the program: the kernel kills every other thread of the process —
+    /// the one that called `spawn` included — wherever it is, without unwinding, running
+    /// destructors or atexit handlers, or flushing buffers, and the program takes over this
+    /// process's PID, parent, credentials and every fd not marked close-on-exec. `spawn`
+    /// (or `status`, `output`) then never returns, unless the program cannot be started:
+    /// then the error is returned as usual and the process goes on.
+    ///
+    /// # Safety
+    /// The caller must accept that every thread of this process is ended at an arbitrary
+    /// point: no thread may be in the middle of changing state that outlives the process and
+    /// that others rely on (a file being rewritten in place, a lock or data structure in
+    /// memory shared with other processes, a protocol exchange with a peer), since nothing
+    /// finishes or rolls it back. In practice: call it only from a program whose purpose
+    /// is to become the command, while no other thread does such work.
+    #[allow(unsafe_code)]
+    pub unsafe fn allow_thread_exec(&mut self) -> &mut Command {
+        self.thread_exec = true;
+        self
+    }
+
+    /// Skips cleave's rules and its own additions (VM, VFORK, CLEAR_SIGHAND, PIDFD): the
+    /// flags go to the kernel exactly as given, so you see the kernel's own answer.
+    /// CLONE_THREAD still needs [`Command::allow_thread_exec`].
     pub fn unchecked(&mut self, yes: bool) -> &mut Command {
         self.spec.unchecked = yes;
         self
@@ -275,7 +397,9 @@ impl Command {
     }
 
     /// The flags the child will be created with: yours, plus (unless unchecked) CLONE_VM |
-    /// CLONE_VFORK and CLONE_CLEAR_SIGHAND when the handler table is not shared.
+    /// CLONE_VFORK, CLONE_CLEAR_SIGHAND when the handler table is not shared, and
+    /// CLONE_PIDFD unless this kernel cannot combine it with the other flags (before 5.4;
+    /// CLONE_THREAD before 6.9; CLONE_PARENT_SETTID through legacy clone()).
     ///
     /// VM and VFORK go together or not at all: they are left out when the caller has work
     /// to do after clone or the child becomes an init that never execs. A child that shares
@@ -291,18 +415,34 @@ impl Command {
                 f |= CloneFlags::CLEAR_SIGHAND;
             }
         }
-        f
+        self.spec.with_default_pidfd(f)
     }
 
-    /// Spawns and waits; a program killed by a signal is reported in the status.
+    /// Spawns and waits; a program killed by a signal is reported in the status. Standard
+    /// fds left unset are inherited.
+    ///
+    /// Only a child this process reaps has a status to give: with CLONE_PARENT (the
+    /// caller's parent reaps it) or CLONE_THREAD this fails with [`Error::NotWaitable`]
+    /// before anything is created. Use [`Command::spawn`] and [`Child::wait_exit`] to await
+    /// such a child's end.
     pub fn status(&mut self) -> Result<ExitStatus> {
-        let mut child = self.spawn()?;
-        match child.reaper() {
-            Reaper::Caller => child.wait(),
-            _ => {
-                child.wait_exit()?;
-                Ok(ExitStatus::Exited(0))
-            }
+        self.check_reaped_here()?;
+        self.spawn_with(INHERIT_ALL)?.wait()
+    }
+
+    /// Spawns, collects everything the program writes and waits, as
+    /// [`std::process::Command::output`]: stdout and stderr left unset are captured, stdin
+    /// left unset is `/dev/null`. Fails as [`Command::status`] does for a child this
+    /// process cannot reap.
+    pub fn output(&mut self) -> Result<Output> {
+        self.check_reaped_here()?;
+        self.spawn_with(CAPTURE)?.wait_with_output()
+    }
+
+    fn check_reaped_here(&self) -> Result<()> {
+        match reaper_for(self.effective_flags()) {
+            Reaper::Caller => Ok(()),
+            reaper => Err(Error::NotWaitable { pid: None, reaper }),
         }
     }
 
@@ -339,22 +479,40 @@ impl Command {
         Some(vars)
     }
 
-    /// Creates the child and starts the program.
+    /// Creates the child and starts the program. Standard fds left unset are inherited.
     pub fn spawn(&mut self) -> Result<Child> {
-        match self.spawn_once() {
+        self.spawn_with(INHERIT_ALL)
+    }
+
+    fn spawn_with(&mut self, defaults: [Io; 3]) -> Result<Child> {
+        match self.spawn_once(defaults) {
             // clone3 turned out to be blocked (a seccomp filter installed after the first
             // spawn): choose the flags again for legacy clone().
             Err(Error::Clone { source, .. })
                 if source.raw_os_error() == Some(libc::ENOSYS) && raw::clone3_unavailable() =>
             {
-                self.spawn_once()
+                self.spawn_once(defaults)
             }
             other => other,
         }
     }
 
-    fn spawn_once(&mut self) -> Result<Child> {
+    /// Each standard fd as asked for, or `defaults`.
+    fn resolve_stdio(&self, defaults: [Io; 3]) -> [Io; 3] {
+        std::array::from_fn(|i| match &self.stdio[i] {
+            None => defaults[i],
+            Some(Stdio::Inherit) => Io::Inherit,
+            Some(Stdio::Null) => Io::Null,
+            Some(Stdio::Piped) => Io::Piped,
+            Some(Stdio::Fd(f)) => Io::Fd(f.as_raw_fd()),
+        })
+    }
+
+    fn spawn_once(&mut self, defaults: [Io; 3]) -> Result<Child> {
         let flags = self.effective_flags();
+        if flags.contains(CloneFlags::THREAD) && !self.thread_exec {
+            return Err(Error::ThreadExec);
+        }
         if flags.contains(CloneFlags::VFORK) && self.caller_runs_alongside() {
             return Err(Error::InvalidArgument {
                 what: "CLONE_VFORK would suspend cleave until exec, but this child waits for cleave first (id maps written from outside) or never execs (a PID namespace's init): drop vfork".into(),
@@ -364,7 +522,8 @@ impl Command {
         self.check_values()?;
         self.spec.validate(flags, exit_signal)?;
         let shared_fds = flags.contains(CloneFlags::FILES);
-        if shared_fds && self.stdio.iter().any(|s| !matches!(s, Stdio::Inherit)) {
+        let io = self.resolve_stdio(defaults);
+        if shared_fds && io.iter().any(|s| *s != Io::Inherit) {
             return Err(Error::InvalidArgument {
                 what: "stdio cannot be redirected when the fd table is shared with the caller (CLONE_FILES): the change would hit the caller too".into(),
             });
@@ -372,13 +531,23 @@ impl Command {
         let vm = flags.contains(CloneFlags::VM);
         let vfork = flags.contains(CloneFlags::VFORK);
 
-        // Stdio sources, moved above 2 when they would be overwritten before use.
+        // Stdio sources, moved above 2 when they would be overwritten before use. Every fd
+        // in `holders` is the program's alone: closed here right after clone.
         let mut holders: Vec<OwnedFd> = Vec::new();
+        let mut parent_ends: [Option<OwnedFd>; 3] = Default::default();
         let mut stdio = [-1; 3];
-        for (i, s) in self.stdio.iter().enumerate() {
-            let fd = match s {
-                Stdio::Inherit => continue,
-                Stdio::Null => {
+        for (i, s) in io.iter().enumerate() {
+            let fd = match *s {
+                Io::Inherit => continue,
+                Io::Piped => {
+                    let (r, w) =
+                        pipe_cloexec().map_err(|e| prepare("create a pipe for stdio", e))?;
+                    let (theirs, ours) = if i == 0 { (r, w) } else { (w, r) };
+                    parent_ends[i] = Some(ours);
+                    holders.push(theirs);
+                    holders.last().map(|f| f.as_raw_fd()).unwrap_or(-1)
+                }
+                Io::Null => {
                     let f = std::fs::OpenOptions::new()
                         .read(true)
                         .write(true)
@@ -387,7 +556,7 @@ impl Command {
                     holders.push(f.into());
                     holders.last().map(|f| f.as_raw_fd()).unwrap_or(-1)
                 }
-                Stdio::Fd(f) => f.as_raw_fd(),
+                Io::Fd(fd) => fd,
             };
             let fd = if fd < 3 && fd != i as i32 {
                 let dup = f_dupfd_cloexec(fd).map_err(|e| prepare("duplicate a stdio fd", e))?;
@@ -508,6 +677,13 @@ impl Command {
                 return Err(clone_error(flags, raw::preferred_interface(), e));
             }
         };
+        // An fd handed over with Stdio::Fd is the child's now: keeping it here would keep
+        // a pipe open for whoever reads its other end.
+        for s in &mut self.stdio {
+            if matches!(s, Some(Stdio::Fd(_))) {
+                *s = None;
+            }
+        }
         let ptid = flags
             .contains(CloneFlags::PARENT_SETTID)
             .then(|| tid_word.load(std::sync::atomic::Ordering::SeqCst) as i32);
@@ -564,6 +740,10 @@ impl Command {
             }
             return Err(self.report_error(report));
         }
+        let [stdin, stdout, stderr] = parent_ends;
+        child.stdin = stdin.map(Into::into);
+        child.stdout = stdout.map(Into::into);
+        child.stderr = stderr.map(Into::into);
         Ok(child)
     }
 

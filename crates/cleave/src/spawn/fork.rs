@@ -24,6 +24,18 @@ use std::sync::Arc;
 /// assert!(child.wait()?.success());
 /// # Ok::<(), cleave::Error>(())
 /// ```
+///
+/// Unless made [unchecked](Fork::unchecked), the child is created with CLONE_PIDFD where the
+/// kernel allows it, so [`Child::pidfd`] can wait and signal without a PID race.
+///
+/// # Values the closure captures under CLONE_FILES
+/// With CLONE_FILES the child and the caller have one fd table. A value that owns an fd
+/// (`OwnedFd`, `File`, a socket) moved into the closure is then dropped twice in that one
+/// table: by the caller, which drops its copy of the closure as soon as `spawn` returns,
+/// and by the child when `body` ends. The caller's drop closes the fd under the running
+/// child, and the second close hits whatever fd was given that number since (the caller's,
+/// as it is the same table). Under CLONE_FILES capture the raw fd number (`as_raw_fd()`)
+/// and keep the owning value in the caller.
 #[derive(Debug, Default)]
 pub struct Fork {
     spec: CloneSpec,
@@ -84,10 +96,18 @@ impl Fork {
         self
     }
 
-    /// Skips cleave's rules and hands the flags to the kernel untouched.
+    /// Skips cleave's rules and hands the flags to the kernel untouched (no CLONE_PIDFD
+    /// is added either).
     pub fn unchecked(&mut self, yes: bool) -> &mut Fork {
         self.spec.unchecked = yes;
         self
+    }
+
+    /// The flags the child is created with: yours, plus CLONE_PIDFD unless unchecked or
+    /// impossible with them (before Linux 5.4; CLONE_THREAD before 6.9; CLONE_PARENT_SETTID
+    /// through legacy clone()), so that [`Child::pidfd`] is there to wait and signal with.
+    pub fn effective_flags(&self) -> CloneFlags {
+        self.spec.with_default_pidfd(self.spec.flags)
     }
 
     /// Creates the child and runs `body` in it; the child exits with the returned code (101
@@ -111,9 +131,20 @@ impl Fork {
     /// As [`Fork::spawn`], from a multi-threaded process.
     ///
     /// # Safety
-    /// `body` runs in a copy of memory where other threads may have held locks at the time of
-    /// clone. It must follow DESIGN.md section 3: no allocation, no locks (no `println!`), no
-    /// panics; raw system calls and memory it owns only.
+    /// The child gets a copy of this process's memory as it was at clone, in which only the
+    /// calling thread exists: any lock another thread held at that instant — the allocator's,
+    /// stdout's, the environment's, a `Mutex`, the dynamic loader's — is held forever in the
+    /// child. So `body`, like code between fork(2) and exec in a threaded program, may only
+    /// make raw system calls (`cleave_child::sys`), use atomics and memory it owns (values
+    /// moved into it, buffers allocated before the spawn), and return. It must not allocate
+    /// or free (`Box`, `Vec`, `String`, `format!`), print through std (`println!`), lock
+    /// anything, read or change the environment through std, first-touch a lazily
+    /// initialised static or thread-local, or call libc functions that are not
+    /// async-signal-safe. It must not panic: unlike [`Fork::spawn`], no `catch_unwind`
+    /// surrounds it here (that would allocate), so a panic would unwind into the caller's
+    /// frames in the child. Its return value is the child's exit code (exit_group; no
+    /// destructor or atexit handler runs). Values it captures are also dropped in the caller:
+    /// see the note on CLONE_FILES in [`Fork`].
     #[allow(unsafe_code)]
     pub unsafe fn spawn_multithreaded<F: FnOnce() -> i32>(&mut self, body: F) -> Result<Child> {
         // SAFETY: forwarded to the caller.
@@ -122,7 +153,7 @@ impl Fork {
 
     #[allow(unsafe_code)]
     unsafe fn spawn_inner<F: FnOnce() -> i32>(&mut self, body: F, std_ok: bool) -> Result<Child> {
-        let flags = self.spec.flags;
+        let flags = self.effective_flags();
         // Even unchecked: a fork-style child continues on the caller's own stack.
         if flags.contains(CloneFlags::VM) {
             return Err(Error::InvalidArgument {

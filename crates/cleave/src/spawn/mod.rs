@@ -42,6 +42,16 @@ impl CloneSpec {
         )
     }
 
+    /// `flags` plus CLONE_PIDFD where cleave adds it (see [`pidfd_by_default`]); unchanged
+    /// when `unchecked`.
+    pub fn with_default_pidfd(&self, flags: CloneFlags) -> CloneFlags {
+        if !self.unchecked && pidfd_by_default(flags, raw::clone3_unavailable()) {
+            flags | CloneFlags::PIDFD
+        } else {
+            flags
+        }
+    }
+
     /// Replaces the flags; CLONE_INTO_CGROUP stays while a cgroup is given (into_cgroup
     /// may come before or after).
     pub fn set_flags(&mut self, flags: CloneFlags) {
@@ -119,6 +129,21 @@ impl CloneSpec {
             ..CloneArgs::default()
         }
     }
+}
+
+/// Whether cleave asks for a pidfd (CLONE_PIDFD) for a child made with `flags`: always,
+/// unless this kernel cannot give one with them. A pidfd waits and signals without the race
+/// of a recycled PID, and it is the only way to await the end of a child this process does
+/// not reap (CLONE_PARENT, CLONE_THREAD). The kernel refuses it:
+/// * before Linux 5.4 here (5.2 has CLONE_PIDFD, but waitid(P_PIDFD) came in 5.4);
+/// * with CLONE_THREAD before Linux 6.9;
+/// * through legacy clone() (`legacy`: clone3 is unavailable) with CLONE_PARENT_SETTID, whose
+///   pointer carries the pidfd there, or with CLONE_DETACHED.
+pub(crate) fn pidfd_by_default(flags: CloneFlags, legacy: bool) -> bool {
+    let kernel = crate::host::kernel_version();
+    let legacy_conflict =
+        legacy && flags.intersects(CloneFlags::PARENT_SETTID | CloneFlags::DETACHED);
+    kernel >= (5, 4) && !legacy_conflict && !(flags.contains(CloneFlags::THREAD) && kernel < (6, 9))
 }
 
 /// Who reaps a child made with `flags`.

@@ -14,10 +14,22 @@ use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 /// CLONE_CHILD_CLEARTID futex before the stack is released.
 ///
 /// For ordinary threads use [`std::thread`]: this is for when the exact clone flags matter.
+///
+/// ```no_run
+/// use cleave::{CloneFlags, Task};
+/// let mut task = Task::new();
+/// task.flags(CloneFlags::FILES | CloneFlags::SIGHAND);
+/// // SAFETY: the body touches nothing but its return value.
+/// let mut handle = unsafe { task.spawn(|| 7)? };
+/// assert_eq!(handle.join()?.code(), Some(7));
+/// # Ok::<(), cleave::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Task {
     spec: CloneSpec,
     stack_size: usize,
+    /// CLONE_SETTLS was asked for with [`Task::tls`].
+    settls: bool,
 }
 
 impl Default for Task {
@@ -25,6 +37,7 @@ impl Default for Task {
         Task {
             spec: CloneSpec::default(),
             stack_size: Stack::DEFAULT_SIZE,
+            settls: false,
         }
     }
 }
@@ -63,12 +76,21 @@ unsafe extern "C" fn task_entry<F: Fn() -> i32>(arg: *mut c_void) -> i32 {
 }
 
 impl Task {
-    /// A task with these flags; CLONE_VM, CLONE_PARENT_SETTID and CLONE_CHILD_CLEARTID are
-    /// added. Exit signal: SIGCHLD, or none with CLONE_THREAD / CLONE_PARENT.
-    pub fn new(flags: CloneFlags) -> Task {
-        let mut t = Task::default();
-        t.spec.flags = flags;
-        t
+    /// A task with no flag of its own yet: CLONE_VM, CLONE_PARENT_SETTID and
+    /// CLONE_CHILD_CLEARTID are always added (see [`Task::effective_flags`]). Exit signal:
+    /// SIGCHLD, or none with CLONE_THREAD / CLONE_PARENT.
+    pub fn new() -> Task {
+        Task::default()
+    }
+
+    /// Sets the clone flags (replacing earlier ones; CLONE_SETTLS stays while a thread
+    /// pointer is given with [`Task::tls`]).
+    pub fn flags(&mut self, flags: CloneFlags) -> &mut Task {
+        self.spec.flags = flags;
+        if self.settls {
+            self.spec.flags |= CloneFlags::SETTLS;
+        }
+        self
     }
 
     /// Size of the task's stack (default 256 KiB; a guard page is added below it).
@@ -80,6 +102,7 @@ impl Task {
     /// The thread pointer for CLONE_SETTLS (sets the flag).
     pub fn tls(&mut self, tls: u64) -> &mut Task {
         self.spec.tls = tls;
+        self.settls = true;
         self.spec.flags |= CloneFlags::SETTLS;
         self
     }
@@ -90,15 +113,23 @@ impl Task {
         self
     }
 
-    /// Skips cleave's rules and hands the flags to the kernel untouched.
+    /// Skips cleave's rules and hands the flags to the kernel untouched (CLONE_VM,
+    /// CLONE_PARENT_SETTID and CLONE_CHILD_CLEARTID are still added: the task needs them).
     pub fn unchecked(&mut self, yes: bool) -> &mut Task {
         self.spec.unchecked = yes;
         self
     }
 
-    /// The flags the task is created with.
+    /// The flags the task is created with: yours, plus CLONE_VM, CLONE_PARENT_SETTID and
+    /// CLONE_CHILD_CLEARTID, and (unless unchecked) CLONE_PIDFD where the kernel allows it
+    /// (not before Linux 5.4, with CLONE_THREAD not before 6.9, and not through legacy
+    /// clone(), where CLONE_PARENT_SETTID's pointer would carry it).
     pub fn effective_flags(&self) -> CloneFlags {
-        self.spec.flags | CloneFlags::VM | CloneFlags::PARENT_SETTID | CloneFlags::CHILD_CLEARTID
+        let flags = self.spec.flags
+            | CloneFlags::VM
+            | CloneFlags::PARENT_SETTID
+            | CloneFlags::CHILD_CLEARTID;
+        self.spec.with_default_pidfd(flags)
     }
 
     /// Starts `body` in a new task.
