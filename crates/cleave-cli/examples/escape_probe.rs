@@ -4,6 +4,11 @@
 //! the program's namespaces, identity and capabilities) and, for `race-exchange`, on the host
 //! as the unprivileged owner of a hostile rootfs.
 //!
+//! Two modes are not attacks from inside but pieces of one: `fake-drop-filter` installs a
+//! seccomp filter that fakes the calls that give up privileges, prints `ready:` and sleeps,
+//! for a test that then enters it with `cleave enter`; `connect PATH` connects to a unix
+//! socket (`closed:` names the error).
+//!
 //! Attempts never change anything outside when they can avoid it: a write that could reach
 //! the host writes back the value just read, a device or file opened for writing is closed
 //! unwritten, and a ptrace attach is detached at once.
@@ -39,6 +44,8 @@ fn main() {
         "keyring" => keyring(&rest[0], &rest[1]),
         "devices" => devices(),
         "race-exchange" => race_exchange(&rest[0], &rest[1]),
+        "fake-drop-filter" => fake_drop_filter(),
+        "connect" => connect(&rest[0]),
         other => {
             eprintln!("escape_probe: unknown attack `{other}`");
             std::process::exit(2);
@@ -715,4 +722,114 @@ fn race_exchange(a: &str, b: &str) -> Verdict {
             )
         };
     }
+}
+
+/// Connects to the unix socket at PATH (on the host: a socket only root may connect to).
+fn connect(path: &str) -> Verdict {
+    match std::os::unix::net::UnixStream::connect(path) {
+        Ok(_) => Err(format!("connected to {path}")),
+        Err(e) => Ok(format!("{path}: {e}")),
+    }
+}
+
+/// Keeps only CAP_SYS_ADMIN (bounding, permitted, effective; nothing inheritable or
+/// ambient), then installs, without no_new_privs, a filter that makes setresuid,
+/// setresgid, setgroups, capset and prctl return 0 without doing anything. A `cleave enter`
+/// that installed it before giving up its own privileges would keep them. Prints
+/// `ready: ...` and sleeps for a minute (the test kills it sooner).
+fn fake_drop_filter() -> Verdict {
+    const SYS_ADMIN: u32 = 21;
+    for cap in (0..64u32).filter(|&c| c != SYS_ADMIN) {
+        // SAFETY: prctl(PR_CAPBSET_READ, cap) takes integers only.
+        let held = unsafe { libc::prctl(libc::PR_CAPBSET_READ, cap as libc::c_ulong, 0, 0, 0) };
+        if held != 1 {
+            continue;
+        }
+        // SAFETY: prctl(PR_CAPBSET_DROP, cap) takes integers only.
+        let dropped = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
+        if dropped != 0 {
+            setup_failed(&format!("PR_CAPBSET_DROP {cap}: {}", errno()));
+        }
+    }
+    // SAFETY: prctl(PR_CAP_AMBIENT, CLEAR_ALL) takes integers only.
+    unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    };
+    // struct __user_cap_header_struct { version, pid } and two data words
+    // { effective, permitted, inheritable } (version 3: 64 bits in two halves).
+    let header: [u32; 2] = [0x2008_0522, 0];
+    let data: [u32; 6] = [1 << SYS_ADMIN, 1 << SYS_ADMIN, 0, 0, 0, 0];
+    // SAFETY: capset reads the header and two data structs, both of the right size.
+    if unsafe { libc::syscall(libc::SYS_capset, header.as_ptr(), data.as_ptr()) } != 0 {
+        setup_failed(&format!("capset: {}", errno()));
+    }
+    // A BPF program: on this architecture, the five calls return errno 0 (success).
+    #[cfg(target_arch = "x86_64")]
+    const ARCH: u32 = 0xc000_003e;
+    #[cfg(target_arch = "aarch64")]
+    const ARCH: u32 = 0xc000_00b7;
+    let faked = [
+        libc::SYS_setresuid,
+        libc::SYS_setresgid,
+        libc::SYS_setgroups,
+        libc::SYS_capset,
+        libc::SYS_prctl,
+    ];
+    let stmt = |code: u32, k: u32| libc::sock_filter {
+        code: code as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let jeq = |k: u32, jt: u8, jf: u8| libc::sock_filter {
+        code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+        jt,
+        jf,
+        k,
+    };
+    let load = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
+    let ret = libc::BPF_RET | libc::BPF_K;
+    let n = faked.len() as u8;
+    let mut prog = vec![
+        stmt(load, 4), // seccomp_data.arch
+        jeq(ARCH, 0, n + 1),
+        stmt(load, 0), // seccomp_data.nr
+    ];
+    for (i, nr) in faked.iter().enumerate() {
+        // Match: jump over the remaining tests and the allow to the fake success.
+        prog.push(jeq(*nr as u32, n - i as u8, 0));
+    }
+    prog.push(stmt(ret, libc::SECCOMP_RET_ALLOW));
+    prog.push(stmt(ret, libc::SECCOMP_RET_ERRNO));
+    let fprog = libc::sock_fprog {
+        len: prog.len() as u16,
+        filter: prog.as_mut_ptr(),
+    };
+    // SAFETY: seccomp(SET_MODE_FILTER, 0, prog) reads the program, which outlives the call.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            0,
+            &fprog as *const libc::sock_fprog,
+        )
+    };
+    if r != 0 {
+        setup_failed(&format!("seccomp: {}", errno()));
+    }
+    println!("ready: the filter is installed, pid {}", std::process::id());
+    std::thread::sleep(std::time::Duration::from_secs(60));
+    Ok("slept".into())
+}
+
+/// A mode that prepares a test could not: says why on stderr and exits 1 (no verdict).
+fn setup_failed(why: &str) -> ! {
+    eprintln!("escape_probe: setup failed: {why}");
+    std::process::exit(1)
 }

@@ -2,6 +2,9 @@
 //! examples/escape_probe (or a shell) inside `cleave spawn --preset sandbox` and
 //! `--preset container --rootfs DIR`, as root and as uid 65534, and fails when the door it
 //! names is open. The probe prints one line per attack: `closed: <why>` or `OPEN: <what>`.
+//! The `review*` tests at the end hold the four doors a later attacker's review found:
+//! `cleave enter` and a target's seccomp filter, unmounting /proc's protections without a
+//! preset, root-only unix sockets, device nodes outside /dev.
 //!
 //! These tests need root (the README runs the suite with sudo); they fail, never skip,
 //! without it. `CLEAVE_ESCAPE_RACE_RUNS` sets the raced hostile-rootfs runs (default 200).
@@ -1260,10 +1263,10 @@ fn door3_symlinked_proc_keeps_its_protections() {
     doors.assert_closed();
 }
 
-/// Kills the racer when dropped.
-struct Racer(Child);
+/// Kills and reaps the child when dropped.
+struct Reaped(Child);
 
-impl Drop for Racer {
+impl Drop for Reaped {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
@@ -1296,7 +1299,7 @@ fn door3_hostile_rootfs_raced_symlink_exchange() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let racer = Racer(racer);
+    let racer = Reaped(racer);
     let (r, s) = (root.to_str().unwrap(), src.to_str().unwrap());
     let mut escapes = Vec::new();
     let mut started = 0;
@@ -1366,4 +1369,373 @@ fn probe_reports_a_known_open_door() {
         .unwrap();
     child.wait().unwrap();
     assert!(buf.starts_with("OPEN"), "{buf}");
+}
+
+// The four doors an attacker's review of the fixes above found (closed in 6ec325e): each
+// test below fails on the code before it (486bafa).
+
+/// The Uid:, CapEff: and CapBnd: of PID's status, as the host sees them.
+fn ids_and_caps(pid: i32) -> (String, u64, u64) {
+    let caps = |f: &str| u64::from_str_radix(&status_field(pid, f), 16).unwrap_or(!0);
+    (status_field(pid, "Uid:"), caps("CapEff:"), caps("CapBnd:"))
+}
+
+/// Reads lines from R until one starts with PREFIX; the rest of that line, or every line
+/// read when none did.
+fn line_after(r: &mut impl BufRead, prefix: &str) -> Result<String, String> {
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).unwrap_or(0) == 0 {
+            return Err(seen);
+        }
+        if let Some(rest) = line.strip_prefix(prefix) {
+            return Ok(rest.trim().to_string());
+        }
+        seen.push_str(&line);
+    }
+}
+
+/// Kills the process PID when dropped.
+struct KillOnDrop(i32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) with a PID and a signal number.
+        unsafe { libc::kill(self.0, libc::SIGKILL) };
+    }
+}
+
+/// Review door 1: `cleave enter` installed the seccomp filters of a target without
+/// no_new_privs before giving up its own privileges, and a target's filter can make
+/// setresuid, setgroups, capset and prctl "succeed" without doing anything: the entered
+/// program kept cleave's credentials (host root). The target here is uid 65534's, root in
+/// its own user namespace with only CAP_SYS_ADMIN left; it installs such a filter.
+#[test]
+fn review1_enter_drops_privileges_before_the_targets_filters() {
+    require_root();
+    let probe = host_probe();
+    let mut target = Command::new("setpriv")
+        .args(NOBODY)
+        .arg(BIN)
+        .current_dir("/")
+        .args(["spawn", "-v", "--new", "user,pid,mount", "--"])
+        .arg(&probe)
+        .arg("fake-drop-filter")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start cleave spawn");
+    let mut stderr = BufReader::new(target.stderr.take().unwrap());
+    let mut stdout = BufReader::new(target.stdout.take().unwrap());
+    let init: i32 = match line_after(&mut stderr, "cleave: started pid ") {
+        Ok(rest) => rest.split_whitespace().next().unwrap().parse().unwrap(),
+        Err(seen) => {
+            let _ = target.kill();
+            panic!("the target did not start: {seen}")
+        }
+    };
+    let _kill_target = KillOnDrop(init);
+    let target = Reaped(target);
+    if let Err(seen) = line_after(&mut stdout, "ready:") {
+        panic!("the probe did not install its filter: {seen}");
+    }
+    // The probe is the init's only child.
+    let probe_pid: i32 = std::fs::read_to_string(format!("/proc/{init}/task/{init}/children"))
+        .unwrap()
+        .trim()
+        .parse()
+        .expect("the probe's pid");
+    let (tuid, tcap, tbnd) = ids_and_caps(probe_pid);
+    assert_eq!(
+        (
+            status_field(probe_pid, "Seccomp_filters:").as_str(),
+            tcap,
+            tbnd
+        ),
+        ("1", 1 << 21, 1 << 21),
+        "the target is not what the test needs (one filter, CAP_SYS_ADMIN only; uid {tuid})"
+    );
+    let (_, host_cap, host_bnd) = ids_and_caps(std::process::id() as i32);
+    let mut doors = Doors::default();
+    // Only root may enter: reading a target's filters needs CAP_SYS_ADMIN on the host. The
+    // program says `entered` once it runs (after exec), and sleeps.
+    let mut enter = Command::new(BIN)
+        .current_dir("/")
+        .args(["enter", "-v", "-t", &probe_pid.to_string(), "--"])
+        .args(["sh", "-c", "echo entered; exec sleep 30"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start cleave enter");
+    let mut estderr = BufReader::new(enter.stderr.take().unwrap());
+    let mut estdout = BufReader::new(enter.stdout.take().unwrap());
+    let _enter = Reaped(enter);
+    let entered = line_after(&mut estderr, "cleave: started pid ")
+        .and_then(|pid| line_after(&mut estdout, "entered").map(|_| pid));
+    match entered {
+        Err(seen) => doors.check(false, format!("review door 1: enter failed: {seen}")),
+        Ok(pid) => {
+            let pid: i32 = pid.parse().unwrap();
+            let _kill = KillOnDrop(pid);
+            let (uid, cap, bnd) = ids_and_caps(pid);
+            eprintln!(
+                "review door 1: entered (target uid {tuid}): uid {uid}, CapEff {cap:#x}, \
+                 CapBnd {bnd:#x}"
+            );
+            doors.check(
+                uid.split_whitespace().all(|u| u == "65534"),
+                format!(
+                    "review door 1: the entered program runs as host uid {uid}, not the \
+                     target's 65534 (the target's filter faked setresuid)"
+                ),
+            );
+            doors.check(
+                cap == tcap && bnd == tbnd && (cap, bnd) != (host_cap, host_bnd),
+                format!(
+                    "review door 1: the entered program has CapEff {cap:#x} CapBnd {bnd:#x}, \
+                     the target {tcap:#x} {tbnd:#x}, the host's root {host_cap:#x} \
+                     {host_bnd:#x} (the filter faked capset and prctl)"
+                ),
+            );
+        }
+    }
+    drop(target);
+    doors.assert_closed();
+}
+
+/// The exit statuses a shell script printed as `NAME=STATUS` lines.
+fn statuses(o: &Output) -> Vec<(String, i32)> {
+    out(o)
+        .lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once('=')?;
+            Some((k.to_string(), v.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// Checks that the script of O printed each of NAMES with a non-zero status.
+fn all_failed(doors: &mut Doors, door: &str, label: &str, o: &Output, names: &[&str]) {
+    let got = statuses(o);
+    for name in names {
+        let status = got.iter().find(|(k, _)| k == name).map(|(_, v)| *v);
+        doors.check(
+            status.is_some_and(|s| s != 0),
+            format!(
+                "{door}: `{name}` under {label} {} (stdout: {}; stderr: {})",
+                match status {
+                    Some(0) => "succeeded".to_string(),
+                    Some(s) => format!("exited {s}"),
+                    None => "did not run".to_string(),
+                },
+                out(o).trim().replace('\n', ", "),
+                err(o).trim()
+            ),
+        );
+    }
+}
+
+/// Review door 2: without a preset, root's program is root in its user namespace with every
+/// capability, so it owned the mount namespace cleave mounted /proc in: it could unmount
+/// the read-only /proc/sys and cleave's /proc, uncover the host's /proc beneath, and (being
+/// host uid 0) write the host's core_pattern.
+#[test]
+fn review2_no_preset_program_cannot_unmount_proc_protections() {
+    let before = core_pattern();
+    let value = format!("cleave-escape-{}", std::process::id());
+    let script = format!(
+        "umount /proc/sys 2>/dev/null; echo umount-proc-sys=$?; \
+         umount -l /proc 2>/dev/null; echo umount-l-proc=$?; \
+         echo {value} 2>/dev/null > /proc/sys/kernel/core_pattern; echo write-core-pattern=$?"
+    );
+    let mut doors = Doors::default();
+    for nobody in [false, true] {
+        let o = plain(nobody, &["sh", "-c", &script]);
+        let after = core_pattern();
+        if after != before {
+            std::fs::write("/proc/sys/kernel/core_pattern", &before).unwrap();
+        }
+        let label = Plain(nobody).to_string();
+        doors.check(
+            after == before,
+            format!(
+                "review door 2: {label} changed the host's core_pattern from {:?} to {:?} \
+                 (restored)",
+                String::from_utf8_lossy(&before),
+                String::from_utf8_lossy(&after)
+            ),
+        );
+        all_failed(
+            &mut doors,
+            "review door 2",
+            &label,
+            &o,
+            &["umount-proc-sys", "umount-l-proc", "write-core-pattern"],
+        );
+    }
+    doors.assert_closed();
+}
+
+/// Review door 3: a root caller's preset ran as host uid 0; the host's root-only unix
+/// sockets check only the uid and the socket's write permission, which a read-only mount
+/// does not take away, so they answered. A socket of mode 0600 in a 0700 directory, both
+/// root's, under the target directory (the preset shows it read-only; /tmp it covers).
+#[test]
+fn review3_preset_cannot_connect_to_root_only_sockets() {
+    require_root();
+    let dir = tmp(&format!("root-only-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let path = dir.join("socket");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let p = path.to_str().unwrap();
+    // Whatever connected before the program exited waits in the backlog.
+    let accepted = || {
+        let mut pfd = libc::pollfd {
+            fd: listener.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: poll(2) on one pollfd of a listener this test owns.
+        unsafe { libc::poll(&mut pfd, 1, 100) };
+        let mut n = 0;
+        while listener.accept().is_ok() {
+            n += 1;
+        }
+        n
+    };
+    let mut doors = Doors::default();
+    for (nobody, map_root) in [(false, false), (true, false), (false, true)] {
+        let case = Case {
+            preset: Preset::Sandbox,
+            nobody,
+        };
+        let extra: &[&str] = if map_root { &["--map-root"] } else { &[] };
+        let o = case.attack(extra, &["connect", p]);
+        let n = accepted();
+        let label = format!("{case} {}", extra.join(" "));
+        let label = label.trim();
+        if map_root {
+            // The control: 0->0 is the caller's explicit wish, and then the door is there.
+            doors.check(
+                out(&o).starts_with("OPEN") && n == 1,
+                format!(
+                    "review door 3 control: {label} did not connect to {p} ({}; {n} \
+                     accepted): the test cannot see the door",
+                    out(&o).trim()
+                ),
+            );
+        } else {
+            doors.probe(
+                "review door 3",
+                &format!("the root-only socket {p} reached"),
+                &label,
+                &o,
+            );
+            doors.check(
+                out(&o).contains("Permission denied"),
+                format!(
+                    "review door 3: under {label} the connect did not fail with EACCES: {}",
+                    out(&o).trim()
+                ),
+            );
+            doors.check(
+                n == 0,
+                format!("review door 3: the listener accepted {n} connection(s) from {label}"),
+            );
+        }
+    }
+    drop(listener);
+    let _ = std::fs::remove_dir_all(&dir);
+    doors.assert_closed();
+}
+
+/// mknod PATH c 1 3 (/dev/null's numbers), mode 0666.
+fn mknod_null(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    // SAFETY: mknod with a NUL-terminated path, S_IFCHR and a device number.
+    let r = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) };
+    assert_eq!(
+        r,
+        0,
+        "mknod {}: {}",
+        path.display(),
+        std::io::Error::last_os_error()
+    );
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666)).unwrap();
+}
+
+/// Review door 4: device nodes outside /dev opened: the preset's read-only host and a
+/// container's rootfs were mounted without nodev, so a node of any device placed there (by
+/// whoever can write in the host's directories or owns the rootfs) worked inside.
+#[test]
+fn review4_device_nodes_outside_dev_do_not_open() {
+    require_root();
+    let dir = fresh_dir(&tmp(&format!("devnode-{}", std::process::id())));
+    let node = dir.join("null");
+    mknod_null(&node);
+    // The control: the node is a working device on the host.
+    let wrote = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&node)
+        .and_then(|mut f| std::io::Write::write(&mut f, b"x\n"));
+    assert!(
+        matches!(wrote, Ok(2)),
+        "the control: {} does not work on the host: {wrote:?}",
+        node.display()
+    );
+    let root = tmp(&format!("devnode-rootfs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(rootfs())
+        .arg(&root)
+        .status()
+        .unwrap();
+    assert!(st.success(), "cp -a rootfs");
+    mknod_null(&root.join("root/node"));
+    let n = node.to_str().unwrap();
+    let r = root.to_str().unwrap();
+    let mut doors = Doors::default();
+    for nobody in [false, true] {
+        for preset in [Preset::Sandbox, Preset::Container] {
+            let case = Case { preset, nobody };
+            let (opts, at): (&[&str], &str) = match preset {
+                Preset::Sandbox => (&["--preset", "sandbox"], n),
+                Preset::Container => (&["--preset", "container", "--rootfs", r], "/root/node"),
+            };
+            let o = case
+                .command()
+                .arg("spawn")
+                .args(opts)
+                .args(["--", "sh", "-c"])
+                .arg(format!(
+                    "test -c {at}; echo see-node=$?; echo x 2>/dev/null > {at}; echo write-node=$?"
+                ))
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            let label = format!("{case} ({at})");
+            // The node is there to be tried: a write that failed for want of it proves nothing.
+            doors.check(
+                statuses(&o).contains(&("see-node".into(), 0)),
+                format!(
+                    "review door 4 setup: no device node at {at} under {label}: {}{}",
+                    out(&o).trim(),
+                    err(&o).trim()
+                ),
+            );
+            all_failed(&mut doors, "review door 4", &label, &o, &["write-node"]);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&root);
+    doors.assert_closed();
 }
