@@ -342,21 +342,34 @@ fn raise_ambient(mask: u64) -> Result<(), i32> {
 struct Continue<'a> {
     plan: &'a Plan,
     next: usize,
+    gate: [i32; 2],
 }
 
-/// Entry of the program child created with CLONE_VM | CLONE_VFORK: runs the rest of the
-/// plan on its own stack and execs.
+/// Entry of the program child created with CLONE_VM: waits for the init to give up its
+/// privileges, then runs the rest of the plan on its own stack and execs.
 unsafe extern "C" fn program_entry(arg: *mut core::ffi::c_void) -> i32 {
-    // SAFETY: `arg` is the Continue on the init's stack; the init is suspended (CLONE_VFORK)
-    // until this child execs or exits.
+    // SAFETY: `arg` is the Continue in fork_init's frame, which never returns (the init
+    // loops there for ever), so it lives as long as this child reads it.
     let cont = unsafe { &*(arg as *const Continue<'_>) };
+    wait_for_init(cont.gate);
     crate::exec::run_from(cont.plan, cont.next)
 }
 
+/// The program waits on the gate until the init has made itself harmless (the init closes
+/// the write end once it is done): no instant exists at which the program runs beside an
+/// init that still holds capabilities or fds.
+fn wait_for_init(gate: [i32; 2]) {
+    let _ = sys::close(gate[1]);
+    let mut byte = [0u8; 1];
+    while let Err(libc::EINTR) = sys::read(gate[0], &mut byte) {}
+    let _ = sys::close(gate[0]);
+}
+
 /// Creates the program's process; the calling process never returns: it becomes the init
-/// described on [`Op::ForkInit`]. With a program stack (its top), the program child
-/// is made with CLONE_VM | CLONE_VFORK and continues the plan there (no page tables are
-/// copied); without, it is a plain fork that returns `Ok(())` here and goes on.
+/// described on [`Op::ForkInit`]. With a program stack (its top), the program child is made
+/// with CLONE_VM and continues the plan there (no page tables are copied); without, it is a
+/// plain fork that returns `Ok(())` here and goes on. Either way it waits until the init has
+/// given up what it does not need.
 pub fn fork_init(plan: &Plan, index: usize, program_stack: u64) -> Result<(), i32> {
     // Not dumpable before the program exists, so that there is no moment at which the
     // program can ptrace the init or open its /proc/PID/mem or fds: the program shares
@@ -377,14 +390,25 @@ pub fn fork_init(plan: &Plan, index: usize, program_stack: u64) -> Result<(), i3
             8,
         )
     };
+    let mut gate = [-1i32; 2];
+    // SAFETY: pipe2 fills the two-int array.
+    #[allow(unsafe_code)]
+    check(unsafe {
+        syscall2(
+            libc::SYS_pipe2 as usize,
+            gate.as_mut_ptr() as usize,
+            libc::O_CLOEXEC as usize,
+        )
+    })?;
     let pid = if program_stack != 0 {
         let cont = Continue {
             plan,
             next: index + 1,
+            gate,
         };
-        let flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD;
-        // SAFETY: program_stack is the top of a stack the parent keeps until the program has exec'd;
-        // `cont` outlives the child's use of it because CLONE_VFORK suspends us until then.
+        let flags = libc::CLONE_VM | libc::SIGCHLD;
+        // SAFETY: program_stack is the top of a stack of this process's memory that nothing
+        // else uses; `cont` lives in this frame, which never returns (init_loop below).
         #[allow(unsafe_code)]
         let ret = unsafe {
             sys::clone_entry(
@@ -398,7 +422,10 @@ pub fn fork_init(plan: &Plan, index: usize, program_stack: u64) -> Result<(), i3
                 &cont as *const Continue<'_> as *mut core::ffi::c_void,
             )
         };
-        check(ret)?
+        let pid = check(ret)?;
+        // The init never leaves this frame, so `cont` stays where the program reads it.
+        harden_and_open_gate();
+        init_loop(pid as i32)
     } else {
         // SAFETY: a plain fork (no CLONE_VM, no new stack): the child continues on its own
         // copy of this stack, running only this crate's allocation-free code.
@@ -407,21 +434,27 @@ pub fn fork_init(plan: &Plan, index: usize, program_stack: u64) -> Result<(), i3
             syscall5(libc::SYS_clone as usize, libc::SIGCHLD as usize, 0, 0, 0, 0)
         })?;
         if pid == 0 {
+            wait_for_init(gate);
             return Ok(());
         }
         pid
     };
-    // The init holds nothing of the program's: in particular not the report channel, whose
-    // EOF tells the parent that the program has exec'd.
-    // SAFETY: close_range on numbers.
-    #[allow(unsafe_code)]
-    let _ = unsafe { syscall3(libc::SYS_close_range as usize, 3, u32::MAX as usize, 0) };
+    harden_and_open_gate();
+    init_loop(pid as i32)
+}
+
+/// The init, once the program's process exists: gives up its privileges, then closes every
+/// fd it holds — the program's report channel (whose EOF tells the parent the program has
+/// exec'd) and the gate's write end, which lets the program go on.
+fn harden_and_open_gate() {
     if harden_init().is_err() {
         // An init that could not give up its privileges ends, and the kernel ends the
         // namespace with it: the program never runs beside a stronger PID 1.
         sys::exit_group(crate::EXIT_SETUP_FAILED)
     }
-    init_loop(pid as i32)
+    // SAFETY: close_range on numbers.
+    #[allow(unsafe_code)]
+    let _ = unsafe { syscall3(libc::SYS_close_range as usize, 3, u32::MAX as usize, 0) };
 }
 
 /// The init lives as long as the sandbox beside a program that may be hostile, so it keeps

@@ -387,9 +387,9 @@ pub enum Op<S = Str, B = Bytes> {
     NewSessionKeyring,
     /// Forks: this process becomes a minimal init (PID 1 of a new PID namespace) that
     /// reaps every child, forwards signals to the program and exits with its status; the
-    /// new child runs the remaining steps and the program. `program_stack`: the top of a
-    /// stack for the program child, which is then made with CLONE_VM | CLONE_VFORK (0: a
-    /// plain fork).
+    /// new child runs the remaining steps and the program, once the init has given up its
+    /// privileges and fds. `program_stack`: the top of a stack for the program child, which
+    /// is then made with CLONE_VM (0: a plain fork).
     ForkInit {
         /// Top of the program's stack, or 0.
         program_stack: u64,

@@ -75,7 +75,7 @@ pub struct Prepared {
     slots: usize,
     /// Id maps that cleave writes from outside (ranges need privilege).
     outside_maps: Option<ResolvedMaps>,
-    /// The init starts the program with CLONE_VM | CLONE_VFORK on a stack of its own.
+    /// The init starts the program with CLONE_VM on a stack of its own.
     program_stack: bool,
     /// The caller vouched for a CLONE_THREAD program (see [`Prepared::allow_thread_exec`]).
     thread_exec: bool,
@@ -225,7 +225,7 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
     }));
 
     let locks = locks_mounts(spec, all);
-    // The program's process: with CLONE_VM | CLONE_VFORK from the init when it can (not
+    // The program's process: with CLONE_VM from the init when it can (not
     // after unsharing a time namespace, which the kernel refuses with CLONE_VM, and not
     // when it locks its mounts, which makes it dumpable again: that must not reach the init
     // through a shared address space).
@@ -491,9 +491,9 @@ impl Prepared {
             Some(set)
         };
 
-        // The program's stack, when the init starts it with CLONE_VM | CLONE_VFORK. The
-        // init has a copy of this memory (it is not cloned with CLONE_VM), so the stack can
-        // go once spawn returns.
+        // The program's stack, when the init starts it with CLONE_VM. The init has a copy of
+        // this memory (it is not cloned with CLONE_VM), so the stack can go once spawn
+        // returns.
         let mut program_stack = None;
         if self.program_stack {
             let stack = Stack::new(PROGRAM_STACK).map_err(|source| Error::Prepare {
