@@ -1,0 +1,608 @@
+//! [`lower`]: a runtime-spec config.json, as parsed by `oci-spec`, into a [`SandboxSpec`]
+//! and what the runtime layer needs beside it. Pure: it reads no file and resolves no path
+//! beyond joining relative ones to the bundle.
+use crate::error::{OciError, Problem, Unsupported};
+use crate::lowered::{CapabilitySets, Carried, Lowered, Note, Pending};
+use crate::mounts::lower_mount;
+use cleave::caps::{self, Rlimit};
+use cleave::cgroup;
+use cleave::idmap::{IdMap, IdMapping};
+use cleave::mount::{MountOp, Propagation};
+use cleave::sandbox::{Capabilities, SandboxSpec};
+use cleave::{CloneFlags, Namespace};
+use oci_spec::runtime::{
+    Capabilities as CapSet, Linux, LinuxCapabilities, LinuxIdMapping, LinuxNamespaceType,
+    LinuxResources, PosixRlimitType, Process, Spec,
+};
+use std::path::Path;
+
+/// The runtime-spec major version cleave runs.
+pub const SPEC_MAJOR: u64 = 1;
+
+fn err(path: impl Into<String>, problem: Problem) -> OciError {
+    OciError::new(path, problem)
+}
+
+/// What [`lower`] builds up.
+struct Out {
+    spec: SandboxSpec,
+    carried: Carried,
+    pending: Vec<Pending>,
+    notes: Vec<Note>,
+    mount_paths: Vec<String>,
+    join_paths: Vec<(Namespace, String)>,
+}
+
+impl Out {
+    fn pending(&mut self, path: impl Into<String>, what: &'static str) {
+        self.pending.push(Pending {
+            path: path.into(),
+            what,
+        });
+    }
+}
+
+/// Lowers `config` (from the bundle directory `bundle`) into a [`SandboxSpec`] and what
+/// the runtime needs beside it.
+///
+/// Lowered into the spec: `root` (path against the bundle; `readonly` as a read-only
+/// remount of "/" before the other mounts), `mounts` (rbind, tmpfs, proc), `process`
+/// (args, env, cwd, uid, gid, capabilities where one set expresses them, rlimits,
+/// noNewPrivileges), `hostname`, `domainname`, `linux.namespaces` (new, or joined by
+/// path), `linux.uidMappings`/`gidMappings`, `linux.timeOffsets`, `linux.maskedPaths`,
+/// `linux.readonlyPaths`, `linux.rootfsPropagation`, and of `linux.resources` the memory
+/// limit, CPU quota/period and shares, and pids limit. A new PID namespace runs the process
+/// as its PID 1, as the runtime-spec has it.
+///
+/// Carried in [`Carried`] for the runtime: hooks, annotations, terminal, consoleSize, and
+/// every value the spec cannot hold yet; each of those is also listed in
+/// [`Lowered::pending`]. Refused with an [`OciError`] naming the JSON path: an invalid or
+/// non-1.x `ociVersion`, missing or malformed required values, and what cleave does not
+/// do ([`Unsupported`]). Unknown fields and annotations are accepted.
+pub fn lower(config: &Spec, bundle: &Path) -> Result<Lowered, OciError> {
+    check_version(config.version())?;
+    let mut out = Out {
+        spec: SandboxSpec::default(),
+        carried: Carried {
+            oci_version: config.version().clone(),
+            bundle: bundle.to_path_buf(),
+            hooks: config.hooks().clone(),
+            annotations: config
+                .annotations()
+                .iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            ..Carried::default()
+        },
+        pending: Vec::new(),
+        notes: Vec::new(),
+        mount_paths: Vec::new(),
+        join_paths: Vec::new(),
+    };
+
+    let root = config
+        .root()
+        .as_ref()
+        .ok_or_else(|| err("root", Problem::Missing))?;
+    if root.path().as_os_str().is_empty() {
+        return Err(err("root.path", Problem::Empty));
+    }
+    let rootfs = bundle.join(root.path());
+    out.spec.filesystem.rootfs = Some(rootfs.clone());
+    out.carried.rootfs = rootfs;
+    if root.readonly() == Some(true) {
+        // Before the other mounts: they stay as they are asked, on a read-only root.
+        out.spec
+            .filesystem
+            .ops
+            .push(MountOp::RemountRo { dst: "/".into() });
+        out.mount_paths.push("root.readonly".into());
+    }
+    for (i, m) in config.mounts().iter().flatten().enumerate() {
+        let op = lower_mount(i, m, bundle, &mut out.notes)?;
+        out.spec.filesystem.ops.push(op);
+        out.mount_paths.push(format!("mounts[{i}]"));
+    }
+
+    let process = config
+        .process()
+        .as_ref()
+        .ok_or_else(|| err("process", Problem::Missing))?;
+    lower_process(process, &mut out)?;
+
+    let name = |v: &Option<String>| v.clone().filter(|s| !s.is_empty()).map(Into::into);
+    out.spec.uts.hostname = name(config.hostname());
+    out.spec.uts.domainname = name(config.domainname());
+
+    if let Some(linux) = config.linux() {
+        lower_linux(linux, &mut out)?;
+    }
+    Ok(Lowered {
+        spec: out.spec,
+        carried: out.carried,
+        pending: out.pending,
+        notes: out.notes,
+        mount_paths: out.mount_paths,
+        join_paths: out.join_paths,
+    })
+}
+
+/// `ociVersion`: SemVer, major 1.
+fn check_version(v: &str) -> Result<(), OciError> {
+    let path = "ociVersion";
+    if v.is_empty() {
+        return Err(err(path, Problem::Missing));
+    }
+    let core = v.split(['-', '+']).next().unwrap_or("");
+    let parts: Vec<&str> = core.split('.').collect();
+    let numeric = |p: &&str| {
+        !p.is_empty()
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && (p.len() == 1 || !p.starts_with('0'))
+    };
+    if parts.len() != 3 || !parts.iter().all(numeric) {
+        return Err(err(path, Problem::BadVersion(v.into())));
+    }
+    match parts[0].parse::<u64>() {
+        Ok(SPEC_MAJOR) => Ok(()),
+        _ => Err(err(path, Problem::UnsupportedVersion(v.into()))),
+    }
+}
+
+fn lower_process(p: &Process, out: &mut Out) -> Result<(), OciError> {
+    let args = p.args().as_deref().unwrap_or(&[]);
+    let Some((program, rest)) = args.split_first() else {
+        return Err(err("process.args", Problem::Empty));
+    };
+    if program.is_empty() {
+        return Err(err("process.args[0]", Problem::Empty));
+    }
+    let sp = &mut out.spec.process;
+    sp.program = program.into();
+    sp.args = rest.iter().map(Into::into).collect();
+    sp.env.clear = true;
+    for (i, e) in p.env().iter().flatten().enumerate() {
+        let (k, v) = e.split_once('=').ok_or_else(|| {
+            err(
+                format!("process.env[{i}]"),
+                Problem::EnvWithoutEquals(e.clone()),
+            )
+        })?;
+        sp.env.set.push((k.into(), v.into()));
+    }
+    if p.cwd().as_os_str().is_empty() {
+        return Err(err("process.cwd", Problem::Empty));
+    }
+    if !p.cwd().is_absolute() {
+        return Err(err("process.cwd", Problem::NotAbsolute));
+    }
+    out.spec.filesystem.chdir = Some(p.cwd().clone());
+
+    let user = p.user();
+    out.spec.ids.uid = Some(user.uid());
+    out.spec.ids.gid = Some(user.gid());
+    if let Some(umask) = user.umask() {
+        out.carried.umask = Some(umask);
+        out.pending("process.user.umask", "Carried::umask");
+    }
+    let gids = user.additional_gids().clone().unwrap_or_default();
+    if !gids.is_empty() {
+        out.carried.additional_gids = gids;
+        out.pending("process.user.additionalGids", "Carried::additional_gids");
+    }
+
+    if let Some(c) = p.capabilities() {
+        lower_capabilities(c, out)?;
+    }
+    for (i, r) in p.rlimits().iter().flatten().enumerate() {
+        if r.soft() > r.hard() {
+            return Err(err(
+                format!("process.rlimits[{i}]"),
+                Problem::SoftAboveHard {
+                    soft: r.soft(),
+                    hard: r.hard(),
+                },
+            ));
+        }
+        out.spec.security.rlimits.push(Rlimit {
+            resource: rlimit_resource(r.typ()),
+            soft: r.soft(),
+            hard: r.hard(),
+        });
+    }
+    out.spec.security.no_new_privs = p.no_new_privileges() == Some(true);
+
+    out.carried.terminal = p.terminal() == Some(true);
+    out.carried.console_size = p.console_size().map(|b| (b.height(), b.width()));
+    if let Some(adj) = p.oom_score_adj() {
+        if !(-1000..=1000).contains(&adj) {
+            return Err(err(
+                "process.oomScoreAdj",
+                Problem::OutOfRange {
+                    value: adj.to_string(),
+                    why: "give -1000 to 1000",
+                },
+            ));
+        }
+        out.carried.oom_score_adj = Some(adj);
+        out.pending("process.oomScoreAdj", "Carried::oom_score_adj");
+    }
+    let label = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+    if let Some(a) = label(p.apparmor_profile()) {
+        out.carried.apparmor_profile = Some(a);
+        out.pending("process.apparmorProfile", "Carried::apparmor_profile");
+    }
+    if let Some(s) = label(p.selinux_label()) {
+        out.carried.selinux_label = Some(s);
+        out.pending("process.selinuxLabel", "Carried::selinux_label");
+    }
+    if let Some(s) = p.scheduler() {
+        out.carried.scheduler = Some(s.clone());
+        out.pending("process.scheduler", "Carried::scheduler");
+    }
+    if p.io_priority().is_some() {
+        out.pending("process.ioPriority", "the config");
+    }
+    if p.exec_cpu_affinity().is_some() {
+        out.pending("process.execCPUAffinity", "the config");
+    }
+    Ok(())
+}
+
+/// The RLIMIT_* number of a runtime-spec limit type.
+fn rlimit_resource(t: PosixRlimitType) -> u32 {
+    use PosixRlimitType as T;
+    let r = match t {
+        T::RlimitCpu => libc::RLIMIT_CPU,
+        T::RlimitFsize => libc::RLIMIT_FSIZE,
+        T::RlimitData => libc::RLIMIT_DATA,
+        T::RlimitStack => libc::RLIMIT_STACK,
+        T::RlimitCore => libc::RLIMIT_CORE,
+        T::RlimitRss => libc::RLIMIT_RSS,
+        T::RlimitNproc => libc::RLIMIT_NPROC,
+        T::RlimitNofile => libc::RLIMIT_NOFILE,
+        T::RlimitMemlock => libc::RLIMIT_MEMLOCK,
+        T::RlimitAs => libc::RLIMIT_AS,
+        T::RlimitLocks => libc::RLIMIT_LOCKS,
+        T::RlimitSigpending => libc::RLIMIT_SIGPENDING,
+        T::RlimitMsgqueue => libc::RLIMIT_MSGQUEUE,
+        T::RlimitNice => libc::RLIMIT_NICE,
+        T::RlimitRtprio => libc::RLIMIT_RTPRIO,
+        T::RlimitRttime => libc::RLIMIT_RTTIME,
+    };
+    // u32 on glibc, c_int on other libcs.
+    #[allow(clippy::unnecessary_cast)]
+    let r = r as u32;
+    r
+}
+
+/// A capability set as a mask; `path` names it in errors.
+fn cap_mask(set: &Option<CapSet>, path: &str) -> Result<u64, OciError> {
+    let mut mask = 0;
+    for c in set.iter().flatten() {
+        let name = c.to_string();
+        mask |= caps::parse_cap(&name)
+            .map_err(|_| err(path, Problem::UnknownCapability(format!("CAP_{name}"))))?;
+    }
+    Ok(mask)
+}
+
+/// The five sets: the spec keeps one set for bounding, effective, permitted and
+/// inheritable, plus ambient. Where the config's sets differ, the spec keeps only what
+/// all four hold (never more than any set asks), the five sets are carried, and
+/// `process.capabilities` is pending.
+fn lower_capabilities(c: &LinuxCapabilities, out: &mut Out) -> Result<(), OciError> {
+    let at = |s: &str| format!("process.capabilities.{s}");
+    let sets = CapabilitySets {
+        bounding: cap_mask(c.bounding(), &at("bounding"))?,
+        effective: cap_mask(c.effective(), &at("effective"))?,
+        permitted: cap_mask(c.permitted(), &at("permitted"))?,
+        inheritable: cap_mask(c.inheritable(), &at("inheritable"))?,
+        ambient: cap_mask(c.ambient(), &at("ambient"))?,
+    };
+    let keep = sets.bounding & sets.effective & sets.permitted & sets.inheritable;
+    let ambient = sets.ambient & keep;
+    let exact = [sets.effective, sets.permitted, sets.inheritable]
+        .iter()
+        .all(|s| *s == sets.bounding)
+        && ambient == sets.ambient;
+    out.spec.security.capabilities = Some(Capabilities { keep, ambient });
+    out.carried.capabilities = Some(sets);
+    if !exact {
+        out.pending("process.capabilities", "Carried::capabilities");
+    }
+    Ok(())
+}
+
+fn namespace(t: LinuxNamespaceType) -> Namespace {
+    match t {
+        LinuxNamespaceType::Mount => Namespace::Mount,
+        LinuxNamespaceType::Cgroup => Namespace::Cgroup,
+        LinuxNamespaceType::Uts => Namespace::Uts,
+        LinuxNamespaceType::Ipc => Namespace::Ipc,
+        LinuxNamespaceType::User => Namespace::User,
+        LinuxNamespaceType::Pid => Namespace::Pid,
+        LinuxNamespaceType::Network => Namespace::Net,
+        LinuxNamespaceType::Time => Namespace::Time,
+    }
+}
+
+fn id_maps(maps: &[LinuxIdMapping]) -> Vec<IdMap> {
+    maps.iter()
+        .map(|m| IdMap {
+            inside: m.container_id(),
+            outside: m.host_id(),
+            count: m.size(),
+        })
+        .collect()
+}
+
+fn lower_linux(l: &Linux, out: &mut Out) -> Result<(), OciError> {
+    // Namespaces first: the rest depends on which are new.
+    let mut seen: Vec<(Namespace, usize)> = Vec::new();
+    for (k, n) in l.namespaces().iter().flatten().enumerate() {
+        let ns = namespace(n.typ());
+        if let Some((_, first)) = seen.iter().find(|(s, _)| *s == ns) {
+            return Err(err(
+                format!("linux.namespaces[{k}].type"),
+                Problem::DuplicateNamespace(ns.name(), format!("linux.namespaces[{first}]")),
+            ));
+        }
+        seen.push((ns, k));
+        match n.path() {
+            None => out.spec.namespaces.new |= ns.flag(),
+            Some(p) => {
+                let at = format!("linux.namespaces[{k}].path");
+                if p.as_os_str().is_empty() {
+                    return Err(err(at, Problem::Empty));
+                }
+                if !p.is_absolute() {
+                    return Err(err(at, Problem::NotAbsolute));
+                }
+                out.spec.namespaces.join.push((ns, p.clone()));
+                out.join_paths.push((ns, at));
+            }
+        }
+    }
+    let new = out.spec.namespaces.new;
+    // The runtime-spec's process is PID 1 of its new PID namespace.
+    out.spec.as_pid1 = new.contains(CloneFlags::NEWPID);
+
+    let users = l.uid_mappings().as_deref().unwrap_or(&[]);
+    let groups = l.gid_mappings().as_deref().unwrap_or(&[]);
+    if !users.is_empty() || !groups.is_empty() {
+        let path = if users.is_empty() {
+            "linux.gidMappings"
+        } else {
+            "linux.uidMappings"
+        };
+        if !new.contains(CloneFlags::NEWUSER) {
+            return Err(err(path, Problem::NeedsNamespace("user")));
+        }
+        if users.is_empty() {
+            return Err(err("linux.uidMappings", Problem::Missing));
+        }
+        if groups.is_empty() {
+            return Err(err("linux.gidMappings", Problem::Missing));
+        }
+        out.spec.ids.mapping = IdMapping::Custom {
+            users: id_maps(users),
+            groups: id_maps(groups),
+        };
+    }
+
+    if let Some(offsets) = l.time_offsets() {
+        if !offsets.is_empty() && !new.contains(CloneFlags::NEWTIME) {
+            return Err(err("linux.timeOffsets", Problem::NeedsNamespace("time")));
+        }
+        // Sorted, so that the first error is the same from run to run.
+        let mut clocks: Vec<_> = offsets.iter().collect();
+        clocks.sort_by_key(|(k, _)| k.as_str());
+        for (clock, o) in clocks {
+            let at = format!("linux.timeOffsets.{clock}");
+            if o.nanosecs().is_some_and(|n| n != 0) {
+                return Err(err(
+                    format!("{at}.nanosecs"),
+                    Problem::Unsupported(Unsupported::OffsetNanoseconds),
+                ));
+            }
+            let secs = Some(o.secs().unwrap_or(0));
+            match clock.as_str() {
+                "monotonic" => out.spec.time.monotonic = secs,
+                "boottime" => out.spec.time.boottime = secs,
+                _ => return Err(err(at, Problem::UnknownClock(clock.clone()))),
+            }
+        }
+    }
+
+    if let Some(p) = l.rootfs_propagation().as_deref().filter(|p| !p.is_empty()) {
+        out.spec.filesystem.propagation = match p {
+            "private" | "rprivate" => Propagation::Private,
+            "slave" | "rslave" => Propagation::Slave,
+            "shared" | "rshared" => Propagation::Shared,
+            _ => {
+                return Err(err(
+                    "linux.rootfsPropagation",
+                    Problem::Unsupported(Unsupported::Propagation(p.into())),
+                ))
+            }
+        };
+    }
+    for (field, list) in [
+        ("maskedPaths", l.masked_paths()),
+        ("readonlyPaths", l.readonly_paths()),
+    ] {
+        for (i, p) in list.iter().flatten().enumerate() {
+            let at = format!("linux.{field}[{i}]");
+            if !p.starts_with('/') {
+                return Err(err(at, Problem::NotAbsolute));
+            }
+            let dst = p.into();
+            out.spec.filesystem.ops.push(if field == "maskedPaths" {
+                MountOp::Mask { dst }
+            } else {
+                MountOp::ReadOnly { dst }
+            });
+            out.mount_paths.push(at);
+        }
+    }
+
+    if let Some(r) = l.resources() {
+        lower_resources(r, out)?;
+        out.carried.resources = Some(r.clone());
+    }
+    if let Some(p) = l.cgroups_path() {
+        out.carried.cgroups_path = Some(p.clone());
+        out.pending("linux.cgroupsPath", "Carried::cgroups_path");
+    }
+    let sysctl = l.sysctl().clone().unwrap_or_default();
+    if !sysctl.is_empty() {
+        out.carried.sysctl = sysctl.into_iter().collect();
+        out.pending("linux.sysctl", "Carried::sysctl");
+    }
+    if let Some(s) = l.seccomp() {
+        out.carried.seccomp = Some(s.clone());
+        out.pending(
+            "linux.seccomp",
+            "Carried::seccomp (cleave does not load it yet)",
+        );
+    }
+    let devices = l.devices().clone().unwrap_or_default();
+    if !devices.is_empty() {
+        out.carried.devices = devices;
+        out.pending("linux.devices", "Carried::devices");
+    }
+    if let Some(m) = l.mount_label().as_deref().filter(|m| !m.is_empty()) {
+        out.carried.mount_label = Some(m.into());
+        out.pending("linux.mountLabel", "Carried::mount_label");
+    }
+    if let Some(p) = l.personality() {
+        out.carried.personality = Some(p.clone());
+        out.pending("linux.personality", "Carried::personality");
+    }
+    if l.intel_rdt().is_some() {
+        return Err(err(
+            "linux.intelRdt",
+            Problem::Unsupported(Unsupported::IntelRdt),
+        ));
+    }
+    if l.memory_policy().is_some() {
+        out.pending("linux.memoryPolicy", "the config");
+    }
+    if l.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
+        out.pending("linux.netDevices", "the config");
+    }
+    Ok(())
+}
+
+/// cgroup v1 `cpu.shares` (2..=262144) as a cgroup2 weight (1..=10000): the inverse of
+/// [`cgroup::weight_to_shares`], a log scale with 1024 shares at weight 100.
+pub fn shares_to_weight(shares: u64) -> u64 {
+    let s = shares.clamp(2, 262_144) as f64;
+    let decades = 100f64.ln();
+    let w = if s <= 1024.0 {
+        (decades * (s / 2.0).ln() / 512f64.ln()).exp()
+    } else {
+        100.0 * (decades * (s / 1024.0).ln() / 256f64.ln()).exp()
+    };
+    (w.round() as u64).clamp(1, 10_000)
+}
+
+/// Memory limit, CPU quota/period and shares, pids limit -> [`cgroup::Limits`]; every
+/// other resource present is pending.
+fn lower_resources(r: &LinuxResources, out: &mut Out) -> Result<(), OciError> {
+    let range = |path: &str, e: cleave::error::RangeError| err(path, Problem::Range(e));
+    let pend = |out: &mut Out, path: &str, present: bool| {
+        if present {
+            out.pending(format!("linux.resources.{path}"), "Carried::resources");
+        }
+    };
+    if let Some(m) = r.memory() {
+        if let Some(limit) = m.limit().filter(|l| *l >= 0) {
+            let limit = limit as u64;
+            cgroup::check_memory(limit).map_err(|e| range("linux.resources.memory.limit", e))?;
+            out.spec.limits.memory = Some(limit);
+        }
+        pend(out, "memory.reservation", m.reservation().is_some());
+        pend(out, "memory.swap", m.swap().is_some());
+        pend(out, "memory.kernel", m.kernel().is_some());
+        pend(out, "memory.kernelTCP", m.kernel_tcp().is_some());
+        pend(out, "memory.swappiness", m.swappiness().is_some());
+        pend(
+            out,
+            "memory.disableOOMKiller",
+            m.disable_oom_killer().is_some(),
+        );
+        pend(out, "memory.useHierarchy", m.use_hierarchy().is_some());
+        pend(
+            out,
+            "memory.checkBeforeUpdate",
+            m.check_before_update().is_some(),
+        );
+    }
+    if let Some(c) = r.cpu() {
+        if let Some(quota) = c.quota().filter(|q| *q > 0) {
+            let period = c.period().unwrap_or(cgroup::CPU_PERIOD_US);
+            if period == 0 {
+                return Err(err(
+                    "linux.resources.cpu.period",
+                    Problem::OutOfRange {
+                        value: "0".into(),
+                        why: "give a period in microseconds, e.g. 100000",
+                    },
+                ));
+            }
+            let cpus = quota as f64 / period as f64;
+            cgroup::check_cpus(cpus).map_err(|e| range("linux.resources.cpu.quota", e))?;
+            out.spec.limits.cpus = Some(cpus);
+            // The share of a CPU is kept; its period is cleave's 100 ms.
+            pend(out, "cpu.period", period != cgroup::CPU_PERIOD_US);
+        }
+        if let Some(shares) = c.shares().filter(|s| *s > 0) {
+            out.spec.limits.cpu_weight = Some(shares_to_weight(shares));
+        }
+        pend(out, "cpu.realtimeRuntime", c.realtime_runtime().is_some());
+        pend(out, "cpu.realtimePeriod", c.realtime_period().is_some());
+        pend(
+            out,
+            "cpu.cpus",
+            c.cpus().as_ref().is_some_and(|s| !s.is_empty()),
+        );
+        pend(
+            out,
+            "cpu.mems",
+            c.mems().as_ref().is_some_and(|s| !s.is_empty()),
+        );
+        pend(out, "cpu.idle", c.idle().is_some());
+        pend(out, "cpu.burst", c.burst().is_some());
+    }
+    if let Some(p) = r.pids() {
+        if p.limit() > 0 {
+            out.spec.limits.pids = Some(p.limit() as u64);
+        }
+    }
+    pend(
+        out,
+        "devices",
+        r.devices().as_ref().is_some_and(|d| !d.is_empty()),
+    );
+    pend(out, "blockIO", r.block_io().is_some());
+    pend(
+        out,
+        "hugepageLimits",
+        r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()),
+    );
+    pend(out, "network", r.network().is_some());
+    pend(
+        out,
+        "rdma",
+        r.rdma().as_ref().is_some_and(|h| !h.is_empty()),
+    );
+    pend(
+        out,
+        "unified",
+        r.unified().as_ref().is_some_and(|h| !h.is_empty()),
+    );
+    Ok(())
+}

@@ -1,0 +1,698 @@
+//! config.json texts lowered into sandbox specifications, checked field by field; every
+//! refusal names its JSON path; a lowered config passes the library's prepare().
+use cleave::idmap::{IdMap, IdMapping};
+use cleave::mount::MountOp;
+use cleave::{CloneFlags, Namespace};
+use cleave_oci::{lower, parse, Lowered, OciError};
+use serde_json::{json, Value};
+use std::path::Path;
+
+/// `runc spec` (runc 1.1): the default config.
+fn runc_default() -> Value {
+    json!({
+        "ociVersion": "1.0.2-dev",
+        "process": {
+            "terminal": true,
+            "user": {"uid": 0, "gid": 0},
+            "args": ["sh"],
+            "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
+            "cwd": "/",
+            "capabilities": {
+                "bounding": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+                "effective": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+                "permitted": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+                "ambient": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+            },
+            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+            "noNewPrivileges": true
+        },
+        "root": {"path": "rootfs", "readonly": true},
+        "hostname": "runc",
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+             "options": ["nosuid", "noexec", "nodev"]},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+             "options": ["nosuid", "noexec", "nodev", "ro"]},
+            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+             "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}
+        ],
+        "linux": {
+            "resources": {"devices": [{"allow": false, "access": "rwm"}]},
+            "namespaces": [
+                {"type": "pid"}, {"type": "network"}, {"type": "ipc"},
+                {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}
+            ],
+            "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
+                "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+                "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
+            "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+                "/proc/sysrq-trigger"]
+        }
+    })
+}
+
+/// runc's default with the mounts cleave has operations for today.
+fn runc_like() -> Value {
+    let mut v = runc_default();
+    v["mounts"] = json!([
+        {"destination": "/proc", "type": "proc", "source": "proc"},
+        {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
+         "options": ["nosuid", "nodev", "mode=755"]},
+        {"destination": "/etc/resolv.conf", "type": "bind", "source": "/etc/resolv.conf",
+         "options": ["rbind", "ro", "nodev", "rprivate"]}
+    ]);
+    v
+}
+
+fn lower_value(v: &Value) -> Result<Lowered, OciError> {
+    let config = parse(&v.to_string())?;
+    lower(&config, Path::new("/bundle"))
+}
+
+/// `v` with the value at `pointer` replaced, or added to its object.
+fn with(mut v: Value, pointer: &str, value: Value) -> Value {
+    if let Some(old) = v.pointer_mut(pointer) {
+        *old = value;
+        return v;
+    }
+    let (parent, key) = pointer.rsplit_once('/').unwrap();
+    v.pointer_mut(parent)
+        .and_then(Value::as_object_mut)
+        .unwrap_or_else(|| panic!("no object at {parent:?} in the config"))
+        .insert(key.into(), value);
+    v
+}
+
+#[test]
+fn a_runc_like_config_lowers_field_by_field() {
+    let l = lower_value(&runc_like()).unwrap();
+    let s = &l.spec;
+    assert_eq!(s.process.program, "sh");
+    assert!(s.process.args.is_empty());
+    assert!(s.process.env.clear);
+    assert_eq!(
+        s.process.env.set,
+        [
+            (
+                "PATH".into(),
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()
+            ),
+            ("TERM".into(), "xterm".into())
+        ]
+    );
+    assert_eq!(s.filesystem.chdir.as_deref(), Some(Path::new("/")));
+    assert_eq!((s.ids.uid, s.ids.gid), (Some(0), Some(0)));
+    assert_eq!(s.ids.mapping, IdMapping::Root);
+    assert_eq!(
+        s.namespaces.new,
+        CloneFlags::NEWPID
+            | CloneFlags::NEWNET
+            | CloneFlags::NEWIPC
+            | CloneFlags::NEWUTS
+            | CloneFlags::NEWNS
+            | CloneFlags::NEWCGROUP
+    );
+    assert!(s.namespaces.join.is_empty());
+    assert!(s.as_pid1, "the process is PID 1 of its new PID namespace");
+    assert!(!s.mount_proc);
+    assert_eq!(s.uts.hostname.as_deref(), Some("runc".as_ref()));
+    assert_eq!(s.uts.domainname, None);
+    assert_eq!(
+        s.filesystem.rootfs.as_deref(),
+        Some(Path::new("/bundle/rootfs"))
+    );
+    let ops = &s.filesystem.ops;
+    assert_eq!(ops[0], MountOp::RemountRo { dst: "/".into() });
+    assert_eq!(
+        ops[1],
+        MountOp::Proc {
+            dst: "/proc".into()
+        }
+    );
+    assert_eq!(ops[2], MountOp::Tmpfs { dst: "/tmp".into() });
+    assert_eq!(
+        ops[3],
+        MountOp::RoBind {
+            src: "/etc/resolv.conf".into(),
+            dst: "/etc/resolv.conf".into()
+        }
+    );
+    assert_eq!(
+        ops[4],
+        MountOp::Mask {
+            dst: "/proc/acpi".into()
+        }
+    );
+    assert_eq!(
+        ops[14],
+        MountOp::ReadOnly {
+            dst: "/proc/bus".into()
+        }
+    );
+    assert_eq!(ops.len(), 1 + 3 + 10 + 5);
+    assert_eq!(l.mount_path(0), Some("root.readonly"));
+    assert_eq!(l.mount_path(3), Some("mounts[2]"));
+    assert_eq!(l.mount_path(13), Some("linux.maskedPaths[9]"));
+    assert_eq!(l.mount_path(18), Some("linux.readonlyPaths[4]"));
+    assert_eq!(l.mount_path(19), None);
+    let r = &s.security.rlimits;
+    assert_eq!(r.len(), 1);
+    assert_eq!(
+        (r[0].name().as_str(), r[0].soft, r[0].hard),
+        ("nofile", 1024, 1024)
+    );
+    assert!(s.security.no_new_privs);
+    // runc 1.1 leaves inheritable out: one kept set cannot hold the config's four, so the
+    // spec keeps what all of them hold (nothing) and the five sets are pending.
+    let caps = s.security.capabilities.unwrap();
+    assert_eq!((caps.keep, caps.ambient), (0, 0));
+    let sets = l.carried.capabilities.unwrap();
+    let three = (1 << 29) | (1 << 5) | (1 << 10);
+    assert_eq!(
+        (
+            sets.bounding,
+            sets.effective,
+            sets.permitted,
+            sets.inheritable,
+            sets.ambient
+        ),
+        (three, three, three, 0, three)
+    );
+    assert!(s.limits.is_empty());
+    assert!(l.carried.terminal);
+    assert_eq!(l.carried.oci_version, "1.0.2-dev");
+    let pending: Vec<&str> = l.pending.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(pending, ["process.capabilities", "linux.resources.devices"]);
+    // proc gets nosuid, nodev and noexec whatever the config says: each one is noted.
+    let notes: Vec<(&str, &str)> = l.notes.iter().map(|n| (n.path.as_str(), n.what)).collect();
+    assert_eq!(
+        notes,
+        [
+            ("mounts[0].options", "nosuid added"),
+            ("mounts[0].options", "nodev added"),
+            ("mounts[0].options", "noexec added"),
+        ]
+    );
+}
+
+#[test]
+fn equal_capability_sets_lower_exactly() {
+    let caps = json!(["CAP_CHOWN", "CAP_KILL"]);
+    let v = with(
+        runc_like(),
+        "/process/capabilities",
+        json!({"bounding": caps, "effective": caps, "permitted": caps,
+               "inheritable": caps, "ambient": ["CAP_KILL"]}),
+    );
+    let l = lower_value(&v).unwrap();
+    let c = l.spec.security.capabilities.unwrap();
+    assert_eq!((c.keep, c.ambient), ((1 << 0) | (1 << 5), 1 << 5));
+    assert!(!l.pending.iter().any(|p| p.path == "process.capabilities"));
+}
+
+#[test]
+fn runc_default_mounts_each_get_a_verdict() {
+    // The exact `runc spec` config stops at the first mount cleave cannot honour.
+    let e = lower_value(&runc_default()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "mounts[1].options[1]: not supported by cleave: the option \"strictatime\" on a tmpfs mount"
+    );
+    let mounts = runc_default()["mounts"].as_array().unwrap().clone();
+    let verdicts: Vec<String> = mounts
+        .iter()
+        .map(
+            |m| match lower_value(&with(runc_like(), "/mounts", json!([m]))) {
+                Ok(l) => format!("{:?}", l.spec.filesystem.ops[1]),
+                Err(e) => e.to_string(),
+            },
+        )
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            "Proc { dst: \"/proc\" }",
+            "mounts[0].options[1]: not supported by cleave: the option \"strictatime\" on a tmpfs mount",
+            "mounts[0].type: not supported by cleave: mounts of type \"devpts\" (cleave mounts bind/rbind, tmpfs and proc so far)",
+            "mounts[0].options[1]: not supported by cleave: the option \"noexec\" on a tmpfs mount",
+            "mounts[0].type: not supported by cleave: mounts of type \"mqueue\" (cleave mounts bind/rbind, tmpfs and proc so far)",
+            "mounts[0].type: not supported by cleave: mounts of type \"sysfs\" (cleave mounts bind/rbind, tmpfs and proc so far)",
+            "mounts[0].type: not supported by cleave: mounts of type \"cgroup\" (cleave mounts bind/rbind, tmpfs and proc so far)",
+        ]
+    );
+}
+
+#[test]
+fn binds_lower_by_their_options() {
+    let bind = |options: Value| {
+        let v = with(
+            runc_like(),
+            "/mounts",
+            json!([{"destination": "/data", "type": "bind", "source": "data", "options": options}]),
+        );
+        lower_value(&v).map(|l| (l.spec.filesystem.ops[1].clone(), l.notes.len()))
+    };
+    let (src, dst) = ("/bundle/data".into(), "/data".into());
+    assert_eq!(
+        bind(json!(["rbind", "nodev"])).unwrap(),
+        (MountOp::Bind { src, dst }, 0)
+    );
+    let (src, dst) = ("/bundle/data".into(), "/data".into());
+    assert_eq!(
+        bind(json!(["rbind"])).unwrap(),
+        (MountOp::Bind { src, dst }, 1),
+        "nodev added, and noted"
+    );
+    let (src, dst) = ("/bundle/data".into(), "/data".into());
+    assert_eq!(
+        bind(json!(["rbind", "dev"])).unwrap(),
+        (MountOp::DevBind { src, dst }, 0)
+    );
+    let (src, dst) = ("/bundle/data".into(), "/data".into());
+    assert_eq!(
+        bind(json!(["rbind", "ro", "nodev", "rprivate"])).unwrap(),
+        (MountOp::RoBind { src, dst }, 0)
+    );
+    let e = |o: Value| bind(o).unwrap_err().to_string();
+    assert_eq!(
+        e(json!(["bind"])),
+        "mounts[0].options[0]: not supported by cleave: a bind mount without its submounts: use rbind (cleave binds recursively)"
+    );
+    assert_eq!(
+        e(json!(["rbind", "nosuid"])),
+        "mounts[0].options[1]: not supported by cleave: the option \"nosuid\" on a bind mount"
+    );
+    assert_eq!(
+        e(json!(["rbind", "rslave"])),
+        "mounts[0].options[1]: not supported by cleave: the option \"rslave\" on a bind mount"
+    );
+    assert_eq!(
+        e(json!(["rbind", "ro", "dev"])),
+        "mounts[0].options[2]: not supported by cleave: the option \"dev\" on a bind mount"
+    );
+    let v = with(
+        runc_like(),
+        "/mounts",
+        json!([{"destination": "/data", "type": "bind", "options": ["rbind"]}]),
+    );
+    assert_eq!(
+        lower_value(&v).unwrap_err().to_string(),
+        "mounts[0].source: missing"
+    );
+}
+
+#[test]
+fn every_refusal_names_its_json_path() {
+    let base = runc_like;
+    let cases: Vec<(Value, &str)> = vec![
+        (
+            with(base(), "/ociVersion", json!("2.0.0")),
+            "ociVersion: 2.0.0: cleave runs configs of runtime-spec 1.x",
+        ),
+        (
+            with(base(), "/ociVersion", json!("1.0")),
+            "ociVersion: \"1.0\" is not a version: write MAJOR.MINOR.PATCH, e.g. 1.0.2",
+        ),
+        (
+            with(base(), "/ociVersion", json!("")),
+            "ociVersion: missing",
+        ),
+        (
+            with(base(), "/mounts/2/destination", json!("etc/resolv.conf")),
+            "mounts[2].destination: must be absolute",
+        ),
+        (
+            with(base(), "/process/args", json!([])),
+            "process.args: must not be empty",
+        ),
+        (
+            with(base(), "/process/args", json!(["", "x"])),
+            "process.args[0]: must not be empty",
+        ),
+        (
+            with(base(), "/process/cwd", json!("work")),
+            "process.cwd: must be absolute",
+        ),
+        (
+            with(base(), "/process/env/1", json!("TERM")),
+            "process.env[1]: \"TERM\" has no `=`: write NAME=VALUE",
+        ),
+        (
+            with(
+                base(),
+                "/process/rlimits/0",
+                json!({"type": "RLIMIT_NOFILE", "soft": 2048, "hard": 1024}),
+            ),
+            "process.rlimits[0]: the soft limit 2048 is above the hard limit 1024",
+        ),
+        (
+            with(base(), "/process/oomScoreAdj", json!(1001)),
+            "process.oomScoreAdj: 1001 is out of range: give -1000 to 1000",
+        ),
+        (
+            with(base(), "/linux/namespaces/2", json!({"type": "ipc", "path": "ipc"})),
+            "linux.namespaces[2].path: must be absolute",
+        ),
+        (
+            with(base(), "/linux/namespaces/3", json!({"type": "pid"})),
+            "linux.namespaces[3].type: a pid namespace appears twice (first at linux.namespaces[0])",
+        ),
+        (
+            with(
+                base(),
+                "/linux/uidMappings",
+                json!([{"containerID": 0, "hostID": 1000, "size": 1}]),
+            ),
+            "linux.uidMappings: needs a new user namespace in linux.namespaces",
+        ),
+        (
+            with(
+                base(),
+                "/linux/timeOffsets",
+                json!({"monotonic": {"secs": 10}}),
+            ),
+            "linux.timeOffsets: needs a new time namespace in linux.namespaces",
+        ),
+        (
+            with(base(), "/linux/maskedPaths/3", json!("proc/keys")),
+            "linux.maskedPaths[3]: must be absolute",
+        ),
+        (
+            with(base(), "/linux/readonlyPaths/0", json!("")),
+            "linux.readonlyPaths[0]: must be absolute",
+        ),
+        (
+            with(base(), "/linux/rootfsPropagation", json!("runbindable")),
+            "linux.rootfsPropagation: not supported by cleave: root propagation \"runbindable\": use private, slave or shared (or their r- forms)",
+        ),
+        (
+            with(base(), "/linux/intelRdt", json!({"closID": "x"})),
+            "linux.intelRdt: not supported by cleave: Intel RDT (resctrl); remove linux.intelRdt",
+        ),
+        (
+            with(base(), "/linux/resources", json!({"memory": {"limit": 4096}})),
+            "linux.resources.memory.limit: memory limit 4096: below the minimum of 1M (1048576 bytes), in which no program starts; give e.g. 64M",
+        ),
+        (
+            with(base(), "/linux/resources", json!({"cpu": {"quota": 1, "period": 1000000}})),
+            "linux.resources.cpu.quota: CPU limit 1e-6: give a number of CPUs from 0.01 to 175921860 (1 ms to the largest quota cpu.max takes, per 100 ms period), e.g. 0.5 or 2",
+        ),
+        (
+            with(base(), "/root/path", json!("")),
+            "root.path: must not be empty",
+        ),
+        (
+            with(base(), "/mounts/1/type", json!("overlay")),
+            "mounts[1].type: not supported by cleave: mounts of type \"overlay\" (cleave mounts bind/rbind, tmpfs and proc so far)",
+        ),
+        (
+            with(base(), "/mounts/1/options", json!(["nosuid", "size=1m"])),
+            "mounts[1].options[1]: not supported by cleave: the option \"size=1m\" on a tmpfs mount",
+        ),
+    ];
+    for (v, want) in cases {
+        assert_eq!(lower_value(&v).unwrap_err().to_string(), want);
+    }
+    // Missing top-level parts.
+    let mut v = base();
+    v.as_object_mut().unwrap().remove("root");
+    assert_eq!(lower_value(&v).unwrap_err().to_string(), "root: missing");
+    let mut v = base();
+    v.as_object_mut().unwrap().remove("process");
+    assert_eq!(lower_value(&v).unwrap_err().to_string(), "process: missing");
+    // Time offsets with a time namespace: whole seconds only, known clocks only.
+    let mut v = base();
+    v["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "time"}));
+    let nanos = with(
+        v.clone(),
+        "/linux/timeOffsets",
+        json!({"boottime": {"secs": 1, "nanosecs": 5}}),
+    );
+    assert_eq!(
+        lower_value(&nanos).unwrap_err().to_string(),
+        "linux.timeOffsets.boottime.nanosecs: not supported by cleave: nanoseconds in a clock offset: give whole seconds"
+    );
+    let realtime = with(
+        v.clone(),
+        "/linux/timeOffsets",
+        json!({"realtime": {"secs": 1}}),
+    );
+    assert_eq!(
+        lower_value(&realtime).unwrap_err().to_string(),
+        "linux.timeOffsets.realtime: unknown clock \"realtime\": use monotonic or boottime"
+    );
+    let ok = with(
+        v,
+        "/linux/timeOffsets",
+        json!({"monotonic": {"secs": -5}, "boottime": {"secs": 7, "nanosecs": 0}}),
+    );
+    let t = lower_value(&ok).unwrap().spec.time;
+    assert_eq!((t.monotonic, t.boottime), (Some(-5), Some(7)));
+}
+
+#[test]
+fn parse_errors_name_their_json_path() {
+    let v = with(
+        runc_like(),
+        "/process/capabilities/bounding/1",
+        json!("CAP_FLY"),
+    );
+    let e = parse(&v.to_string()).unwrap_err();
+    assert_eq!(e.path, "process.capabilities.bounding[1]");
+    assert!(
+        e.to_string()
+            .starts_with("process.capabilities.bounding[1]: "),
+        "{e}"
+    );
+    let e = parse("{").unwrap_err().to_string();
+    assert!(e.starts_with("config.json: EOF while parsing"), "{e}");
+    // Unknown fields and annotations are accepted and annotations carried.
+    let mut v = runc_like();
+    v["org.example.future"] = json!({"x": 1});
+    v["process"]["someNewField"] = json!(true);
+    v["annotations"] = json!({"org.example.k": "v"});
+    let l = lower_value(&v).unwrap();
+    assert_eq!(l.carried.annotations["org.example.k"], "v");
+}
+
+#[test]
+fn resources_lower_into_limits_and_the_rest_is_pending() {
+    let v = with(
+        runc_like(),
+        "/linux/resources",
+        json!({
+            "memory": {"limit": 67108864, "swap": 67108864},
+            "cpu": {"quota": 50000, "period": 100000, "shares": 1024, "cpus": "0-1"},
+            "pids": {"limit": 32},
+            "blockIO": {"weight": 10},
+            "unified": {"memory.high": "50M"}
+        }),
+    );
+    let v = with(v, "/linux/cgroupsPath", json!("/cleave/box"));
+    let l = lower_value(&v).unwrap();
+    let lim = &l.spec.limits;
+    assert_eq!(lim.memory, Some(64 << 20));
+    assert_eq!(lim.cpus, Some(0.5));
+    assert_eq!(lim.cpu_weight, Some(100));
+    assert_eq!(lim.pids, Some(32));
+    let pending: Vec<&str> = l.pending.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(
+        pending,
+        [
+            "process.capabilities",
+            "linux.resources.memory.swap",
+            "linux.resources.cpu.cpus",
+            "linux.resources.blockIO",
+            "linux.resources.unified",
+            "linux.cgroupsPath",
+        ]
+    );
+    assert!(l.carried.resources.is_some());
+    // A period other than cleave's keeps the share of a CPU and is pending.
+    let v = with(
+        runc_like(),
+        "/linux/resources",
+        json!({"cpu": {"quota": 20000, "period": 10000}, "memory": {"limit": -1}}),
+    );
+    let l = lower_value(&v).unwrap();
+    assert_eq!(l.spec.limits.cpus, Some(2.0));
+    assert_eq!(l.spec.limits.memory, None, "-1 is no limit");
+    assert!(l
+        .pending
+        .iter()
+        .any(|p| p.path == "linux.resources.cpu.period"));
+    // Shares and weights meet at the ends and at the default.
+    assert_eq!(cleave_oci::shares_to_weight(2), 1);
+    assert_eq!(cleave_oci::shares_to_weight(262_144), 10_000);
+    for w in [1, 50, 100, 500, 10_000] {
+        assert_eq!(
+            cleave_oci::shares_to_weight(cleave::cgroup::weight_to_shares(w)),
+            w
+        );
+    }
+}
+
+#[test]
+fn the_rest_is_carried_for_the_runtime() {
+    let mut v = runc_like();
+    v["process"]["consoleSize"] = json!({"height": 24, "width": 80});
+    v["process"]["oomScoreAdj"] = json!(100);
+    v["process"]["user"] = json!({"uid": 1, "gid": 2, "umask": 18, "additionalGids": [3, 4]});
+    v["hooks"] = json!({"prestart": [{"path": "/bin/true"}]});
+    v["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
+    v["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW"});
+    v["linux"]["devices"] = json!([{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}]);
+    let l = lower_value(&v).unwrap();
+    let c = &l.carried;
+    assert_eq!(c.console_size, Some((24, 80)));
+    assert_eq!(c.oom_score_adj, Some(100));
+    assert_eq!((l.spec.ids.uid, l.spec.ids.gid), (Some(1), Some(2)));
+    assert_eq!(c.umask, Some(18));
+    assert_eq!(c.additional_gids, [3, 4]);
+    assert_eq!(
+        c.hooks.as_ref().unwrap().prestart().as_ref().unwrap().len(),
+        1
+    );
+    assert_eq!(c.sysctl["net.ipv4.ip_forward"], "1");
+    assert!(c.seccomp.is_some());
+    assert_eq!(c.devices.len(), 1);
+    let pending: Vec<&str> = l.pending.iter().map(|p| p.path.as_str()).collect();
+    for p in [
+        "process.user.umask",
+        "process.user.additionalGids",
+        "process.oomScoreAdj",
+        "linux.sysctl",
+        "linux.seccomp",
+        "linux.devices",
+    ] {
+        assert!(pending.contains(&p), "{p} not in {pending:?}");
+    }
+    // hooks, terminal and consoleSize are the runtime's own work, not pending.
+    assert!(!pending
+        .iter()
+        .any(|p| p.starts_with("hooks") || p.contains("console")));
+}
+
+/// `runc spec --rootless`-style: a user namespace mapping root inside to the caller, the
+/// host's root as the rootfs, so that the library's checks find real paths.
+fn rootless(euid: u32, egid: u32) -> Value {
+    json!({
+        "ociVersion": "1.0.2",
+        "root": {"path": "/", "readonly": false},
+        "process": {
+            "args": ["/bin/true"],
+            "env": ["PATH=/usr/bin:/bin"],
+            "cwd": "/",
+            "user": {"uid": 0, "gid": 0},
+            "capabilities": {
+                "bounding": ["CAP_KILL"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"],
+                "inheritable": ["CAP_KILL"]
+            },
+            "noNewPrivileges": true
+        },
+        "hostname": "box",
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc",
+             "options": ["nosuid", "noexec", "nodev"]},
+            {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev"]},
+            {"destination": "/usr", "type": "bind", "source": "/usr",
+             "options": ["rbind", "ro", "nodev"]}
+        ],
+        "linux": {
+            "uidMappings": [{"containerID": 0, "hostID": euid, "size": 1}],
+            "gidMappings": [{"containerID": 0, "hostID": egid, "size": 1}],
+            "namespaces": [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"},
+                           {"type": "mount"}, {"type": "user"}],
+            "maskedPaths": ["/proc/kcore"],
+            "readonlyPaths": ["/proc/sys"]
+        }
+    })
+}
+
+fn ids() -> (u32, u32) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let field = |name: &str| -> u32 {
+        let line = status.lines().find(|l| l.starts_with(name)).unwrap();
+        // Real, effective, saved, filesystem: the effective one.
+        line.split_whitespace().nth(2).unwrap().parse().unwrap()
+    };
+    (field("Uid:"), field("Gid:"))
+}
+
+#[test]
+fn a_rootless_config_lowers_and_prepares() {
+    let (euid, egid) = ids();
+    let l = lower_value(&rootless(euid, egid)).unwrap();
+    assert_eq!(
+        l.spec.ids.mapping,
+        IdMapping::Custom {
+            users: vec![IdMap::single(0, euid)],
+            groups: vec![IdMap::single(0, egid)],
+        }
+    );
+    assert!(l.pending.is_empty(), "{:?}", l.pending);
+    assert!(l.notes.is_empty(), "{:?}", l.notes);
+    let prepared = cleave::sandbox::prepare(&l.spec).expect("prepare the lowered spec");
+    assert!(prepared
+        .flags()
+        .contains(CloneFlags::NEWUSER | CloneFlags::NEWPID | CloneFlags::NEWNS));
+    let steps: Vec<&str> = prepared.steps().map(|(_, w)| w).collect();
+    assert!(steps.iter().any(|w| w.contains("procfs")), "{steps:?}");
+    assert!(
+        !steps.iter().any(|w| w.contains("init")),
+        "PID 1 is the program: {steps:?}"
+    );
+}
+
+#[test]
+fn library_errors_come_back_as_json_paths() {
+    let (euid, egid) = ids();
+    let locate = |v: Value| -> String {
+        let l = lower_value(&v).unwrap();
+        let e = cleave::sandbox::prepare(&l.spec).expect_err("prepare refuses");
+        l.locate(e).expect("an error with an origin").to_string()
+    };
+    // A hostname without a UTS namespace of its own.
+    let mut v = rootless(euid, egid);
+    v["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "uts");
+    assert_eq!(locate(v), "hostname: needs a new uts namespace");
+    // Library mount 3 is config mount 2 once root.readonly comes first.
+    let v = with(rootless(euid, egid), "/root/readonly", json!(true));
+    let v = with(v, "/mounts/2/source", json!("/nonexistent-cleave-oci"));
+    let e = locate(v);
+    assert!(
+        e.starts_with("mounts[2]: the source /nonexistent-cleave-oci: ENOENT"),
+        "{e}"
+    );
+    // A namespace path of the wrong type.
+    let mut v = rootless(euid, egid);
+    v["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "network", "path": "/proc/self/ns/uts"}));
+    let e = locate(v);
+    assert!(
+        e.starts_with("linux.namespaces[5].path: /proc/self/ns/uts is not a net namespace"),
+        "{e}"
+    );
+    // A uid that the maps leave out.
+    let v = with(rootless(euid, egid), "/process/user/uid", json!(5));
+    assert_eq!(
+        locate(v),
+        "process.user.uid: 5 is not mapped in the new user namespace: map it, or pick a mapped id"
+    );
+    let _ = Namespace::Net;
+}
