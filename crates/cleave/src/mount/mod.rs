@@ -1,5 +1,5 @@
 //! A sandbox's filesystem as an ordered list of typed operations, checked in the parent
-//! ([`model`]) and compiled into the child's setup steps ([`compile`]), which resolve every
+//! (`model`) and compiled into the child's setup steps (`compile`), which resolve every
 //! destination inside the new root through file descriptors. See mount_namespaces(7) and
 //! pivot_root(2).
 mod compile;

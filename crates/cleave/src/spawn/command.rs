@@ -83,7 +83,7 @@ unsafe extern "C" fn program_entry(arg: *mut c_void) -> i32 {
 }
 
 impl Command {
-    /// A command running `program` (searched in PATH when it has no `/`), with argv[0] set
+    /// A command running `program` (searched in PATH when it has no `/`), with `argv[0]` set
     /// to `program`.
     pub fn new(program: impl AsRef<OsStr>) -> Command {
         let program = program.as_ref().to_os_string();
@@ -121,7 +121,7 @@ impl Command {
         self
     }
 
-    /// Sets argv[0] (default: the program as given).
+    /// Sets `argv[0]` (default: the program as given).
     pub fn arg0(&mut self, arg0: impl AsRef<OsStr>) -> &mut Command {
         self.argv[0] = arg0.as_ref().to_os_string();
         self
