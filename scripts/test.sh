@@ -7,7 +7,8 @@
 # The tests need root (namespaces, cgroups, an unprivileged uid to drop to) and, from
 # Debian, what they run besides cleave: setpriv (util-linux) to drop to uid 65534,
 # busybox-static for the test rootfs, newuidmap/newgidmap (uidmap) for ranges from
-# /etc/subuid, and iproute2 to look at a network namespace's loopback. Missing ones are
+# /etc/subuid, iproute2 to look at a network namespace's loopback, and nm (binutils) for
+# the child crate's symbol check. Missing ones are
 # installed with apt-get (say so first; note that busybox-static replaces Debian's busybox).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,7 @@ command -v setpriv >/dev/null || need+=(util-linux)
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
 command -v newuidmap >/dev/null || need+=(uidmap)
 command -v ip >/dev/null || need+=(iproute2)
+command -v nm >/dev/null || need+=(binutils)
 if ((${#need[@]})); then
     echo "scripts/test.sh: installing from Debian: ${need[*]} (busybox-static replaces busybox)" >&2
     apt-get update -qq

@@ -1,5 +1,5 @@
 //! The in-process benchmarks: cleave's Task, Fork and Command next to raw C (through FFI)
-//! and Rust std, each row timed by [`crate::harness::measure`].
+//! and Rust std, each row timed by [`crate::harness::measure_group`].
 use crate::harness::{case, measure_group, Budget, Row};
 use cleave::{CloneFlags, Command, Fork, Task};
 use std::ffi::{c_char, CString};

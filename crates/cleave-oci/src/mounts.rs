@@ -7,7 +7,7 @@ use cleave::mount::MountOp;
 use oci_spec::runtime::Mount;
 use std::path::Path;
 
-/// The mount options [`lower_mount`] accepts on some mount (features.json `mountOptions`).
+/// The mount options the lowering of `mounts` accepts on some mount (features.json `mountOptions`).
 pub const MOUNT_OPTIONS: [&str; 11] = [
     "defaults", "dev", "mode", "nodev", "noexec", "nosuid", "private", "rbind", "relatime", "ro",
     "rprivate",

@@ -171,6 +171,34 @@ pub enum Error {
         /// Why (ESRCH: no such process; ENOSYS: no pidfd_open before Linux 5.3).
         source: io::Error,
     },
+    /// A cgroup path that cannot name a set's directories; nothing was created.
+    #[error("cgroup path {path:?}: {why}")]
+    CgroupPath {
+        /// The path as given.
+        path: String,
+        /// What is wrong with it.
+        why: crate::cgroup::CgroupPathError,
+    },
+    /// A container id that cannot name a state directory; nothing was touched.
+    #[error("container id {}: {why}", quote_prefix(.id.as_bytes()))]
+    ContainerId {
+        /// The id as given.
+        id: String,
+        /// What is wrong with it.
+        why: crate::container::IdError,
+    },
+    /// A container's state on disk could not be created, locked, read, written or removed.
+    #[error("container {id}: failed to {op} {} ({})", .path.display(), errno_text(.source))]
+    ContainerState {
+        /// The container.
+        id: String,
+        /// What was being done.
+        op: crate::container::StateOp,
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// Why (`ENOENT` when there is no such container, `EEXIST` when the id is taken).
+        source: io::Error,
+    },
 }
 
 fn waited(pid: Option<i32>) -> String {
@@ -222,7 +250,8 @@ impl Error {
             | Error::Enter { source, .. }
             | Error::EnterContext { source, .. }
             | Error::Cgroup { source, .. }
-            | Error::Adopt { source, .. } => source.raw_os_error(),
+            | Error::Adopt { source, .. }
+            | Error::ContainerState { source, .. } => source.raw_os_error(),
             _ => None,
         }
     }

@@ -34,6 +34,7 @@
 pub mod caps;
 pub mod cgroup;
 pub mod child;
+pub mod container;
 pub mod enter;
 pub mod env;
 pub mod error;

@@ -3,7 +3,7 @@
 //! hit the limit, get frozen, get killed. Needs root; runs on pure cgroup2, hybrid and v1.
 mod common;
 
-use cleave::cgroup::{self, CgroupSet, Layout, Limits};
+use cleave::cgroup::{self, CgroupPath, CgroupSet, Layout, Limits};
 use cleave::{Child, Error, ExitStatus, Fork};
 use cleave_child::sys;
 use common::*;
@@ -22,6 +22,14 @@ fn main() {
         ("v1_only_paths", v1_only_paths),
         ("swept_once_the_maker_is_gone", swept_once_the_maker_is_gone),
         ("refusals", refusals),
+        (
+            "create_at_then_open_elsewhere",
+            create_at_then_open_elsewhere,
+        ),
+        (
+            "create_at_under_a_delegated_parent",
+            create_at_under_a_delegated_parent,
+        ),
     ]);
 }
 
@@ -703,5 +711,218 @@ fn refusals() -> TestResult {
         }
         other => Err(format!("as nobody: {other:?}")),
     })?;
+    pass()
+}
+
+/// The layouts this host can show: the detected one, and on a hybrid host its v1 half alone
+/// and its cgroup2 half alone (with only the limits the cgroup2 root offers controllers for).
+fn layouts(full: &Limits) -> Result<Vec<(&'static str, Layout, Limits)>, String> {
+    let detected = Layout::detect().map_err(e2s)?;
+    let mut all = vec![("detected", detected.clone(), full.clone())];
+    if let (Some(root), Some(legacy)) = (detected.unified(), detected.without_unified()) {
+        all.push(("v1 alone", legacy, full.clone()));
+        let offered = std::fs::read_to_string(root.join("cgroup.controllers")).map_err(e2s)?;
+        let has = |c: &str| offered.split_whitespace().any(|o| o == c);
+        let limits = Limits {
+            memory: full.memory.filter(|_| has("memory")),
+            cpus: full.cpus.filter(|_| has("cpu")),
+            cpu_weight: full.cpu_weight.filter(|_| has("cpu")),
+            pids: full.pids.filter(|_| has("pids")),
+        };
+        all.push((
+            "cgroup2 alone",
+            Layout::Unified {
+                root: root.to_path_buf(),
+            },
+            limits,
+        ));
+    }
+    Ok(all)
+}
+
+/// A set made at a path outlives its value; a fresh value opened by path (in this process
+/// and in another one) reads its processes and limits, freezes, thaws, kills and removes it.
+/// Runs on every layout the host can show.
+fn create_at_then_open_elsewhere() -> TestResult {
+    if !is_root() {
+        return skip("needs root to create cgroups");
+    }
+    let full = Limits {
+        memory: Some(48 << 20),
+        cpus: Some(0.5),
+        cpu_weight: Some(300),
+        pids: Some(24),
+    };
+    let me = std::process::id();
+    for (what, layout, limits) in layouts(&full)? {
+        let path = CgroupPath::parse(&format!("/cleave-test-at-{me}/ctr-1")).map_err(e2s)?;
+        at_cycle(&layout, &path, &limits).map_err(|e| format!("{what} layout: {e}"))?;
+        // The shared directory above the leaf stays; the test removes its own.
+        for root in layout
+            .unified()
+            .into_iter()
+            .chain(layout.v1().iter().map(|h| h.mount.as_path()))
+        {
+            let _ = std::fs::remove_dir(root.join(format!("cleave-test-at-{me}")));
+        }
+    }
+    pass()
+}
+
+fn at_cycle(layout: &Layout, path: &CgroupPath, limits: &Limits) -> Result<(), String> {
+    let set = CgroupSet::create_at_in(layout, path, limits, None).map_err(e2s)?;
+    let paths = set.paths();
+    ensure!(!paths.is_empty(), "no directory made");
+    for p in &paths {
+        ensure!(
+            p.ends_with("ctr-1") && p.is_dir(),
+            "{} missing",
+            p.display()
+        );
+    }
+    ensure_eq!(set.name(), path.to_string());
+    // The leaf is the set's own: a second create at the same path is refused.
+    match CgroupSet::create_at_in(layout, path, limits, None) {
+        Err(e) => ensure!(e.errno() == Some(libc::EEXIST), "second create_at: {e}"),
+        Ok(_) => return Err("a second create_at at the same path succeeded".into()),
+    }
+    let mut child = stubborn_child(&set)?;
+    let result = opened_elsewhere(layout, path, limits, set, &paths, &mut child);
+    if result.is_err() {
+        // Leave nothing behind: the child thawed and killed, the set removed.
+        if let Ok(set) = CgroupSet::open_in(layout, path, None) {
+            let _ = set.thaw();
+            let _ = set.remove();
+        }
+        let _ = child.signal(libc::SIGKILL);
+        let _ = child.wait();
+    }
+    result
+}
+
+fn opened_elsewhere(
+    layout: &Layout,
+    path: &CgroupPath,
+    limits: &Limits,
+    set: CgroupSet,
+    paths: &[PathBuf],
+    child: &mut Child,
+) -> Result<(), String> {
+    let pid = child.id();
+    // Dropped: the cgroups and the process stay (a runtime's create exits here).
+    drop(set);
+    for p in paths {
+        ensure!(p.is_dir(), "{} removed with the value", p.display());
+    }
+    ensure!(
+        child.try_wait().map_err(e2s)?.is_none(),
+        "the child was killed with the value"
+    );
+    // A sweep by an ordinary create leaves them alone.
+    CgroupSet::create_in(layout, "test-at-sweep", &Limits::default(), None)
+        .map_err(e2s)?
+        .remove()
+        .map_err(e2s)?;
+
+    // Another process opens the set by path and freezes it.
+    let text = path.to_string();
+    let other_layout = layout.clone();
+    let (r, w) = pipe();
+    let wfd = w.as_raw_fd();
+    let mut other = Fork::new()
+        .spawn(move || {
+            let report = match CgroupPath::parse(&text)
+                .and_then(|p| CgroupSet::open_in(&other_layout, &p, None))
+                .and_then(|set| {
+                    set.freeze()?;
+                    set.processes()
+                }) {
+                Ok(pids) => format!("{pids:?}"),
+                Err(e) => format!("error {e}"),
+            };
+            let _ = sys::write(wfd, report.as_bytes());
+            0
+        })
+        .map_err(e2s)?;
+    drop(w);
+    let mut report = String::new();
+    std::fs::File::from(r)
+        .read_to_string(&mut report)
+        .map_err(e2s)?;
+    ensure_eq!(other.wait().map_err(e2s)?, ExitStatus::Exited(0));
+    ensure_eq!(report, format!("[{pid}]"));
+
+    // A fresh value here sees what the other process did.
+    let set = CgroupSet::open_in(layout, path, None).map_err(e2s)?;
+    ensure_eq!(set.paths(), paths);
+    ensure!(
+        set.frozen().map_err(e2s)?,
+        "frozen by the other process, not seen as frozen"
+    );
+    set.thaw().map_err(e2s)?;
+    ensure!(!set.frozen().map_err(e2s)?, "still frozen after thaw");
+    ensure_eq!(set.processes().map_err(e2s)?, vec![pid]);
+    ensure_eq!(set.limits().map_err(e2s)?, limits.clone());
+    // An update through the opened set is what the kernel then holds.
+    if limits.pids.is_some() {
+        let more = Limits {
+            pids: Some(48),
+            ..limits.clone()
+        };
+        set.set_limits(&more).map_err(e2s)?;
+        ensure_eq!(set.limits().map_err(e2s)?, more);
+    }
+    set.kill().map_err(e2s)?;
+    ensure_eq!(child.wait().map_err(e2s)?.signal(), Some(libc::SIGKILL));
+    ensure!(
+        set.processes().map_err(e2s)?.is_empty(),
+        "processes left after kill"
+    );
+    set.remove().map_err(e2s)?;
+    gone(paths)?;
+    match CgroupSet::open_in(layout, path, None) {
+        Err(e) => ensure!(e.errno() == Some(libc::ENOENT), "open after remove: {e}"),
+        Ok(s) => return Err(format!("opened a removed set: {:?}", s.paths())),
+    }
+    Ok(())
+}
+
+/// Below a delegated cgroup2 parent: the cgroup2 directory is made there, found there again,
+/// and removed without touching the parent.
+fn create_at_under_a_delegated_parent() -> TestResult {
+    if !is_root() {
+        return skip("needs root to create cgroups");
+    }
+    let layout = Layout::detect().map_err(e2s)?;
+    let Some(root) = layout.unified() else {
+        print!("(no cgroup2 hierarchy: nothing to do) ");
+        return pass();
+    };
+    let parent = root.join(format!("cleave-test-parent-{}", std::process::id()));
+    std::fs::create_dir(&parent).map_err(e2s)?;
+    let result = (|| {
+        let path = CgroupPath::parse("ctr").map_err(e2s)?;
+        let set = CgroupSet::create_at(&path, &Limits::default(), Some(&parent)).map_err(e2s)?;
+        let dir = parent.join("ctr");
+        ensure!(
+            set.paths().contains(&dir),
+            "{:?} lacks {}",
+            set.paths(),
+            dir.display()
+        );
+        let mut child = stubborn_child(&set)?;
+        drop(set);
+        let set = CgroupSet::open(&path, Some(&parent)).map_err(e2s)?;
+        ensure_eq!(set.processes().map_err(e2s)?, vec![child.id()]);
+        set.remove().map_err(e2s)?;
+        ensure_eq!(child.wait().map_err(e2s)?.signal(), Some(libc::SIGKILL));
+        ensure!(
+            !dir.exists() && parent.is_dir(),
+            "leaf left or parent removed"
+        );
+        Ok(())
+    })();
+    let _ = std::fs::remove_dir(&parent);
+    result?;
     pass()
 }

@@ -24,12 +24,32 @@
 //! set.remove()?;
 //! # Ok::<(), cleave::Error>(())
 //! ```
+//!
+//! A container's cgroups outlive the process that made them: [`CgroupSet::create_at`] makes
+//! them at the path its configuration names, and a later process finds them again with
+//! [`CgroupSet::open`] to freeze, kill, read or remove them.
+//!
+//! ```no_run
+//! use cleave::cgroup::{CgroupPath, CgroupSet, Limits};
+//! let path = CgroupPath::parse("/machine/ctr-1")?;
+//! let limits = Limits { pids: Some(64), ..Limits::default() };
+//! drop(CgroupSet::create_at(&path, &limits, None)?); // the cgroups stay
+//! // Later, in another process:
+//! let set = CgroupSet::open(&path, None)?;
+//! set.freeze()?;
+//! println!("{:?} frozen: {}", set.processes()?, set.frozen()?);
+//! set.remove()?;
+//! # Ok::<(), cleave::Error>(())
+//! ```
+mod at;
 mod layout;
+mod path;
 mod set;
 mod sweep;
 
 pub(crate) use layout::{cgroup_mounts, CgroupMount};
 pub use layout::{Home, Layout, V1Hierarchy};
+pub use path::{CgroupPath, CgroupPathError};
 pub use set::CgroupSet;
 
 use crate::error::{Error, RangeError, Result};
@@ -235,6 +255,27 @@ pub fn weight_to_shares(weight: u64) -> u64 {
     (shares.round() as u64).clamp(2, 262_144)
 }
 
+/// The cgroup2 `cpu.weight` whose [`weight_to_shares`] is nearest to a v1 `cpu.shares`: the
+/// weight that was written, for shares that [`weight_to_shares`] made (the map is strictly
+/// increasing).
+pub fn shares_to_weight(shares: u64) -> u64 {
+    // The first weight whose shares reach `shares`, then whichever neighbour is nearer.
+    let (mut lo, mut hi) = (1u64, 10_000u64);
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        if weight_to_shares(mid) < shares {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    if lo > 1 && shares.abs_diff(weight_to_shares(lo - 1)) < weight_to_shares(lo).abs_diff(shares) {
+        lo - 1
+    } else {
+        lo
+    }
+}
+
 /// Joins the cgroups behind `fds` ([`CgroupSet::join_fds`]) by writing `"0"` (the caller
 /// itself) to each `cgroup.procs` with one raw write(2) apiece.
 ///
@@ -292,7 +333,13 @@ mod tests {
         assert_eq!(weight_to_shares(0), 2);
         assert_eq!(weight_to_shares(20_000), 262_144);
         let all: Vec<u64> = (1..=10_000).map(weight_to_shares).collect();
-        assert!(all.windows(2).all(|p| p[0] <= p[1]), "monotonic");
+        assert!(all.windows(2).all(|p| p[0] < p[1]), "strictly increasing");
+        for w in 1..=10_000 {
+            assert_eq!(shares_to_weight(weight_to_shares(w)), w);
+        }
+        assert_eq!(shares_to_weight(1024), 100);
+        assert_eq!(shares_to_weight(0), 1);
+        assert_eq!(shares_to_weight(1 << 20), 10_000);
         assert!(all.iter().all(|s| (2..=262_144).contains(s)));
     }
 

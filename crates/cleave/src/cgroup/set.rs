@@ -17,27 +17,27 @@ use std::time::{Duration, Instant};
 pub const PARENT_DIR: &str = "cleave";
 
 /// How long kill and rmdir wait for the kernel to let go of exiting processes.
-const SETTLE: Duration = Duration::from_secs(2);
+pub(super) const SETTLE: Duration = Duration::from_secs(2);
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// One cgroup directory of the set.
 #[derive(Debug)]
-struct Dir {
-    path: PathBuf,
+pub(super) struct Dir {
+    pub(super) path: PathBuf,
     /// The v1 controllers it is for; empty for the cgroup2 directory.
-    controllers: Vec<String>,
+    pub(super) controllers: Vec<String>,
     /// cgroup2: the directory itself (for CLONE_INTO_CGROUP); v1: its `cgroup.procs`,
     /// open O_WRONLY | O_CLOEXEC for the child to join with.
-    fd: OwnedFd,
+    pub(super) fd: OwnedFd,
 }
 
 impl Dir {
-    fn is_v1(&self) -> bool {
+    pub(super) fn is_v1(&self) -> bool {
         !self.controllers.is_empty()
     }
 
-    fn has(&self, controller: &str) -> bool {
+    pub(super) fn has(&self, controller: &str) -> bool {
         self.controllers.iter().any(|c| c == controller)
     }
 }
@@ -54,26 +54,33 @@ impl Dir {
 /// and have it call [`super::join`] with [`CgroupSet::join_fds`] before it execs, or write
 /// its PID to the `cgroup.procs` of each of [`CgroupSet::paths`] while it waits.
 ///
-/// Dropping the set kills whatever still runs in it and removes every directory it created;
-/// [`CgroupSet::remove`] does the same and reports failures.
+/// Dropping a set made by [`CgroupSet::create`] kills whatever still runs in it and removes
+/// every directory it created; [`CgroupSet::remove`] does the same and reports failures.
+///
+/// A set can also outlive the process that made it (a container's, whose runtime exits
+/// while it runs): [`CgroupSet::create_at`] makes it at a path a configuration names, and
+/// [`CgroupSet::open`] finds it again from another process. Such a set is left alone when
+/// the value is dropped; only [`CgroupSet::remove`] kills and removes it.
 #[derive(Debug)]
 pub struct CgroupSet {
-    name: String,
-    unified: Option<Dir>,
-    v1: Vec<Dir>,
-    removed: bool,
+    pub(super) name: String,
+    pub(super) unified: Option<Dir>,
+    pub(super) v1: Vec<Dir>,
+    pub(super) removed: bool,
+    /// Made by create_at or open: dropping the value leaves the cgroups as they are.
+    pub(super) kept: bool,
 }
 
-fn cg_err(what: String, source: io::Error) -> Error {
+pub(super) fn cg_err(what: String, source: io::Error) -> Error {
     Error::Cgroup { what, source }
 }
 
-fn errno(n: i32) -> io::Error {
+pub(super) fn errno(n: i32) -> io::Error {
     io::Error::from_raw_os_error(n)
 }
 
 /// Writes `value` to a cgroup file with one write(2) (cgroup files take one value a write).
-fn write_file(path: &Path, value: &str) -> Result<()> {
+pub(super) fn write_file(path: &Path, value: &str) -> Result<()> {
     let done = std::fs::OpenOptions::new()
         .write(true)
         .open(path)
@@ -86,13 +93,13 @@ fn write_file(path: &Path, value: &str) -> Result<()> {
     })
 }
 
-fn read_file(path: &Path) -> Result<String> {
+pub(super) fn read_file(path: &Path) -> Result<String> {
     std::fs::read_to_string(path)
         .map_err(|e| cg_err(format!("failed to read {}", path.display()), e))
 }
 
 /// mkdir that accepts an existing directory; returns whether it created it.
-fn make_dir(path: &Path, exist_ok: bool) -> Result<bool> {
+pub(super) fn make_dir(path: &Path, exist_ok: bool) -> Result<bool> {
     match std::fs::create_dir(path) {
         Ok(()) => Ok(true),
         Err(e) if exist_ok && e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
@@ -116,17 +123,51 @@ fn remove_dir(path: &Path) -> Result<()> {
     }
 }
 
-/// The PIDs listed in a `cgroup.procs`.
-fn procs(dir: &Path) -> Result<Vec<i32>> {
-    Ok(read_file(&dir.join("cgroup.procs"))?
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect())
+/// The PIDs listed in the `cgroup.procs` of `dir` and of every cgroup below it. A cgroup
+/// removed while it is read (its processes ended) counts as empty.
+pub(super) fn procs(dir: &Path) -> Result<Vec<i32>> {
+    let mut pids = Vec::new();
+    for d in tree(dir)? {
+        match std::fs::read_to_string(d.join("cgroup.procs")) {
+            Ok(text) => pids.extend(
+                text.split_whitespace()
+                    .filter_map(|p| p.parse::<i32>().ok()),
+            ),
+            Err(e) if e.kind() == io::ErrorKind::NotFound && d != dir => {}
+            Err(e) => {
+                return Err(cg_err(
+                    format!("failed to read {}", d.join("cgroup.procs").display()),
+                    e,
+                ))
+            }
+        }
+    }
+    Ok(pids)
+}
+
+/// `dir` and every cgroup below it, each parent before its children.
+pub(super) fn tree(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut all = vec![dir.to_path_buf()];
+    let mut i = 0;
+    while let Some(d) = all.get(i).cloned() {
+        i += 1;
+        let entries = match std::fs::read_dir(&d) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound && d != dir => continue,
+            Err(e) => return Err(cg_err(format!("failed to read {}", d.display()), e)),
+        };
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                all.push(entry.path());
+            }
+        }
+    }
+    Ok(all)
 }
 
 /// Makes sure `dir`'s children can use `controllers` (cgroup2): each must be in
 /// `dir/cgroup.controllers`, and is added to `dir/cgroup.subtree_control` when missing.
-fn enable(dir: &Path, controllers: &[&str]) -> Result<()> {
+pub(super) fn enable(dir: &Path, controllers: &[&str]) -> Result<()> {
     if controllers.is_empty() {
         return Ok(());
     }
@@ -165,7 +206,7 @@ fn enable(dir: &Path, controllers: &[&str]) -> Result<()> {
 }
 
 /// Undoes a half-built set: removes the directories created so far, newest first.
-struct Rollback(Vec<PathBuf>);
+pub(super) struct Rollback(pub(super) Vec<PathBuf>);
 
 impl Drop for Rollback {
     fn drop(&mut self) {
@@ -269,6 +310,7 @@ impl CgroupSet {
             unified: None,
             v1: Vec::new(),
             removed: true, // until complete, the rollback guard owns the cleanup
+            kept: false,
         };
         if let Some(root) = layout.unified() {
             let base = match parent {
@@ -326,14 +368,14 @@ impl CgroupSet {
     }
 
     /// The directory that holds `controller`'s files: its v1 directory, else the cgroup2 one.
-    fn dir_for(&self, controller: &str) -> Option<&Dir> {
+    pub(super) fn dir_for(&self, controller: &str) -> Option<&Dir> {
         self.v1
             .iter()
             .find(|d| d.has(controller))
             .or(self.unified.as_ref())
     }
 
-    fn write_limits(&self, limits: &Limits) -> Result<()> {
+    pub(super) fn write_limits(&self, limits: &Limits) -> Result<()> {
         let missing = |c: &str| {
             cg_err(
                 format!("{c} limits need the {c} controller, which this set has no directory for"),
@@ -400,7 +442,8 @@ impl CgroupSet {
 
     /// The leaf name shared by every directory of the set: `<name>-<pid>-<n>.<start>.<pidns>`
     /// (this process's PID, a counter, its start time in clock ticks since boot and its PID
-    /// namespace's inode), or `<name>-<pid>-<n>` when `/proc` cannot tell those.
+    /// namespace's inode), or `<name>-<pid>-<n>` when `/proc` cannot tell those. For a set
+    /// made by [`CgroupSet::create_at`] or [`CgroupSet::open`]: the path, as `/a/b`.
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -430,7 +473,7 @@ impl CgroupSet {
 
     /// The v1 freezer directory, used only when there is no cgroup2 directory (cgroup2's
     /// own `cgroup.freeze` covers every process of the set).
-    fn v1_freezer(&self) -> Option<&Dir> {
+    pub(super) fn v1_freezer(&self) -> Option<&Dir> {
         self.v1.iter().find(|d| d.has("freezer"))
     }
 
@@ -545,8 +588,12 @@ impl CgroupSet {
         for d in dirs {
             let Dir { path, fd, .. } = d;
             drop(fd);
-            if let Err(e) = remove_dir(&path) {
-                first.get_or_insert(e);
+            // Cgroups made inside the set (a container's own) go first, deepest first.
+            let inner = tree(&path).unwrap_or_else(|_| vec![path.clone()]);
+            for p in inner.iter().rev() {
+                if let Err(e) = remove_dir(p) {
+                    first.get_or_insert(e);
+                }
             }
         }
         first.map_or(Ok(()), Err)
@@ -554,8 +601,11 @@ impl CgroupSet {
 }
 
 impl Drop for CgroupSet {
-    /// Best effort: kills what is left and removes the directories.
+    /// Best effort: kills what is left and removes the directories, unless the set was made
+    /// by [`CgroupSet::create_at`] or [`CgroupSet::open`] (then it stays as it is).
     fn drop(&mut self) {
-        let _ = self.teardown();
+        if !self.kept {
+            let _ = self.teardown();
+        }
     }
 }

@@ -80,7 +80,7 @@ pub(crate) fn leaf_name(name: &str, owner: Option<Owner>, n: u32) -> String {
 }
 
 /// The maker of a leaf named by [`leaf_name`] with an owner; `None` for any other name.
-fn parse_leaf(leaf: &str) -> Option<Owner> {
+pub(crate) fn parse_leaf(leaf: &str) -> Option<Owner> {
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     let (rest, pidns) = leaf.rsplit_once('.')?;
     let (rest, start) = rest.rsplit_once('.')?;

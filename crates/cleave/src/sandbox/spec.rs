@@ -49,9 +49,9 @@ pub struct SandboxSpec {
 pub struct Process {
     /// Searched in PATH (the program's environment's) when it has no `/`.
     pub program: OsString,
-    /// Arguments after argv[0].
+    /// Arguments after `argv[0]`.
     pub args: Vec<OsString>,
-    /// argv[0], when not the program as given.
+    /// `argv[0]`, when not the program as given.
     pub argv0: Option<OsString>,
     /// The environment.
     pub env: Environment,
