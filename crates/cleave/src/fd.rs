@@ -2,7 +2,8 @@
 //! one that can be written to (fcntl(2) F_GETFD, F_GETFL, F_DUPFD_CLOEXEC).
 #![allow(unsafe_code)]
 use crate::error::RangeError;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use rustix::fs::OFlags;
+use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
 
 /// Checks that `fd` is an open descriptor of this process.
 pub fn check_open(fd: RawFd) -> Result<(), RangeError> {
@@ -13,6 +14,7 @@ pub fn check_open(fd: RawFd) -> Result<(), RangeError> {
             "give an open descriptor number, 0 or above",
         ));
     }
+    // rustix lacks a probe of a bare number (its calls take a BorrowedFd, which must be open).
     // SAFETY: F_GETFD reads the flags of any number; a closed one gives EBADF.
     if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
         return Err(RangeError::new(
@@ -32,16 +34,17 @@ pub fn dup_writable(fd: RawFd) -> Result<OwnedFd, RangeError> {
         why: e.why.replace(&format!("{fd}<FILE"), &format!("{fd}>FILE")),
         ..e
     })?;
-    // SAFETY: F_GETFL on an open descriptor number.
-    let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    let problem = if fl < 0 {
-        Some("cannot be inspected (F_GETFL)")
-    } else if fl & libc::O_PATH != 0 {
-        Some("an O_PATH descriptor, which cannot be written")
-    } else if fl & libc::O_ACCMODE == libc::O_RDONLY {
-        Some("open read-only")
-    } else {
-        None
+    // SAFETY: check_open just found `fd` open; the caller handed it over and keeps it open
+    // for this call.
+    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+    let fl = rustix::fs::fcntl_getfl(borrowed);
+    let problem = match fl {
+        Err(_) => Some("cannot be inspected (F_GETFL)"),
+        Ok(fl) if fl.contains(OFlags::PATH) => {
+            Some("an O_PATH descriptor, which cannot be written")
+        }
+        Ok(fl) if fl & OFlags::ACCMODE == OFlags::RDONLY => Some("open read-only"),
+        Ok(_) => None,
     };
     if let Some(problem) = problem {
         return Err(RangeError::new(
@@ -50,17 +53,13 @@ pub fn dup_writable(fd: RawFd) -> Result<OwnedFd, RangeError> {
             format!("{problem}; open it for writing, e.g. {fd}>FILE"),
         ));
     }
-    // SAFETY: F_DUPFD_CLOEXEC on an open descriptor number; the new one is ours alone.
-    let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
-    if dup < 0 {
-        return Err(RangeError::new(
+    rustix::io::fcntl_dupfd_cloexec(borrowed, 3).map_err(|e| {
+        RangeError::new(
             "descriptor",
             fd,
-            format!("cannot be duplicated ({})", std::io::Error::last_os_error()),
-        ));
-    }
-    // SAFETY: `dup` was just created and nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(dup) })
+            format!("cannot be duplicated ({})", std::io::Error::from(e)),
+        )
+    })
 }
 
 #[cfg(test)]

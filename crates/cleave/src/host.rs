@@ -36,17 +36,10 @@ pub fn kernel_version() -> (u32, u32) {
     static VERSION: OnceLock<(u32, u32)> = OnceLock::new();
     *VERSION.get_or_init(|| {
         // uname(2), not /proc: it works inside a root without a procfs.
-        // SAFETY: utsname is plain bytes; uname fills it.
-        #[allow(unsafe_code)]
-        let release = unsafe {
-            let mut u: libc::utsname = std::mem::zeroed();
-            if libc::uname(&mut u) != 0 {
-                return (0, 0);
-            }
-            std::ffi::CStr::from_ptr(u.release.as_ptr())
-                .to_string_lossy()
-                .into_owned()
-        };
+        let release = rustix::system::uname()
+            .release()
+            .to_string_lossy()
+            .into_owned();
         parse_release(&release).unwrap_or((0, 0))
     })
 }
@@ -110,6 +103,7 @@ mod tests {
             "crate::raw",
             "crate::host::",
             "libc::syscall",
+            "rustix",
             "OnceLock",
         ];
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/flags");

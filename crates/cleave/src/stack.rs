@@ -17,7 +17,7 @@ thread_local! {
 /// run (it has exec'd, exited, or been joined).
 #[derive(Debug)]
 pub struct Stack {
-    map: *mut libc::c_void,
+    map: *mut std::ffi::c_void,
     map_len: usize,
     guard: usize,
 }
@@ -27,13 +27,7 @@ pub struct Stack {
 unsafe impl Send for Stack {}
 
 fn page_size() -> usize {
-    // SAFETY: sysconf has no memory effects.
-    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if p > 0 {
-        p as usize
-    } else {
-        4096
-    }
+    rustix::param::page_size()
 }
 
 impl Stack {
@@ -45,26 +39,22 @@ impl Stack {
         let page = page_size();
         let usable = size.max(page).div_ceil(page) * page;
         let map_len = usable + page;
+        use rustix::mm::{MapFlags, MprotectFlags, ProtFlags};
         // SAFETY: a fresh anonymous mapping; no existing memory is touched.
         let map = unsafe {
-            libc::mmap(
+            rustix::mm::mmap_anonymous(
                 std::ptr::null_mut(),
                 map_len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK | libc::MAP_NORESERVE,
-                -1,
-                0,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::PRIVATE | MapFlags::STACK | MapFlags::NORESERVE,
             )
-        };
-        if map == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
+        }?;
         // SAFETY: the first page lies inside the mapping just created.
-        if unsafe { libc::mprotect(map, page, libc::PROT_NONE) } != 0 {
-            let err = io::Error::last_os_error();
+        let guarded = unsafe { rustix::mm::mprotect(map, page, MprotectFlags::empty()) };
+        if let Err(err) = guarded {
             // SAFETY: unmapping the region we own.
-            unsafe { libc::munmap(map, map_len) };
-            return Err(err);
+            let _ = unsafe { rustix::mm::munmap(map, map_len) };
+            return Err(err.into());
         }
         Ok(Stack {
             map,
@@ -104,6 +94,6 @@ impl Stack {
 impl Drop for Stack {
     fn drop(&mut self) {
         // SAFETY: the mapping is ours and, by the owner's contract, no task runs on it.
-        unsafe { libc::munmap(self.map, self.map_len) };
+        let _ = unsafe { rustix::mm::munmap(self.map, self.map_len) };
     }
 }

@@ -117,9 +117,7 @@ fn alive(pid: u32, start: u64) -> bool {
 /// Removes, in each of `parents`, the empty leaves whose maker is gone (see the module
 /// documentation); `me` is the sweeping process. Returns how many it removed.
 pub(crate) fn sweep(parents: &[PathBuf], me: Owner) -> usize {
-    // SAFETY: geteuid has no preconditions.
-    #[allow(unsafe_code)]
-    let euid = unsafe { libc::geteuid() };
+    let euid = rustix::process::geteuid().as_raw();
     let mut known: HashMap<(u32, u64), bool> = HashMap::new();
     let mut removed = 0;
     for parent in parents {

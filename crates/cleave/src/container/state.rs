@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -284,28 +283,23 @@ impl State {
 }
 
 fn euid() -> u32 {
-    // SAFETY: geteuid has no preconditions.
-    #[allow(unsafe_code)]
-    unsafe {
-        libc::geteuid()
-    }
+    rustix::process::geteuid().as_raw()
 }
 
 /// flock(2) on `file`; `wait`: block until granted. `Ok(false)`: held elsewhere.
 fn flock(file: &File, wait: bool) -> io::Result<bool> {
-    let op = libc::LOCK_EX | if wait { 0 } else { libc::LOCK_NB };
+    use rustix::fs::FlockOperation;
+    let op = if wait {
+        FlockOperation::LockExclusive
+    } else {
+        FlockOperation::NonBlockingLockExclusive
+    };
     loop {
-        // SAFETY: flock on an fd this function borrows for the call.
-        #[allow(unsafe_code)]
-        let r = unsafe { libc::flock(file.as_raw_fd(), op) };
-        if r == 0 {
-            return Ok(true);
-        }
-        let e = io::Error::last_os_error();
-        match e.raw_os_error() {
-            Some(libc::EINTR) => continue,
-            Some(libc::EWOULDBLOCK) if !wait => return Ok(false),
-            _ => return Err(e),
+        match rustix::fs::flock(file, op) {
+            Ok(()) => return Ok(true),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(rustix::io::Errno::WOULDBLOCK) if !wait => return Ok(false),
+            Err(e) => return Err(e.into()),
         }
     }
 }

@@ -122,15 +122,8 @@ fn root_is_shared() -> bool {
 /// Whether the host mounts `path` read-write (a bind of it may then be made writable again
 /// after an earlier read-only remount of its source in the sandbox).
 fn host_writable(path: &Path) -> bool {
-    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: statvfs fills a zeroed struct from a NUL-terminated path.
-    #[allow(unsafe_code)]
-    unsafe {
-        let mut st: libc::statvfs = std::mem::zeroed();
-        libc::statvfs(c.as_ptr(), &mut st) == 0 && st.f_flag & libc::ST_RDONLY == 0
-    }
+    rustix::fs::statvfs(path)
+        .is_ok_and(|st| !st.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY))
 }
 
 /// Hands out slots for sources, in the order they are opened.

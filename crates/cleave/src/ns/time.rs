@@ -41,10 +41,10 @@ impl Clock {
         }
     }
 
-    fn id(self) -> libc::clockid_t {
+    fn id(self) -> rustix::time::ClockId {
         match self {
-            Clock::Monotonic => libc::CLOCK_MONOTONIC,
-            Clock::Boottime => libc::CLOCK_BOOTTIME,
+            Clock::Monotonic => rustix::time::ClockId::Monotonic,
+            Clock::Boottime => rustix::time::ClockId::Boottime,
         }
     }
 
@@ -97,14 +97,7 @@ pub fn check_offsets(monotonic: Option<i64>, boottime: Option<i64>) -> Result<()
 /// offset of the time namespace its children are in (the one it is in, unless it unshared
 /// one without a fork since).
 pub fn host_seconds(clock: Clock) -> i64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec to a valid pointer.
-    #[allow(unsafe_code)]
-    let rc = unsafe { libc::clock_gettime(clock.id(), &mut ts) };
-    let now = if rc == 0 { ts.tv_sec } else { 0 };
+    let now = rustix::time::clock_gettime(clock.id()).tv_sec;
     let own = std::fs::read_to_string("/proc/self/timens_offsets")
         .ok()
         .and_then(|text| own_offset(&text, clock))

@@ -91,9 +91,10 @@ fn invalid(origin: Origin, problem: impl Into<Problem>) -> Error {
 /// Checks everything about `spec` that can be checked before anything exists, all the
 /// kernel rules included, and lowers it into the child's steps in stage order.
 pub fn prepare(spec: &SandboxSpec) -> Result<Prepared> {
-    // SAFETY: plain getters.
-    #[allow(unsafe_code)]
-    let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let (euid, egid) = (
+        rustix::process::geteuid().as_raw(),
+        rustix::process::getegid().as_raw(),
+    );
     prepare_as(spec, euid, egid)
 }
 
@@ -328,11 +329,7 @@ fn death_step(sig: i32, new_pid: bool, flags: CloneFlags) -> Step {
     let parent = if new_pid {
         0
     } else if flags.contains(CloneFlags::PARENT) {
-        // SAFETY: getppid has no preconditions.
-        #[allow(unsafe_code)]
-        unsafe {
-            libc::getppid()
-        }
+        rustix::process::Pid::as_raw(rustix::process::getppid())
     } else {
         std::process::id() as i32
     };
