@@ -1,6 +1,7 @@
 //! [`Child`]: a created (or adopted) process or task, its pidfd, and how to wait for it.
 use crate::error::{Error, Result};
 use crate::raw;
+use rustix::event::{PollFd, PollFlags};
 use std::any::Any;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
@@ -348,25 +349,20 @@ impl Child {
         let Some(fd) = &self.pidfd else {
             return Err(Error::NoPidfd { pid: self.pid });
         };
-        let mut pfd = libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
         loop {
-            #[allow(unsafe_code)]
-            // SAFETY: one valid pollfd.
-            let r = unsafe { libc::poll(&mut pfd, 1, -1) };
-            if r >= 0 {
-                self.ended.set(true);
-                return Ok(());
-            }
-            let e = io::Error::last_os_error();
-            if e.raw_os_error() != Some(libc::EINTR) {
-                return Err(Error::Wait {
-                    pid: self.pid,
-                    source: e,
-                });
+            let mut pfd = [PollFd::new(fd, PollFlags::IN)];
+            match rustix::event::poll(&mut pfd, None) {
+                Ok(_) => {
+                    self.ended.set(true);
+                    return Ok(());
+                }
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => {
+                    return Err(Error::Wait {
+                        pid: self.pid,
+                        source: e.into(),
+                    })
+                }
             }
         }
     }
@@ -383,6 +379,7 @@ impl Child {
         let r = match &self.pidfd {
             Some(fd) => raw::pidfd_send_signal(fd.as_raw_fd(), signal),
             None => {
+                // rustix lacks signal 0 and unnamed (real-time) signals without unsafe.
                 #[allow(unsafe_code)]
                 // SAFETY: kill has no memory effects; the child is not reaped yet, so its PID
                 // cannot have been reused.
@@ -478,29 +475,22 @@ fn read_both(
         let mut which = Vec::with_capacity(2);
         for (i, f) in files.iter().enumerate() {
             if let Some(f) = f {
-                pfds.push(libc::pollfd {
-                    fd: f.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                });
+                pfds.push(PollFd::new(f, PollFlags::IN));
                 which.push(i);
             }
         }
         if pfds.is_empty() {
             return Ok((std::mem::take(&mut bufs[0]), std::mem::take(&mut bufs[1])));
         }
-        #[allow(unsafe_code)]
-        // SAFETY: `pfds` holds `pfds.len()` valid pollfd entries.
-        let r = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, -1) };
-        if r < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
+        match rustix::event::poll(&mut pfds, None) {
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
         }
-        for (pfd, &i) in pfds.iter().zip(&which) {
-            if pfd.revents == 0 {
+        let ready: Vec<bool> = pfds.iter().map(|p| !p.revents().is_empty()).collect();
+        drop(pfds);
+        for (&ready, &i) in ready.iter().zip(&which) {
+            if !ready {
                 continue;
             }
             let Some(f) = files[i].as_mut() else { continue };

@@ -2,7 +2,8 @@
 //! to the program (blocked first, so none is lost before the child exists, then read from
 //! a signalfd), until the program's pidfd says it has ended.
 #![allow(unsafe_code)]
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use rustix::event::{PollFd, PollFlags};
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 
 /// Signals a supervisor passes on to the program: termination and the user signals.
 pub const FORWARDED: [i32; 6] = [
@@ -35,6 +36,7 @@ fn mask_bits(set: &libc::sigset_t) -> u64 {
 impl Forwarder {
     /// Blocks `signals` so that they queue for forwarding instead of ending cleave.
     pub fn block(signals: &[i32]) -> Forwarder {
+        // rustix lacks sigset_t, pthread_sigmask and signalfd: libc's.
         // SAFETY: sigset_t values are initialised by sigemptyset before use; the
         // signalfd is owned right after creation.
         unsafe {
@@ -61,47 +63,33 @@ impl Forwarder {
     /// Forwards signals until the pidfd says the program has ended. A signal a terminal
     /// sent to the whole foreground process group (si_code SI_KERNEL) already reached a
     /// program in that group: it is passed on only when `same_group` is false.
-    pub fn until_exit(&self, pidfd: i32, same_group: bool, mut send: impl FnMut(i32)) {
+    pub fn until_exit(&self, pidfd: impl AsFd, same_group: bool, mut send: impl FnMut(i32)) {
         let Some(sfd) = &self.fd else { return };
+        // struct signalfd_siginfo: 128 bytes, ssi_signo (u32) at 0, ssi_code (i32) at 8.
+        const INFO_SIZE: usize = 128;
         loop {
             let mut fds = [
-                libc::pollfd {
-                    fd: pidfd,
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-                libc::pollfd {
-                    fd: sfd.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
+                PollFd::new(&pidfd, PollFlags::IN),
+                PollFd::new(sfd, PollFlags::IN),
             ];
-            // SAFETY: two valid pollfds.
-            let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
-            if n < 0 {
-                if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-                    continue;
-                }
-                return;
+            match rustix::event::poll(&mut fds, None) {
+                Ok(_) => {}
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(_) => return,
             }
-            if fds[1].revents & libc::POLLIN != 0 {
-                // SAFETY: zeroed signalfd_siginfo is valid to read into.
-                let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
-                let size = std::mem::size_of::<libc::signalfd_siginfo>();
-                // SAFETY: `info` is writable for `size` bytes.
-                let got = unsafe {
-                    libc::read(
-                        sfd.as_raw_fd(),
-                        (&mut info as *mut libc::signalfd_siginfo).cast(),
-                        size,
-                    )
-                };
-                let from_terminal = info.ssi_code == libc::SI_KERNEL;
-                if got == size as isize && !(from_terminal && same_group) {
-                    send(info.ssi_signo as i32);
+            let ended = !fds[0].revents().is_empty();
+            if fds[1].revents().contains(PollFlags::IN) {
+                let mut info = [0u8; INFO_SIZE];
+                let got = rustix::io::read(sfd, &mut info);
+                let word = |at: usize| [info[at], info[at + 1], info[at + 2], info[at + 3]];
+                let signo = u32::from_ne_bytes(word(0));
+                let code = i32::from_ne_bytes(word(8));
+                let from_terminal = code == libc::SI_KERNEL;
+                if got == Ok(INFO_SIZE) && !(from_terminal && same_group) {
+                    send(signo as i32);
                 }
             }
-            if fds[0].revents != 0 {
+            if ended {
                 return;
             }
         }

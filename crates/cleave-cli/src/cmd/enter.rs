@@ -4,7 +4,6 @@ use crate::report;
 use cleave::enter::{Enter, Privileges};
 use cleave::supervise::{Forwarder, FORWARDED};
 use cleave::{CloneFlags, Command, Namespace};
-use std::os::fd::AsRawFd;
 
 pub fn run(a: EnterArgs) -> i32 {
     // An empty --ns means all, as `all` does.
@@ -100,7 +99,7 @@ pub fn run(a: EnterArgs) -> i32 {
         eprintln!("cleave: started pid {}", child.id());
     }
     if let Some(pidfd) = child.pidfd() {
-        forward.until_exit(pidfd.as_raw_fd(), true, |sig| {
+        forward.until_exit(pidfd, true, |sig| {
             let _ = child.signal(sig);
         });
     }

@@ -14,7 +14,6 @@ use cleave::sandbox::{prepare, Capabilities, Preset, SandboxSpec};
 use cleave::supervise::{Forwarder, FORWARDED};
 use cleave::{CloneFlags, Namespace, Reaper};
 use std::io::Write;
-use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 
 /// Adds up --flags, --share, --new, --preset and the switches.
@@ -160,7 +159,7 @@ pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
         };
     }
     if let Some(pidfd) = child.pidfd() {
-        forward.until_exit(pidfd.as_raw_fd(), !spec.security.new_session, |sig| {
+        forward.until_exit(pidfd, !spec.security.new_session, |sig| {
             let _ = child.signal(sig);
         });
     }

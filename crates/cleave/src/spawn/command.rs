@@ -10,7 +10,7 @@ use cleave_child::{Op, Report, Stage};
 use std::cell::RefCell;
 use std::ffi::{c_void, OsStr, OsString};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 
 /// What to connect to one of the child's standard fds, as [`std::process::Stdio`] does.
@@ -702,10 +702,7 @@ impl Command {
                 let _ = child.wait();
                 return Err(e);
             }
-            let go = [1u8];
-            #[allow(unsafe_code)]
-            // SAFETY: writing one byte from a live buffer.
-            let _ = unsafe { libc::write(tx.as_raw_fd(), go.as_ptr().cast(), 1) };
+            let _ = rustix::io::write(&tx, &[1u8]);
         }
 
         // Did the child reach exec?
@@ -789,27 +786,16 @@ fn prepare(what: &str, source: io::Error) -> Error {
 }
 
 fn pipe_cloexec() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [-1; 2];
-    #[allow(unsafe_code)]
-    // SAFETY: `fds` has room for two fds.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    #[allow(unsafe_code)]
-    // SAFETY: pipe2 just created both fds and nobody else owns them.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    Ok(rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?)
 }
 
+/// A close-on-exec duplicate of `fd` numbered 3 or above. `fd` belongs to a value the
+/// caller holds (a stdio holder or the command's own `Stdio::Fd`), open for this call.
 fn f_dupfd_cloexec(fd: RawFd) -> io::Result<OwnedFd> {
     #[allow(unsafe_code)]
-    // SAFETY: fcntl on a number.
-    let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
-    if new < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    #[allow(unsafe_code)]
-    // SAFETY: fcntl just created this fd.
-    Ok(unsafe { OwnedFd::from_raw_fd(new) })
+    // SAFETY: the caller's value keeps `fd` open for the duration of this call.
+    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+    Ok(rustix::io::fcntl_dupfd_cloexec(fd, 3)?)
 }
 
 /// Reads the child's records until EOF (it exec'd) or a failure: the failure, if any, and
@@ -818,14 +804,10 @@ fn read_report(rx: &OwnedFd) -> (Option<Report>, u32) {
     let mut buf = [0u8; Report::SIZE];
     let mut notes = 0;
     loop {
-        #[allow(unsafe_code)]
-        // SAFETY: `buf` is writable for its length.
-        let n = unsafe { libc::read(rx.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-        if n < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-            continue;
-        }
-        if n != Report::SIZE as isize {
-            return (None, notes);
+        match rustix::io::read(rx, &mut buf) {
+            Err(rustix::io::Errno::INTR) => continue,
+            Ok(Report::SIZE) => {}
+            _ => return (None, notes),
         }
         let r = Report::from_bytes(&buf);
         notes |= r.notes;
