@@ -21,6 +21,7 @@ pub(crate) fn check_join(ns: Namespace, path: &Path) -> Result<()> {
         },
     };
     let file = std::fs::File::open(path).map_err(|e| wrong(e.to_string()))?;
+    // rustix lacks a typed NS_GET_NSTYPE (its generic ioctl is as unsafe): libc's.
     // SAFETY: NS_GET_NSTYPE takes no argument and reads nothing from memory.
     #[allow(unsafe_code)]
     let kind = unsafe { libc::ioctl(file.as_raw_fd(), NS_GET_NSTYPE) };

@@ -1,5 +1,7 @@
 //! The only kernel-facing `unsafe` of the library: clone3(2), legacy clone(2) with per-arch
-//! trampolines, and the few system calls std does not offer. Functions return the raw errno.
+//! trampolines, and the few system calls neither std nor rustix offers safely (each says
+//! what rustix lacks). The rest are thin rustix calls kept here for their callers. Functions
+//! return the raw errno.
 #![allow(unsafe_code)]
 
 #[cfg(target_arch = "aarch64")]
@@ -213,34 +215,13 @@ fn ret_errno(ret: libc::c_long) -> Result<libc::c_long, Errno> {
 
 /// The caller's effective capability set, from `capget(2)`.
 pub fn effective_caps() -> u64 {
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: i32,
-    }
-    #[repr(C)]
-    #[derive(Default, Clone, Copy)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-    let mut header = Header {
-        version: 0x2008_0522,
-        pid: 0,
-    };
-    let mut data = [Data::default(); 2];
-    // SAFETY: header and data are valid for the version-3 layout (two Data entries).
-    let ret = unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) };
-    if ret != 0 {
-        return 0;
-    }
-    u64::from(data[0].effective) | (u64::from(data[1].effective) << 32)
+    rustix::thread::capabilities(None).map_or(0, |sets| sets.effective.bits())
 }
 
 /// `pidfd_send_signal(pidfd, sig, NULL, 0)` — see
 /// [pidfd_send_signal(2)](https://man7.org/linux/man-pages/man2/pidfd_send_signal.2.html).
 pub fn pidfd_send_signal(pidfd: i32, sig: i32) -> Result<(), Errno> {
+    // rustix lacks signal 0 (the probe) and unnamed (real-time) signals without unsafe.
     // SAFETY: plain integers and a null siginfo.
     let ret = unsafe {
         libc::syscall(
@@ -256,11 +237,9 @@ pub fn pidfd_send_signal(pidfd: i32, sig: i32) -> Result<(), Errno> {
 
 /// `pidfd_open(pid, 0)` — see [pidfd_open(2)](https://man7.org/linux/man-pages/man2/pidfd_open.2.html).
 pub fn pidfd_open(pid: i32) -> Result<std::os::fd::OwnedFd, Errno> {
-    use std::os::fd::FromRawFd;
-    // SAFETY: plain integers.
-    let fd = ret_errno(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
-    // SAFETY: the kernel just returned this fd to us.
-    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
+    let pid = rustix::process::Pid::from_raw(pid.max(0)).ok_or(libc::EINVAL)?;
+    rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
+        .map_err(|e| e.raw_os_error())
 }
 
 /// The result of a successful wait.
@@ -277,6 +256,7 @@ pub struct Waited {
 /// `waitid(idtype, id, &info, options)` — see [wait(2)](https://man7.org/linux/man-pages/man2/wait.2.html).
 /// Returns `None` when WNOHANG found nothing to report. Retries on EINTR.
 pub fn waitid(idtype: libc::idtype_t, id: u32, options: i32) -> Result<Option<Waited>, Errno> {
+    // rustix lacks si_pid in its waitid status (and __WALL among its options).
     loop {
         // SAFETY: zeroed siginfo_t is a valid out-parameter.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
@@ -302,30 +282,31 @@ pub fn waitid(idtype: libc::idtype_t, id: u32, options: i32) -> Result<Option<Wa
 
 /// `waitpid(pid, &status, options)` returning the raw status; retries on EINTR.
 pub fn waitpid(pid: i32, options: i32) -> Result<(i32, i32), Errno> {
+    use rustix::process::{Pid, WaitOptions};
+    let options = WaitOptions::from_bits_retain(options as u32);
     loop {
-        let mut status = 0;
-        // SAFETY: `status` is writable.
-        let ret = unsafe { libc::waitpid(pid, &mut status, options) };
-        match ret_errno(ret.into()) {
-            Err(libc::EINTR) => continue,
-            Err(e) => return Err(e),
-            Ok(p) => return Ok((p as i32, status)),
+        let got = match pid {
+            -1 => rustix::process::wait(options),
+            0 => rustix::process::waitpid(None, options),
+            p => match Pid::from_raw(p.saturating_abs()) {
+                Some(p) if pid > 0 => rustix::process::waitpid(Some(p), options),
+                Some(group) => rustix::process::waitpgid(group, options),
+                None => return Err(libc::EINVAL),
+            },
+        };
+        match got {
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.raw_os_error()),
+            Ok(None) => return Ok((0, 0)),
+            Ok(Some((p, status))) => return Ok((p.as_raw_nonzero().get(), status.as_raw())),
         }
     }
 }
 
 /// Waits until the 32-bit word at `addr` is no longer `expected` (FUTEX_WAIT, shared).
 pub fn futex_wait(addr: &std::sync::atomic::AtomicU32, expected: u32) {
-    // SAFETY: `addr` is a live aligned u32; a null timeout waits forever.
-    let _ = unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            addr.as_ptr(),
-            libc::FUTEX_WAIT,
-            expected,
-            std::ptr::null::<libc::timespec>(),
-        )
-    };
+    let _ =
+        rustix::thread::futex::wait(addr, rustix::thread::futex::Flags::empty(), expected, None);
 }
 
 /// kcmp(2) type: the address space.
@@ -344,6 +325,7 @@ pub const KCMP_SYSVSEM: i32 = 6;
 /// `kcmp(pid1, pid2, type, 0, 0)`: 0 when both processes share the resource.
 /// See [kcmp(2)](https://man7.org/linux/man-pages/man2/kcmp.2.html).
 pub fn kcmp(pid1: i32, pid2: i32, kind: i32) -> Result<i32, Errno> {
+    // rustix lacks kcmp.
     // SAFETY: plain integers.
     let ret = unsafe { libc::syscall(libc::SYS_kcmp, pid1, pid2, kind, 0, 0) };
     ret_errno(ret).map(|r| r as i32)
@@ -351,6 +333,7 @@ pub fn kcmp(pid1: i32, pid2: i32, kind: i32) -> Result<i32, Errno> {
 
 /// Blocks every signal in the calling thread and returns the previous mask.
 pub fn block_all_signals() -> u64 {
+    // rustix lacks a safe sigprocmask (its runtime one is unsafe and for libc-less programs).
     let mut old: u64 = 0;
     let all: u64 = !0;
     // SAFETY: 8-byte masks as the kernel expects.
@@ -368,6 +351,7 @@ pub fn block_all_signals() -> u64 {
 
 /// Restores a mask from [`block_all_signals`].
 pub fn set_signal_mask(mask: u64) {
+    // rustix lacks a safe sigprocmask, as above.
     // SAFETY: an 8-byte mask.
     unsafe {
         libc::syscall(
@@ -397,18 +381,13 @@ pub fn thread_count() -> usize {
 /// `fd` is a /proc/PID/ns/* file (nstype 0 or its CLONE_NEW* flag) or a pidfd (nstype: the
 /// CLONE_NEW* flags of every namespace to join at once, Linux 5.8+).
 pub fn setns(fd: std::os::fd::BorrowedFd<'_>, nstype: i32) -> Result<(), Errno> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: a live fd and an integer.
-    let ret = unsafe { libc::setns(fd.as_raw_fd(), nstype) };
-    ret_errno(ret.into()).map(|_| ())
+    let types = rustix::thread::ThreadNameSpaceType::from_bits_retain(nstype as u32);
+    rustix::thread::move_into_thread_name_spaces(fd, types).map_err(|e| e.raw_os_error())
 }
 
 /// `fchdir(fd)` — see [chdir(2)](https://man7.org/linux/man-pages/man2/chdir.2.html).
 pub fn fchdir(fd: std::os::fd::BorrowedFd<'_>) -> Result<(), Errno> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: a live fd.
-    let ret = unsafe { libc::fchdir(fd.as_raw_fd()) };
-    ret_errno(ret.into()).map(|_| ())
+    rustix::process::fchdir(fd).map_err(|e| e.raw_os_error())
 }
 
 /// The seccomp filters of process `pid`, the most recently installed first, each as its BPF
@@ -418,6 +397,7 @@ pub fn fchdir(fd: std::os::fd::BorrowedFd<'_>) -> Result<(), Errno> {
 /// `pid` and no seccomp filter on the caller (EACCES otherwise). See
 /// [ptrace(2)](https://man7.org/linux/man-pages/man2/ptrace.2.html).
 pub fn seccomp_filters(pid: i32) -> Result<Vec<Vec<libc::sock_filter>>, Errno> {
+    // rustix lacks ptrace.
     const PTRACE_SECCOMP_GET_FILTER: libc::c_uint = 0x420c;
     let ptrace = |req: libc::c_uint, addr: usize, data: usize| {
         // SAFETY: every request below takes numbers, or (GET_FILTER) a buffer the caller
@@ -472,7 +452,47 @@ pub fn seccomp_filters(pid: i32) -> Result<Vec<Vec<libc::sock_filter>>, Errno> {
 /// `setgroups(n, list)` for the calling thread (the caller is single-threaded) — see
 /// [setgroups(2)](https://man7.org/linux/man-pages/man2/setgroups.2.html).
 pub fn setgroups(groups: &[u32]) -> Result<(), Errno> {
-    // SAFETY: `groups` holds `len` gid_t values (u32 on Linux).
-    let ret = unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) };
-    ret_errno(ret).map(|_| ())
+    let groups: Vec<rustix::process::Gid> = groups
+        .iter()
+        .map(|&g| rustix::process::Gid::from_raw(g))
+        .collect();
+    rustix::thread::set_thread_groups(&groups).map_err(|e| e.raw_os_error())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+
+    /// The rustix-backed wrappers keep the raw-errno contract of the libc ones they replaced.
+    #[test]
+    fn wrappers_keep_their_errno_contract() {
+        assert_eq!(pidfd_open(0).unwrap_err(), libc::EINVAL);
+        assert_eq!(pidfd_open(-5).unwrap_err(), libc::EINVAL);
+        let me = pidfd_open(std::process::id() as i32).expect("a pidfd for this process");
+        // waitpid's pid forms: a child pid, any child (-1), the caller's group (0), a group
+        // (-pgid). A pid that is no child of this process gives ECHILD in every form.
+        assert_eq!(waitpid(1, libc::WNOHANG).unwrap_err(), libc::ECHILD);
+        assert_eq!(waitpid(-999_999, libc::WNOHANG).unwrap_err(), libc::ECHILD);
+        // A child reaped through each form, with its raw status.
+        let run = |code: &str| {
+            std::process::Command::new("sh")
+                .args(["-c", &format!("exit {code}")])
+                .spawn()
+                .unwrap()
+                .id() as i32
+        };
+        let pid = run("3");
+        assert_eq!(waitpid(pid, libc::__WALL), Ok((pid, 3 << 8)));
+        // setns on a pidfd with no namespace bits asks for nothing the kernel accepts.
+        assert_eq!(setns(me.as_fd(), 0).unwrap_err(), libc::EINVAL);
+        // capget agrees with what the kernel shows in /proc/self/status.
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let cap_eff = status
+            .lines()
+            .find_map(|l| l.strip_prefix("CapEff:"))
+            .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+            .unwrap();
+        assert_eq!(effective_caps(), cap_eff);
+    }
 }
