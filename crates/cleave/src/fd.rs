@@ -63,6 +63,17 @@ pub fn dup_writable(fd: RawFd) -> Result<OwnedFd, RangeError> {
     Ok(unsafe { OwnedFd::from_raw_fd(dup) })
 }
 
+/// A close-on-exec duplicate of `fd` (numbered 3 or above).
+pub fn dup_cloexec(fd: RawFd) -> std::io::Result<OwnedFd> {
+    // SAFETY: F_DUPFD_CLOEXEC on a number; a closed one gives EBADF.
+    let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+    if dup < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `dup` was just created and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(dup) })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

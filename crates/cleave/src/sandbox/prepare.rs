@@ -17,6 +17,9 @@ use crate::stack::Stack;
 use crate::{ns, security};
 use cleave_child::Op;
 
+/// The most supplementary groups setgroups(2) takes.
+const NGROUPS_MAX: usize = 65536;
+
 /// Stack of the program's process between the init's clone and exec.
 const PROGRAM_STACK: usize = 64 * 1024;
 
@@ -58,6 +61,10 @@ pub enum Stage {
     LockMounts,
     /// The capability sets.
     Capabilities,
+    /// The program's umask (after everything cleave creates).
+    Umask,
+    /// The start barrier: the child waits for the go-ahead once all else is set up.
+    Start,
     /// Seccomp filters, last before exec.
     Seccomp,
 }
@@ -136,8 +143,10 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
         Error::InvalidArgument { what } => invalid(Origin::Limits, Problem::Limit(what)),
         other => other,
     })?;
-    // What the program itself brings (environment, fds to keep, set_tid).
+    // What the program itself brings (environment, fds to keep, set_tid, umask,
+    // terminal, start barrier).
     command(spec, flags, None)?.check_values()?;
+    super::process::check(&spec.process)?;
 
     let mut steps: Vec<(Stage, Step)> = Vec::new();
     if let Some(sig) = spec.parent_death_signal {
@@ -154,23 +163,29 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
             },
         );
     }
-    let compiled = fs.compile(all.contains(CloneFlags::NEWNS)).map_err(|e| {
-        // The /proc of mount_proc came first: the caller's mounts start at index 1.
-        match e {
-            Error::Invalid {
-                origin: Origin::Mount(i),
-                problem,
-            } if spec.mount_proc => Error::Invalid {
-                origin: if i == 0 {
-                    Origin::MountProc
-                } else {
-                    Origin::Mount(i - 1)
+    // Device nodes are made by root outside a user namespace; elsewhere the host's are
+    // bound.
+    let mknod =
+        euid == 0 && !all.contains(CloneFlags::NEWUSER) && !joined.contains(&Namespace::User);
+    let compiled = fs
+        .compile_with(all.contains(CloneFlags::NEWNS), mknod)
+        .map_err(|e| {
+            // The /proc of mount_proc came first: the caller's mounts start at index 1.
+            match e {
+                Error::Invalid {
+                    origin: Origin::Mount(i),
+                    problem,
+                } if spec.mount_proc => Error::Invalid {
+                    origin: if i == 0 {
+                        Origin::MountProc
+                    } else {
+                        Origin::Mount(i - 1)
+                    },
+                    problem,
                 },
-                problem,
-            },
-            e => e,
-        }
-    })?;
+                e => e,
+            }
+        })?;
     let mut slots = compiled.slots;
     steps.extend(
         ns::join_steps(&spec.namespaces.join, &mut slots)
@@ -245,6 +260,31 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
         None => (spec.ids.uid.unwrap_or(euid), spec.ids.gid.unwrap_or(egid)),
     };
     let can_setgroups = outside_maps.as_ref().map_or(euid == 0, |m| m.setgroups);
+    if !spec.ids.groups.is_empty() {
+        if !can_setgroups {
+            return Err(invalid(Origin::Groups, Problem::SetgroupsRefused));
+        }
+        if spec.ids.groups.len() > NGROUPS_MAX {
+            return Err(invalid(
+                Origin::Groups,
+                crate::error::RangeError::new(
+                    "group count",
+                    spec.ids.groups.len(),
+                    format!("at most {NGROUPS_MAX}"),
+                ),
+            ));
+        }
+        if let Some(m) = &outside_maps {
+            if let Some(&g) = spec
+                .ids
+                .groups
+                .iter()
+                .find(|&&g| !crate::idmap::maps_inside(&m.groups, g))
+            {
+                return Err(invalid(Origin::Groups, Problem::NotMapped(g)));
+            }
+        }
+    }
     let death_again = spec
         .parent_death_signal
         .map(|sig| death_step(sig, new_pid, flags));
@@ -255,6 +295,7 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
             gid,
             change_ids: spec.ids.uid.is_some() || spec.ids.gid.is_some(),
             can_setgroups,
+            groups: &spec.ids.groups,
             lock_mounts: locks,
             death_again,
         },
@@ -263,6 +304,10 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
             .iter()
             .enumerate()
             .map(|(i, _)| Origin::Rlimit(i)),
+    ));
+    steps.extend(super::process::steps(
+        &spec.process,
+        spec.security.new_session,
     ));
     steps.sort_by_key(|(stage, _)| *stage);
 
@@ -409,6 +454,18 @@ impl Prepared {
     ) -> Result<Running> {
         let mut flags = self.flags;
         let mut cmd = command(&self.spec, flags, None)?;
+        if let Some(fd) = self.spec.process.terminal {
+            // Duplicates: the Command owns and closes them; the caller's fd stays open.
+            let dup = || {
+                crate::fd::dup_cloexec(fd)
+                    .map(crate::Stdio::Fd)
+                    .map_err(|source| Error::Prepare {
+                        what: format!("duplicate the terminal fd {fd}"),
+                        source,
+                    })
+            };
+            cmd.stdin(dup()?).stdout(dup()?).stderr(dup()?);
+        }
         if let Some(dir) = &self.spec.clone.into_cgroup {
             let f = std::fs::File::open(dir).map_err(|source| Error::Prepare {
                 what: format!("open the cgroup directory {}", dir.display()),
