@@ -40,8 +40,58 @@ pub fn controlling_terminal(fd: i32) -> Result<(), i32> {
     .map(|_| ())
 }
 
-/// [`crate::Op::WaitForStart`].
+/// Whether the child still needs `fd` after its last setup step: a stdio source, an fd
+/// to keep, the report channel, or `also`.
+fn still_needed(plan: &Plan, fd: i32, also: i32) -> bool {
+    if fd == also || fd == plan.report_fd || plan.stdio.contains(&fd) {
+        return true;
+    }
+    (0..plan.n_keep_fds).any(|i| {
+        // SAFETY: `keep_fds` holds `n_keep_fds` elements (Plan's contract).
+        unsafe { *plan.keep_fds.add(i) == fd }
+    })
+}
+
+/// Closes every fd above 2 that the child no longer needs ([`still_needed`]), now rather
+/// than at exec: the smallest needed fd above `lo` bounds each close_range.
+fn close_unneeded(plan: &Plan, also: i32) -> Result<(), i32> {
+    let mut lo: i32 = 3;
+    loop {
+        let mut next: Option<i32> = None;
+        let mut consider = |fd: i32| {
+            if fd >= lo && still_needed(plan, fd, also) && next.is_none_or(|n| fd < n) {
+                next = Some(fd);
+            }
+        };
+        consider(also);
+        consider(plan.report_fd);
+        plan.stdio.iter().for_each(|&fd| consider(fd));
+        for i in 0..plan.n_keep_fds {
+            // SAFETY: `keep_fds` holds `n_keep_fds` elements (Plan's contract).
+            consider(unsafe { *plan.keep_fds.add(i) });
+        }
+        let hi = match next {
+            Some(n) => n as u32 as usize,
+            None => u32::MAX as usize + 1,
+        };
+        if hi > lo as usize {
+            // SAFETY: close_range on numbers.
+            check(unsafe { syscall3(libc::SYS_close_range as usize, lo as usize, hi - 1, 0) })?;
+        }
+        match next {
+            Some(n) => lo = n + 1,
+            None => return Ok(()),
+        }
+    }
+}
+
+/// [`crate::Op::WaitForStart`]. Every fd the program would lose at exec is closed first,
+/// so that while it waits it holds nothing of the caller's (in particular not the other
+/// end of the barrier, whose closing is a go-ahead too).
 pub fn wait_for_start(plan: &Plan, fd: i32) -> Result<(), i32> {
+    if plan.close_other_fds && !plan.fd_table_shared {
+        close_unneeded(plan, fd)?;
+    }
     note(plan, Notes::WAITING_FOR_START);
     let mut byte = [0u8; 1];
     loop {

@@ -725,6 +725,56 @@ mod tests {
     }
 
     #[test]
+    fn groups_umask_and_the_barrier_come_last_in_order() {
+        let mut s = spec("true");
+        s.namespaces.new = CloneFlags::NEWPID;
+        s.ids.groups = vec![5, 6];
+        s.ids.uid = Some(1);
+        s.process.umask = Some(0o027);
+        s.process.start_barrier = Some(0);
+        s.security.block_tty_injection = true;
+        let p = prepare_as(&s, 0, 0).unwrap();
+        let n = names(&p);
+        let pos = |name: &str| n.iter().position(|k| *k == name).unwrap();
+        // The groups while CAP_SETGID is held, and SetIds keeps them.
+        assert!(pos("SetGroups") < pos("SetIds"));
+        assert!(p.steps.iter().any(|(_, st)| matches!(
+            st.op,
+            Op::SetIds {
+                clear_groups: false,
+                ..
+            }
+        )));
+        // After the ids, in the program's process: umask, barrier, then the filter.
+        assert!(pos("ForkInit") < pos("SetIds"));
+        assert_eq!(
+            n[pos("Umask")..],
+            ["Umask", "WaitForStart", "SeccompFilter"]
+        );
+        // Setgroups denied (an unprivileged caller's own map): refused.
+        let mut s = spec("true");
+        s.namespaces.new = CloneFlags::NEWUSER;
+        s.ids.groups = vec![1000];
+        assert!(matches!(
+            prepare_as(&s, 1000, 1000),
+            Err(Error::Invalid {
+                origin: Origin::Groups,
+                problem: Problem::SetgroupsRefused
+            })
+        ));
+        // A closed barrier fd is refused.
+        let mut s = spec("true");
+        s.process.start_barrier = Some(0x7fff_0000);
+        assert!(matches!(
+            prepare_as(&s, 0, 0),
+            Err(Error::Invalid {
+                origin: Origin::StartBarrier,
+                problem: Problem::Range(_)
+            })
+        ));
+    }
+
+    #[test]
     fn prepared_twice_is_the_same() {
         let mut s = spec("true");
         Preset::Sandbox.apply(&mut s, 1000).unwrap();
