@@ -78,8 +78,8 @@ fn close_unneeded(plan: &Plan, also: i32) -> Result<(), i32> {
             // SAFETY: close_range on numbers.
             check(unsafe { syscall3(libc::SYS_close_range as usize, lo as usize, hi - 1, 0) })?;
         }
-        match next {
-            Some(n) => lo = n + 1,
+        match next.and_then(|n| n.checked_add(1)) {
+            Some(after) => lo = after,
             None => return Ok(()),
         }
     }
