@@ -8,7 +8,7 @@
 //! index. A slot holding -1 is "absent": an optional lookup that found nothing leaves it so,
 //! and the ops that would use it do nothing.
 use crate::plan::{Bytes, Plan, Slot, Str};
-use crate::sys::{self, check, syscall2, syscall3, syscall4, syscall5};
+use crate::sys::{self, check, syscall1, syscall2, syscall3, syscall4, syscall5};
 
 const AT_FDCWD: usize = libc::AT_FDCWD as isize as usize;
 const AT_EMPTY_PATH: usize = libc::AT_EMPTY_PATH as usize;
@@ -372,6 +372,48 @@ pub fn create_file_at(
         Ok(_) | Err(libc::EEXIST) => Ok(()),
         Err(e) => Err(e),
     }
+}
+
+/// [`crate::Op::MknodAt`]: the node is made with the umask at 0, so that its mode is the
+/// one asked for, then given its owner; an existing entry is left alone.
+pub fn mknod_at(
+    plan: &Plan,
+    (root, parent, name): (Slot, Str, Str),
+    mode: u32,
+    dev: u32,
+    (uid, gid): (u32, u32),
+) -> Result<(), i32> {
+    let dir = parent_dir(plan, root, parent)?;
+    // SAFETY: umask and mknodat on numbers and a NUL-terminated name.
+    let made = unsafe {
+        let old = syscall1(libc::SYS_umask as usize, 0);
+        let r = syscall4(
+            libc::SYS_mknodat as usize,
+            dir.0 as usize,
+            name.0 as usize,
+            mode as usize,
+            dev as usize,
+        );
+        let _ = syscall1(libc::SYS_umask as usize, old as usize);
+        r
+    };
+    match check(made) {
+        Ok(_) => {}
+        Err(libc::EEXIST) => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    // SAFETY: fchownat on a NUL-terminated name and numbers; the link is not followed.
+    check(unsafe {
+        syscall5(
+            libc::SYS_fchownat as usize,
+            dir.0 as usize,
+            name.0 as usize,
+            uid as usize,
+            gid as usize,
+            libc::AT_SYMLINK_NOFOLLOW as usize,
+        )
+    })
+    .map(|_| ())
 }
 
 /// [`crate::Op::SymlinkAt`]: an existing entry is left alone.

@@ -22,6 +22,8 @@ mod ops;
 #[allow(unsafe_code)]
 mod ops_extra;
 mod plan;
+#[allow(unsafe_code)]
+mod process;
 
 pub use exec::{reset_signal_handlers, run};
 pub use plan::{Bytes, Notes, Op, Plan, Report, Slot, Stage, Str};

@@ -155,6 +155,19 @@ pub fn run_op(plan: &Plan, op: &Op) -> Result<(), i32> {
             }
             // Handled by the executor before it calls run_op.
             Op::ForkInit { .. } => -(libc::EINVAL as isize),
+            Op::SetGroups { groups } => return crate::process::set_groups(groups),
+            Op::Umask { mask } => return crate::process::umask(mask),
+            Op::ControllingTerminal { fd } => return crate::process::controlling_terminal(fd),
+            Op::WaitForStart { fd } => return crate::process::wait_for_start(plan, fd),
+            Op::MknodAt {
+                root,
+                parent,
+                name,
+                mode,
+                dev,
+                uid,
+                gid,
+            } => return fs::mknod_at(plan, (root, parent, name), mode, dev, (uid, gid)),
         }
     };
     check(ret).map(|_| ())

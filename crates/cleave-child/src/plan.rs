@@ -23,6 +23,9 @@ impl Notes {
     /// The working directory asked for does not exist in the sandbox: the program starts
     /// in "/".
     pub const CWD_FALLBACK: u32 = 1;
+    /// Setup is done and the child waits at its start barrier ([`Op::WaitForStart`]): the
+    /// parent stops reading the report channel here instead of at exec.
+    pub const WAITING_FOR_START: u32 = 2;
 }
 
 impl Report {
@@ -394,6 +397,51 @@ pub enum Op<S = Str, B = Bytes> {
         /// Top of the program's stack, or 0.
         program_stack: u64,
     },
+    /// `setgroups(n, list)`: the supplementary groups, `groups` holding `n` native-endian
+    /// u32 gids.
+    SetGroups {
+        /// The gids.
+        groups: B,
+    },
+    /// `umask(mask)`.
+    Umask {
+        /// The new mask (0 to 0o777).
+        mask: u32,
+    },
+    /// `ioctl(fd, TIOCSCTTY, 0)`: the terminal at `fd` becomes the controlling terminal of
+    /// the session this process leads (an [`Op::Setsid`] comes first). Fails with EPERM
+    /// when the terminal already is another session's.
+    ControllingTerminal {
+        /// An fd of the terminal (the pty's slave).
+        fd: i32,
+    },
+    /// The start barrier: tells the parent that setup is done ([`Notes::WAITING_FOR_START`]),
+    /// then blocks reading one byte from `fd`. A byte or end-of-file means go; `fd` is then
+    /// closed (unless the fd table is shared with the parent).
+    WaitForStart {
+        /// What the go-ahead comes from (a pipe, FIFO or socket).
+        fd: i32,
+    },
+    /// Device node `name` in directory `parent` under `root`: `mknodat` with `mode` (file
+    /// type S_IFCHR or S_IFBLK and permission bits, applied exactly: the umask is 0 for the
+    /// call) and `dev` (the kernel's 32-bit encoding of major and minor), then `fchownat`
+    /// to `uid`, `gid` without following links. An existing entry is left as it is.
+    MknodAt {
+        /// The root `parent` is looked up in.
+        root: Slot,
+        /// The directory, relative to `root`.
+        parent: S,
+        /// The new entry.
+        name: S,
+        /// S_IFCHR or S_IFBLK, and the permission bits.
+        mode: u32,
+        /// Major and minor, encoded.
+        dev: u32,
+        /// The owner.
+        uid: u32,
+        /// The group.
+        gid: u32,
+    },
 }
 
 impl<S, B> Op<S, B> {
@@ -437,6 +485,11 @@ impl<S, B> Op<S, B> {
             Op::SeccompFilter { .. } => "SeccompFilter",
             Op::NewSessionKeyring => "NewSessionKeyring",
             Op::ForkInit { .. } => "ForkInit",
+            Op::SetGroups { .. } => "SetGroups",
+            Op::Umask { .. } => "Umask",
+            Op::ControllingTerminal { .. } => "ControllingTerminal",
+            Op::WaitForStart { .. } => "WaitForStart",
+            Op::MknodAt { .. } => "MknodAt",
         }
     }
 
@@ -613,6 +666,27 @@ impl<S, B> Op<S, B> {
             Op::NewSessionKeyring => Op::NewSessionKeyring,
             Op::ForkInit { program_stack } => Op::ForkInit {
                 program_stack: *program_stack,
+            },
+            Op::SetGroups { groups } => Op::SetGroups { groups: b(groups) },
+            Op::Umask { mask } => Op::Umask { mask: *mask },
+            Op::ControllingTerminal { fd } => Op::ControllingTerminal { fd: *fd },
+            Op::WaitForStart { fd } => Op::WaitForStart { fd: *fd },
+            Op::MknodAt {
+                root,
+                parent,
+                name,
+                mode,
+                dev,
+                uid,
+                gid,
+            } => Op::MknodAt {
+                root: *root,
+                parent: s(parent),
+                name: s(name),
+                mode: *mode,
+                dev: *dev,
+                uid: *uid,
+                gid: *gid,
             },
         }
     }

@@ -189,6 +189,17 @@ pub struct SandboxArgs {
     /// The gid the program runs as inside
     #[arg(long, value_name = "N", help_heading = "User namespace and ids")]
     pub gid: Option<u32>,
+    /// A supplementary group of the program, as a gid inside (repeatable; needs root, or a
+    /// group map with setgroups allowed)
+    #[arg(
+        long = "group",
+        value_name = "GID",
+        help_heading = "User namespace and ids"
+    )]
+    pub groups: Vec<u32>,
+    /// The program's umask, in octal (e.g. 077), set after everything cleave creates
+    #[arg(long, value_name = "OCTAL", help_heading = "User namespace and ids")]
+    pub umask: Option<String>,
 
     /// Hostname inside, at most 64 bytes (needs --new uts)
     #[arg(long, value_name = "NAME", help_heading = "UTS, PID and time")]

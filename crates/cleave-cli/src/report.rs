@@ -1,5 +1,6 @@
 //! How the CLI reports errors, and its exit codes.
 use crate::cmd::spawn::Labels;
+use cleave::error::{Origin, Problem};
 use cleave::Error;
 
 /// The request is invalid (bad flag, impossible combination, bad argument).
@@ -13,6 +14,16 @@ pub const EXIT_EXEC_FAILED: i32 = 127;
 /// problem came from, and what to add.
 pub fn error_at(err: &Error, labels: &Labels) -> i32 {
     match err {
+        // "--umask 1000: give at most 777": the option and its value.
+        Error::Invalid {
+            origin,
+            problem: Problem::Range(e),
+        } => eprintln!("cleave: {}", e.named(&labels.name(origin))),
+        // "--group 5 is not mapped ...": the option with the group that is not.
+        Error::Invalid {
+            origin: Origin::Groups,
+            problem: problem @ Problem::NotMapped(g),
+        } => eprintln!("cleave: --group {g} {}", labels.problem(problem)),
         Error::Invalid { origin, problem } => {
             // "--uid 7 is not mapped ...": the value is the subject of the sentence.
             let sep = if matches!(problem, cleave::error::Problem::NotMapped(_)) {

@@ -214,6 +214,9 @@ fn bad_values_are_refused_before_anything_exists() {
         ),
         (&["--setenv", "", "x"], "--setenv \"\":", "non-empty"),
         (&["--unsetenv", "A=B"], "--unsetenv \"A=B\":", "without '='"),
+        (&["--umask", "1000"], "--umask 1000:", "at most 777 (octal)"),
+        (&["--umask", "8"], "--umask 8:", "octal mask"),
+        (&["--group", "5"], "--group:", "setgroups(2) is refused"),
         (&["--json-status", "999"], "--json-status 999:", "not open"),
         (
             &["--json-status", "0"],

@@ -738,13 +738,22 @@ fn setuid_binaries_gain_nothing() {
     let suid = dir.join("escape_probe");
     std::fs::copy(host_probe(), &suid).unwrap();
     std::fs::set_permissions(&suid, std::fs::Permissions::from_mode(0o4755)).unwrap();
-    // The control: on the host, uid 65534 does become euid 0 through it.
-    let o = Command::new("setpriv")
-        .args(NOBODY)
-        .arg(&suid)
-        .arg("setuid")
-        .output()
-        .unwrap();
+    // The control: on the host, uid 65534 does become euid 0 through it. Exec of a file
+    // just written can fail with ETXTBSY while another test thread's fork still holds the
+    // copy's write fd (until that child execs): try again a few times.
+    let mut o = Command::new("true").output().unwrap();
+    for _ in 0..20 {
+        o = Command::new("setpriv")
+            .args(NOBODY)
+            .arg(&suid)
+            .arg("setuid")
+            .output()
+            .unwrap();
+        if !err(&o).contains("Text file busy") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     assert!(
         out(&o).starts_with("OPEN"),
         "the setuid copy does not work on the host, so the test proves nothing: {}",

@@ -138,6 +138,54 @@ fn namespaces_ids_and_hostname_seen_from_inside() {
 }
 
 #[test]
+fn supplementary_groups_and_umask_inside() {
+    // Root without a user namespace, and in one whose group map root writes.
+    let o = as_root(&["spawn", "--group", "5", "--group", "100", "--", "id", "-G"]);
+    assert_eq!(ok(&o), "0 5 100\n");
+    let o = as_root(&[
+        "spawn",
+        "--new",
+        "user",
+        "--map-user",
+        "0:100000:1000",
+        "--map-group",
+        "0:100000:1000",
+        "--gid",
+        "3",
+        "--group",
+        "20",
+        "--",
+        "id",
+        "-G",
+    ]);
+    assert_eq!(ok(&o), "3 20\n");
+    // Without privilege setgroups is denied: refused before anything runs.
+    let o = as_nobody(&["spawn", "--new", "user", "--group", "5", "--", "true"]);
+    assert_eq!(o.status.code(), Some(125), "{}", err(&o));
+    assert!(
+        err(&o).contains("--group: setgroups(2) is refused"),
+        "{}",
+        err(&o)
+    );
+    // The umask the program starts with, and the mode of what it creates.
+    let o = as_root(&[
+        "spawn",
+        "--umask",
+        "077",
+        "--new",
+        "mount",
+        "--tmpfs",
+        "/mnt",
+        "--",
+        "sh",
+        "-c",
+        "umask; : > /mnt/f; stat -c %a /mnt/f /mnt",
+    ]);
+    // The tmpfs cleave made keeps its mode: the umask is set after it.
+    assert_eq!(ok(&o), "0077\n600\n755\n");
+}
+
+#[test]
 fn root_writes_ranges_and_uid_gid_inside() {
     // Maps wider than one id are written by cleave from outside (root), after clone and
     // before the child's first step.

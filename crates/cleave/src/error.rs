@@ -199,6 +199,14 @@ pub enum Error {
         /// Why (`ENOENT` when there is no such container, `EEXIST` when the id is taken).
         source: io::Error,
     },
+    /// Opening a pseudo-terminal or handing it over a console socket failed.
+    #[error("console: failed to {what} ({})", errno_text(.source))]
+    Console {
+        /// What was being done ("connect to the console socket /run/x.sock").
+        what: String,
+        /// Why.
+        source: io::Error,
+    },
 }
 
 fn waited(pid: Option<i32>) -> String {
@@ -251,7 +259,8 @@ impl Error {
             | Error::EnterContext { source, .. }
             | Error::Cgroup { source, .. }
             | Error::Adopt { source, .. }
-            | Error::ContainerState { source, .. } => source.raw_os_error(),
+            | Error::ContainerState { source, .. }
+            | Error::Console { source, .. } => source.raw_os_error(),
             _ => None,
         }
     }
@@ -344,6 +353,14 @@ pub enum Origin {
     Sharing,
     /// `process`: the program, its arguments and environment.
     Process,
+    /// `ids.groups`: the supplementary groups.
+    Groups,
+    /// `process.umask`.
+    Umask,
+    /// `process.terminal`.
+    Terminal,
+    /// `process.start_barrier`.
+    StartBarrier,
 }
 
 impl fmt::Display for Origin {
@@ -369,6 +386,10 @@ impl fmt::Display for Origin {
             Origin::AsPid1 => f.write_str("the program as PID 1"),
             Origin::Sharing => f.write_str("what is shared with the caller"),
             Origin::Process => f.write_str("the program"),
+            Origin::Groups => f.write_str("the supplementary groups"),
+            Origin::Umask => f.write_str("the umask"),
+            Origin::Terminal => f.write_str("the terminal"),
+            Origin::StartBarrier => f.write_str("the start barrier"),
         }
     }
 }
@@ -410,6 +431,12 @@ pub enum Problem {
     /// A limit the cgroup controllers would refuse or clamp.
     #[error("{0}")]
     Limit(String),
+    /// Supplementary groups were asked for where setgroups(2) is refused.
+    #[error("setgroups(2) is refused here: supplementary groups need root without a new user namespace, or a group map written by root or newgidmap with setgroups allowed")]
+    SetgroupsRefused,
+    /// The fd given as a terminal is not one.
+    #[error("descriptor {0} is not a terminal: give a pty's slave")]
+    NotATerminal(i32),
 }
 
 /// What is wrong with a filesystem operation of a sandbox specification.
@@ -499,6 +526,35 @@ pub enum MountProblem {
     /// The old root is shared, which pivot_root refuses.
     #[error("a new root needs the old root not to be shared (pivot_root refuses it): use private (the default) or slave propagation")]
     SharedRoot,
+    /// A device number the kernel cannot hold (major 0-4095, minor 0-1048575).
+    #[error("{dst}: device {major}:{minor} is out of range: the major is at most 4095 and the minor at most 1048575")]
+    DeviceNumber {
+        /// The destination.
+        dst: PathBuf,
+        /// Major.
+        major: u32,
+        /// Minor.
+        minor: u32,
+    },
+    /// Permission bits beyond 0o7777.
+    #[error("{dst}: mode {mode:o} has bits other than permissions: give at most 7777 (octal)")]
+    DeviceMode {
+        /// The destination.
+        dst: PathBuf,
+        /// The mode given.
+        mode: u32,
+    },
+    /// Where device nodes cannot be created (a user namespace), the host's node at the
+    /// same path is bound instead; it must exist and be the device asked for.
+    #[error("{path}: a user namespace cannot create device nodes, so the host's node there is bound instead, but {}", match .found { Some((k, ma, mi)) => format!("it is {k} device {ma}:{mi}, not {} device {}:{}", .want.0, .want.1, .want.2), None => "it is not a device node".into() })]
+    HostDevice {
+        /// The path (the same on the host and inside).
+        path: PathBuf,
+        /// The kind ("character" or "block"), major and minor asked for.
+        want: (&'static str, u32, u32),
+        /// What the host has there, if a device.
+        found: Option<(&'static str, u32, u32)>,
+    },
 }
 
 fn cgroup_hint(errno: i32) -> Option<String> {

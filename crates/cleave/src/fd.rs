@@ -3,7 +3,7 @@
 #![allow(unsafe_code)]
 use crate::error::RangeError;
 use rustix::fs::OFlags;
-use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 /// Checks that `fd` is an open descriptor of this process.
 pub fn check_open(fd: RawFd) -> Result<(), RangeError> {
@@ -60,6 +60,17 @@ pub fn dup_writable(fd: RawFd) -> Result<OwnedFd, RangeError> {
             format!("cannot be duplicated ({})", std::io::Error::from(e)),
         )
     })
+}
+
+/// A close-on-exec duplicate of `fd` (numbered 3 or above).
+pub fn dup_cloexec(fd: RawFd) -> std::io::Result<OwnedFd> {
+    // SAFETY: F_DUPFD_CLOEXEC on a number; a closed one gives EBADF.
+    let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+    if dup < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `dup` was just created and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(dup) })
 }
 
 #[cfg(test)]

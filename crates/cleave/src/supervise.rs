@@ -1,9 +1,13 @@
 //! Supervising a running child from outside: signals sent to the supervisor are passed on
 //! to the program (blocked first, so none is lost before the child exists, then read from
-//! a signalfd), until the program's pidfd says it has ended.
+//! a signalfd), until the program's pidfd says it has ended; and the console a container's
+//! manager holds ([`console_socket`]).
 #![allow(unsafe_code)]
 use rustix::event::{PollFd, PollFlags};
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+
+mod console;
+pub use console::{console_socket, recv_fd, send_fd, Pty};
 
 /// Signals a supervisor passes on to the program: termination and the user signals.
 pub const FORWARDED: [i32; 6] = [

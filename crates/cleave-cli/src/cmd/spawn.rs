@@ -434,6 +434,16 @@ fn spec_from(
     };
     spec.ids.uid = s.uid;
     spec.ids.gid = s.gid;
+    spec.ids.groups = s.groups.clone();
+    if let Some(u) = &s.umask {
+        let mask = u32::from_str_radix(u.trim(), 8).map_err(|_| {
+            bad(format!(
+                "--umask {}: give an octal mask such as 022 or 077",
+                cleave::error::one_line(u)
+            ))
+        })?;
+        spec.process.umask = Some(mask);
+    }
     if let Some(h) = &s.hostname {
         uts::check_hostname(h.as_ref()).map_err(|e| bad(e.named("--hostname")))?;
     }
@@ -582,6 +592,8 @@ impl Labels {
             Origin::MountProc => "--mount-proc".into(),
             Origin::AsPid1 => "--as-pid-1".into(),
             Origin::Sharing => "--share".into(),
+            Origin::Groups => "--group".into(),
+            Origin::Umask => "--umask".into(),
             other => other.to_string(),
         }
     }

@@ -156,8 +156,16 @@ impl Filesystem {
         self.rootfs.is_none() && self.ops.is_empty() && self.chdir.is_none()
     }
 
-    /// Checks every path before anything is mounted, then lists the child's steps.
+    /// Checks every path before anything is mounted, then lists the child's steps, for a
+    /// sandbox that may make device nodes.
+    #[cfg(test)]
     pub(crate) fn compile(&self, new_mount_ns: bool) -> Result<Compiled> {
+        self.compile_with(new_mount_ns, true)
+    }
+
+    /// [`Filesystem::compile`]; `mknod`: whether the sandbox may make device nodes (else
+    /// each [`MountOp::Device`] binds the host's node).
+    pub(crate) fn compile_with(&self, new_mount_ns: bool, mknod: bool) -> Result<Compiled> {
         let needs_ns = self.rootfs.is_some() || !self.ops.is_empty();
         if needs_ns && !new_mount_ns {
             return Err(fail(usize::MAX, MountProblem::NeedsMountNamespace));
@@ -267,6 +275,15 @@ impl Filesystem {
                     }
                     first
                 }
+                MountOp::Device { .. } if !mknod => match super::dev::host_source(i, op)? {
+                    Some(host) => sources.open(
+                        &host,
+                        O_PATH,
+                        None,
+                        format!("open the host's device node {}", host.display()),
+                    ),
+                    None => Slot::MAX,
+                },
                 _ => Slot::MAX,
             };
             for step in &mut sources.steps[first_step..] {
@@ -537,6 +554,26 @@ fn compile_op(
             },
             format!("make {shown} read-only"),
         )),
+        MountOp::Device { .. } if src_slot == Slot::MAX => {
+            super::dev::mknod_steps(i, op, &inside, model, steps)?
+        }
+        MountOp::Device { .. } => {
+            // The host's node, bound: usable (not nodev), writable where the host's is.
+            model.ensure_file(steps, &inside, 0o644, i, dst)?;
+            let rdonly = if host_writable(dst) {
+                MOUNT_ATTR_RDONLY
+            } else {
+                0
+            };
+            steps.push(bind(
+                src_slot,
+                &inside,
+                0,
+                rdonly | MOUNT_ATTR_NODEV,
+                false,
+                format!("bind the host's device node {shown} on {shown}"),
+            ));
+        }
     }
     Ok(())
 }

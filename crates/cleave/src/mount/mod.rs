@@ -3,7 +3,10 @@
 //! resolve every destination inside the new root through file descriptors. See
 //! mount_namespaces(7) and pivot_root(2).
 mod compile;
+mod dev;
 mod model;
+
+pub use dev::DeviceKind;
 
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -96,6 +99,28 @@ pub enum MountOp {
         /// Path inside.
         dst: PathBuf,
     },
+    /// A device node (OCI `linux.devices`): made with mknod(2) with exactly this mode and
+    /// owner, where the sandbox may (root, without a new user namespace). A user namespace
+    /// cannot make device nodes, so there the host's node at the same path is bound instead
+    /// (as runc does): it must exist and be this device, and it keeps the host's mode and
+    /// owner. An entry already at DST is left as it is. A node works only where devices
+    /// are allowed: under a [`MountOp::Dev`], not on a rootfs or tmpfs (mounted nodev).
+    Device {
+        /// Path inside.
+        dst: PathBuf,
+        /// Character or block.
+        kind: DeviceKind,
+        /// Major number (0-4095).
+        major: u32,
+        /// Minor number (0-1048575).
+        minor: u32,
+        /// Permission bits (e.g. 0o666).
+        mode: u32,
+        /// Owner, as an id inside.
+        uid: u32,
+        /// Group, as an id inside.
+        gid: u32,
+    },
 }
 
 impl MountOp {
@@ -112,7 +137,8 @@ impl MountOp {
             | MountOp::Symlink { dst, .. }
             | MountOp::RemountRo { dst }
             | MountOp::Mask { dst }
-            | MountOp::ReadOnly { dst } => dst,
+            | MountOp::ReadOnly { dst }
+            | MountOp::Device { dst, .. } => dst,
         }
     }
 }

@@ -108,6 +108,11 @@ impl Model {
         }
     }
 
+    /// Records that the sandbox will have `kind` at `p`.
+    pub(super) fn created(&mut self, p: &Path, kind: Kind) {
+        self.created.insert(p.to_path_buf(), kind);
+    }
+
     pub(super) fn mounted(&mut self, at: &Path, backing: Backing) {
         self.created.retain(|p, _| !p.starts_with(at));
         self.mounts.push((at.to_path_buf(), backing));

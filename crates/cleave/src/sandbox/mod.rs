@@ -22,6 +22,7 @@
 //! ```
 mod prepare;
 mod preset;
+mod process;
 mod running;
 mod spec;
 

@@ -17,6 +17,9 @@ use crate::stack::Stack;
 use crate::{ns, security};
 use cleave_child::Op;
 
+/// The most supplementary groups setgroups(2) takes.
+const NGROUPS_MAX: usize = 65536;
+
 /// Stack of the program's process between the init's clone and exec.
 const PROGRAM_STACK: usize = 64 * 1024;
 
@@ -58,6 +61,10 @@ pub enum Stage {
     LockMounts,
     /// The capability sets.
     Capabilities,
+    /// The program's umask (after everything cleave creates).
+    Umask,
+    /// The start barrier: the child waits for the go-ahead once all else is set up.
+    Start,
     /// Seccomp filters, last before exec.
     Seccomp,
 }
@@ -139,8 +146,10 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
         Error::InvalidArgument { what } => invalid(Origin::Limits, Problem::Limit(what)),
         other => other,
     })?;
-    // What the program itself brings (environment, fds to keep, set_tid).
+    // What the program itself brings (environment, fds to keep, set_tid, umask,
+    // terminal, start barrier).
     command(spec, flags, None)?.check_values()?;
+    super::process::check(&spec.process)?;
 
     let mut steps: Vec<(Stage, Step)> = Vec::new();
     if let Some(sig) = spec.parent_death_signal {
@@ -157,23 +166,29 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
             },
         );
     }
-    let compiled = fs.compile(all.contains(CloneFlags::NEWNS)).map_err(|e| {
-        // The /proc of mount_proc came first: the caller's mounts start at index 1.
-        match e {
-            Error::Invalid {
-                origin: Origin::Mount(i),
-                problem,
-            } if spec.mount_proc => Error::Invalid {
-                origin: if i == 0 {
-                    Origin::MountProc
-                } else {
-                    Origin::Mount(i - 1)
+    // Device nodes are made by root outside a user namespace; elsewhere the host's are
+    // bound.
+    let mknod =
+        euid == 0 && !all.contains(CloneFlags::NEWUSER) && !joined.contains(&Namespace::User);
+    let compiled = fs
+        .compile_with(all.contains(CloneFlags::NEWNS), mknod)
+        .map_err(|e| {
+            // The /proc of mount_proc came first: the caller's mounts start at index 1.
+            match e {
+                Error::Invalid {
+                    origin: Origin::Mount(i),
+                    problem,
+                } if spec.mount_proc => Error::Invalid {
+                    origin: if i == 0 {
+                        Origin::MountProc
+                    } else {
+                        Origin::Mount(i - 1)
+                    },
+                    problem,
                 },
-                problem,
-            },
-            e => e,
-        }
-    })?;
+                e => e,
+            }
+        })?;
     let mut slots = compiled.slots;
     steps.extend(
         ns::join_steps(&spec.namespaces.join, &mut slots)
@@ -248,6 +263,31 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
         None => (spec.ids.uid.unwrap_or(euid), spec.ids.gid.unwrap_or(egid)),
     };
     let can_setgroups = outside_maps.as_ref().map_or(euid == 0, |m| m.setgroups);
+    if !spec.ids.groups.is_empty() {
+        if !can_setgroups {
+            return Err(invalid(Origin::Groups, Problem::SetgroupsRefused));
+        }
+        if spec.ids.groups.len() > NGROUPS_MAX {
+            return Err(invalid(
+                Origin::Groups,
+                crate::error::RangeError::new(
+                    "group count",
+                    spec.ids.groups.len(),
+                    format!("at most {NGROUPS_MAX}"),
+                ),
+            ));
+        }
+        if let Some(m) = &outside_maps {
+            if let Some(&g) = spec
+                .ids
+                .groups
+                .iter()
+                .find(|&&g| !crate::idmap::maps_inside(&m.groups, g))
+            {
+                return Err(invalid(Origin::Groups, Problem::NotMapped(g)));
+            }
+        }
+    }
     let death_again = spec
         .parent_death_signal
         .map(|sig| death_step(sig, new_pid, flags));
@@ -258,6 +298,7 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
             gid,
             change_ids: spec.ids.uid.is_some() || spec.ids.gid.is_some(),
             can_setgroups,
+            groups: &spec.ids.groups,
             lock_mounts: locks,
             death_again,
         },
@@ -266,6 +307,10 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
             .iter()
             .enumerate()
             .map(|(i, _)| Origin::Rlimit(i)),
+    ));
+    steps.extend(super::process::steps(
+        &spec.process,
+        spec.security.new_session,
     ));
     steps.sort_by_key(|(stage, _)| *stage);
 
@@ -428,6 +473,18 @@ impl Prepared {
             unsafe {
                 cmd.allow_thread_exec();
             }
+        }
+        if let Some(fd) = self.spec.process.terminal {
+            // Duplicates: the Command owns and closes them; the caller's fd stays open.
+            let dup = || {
+                crate::fd::dup_cloexec(fd)
+                    .map(crate::Stdio::Fd)
+                    .map_err(|source| Error::Prepare {
+                        what: format!("duplicate the terminal fd {fd}"),
+                        source,
+                    })
+            };
+            cmd.stdin(dup()?).stdout(dup()?).stderr(dup()?);
         }
         if let Some(dir) = &self.spec.clone.into_cgroup {
             let f = std::fs::File::open(dir).map_err(|source| Error::Prepare {
@@ -683,6 +740,56 @@ mod tests {
             Err(Error::Invalid {
                 problem: Problem::NewAndJoined(Namespace::Uts),
                 ..
+            })
+        ));
+    }
+
+    #[test]
+    fn groups_umask_and_the_barrier_come_last_in_order() {
+        let mut s = spec("true");
+        s.namespaces.new = CloneFlags::NEWPID;
+        s.ids.groups = vec![5, 6];
+        s.ids.uid = Some(1);
+        s.process.umask = Some(0o027);
+        s.process.start_barrier = Some(0);
+        s.security.block_tty_injection = true;
+        let p = prepare_as(&s, 0, 0).unwrap();
+        let n = names(&p);
+        let pos = |name: &str| n.iter().position(|k| *k == name).unwrap();
+        // The groups while CAP_SETGID is held, and SetIds keeps them.
+        assert!(pos("SetGroups") < pos("SetIds"));
+        assert!(p.steps.iter().any(|(_, st)| matches!(
+            st.op,
+            Op::SetIds {
+                clear_groups: false,
+                ..
+            }
+        )));
+        // After the ids, in the program's process: umask, barrier, then the filter.
+        assert!(pos("ForkInit") < pos("SetIds"));
+        assert_eq!(
+            n[pos("Umask")..],
+            ["Umask", "WaitForStart", "SeccompFilter"]
+        );
+        // Setgroups denied (an unprivileged caller's own map): refused.
+        let mut s = spec("true");
+        s.namespaces.new = CloneFlags::NEWUSER;
+        s.ids.groups = vec![1000];
+        assert!(matches!(
+            prepare_as(&s, 1000, 1000),
+            Err(Error::Invalid {
+                origin: Origin::Groups,
+                problem: Problem::SetgroupsRefused
+            })
+        ));
+        // A closed barrier fd is refused.
+        let mut s = spec("true");
+        s.process.start_barrier = Some(0x7fff_0000);
+        assert!(matches!(
+            prepare_as(&s, 0, 0),
+            Err(Error::Invalid {
+                origin: Origin::StartBarrier,
+                problem: Problem::Range(_)
             })
         ));
     }

@@ -60,6 +60,19 @@ pub struct Process {
     /// The signal mask the program starts with (bit N-1 for signal N); default the
     /// caller's.
     pub signal_mask: Option<u64>,
+    /// The program's umask (0 to 0o777); default the caller's. Set last, so that what
+    /// cleave creates for the sandbox keeps the modes it was given.
+    pub umask: Option<u32>,
+    /// A terminal (a pty's slave, see [`crate::supervise::console_socket`]) that becomes
+    /// the program's stdin, stdout, stderr and controlling terminal, in a session of its
+    /// own. The fd stays the caller's: each spawn uses duplicates of it.
+    pub terminal: Option<RawFd>,
+    /// The start barrier: an fd (a pipe, FIFO or socket) the program's process reads one
+    /// byte from once everything else is set up, just before its seccomp filters and exec.
+    /// Spawning returns once the child waits there; a byte, or end-of-file, lets it go on
+    /// (an OCI runtime's `create` and `start`). A failure after the barrier (exec) shows
+    /// only in the exit status: 126 or 127.
+    pub start_barrier: Option<RawFd>,
 }
 
 /// The program's environment: the caller's (unless `clear`), with `remove` taken out and
@@ -111,6 +124,12 @@ pub struct Ids {
     pub uid: Option<u32>,
     /// The gid the program runs as inside.
     pub gid: Option<u32>,
+    /// The program's supplementary groups (setgroups(2)), as ids inside. Setting them
+    /// needs setgroups to be allowed: root without a new user namespace, or a map written
+    /// by a privileged writer with `setgroups` kept. When the program keeps CAP_SYS_ADMIN
+    /// and its mounts are locked in a nested user namespace, they still count for access
+    /// but show as the overflow gid there.
+    pub groups: Vec<u32>,
 }
 
 /// Names in a new UTS namespace.

@@ -19,6 +19,8 @@ pub(crate) struct Inputs<'a> {
     pub change_ids: bool,
     /// Whether setgroups(2) is allowed where the program runs.
     pub can_setgroups: bool,
+    /// The supplementary groups (checked: setgroups is allowed).
+    pub groups: &'a [u32],
     /// Whether a nested user and mount namespace locks cleave's mounts.
     pub lock_mounts: bool,
     /// The parent-death signal step, set again after a change of ids or user namespace
@@ -75,6 +77,20 @@ pub(crate) fn steps(
     if let Some(keep) = keep {
         out.push((Stage::Bounding, drop_bounding(keep)));
     }
+    // The groups first: setgroups needs CAP_SETGID, which a change of uid takes away.
+    if !inputs.groups.is_empty() {
+        let list: Vec<String> = inputs.groups.iter().map(|g| g.to_string()).collect();
+        out.push((
+            Stage::Identity,
+            Step::new(
+                Op::SetGroups {
+                    groups: inputs.groups.iter().flat_map(|g| g.to_ne_bytes()).collect(),
+                },
+                format!("set the supplementary groups {}", list.join(",")),
+            )
+            .at(Origin::Groups),
+        ));
+    }
     if inputs.change_ids {
         if keep.is_some() {
             out.push((
@@ -91,7 +107,7 @@ pub(crate) fn steps(
                 Op::SetIds {
                     uid: inputs.uid,
                     gid: inputs.gid,
-                    clear_groups: inputs.can_setgroups,
+                    clear_groups: inputs.can_setgroups && inputs.groups.is_empty(),
                 },
                 format!("become uid {} gid {}", inputs.uid, inputs.gid),
             ),

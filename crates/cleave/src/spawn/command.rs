@@ -6,7 +6,7 @@ use crate::flags::CloneFlags;
 use crate::plan::{text, PlanData, PlanInput, Step};
 use crate::raw;
 use crate::stack::Stack;
-use cleave_child::{Op, Report, Stage};
+use cleave_child::{Notes, Op, Report, Stage};
 use std::cell::RefCell;
 use std::ffi::{c_void, OsStr, OsString};
 use std::io;
@@ -386,14 +386,14 @@ impl Command {
         self
     }
 
-    /// The caller cannot pause until exec: it must act after clone, or the child becomes an
-    /// init that never execs.
+    /// The caller cannot pause until exec: it must act after clone, the child becomes an
+    /// init that never execs, or it waits at a start barrier for the caller's go-ahead.
     fn caller_runs_alongside(&self) -> bool {
         self.after_clone.is_some()
             || self
                 .steps
                 .iter()
-                .any(|s| matches!(s.op, Op::ForkInit { .. }))
+                .any(|s| matches!(s.op, Op::ForkInit { .. } | Op::WaitForStart { .. }))
     }
 
     /// The flags the child will be created with: yours, plus (unless unchecked) CLONE_VM |
@@ -706,6 +706,7 @@ impl Command {
         }
 
         // Did the child reach exec?
+        let mut waiting = None;
         let (report, notes) = if vm && vfork {
             let r = *data.report;
             (Some(r).filter(|r| r.stage != 0), r.notes)
@@ -713,7 +714,14 @@ impl Command {
             if shared_fds && !vfork {
                 (None, 0) // the pipe's write end is the caller's too: no EOF to wait for
             } else {
-                read_report(&rx)
+                let got = read_report(&rx);
+                // At its start barrier: the child still writes a record if exec fails
+                // later, so the read end stays open (a closed one would kill it with
+                // SIGPIPE instead of its exit code).
+                if got.1 & Notes::WAITING_FOR_START != 0 {
+                    waiting = Some(rx);
+                }
+                got
             }
         } else {
             (None, 0)
@@ -723,13 +731,16 @@ impl Command {
             SPARE_STACK.with(|s| *s.borrow_mut() = Some(stack));
             if vm {
                 drop(data);
+                if let Some(rx) = waiting {
+                    child.keep_alive(Box::new(rx));
+                }
             } else {
-                child.keep_alive(Box::new((data, tid_word)));
+                child.keep_alive(Box::new((data, tid_word, waiting)));
             }
         } else {
             // The child runs on our stack and reads our plan until it execs or exits (an
             // init never execs): both live as long as the handle.
-            child.keep_alive(Box::new((data, stack, tid_word)));
+            child.keep_alive(Box::new((data, stack, tid_word, waiting)));
         }
         if let Some(report) = report {
             if child.reaper() == Reaper::Caller {
@@ -798,8 +809,8 @@ fn f_dupfd_cloexec(fd: RawFd) -> io::Result<OwnedFd> {
     Ok(rustix::io::fcntl_dupfd_cloexec(fd, 3)?)
 }
 
-/// Reads the child's records until EOF (it exec'd) or a failure: the failure, if any, and
-/// the notes bits of every record.
+/// Reads the child's records until EOF (it exec'd), a failure, or the child waiting at its
+/// start barrier: the failure, if any, and the notes bits of every record.
 fn read_report(rx: &OwnedFd) -> (Option<Report>, u32) {
     let mut buf = [0u8; Report::SIZE];
     let mut notes = 0;
@@ -811,8 +822,8 @@ fn read_report(rx: &OwnedFd) -> (Option<Report>, u32) {
         }
         let r = Report::from_bytes(&buf);
         notes |= r.notes;
-        if r.stage != 0 {
-            return (Some(r), notes);
+        if r.stage != 0 || r.notes & Notes::WAITING_FOR_START != 0 {
+            return (Some(r).filter(|r| r.stage != 0), notes);
         }
     }
 }

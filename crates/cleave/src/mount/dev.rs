@@ -1,0 +1,215 @@
+//! Device nodes ([`MountOp::Device`]): made with mknod where the sandbox may, else the
+//! host's node at the same path bound in its place (a user namespace cannot make device
+//! nodes; runc does the same).
+use super::compile::entry;
+use super::model::{fail, Kind, Model};
+use super::MountOp;
+use crate::error::{MountProblem, Result};
+use crate::plan::Step;
+use cleave_child::Op;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+/// The kind of a device node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceKind {
+    /// A character device (S_IFCHR; OCI type `c` or `u`).
+    Char,
+    /// A block device (S_IFBLK; OCI type `b`).
+    Block,
+}
+
+impl DeviceKind {
+    /// The file type bits of mknod(2).
+    pub fn file_type(self) -> u32 {
+        match self {
+            DeviceKind::Char => libc::S_IFCHR,
+            DeviceKind::Block => libc::S_IFBLK,
+        }
+    }
+
+    /// "character" or "block".
+    pub fn name(self) -> &'static str {
+        match self {
+            DeviceKind::Char => "character",
+            DeviceKind::Block => "block",
+        }
+    }
+}
+
+/// The largest major and minor the kernel's 32-bit device number holds.
+const MAX_MAJOR: u32 = (1 << 12) - 1;
+const MAX_MINOR: u32 = (1 << 20) - 1;
+
+/// The kernel's 32-bit encoding of a device number (new_encode_dev), what mknodat(2)
+/// takes: minor bits 0-7, major bits 8-19, minor bits 8-19 at 20-31.
+pub(super) fn encode(major: u32, minor: u32) -> u32 {
+    (minor & 0xff) | (major << 8) | ((minor & !0xff) << 12)
+}
+
+/// The checked fields of a device op: file type | mode, the encoded number.
+fn checked(i: usize, op: &MountOp) -> Result<Option<(DeviceKind, u32, u32, u32)>> {
+    let MountOp::Device {
+        dst,
+        kind,
+        major,
+        minor,
+        mode,
+        ..
+    } = op
+    else {
+        return Ok(None);
+    };
+    if *major > MAX_MAJOR || *minor > MAX_MINOR {
+        return Err(fail(
+            i,
+            MountProblem::DeviceNumber {
+                dst: dst.clone(),
+                major: *major,
+                minor: *minor,
+            },
+        ));
+    }
+    if *mode & !0o7777 != 0 {
+        return Err(fail(
+            i,
+            MountProblem::DeviceMode {
+                dst: dst.clone(),
+                mode: *mode,
+            },
+        ));
+    }
+    Ok(Some((*kind, *major, *minor, *mode)))
+}
+
+/// For a sandbox that cannot make device nodes: the host's node at the device's path, to
+/// bind, checked to be the device asked for. `None` for other ops.
+pub(super) fn host_source(i: usize, op: &MountOp) -> Result<Option<PathBuf>> {
+    let Some((kind, major, minor, _)) = checked(i, op)? else {
+        return Ok(None);
+    };
+    let path = op.dst().to_path_buf();
+    let meta = std::fs::metadata(&path).map_err(|e| {
+        fail(
+            i,
+            MountProblem::Source {
+                path: path.clone(),
+                errno: e.raw_os_error().unwrap_or(libc::EIO),
+            },
+        )
+    })?;
+    let ft = meta.file_type();
+    let found_kind = if ft.is_char_device() {
+        Some(DeviceKind::Char)
+    } else if ft.is_block_device() {
+        Some(DeviceKind::Block)
+    } else {
+        None
+    };
+    let rdev = meta.rdev();
+    let found = found_kind.map(|k| (k, libc::major(rdev), libc::minor(rdev)));
+    if found != Some((kind, major, minor)) {
+        return Err(fail(
+            i,
+            MountProblem::HostDevice {
+                path,
+                want: (kind.name(), major, minor),
+                found: found.map(|(k, ma, mi)| (k.name(), ma, mi)),
+            },
+        ));
+    }
+    Ok(Some(path))
+}
+
+/// The steps of a device op at `inside` (its resolved path) when the sandbox may make
+/// device nodes: its parent directories, then the node.
+pub(super) fn mknod_steps(
+    i: usize,
+    op: &MountOp,
+    inside: &Path,
+    model: &mut Model,
+    steps: &mut Vec<Step>,
+) -> Result<()> {
+    let (Some((kind, major, minor, mode)), MountOp::Device { dst, uid, gid, .. }) =
+        (checked(i, op)?, op)
+    else {
+        return Ok(());
+    };
+    if let Some(parent) = inside.parent() {
+        model.ensure_dir(steps, parent, i, dst)?;
+    }
+    match model.kind(inside) {
+        Kind::Missing if !model.creatable(inside) => {
+            return Err(model.refuse_create(inside, i, dst))
+        }
+        Kind::Dir | Kind::Link(_) => return Err(fail(i, MountProblem::Occupied(dst.clone()))),
+        _ => {}
+    }
+    let (root, parent, name) = entry(inside);
+    steps.push(Step::new(
+        Op::MknodAt {
+            root,
+            parent,
+            name,
+            mode: kind.file_type() | mode,
+            dev: encode(major, minor),
+            uid: *uid,
+            gid: *gid,
+        },
+        format!(
+            "make the {} device {major}:{minor} at {}",
+            kind.name(),
+            dst.display()
+        ),
+    ));
+    model.created(inside, Kind::Other);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_numbers_encode_as_the_kernel_decodes_them() {
+        for (ma, mi) in [(1, 3), (10, 229), (4095, 0), (0, 1_048_575), (259, 70_000)] {
+            assert_eq!(
+                u64::from(encode(ma, mi)),
+                libc::makedev(ma, mi),
+                "{ma}:{mi}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_numbers_and_modes_are_refused() {
+        let op = |major, minor, mode| MountOp::Device {
+            dst: "/dev/x".into(),
+            kind: DeviceKind::Char,
+            major,
+            minor,
+            mode,
+            uid: 0,
+            gid: 0,
+        };
+        let e = checked(0, &op(4096, 0, 0o666)).unwrap_err().to_string();
+        assert!(e.contains("device 4096:0 is out of range"), "{e}");
+        assert!(checked(0, &op(1, 1 << 20, 0o666)).is_err());
+        let e = checked(0, &op(1, 3, 0o10666)).unwrap_err().to_string();
+        assert!(e.contains("mode 10666"), "{e}");
+        // The host's node must be the device asked for.
+        let e = host_source(0, &{
+            let mut o = op(1, 5, 0o666);
+            if let MountOp::Device { dst, .. } = &mut o {
+                *dst = "/dev/null".into();
+            }
+            o
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("it is character device 1:3, not character device 1:5"),
+            "{e}"
+        );
+    }
+}
