@@ -22,15 +22,12 @@ const PROC: Slot = 3;
 /// First slot of the sources.
 const FIRST_SOURCE: Slot = 4;
 
-const MOUNT_ATTR_RDONLY: u64 = 0x1;
-const MOUNT_ATTR_NOSUID: u64 = 0x2;
-const MOUNT_ATTR_NODEV: u64 = 0x4;
-const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+pub(super) const MOUNT_ATTR_RDONLY: u64 = 0x1;
+pub(super) const MOUNT_ATTR_NOSUID: u64 = 0x2;
+pub(super) const MOUNT_ATTR_NODEV: u64 = 0x4;
+pub(super) const MOUNT_ATTR_NOEXEC: u64 = 0x8;
 const O_PATH: u64 = (libc::O_PATH | libc::O_CLOEXEC) as u64;
 const O_PATH_DIR: u64 = (libc::O_PATH | libc::O_CLOEXEC | libc::O_DIRECTORY) as u64;
-
-/// Devices a minimal /dev carries, bound from the host's.
-const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 
 /// The child's steps for a [`Filesystem`] and the size of the fd slot table they use.
 #[derive(Debug, Default)]
@@ -75,7 +72,7 @@ fn options(pairs: &[(&str, &str)]) -> Vec<u8> {
     v
 }
 
-fn fs_mount(
+pub(super) fn fs_mount(
     fstype: &str,
     opts: &[(&str, &str)],
     attrs: u64,
@@ -96,7 +93,14 @@ fn fs_mount(
     )
 }
 
-fn bind(src: Slot, at: &Path, set: u64, clear: u64, recursive: bool, what: String) -> Step {
+pub(super) fn bind(
+    src: Slot,
+    at: &Path,
+    set: u64,
+    clear: u64,
+    recursive: bool,
+    what: String,
+) -> Step {
     Step::new(
         Op::Bind {
             src,
@@ -121,7 +125,7 @@ fn root_is_shared() -> bool {
 
 /// Whether the host mounts `path` read-write (a bind of it may then be made writable again
 /// after an earlier read-only remount of its source in the sandbox).
-fn host_writable(path: &Path) -> bool {
+pub(super) fn host_writable(path: &Path) -> bool {
     rustix::fs::statvfs(path)
         .is_ok_and(|st| !st.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY))
 }
@@ -264,7 +268,7 @@ impl Filesystem {
                 }
                 MountOp::Dev { dst } => {
                     let first = sources.next;
-                    for dev in DEVICES {
+                    for dev in super::dev::DEVICES {
                         let host = PathBuf::from(format!("/dev/{dev}"));
                         sources.open(
                             &host,
@@ -513,7 +517,7 @@ fn compile_op(
         }
         MountOp::Dev { .. } => {
             model.ensure_dir(steps, &inside, i, dst)?;
-            dev_steps(steps, model, &inside, src_slot, i)?;
+            super::dev::minimal_dev(steps, model, &inside, src_slot, i)?;
         }
         MountOp::Dir { .. } => model.ensure_dir(steps, &inside, i, dst)?,
         MountOp::Symlink {
@@ -578,255 +582,5 @@ fn compile_op(
     Ok(())
 }
 
-/// A minimal /dev at `inside`: a tmpfs, the host's devices bound from the sources opened
-/// at `first_source`, the usual links, a private devpts and a tmpfs shm.
-fn dev_steps(
-    steps: &mut Vec<Step>,
-    model: &mut Model,
-    inside: &Path,
-    first_source: Slot,
-    index: usize,
-) -> Result<()> {
-    let dst = inside;
-    let shown = inside.display();
-    steps.push(fs_mount(
-        "tmpfs",
-        &[("mode", "0755")],
-        MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
-        inside,
-        None,
-        format!("mount a tmpfs for a minimal /dev on {shown}"),
-    ));
-    model.mounted(inside, Backing::Fresh);
-    for (slot, dev) in (first_source..).zip(DEVICES) {
-        let node = inside.join(dev);
-        model.ensure_file(steps, &node, 0o666, index, dst)?;
-        let host = format!("/dev/{dev}");
-        // An earlier read-only remount of "/" (--preset sandbox) reached the host's /dev
-        // too: the device stays writable where the host's is.
-        let rdonly = if host_writable(Path::new(&host)) {
-            MOUNT_ATTR_RDONLY
-        } else {
-            0
-        };
-        let clear = rdonly | MOUNT_ATTR_NODEV;
-        steps.push(bind(
-            slot,
-            &node,
-            0,
-            clear,
-            false,
-            format!("bind {host} on {}", node.display()),
-        ));
-    }
-    for (link, to) in [
-        ("fd", "/proc/self/fd"),
-        ("stdin", "/proc/self/fd/0"),
-        ("stdout", "/proc/self/fd/1"),
-        ("stderr", "/proc/self/fd/2"),
-        ("ptmx", "pts/ptmx"),
-    ] {
-        let what = format!("symlink {shown}/{link} -> {to}");
-        model.symlink(steps, Path::new(to), &inside.join(link), what, index, dst)?;
-    }
-    let pts = inside.join("pts");
-    model.ensure_dir(steps, &pts, index, dst)?;
-    steps.push(fs_mount(
-        "devpts",
-        &[("newinstance", ""), ("ptmxmode", "0666"), ("mode", "620")],
-        MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
-        &pts,
-        None,
-        format!("mount a devpts on {shown}/pts"),
-    ));
-    model.mounted(&pts, Backing::Opaque);
-    let shm = inside.join("shm");
-    model.ensure_dir(steps, &shm, index, dst)?;
-    steps.push(fs_mount(
-        "tmpfs",
-        &[("mode", "1777")],
-        MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
-        &shm,
-        None,
-        format!("mount a tmpfs on {shown}/shm"),
-    ));
-    model.mounted(&shm, Backing::Fresh);
-    Ok(())
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::mount::model::Model;
-
-    fn tree(name: &str) -> PathBuf {
-        let root = std::env::temp_dir().join(format!("cleave-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        std::fs::create_dir_all(root.join("usr/lib")).unwrap();
-        std::os::unix::fs::symlink("usr/lib", root.join("lib")).unwrap();
-        std::os::unix::fs::symlink("/usr", root.join("abs")).unwrap();
-        std::os::unix::fs::symlink("../../..", root.join("usr/up")).unwrap();
-        root
-    }
-
-    #[test]
-    fn symlinks_resolve_inside_the_root() {
-        let root = tree("resolve");
-        let model = Model::new(root.clone(), true);
-        let r = |p: &str| model.resolve(Path::new(p), 0);
-        assert_eq!(r("/lib/x").unwrap(), Path::new("/usr/lib/x"));
-        assert_eq!(r("/abs/lib").unwrap(), Path::new("/usr/lib"));
-        assert_eq!(r("/new/dir").unwrap(), Path::new("/new/dir"));
-        let e = r("/usr/up/etc").unwrap_err().to_string();
-        assert!(e.contains("leaves the new root"), "{e}");
-        let e = r("/../etc").unwrap_err().to_string();
-        assert!(e.contains("`..` is not allowed"), "{e}");
-        std::fs::remove_dir_all(&root).unwrap();
-    }
-
-    #[test]
-    fn links_and_tmpfs_made_by_earlier_ops_count() {
-        // A symlink made by an op cannot send a later mkdir to the host...
-        let fs = Filesystem {
-            ops: vec![
-                MountOp::Tmpfs { dst: "/mnt".into() },
-                MountOp::Symlink {
-                    target: "/tmp".into(),
-                    dst: "/mnt/l".into(),
-                },
-                MountOp::Dir {
-                    dst: "/mnt/l/escaped".into(),
-                },
-            ],
-            ..Default::default()
-        };
-        let e = fs.compile(true).unwrap_err().to_string();
-        assert!(
-            e.contains("/tmp/escaped") && e.contains("nothing is created on the host"),
-            "{e}"
-        );
-        // ...and under a new root it lands inside the root.
-        let root = tree("links");
-        let fs = Filesystem {
-            rootfs: Some(root.clone()),
-            ops: vec![
-                MountOp::Symlink {
-                    target: "/outside".into(),
-                    dst: "/y".into(),
-                },
-                MountOp::Dir { dst: "/y/d".into() },
-            ],
-            ..Default::default()
-        };
-        let steps = fs.compile(true).unwrap().steps;
-        // Each mkdir names its parent relative to the root fd, and the new name.
-        let mkdirs: Vec<(&[u8], &[u8])> = steps
-            .iter()
-            .filter_map(|s| match &s.op {
-                Op::MkdirAt {
-                    root, parent, name, ..
-                } => {
-                    assert_eq!(*root, ROOT);
-                    Some((parent.as_slice(), name.as_slice()))
-                }
-                _ => None,
-            })
-            .collect();
-        assert_eq!(
-            mkdirs,
-            [(&b"."[..], &b"outside"[..]), (&b"outside"[..], &b"d"[..])]
-        );
-        // A path that exists on the host but sits under an earlier tmpfs is created there.
-        let fs = Filesystem {
-            ops: vec![
-                MountOp::Tmpfs { dst: "/etc".into() },
-                MountOp::RoBind {
-                    src: "/usr/share".into(),
-                    dst: "/etc/ssl".into(),
-                },
-            ],
-            ..Default::default()
-        };
-        let steps = fs.compile(true).unwrap().steps;
-        assert!(steps
-            .iter()
-            .any(|s| s.op.name() == "MkdirAt" && s.what == "mkdir /etc/ssl"));
-        std::fs::remove_dir_all(&root).unwrap();
-    }
-
-    #[test]
-    fn bad_paths_fail_before_any_step() {
-        let fs = Filesystem {
-            ops: vec![MountOp::Tmpfs { dst: "tmp".into() }],
-            ..Default::default()
-        };
-        let e = fs.compile(true).unwrap_err().to_string();
-        assert!(e.contains("absolute path"), "{e}");
-        let fs = Filesystem {
-            ops: vec![MountOp::Bind {
-                src: "/no/such/src".into(),
-                dst: "/x".into(),
-            }],
-            ..Default::default()
-        };
-        let e = fs.compile(true).unwrap_err().to_string();
-        assert!(e.contains("/no/such/src"), "{e}");
-        let fs = Filesystem {
-            rootfs: Some("/no/such/root".into()),
-            ..Default::default()
-        };
-        let e = fs.compile(true).unwrap_err().to_string();
-        assert!(e.contains("the new root: /no/such/root"), "{e}");
-        let fs = Filesystem {
-            ops: vec![MountOp::Tmpfs { dst: "/tmp".into() }],
-            ..Default::default()
-        };
-        assert!(fs.compile(false).is_err());
-    }
-
-    #[test]
-    fn ops_compile_in_order_and_end_with_pivot_root() {
-        let root = tree("compile");
-        let fs = Filesystem {
-            rootfs: Some(root.clone()),
-            ops: vec![
-                MountOp::Tmpfs { dst: "/tmp".into() },
-                MountOp::RoBind {
-                    src: "/etc".into(),
-                    dst: "/lib/etc".into(),
-                },
-            ],
-            ..Default::default()
-        };
-        let Compiled { steps, slots } = fs.compile(true).unwrap();
-        let kinds: Vec<&str> = steps.iter().map(|s| s.op.name()).collect();
-        // The root and the source are opened before anything changes, the root checked.
-        assert_eq!(
-            kinds[..4],
-            ["OpenPath", "CheckIdentity", "OpenPath", "Propagation"]
-        );
-        assert!(
-            matches!(&steps[2].op, Op::OpenPath { path, slot, .. } if path == b"/etc" && *slot == FIRST_SOURCE)
-        );
-        assert_eq!(slots, FIRST_SOURCE as usize + 1);
-        let pivot = kinds.iter().position(|k| *k == "PivotRoot").unwrap();
-        assert_eq!(kinds[pivot..], ["PivotRoot", "CloseSlots", "ChdirOrRoot"]);
-        let tmp = steps
-            .iter()
-            .position(|s| s.what == "mount a tmpfs on /tmp")
-            .unwrap();
-        let bind = kinds.iter().position(|k| *k == "Bind").unwrap();
-        assert!(tmp < bind);
-        // The bind lands on the resolved path, relative to the root fd, read-only and nodev.
-        assert!(
-            matches!(&steps[bind].op, Op::Bind { src, root, dst, set, recursive: true, .. }
-                if *src == FIRST_SOURCE && *root == ROOT && dst == b"usr/lib/etc"
-                    && *set == MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV),
-            "{:?}",
-            steps[bind]
-        );
-        // Every step names the operation it came from.
-        assert_eq!(steps[bind].origin, Some(Origin::Mount(1)));
-        std::fs::remove_dir_all(&root).unwrap();
-    }
-}
+mod tests;

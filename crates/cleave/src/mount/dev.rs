@@ -1,12 +1,15 @@
 //! Device nodes ([`MountOp::Device`]): made with mknod where the sandbox may, else the
 //! host's node at the same path bound in its place (a user namespace cannot make device
 //! nodes; runc does the same).
-use super::compile::entry;
-use super::model::{fail, Kind, Model};
+use super::compile::{
+    bind, entry, fs_mount, host_writable, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID,
+    MOUNT_ATTR_RDONLY,
+};
+use super::model::{fail, Backing, Kind, Model};
 use super::MountOp;
 use crate::error::{MountProblem, Result};
 use crate::plan::Step;
-use cleave_child::Op;
+use cleave_child::{Op, Slot};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
@@ -163,6 +166,86 @@ pub(super) fn mknod_steps(
         ),
     ));
     model.created(inside, Kind::Other);
+    Ok(())
+}
+
+
+/// Devices a minimal /dev carries, bound from the host's.
+pub(super) const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
+
+/// A minimal /dev at `inside`: a tmpfs, the host's devices bound from the sources opened
+/// at `first_source`, the usual links, a private devpts and a tmpfs shm.
+pub(super) fn minimal_dev(
+    steps: &mut Vec<Step>,
+    model: &mut Model,
+    inside: &Path,
+    first_source: Slot,
+    index: usize,
+) -> Result<()> {
+    let dst = inside;
+    let shown = inside.display();
+    steps.push(fs_mount(
+        "tmpfs",
+        &[("mode", "0755")],
+        MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+        inside,
+        None,
+        format!("mount a tmpfs for a minimal /dev on {shown}"),
+    ));
+    model.mounted(inside, Backing::Fresh);
+    for (slot, dev) in (first_source..).zip(DEVICES) {
+        let node = inside.join(dev);
+        model.ensure_file(steps, &node, 0o666, index, dst)?;
+        let host = format!("/dev/{dev}");
+        // An earlier read-only remount of "/" (--preset sandbox) reached the host's /dev
+        // too: the device stays writable where the host's is.
+        let rdonly = if host_writable(Path::new(&host)) {
+            MOUNT_ATTR_RDONLY
+        } else {
+            0
+        };
+        let clear = rdonly | MOUNT_ATTR_NODEV;
+        steps.push(bind(
+            slot,
+            &node,
+            0,
+            clear,
+            false,
+            format!("bind {host} on {}", node.display()),
+        ));
+    }
+    for (link, to) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+        ("ptmx", "pts/ptmx"),
+    ] {
+        let what = format!("symlink {shown}/{link} -> {to}");
+        model.symlink(steps, Path::new(to), &inside.join(link), what, index, dst)?;
+    }
+    let pts = inside.join("pts");
+    model.ensure_dir(steps, &pts, index, dst)?;
+    steps.push(fs_mount(
+        "devpts",
+        &[("newinstance", ""), ("ptmxmode", "0666"), ("mode", "620")],
+        MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+        &pts,
+        None,
+        format!("mount a devpts on {shown}/pts"),
+    ));
+    model.mounted(&pts, Backing::Opaque);
+    let shm = inside.join("shm");
+    model.ensure_dir(steps, &shm, index, dst)?;
+    steps.push(fs_mount(
+        "tmpfs",
+        &[("mode", "1777")],
+        MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+        &shm,
+        None,
+        format!("mount a tmpfs on {shown}/shm"),
+    ));
+    model.mounted(&shm, Backing::Fresh);
     Ok(())
 }
 

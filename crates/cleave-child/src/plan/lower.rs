@@ -1,0 +1,250 @@
+//! [`Op::lower`] and [`Op::name`]: one arm per op, kept apart from the ops' definitions.
+use super::Op;
+
+impl<S, B> Op<S, B> {
+    /// The op's name (its variant), for messages and tests.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::SetHostname { .. } => "SetHostname",
+            Op::SetDomainname { .. } => "SetDomainname",
+            Op::Chdir { .. } => "Chdir",
+            Op::ChdirOrRoot { .. } => "ChdirOrRoot",
+            Op::Propagation { .. } => "Propagation",
+            Op::OpenPath { .. } => "OpenPath",
+            Op::CheckIdentity { .. } => "CheckIdentity",
+            Op::BindRoot { .. } => "BindRoot",
+            Op::Bind { .. } => "Bind",
+            Op::FsMount { .. } => "FsMount",
+            Op::MkdirAt { .. } => "MkdirAt",
+            Op::CreateFileAt { .. } => "CreateFileAt",
+            Op::SymlinkAt { .. } => "SymlinkAt",
+            Op::SetAttrAt { .. } => "SetAttrAt",
+            Op::MaskAt { .. } => "MaskAt",
+            Op::ReadOnlyAt { .. } => "ReadOnlyAt",
+            Op::PivotRoot { .. } => "PivotRoot",
+            Op::CloseSlots => "CloseSlots",
+            Op::WriteFile { .. } => "WriteFile",
+            Op::WriteFd { .. } => "WriteFd",
+            Op::SetNs { .. } => "SetNs",
+            Op::Unshare { .. } => "Unshare",
+            Op::LockMounts { .. } => "LockMounts",
+            Op::LoopbackUp => "LoopbackUp",
+            Op::SetRlimit { .. } => "SetRlimit",
+            Op::Setsid => "Setsid",
+            Op::NoNewPrivs => "NoNewPrivs",
+            Op::ParentDeathSignal { .. } => "ParentDeathSignal",
+            Op::KeepCaps { .. } => "KeepCaps",
+            Op::SetIds { .. } => "SetIds",
+            Op::DropBounding { .. } => "DropBounding",
+            Op::SetCaps { .. } => "SetCaps",
+            Op::SetCapSets { .. } => "SetCapSets",
+            Op::Ambient { .. } => "Ambient",
+            Op::SeccompFilter { .. } => "SeccompFilter",
+            Op::NewSessionKeyring => "NewSessionKeyring",
+            Op::ForkInit { .. } => "ForkInit",
+            Op::SetGroups { .. } => "SetGroups",
+            Op::Umask { .. } => "Umask",
+            Op::ControllingTerminal { .. } => "ControllingTerminal",
+            Op::WaitForStart { .. } => "WaitForStart",
+            Op::MknodAt { .. } => "MknodAt",
+        }
+    }
+
+    /// The same op with its strings and bytes turned by `s` and `b` (the parent lowers
+    /// owned values into pointers this way).
+    pub fn lower<S2, B2>(
+        &self,
+        mut s: impl FnMut(&S) -> S2,
+        mut b: impl FnMut(&B) -> B2,
+    ) -> Op<S2, B2> {
+        match self {
+            Op::SetHostname { name } => Op::SetHostname { name: b(name) },
+            Op::SetDomainname { name } => Op::SetDomainname { name: b(name) },
+            Op::Chdir { path } => Op::Chdir { path: s(path) },
+            Op::ChdirOrRoot { path } => Op::ChdirOrRoot { path: s(path) },
+            Op::Propagation { flags } => Op::Propagation { flags: *flags },
+            Op::OpenPath { path, flags, slot } => Op::OpenPath {
+                path: s(path),
+                flags: *flags,
+                slot: *slot,
+            },
+            Op::CheckIdentity { slot, dev, ino } => Op::CheckIdentity {
+                slot: *slot,
+                dev: *dev,
+                ino: *ino,
+            },
+            Op::BindRoot { dir, root } => Op::BindRoot {
+                dir: *dir,
+                root: *root,
+            },
+            Op::Bind {
+                src,
+                root,
+                dst,
+                set,
+                clear,
+                recursive,
+            } => Op::Bind {
+                src: *src,
+                root: *root,
+                dst: s(dst),
+                set: *set,
+                clear: *clear,
+                recursive: *recursive,
+            },
+            Op::FsMount {
+                fstype,
+                options,
+                attrs,
+                root,
+                dst,
+                keep,
+            } => Op::FsMount {
+                fstype: s(fstype),
+                options: b(options),
+                attrs: *attrs,
+                root: *root,
+                dst: s(dst),
+                keep: *keep,
+            },
+            Op::MkdirAt {
+                root,
+                parent,
+                name,
+                mode,
+            } => Op::MkdirAt {
+                root: *root,
+                parent: s(parent),
+                name: s(name),
+                mode: *mode,
+            },
+            Op::CreateFileAt {
+                root,
+                parent,
+                name,
+                mode,
+            } => Op::CreateFileAt {
+                root: *root,
+                parent: s(parent),
+                name: s(name),
+                mode: *mode,
+            },
+            Op::SymlinkAt {
+                root,
+                parent,
+                name,
+                target,
+            } => Op::SymlinkAt {
+                root: *root,
+                parent: s(parent),
+                name: s(name),
+                target: s(target),
+            },
+            Op::SetAttrAt {
+                root,
+                path,
+                set,
+                clear,
+                recursive,
+            } => Op::SetAttrAt {
+                root: *root,
+                path: s(path),
+                set: *set,
+                clear: *clear,
+                recursive: *recursive,
+            },
+            Op::MaskAt { root, path, empty } => Op::MaskAt {
+                root: *root,
+                path: s(path),
+                empty: *empty,
+            },
+            Op::ReadOnlyAt { root, path } => Op::ReadOnlyAt {
+                root: *root,
+                path: s(path),
+            },
+            Op::PivotRoot { root } => Op::PivotRoot { root: *root },
+            Op::CloseSlots => Op::CloseSlots,
+            Op::WriteFile { path, data } => Op::WriteFile {
+                path: s(path),
+                data: b(data),
+            },
+            Op::WriteFd { fd, data } => Op::WriteFd {
+                fd: *fd,
+                data: b(data),
+            },
+            Op::SetNs { slot, nstype } => Op::SetNs {
+                slot: *slot,
+                nstype: *nstype,
+            },
+            Op::Unshare { flags } => Op::Unshare { flags: *flags },
+            Op::LockMounts { uid_map, gid_map } => Op::LockMounts {
+                uid_map: b(uid_map),
+                gid_map: b(gid_map),
+            },
+            Op::LoopbackUp => Op::LoopbackUp,
+            Op::SetRlimit {
+                resource,
+                soft,
+                hard,
+            } => Op::SetRlimit {
+                resource: *resource,
+                soft: *soft,
+                hard: *hard,
+            },
+            Op::Setsid => Op::Setsid,
+            Op::NoNewPrivs => Op::NoNewPrivs,
+            Op::ParentDeathSignal { signal, parent } => Op::ParentDeathSignal {
+                signal: *signal,
+                parent: *parent,
+            },
+            Op::KeepCaps { keep } => Op::KeepCaps { keep: *keep },
+            Op::SetIds {
+                uid,
+                gid,
+                clear_groups,
+            } => Op::SetIds {
+                uid: *uid,
+                gid: *gid,
+                clear_groups: *clear_groups,
+            },
+            Op::DropBounding { keep } => Op::DropBounding { keep: *keep },
+            Op::SetCaps { mask } => Op::SetCaps { mask: *mask },
+            Op::SetCapSets {
+                effective,
+                permitted,
+                inheritable,
+            } => Op::SetCapSets {
+                effective: *effective,
+                permitted: *permitted,
+                inheritable: *inheritable,
+            },
+            Op::Ambient { mask } => Op::Ambient { mask: *mask },
+            Op::SeccompFilter { filter } => Op::SeccompFilter { filter: b(filter) },
+            Op::NewSessionKeyring => Op::NewSessionKeyring,
+            Op::ForkInit { program_stack } => Op::ForkInit {
+                program_stack: *program_stack,
+            },
+            Op::SetGroups { groups } => Op::SetGroups { groups: b(groups) },
+            Op::Umask { mask } => Op::Umask { mask: *mask },
+            Op::ControllingTerminal { fd } => Op::ControllingTerminal { fd: *fd },
+            Op::WaitForStart { fd } => Op::WaitForStart { fd: *fd },
+            Op::MknodAt {
+                root,
+                parent,
+                name,
+                mode,
+                dev,
+                uid,
+                gid,
+            } => Op::MknodAt {
+                root: *root,
+                parent: s(parent),
+                name: s(name),
+                mode: *mode,
+                dev: *dev,
+                uid: *uid,
+                gid: *gid,
+            },
+        }
+    }
+}

@@ -1,0 +1,173 @@
+use super::*;
+use crate::mount::model::Model;
+
+fn tree(name: &str) -> PathBuf {
+    let root = std::env::temp_dir().join(format!("cleave-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.join("usr/lib")).unwrap();
+    std::os::unix::fs::symlink("usr/lib", root.join("lib")).unwrap();
+    std::os::unix::fs::symlink("/usr", root.join("abs")).unwrap();
+    std::os::unix::fs::symlink("../../..", root.join("usr/up")).unwrap();
+    root
+}
+
+#[test]
+fn symlinks_resolve_inside_the_root() {
+    let root = tree("resolve");
+    let model = Model::new(root.clone(), true);
+    let r = |p: &str| model.resolve(Path::new(p), 0);
+    assert_eq!(r("/lib/x").unwrap(), Path::new("/usr/lib/x"));
+    assert_eq!(r("/abs/lib").unwrap(), Path::new("/usr/lib"));
+    assert_eq!(r("/new/dir").unwrap(), Path::new("/new/dir"));
+    let e = r("/usr/up/etc").unwrap_err().to_string();
+    assert!(e.contains("leaves the new root"), "{e}");
+    let e = r("/../etc").unwrap_err().to_string();
+    assert!(e.contains("`..` is not allowed"), "{e}");
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn links_and_tmpfs_made_by_earlier_ops_count() {
+    // A symlink made by an op cannot send a later mkdir to the host...
+    let fs = Filesystem {
+        ops: vec![
+            MountOp::Tmpfs { dst: "/mnt".into() },
+            MountOp::Symlink {
+                target: "/tmp".into(),
+                dst: "/mnt/l".into(),
+            },
+            MountOp::Dir {
+                dst: "/mnt/l/escaped".into(),
+            },
+        ],
+        ..Default::default()
+    };
+    let e = fs.compile(true).unwrap_err().to_string();
+    assert!(
+        e.contains("/tmp/escaped") && e.contains("nothing is created on the host"),
+        "{e}"
+    );
+    // ...and under a new root it lands inside the root.
+    let root = tree("links");
+    let fs = Filesystem {
+        rootfs: Some(root.clone()),
+        ops: vec![
+            MountOp::Symlink {
+                target: "/outside".into(),
+                dst: "/y".into(),
+            },
+            MountOp::Dir { dst: "/y/d".into() },
+        ],
+        ..Default::default()
+    };
+    let steps = fs.compile(true).unwrap().steps;
+    // Each mkdir names its parent relative to the root fd, and the new name.
+    let mkdirs: Vec<(&[u8], &[u8])> = steps
+        .iter()
+        .filter_map(|s| match &s.op {
+            Op::MkdirAt {
+                root, parent, name, ..
+            } => {
+                assert_eq!(*root, ROOT);
+                Some((parent.as_slice(), name.as_slice()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        mkdirs,
+        [(&b"."[..], &b"outside"[..]), (&b"outside"[..], &b"d"[..])]
+    );
+    // A path that exists on the host but sits under an earlier tmpfs is created there.
+    let fs = Filesystem {
+        ops: vec![
+            MountOp::Tmpfs { dst: "/etc".into() },
+            MountOp::RoBind {
+                src: "/usr/share".into(),
+                dst: "/etc/ssl".into(),
+            },
+        ],
+        ..Default::default()
+    };
+    let steps = fs.compile(true).unwrap().steps;
+    assert!(steps
+        .iter()
+        .any(|s| s.op.name() == "MkdirAt" && s.what == "mkdir /etc/ssl"));
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn bad_paths_fail_before_any_step() {
+    let fs = Filesystem {
+        ops: vec![MountOp::Tmpfs { dst: "tmp".into() }],
+        ..Default::default()
+    };
+    let e = fs.compile(true).unwrap_err().to_string();
+    assert!(e.contains("absolute path"), "{e}");
+    let fs = Filesystem {
+        ops: vec![MountOp::Bind {
+            src: "/no/such/src".into(),
+            dst: "/x".into(),
+        }],
+        ..Default::default()
+    };
+    let e = fs.compile(true).unwrap_err().to_string();
+    assert!(e.contains("/no/such/src"), "{e}");
+    let fs = Filesystem {
+        rootfs: Some("/no/such/root".into()),
+        ..Default::default()
+    };
+    let e = fs.compile(true).unwrap_err().to_string();
+    assert!(e.contains("the new root: /no/such/root"), "{e}");
+    let fs = Filesystem {
+        ops: vec![MountOp::Tmpfs { dst: "/tmp".into() }],
+        ..Default::default()
+    };
+    assert!(fs.compile(false).is_err());
+}
+
+#[test]
+fn ops_compile_in_order_and_end_with_pivot_root() {
+    let root = tree("compile");
+    let fs = Filesystem {
+        rootfs: Some(root.clone()),
+        ops: vec![
+            MountOp::Tmpfs { dst: "/tmp".into() },
+            MountOp::RoBind {
+                src: "/etc".into(),
+                dst: "/lib/etc".into(),
+            },
+        ],
+        ..Default::default()
+    };
+    let Compiled { steps, slots } = fs.compile(true).unwrap();
+    let kinds: Vec<&str> = steps.iter().map(|s| s.op.name()).collect();
+    // The root and the source are opened before anything changes, the root checked.
+    assert_eq!(
+        kinds[..4],
+        ["OpenPath", "CheckIdentity", "OpenPath", "Propagation"]
+    );
+    assert!(
+        matches!(&steps[2].op, Op::OpenPath { path, slot, .. } if path == b"/etc" && *slot == FIRST_SOURCE)
+    );
+    assert_eq!(slots, FIRST_SOURCE as usize + 1);
+    let pivot = kinds.iter().position(|k| *k == "PivotRoot").unwrap();
+    assert_eq!(kinds[pivot..], ["PivotRoot", "CloseSlots", "ChdirOrRoot"]);
+    let tmp = steps
+        .iter()
+        .position(|s| s.what == "mount a tmpfs on /tmp")
+        .unwrap();
+    let bind = kinds.iter().position(|k| *k == "Bind").unwrap();
+    assert!(tmp < bind);
+    // The bind lands on the resolved path, relative to the root fd, read-only and nodev.
+    assert!(
+        matches!(&steps[bind].op, Op::Bind { src, root, dst, set, recursive: true, .. }
+            if *src == FIRST_SOURCE && *root == ROOT && dst == b"usr/lib/etc"
+                && *set == MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV),
+        "{:?}",
+        steps[bind]
+    );
+    // Every step names the operation it came from.
+    assert_eq!(steps[bind].origin, Some(Origin::Mount(1)));
+    std::fs::remove_dir_all(&root).unwrap();
+}
