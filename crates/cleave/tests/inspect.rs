@@ -3,6 +3,7 @@
 mod common;
 
 use cleave::inspect::{compare, Report, Shared};
+use cleave::error::TargetProblem;
 use cleave::{CloneFlags as F, Error, Fork, Task};
 use cleave_child::sys;
 use common::*;
@@ -171,7 +172,10 @@ fn unprivileged_sees_unknown_with_the_reason() -> TestResult {
 
 fn bad_and_gone_pids_are_errors() -> TestResult {
     ensure!(
-        matches!(compare(0, None), Err(Error::InvalidArgument { .. })),
+        matches!(
+            compare(0, None),
+            Err(Error::Target(TargetProblem::NotPositive(0)))
+        ),
         "pid 0"
     );
     let mut c = Fork::new().spawn(|| 0).map_err(|e| e.to_string())?;

@@ -1,7 +1,7 @@
 //! [`Command`]: a program started in a child made with the clone flags of your choice.
 use super::{clone_error, owned_pidfd, reaper_for, CloneSpec};
 use crate::child::{Child, ExitStatus, Output, Reaper};
-use crate::error::{Error, Result};
+use crate::error::{Error, RequestProblem, Result};
 use crate::flags::CloneFlags;
 use crate::plan::{text, PlanData, PlanInput, Step};
 use crate::raw;
@@ -514,9 +514,7 @@ impl Command {
             return Err(Error::ThreadExec);
         }
         if flags.contains(CloneFlags::VFORK) && self.caller_runs_alongside() {
-            return Err(Error::InvalidArgument {
-                what: "CLONE_VFORK would suspend cleave until exec, but this child waits for cleave first (id maps written from outside) or never execs (a PID namespace's init): drop vfork".into(),
-            });
+            return Err(RequestProblem::VforkWhileCallerActs.into());
         }
         let exit_signal = self.spec.exit_signal_for(flags);
         self.check_values()?;
@@ -524,9 +522,7 @@ impl Command {
         let shared_fds = flags.contains(CloneFlags::FILES);
         let io = self.resolve_stdio(defaults);
         if shared_fds && io.iter().any(|s| *s != Io::Inherit) {
-            return Err(Error::InvalidArgument {
-                what: "stdio cannot be redirected when the fd table is shared with the caller (CLONE_FILES): the change would hit the caller too".into(),
-            });
+            return Err(RequestProblem::StdioWithSharedFiles.into());
         }
         let vm = flags.contains(CloneFlags::VM);
         let vfork = flags.contains(CloneFlags::VFORK);
