@@ -158,7 +158,10 @@ impl Rlimit {
 
 /// The names of the resource limits, in lower case (`cpu`, `nofile`, ...).
 pub fn rlimit_names() -> Vec<String> {
-    RLIMITS.iter().map(|(n, _)| n.to_ascii_lowercase()).collect()
+    RLIMITS
+        .iter()
+        .map(|(n, _)| n.to_ascii_lowercase())
+        .collect()
 }
 
 impl std::str::FromStr for Rlimit {
@@ -170,7 +173,9 @@ impl std::str::FromStr for Rlimit {
             given: s.to_string(),
             fault,
         };
-        let (name, values) = s.split_once('=').ok_or_else(|| bad(RlimitFault::NoEquals))?;
+        let (name, values) = s
+            .split_once('=')
+            .ok_or_else(|| bad(RlimitFault::NoEquals))?;
         let up = name.trim().to_ascii_uppercase();
         let bare = up.strip_prefix("RLIMIT_").unwrap_or(&up);
         let resource = RLIMITS

@@ -484,4 +484,3 @@ pub enum MountProblem {
 
 /// Result with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-

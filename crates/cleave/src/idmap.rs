@@ -124,12 +124,7 @@ pub fn check(maps: &[IdMap], kind: IdKind) -> Result<()> {
             if overlap(a.inside, b.inside, a.count, b.count)
                 || overlap(a.outside, b.outside, a.count, b.count)
             {
-                return Err(IdMapProblem::Overlap {
-                    kind,
-                    a: *a,
-                    b: *b,
-                }
-                .into());
+                return Err(IdMapProblem::Overlap { kind, a: *a, b: *b }.into());
             }
         }
     }
@@ -452,7 +447,10 @@ mod tests {
         };
         assert!(matches!(
             check(&[a, b], IdKind::User),
-            Err(Error::IdMapping(IdMapProblem::Overlap { kind: IdKind::User, .. }))
+            Err(Error::IdMapping(IdMapProblem::Overlap {
+                kind: IdKind::User,
+                ..
+            }))
         ));
         let c = IdMap {
             inside: 10,

@@ -335,9 +335,7 @@ pub fn compare(pid: i32, other: Option<i32>) -> Result<Report> {
     let (other, other_is_parent) = match other {
         Some(o) => (o, false),
         None if a.ppid > 0 => (a.ppid, true),
-        None => {
-            return Err(TargetProblem::NoParent(pid).into())
-        }
+        None => return Err(TargetProblem::NoParent(pid).into()),
     };
     let b = facts(other)?;
     let mut rows = kcmp_rows(pid, other);

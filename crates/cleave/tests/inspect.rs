@@ -2,8 +2,8 @@
 //! thread-like task, a fork, a CLONE_THREAD task, new namespaces, CLONE_SYSVSEM.
 mod common;
 
-use cleave::inspect::{compare, Report, Shared};
 use cleave::error::TargetProblem;
+use cleave::inspect::{compare, Report, Shared};
 use cleave::{CloneFlags as F, Error, Fork, Task};
 use cleave_child::sys;
 use common::*;

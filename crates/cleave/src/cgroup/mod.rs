@@ -397,10 +397,7 @@ mod tests {
                 ..Limits::default()
             },
         ] {
-            assert!(
-                matches!(bad.validate(), Err(Error::Limit(_))),
-                "{bad:?}"
-            );
+            assert!(matches!(bad.validate(), Err(Error::Limit(_))), "{bad:?}");
         }
         assert!(check_memory(MIN_MEMORY).is_ok());
         let e = check_memory(1).unwrap_err();

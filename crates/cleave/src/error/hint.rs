@@ -80,4 +80,3 @@ fn enter_hint(errno: i32) -> Option<String> {
         _ => return None,
     })
 }
-

@@ -173,7 +173,9 @@ pub enum CgroupProblem {
     #[error("invalid cgroup name {0:?}: give 1 to 200 characters without '/' or a leading '.'")]
     BadName(String),
     /// A parent was given, and the host mounts no cgroup2 hierarchy.
-    #[error("a cgroup parent must be a cgroup2 directory, and this host mounts no cgroup2 hierarchy")]
+    #[error(
+        "a cgroup parent must be a cgroup2 directory, and this host mounts no cgroup2 hierarchy"
+    )]
     ParentWithoutCgroup2,
     /// The parent is not a cgroup2 directory.
     #[error("cgroup parent {} is not a cgroup2 directory (it has no cgroup.controllers)", .0.display())]
@@ -277,8 +279,6 @@ mod tests {
             e.named("HOSTNAME"),
             format!("HOSTNAME \"{}…\": too long", "a".repeat(20))
         );
-        assert!(Error::from(e)
-            .to_string()
-            .starts_with("hostname \"aaaa"));
+        assert!(Error::from(e).to_string().starts_with("hostname \"aaaa"));
     }
 }

@@ -3,11 +3,14 @@
 //! and never fail; `spawn()` validates against the kernel's rules, then clones.
 mod command;
 mod fork;
+mod report;
+mod stdio;
 mod task;
 
 pub(crate) use command::AfterClone;
-pub use command::{Command, Stdio};
+pub use command::Command;
 pub use fork::Fork;
+pub use stdio::Stdio;
 pub use task::{Task, TaskHandle};
 
 use crate::child::Reaper;
