@@ -78,7 +78,7 @@ fn closest(bare: &str) -> Option<&'static str> {
     let mut best: Option<(usize, &'static str)> = None;
     for n in NAMES {
         let d = edit_distance(bare, n);
-        if d <= 2 && best.map_or(true, |(b, _)| d < b) {
+        if d <= 2 && best.is_none_or(|(b, _)| d < b) {
             best = Some((d, n));
         }
     }

@@ -227,8 +227,8 @@ impl CgroupSet {
     /// This never makes the call fail.
     ///
     /// Fails with [`Error::Cgroup`] naming the file (and [`Error::hint`] saying how to fix
-    /// it), [`Error::CgroupRequest`] for a bad name or parent, or [`Error::Limit`] for a bad limit; on failure, whatever was
-    /// created is removed.
+    /// it), [`Error::CgroupRequest`] for a bad name or parent, or [`Error::Limit`] for a bad
+    /// limit; on failure, whatever was created is removed.
     pub fn create(name: &str, limits: &Limits, parent: Option<&Path>) -> Result<CgroupSet> {
         CgroupSet::create_in(&Layout::detect()?, name, limits, parent)
     }

@@ -11,17 +11,17 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 /// the program (and whatever it passed the fd to) closes it.
 #[derive(Debug, Default)]
 pub enum Stdio {
-    /// The caller's own fd (the default of [`Command::spawn`] and [`Command::status`]).
+    /// The caller's own fd (the default of [`Command::spawn`](crate::Command::spawn) and [`Command::status`](crate::Command::status)).
     #[default]
     Inherit,
     /// `/dev/null`, opened for reading and writing.
     Null,
-    /// A new pipe: the program gets one end, the [`Child`] the other, as
-    /// [`Child::stdin`], [`Child::stdout`] or [`Child::stderr`].
+    /// A new pipe: the program gets one end, the [`Child`](crate::Child) the other, as
+    /// [`Child::stdin`](crate::Child::stdin), [`Child::stdout`](crate::Child::stdout) or [`Child::stderr`](crate::Child::stderr).
     Piped,
     /// This fd, installed as 0, 1 or 2 in the program. It is moved into the first child
     /// spawned with it and closed in this process once that child has started: a later
-    /// spawn of the same [`Command`] uses the default again unless it is given a new one.
+    /// spawn of the same [`Command`](crate::Command) uses the default again unless it is given a new one.
     Fd(OwnedFd),
 }
 
@@ -82,9 +82,9 @@ pub(super) enum Io {
     Fd(RawFd),
 }
 
-/// What [`Command::spawn`] and [`Command::status`] give an fd left unset.
+/// What [`Command::spawn`](crate::Command::spawn) and [`Command::status`](crate::Command::status) give an fd left unset.
 pub(super) const INHERIT_ALL: [Io; 3] = [Io::Inherit; 3];
-/// What [`Command::output`] gives an fd left unset (std's choice): no input, both outputs
+/// What [`Command::output`](crate::Command::output) gives an fd left unset (std's choice): no input, both outputs
 /// captured.
 pub(super) const CAPTURE: [Io; 3] = [Io::Null, Io::Piped, Io::Piped];
 
