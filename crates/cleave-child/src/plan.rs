@@ -444,7 +444,6 @@ pub enum Op<S = Str, B = Bytes> {
     },
 }
 
-
 /// Everything a program child needs between clone and exec.
 #[repr(C)]
 #[derive(Debug)]

@@ -1,6 +1,6 @@
 //! How the CLI reports errors, and its exit codes.
 use crate::cmd::spawn::Labels;
-use cleave::error::{Origin, Problem};
+use cleave::error::{IdKind, IdMapProblem, Origin, Problem};
 use cleave::Error;
 
 /// The request is invalid (bad flag, impossible combination, bad argument).
@@ -31,11 +31,14 @@ pub fn error_at(err: &Error, labels: &Labels) -> i32 {
             } else {
                 ": "
             };
-            eprintln!(
-                "cleave: {}{sep}{}",
-                labels.name(origin),
-                labels.problem(problem)
-            );
+            // A limit names the one option it came from.
+            let name = match (origin, problem) {
+                (cleave::error::Origin::Limits, cleave::error::Problem::Limit(p)) => {
+                    Labels::limit(p).to_string()
+                }
+                _ => labels.name(origin),
+            };
+            eprintln!("cleave: {name}{sep}{}", labels.problem(problem));
         }
         Error::ChildSetup {
             step,
@@ -47,6 +50,17 @@ pub fn error_at(err: &Error, labels: &Labels) -> i32 {
                 labels.name(origin),
                 errno_text(source)
             );
+        }
+        Error::IdMapping(
+            p @ (IdMapProblem::BadRange { kind, .. }
+            | IdMapProblem::TooMany { kind, .. }
+            | IdMapProblem::Overlap { kind, .. }),
+        ) => {
+            let option = match kind {
+                IdKind::User => "--map-user",
+                _ => "--map-group",
+            };
+            eprintln!("cleave: {option}: {p}");
         }
         _ => return error(err),
     }
@@ -113,9 +127,16 @@ pub fn exit_code(err: &Error) -> i32 {
     match err {
         Error::InvalidRequest { .. }
         | Error::ParseFlags(_)
-        | Error::InvalidArgument { .. }
         | Error::Invalid { .. }
-        | Error::NeedsClone3 { .. } => EXIT_BAD_REQUEST,
+        | Error::NeedsClone3 { .. }
+        | Error::OutOfRange(_)
+        | Error::IdMapping(_)
+        | Error::Limit(_)
+        | Error::CgroupRequest(_)
+        | Error::Capability(_)
+        | Error::Rlimit(_)
+        | Error::Target(_)
+        | Error::Request(_) => EXIT_BAD_REQUEST,
         Error::Exec { .. } => EXIT_EXEC_FAILED,
         // The target is not there: a bad request, unlike a refusal.
         Error::Enter { source, .. } if source.raw_os_error() == Some(libc::ESRCH) => {

@@ -1,5 +1,5 @@
 //! Capability names and sets (capabilities(7)), and resource limit names (getrlimit(2)).
-use crate::error::{one_line, Error, Result};
+use crate::error::{CapabilityProblem, Error, Result, RlimitFault, RlimitProblem};
 
 /// Capability names in number order (CAP_CHOWN is 0).
 pub const NAMES: [&str; 41] = [
@@ -63,12 +63,42 @@ pub fn parse_cap(s: &str) -> Result<u64> {
         .iter()
         .position(|n| *n == bare)
         .map(|i| 1u64 << i)
-        .ok_or_else(|| Error::InvalidArgument {
-            what: format!(
-                "unknown capability `{}`: use a name from capabilities(7) such as CAP_NET_ADMIN, or ALL",
-                one_line(s)
-            ),
+        .ok_or_else(|| {
+            CapabilityProblem {
+                name: s.trim().to_string(),
+                suggestion: closest(bare).map(|n| format!("CAP_{n}")),
+            }
+            .into()
         })
+}
+
+/// The known capability within two edits of `bare` (upper case, without `CAP_`), if one is
+/// closest: the likely typo behind an unknown name.
+fn closest(bare: &str) -> Option<&'static str> {
+    let mut best: Option<(usize, &'static str)> = None;
+    for n in NAMES {
+        let d = edit_distance(bare, n);
+        if d <= 2 && best.is_none_or(|(b, _)| d < b) {
+            best = Some((d, n));
+        }
+    }
+    best.map(|(_, n)| n)
+}
+
+/// Levenshtein distance between two ASCII words.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut diag = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let up = row[j + 1];
+            row[j + 1] = (diag + usize::from(ca != cb)).min(up + 1).min(row[j] + 1);
+            diag = up;
+        }
+    }
+    row[b.len()]
 }
 
 /// The names of the capabilities in `mask`, `CAP_`-prefixed.
@@ -126,18 +156,26 @@ impl Rlimit {
     }
 }
 
+/// The names of the resource limits, in lower case (`cpu`, `nofile`, ...).
+pub fn rlimit_names() -> Vec<String> {
+    RLIMITS
+        .iter()
+        .map(|(n, _)| n.to_ascii_lowercase())
+        .collect()
+}
+
 impl std::str::FromStr for Rlimit {
     type Err = Error;
 
     /// Reads `NAME=SOFT[:HARD]`, e.g. `nofile=1024:4096`, `core=0`, `cpu=unlimited`.
     fn from_str(s: &str) -> Result<Rlimit> {
-        let bad = |why: String| Error::InvalidArgument {
-            what: format!(
-                "resource limit {}: {why}; write NAME=SOFT[:HARD], e.g. nofile=1024:4096",
-                one_line(s)
-            ),
+        let bad = |fault: RlimitFault| RlimitProblem {
+            given: s.to_string(),
+            fault,
         };
-        let (name, values) = s.split_once('=').ok_or_else(|| bad("no `=`".into()))?;
+        let (name, values) = s
+            .split_once('=')
+            .ok_or_else(|| bad(RlimitFault::NoEquals))?;
         let up = name.trim().to_ascii_uppercase();
         let bare = up.strip_prefix("RLIMIT_").unwrap_or(&up);
         let resource = RLIMITS
@@ -145,22 +183,16 @@ impl std::str::FromStr for Rlimit {
             .find(|(n, _)| *n == bare)
             .map(|(_, r)| *r)
             .ok_or_else(|| {
-                bad(format!(
-                    "unknown limit `{}` (known: {})",
-                    one_line(name),
-                    RLIMITS
-                        .iter()
-                        .map(|(n, _)| n.to_ascii_lowercase())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
+                bad(RlimitFault::UnknownName {
+                    name: name.to_string(),
+                })
             })?;
         let num = |t: &str| -> Result<u64> {
             match t.trim() {
                 "unlimited" | "infinity" => Ok(u64::MAX),
                 n => n
                     .parse()
-                    .map_err(|_| bad(format!("`{}` is not a number or `unlimited`", one_line(n)))),
+                    .map_err(|_| bad(RlimitFault::NotANumber(n.to_string())).into()),
             }
         };
         let (soft, hard) = match values.split_once(':') {
@@ -171,7 +203,7 @@ impl std::str::FromStr for Rlimit {
             }
         };
         if soft > hard {
-            return Err(bad("the soft limit is above the hard limit".into()));
+            return Err(bad(RlimitFault::SoftAboveHard).into());
         }
         Ok(Rlimit {
             resource,
@@ -194,6 +226,21 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("capabilities(7)"));
+        // A typo within two edits of a known name gets it suggested; nothing near, nothing.
+        let suggested = |name: &str| match parse_cap(name) {
+            Err(Error::Capability(p)) => p.suggestion,
+            other => panic!("{name}: {other:?}"),
+        };
+        assert_eq!(suggested("CAP_SYS_ADMN").as_deref(), Some("CAP_SYS_ADMIN"));
+        assert_eq!(suggested("net_admn").as_deref(), Some("CAP_NET_ADMIN"));
+        assert_eq!(suggested("cap_sysadmin").as_deref(), Some("CAP_SYS_ADMIN"));
+        assert_eq!(suggested("CAP_FLY"), None);
+        assert_eq!(suggested("TOTALLY_WRONG"), None);
+        let text = parse_cap("CAP_SYS_ADMN").unwrap_err().to_string();
+        assert!(
+            text.contains("did you mean CAP_SYS_ADMIN?") && !text.contains("--"),
+            "{text}"
+        );
         assert_eq!(
             names((1 << 0) | (1 << 40)),
             ["CAP_CHOWN", "CAP_CHECKPOINT_RESTORE"]
@@ -210,8 +257,21 @@ mod tests {
         );
         let r: Rlimit = "RLIMIT_CORE=unlimited".parse().unwrap();
         assert_eq!((r.soft, r.hard), (u64::MAX, u64::MAX));
-        for bad in ["nofile", "bogus=1", "nofile=x", "nofile=10:5"] {
-            assert!(bad.parse::<Rlimit>().is_err(), "{bad}");
+        for (bad, fault) in [
+            ("nofile", RlimitFault::NoEquals),
+            (
+                "bogus=1",
+                RlimitFault::UnknownName {
+                    name: "bogus".into(),
+                },
+            ),
+            ("nofile=x", RlimitFault::NotANumber("x".into())),
+            ("nofile=10:5", RlimitFault::SoftAboveHard),
+        ] {
+            match bad.parse::<Rlimit>() {
+                Err(Error::Rlimit(p)) => assert_eq!((p.given.as_str(), p.fault), (bad, fault)),
+                other => panic!("{bad}: {other:?}"),
+            }
         }
     }
 }

@@ -24,7 +24,7 @@ mod context;
 
 pub use context::Context;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TargetProblem};
 use crate::flags::CloneFlags;
 use crate::ns::{nsfs_id, Namespace};
 use crate::{raw, Command};
@@ -210,9 +210,7 @@ impl Enter {
     /// visible and the paths mean what they meant. Refused from a multi-threaded process.
     pub fn join(&self) -> Result<Entered> {
         if self.target <= 0 {
-            return Err(Error::InvalidArgument {
-                what: format!("target process id {}: give a positive PID", self.target),
-            });
+            return Err(TargetProblem::NotPositive(self.target).into());
         }
         let t = program_behind_init(self.target).unwrap_or(self.target);
         let threads = raw::thread_count();

@@ -1,10 +1,23 @@
-//! The library's one error type, with advice for the common errnos.
-use crate::flags::rules::{errno_name, Interface, Violation};
+//! The library's one error type: what went wrong, where it came from ([`Origin`]), and what
+//! is wrong with a value ([`Problem`] and the typed problems of [`problem`]); the advice for
+//! the common errnos is in `hint`, the quoting of values in `text`.
+use crate::flags::rules::{Interface, Violation};
 use crate::flags::{CloneFlags, ParseError};
 use crate::ns::Namespace;
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
+
+mod hint;
+pub mod problem;
+mod text;
+
+pub use problem::{
+    CapabilityProblem, CgroupProblem, IdKind, IdMapProblem, LimitProblem, MapFault, RangeError,
+    RequestProblem, RlimitFault, RlimitProblem, TargetProblem,
+};
+pub(crate) use text::errno_text;
+pub use text::{one_line, quote_prefix, QUOTED_PREFIX};
 
 /// Everything that can go wrong while creating or managing a child.
 #[derive(Debug, thiserror::Error)]
@@ -21,12 +34,6 @@ pub enum Error {
     /// A flag expression could not be read.
     #[error(transparent)]
     ParseFlags(#[from] ParseError),
-    /// An argument the library cannot pass on (say why in `what`).
-    #[error("invalid argument: {what}")]
-    InvalidArgument {
-        /// What was wrong and how to fix it.
-        what: String,
-    },
     /// The kernel refused the clone.
     #[error("{} failed for flags {flags} ({})", interface_name(*.interface), errno_text(.source))]
     Clone {
@@ -207,6 +214,30 @@ pub enum Error {
         /// Why.
         source: io::Error,
     },
+    /// A value outside what the kernel accepts; nothing was created.
+    #[error(transparent)]
+    OutOfRange(#[from] RangeError),
+    /// The id maps of a new user namespace cannot be used as given; nothing was created.
+    #[error(transparent)]
+    IdMapping(#[from] IdMapProblem),
+    /// A cgroup limit the controllers would refuse or clamp; nothing was created.
+    #[error(transparent)]
+    Limit(#[from] LimitProblem),
+    /// A cgroup set that cannot be made as asked (its name, its parent); nothing was created.
+    #[error(transparent)]
+    CgroupRequest(#[from] CgroupProblem),
+    /// An unknown capability name.
+    #[error(transparent)]
+    Capability(#[from] CapabilityProblem),
+    /// A resource limit that cannot be read.
+    #[error(transparent)]
+    Rlimit(#[from] RlimitProblem),
+    /// A process id that cannot name a process to enter or inspect.
+    #[error(transparent)]
+    Target(#[from] TargetProblem),
+    /// A spawn request that cannot be carried out as asked; nothing was created.
+    #[error(transparent)]
+    Request(#[from] RequestProblem),
 }
 
 fn waited(pid: Option<i32>) -> String {
@@ -227,18 +258,6 @@ fn interface_name(i: Interface) -> &'static str {
     match i {
         Interface::Clone3 => "clone3",
         Interface::Legacy => "clone",
-    }
-}
-
-/// `EPERM: Operation not permitted`.
-pub(crate) fn errno_text(e: &io::Error) -> String {
-    match e.raw_os_error() {
-        Some(n) => {
-            let full = io::Error::from_raw_os_error(n).to_string();
-            let plain = full.split(" (os error").next().unwrap_or(&full).to_string();
-            format!("{}: {}", errno_name(n), plain)
-        }
-        None => e.to_string(),
     }
 }
 
@@ -264,47 +283,6 @@ impl Error {
             _ => None,
         }
     }
-
-    /// Advice for the common causes, or `None`.
-    pub fn hint(&self) -> Option<String> {
-        let errno = self.errno()?;
-        match self {
-            Error::Clone { flags, .. } | Error::InvalidRequest { flags, .. } => {
-                clone_hint(*flags, errno)
-            }
-            Error::Exec { program, .. } => match errno {
-                libc::ENOENT if program.contains('/') => {
-                    Some(format!("check that `{program}` exists (inside the new root, if one was set)"))
-                }
-                libc::ENOENT => Some(format!(
-                    "`{program}` is not in PATH; give a path such as /usr/bin/{program}"
-                )),
-                libc::EACCES => Some(
-                    "the file is not executable, a directory on its path is not searchable, or its filesystem is mounted noexec".into(),
-                ),
-                libc::ENOEXEC => Some("the file is not an executable this kernel can run; scripts need a #! line".into()),
-                _ => None,
-            },
-            Error::ChildSetup { step, origin, .. } => setup_hint(step, origin.as_ref(), errno),
-            Error::Enter { .. } | Error::Inspect { .. } => enter_hint(errno),
-            Error::Cgroup { .. } => cgroup_hint(errno),
-            Error::EnterContext { .. } => match errno {
-                libc::EPERM | libc::EACCES => Some("copying another process's seccomp filters needs CAP_SYS_ADMIN and ptrace access to it, and taking its supplementary groups needs CAP_SETGID: run as root, or start the program with the caller's own privileges instead".into()),
-                _ => None,
-            },
-            _ => None,
-        }
-    }
-}
-
-fn setup_hint(step: &str, origin: Option<&Origin>, errno: i32) -> Option<String> {
-    Some(match errno {
-        libc::EPERM if step.contains("procfs") => "a procfs can be mounted only for a PID namespace owned by the sandbox's user namespace: ask for a new PID namespace too (and, on a host whose /proc has parts hidden by overmounts, the kernel refuses it anyway)".into(),
-        libc::EPERM | libc::EACCES if step.contains("uid_map") || step.contains("gid_map") => "the kernel refused the id map: an unprivileged caller may map only its own ids (ranges need newuidmap and /etc/subuid)".into(),
-        libc::EROFS => "the destination is on a read-only filesystem: mount a tmpfs over its parent first".into(),
-        libc::ENOENT if origin == Some(&Origin::WorkingDirectory) => "the directory does not exist inside the sandbox (paths are inside the new root)".into(),
-        _ => return None,
-    })
 }
 
 /// Where in a sandbox specification ([`crate::sandbox::SandboxSpec`]) a value came from.
@@ -429,8 +407,8 @@ pub enum Problem {
     #[error(transparent)]
     Range(#[from] RangeError),
     /// A limit the cgroup controllers would refuse or clamp.
-    #[error("{0}")]
-    Limit(String),
+    #[error(transparent)]
+    Limit(#[from] LimitProblem),
     /// Supplementary groups were asked for where setgroups(2) is refused.
     #[error("setgroups(2) is refused here: supplementary groups need root without a new user namespace, or a group map written by root or newgidmap with setgroups allowed")]
     SetgroupsRefused,
@@ -523,6 +501,9 @@ pub enum MountProblem {
         /// Why.
         errno: i32,
     },
+    /// No such mount propagation (private, slave, shared or unchanged).
+    #[error("unknown mode `{}`: choose private, slave, shared or unchanged", one_line(.0))]
+    UnknownPropagation(String),
     /// The old root is shared, which pivot_root refuses.
     #[error("a new root needs the old root not to be shared (pivot_root refuses it): use private (the default) or slave propagation")]
     SharedRoot,
@@ -557,141 +538,5 @@ pub enum MountProblem {
     },
 }
 
-fn cgroup_hint(errno: i32) -> Option<String> {
-    Some(match errno {
-        libc::EACCES | libc::EPERM | libc::EROFS => "creating cgroups needs root or a delegated cgroup: give a cgroup parent: a cgroup2 directory you own (e.g. the one of `systemd-run --user -p Delegate=yes --scope ...`); cgroup v1 controllers cannot be delegated".into(),
-        libc::EBUSY => "the cgroup still holds processes: a cgroup2 parent with processes cannot enable controllers for its children (no internal processes rule) — move them into a leaf cgroup first; or a process did not exit yet".into(),
-        libc::ENOENT => "the controller or file is missing: check /proc/cgroups and the parent's cgroup.controllers and cgroup.subtree_control".into(),
-        _ => return None,
-    })
-}
-
-fn clone_hint(flags: CloneFlags, errno: i32) -> Option<String> {
-    let namespaces = CloneFlags::ALL_NAMESPACES.difference(CloneFlags::NEWUSER);
-    Some(match errno {
-        libc::EPERM if flags.contains(CloneFlags::NEWUSER) => "user namespaces are refused: check /proc/sys/user/max_user_namespaces and /proc/sys/kernel/unprivileged_userns_clone (or an AppArmor userns policy), and that the caller is not chrooted and its uid/gid are mapped".into(),
-        libc::EPERM if flags.intersects(namespaces) => "unprivileged: ask for a new user namespace too (CLONE_NEWUSER), which grants the capabilities the other namespaces need".into(),
-        libc::EPERM => "the caller lacks a needed capability (set_tid needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE)".into(),
-        libc::ENOSPC | libc::EUSERS => "a namespace limit was reached: see /proc/sys/user/max_*_namespaces and the nesting depth (32 levels)".into(),
-        libc::EINVAL => format!("run `cleave explain '{flags}'` to see which rule this kernel enforces"),
-        libc::EEXIST => "a PID in set_tid is already in use in its namespace".into(),
-        libc::ENOMEM => "out of memory, or the target PID namespace's init has exited".into(),
-        libc::EBADF if flags.contains(CloneFlags::INTO_CGROUP) => "the cgroup must be a directory of a cgroup2 hierarchy (not cgroup v1)".into(),
-        libc::EBUSY if flags.contains(CloneFlags::INTO_CGROUP) => "the target cgroup enables domain controllers in cgroup.subtree_control (no internal processes rule)".into(),
-        libc::EACCES if flags.contains(CloneFlags::INTO_CGROUP) => "no permission to write the target cgroup's cgroup.procs (cgroup delegation)".into(),
-        libc::EAGAIN => "too many processes: RLIMIT_NPROC or a pids cgroup limit was reached".into(),
-        _ => return None,
-    })
-}
-
-fn enter_hint(errno: i32) -> Option<String> {
-    Some(match errno {
-        libc::EPERM | libc::EACCES => "joining another user's namespaces needs root or CAP_SYS_ADMIN in them (and reading another user's /proc entries needs ptrace access: run as root or the same user)".into(),
-        libc::ESRCH | libc::ENOENT => "the process has exited: check the PID with `ps`".into(),
-        _ => return None,
-    })
-}
-
 /// Result with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// A value outside what the kernel accepts, found before anything was created. Its words
-/// are the kernel's, never a front end's: a front end names the value its own way with
-/// [`RangeError::named`].
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{what} {value}: {why}")]
-pub struct RangeError {
-    /// What the value is ("hostname", "CLOCK_MONOTONIC offset", "set_tid PID").
-    pub what: &'static str,
-    /// The value as given; long text is cut to a short quoted prefix.
-    pub value: String,
-    /// What is wrong with it, and the valid range.
-    pub why: String,
-}
-
-impl RangeError {
-    pub(crate) fn new(what: &'static str, value: impl ToString, why: impl Into<String>) -> Self {
-        RangeError {
-            what,
-            value: value.to_string(),
-            why: why.into(),
-        }
-    }
-
-    /// The message with `name` (say, a command-line option) in place of [`RangeError::what`].
-    pub fn named(&self, name: &str) -> String {
-        format!("{name} {}: {}", self.value, self.why)
-    }
-}
-
-impl From<RangeError> for Error {
-    fn from(e: RangeError) -> Error {
-        Error::InvalidArgument {
-            what: e.to_string(),
-        }
-    }
-}
-
-/// The most characters of a text value an error message quotes.
-pub const QUOTED_PREFIX: usize = 20;
-
-/// `bytes` as a quoted string for a message: at most [`QUOTED_PREFIX`] characters, then `…`
-/// when there was more.
-pub fn quote_prefix(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let mut chars = text.chars();
-    let head: String = chars.by_ref().take(QUOTED_PREFIX).collect();
-    if chars.next().is_some() {
-        format!("{:?}", format!("{head}…"))
-    } else {
-        format!("{head:?}")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quoted_prefixes_are_short() {
-        assert_eq!(quote_prefix(b"box"), "\"box\"");
-        let long = vec![b'a'; 70_000];
-        assert_eq!(quote_prefix(&long), format!("\"{}…\"", "a".repeat(20)));
-        assert_eq!(quote_prefix(b"a\0b"), "\"a\\0b\"");
-        let e = RangeError::new("hostname", quote_prefix(&long), "too long");
-        assert_eq!(
-            e.named("HOSTNAME"),
-            format!("HOSTNAME \"{}…\": too long", "a".repeat(20))
-        );
-        assert!(Error::from(e)
-            .to_string()
-            .starts_with("invalid argument: hostname \"aaaa"));
-    }
-}
-
-/// `text` as quoted in a one-line message: control characters (a newline, a terminal escape)
-/// and Unicode line or paragraph separators are shown escaped (`\n`, `\u{1b}`), so that
-/// whatever a caller passed in, an error stays one line and prints nothing but text.
-pub fn one_line(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() || c == '\u{2028}' || c == '\u{2029}' {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod one_line_tests {
-    use super::one_line;
-
-    #[test]
-    fn control_characters_are_escaped() {
-        assert_eq!(one_line("user,pid"), "user,pid");
-        assert_eq!(one_line("a\nb\r\t\u{1b}[2J"), "a\\nb\\r\\t\\u{1b}[2J");
-        assert_eq!(one_line("\u{85}\u{2028}é"), "\\u{85}\\u{2028}é");
-    }
-}

@@ -2,7 +2,7 @@
 //! writes them (the child itself, cleave as root, or the setuid helpers newuidmap and
 //! newgidmap from /etc/subuid and /etc/subgid). See user_namespaces(7), "User and group ID
 //! mappings".
-use crate::error::{one_line, Error, Result};
+use crate::error::{Error, IdKind, IdMapProblem, MapFault, Result};
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
@@ -36,16 +36,14 @@ impl IdMap {
     /// the invalid id (INSIDE+COUNT and OUTSIDE+COUNT at most [`ID_LIMIT`]). Measured on
     /// 6.18: `4294967294 0 1` and `0 0 4294967295` are taken, `4294967295 0 1`,
     /// `0 4294967295 1` and `1 0 4294967295` refused with EINVAL.
-    pub fn check(&self) -> std::result::Result<(), String> {
+    pub fn check(&self) -> std::result::Result<(), MapFault> {
         if self.count == 0 {
-            return Err("COUNT must be at least 1".into());
+            return Err(MapFault::ZeroCount);
         }
         let end = |first: u32| u64::from(first) + u64::from(self.count);
         let limit = u64::from(ID_LIMIT);
         if end(self.inside) > limit || end(self.outside) > limit {
-            return Err(format!(
-                "the range reaches id {ID_LIMIT}, the invalid id (uid_t)-1: INSIDE+COUNT and OUTSIDE+COUNT must be at most {ID_LIMIT}"
-            ));
+            return Err(MapFault::ReachesInvalidId);
         }
         Ok(())
     }
@@ -60,22 +58,22 @@ impl FromStr for IdMap {
 
     /// Reads `INSIDE:OUTSIDE:COUNT`, e.g. `0:100000:65536`.
     fn from_str(s: &str) -> Result<IdMap> {
-        let bad = |why: &str| Error::InvalidArgument {
-            what: format!(
-                "invalid id map `{}`: {why}; write INSIDE:OUTSIDE:COUNT, e.g. 0:100000:65536",
-                one_line(s)
-            ),
+        let bad = |fault: MapFault| {
+            Error::from(IdMapProblem::Unreadable {
+                given: s.to_string(),
+                fault,
+            })
         };
         let parts: Vec<&str> = s.trim().split(':').collect();
         let [inside, outside, count] = parts.as_slice() else {
-            return Err(bad("expected three numbers separated by `:`"));
+            return Err(bad(MapFault::NotThreeNumbers));
         };
-        let num = |t: &str, name: &str| {
+        let num = |t: &str, field: &'static str| {
             t.parse::<u32>().map_err(|_| {
-                bad(&format!(
-                    "{name} `{}` is not a number from 0 to 4294967295",
-                    one_line(t)
-                ))
+                bad(MapFault::NotANumber {
+                    field,
+                    text: t.to_string(),
+                })
             })
         };
         let map = IdMap {
@@ -83,7 +81,7 @@ impl FromStr for IdMap {
             outside: num(outside, "OUTSIDE")?,
             count: num(count, "COUNT")?,
         };
-        map.check().map_err(|why| bad(&why))?;
+        map.check().map_err(bad)?;
         Ok(map)
     }
 }
@@ -102,19 +100,20 @@ pub fn render(maps: &[IdMap]) -> String {
 }
 
 /// Refuses overlapping ranges (the kernel answers EINVAL) and more than 340 lines.
-pub fn check(maps: &[IdMap], kind: &str) -> Result<()> {
+pub fn check(maps: &[IdMap], kind: IdKind) -> Result<()> {
     for m in maps {
-        m.check().map_err(|why| Error::InvalidArgument {
-            what: format!("{kind} map {m}: {why}"),
+        m.check().map_err(|fault| IdMapProblem::BadRange {
+            kind,
+            map: *m,
+            fault,
         })?;
     }
     if maps.len() > 340 {
-        return Err(Error::InvalidArgument {
-            what: format!(
-                "{} {kind} maps given; the kernel takes at most 340",
-                maps.len()
-            ),
-        });
+        return Err(IdMapProblem::TooMany {
+            kind,
+            count: maps.len(),
+        }
+        .into());
     }
     for (i, a) in maps.iter().enumerate() {
         for b in &maps[i + 1..] {
@@ -125,9 +124,7 @@ pub fn check(maps: &[IdMap], kind: &str) -> Result<()> {
             if overlap(a.inside, b.inside, a.count, b.count)
                 || overlap(a.outside, b.outside, a.count, b.count)
             {
-                return Err(Error::InvalidArgument {
-                    what: format!("{kind} maps {a} and {b} overlap; give disjoint ranges"),
-                });
+                return Err(IdMapProblem::Overlap { kind, a: *a, b: *b }.into());
             }
         }
     }
@@ -218,15 +215,16 @@ pub fn parse_subids(text: &str, user: &str, uid: u32) -> Vec<SubRange> {
         .collect()
 }
 
-fn subids(path: &str, user: &str, uid: u32) -> Result<Vec<SubRange>> {
+fn subids(path: &'static str, user: &str, uid: u32) -> Result<Vec<SubRange>> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let ranges = parse_subids(&text, user, uid);
     if ranges.is_empty() {
-        return Err(Error::InvalidArgument {
-            what: format!(
-                "automatic id ranges: {path} has no range for {user} (uid {uid}); add one, e.g. `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {user}`"
-            ),
-        });
+        return Err(IdMapProblem::NoSubordinateIds {
+            file: path,
+            user: user.to_string(),
+            uid,
+        }
+        .into());
     }
     Ok(ranges)
 }
@@ -293,8 +291,8 @@ impl IdMapping {
                 (users, groups)
             }
         };
-        check(&users, "uid")?;
-        check(&groups, "gid")?;
+        check(&users, IdKind::User)?;
+        check(&groups, IdKind::Group)?;
         let self_map = |maps: &[IdMap], id: u32| {
             maps.len() == 1 && maps[0].outside == id && maps[0].count == 1
         };
@@ -304,9 +302,7 @@ impl IdMapping {
         } else if root {
             MapWriter::Parent
         } else if child_can {
-            return Err(Error::InvalidArgument {
-                what: "keeping setgroups allowed needs a gid map written by newgidmap or by root: an unprivileged process may map its own gid only with setgroups denied; use ranges from /etc/subgid, or deny setgroups".into(),
-            });
+            return Err(IdMapProblem::SetgroupsNeedsHelper.into());
         } else {
             MapWriter::Helpers
         };
@@ -449,22 +445,28 @@ mod tests {
             outside: 5000,
             count: 10,
         };
-        assert!(check(&[a, b], "uid").is_err());
+        assert!(matches!(
+            check(&[a, b], IdKind::User),
+            Err(Error::IdMapping(IdMapProblem::Overlap {
+                kind: IdKind::User,
+                ..
+            }))
+        ));
         let c = IdMap {
             inside: 10,
             outside: 1005,
             count: 1,
         };
-        assert!(check(&[a, c], "uid").is_err());
+        assert!(check(&[a, c], IdKind::User).is_err());
         let d = IdMap {
             inside: 10,
             outside: 1010,
             count: 1,
         };
-        assert!(check(&[a, d], "uid").is_ok());
+        assert!(check(&[a, d], IdKind::User).is_ok());
         // A map built in code gets the same range rule as a parsed one.
         let past = IdMap::single(ID_LIMIT, 0);
-        let e = check(&[past], "uid").unwrap_err().to_string();
+        let e = check(&[past], IdKind::User).unwrap_err().to_string();
         assert!(
             e.contains("uid map 4294967295:0:1") && e.contains("at most 4294967295"),
             "{e}"

@@ -10,7 +10,7 @@
 //! }
 //! # Ok::<(), cleave::Error>(())
 //! ```
-use crate::error::{errno_text, Error, Result};
+use crate::error::{errno_text, Error, Result, TargetProblem};
 use crate::flags::signal_name;
 use crate::ns::{nsfs_id, Namespace};
 use crate::raw::{self, KCMP_FILES, KCMP_FS, KCMP_IO, KCMP_SIGHAND, KCMP_SYSVSEM, KCMP_VM};
@@ -328,22 +328,14 @@ fn signal_text(sig: i32) -> String {
 pub fn compare(pid: i32, other: Option<i32>) -> Result<Report> {
     for p in std::iter::once(pid).chain(other) {
         if p <= 0 {
-            return Err(Error::InvalidArgument {
-                what: format!("process id {p}: give a positive PID"),
-            });
+            return Err(TargetProblem::NotPositive(p).into());
         }
     }
     let a = facts(pid)?;
     let (other, other_is_parent) = match other {
         Some(o) => (o, false),
         None if a.ppid > 0 => (a.ppid, true),
-        None => {
-            return Err(Error::InvalidArgument {
-                what: format!(
-                    "process {pid} has no parent in this PID namespace: give the other PID"
-                ),
-            })
-        }
+        None => return Err(TargetProblem::NoParent(pid).into()),
     };
     let b = facts(other)?;
     let mut rows = kcmp_rows(pid, other);

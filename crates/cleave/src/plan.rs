@@ -1,6 +1,6 @@
 //! Parent side of a program spawn: turns a [`crate::Command`] into a [`cleave_child::Plan`]
 //! whose every byte is built before clone. The child only reads it.
-use crate::error::{Error, Origin, Result};
+use crate::error::{Origin, RequestProblem, Result};
 use cleave_child::{Bytes, Op, Plan, Report, Str};
 use std::ffi::{c_char, CString, OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -76,8 +76,12 @@ pub(crate) struct PlanInput<'a> {
 }
 
 fn cstring(s: &OsStr, what: &str) -> Result<CString> {
-    CString::new(s.as_bytes()).map_err(|_| Error::InvalidArgument {
-        what: format!("{what} {s:?} contains a NUL byte"),
+    CString::new(s.as_bytes()).map_err(|_| {
+        RequestProblem::NulByte {
+            what: what.to_string(),
+            value: s.to_string_lossy().into_owned(),
+        }
+        .into()
     })
 }
 

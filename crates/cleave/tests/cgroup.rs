@@ -4,6 +4,7 @@
 mod common;
 
 use cleave::cgroup::{self, CgroupPath, CgroupSet, Layout, Limits};
+use cleave::error::{CgroupProblem, LimitProblem};
 use cleave::{Child, Error, ExitStatus, Fork};
 use cleave_child::sys;
 use common::*;
@@ -680,7 +681,7 @@ fn refusals() -> TestResult {
     }
     for name in ["", "a/b", ".hidden"] {
         match CgroupSet::create(name, &Limits::default(), None) {
-            Err(Error::InvalidArgument { .. }) => {}
+            Err(Error::CgroupRequest(CgroupProblem::BadName(n))) if n == name => {}
             other => return Err(format!("name {name:?}: {other:?}")),
         }
     }
@@ -691,13 +692,15 @@ fn refusals() -> TestResult {
     ensure!(
         matches!(
             CgroupSet::create("x", &bad, None),
-            Err(Error::InvalidArgument { .. })
+            Err(Error::Limit(LimitProblem::CpuWeight(_)))
         ),
         "cpu weight 0 accepted"
     );
     if Layout::detect().map_err(e2s)?.unified().is_some() {
         match CgroupSet::create("x", &Limits::default(), Some("/tmp".as_ref())) {
-            Err(Error::InvalidArgument { what }) => ensure!(what.contains("/tmp"), "{what}"),
+            Err(e @ Error::CgroupRequest(CgroupProblem::ParentNotCgroup2(_))) => {
+                ensure!(e.to_string().contains("/tmp"), "{e}")
+            }
             other => return Err(format!("parent /tmp: {other:?}")),
         }
     }

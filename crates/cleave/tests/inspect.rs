@@ -2,6 +2,7 @@
 //! thread-like task, a fork, a CLONE_THREAD task, new namespaces, CLONE_SYSVSEM.
 mod common;
 
+use cleave::error::TargetProblem;
 use cleave::inspect::{compare, Report, Shared};
 use cleave::{CloneFlags as F, Error, Fork, Task};
 use cleave_child::sys;
@@ -171,7 +172,10 @@ fn unprivileged_sees_unknown_with_the_reason() -> TestResult {
 
 fn bad_and_gone_pids_are_errors() -> TestResult {
     ensure!(
-        matches!(compare(0, None), Err(Error::InvalidArgument { .. })),
+        matches!(
+            compare(0, None),
+            Err(Error::Target(TargetProblem::NotPositive(0)))
+        ),
         "pid 0"
     );
     let mut c = Fork::new().spawn(|| 0).map_err(|e| e.to_string())?;

@@ -5,6 +5,7 @@ use clap::ArgMatches;
 use cleave::caps::{self, Rlimit};
 use cleave::cgroup::{self, Limits};
 use cleave::env;
+use cleave::error::{IdMapProblem, LimitProblem};
 use cleave::error::{Origin, Problem};
 use cleave::flags::{check_set_tid, parse_flags, signal_name};
 use cleave::idmap::{IdMap, IdMapping};
@@ -95,7 +96,8 @@ pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
     let forward = Forwarder::block(&FORWARDED);
     let (mut spec, labels) = match spec_from(&a, flags, signal, matches) {
         Ok(s) => s,
-        Err(e) => return report::error(&e),
+        Err(Refused::Usage(msg)) => return report::bad_request(&msg),
+        Err(Refused::Library(e)) => return report::error(&e),
     };
     spec.process.signal_mask = Some(forward.original_mask());
     let mut prepared = match prepare(&spec) {
@@ -252,8 +254,47 @@ fn die_with_parent() -> Result<(), String> {
     Ok(())
 }
 
-fn bad(what: String) -> cleave::Error {
-    cleave::Error::InvalidArgument { what }
+/// Why the options cannot become a [`SandboxSpec`]: a value refused, in the command line's
+/// words, or the library's error for what only it can judge.
+enum Refused {
+    Usage(String),
+    Library(cleave::Error),
+}
+
+impl From<cleave::Error> for Refused {
+    fn from(e: cleave::Error) -> Refused {
+        Refused::Library(e)
+    }
+}
+
+fn bad(what: String) -> Refused {
+    Refused::Usage(what)
+}
+
+/// The library's refusal of one option's value, in the command line's words: the option
+/// and its value, then what is wrong.
+fn refused(option: &str, value: &str, e: cleave::Error) -> Refused {
+    use cleave::Error as E;
+    let value = cleave::error::one_line(value);
+    bad(match e {
+        E::IdMapping(IdMapProblem::Unreadable { fault, .. }) => {
+            format!("{option} {value}: {fault}; write INSIDE:OUTSIDE:COUNT, e.g. 0:100000:65536")
+        }
+        E::Rlimit(p) => format!(
+            "{option} {value}: {}; write NAME=SOFT[:HARD], e.g. nofile=1024:4096",
+            p.fault
+        ),
+        E::Limit(LimitProblem::Size(_)) => format!(
+            "{option} {value}: not a size; give a whole number of bytes with an optional unit K, M, G or T (powers of 1024), e.g. 512M"
+        ),
+        E::Limit(p) => match p.range() {
+            Some(r) => format!("{option} {value}: {}", r.why),
+            None => format!("{option} {value}: {p}"),
+        },
+        E::Capability(p) => format!("{option} {value}: {p}"),
+        E::Invalid { problem, .. } => format!("{option} {value}: {problem}"),
+        other => return Refused::Library(other),
+    })
 }
 
 /// The mount options in command-line order.
@@ -334,7 +375,7 @@ fn spec_from(
     flags: CloneFlags,
     signal: Option<i32>,
     matches: Option<&ArgMatches>,
-) -> cleave::Result<(SandboxSpec, Labels)> {
+) -> Result<(SandboxSpec, Labels), Refused> {
     let s = &a.sandbox;
     let mut spec = SandboxSpec::default();
     let mut labels = Labels::default();
@@ -406,13 +447,8 @@ fn spec_from(
     }
     let parse_maps = |v: &[String], option: &str| {
         v.iter()
-            .map(|m| {
-                m.parse::<IdMap>().map_err(|e| match e {
-                    cleave::Error::InvalidArgument { what } => bad(format!("{option}: {what}")),
-                    other => other,
-                })
-            })
-            .collect::<cleave::Result<Vec<_>>>()
+            .map(|m| m.parse::<IdMap>().map_err(|e| refused(option, m, e)))
+            .collect::<Result<Vec<_>, Refused>>()
     };
     if s.map_root {
         spec.ids.mapping = IdMapping::Root;
@@ -467,18 +503,20 @@ fn spec_from(
         spec.filesystem.ops.push(op);
         labels.mounts.push(label);
     }
-    spec.filesystem.propagation = s.propagation.parse()?;
+    spec.filesystem.propagation = s
+        .propagation
+        .parse()
+        .map_err(|e| refused("--propagation", &s.propagation, e))?;
     spec.filesystem.chdir = s.chdir.clone();
     for r in &s.rlimit {
-        spec.security.rlimits.push(r.parse::<Rlimit>()?);
+        spec.security
+            .rlimits
+            .push(r.parse::<Rlimit>().map_err(|e| refused("--rlimit", r, e))?);
         labels.rlimits.push(format!("--rlimit {r}"));
     }
     let memory = match s.memory.as_deref() {
         Some(text) => {
-            let bytes = cgroup::parse_size(text).map_err(|e| match e {
-                cleave::Error::InvalidArgument { what } => bad(format!("--memory: {what}")),
-                other => other,
-            })?;
+            let bytes = cgroup::parse_size(text).map_err(|e| refused("--memory", text, e))?;
             cgroup::check_memory(bytes).map_err(|e| bad(format!("--memory {text}: {}", e.why)))?;
             Some(bytes)
         }
@@ -503,11 +541,11 @@ fn spec_from(
     if sandbox_mode || !s.cap_add.is_empty() || !s.cap_drop.is_empty() {
         let mut keep = if sandbox_mode { 0 } else { caps::ALL };
         for c in &s.cap_drop {
-            keep &= !caps::parse_cap(c)?;
+            keep &= !caps::parse_cap(c).map_err(|e| refused("--cap-drop", c, e))?;
         }
         let mut added = 0;
         for c in &s.cap_add {
-            added |= caps::parse_cap(c)?;
+            added |= caps::parse_cap(c).map_err(|e| refused("--cap-add", c, e))?;
         }
         spec.security.capabilities = Some(Capabilities {
             keep: keep | added,
@@ -595,6 +633,17 @@ impl Labels {
             Origin::Groups => "--group".into(),
             Origin::Umask => "--umask".into(),
             other => other.to_string(),
+        }
+    }
+
+    /// The option a cgroup limit came from.
+    pub fn limit(problem: &LimitProblem) -> &'static str {
+        match problem {
+            LimitProblem::Memory(_) | LimitProblem::Size(_) => "--memory",
+            LimitProblem::Cpus(_) | LimitProblem::CpuFraction(_) => "--cpus",
+            LimitProblem::CpuWeight(_) => "--cpu-weight",
+            LimitProblem::NoPids => "--pids",
+            _ => "--memory/--cpus/--cpu-weight/--pids",
         }
     }
 

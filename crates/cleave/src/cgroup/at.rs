@@ -8,7 +8,7 @@ use super::set::{
     cg_err, enable, errno, make_dir, procs, read_file, write_file, CgroupSet, Dir, Rollback,
 };
 use super::Limits;
-use crate::error::{Error, Result};
+use crate::error::{CgroupProblem, Result};
 use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -115,9 +115,7 @@ impl CgroupSet {
                 add_v1(layout, &h.mount, &mut v1_mounts);
             }
             if parent.is_some() {
-                return Err(Error::InvalidArgument {
-                    what: "a cgroup parent must be a cgroup2 directory, and this host mounts no cgroup2 hierarchy".into(),
-                });
+                return Err(CgroupProblem::ParentWithoutCgroup2.into());
             }
             if v1_mounts.is_empty() {
                 return Err(cg_err(
@@ -139,9 +137,7 @@ impl CgroupSet {
         if let Some(root) = layout.unified() {
             let base = match parent {
                 Some(p) if !p.join("cgroup.controllers").exists() => {
-                    return Err(Error::InvalidArgument {
-                        what: format!("cgroup parent {} is not a cgroup2 directory (it has no cgroup.controllers)", p.display()),
-                    });
+                    return Err(CgroupProblem::ParentNotCgroup2(p.to_path_buf()).into());
                 }
                 Some(p) => p,
                 None => root,

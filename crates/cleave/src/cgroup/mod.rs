@@ -52,7 +52,7 @@ pub use layout::{Home, Layout, V1Hierarchy};
 pub use path::{CgroupPath, CgroupPathError};
 pub use set::CgroupSet;
 
-use crate::error::{Error, RangeError, Result};
+use crate::error::{Error, LimitProblem, RangeError, Result};
 use std::os::fd::RawFd;
 
 /// Resource limits for a [`CgroupSet`]; `None` leaves a resource unlimited.
@@ -99,20 +99,24 @@ impl Limits {
 
     /// Refuses values the kernel would refuse or silently clamp.
     pub(crate) fn validate(&self) -> Result<()> {
-        let bad = |what: String| Err(Error::InvalidArgument { what });
-        if let Some(m) = self.memory {
-            check_memory(m)?;
+        self.problem().map_or(Ok(()), |p| Err(p.into()))
+    }
+
+    /// The first value the kernel would refuse or silently clamp, if any.
+    pub fn problem(&self) -> Option<LimitProblem> {
+        if let Some(Err(e)) = self.memory.map(check_memory) {
+            return Some(LimitProblem::Memory(e));
         }
-        if let Some(c) = self.cpus {
-            check_cpus(c)?;
+        if let Some(Err(e)) = self.cpus.map(check_cpus) {
+            return Some(LimitProblem::Cpus(e));
         }
-        if let Some(w) = self.cpu_weight {
-            check_cpu_weight(w)?;
+        if let Some(Err(e)) = self.cpu_weight.map(check_cpu_weight) {
+            return Some(LimitProblem::CpuWeight(e));
         }
         if self.pids == Some(0) {
-            return bad("pids limit must be at least 1 (the process itself)".into());
+            return Some(LimitProblem::NoPids);
         }
-        Ok(())
+        None
     }
 }
 
@@ -189,9 +193,10 @@ pub fn cpu_quota_us(cpus: f64) -> u64 {
 /// Reads a CPU fraction such as `0.5` or `2` (CPUs' worth of time) and checks it as
 /// [`Limits`] checks `cpus`.
 pub fn parse_cpus(s: &str) -> Result<f64> {
-    let cpus: f64 = s.trim().parse().map_err(|_| Error::InvalidArgument {
-        what: format!("invalid CPU fraction {s:?}: expected a number of CPUs such as 0.5 or 2"),
-    })?;
+    let cpus: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| LimitProblem::CpuFraction(s.to_string()))?;
     Limits {
         cpus: Some(cpus),
         ..Limits::default()
@@ -203,13 +208,7 @@ pub fn parse_cpus(s: &str) -> Result<f64> {
 /// Parses a size in bytes with an optional binary unit: `4096`, `100k`, `512M`, `1G`, `2T`
 /// (also `512MiB`, `512mb`): k = 1024, M = 1024², G = 1024³, T = 1024⁴.
 pub fn parse_size(s: &str) -> Result<u64> {
-    let bad = || {
-        Error::InvalidArgument {
-        what: format!(
-            "invalid size {s:?}: expected a whole number of bytes with an optional unit K, M, G or T (powers of 1024), e.g. 512M"
-        ),
-    }
-    };
+    let bad = || Error::from(LimitProblem::Size(s.to_string()));
     let t = s.trim();
     let digits = t.bytes().take_while(u8::is_ascii_digit).count();
     let (number, unit) = t.split_at(digits);
@@ -317,7 +316,9 @@ mod tests {
             "0x10",
         ] {
             match parse_size(bad) {
-                Err(Error::InvalidArgument { what }) => assert!(what.contains("512M"), "{what}"),
+                Err(e @ Error::Limit(LimitProblem::Size(_))) => {
+                    assert!(e.to_string().contains("512M"), "{e}")
+                }
                 other => panic!("{bad:?}: {other:?}"),
             }
         }
@@ -396,10 +397,7 @@ mod tests {
                 ..Limits::default()
             },
         ] {
-            assert!(
-                matches!(bad.validate(), Err(Error::InvalidArgument { .. })),
-                "{bad:?}"
-            );
+            assert!(matches!(bad.validate(), Err(Error::Limit(_))), "{bad:?}");
         }
         assert!(check_memory(MIN_MEMORY).is_ok());
         let e = check_memory(1).unwrap_err();

@@ -2,7 +2,7 @@
 use super::layout::{Home, Layout};
 use super::sweep::{leaf_name, sweep, Owner};
 use super::{cpu_quota_us, weight_to_shares, Limits, CPU_PERIOD_US};
-use crate::error::{Error, Result};
+use crate::error::{CgroupProblem, Error, Result};
 use crate::raw;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
@@ -227,8 +227,8 @@ impl CgroupSet {
     /// This never makes the call fail.
     ///
     /// Fails with [`Error::Cgroup`] naming the file (and [`Error::hint`] saying how to fix
-    /// it), or [`Error::InvalidArgument`] for a bad name or limit; on failure, whatever was
-    /// created is removed.
+    /// it), [`Error::CgroupRequest`] for a bad name or parent, or [`Error::Limit`] for a bad
+    /// limit; on failure, whatever was created is removed.
     pub fn create(name: &str, limits: &Limits, parent: Option<&Path>) -> Result<CgroupSet> {
         CgroupSet::create_in(&Layout::detect()?, name, limits, parent)
     }
@@ -245,9 +245,7 @@ impl CgroupSet {
             || name.contains(['/', '\0', '\n'])
             || name.starts_with('.')
         {
-            return Err(Error::InvalidArgument {
-                what: format!("invalid cgroup name {name:?}: give 1 to 200 characters without '/' or a leading '.'"),
-            });
+            return Err(CgroupProblem::BadName(name.to_string()).into());
         }
         limits.validate()?;
         let owner = Owner::current();
@@ -283,9 +281,7 @@ impl CgroupSet {
                 }
             }
             if parent.is_some() {
-                return Err(Error::InvalidArgument {
-                    what: "a cgroup parent must be a cgroup2 directory, and this host mounts no cgroup2 hierarchy".into(),
-                });
+                return Err(CgroupProblem::ParentWithoutCgroup2.into());
             }
             if v1_mounts.is_empty() {
                 return Err(cg_err(
@@ -316,9 +312,7 @@ impl CgroupSet {
             let base = match parent {
                 Some(p) => {
                     if !p.join("cgroup.controllers").exists() {
-                        return Err(Error::InvalidArgument {
-                            what: format!("cgroup parent {} is not a cgroup2 directory (it has no cgroup.controllers)", p.display()),
-                        });
+                        return Err(CgroupProblem::ParentNotCgroup2(p.to_path_buf()).into());
                     }
                     p.to_path_buf()
                 }

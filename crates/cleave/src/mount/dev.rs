@@ -169,7 +169,6 @@ pub(super) fn mknod_steps(
     Ok(())
 }
 
-
 /// Devices a minimal /dev carries, bound from the host's.
 pub(super) const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 

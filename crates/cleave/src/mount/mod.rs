@@ -166,11 +166,9 @@ impl std::str::FromStr for Propagation {
             "shared" => Propagation::Shared,
             "unchanged" => Propagation::Unchanged,
             _ => {
-                return Err(Error::InvalidArgument {
-                    what: format!(
-                        "unknown propagation `{}`: choose private, slave, shared or unchanged",
-                        crate::error::one_line(s)
-                    ),
+                return Err(Error::Invalid {
+                    origin: crate::error::Origin::Propagation,
+                    problem: crate::error::MountProblem::UnknownPropagation(s.to_string()).into(),
                 })
             }
         })

@@ -142,10 +142,9 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
     if init && flags.contains(CloneFlags::FILES) {
         return Err(invalid(Origin::Sharing, Problem::FdTableSharedWithInit));
     }
-    spec.limits.validate().map_err(|e| match e {
-        Error::InvalidArgument { what } => invalid(Origin::Limits, Problem::Limit(what)),
-        other => other,
-    })?;
+    if let Some(p) = spec.limits.problem() {
+        return Err(invalid(Origin::Limits, Problem::Limit(p)));
+    }
     // What the program itself brings (environment, fds to keep, set_tid, umask,
     // terminal, start barrier).
     command(spec, flags, None)?.check_values()?;

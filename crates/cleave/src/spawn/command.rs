@@ -1,101 +1,19 @@
 //! [`Command`]: a program started in a child made with the clone flags of your choice.
+use super::report::{read_report, report_error};
+use super::stdio::{open, pipe_cloexec, prepare, resolve, Io, Stdio, CAPTURE, INHERIT_ALL};
 use super::{clone_error, owned_pidfd, reaper_for, CloneSpec};
 use crate::child::{Child, ExitStatus, Output, Reaper};
-use crate::error::{Error, Result};
+use crate::error::{Error, RequestProblem, Result};
 use crate::flags::CloneFlags;
 use crate::plan::{text, PlanData, PlanInput, Step};
 use crate::raw;
 use crate::stack::Stack;
-use cleave_child::{Notes, Op, Report, Stage};
+use cleave_child::{Notes, Op};
 use std::cell::RefCell;
 use std::ffi::{c_void, OsStr, OsString};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::path::Path;
-
-/// What to connect to one of the child's standard fds, as [`std::process::Stdio`] does.
-///
-/// Whatever end of a pipe or file the program gets is closed in this process as soon as
-/// the program has started (or failed to), so that reading a pipe to its end ends when
-/// the program (and whatever it passed the fd to) closes it.
-#[derive(Debug, Default)]
-pub enum Stdio {
-    /// The caller's own fd (the default of [`Command::spawn`] and [`Command::status`]).
-    #[default]
-    Inherit,
-    /// `/dev/null`, opened for reading and writing.
-    Null,
-    /// A new pipe: the program gets one end, the [`Child`] the other, as
-    /// [`Child::stdin`], [`Child::stdout`] or [`Child::stderr`].
-    Piped,
-    /// This fd, installed as 0, 1 or 2 in the program. It is moved into the first child
-    /// spawned with it and closed in this process once that child has started: a later
-    /// spawn of the same [`Command`] uses the default again unless it is given a new one.
-    Fd(OwnedFd),
-}
-
-impl Stdio {
-    /// A new pipe to the program (see [`Stdio::Piped`]).
-    pub fn piped() -> Stdio {
-        Stdio::Piped
-    }
-
-    /// `/dev/null`.
-    pub fn null() -> Stdio {
-        Stdio::Null
-    }
-
-    /// The caller's own fd.
-    pub fn inherit() -> Stdio {
-        Stdio::Inherit
-    }
-}
-
-impl From<OwnedFd> for Stdio {
-    fn from(fd: OwnedFd) -> Stdio {
-        Stdio::Fd(fd)
-    }
-}
-
-impl From<std::fs::File> for Stdio {
-    fn from(file: std::fs::File) -> Stdio {
-        Stdio::Fd(file.into())
-    }
-}
-
-impl From<std::process::ChildStdin> for Stdio {
-    fn from(pipe: std::process::ChildStdin) -> Stdio {
-        Stdio::Fd(pipe.into())
-    }
-}
-
-impl From<std::process::ChildStdout> for Stdio {
-    /// Another child's output as this program's input (or output): a pipeline.
-    fn from(pipe: std::process::ChildStdout) -> Stdio {
-        Stdio::Fd(pipe.into())
-    }
-}
-
-impl From<std::process::ChildStderr> for Stdio {
-    fn from(pipe: std::process::ChildStderr) -> Stdio {
-        Stdio::Fd(pipe.into())
-    }
-}
-
-/// One standard fd of the program, resolved at spawn.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Io {
-    Inherit,
-    Null,
-    Piped,
-    Fd(RawFd),
-}
-
-/// What [`Command::spawn`] and [`Command::status`] give an fd left unset.
-const INHERIT_ALL: [Io; 3] = [Io::Inherit; 3];
-/// What [`Command::output`] gives an fd left unset (std's choice): no input, both outputs
-/// captured.
-const CAPTURE: [Io; 3] = [Io::Null, Io::Piped, Io::Piped];
 
 /// A program to run in a new child.
 ///
@@ -497,77 +415,26 @@ impl Command {
         }
     }
 
-    /// Each standard fd as asked for, or `defaults`.
-    fn resolve_stdio(&self, defaults: [Io; 3]) -> [Io; 3] {
-        std::array::from_fn(|i| match &self.stdio[i] {
-            None => defaults[i],
-            Some(Stdio::Inherit) => Io::Inherit,
-            Some(Stdio::Null) => Io::Null,
-            Some(Stdio::Piped) => Io::Piped,
-            Some(Stdio::Fd(f)) => Io::Fd(f.as_raw_fd()),
-        })
-    }
-
     fn spawn_once(&mut self, defaults: [Io; 3]) -> Result<Child> {
         let flags = self.effective_flags();
         if flags.contains(CloneFlags::THREAD) && !self.thread_exec {
             return Err(Error::ThreadExec);
         }
         if flags.contains(CloneFlags::VFORK) && self.caller_runs_alongside() {
-            return Err(Error::InvalidArgument {
-                what: "CLONE_VFORK would suspend cleave until exec, but this child waits for cleave first (id maps written from outside) or never execs (a PID namespace's init): drop vfork".into(),
-            });
+            return Err(RequestProblem::VforkWhileCallerActs.into());
         }
         let exit_signal = self.spec.exit_signal_for(flags);
         self.check_values()?;
         self.spec.validate(flags, exit_signal)?;
         let shared_fds = flags.contains(CloneFlags::FILES);
-        let io = self.resolve_stdio(defaults);
+        let io = resolve(&self.stdio, defaults);
         if shared_fds && io.iter().any(|s| *s != Io::Inherit) {
-            return Err(Error::InvalidArgument {
-                what: "stdio cannot be redirected when the fd table is shared with the caller (CLONE_FILES): the change would hit the caller too".into(),
-            });
+            return Err(RequestProblem::StdioWithSharedFiles.into());
         }
         let vm = flags.contains(CloneFlags::VM);
         let vfork = flags.contains(CloneFlags::VFORK);
 
-        // Stdio sources, moved above 2 when they would be overwritten before use. Every fd
-        // in `holders` is the program's alone: closed here right after clone.
-        let mut holders: Vec<OwnedFd> = Vec::new();
-        let mut parent_ends: [Option<OwnedFd>; 3] = Default::default();
-        let mut stdio = [-1; 3];
-        for (i, s) in io.iter().enumerate() {
-            let fd = match *s {
-                Io::Inherit => continue,
-                Io::Piped => {
-                    let (r, w) =
-                        pipe_cloexec().map_err(|e| prepare("create a pipe for stdio", e))?;
-                    let (theirs, ours) = if i == 0 { (r, w) } else { (w, r) };
-                    parent_ends[i] = Some(ours);
-                    holders.push(theirs);
-                    holders.last().map(|f| f.as_raw_fd()).unwrap_or(-1)
-                }
-                Io::Null => {
-                    let f = std::fs::OpenOptions::new()
-                        .read(true)
-                        .write(true)
-                        .open("/dev/null")
-                        .map_err(|e| prepare("open /dev/null", e))?;
-                    holders.push(f.into());
-                    holders.last().map(|f| f.as_raw_fd()).unwrap_or(-1)
-                }
-                Io::Fd(fd) => fd,
-            };
-            let fd = if fd < 3 && fd != i as i32 {
-                let dup = f_dupfd_cloexec(fd).map_err(|e| prepare("duplicate a stdio fd", e))?;
-                let raw = dup.as_raw_fd();
-                holders.push(dup);
-                raw
-            } else {
-                fd
-            };
-            stdio[i] = fd;
-        }
+        let (stdio, holders, parent_ends) = open(&io)?;
 
         // Report channel: shared memory when the caller waits for exec, else a pipe.
         let (report_rx, report_tx) = if vm && vfork {
@@ -746,84 +613,12 @@ impl Command {
             if child.reaper() == Reaper::Caller {
                 let _ = child.wait();
             }
-            return Err(self.report_error(report));
+            return Err(report_error(report, &self.program, &self.steps));
         }
         let [stdin, stdout, stderr] = parent_ends;
         child.stdin = stdin.map(Into::into);
         child.stdout = stdout.map(Into::into);
         child.stderr = stderr.map(Into::into);
         Ok(child)
-    }
-
-    fn report_error(&self, r: Report) -> Error {
-        let source = io::Error::from_raw_os_error(r.errno);
-        match Stage::from_u32(r.stage) {
-            Some(Stage::Exec) => Error::Exec {
-                program: self.program.to_string_lossy().into_owned(),
-                source,
-            },
-            stage => {
-                let failed = match stage {
-                    Some(Stage::Op) => self.steps.get(r.index as usize),
-                    _ => None,
-                };
-                let origin = failed.and_then(|s| s.origin.clone());
-                let step = match stage {
-                    Some(Stage::Op) => match failed {
-                        Some(step) => step.what.clone(),
-                        None => format!("step {}", r.index),
-                    },
-                    Some(Stage::Stdio) => format!("install fd {}", r.index),
-                    Some(Stage::Fds) => "close inherited fds".into(),
-                    Some(Stage::Signals) => "restore the signal mask".into(),
-                    Some(Stage::Sync) => "wait for the parent".into(),
-                    _ => format!("stage {}", r.stage),
-                };
-                Error::ChildSetup {
-                    step,
-                    origin,
-                    source,
-                }
-            }
-        }
-    }
-}
-
-fn prepare(what: &str, source: io::Error) -> Error {
-    Error::Prepare {
-        what: what.to_string(),
-        source,
-    }
-}
-
-fn pipe_cloexec() -> io::Result<(OwnedFd, OwnedFd)> {
-    Ok(rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?)
-}
-
-/// A close-on-exec duplicate of `fd` numbered 3 or above. `fd` belongs to a value the
-/// caller holds (a stdio holder or the command's own `Stdio::Fd`), open for this call.
-fn f_dupfd_cloexec(fd: RawFd) -> io::Result<OwnedFd> {
-    #[allow(unsafe_code)]
-    // SAFETY: the caller's value keeps `fd` open for the duration of this call.
-    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
-    Ok(rustix::io::fcntl_dupfd_cloexec(fd, 3)?)
-}
-
-/// Reads the child's records until EOF (it exec'd), a failure, or the child waiting at its
-/// start barrier: the failure, if any, and the notes bits of every record.
-fn read_report(rx: &OwnedFd) -> (Option<Report>, u32) {
-    let mut buf = [0u8; Report::SIZE];
-    let mut notes = 0;
-    loop {
-        match rustix::io::read(rx, &mut buf) {
-            Err(rustix::io::Errno::INTR) => continue,
-            Ok(Report::SIZE) => {}
-            _ => return (None, notes),
-        }
-        let r = Report::from_bytes(&buf);
-        notes |= r.notes;
-        if r.stage != 0 || r.notes & Notes::WAITING_FOR_START != 0 {
-            return (Some(r).filter(|r| r.stage != 0), notes);
-        }
     }
 }

@@ -1,7 +1,7 @@
 //! [`Fork`]: a Rust closure in a new process that does not share the address space.
 use super::{clone_error, owned_pidfd, reaper_for, CloneSpec};
 use crate::child::Child;
-use crate::error::{Error, Result};
+use crate::error::{Error, RequestProblem, Result};
 use crate::flags::CloneFlags;
 use crate::raw;
 use std::io::Write;
@@ -156,9 +156,7 @@ impl Fork {
         let flags = self.effective_flags();
         // Even unchecked: a fork-style child continues on the caller's own stack.
         if flags.contains(CloneFlags::VM) {
-            return Err(Error::InvalidArgument {
-                what: "a fork-like child cannot share the address space (CLONE_VM): use Task for a thread-like body or Command for a program".into(),
-            });
+            return Err(RequestProblem::ForkSharesVm.into());
         }
         let exit_signal = self.spec.exit_signal_for(flags);
         self.spec.validate(flags, exit_signal)?;

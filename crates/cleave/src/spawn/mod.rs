@@ -3,15 +3,18 @@
 //! and never fail; `spawn()` validates against the kernel's rules, then clones.
 mod command;
 mod fork;
+mod report;
+mod stdio;
 mod task;
 
 pub(crate) use command::AfterClone;
-pub use command::{Command, Stdio};
+pub use command::Command;
 pub use fork::Fork;
+pub use stdio::Stdio;
 pub use task::{Task, TaskHandle};
 
 use crate::child::Reaper;
-use crate::error::{Error, RangeError, Result};
+use crate::error::{Error, RangeError, RequestProblem, Result};
 use crate::flags::rules::{self, Interface, Request};
 use crate::flags::{check_set_tid, CloneFlags};
 use crate::host;
@@ -101,9 +104,7 @@ impl CloneSpec {
             });
         }
         if flags.contains(CloneFlags::INTO_CGROUP) && self.cgroup.is_none() {
-            return Err(Error::InvalidArgument {
-                what: "CLONE_INTO_CGROUP needs a cgroup2 directory (Command::into_cgroup)".into(),
-            });
+            return Err(RequestProblem::IntoCgroupWithoutCgroup.into());
         }
         let violations = rules::check(&request, &host::context_for_request(&request));
         if violations.is_empty() {
