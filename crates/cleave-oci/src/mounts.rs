@@ -176,12 +176,24 @@ pub(crate) fn lower_mount(
                 }
                 (true, false) => {
                     stricter(asked.nodev, "nodev added: device nodes do not work there");
-                    MountOp::RoBind { src, dst }
+                    MountOp::RoBind {
+                        src,
+                        dst,
+                        optional: false,
+                    }
                 }
-                (false, true) => MountOp::DevBind { src, dst },
+                (false, true) => MountOp::DevBind {
+                    src,
+                    dst,
+                    optional: false,
+                },
                 (false, false) => {
                     stricter(asked.nodev, "nodev added: device nodes do not work there");
-                    MountOp::Bind { src, dst }
+                    MountOp::Bind {
+                        src,
+                        dst,
+                        optional: false,
+                    }
                 }
             }
         }

@@ -141,7 +141,8 @@ fn a_runc_like_config_lowers_field_by_field() {
         ops[3],
         MountOp::RoBind {
             src: "/etc/resolv.conf".into(),
-            dst: "/etc/resolv.conf".into()
+            dst: "/etc/resolv.conf".into(),
+            optional: false,
         }
     );
     assert_eq!(
@@ -262,23 +263,51 @@ fn binds_lower_by_their_options() {
     let (src, dst) = ("/bundle/data".into(), "/data".into());
     assert_eq!(
         bind(json!(["rbind", "nodev"])).unwrap(),
-        (MountOp::Bind { src, dst }, 0)
+        (
+            MountOp::Bind {
+                src,
+                dst,
+                optional: false,
+            },
+            0
+        )
     );
     let (src, dst) = ("/bundle/data".into(), "/data".into());
     assert_eq!(
         bind(json!(["rbind"])).unwrap(),
-        (MountOp::Bind { src, dst }, 1),
+        (
+            MountOp::Bind {
+                src,
+                dst,
+                optional: false,
+            },
+            1
+        ),
         "nodev added, and noted"
     );
     let (src, dst) = ("/bundle/data".into(), "/data".into());
     assert_eq!(
         bind(json!(["rbind", "dev"])).unwrap(),
-        (MountOp::DevBind { src, dst }, 0)
+        (
+            MountOp::DevBind {
+                src,
+                dst,
+                optional: false,
+            },
+            0
+        )
     );
     let (src, dst) = ("/bundle/data".into(), "/data".into());
     assert_eq!(
         bind(json!(["rbind", "ro", "nodev", "rprivate"])).unwrap(),
-        (MountOp::RoBind { src, dst }, 0)
+        (
+            MountOp::RoBind {
+                src,
+                dst,
+                optional: false,
+            },
+            0
+        )
     );
     let e = |o: Value| bind(o).unwrap_err().to_string();
     assert_eq!(

@@ -324,25 +324,26 @@ fn mount_ops(s: &SandboxArgs, matches: Option<&ArgMatches>) -> Vec<(MountOp, Str
             let one = || chunk[0].clone();
             let two = || chunk.get(1).cloned().unwrap_or_default();
             // The -try forms (bubblewrap's) skip a source that does not exist.
+            let option = format!("--{}", id.replace('_', "-"));
             let (id, optional) = match id.strip_suffix("_try") {
                 Some(base) => (base, true),
                 None => (id, false),
             };
-            if optional && std::fs::symlink_metadata(&chunk[0]).is_err() {
-                continue;
-            }
             let op = match id {
                 "bind" => MountOp::Bind {
                     src: one(),
                     dst: two(),
+                    optional,
                 },
                 "ro_bind" => MountOp::RoBind {
                     src: one(),
                     dst: two(),
+                    optional,
                 },
                 "dev_bind" => MountOp::DevBind {
                     src: one(),
                     dst: two(),
+                    optional,
                 },
                 "tmpfs" => MountOp::Tmpfs { dst: one() },
                 "proc" => MountOp::Proc { dst: one() },
@@ -354,7 +355,7 @@ fn mount_ops(s: &SandboxArgs, matches: Option<&ArgMatches>) -> Vec<(MountOp, Str
                 },
                 _ => MountOp::RemountRo { dst: one() },
             };
-            let label = std::iter::once(format!("--{}", id.replace('_', "-")))
+            let label = std::iter::once(option)
                 .chain(chunk.iter().map(|p| p.display().to_string()))
                 .collect::<Vec<_>>()
                 .join(" ");

@@ -21,6 +21,8 @@ const NULL_DEVICE: Slot = 2;
 const PROC: Slot = 3;
 /// First slot of the sources.
 const FIRST_SOURCE: Slot = 4;
+/// The "slot" of an optional bind whose source does not exist: the operation is skipped.
+const SKIPPED: Slot = Slot::MAX - 1;
 
 pub(super) const MOUNT_ATTR_RDONLY: u64 = 0x1;
 pub(super) const MOUNT_ATTR_NOSUID: u64 = 0x2;
@@ -246,6 +248,21 @@ impl Filesystem {
         for (i, op) in self.ops.iter().enumerate() {
             let first_step = sources.steps.len();
             let slot = match op {
+                MountOp::Bind {
+                    src,
+                    optional: true,
+                    ..
+                }
+                | MountOp::RoBind {
+                    src,
+                    optional: true,
+                    ..
+                }
+                | MountOp::DevBind {
+                    src,
+                    optional: true,
+                    ..
+                } if std::fs::symlink_metadata(src).is_err() => SKIPPED,
                 MountOp::Bind { src, .. }
                 | MountOp::RoBind { src, .. }
                 | MountOp::DevBind { src, .. } => {
@@ -322,6 +339,9 @@ impl Filesystem {
         }
 
         for (i, (op, &src_slot)) in self.ops.iter().zip(&source_slots).enumerate() {
+            if src_slot == SKIPPED {
+                continue;
+            }
             let first_step = steps.len();
             compile_op(i, op, src_slot, &mut model, &mut steps)?;
             for step in &mut steps[first_step..] {

@@ -37,6 +37,9 @@ pub enum MountOp {
         src: PathBuf,
         /// Path inside.
         dst: PathBuf,
+        /// Skip the operation when the source does not exist (bubblewrap's `-try`
+        /// forms).
+        optional: bool,
     },
     /// Like [`MountOp::Bind`], read-only (recursively).
     RoBind {
@@ -44,6 +47,9 @@ pub enum MountOp {
         src: PathBuf,
         /// Path inside.
         dst: PathBuf,
+        /// Skip the operation when the source does not exist (bubblewrap's `-try`
+        /// forms).
+        optional: bool,
     },
     /// Like [`MountOp::Bind`], with device nodes usable.
     DevBind {
@@ -51,6 +57,9 @@ pub enum MountOp {
         src: PathBuf,
         /// Path inside.
         dst: PathBuf,
+        /// Skip the operation when the source does not exist (bubblewrap's `-try`
+        /// forms).
+        optional: bool,
     },
     /// A fresh tmpfs (mode 0755).
     Tmpfs {

@@ -85,6 +85,7 @@ fn links_and_tmpfs_made_by_earlier_ops_count() {
             MountOp::RoBind {
                 src: "/usr/share".into(),
                 dst: "/etc/ssl".into(),
+                optional: false,
             },
         ],
         ..Default::default()
@@ -108,6 +109,7 @@ fn bad_paths_fail_before_any_step() {
         ops: vec![MountOp::Bind {
             src: "/no/such/src".into(),
             dst: "/x".into(),
+            optional: false,
         }],
         ..Default::default()
     };
@@ -136,6 +138,7 @@ fn ops_compile_in_order_and_end_with_pivot_root() {
             MountOp::RoBind {
                 src: "/etc".into(),
                 dst: "/lib/etc".into(),
+                optional: false,
             },
         ],
         ..Default::default()
@@ -170,4 +173,26 @@ fn ops_compile_in_order_and_end_with_pivot_root() {
     // Every step names the operation it came from.
     assert_eq!(steps[bind].origin, Some(Origin::Mount(1)));
     std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn an_optional_bind_of_a_missing_source_is_skipped() {
+    let bind = |optional| Filesystem {
+        ops: vec![
+            MountOp::Bind {
+                src: "/no/such/source".into(),
+                dst: "/tmp".into(),
+                optional,
+            },
+            MountOp::Tmpfs { dst: "/mnt".into() },
+        ],
+        ..Default::default()
+    };
+    let steps = bind(true).compile(true).unwrap().steps;
+    assert!(!steps.iter().any(|s| s.op.name() == "Bind"), "{steps:?}");
+    // The operation after it keeps its own index.
+    let tmpfs = steps.iter().find(|s| s.op.name() == "FsMount").unwrap();
+    assert_eq!(tmpfs.origin, Some(Origin::Mount(1)));
+    let e = bind(false).compile(true).unwrap_err().to_string();
+    assert!(e.contains("/no/such/source"), "{e}");
 }
