@@ -1,0 +1,422 @@
+//! The options of `cleave spawn` turned into a [`SandboxSpec`], and the command-line words
+//! for each part of it, so that the library's errors name the option they came from.
+use crate::cli::{SandboxArgs, SpawnArgs};
+use clap::ArgMatches;
+use cleave::caps::{self, Rlimit};
+use cleave::cgroup::{self, Limits};
+use cleave::error::{IdMapProblem, LimitProblem};
+use cleave::error::{Origin, Problem};
+use cleave::idmap::{IdMap, IdMapping};
+use cleave::mount::MountOp;
+use cleave::ns::{time, uts};
+use cleave::sandbox::{Capabilities, Preset, SandboxSpec};
+use cleave::CloneFlags;
+use std::path::PathBuf;
+
+/// Why the options cannot become a [`SandboxSpec`]: a value refused, in the command line's
+/// words, or the library's error for what only it can judge.
+pub(super) enum Refused {
+    Usage(String),
+    Library(cleave::Error),
+}
+
+impl From<cleave::Error> for Refused {
+    fn from(e: cleave::Error) -> Refused {
+        Refused::Library(e)
+    }
+}
+
+fn bad(what: String) -> Refused {
+    Refused::Usage(what)
+}
+
+/// The library's refusal of one option's value, in the command line's words: the option
+/// and its value, then what is wrong.
+fn refused(option: &str, value: &str, e: cleave::Error) -> Refused {
+    use cleave::Error as E;
+    let value = cleave::error::one_line(value);
+    bad(match e {
+        E::IdMapping(IdMapProblem::Unreadable { fault, .. }) => {
+            format!("{option} {value}: {fault}; write INSIDE:OUTSIDE:COUNT, e.g. 0:100000:65536")
+        }
+        E::Rlimit(p) => format!(
+            "{option} {value}: {}; write NAME=SOFT[:HARD], e.g. nofile=1024:4096",
+            p.fault
+        ),
+        E::Limit(LimitProblem::Size(_)) => format!(
+            "{option} {value}: not a size; give a whole number of bytes with an optional unit K, M, G or T (powers of 1024), e.g. 512M"
+        ),
+        E::Limit(p) => match p.range() {
+            Some(r) => format!("{option} {value}: {}", r.why),
+            None => format!("{option} {value}: {p}"),
+        },
+        E::Capability(p) => format!("{option} {value}: {p}"),
+        E::Invalid { problem, .. } => format!("{option} {value}: {problem}"),
+        other => return Refused::Library(other),
+    })
+}
+
+/// The mount options in command-line order.
+fn mount_ops(s: &SandboxArgs, matches: Option<&ArgMatches>) -> Vec<(MountOp, String)> {
+    let lists: [(&str, &Vec<PathBuf>, usize); 12] = [
+        ("bind", &s.bind, 2),
+        ("ro_bind", &s.ro_bind, 2),
+        ("dev_bind", &s.dev_bind, 2),
+        ("bind_try", &s.bind_try, 2),
+        ("ro_bind_try", &s.ro_bind_try, 2),
+        ("dev_bind_try", &s.dev_bind_try, 2),
+        ("tmpfs", &s.tmpfs, 1),
+        ("proc", &s.proc, 1),
+        ("dev", &s.dev, 1),
+        ("dir", &s.dir, 1),
+        ("symlink", &s.symlink, 2),
+        ("remount_ro", &s.remount_ro, 1),
+    ];
+    let mut ordered: Vec<(usize, MountOp, String)> = Vec::new();
+    for (id, values, arity) in lists {
+        let indices: Vec<usize> = matches
+            .and_then(|m| m.indices_of(id))
+            .map(|i| i.collect())
+            .unwrap_or_else(|| (0..values.len()).map(|i| i + 1000).collect());
+        for (n, chunk) in values.chunks(arity).enumerate() {
+            let at = indices.get(n * arity).copied().unwrap_or(usize::MAX);
+            let one = || chunk[0].clone();
+            let two = || chunk.get(1).cloned().unwrap_or_default();
+            // The -try forms (bubblewrap's) skip a source that does not exist.
+            let option = format!("--{}", id.replace('_', "-"));
+            let (id, optional) = match id.strip_suffix("_try") {
+                Some(base) => (base, true),
+                None => (id, false),
+            };
+            let op = match id {
+                "bind" => MountOp::Bind {
+                    src: one(),
+                    dst: two(),
+                    optional,
+                },
+                "ro_bind" => MountOp::RoBind {
+                    src: one(),
+                    dst: two(),
+                    optional,
+                },
+                "dev_bind" => MountOp::DevBind {
+                    src: one(),
+                    dst: two(),
+                    optional,
+                },
+                "tmpfs" => MountOp::Tmpfs { dst: one() },
+                "proc" => MountOp::Proc { dst: one() },
+                "dev" => MountOp::Dev { dst: one() },
+                "dir" => MountOp::Dir { dst: one() },
+                "symlink" => MountOp::Symlink {
+                    target: one(),
+                    dst: two(),
+                },
+                _ => MountOp::RemountRo { dst: one() },
+            };
+            let label = std::iter::once(option)
+                .chain(chunk.iter().map(|p| p.display().to_string()))
+                .collect::<Vec<_>>()
+                .join(" ");
+            ordered.push((at, op, label));
+        }
+    }
+    ordered.sort_by_key(|(at, _, _)| *at);
+    ordered
+        .into_iter()
+        .map(|(_, op, label)| (op, label))
+        .collect()
+}
+
+/// Turns the options into a [`SandboxSpec`], with the command-line words for each part of
+/// it (for error messages).
+pub(super) fn spec_from(
+    a: &SpawnArgs,
+    flags: CloneFlags,
+    signal: Option<i32>,
+    matches: Option<&ArgMatches>,
+) -> Result<(SandboxSpec, Labels), Refused> {
+    let s = &a.sandbox;
+    let mut spec = SandboxSpec::default();
+    let mut labels = Labels::default();
+    spec.process.program = a.command[0].clone();
+    spec.process.args = a.command[1..].iter().map(Into::into).collect();
+    spec.process.argv0 = s.argv0.clone();
+    spec.process.env.clear = s.clearenv;
+    spec.process.env.remove = s.unsetenv.iter().map(Into::into).collect();
+    spec.process.env.set = s
+        .setenv
+        .chunks(2)
+        .filter_map(|p| match p {
+            [k, v] => Some((k.into(), v.into())),
+            _ => None,
+        })
+        .collect();
+    spec.process.preserve_fds = s.preserve_fd.clone();
+
+    spec.namespaces.new = flags & CloneFlags::ALL_NAMESPACES;
+    spec.clone.flags = flags.difference(CloneFlags::ALL_NAMESPACES);
+    spec.clone.exit_signal = signal;
+    spec.clone.set_tid = a.set_tid.clone();
+    spec.clone.unchecked = a.unchecked;
+    spec.clone.into_cgroup = a.into_cgroup.clone();
+
+    let preset = match a.preset.as_deref().map(|p| p.trim().to_ascii_lowercase()) {
+        Some(p) if p == "sandbox" => Some(Preset::Sandbox),
+        Some(p) if p == "container" => Some(Preset::Container),
+        _ => None,
+    };
+    if preset == Some(Preset::Container) && s.rootfs.is_none() {
+        return Err(bad(
+            "--preset container needs --rootfs DIR (scripts/mkrootfs.sh DIR builds a busybox one)"
+                .into(),
+        ));
+    }
+    spec.filesystem.rootfs = s.rootfs.clone();
+    labels.rootfs = match &s.rootfs {
+        Some(r) => format!("--rootfs {}", r.display()),
+        None => "--rootfs".into(),
+    };
+    // SAFETY: geteuid has no preconditions.
+    #[allow(unsafe_code)]
+    let euid = unsafe { libc::geteuid() };
+    if let Some(p) = preset {
+        p.apply(&mut spec, euid)?;
+        let name = if p == Preset::Sandbox {
+            "sandbox"
+        } else {
+            "container"
+        };
+        for op in &spec.filesystem.ops {
+            labels
+                .mounts
+                .push(format!("--preset {name} ({})", op.dst().display()));
+        }
+    }
+
+    let picked = [
+        s.map_root,
+        s.map_current,
+        s.map_auto,
+        !s.map_user.is_empty() || !s.map_group.is_empty(),
+    ];
+    if picked.iter().filter(|&&p| p).count() > 1 {
+        return Err(bad(
+            "choose one of --map-root, --map-current, --map-auto and --map-user/--map-group".into(),
+        ));
+    }
+    let parse_maps = |v: &[String], option: &str| {
+        v.iter()
+            .map(|m| m.parse::<IdMap>().map_err(|e| refused(option, m, e)))
+            .collect::<Result<Vec<_>, Refused>>()
+    };
+    if s.map_root {
+        spec.ids.mapping = IdMapping::Root;
+    } else if s.map_current {
+        spec.ids.mapping = IdMapping::Current;
+    } else if s.map_auto {
+        spec.ids.mapping = IdMapping::Auto;
+    } else if !s.map_user.is_empty() || !s.map_group.is_empty() {
+        spec.ids.mapping = IdMapping::Custom {
+            users: parse_maps(&s.map_user, "--map-user")?,
+            groups: parse_maps(&s.map_group, "--map-group")?,
+        };
+    }
+    spec.ids.setgroups = match s.setgroups.as_deref() {
+        None => None,
+        Some("allow") => Some(true),
+        Some("deny") => Some(false),
+        Some(other) => return Err(bad(format!("--setgroups {other}: choose allow or deny"))),
+    };
+    spec.ids.uid = s.uid;
+    spec.ids.gid = s.gid;
+    spec.ids.groups = s.groups.clone();
+    if let Some(u) = &s.umask {
+        let mask = u32::from_str_radix(u.trim(), 8).map_err(|_| {
+            bad(format!(
+                "--umask {}: give an octal mask such as 022 or 077",
+                cleave::error::one_line(u)
+            ))
+        })?;
+        spec.process.umask = Some(mask);
+    }
+    if let Some(h) = &s.hostname {
+        uts::check_hostname(h.as_ref()).map_err(|e| bad(e.named("--hostname")))?;
+    }
+    if let Some(d) = &s.domainname {
+        uts::check_domainname(d.as_ref()).map_err(|e| bad(e.named("--domainname")))?;
+    }
+    spec.uts.hostname = s.hostname.clone().map(Into::into);
+    spec.uts.domainname = s.domainname.clone().map(Into::into);
+    spec.as_pid1 = s.as_pid_1;
+    spec.mount_proc = s.mount_proc;
+    if let Some(m) = s.monotonic {
+        time::check_offsets(Some(m), None).map_err(|e| bad(e.named("--monotonic")))?;
+    }
+    if let Some(b) = s.boottime {
+        time::check_offsets(None, Some(b)).map_err(|e| bad(e.named("--boottime")))?;
+    }
+    spec.time.monotonic = s.monotonic;
+    spec.time.boottime = s.boottime;
+
+    for (op, label) in mount_ops(s, matches) {
+        spec.filesystem.ops.push(op);
+        labels.mounts.push(label);
+    }
+    spec.filesystem.propagation = s
+        .propagation
+        .parse()
+        .map_err(|e| refused("--propagation", &s.propagation, e))?;
+    spec.filesystem.chdir = s.chdir.clone();
+    for r in &s.rlimit {
+        spec.security
+            .rlimits
+            .push(r.parse::<Rlimit>().map_err(|e| refused("--rlimit", r, e))?);
+        labels.rlimits.push(format!("--rlimit {r}"));
+    }
+    let memory = match s.memory.as_deref() {
+        Some(text) => {
+            let bytes = cgroup::parse_size(text).map_err(|e| refused("--memory", text, e))?;
+            cgroup::check_memory(bytes).map_err(|e| bad(format!("--memory {text}: {}", e.why)))?;
+            Some(bytes)
+        }
+        None => None,
+    };
+    if let Some(c) = s.cpus {
+        cgroup::check_cpus(c).map_err(|e| bad(e.named("--cpus")))?;
+    }
+    if let Some(w) = s.cpu_weight {
+        cgroup::check_cpu_weight(w).map_err(|e| bad(e.named("--cpu-weight")))?;
+    }
+    spec.limits = Limits {
+        memory,
+        cpus: s.cpus,
+        cpu_weight: s.cpu_weight,
+        pids: s.pids,
+    };
+    spec.cgroup_parent = s.cgroup_parent.clone();
+
+    // Capabilities: a sandbox starts from none, anything else from all it would get.
+    let sandbox_mode = preset.is_some() || s.rootfs.is_some();
+    if sandbox_mode || !s.cap_add.is_empty() || !s.cap_drop.is_empty() {
+        let mut keep = if sandbox_mode { 0 } else { caps::ALL };
+        for c in &s.cap_drop {
+            keep &= !caps::parse_cap(c).map_err(|e| refused("--cap-drop", c, e))?;
+        }
+        let mut added = 0;
+        for c in &s.cap_add {
+            added |= caps::parse_cap(c).map_err(|e| refused("--cap-add", c, e))?;
+        }
+        spec.security.capabilities = Some(Capabilities {
+            keep: keep | added,
+            ambient: added,
+        });
+    }
+    if sandbox_mode {
+        spec.security.no_new_privs = true;
+    }
+    // No way back to the caller's terminal: a new session (the presets' default), or, for
+    // a sandbox that keeps the terminal, a filter against TIOCSTI.
+    if s.new_session {
+        spec.security.new_session = true;
+    }
+    if s.same_session {
+        spec.security.new_session = false;
+    }
+    spec.security.block_tty_injection = sandbox_mode && !spec.security.new_session;
+    spec.parent_death_signal = if s.die_with_parent {
+        Some(libc::SIGKILL)
+    } else if let Some(sig) = &s.kill_child {
+        match super::super::parse_exit_signal(sig) {
+            Ok(0) | Err(_) => {
+                return Err(bad(format!(
+                    "--kill-child={sig}: give a signal name such as SIGTERM or a number"
+                )))
+            }
+            Ok(n) => Some(n),
+        }
+    } else {
+        None
+    };
+    labels.chdir = match &s.chdir {
+        Some(d) => format!("--chdir {}", d.display()),
+        None => "the working directory".into(),
+    };
+    labels.uid = s.uid.map(|u| format!("--uid {u}"));
+    labels.gid = s.gid.map(|g| format!("--gid {g}"));
+    Ok((spec, labels))
+}
+
+/// The command-line words for each part of a [`SandboxSpec`], so that an error names the
+/// option it came from.
+#[derive(Debug, Default)]
+pub(crate) struct Labels {
+    /// One per mount operation: the preset's, then the options in the order given.
+    pub mounts: Vec<String>,
+    pub rootfs: String,
+    pub rlimits: Vec<String>,
+    pub uid: Option<String>,
+    pub gid: Option<String>,
+    pub chdir: String,
+}
+
+impl Labels {
+    /// The option an origin came from.
+    pub fn name(&self, origin: &Origin) -> String {
+        match origin {
+            Origin::Mount(i) => self
+                .mounts
+                .get(*i)
+                .cloned()
+                .unwrap_or_else(|| origin.to_string()),
+            Origin::Rootfs => self.rootfs.clone(),
+            Origin::Propagation => "--propagation".into(),
+            Origin::WorkingDirectory => self.chdir.clone(),
+            Origin::UserMap => "--map-user".into(),
+            Origin::GroupMap => "--map-group".into(),
+            Origin::Uid => self.uid.clone().unwrap_or_else(|| "--uid".into()),
+            Origin::Gid => self.gid.clone().unwrap_or_else(|| "--gid".into()),
+            Origin::Hostname => "--hostname".into(),
+            Origin::Domainname => "--domainname".into(),
+            Origin::Namespaces => "--new".into(),
+            Origin::TimeOffsets => "--monotonic/--boottime".into(),
+            Origin::Rlimit(i) => self
+                .rlimits
+                .get(*i)
+                .cloned()
+                .unwrap_or_else(|| "--rlimit".into()),
+            Origin::Capabilities => "--cap-add/--cap-drop".into(),
+            Origin::Limits => "--memory/--cpus/--cpu-weight/--pids".into(),
+            Origin::MountProc => "--mount-proc".into(),
+            Origin::AsPid1 => "--as-pid-1".into(),
+            Origin::Sharing => "--share".into(),
+            Origin::Groups => "--group".into(),
+            Origin::Umask => "--umask".into(),
+            other => other.to_string(),
+        }
+    }
+
+    /// The option a cgroup limit came from.
+    pub fn limit(problem: &LimitProblem) -> &'static str {
+        match problem {
+            LimitProblem::Memory(_) | LimitProblem::Size(_) => "--memory",
+            LimitProblem::Cpus(_) | LimitProblem::CpuFraction(_) => "--cpus",
+            LimitProblem::CpuWeight(_) => "--cpu-weight",
+            LimitProblem::NoPids => "--pids",
+            _ => "--memory/--cpus/--cpu-weight/--pids",
+        }
+    }
+
+    /// A problem in command-line words: what to add, for a missing namespace.
+    pub fn problem(&self, problem: &Problem) -> String {
+        match problem {
+            Problem::NeedsNamespace(ns) => format!(
+                "needs a new {0} namespace: add {0} to --new",
+                ns.name()
+            ),
+            Problem::NotMapped(_) => "is not mapped in the new user namespace: map it (--map-user/--map-group) or pick a mapped id".into(),
+            Problem::FdTableSharedWithInit => "a shared fd table (files) cannot go with a new PID namespace's init, which closes what it does not need: add --as-pid-1, or drop files".into(),
+            other => other.to_string(),
+        }
+    }
+}
