@@ -34,7 +34,12 @@ impl Preset {
     /// no_new_privs, a new session and session keyring, /sys/firmware hidden, and for a
     /// root caller a map of root inside to nobody outside (an explicit map set afterwards
     /// replaces it).
-    pub fn apply(self, spec: &mut SandboxSpec, caller_euid: u32) -> Result<()> {
+    pub fn apply(self, spec: &mut SandboxSpec) -> Result<()> {
+        self.apply_as(spec, rustix::process::geteuid().as_raw())
+    }
+
+    /// [`Preset::apply`] for a caller with this effective uid.
+    pub(crate) fn apply_as(self, spec: &mut SandboxSpec, caller_euid: u32) -> Result<()> {
         if self == Preset::Container && spec.filesystem.rootfs.is_none() {
             return Err(Error::Invalid {
                 origin: Origin::Rootfs,

@@ -177,11 +177,8 @@ pub(super) fn spec_from(
         Some(r) => format!("--rootfs {}", r.display()),
         None => "--rootfs".into(),
     };
-    // SAFETY: geteuid has no preconditions.
-    #[allow(unsafe_code)]
-    let euid = unsafe { libc::geteuid() };
     if let Some(p) = preset {
-        p.apply(&mut spec, euid)?;
+        p.apply(&mut spec)?;
         let name = if p == Preset::Sandbox {
             "sandbox"
         } else {

@@ -16,7 +16,7 @@ fn names(p: &Prepared) -> Vec<&'static str> {
 #[test]
 fn a_rootless_preset_sandbox_lowers_in_stage_order() {
     let mut s = spec("true");
-    Preset::Sandbox.apply(&mut s, 1000).unwrap();
+    Preset::Sandbox.apply_as(&mut s, 1000).unwrap();
     let p = prepare_as(&s, 1000, 1000).unwrap();
     assert!(p.flags().contains(NAMESPACES_ALL_BUT_TIME));
     // Stages never go backwards.
@@ -43,9 +43,9 @@ const NAMESPACES_ALL_BUT_TIME: CloneFlags = crate::sandbox::NAMESPACES;
 #[test]
 fn a_root_callers_preset_runs_as_nobody_outside() {
     let mut s = spec("true");
-    Preset::Container.apply(&mut s, 0).unwrap_err();
+    Preset::Container.apply_as(&mut s, 0).unwrap_err();
     s.filesystem.rootfs = Some("/".into());
-    Preset::Container.apply(&mut s, 0).unwrap();
+    Preset::Container.apply_as(&mut s, 0).unwrap();
     let p = prepare_as(&s, 0, 0).unwrap();
     let maps = p
         .outside_maps
@@ -64,7 +64,7 @@ fn a_root_callers_preset_runs_as_nobody_outside() {
 #[test]
 fn keeping_sys_admin_locks_the_mounts() {
     let mut s = spec("true");
-    Preset::Sandbox.apply(&mut s, 1000).unwrap();
+    Preset::Sandbox.apply_as(&mut s, 1000).unwrap();
     s.security.capabilities = Some(Capabilities {
         keep: 1 << caps::CAP_SYS_ADMIN,
         ambient: 0,
@@ -208,7 +208,7 @@ fn groups_umask_and_the_barrier_come_last_in_order() {
 #[test]
 fn prepared_twice_is_the_same() {
     let mut s = spec("true");
-    Preset::Sandbox.apply(&mut s, 1000).unwrap();
+    Preset::Sandbox.apply_as(&mut s, 1000).unwrap();
     let a: Vec<String> = prepare_as(&s, 1000, 1000)
         .unwrap()
         .steps()
