@@ -1,8 +1,9 @@
 //! The executor: runs a [`Plan`] and ends in `execve` or `exit_group`.
 use crate::ops::{fork_init, run_op};
 use crate::plan::{Op, Plan, Report, Stage};
-use crate::sys::{self, check, syscall3, syscall4};
+use crate::sys::{self, borrow, check, errno, syscall3, syscall4};
 use crate::{EXIT_EXEC_FAILED, EXIT_SETUP_FAILED};
+use rustix::io::{DupFlags, FdFlags};
 
 const NSIG: usize = 64;
 
@@ -78,7 +79,7 @@ pub(crate) fn note(plan: &Plan, bits: u32) {
 fn run_steps(plan: &Plan, first: usize) -> Result<Never, StepError> {
     if plan.sync_fd >= 0 && first == 0 {
         if plan.sync_peer_fd >= 0 && !plan.fd_table_shared {
-            let _ = sys::close(plan.sync_peer_fd);
+            sys::close(plan.sync_peer_fd);
         }
         let mut byte = [0u8; 1];
         match sys::read(plan.sync_fd, &mut byte) {
@@ -118,45 +119,27 @@ fn install_stdio(src: i32, target: i32) -> Result<(), i32> {
     }
     if src == target {
         // Already in place: only make sure it survives exec.
-        // SAFETY: fcntl on a number.
-        check(unsafe {
-            syscall3(
-                libc::SYS_fcntl as usize,
-                src as usize,
-                libc::F_SETFD as usize,
-                0,
-            )
-        })?;
-        return Ok(());
+        return rustix::io::fcntl_setfd(borrow(src)?, FdFlags::empty()).map_err(errno);
     }
-    // SAFETY: dup3 on numbers.
-    check(unsafe { syscall3(libc::SYS_dup3 as usize, src as usize, target as usize, 0) })?;
-    Ok(())
+    if target < 0 {
+        return Err(libc::EBADF);
+    }
+    // rustix's dup3 takes the target as an `OwnedFd`; one made from the number is never
+    // dropped (std's drop would close through the C library), only turned back into it.
+    // SAFETY: `target` is a non-negative number this child owns, for dup3 to replace.
+    let mut owned = unsafe { <rustix::fd::OwnedFd as rustix::fd::FromRawFd>::from_raw_fd(target) };
+    let r = rustix::io::dup3(borrow(src)?, &mut owned, DupFlags::empty());
+    let _ = rustix::fd::IntoRawFd::into_raw_fd(owned);
+    r.map_err(errno)
 }
 
 fn close_other_fds(plan: &Plan) -> Result<(), i32> {
-    // SAFETY: close_range on numbers; CLOEXEC keeps the report fd usable until exec.
-    let ret = unsafe {
-        syscall3(
-            libc::SYS_close_range as usize,
-            3,
-            u32::MAX as usize,
-            libc::CLOSE_RANGE_CLOEXEC as usize,
-        )
-    };
-    check(ret)?;
+    // CLOEXEC keeps the report fd usable until exec.
+    sys::close_range(3, u32::MAX, libc::CLOSE_RANGE_CLOEXEC)?;
     for i in 0..plan.n_keep_fds {
         // SAFETY: `keep_fds` holds `n_keep_fds` elements.
         let fd = unsafe { *plan.keep_fds.add(i) };
-        // SAFETY: fcntl on a number.
-        check(unsafe {
-            syscall3(
-                libc::SYS_fcntl as usize,
-                fd as usize,
-                libc::F_SETFD as usize,
-                0,
-            )
-        })?;
+        rustix::io::fcntl_setfd(borrow(fd)?, FdFlags::empty()).map_err(errno)?;
     }
     Ok(())
 }
@@ -171,6 +154,7 @@ pub fn reset_signal_handlers() {
         // The kernel's struct sigaction is at most four words on x86_64 and aarch64:
         // handler, flags, restorer, mask. Word 0 is the handler on both.
         let mut old = [0usize; 4];
+        // rustix lacks rt_sigaction outside its unstable runtime module.
         // SAFETY: `old` is writable and large enough; sigsetsize is 8.
         let got = unsafe {
             syscall4(
@@ -199,6 +183,7 @@ pub fn reset_signal_handlers() {
 }
 
 fn set_sigmask(mask: u64) -> Result<(), i32> {
+    // rustix lacks rt_sigprocmask outside its unstable runtime module.
     // SAFETY: the mask is a local 8-byte value.
     check(unsafe {
         syscall4(
@@ -224,6 +209,7 @@ fn exec_candidates(plan: &Plan) -> i32 {
         if path.is_null() {
             break;
         }
+        // rustix lacks execve outside its unstable runtime module.
         // SAFETY: path, argv and envp are NUL-terminated strings / null-terminated arrays.
         let ret = unsafe {
             syscall3(

@@ -8,22 +8,13 @@
 //! index. A slot holding -1 is "absent": an optional lookup that found nothing leaves it so,
 //! and the ops that would use it do nothing.
 use crate::plan::{Bytes, Plan, Slot, Str};
-use crate::sys::{self, check, syscall1, syscall2, syscall3, syscall4, syscall5};
+use crate::sys::{self, borrow, check, cstr, errno, new_fd, syscall5};
+use rustix::fd::{AsRawFd, BorrowedFd};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
+use rustix::mount::{FsMountFlags, FsOpenFlags, MoveMountFlags, OpenTreeFlags, UnmountFlags};
 
-const AT_FDCWD: usize = libc::AT_FDCWD as isize as usize;
 const AT_EMPTY_PATH: usize = libc::AT_EMPTY_PATH as usize;
 const AT_RECURSIVE: usize = libc::AT_RECURSIVE as usize;
-const OPEN_TREE_CLONE: usize = 1;
-const OPEN_TREE_CLOEXEC: usize = libc::O_CLOEXEC as usize;
-const MOVE_MOUNT_F_EMPTY_PATH: usize = 0x4;
-const MOVE_MOUNT_T_EMPTY_PATH: usize = 0x40;
-const FSOPEN_CLOEXEC: usize = 1;
-const FSMOUNT_CLOEXEC: usize = 1;
-const FSCONFIG_SET_FLAG: usize = 0;
-const FSCONFIG_SET_STRING: usize = 1;
-const FSCONFIG_CMD_CREATE: usize = 6;
-const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
-const RESOLVE_IN_ROOT: u64 = 0x10;
 const MOUNT_ATTR_NODEV: u64 = 0x4;
 /// MOUNT_ATTR_RDONLY | NOSUID | NODEV | NOEXEC.
 const ATTR_LOCKED_DOWN: u64 = 0x1 | 0x2 | MOUNT_ATTR_NODEV | 0x8;
@@ -56,20 +47,21 @@ pub fn close_all(plan: &Plan) {
     for i in 0..plan.n_slots as Slot {
         if let Ok(fd) = get(plan, i) {
             if fd >= 0 {
-                let _ = sys::close(fd);
+                sys::close(fd);
                 let _ = set(plan, i, -1);
             }
         }
     }
 }
 
-/// A fd that is closed when dropped.
+/// A fd that is closed when dropped (with a raw close: never std's `OwnedFd`, whose drop
+/// would go through the C library).
 struct Fd(i32);
 
 impl Drop for Fd {
     fn drop(&mut self) {
         if self.0 >= 0 {
-            let _ = sys::close(self.0);
+            sys::close(self.0);
         }
     }
 }
@@ -78,29 +70,35 @@ impl Fd {
     fn take(mut self) -> i32 {
         core::mem::replace(&mut self.0, -1)
     }
+
+    fn as_fd(&self) -> Result<BorrowedFd<'_>, i32> {
+        borrow(self.0)
+    }
 }
 
 /// `openat2(root, path, {flags, resolve: IN_ROOT | NO_MAGICLINKS})`: `path` never leaves
 /// `root`, whatever symlinks or `..` it meets. Ok(None) when `optional` and nothing is there.
-fn lookup(root: i32, path: usize, flags: u64, optional: bool) -> Result<Option<Fd>, i32> {
+fn lookup(root: i32, path: Str, flags: OFlags, optional: bool) -> Result<Option<Fd>, i32> {
     // struct open_how { u64 flags; u64 mode; u64 resolve; }
     let how: [u64; 3] = [
-        flags | (libc::O_PATH | libc::O_CLOEXEC) as u64,
+        u64::from((flags | OFlags::PATH | OFlags::CLOEXEC).bits()),
         0,
-        RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+        (ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS).bits(),
     ];
+    // rustix's openat2 asserts on the fd it returns (see sys::new_fd).
     // SAFETY: `path` is a NUL-terminated string of the plan; `how` is a local open_how.
     let r = unsafe {
-        syscall4(
-            libc::SYS_openat2 as usize,
-            root as isize as usize,
-            path,
+        new_fd(
+            libc::SYS_openat2,
+            borrow(root)?.as_raw_fd() as usize,
+            path.0 as usize,
             how.as_ptr() as usize,
             core::mem::size_of_val(&how),
+            0,
         )
     };
-    match check(r) {
-        Ok(fd) => Ok(Some(Fd(fd as i32))),
+    match r {
+        Ok(fd) => Ok(Some(Fd(fd))),
         Err(libc::ENOENT) if optional => Ok(None),
         Err(e) => Err(e),
     }
@@ -108,37 +106,37 @@ fn lookup(root: i32, path: usize, flags: u64, optional: bool) -> Result<Option<F
 
 /// `open_tree(fd, "", OPEN_TREE_CLONE)`: a detached copy of the mount at `fd`.
 fn clone_tree(fd: i32, recursive: bool) -> Result<Fd, i32> {
-    let mut flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH;
+    let mut flags = OpenTreeFlags::OPEN_TREE_CLONE
+        | OpenTreeFlags::OPEN_TREE_CLOEXEC
+        | OpenTreeFlags::AT_EMPTY_PATH;
     if recursive {
-        flags |= AT_RECURSIVE;
+        flags |= OpenTreeFlags::AT_RECURSIVE;
     }
+    // rustix's open_tree asserts on the fd it returns (see sys::new_fd).
     // SAFETY: an empty NUL-terminated path and numbers.
     let r = unsafe {
-        syscall3(
-            libc::SYS_open_tree as usize,
-            fd as isize as usize,
+        new_fd(
+            libc::SYS_open_tree,
+            borrow(fd)?.as_raw_fd() as usize,
             c"".as_ptr() as usize,
-            flags,
+            flags.bits() as usize,
+            0,
+            0,
         )
     };
-    check(r).map(|fd| Fd(fd as i32))
+    r.map(Fd)
 }
 
 /// `move_mount(mount, "", onto, "")`: attaches a detached mount on the object `onto` is.
 fn attach(mount: i32, onto: i32) -> Result<(), i32> {
-    let empty = c"".as_ptr() as usize;
-    // SAFETY: empty NUL-terminated paths and numbers.
-    let r = unsafe {
-        sys::syscall5(
-            libc::SYS_move_mount as usize,
-            mount as usize,
-            empty,
-            onto as usize,
-            empty,
-            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
-        )
-    };
-    check(r).map(|_| ())
+    rustix::mount::move_mount(
+        borrow(mount)?,
+        c"",
+        borrow(onto)?,
+        c"",
+        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
+    )
+    .map_err(errno)
 }
 
 /// `mount_setattr(fd, "", AT_EMPTY_PATH [| AT_RECURSIVE], {set, clear})`.
@@ -152,6 +150,7 @@ fn set_attr(fd: i32, set: u64, clear: u64, recursive: bool) -> Result<(), i32> {
     if recursive {
         flags |= AT_RECURSIVE;
     }
+    // rustix lacks mount_setattr.
     // SAFETY: an empty NUL-terminated path and a local mount_attr.
     let r = unsafe {
         syscall5(
@@ -166,111 +165,96 @@ fn set_attr(fd: i32, set: u64, clear: u64, recursive: bool) -> Result<(), i32> {
     check(r).map(|_| ())
 }
 
-/// A new filesystem of type `fstype` (NUL-terminated) configured from `options`, a list of
-/// NUL-terminated `key`, `value` pairs ended by an empty key (an empty value sets a flag),
-/// as a detached mount with the `MOUNT_ATTR_*` bits `attrs`.
-fn new_fs(fstype: usize, options: usize, attrs: u64) -> Result<Fd, i32> {
-    // SAFETY: `fstype` is NUL-terminated.
-    let fs =
-        Fd(check(unsafe { syscall2(libc::SYS_fsopen as usize, fstype, FSOPEN_CLOEXEC) })? as i32);
+/// A new filesystem of type `fstype` configured from `options`, a list of NUL-terminated
+/// `key`, `value` pairs ended by an empty key (an empty value sets a flag), as a detached
+/// mount with the `MOUNT_ATTR_*` bits `attrs`.
+///
+/// # Safety
+/// `options` is null or such a list, alive and unchanged while this runs.
+unsafe fn new_fs(fstype: &core::ffi::CStr, options: *const u8, attrs: u64) -> Result<Fd, i32> {
+    // rustix's fsopen asserts on the fd it returns (see sys::new_fd).
+    // SAFETY: `fstype` is a NUL-terminated string.
+    let fs = Fd(unsafe {
+        new_fd(
+            libc::SYS_fsopen,
+            fstype.as_ptr() as usize,
+            FsOpenFlags::FSOPEN_CLOEXEC.bits() as usize,
+            0,
+            0,
+            0,
+        )
+    }?);
     let mut p = options;
-    if p != 0 {
+    if !p.is_null() {
         loop {
-            let key = p;
-            let klen = strlen(key);
+            // SAFETY: `p` is at the next key of the list (the caller's contract, then the
+            // arithmetic below, which steps over one NUL-terminated key and value).
+            let key = unsafe { cstr(p) };
+            let klen = key.to_bytes().len();
             if klen == 0 {
                 break;
             }
-            let value = key + klen + 1;
-            let vlen = strlen(value);
-            let (cmd, v) = if vlen == 0 {
-                (FSCONFIG_SET_FLAG, 0)
+            // SAFETY: as above: the value follows its key's NUL.
+            let value = unsafe { cstr(p.add(klen + 1)) };
+            let vlen = value.to_bytes().len();
+            if vlen == 0 {
+                rustix::mount::fsconfig_set_flag(fs.as_fd()?, key)
             } else {
-                (FSCONFIG_SET_STRING, value)
-            };
-            // SAFETY: key and value are NUL-terminated strings of the options blob.
-            check(unsafe { syscall5(libc::SYS_fsconfig as usize, fs.0 as usize, cmd, key, v, 0) })?;
-            p = value + vlen + 1;
+                rustix::mount::fsconfig_set_string(fs.as_fd()?, key, value)
+            }
+            .map_err(errno)?;
+            // SAFETY: the next key follows the value's NUL, inside the list.
+            p = unsafe { p.add(klen + 1 + vlen + 1) };
         }
     }
+    rustix::mount::fsconfig_create(fs.as_fd()?).map_err(errno)?;
+    // rustix's fsmount asserts on the fd it returns (see sys::new_fd).
     // SAFETY: numbers only.
-    check(unsafe {
-        syscall5(
-            libc::SYS_fsconfig as usize,
+    let m = unsafe {
+        new_fd(
+            libc::SYS_fsmount,
             fs.0 as usize,
-            FSCONFIG_CMD_CREATE,
-            0,
-            0,
-            0,
-        )
-    })?;
-    // SAFETY: numbers only.
-    let m = check(unsafe {
-        syscall3(
-            libc::SYS_fsmount as usize,
-            fs.0 as usize,
-            FSMOUNT_CLOEXEC,
+            FsMountFlags::FSMOUNT_CLOEXEC.bits() as usize,
             attrs as usize,
+            0,
+            0,
         )
-    })?;
-    Ok(Fd(m as i32))
+    };
+    m.map(Fd)
 }
 
-fn strlen(p: usize) -> usize {
-    let mut n = 0;
-    // SAFETY: `p` points at a NUL-terminated string (the callers' contract).
-    while unsafe { *((p + n) as *const u8) } != 0 {
-        n += 1;
-    }
-    n
+/// `fstatat(fd, "", AT_EMPTY_PATH)`: the object's `(st_dev, st_ino, st_mode)`.
+fn stat(fd: i32) -> Result<(u64, u64, u32), i32> {
+    let st = rustix::fs::statat(borrow(fd)?, c"", AtFlags::EMPTY_PATH).map_err(errno)?;
+    Ok((st.st_dev as u64, st.st_ino as u64, st.st_mode as u32))
 }
 
 fn is_dir(fd: i32) -> Result<bool, i32> {
-    // SAFETY: a zeroed stat buffer is valid to fill.
-    let mut st: libc::stat = unsafe { core::mem::zeroed() };
-    // SAFETY: an empty NUL-terminated path and a local, writable stat.
-    check(unsafe {
-        syscall4(
-            libc::SYS_newfstatat as usize,
-            fd as usize,
-            c"".as_ptr() as usize,
-            &mut st as *mut libc::stat as usize,
-            AT_EMPTY_PATH,
-        )
-    })?;
-    Ok(st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+    let (_, _, mode) = stat(fd)?;
+    Ok(mode & libc::S_IFMT == libc::S_IFDIR)
 }
 
 /// [`crate::Op::OpenPath`].
 pub fn open_path(plan: &Plan, path: Str, flags: u64, slot: Slot) -> Result<(), i32> {
-    // SAFETY: `path` is NUL-terminated.
-    let fd = check(unsafe {
-        syscall3(
-            libc::SYS_openat as usize,
-            AT_FDCWD,
+    // rustix's openat asserts on the fd it returns (see sys::new_fd).
+    // SAFETY: `path` is NUL-terminated and alive until exec (Op's contract).
+    let fd = unsafe {
+        new_fd(
+            libc::SYS_openat,
+            libc::AT_FDCWD as isize as usize,
             path.0 as usize,
             flags as usize,
+            0,
+            0,
         )
-    })?;
-    set(plan, slot, fd as i32)
+    }?;
+    set(plan, slot, fd)
 }
 
 /// [`crate::Op::CheckIdentity`].
 pub fn check_identity(plan: &Plan, slot: Slot, dev: u64, ino: u64) -> Result<(), i32> {
-    let fd = get(plan, slot)?;
-    // SAFETY: a zeroed stat buffer is valid to fill.
-    let mut st: libc::stat = unsafe { core::mem::zeroed() };
-    // SAFETY: an empty NUL-terminated path and a local, writable stat.
-    check(unsafe {
-        syscall4(
-            libc::SYS_newfstatat as usize,
-            fd as usize,
-            c"".as_ptr() as usize,
-            &mut st as *mut libc::stat as usize,
-            AT_EMPTY_PATH,
-        )
-    })?;
-    if st.st_dev == dev && st.st_ino == ino {
+    let (st_dev, st_ino, _) = stat(get(plan, slot)?)?;
+    if st_dev == dev && st_ino == ino {
         Ok(())
     } else {
         Err(libc::ESTALE)
@@ -299,7 +283,7 @@ pub fn bind(
     let root = get(plan, root)?;
     let tree = clone_tree(src, recursive)?;
     set_attr(tree.0, set, clear, recursive)?;
-    let Some(dst) = lookup(root, dst.0 as usize, 0, false)? else {
+    let Some(dst) = lookup(root, dst, OFlags::empty(), false)? else {
         return Err(libc::ENOENT);
     };
     attach(tree.0, dst.0)
@@ -313,8 +297,10 @@ pub fn fs_mount(
     keep: Option<Slot>,
 ) -> Result<(), i32> {
     let root = get(plan, root)?;
-    let mount = new_fs(fstype.0 as usize, options.ptr as usize, attrs)?;
-    let Some(dst) = lookup(root, dst.0 as usize, 0, false)? else {
+    // SAFETY: `fstype` is NUL-terminated and `options` null or a key/value list, both alive
+    // until exec (Op::FsMount's contract).
+    let mount = unsafe { new_fs(cstr(fstype.0), options.ptr, attrs)? };
+    let Some(dst) = lookup(root, dst, OFlags::empty(), false)? else {
         return Err(libc::ENOENT);
     };
     attach(mount.0, dst.0)?;
@@ -327,26 +313,28 @@ pub fn fs_mount(
 /// Looks up directory `parent` under the root in `root` (MkdirAt, CreateFileAt, SymlinkAt).
 fn parent_dir(plan: &Plan, root: Slot, parent: Str) -> Result<Fd, i32> {
     let root = get(plan, root)?;
-    lookup(root, parent.0 as usize, libc::O_DIRECTORY as u64, false)?.ok_or(libc::ENOENT)
+    lookup(root, parent, OFlags::DIRECTORY, false)?.ok_or(libc::ENOENT)
+}
+
+/// An existing entry is fine for the ops that create one.
+fn created(r: rustix::io::Result<()>) -> Result<(), i32> {
+    match r.map_err(errno) {
+        Ok(()) | Err(libc::EEXIST) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// [`crate::Op::MkdirAt`]: one that exists is fine (what it is decides nothing: later
 /// lookups do).
 pub fn mkdir_at(plan: &Plan, (root, parent, name): (Slot, Str, Str), mode: u32) -> Result<(), i32> {
     let dir = parent_dir(plan, root, parent)?;
-    // SAFETY: `b` is NUL-terminated.
-    let r = unsafe {
-        syscall3(
-            libc::SYS_mkdirat as usize,
-            dir.0 as usize,
-            name.0 as usize,
-            mode as usize,
-        )
-    };
-    match check(r) {
-        Ok(_) | Err(libc::EEXIST) => Ok(()),
-        Err(e) => Err(e),
-    }
+    // SAFETY: `name` is NUL-terminated and alive until exec (Op's contract).
+    let name = unsafe { cstr(name.0) };
+    created(rustix::fs::mkdirat(
+        dir.as_fd()?,
+        name,
+        Mode::from_raw_mode(mode),
+    ))
 }
 
 /// [`crate::Op::CreateFileAt`]: a bind-mount target; mknodat never follows a symlink and
@@ -357,21 +345,16 @@ pub fn create_file_at(
     mode: u32,
 ) -> Result<(), i32> {
     let dir = parent_dir(plan, root, parent)?;
-    let mode = libc::S_IFREG as usize | (mode as usize & 0o7777);
-    // SAFETY: `b` is NUL-terminated.
-    let r = unsafe {
-        syscall4(
-            libc::SYS_mknodat as usize,
-            dir.0 as usize,
-            name.0 as usize,
-            mode,
-            0,
-        )
-    };
-    match check(r) {
-        Ok(_) | Err(libc::EEXIST) => Ok(()),
-        Err(e) => Err(e),
-    }
+    // SAFETY: `name` is NUL-terminated and alive until exec (Op's contract).
+    let name = unsafe { cstr(name.0) };
+    let mode = Mode::from_raw_mode(mode);
+    created(rustix::fs::mknodat(
+        dir.as_fd()?,
+        name,
+        FileType::RegularFile,
+        mode,
+        0,
+    ))
 }
 
 /// [`crate::Op::MknodAt`]: the node is made with the umask at 0, so that its mode is the
@@ -384,36 +367,35 @@ pub fn mknod_at(
     (uid, gid): (u32, u32),
 ) -> Result<(), i32> {
     let dir = parent_dir(plan, root, parent)?;
-    // SAFETY: umask and mknodat on numbers and a NUL-terminated name.
-    let made = unsafe {
-        let old = syscall1(libc::SYS_umask as usize, 0);
-        let r = syscall4(
-            libc::SYS_mknodat as usize,
-            dir.0 as usize,
-            name.0 as usize,
-            mode as usize,
-            dev as usize,
-        );
-        let _ = syscall1(libc::SYS_umask as usize, old as usize);
-        r
+    // SAFETY: `name` is NUL-terminated and alive until exec (Op's contract).
+    let name = unsafe { cstr(name.0) };
+    // mknod(2): no type bits is a regular file.
+    let kind = match mode & libc::S_IFMT {
+        0 => FileType::RegularFile,
+        _ => FileType::from_raw_mode(mode),
     };
-    match check(made) {
-        Ok(_) => {}
+    let old = rustix::process::umask(Mode::empty());
+    let made = rustix::fs::mknodat(
+        dir.as_fd()?,
+        name,
+        kind,
+        Mode::from_raw_mode(mode),
+        u64::from(dev),
+    );
+    let _ = rustix::process::umask(old);
+    match made.map_err(errno) {
+        Ok(()) => {}
         Err(libc::EEXIST) => return Ok(()),
         Err(e) => return Err(e),
     }
-    // SAFETY: fchownat on a NUL-terminated name and numbers; the link is not followed.
-    check(unsafe {
-        syscall5(
-            libc::SYS_fchownat as usize,
-            dir.0 as usize,
-            name.0 as usize,
-            uid as usize,
-            gid as usize,
-            libc::AT_SYMLINK_NOFOLLOW as usize,
-        )
-    })
-    .map(|_| ())
+    rustix::fs::chownat(
+        dir.as_fd()?,
+        name,
+        Some(rustix::fs::Uid::from_raw_unchecked(uid)),
+        Some(rustix::fs::Gid::from_raw_unchecked(gid)),
+        AtFlags::SYMLINK_NOFOLLOW,
+    )
+    .map_err(errno)
 }
 
 /// [`crate::Op::SymlinkAt`]: an existing entry is left alone.
@@ -423,19 +405,9 @@ pub fn symlink_at(
     target: Str,
 ) -> Result<(), i32> {
     let dir = parent_dir(plan, root, parent)?;
-    // SAFETY: `name` and `target` are NUL-terminated.
-    let r = unsafe {
-        syscall3(
-            libc::SYS_symlinkat as usize,
-            target.0 as usize,
-            dir.0 as usize,
-            name.0 as usize,
-        )
-    };
-    match check(r) {
-        Ok(_) | Err(libc::EEXIST) => Ok(()),
-        Err(e) => Err(e),
-    }
+    // SAFETY: `name` and `target` are NUL-terminated and alive until exec (Op's contract).
+    let (name, target) = unsafe { (cstr(name.0), cstr(target.0)) };
+    created(rustix::fs::symlinkat(target, dir.as_fd()?, name))
 }
 
 /// [`crate::Op::SetAttrAt`].
@@ -447,7 +419,7 @@ pub fn set_attr_at(
     recursive: bool,
 ) -> Result<(), i32> {
     let root = get(plan, root)?;
-    let Some(at) = lookup(root, path.0 as usize, 0, false)? else {
+    let Some(at) = lookup(root, path, OFlags::empty(), false)? else {
         return Err(libc::ENOENT);
     };
     set_attr(at.0, set, clear, recursive)
@@ -456,15 +428,12 @@ pub fn set_attr_at(
 /// [`crate::Op::MaskAt`].
 pub fn mask_at(plan: &Plan, (root, path): (Slot, Str), empty: Slot) -> Result<(), i32> {
     let root = get(plan, root)?;
-    let Some(at) = lookup(root, path.0 as usize, 0, true)? else {
+    let Some(at) = lookup(root, path, OFlags::empty(), true)? else {
         return Ok(());
     };
     let cover = if is_dir(at.0)? {
-        new_fs(
-            c"tmpfs".as_ptr() as usize,
-            EMPTY_TMPFS_OPTIONS.as_ptr() as usize,
-            ATTR_LOCKED_DOWN,
-        )?
+        // SAFETY: a static, NUL-terminated key/value list.
+        unsafe { new_fs(c"tmpfs", EMPTY_TMPFS_OPTIONS.as_ptr(), ATTR_LOCKED_DOWN)? }
     } else {
         // Not nodev: the empty device must open, so that the path reads as empty.
         let tree = clone_tree(get(plan, empty)?, false)?;
@@ -482,7 +451,7 @@ pub fn mask_at(plan: &Plan, (root, path): (Slot, Str), empty: Slot) -> Result<()
 /// [`crate::Op::ReadOnlyAt`]: a recursive copy of `path` attached on itself.
 pub fn read_only_at(plan: &Plan, (root, path): (Slot, Str)) -> Result<(), i32> {
     let root = get(plan, root)?;
-    let Some(at) = lookup(root, path.0 as usize, 0, true)? else {
+    let Some(at) = lookup(root, path, OFlags::empty(), true)? else {
         return Ok(());
     };
     let tree = clone_tree(at.0, true)?;
@@ -492,23 +461,10 @@ pub fn read_only_at(plan: &Plan, (root, path): (Slot, Str)) -> Result<(), i32> {
 
 /// [`crate::Op::PivotRoot`].
 pub fn pivot_root(plan: &Plan, root: Slot) -> Result<(), i32> {
-    let dir = get(plan, root)?;
-    let dot = c".".as_ptr() as usize;
-    // SAFETY: numbers and NUL-terminated literals.
-    unsafe {
-        check(sys::syscall1(libc::SYS_fchdir as usize, dir as usize))?;
-        // pivot_root(".", "."): the old root ends up stacked on top of the new one at "/",
-        // where a lazy unmount of "." removes it (pivot_root(2), NOTES).
-        check(syscall2(libc::SYS_pivot_root as usize, dot, dot))?;
-        check(syscall2(
-            libc::SYS_umount2 as usize,
-            dot,
-            libc::MNT_DETACH as usize,
-        ))?;
-        check(sys::syscall1(
-            libc::SYS_chdir as usize,
-            c"/".as_ptr() as usize,
-        ))?;
-    }
-    Ok(())
+    rustix::process::fchdir(borrow(get(plan, root)?)?).map_err(errno)?;
+    // pivot_root(".", "."): the old root ends up stacked on top of the new one at "/",
+    // where a lazy unmount of "." removes it (pivot_root(2), NOTES).
+    rustix::process::pivot_root(c".", c".").map_err(errno)?;
+    rustix::mount::unmount(c".", UnmountFlags::DETACH).map_err(errno)?;
+    rustix::process::chdir(c"/").map_err(errno)
 }

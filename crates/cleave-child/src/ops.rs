@@ -2,293 +2,348 @@
 //! each, and the minimal init that a PID namespace's first process becomes.
 use crate::fs;
 use crate::plan::{Bytes, Op, Plan};
-use crate::sys::{self, check, syscall1, syscall2, syscall3, syscall4, syscall5};
-
-const AT_FDCWD: usize = libc::AT_FDCWD as isize as usize;
+use crate::sys::{self, borrow, check, cstr, errno, syscall2, syscall4, syscall5};
+use rustix::fs::OFlags;
+use rustix::process::{DumpableBehavior, Resource, Rlimit, Signal};
+use rustix::thread::{CapabilitySet, CapabilitySets, LinkNameSpaceType, UnshareFlags};
 
 /// Runs one op (every one but [`Op::ForkInit`], which [`fork_init`] handles).
 pub fn run_op(plan: &Plan, op: &Op) -> Result<(), i32> {
-    #[allow(unsafe_code)]
-    // SAFETY: for every call below, the strings are NUL-terminated and the byte buffers hold
-    // `len` bytes, built by the parent for this op and alive until exec (Op's contract);
-    // numbers are passed by value.
-    let ret = unsafe {
-        match *op {
-            Op::SetHostname { name } => {
-                syscall2(libc::SYS_sethostname as usize, name.ptr as usize, name.len)
-            }
-            Op::SetDomainname { name } => syscall2(
-                libc::SYS_setdomainname as usize,
-                name.ptr as usize,
-                name.len,
-            ),
-            Op::Chdir { path } => syscall1(libc::SYS_chdir as usize, path.0 as usize),
-            Op::ChdirOrRoot { path } => match syscall1(libc::SYS_chdir as usize, path.0 as usize) {
-                0 => 0,
-                _ => {
-                    crate::exec::note(plan, crate::plan::Notes::CWD_FALLBACK);
-                    syscall1(libc::SYS_chdir as usize, c"/".as_ptr() as usize)
-                }
-            },
-            Op::Propagation { flags } => syscall5(
-                libc::SYS_mount as usize,
-                0,
-                c"/".as_ptr() as usize,
-                0,
-                flags as usize,
-                0,
-            ),
-            Op::OpenPath { path, flags, slot } => return fs::open_path(plan, path, flags, slot),
-            Op::CheckIdentity { slot, dev, ino } => {
-                return fs::check_identity(plan, slot, dev, ino)
-            }
-            Op::BindRoot { dir, root } => return fs::bind_root(plan, dir, root),
-            Op::Bind {
-                src,
-                root,
-                dst,
-                set,
-                clear,
-                recursive,
-            } => return fs::bind(plan, (src, root, dst), set, clear, recursive),
-            Op::FsMount {
-                fstype,
-                options,
-                attrs,
-                root,
-                dst,
-                keep,
-            } => return fs::fs_mount(plan, (fstype, options, attrs), (root, dst), keep),
-            Op::MkdirAt {
-                root,
-                parent,
-                name,
-                mode,
-            } => return fs::mkdir_at(plan, (root, parent, name), mode),
-            Op::CreateFileAt {
-                root,
-                parent,
-                name,
-                mode,
-            } => return fs::create_file_at(plan, (root, parent, name), mode),
-            Op::SymlinkAt {
-                root,
-                parent,
-                name,
-                target,
-            } => return fs::symlink_at(plan, (root, parent, name), target),
-            Op::SetAttrAt {
-                root,
-                path,
-                set,
-                clear,
-                recursive,
-            } => return fs::set_attr_at(plan, (root, path), set, clear, recursive),
-            Op::MaskAt { root, path, empty } => return fs::mask_at(plan, (root, path), empty),
-            Op::ReadOnlyAt { root, path } => return fs::read_only_at(plan, (root, path)),
-            Op::PivotRoot { root } => return fs::pivot_root(plan, root),
-            Op::CloseSlots => {
-                fs::close_all(plan);
-                0
-            }
-            Op::WriteFile { path, data } => {
-                return write_file(path.0 as usize, data.ptr as usize, data.len)
-            }
-            Op::WriteFd { fd, data } => syscall3(
-                libc::SYS_write as usize,
-                fd as usize,
-                data.ptr as usize,
-                data.len,
-            ),
-            Op::SetNs { slot, nstype } => syscall2(
-                libc::SYS_setns as usize,
-                fs::get(plan, slot)? as usize,
-                nstype as usize,
-            ),
-            Op::Unshare { flags } => syscall1(libc::SYS_unshare as usize, flags as usize),
-            Op::LockMounts { uid_map, gid_map } => return lock_mounts(uid_map, gid_map),
-            Op::LoopbackUp => return loopback_up(),
-            Op::SetRlimit {
-                resource,
-                soft,
-                hard,
-            } => {
-                let limit: [u64; 2] = [soft, hard];
-                syscall4(
-                    libc::SYS_prlimit64 as usize,
-                    0,
-                    resource as usize,
-                    limit.as_ptr() as usize,
-                    0,
-                )
-            }
-            Op::Setsid => sys::syscall0(libc::SYS_setsid as usize),
-            Op::NoNewPrivs => prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0),
-            Op::ParentDeathSignal { signal, parent } => {
-                let r = prctl(libc::PR_SET_PDEATHSIG, signal as usize, 0);
-                if r == 0 && parent != 0 && sys::getppid() != parent {
-                    -(libc::ESRCH as isize)
-                } else {
-                    r
-                }
-            }
-            Op::KeepCaps { keep } => prctl(libc::PR_SET_KEEPCAPS, keep as usize, 0),
-            Op::SetIds {
-                uid,
-                gid,
-                clear_groups,
-            } => return set_ids(uid as usize, gid as usize, clear_groups),
-            Op::DropBounding { keep } => return drop_bounding(keep),
-            Op::SetCaps { mask } => return set_caps(mask),
-            Op::SetCapSets {
-                effective,
-                permitted,
-                inheritable,
-            } => return crate::ops_extra::set_cap_sets(effective, permitted, inheritable),
-            Op::Ambient { mask } => return raise_ambient(mask),
-            Op::SeccompFilter { filter } => {
-                return crate::ops_extra::seccomp_filter(filter.ptr as usize, filter.len / 8)
-            }
-            Op::NewSessionKeyring => {
-                const KEYCTL_JOIN_SESSION_KEYRING: usize = 1;
-                syscall2(libc::SYS_keyctl as usize, KEYCTL_JOIN_SESSION_KEYRING, 0)
-            }
-            // Handled by the executor before it calls run_op.
-            Op::ForkInit { .. } => -(libc::EINVAL as isize),
-            Op::SetGroups { groups } => return crate::process::set_groups(groups),
-            Op::Umask { mask } => return crate::process::umask(mask),
-            Op::ControllingTerminal { fd } => return crate::process::controlling_terminal(fd),
-            Op::WaitForStart { fd } => return crate::process::wait_for_start(plan, fd),
-            Op::MknodAt {
-                root,
-                parent,
-                name,
-                mode,
-                dev,
-                uid,
-                gid,
-            } => return fs::mknod_at(plan, (root, parent, name), mode, dev, (uid, gid)),
+    match *op {
+        Op::SetHostname { name } => {
+            // SAFETY: the parent built `len` bytes at `ptr` for this op, alive until exec.
+            let name = unsafe { bytes(name) };
+            rustix::system::sethostname(name).map_err(errno)
         }
-    };
-    check(ret).map(|_| ())
+        Op::SetDomainname { name } => {
+            // SAFETY: as for SetHostname.
+            let name = unsafe { bytes(name) };
+            rustix::system::setdomainname(name).map_err(errno)
+        }
+        // SAFETY: `path` is NUL-terminated and alive until exec (Op's contract).
+        Op::Chdir { path } => rustix::process::chdir(unsafe { cstr(path.0) }).map_err(errno),
+        // SAFETY: as for Chdir.
+        Op::ChdirOrRoot { path } => match rustix::process::chdir(unsafe { cstr(path.0) }) {
+            Ok(()) => Ok(()),
+            Err(_) => {
+                crate::exec::note(plan, crate::plan::Notes::CWD_FALLBACK);
+                rustix::process::chdir(c"/").map_err(errno)
+            }
+        },
+        Op::Propagation { flags } => {
+            let flags = rustix::mount::MountPropagationFlags::from_bits_retain(flags as u32);
+            rustix::mount::mount_change(c"/", flags).map_err(errno)
+        }
+        Op::OpenPath { path, flags, slot } => fs::open_path(plan, path, flags, slot),
+        Op::CheckIdentity { slot, dev, ino } => fs::check_identity(plan, slot, dev, ino),
+        Op::BindRoot { dir, root } => fs::bind_root(plan, dir, root),
+        Op::Bind {
+            src,
+            root,
+            dst,
+            set,
+            clear,
+            recursive,
+        } => fs::bind(plan, (src, root, dst), set, clear, recursive),
+        Op::FsMount {
+            fstype,
+            options,
+            attrs,
+            root,
+            dst,
+            keep,
+        } => fs::fs_mount(plan, (fstype, options, attrs), (root, dst), keep),
+        Op::MkdirAt {
+            root,
+            parent,
+            name,
+            mode,
+        } => fs::mkdir_at(plan, (root, parent, name), mode),
+        Op::CreateFileAt {
+            root,
+            parent,
+            name,
+            mode,
+        } => fs::create_file_at(plan, (root, parent, name), mode),
+        Op::SymlinkAt {
+            root,
+            parent,
+            name,
+            target,
+        } => fs::symlink_at(plan, (root, parent, name), target),
+        Op::SetAttrAt {
+            root,
+            path,
+            set,
+            clear,
+            recursive,
+        } => fs::set_attr_at(plan, (root, path), set, clear, recursive),
+        Op::MaskAt { root, path, empty } => fs::mask_at(plan, (root, path), empty),
+        Op::ReadOnlyAt { root, path } => fs::read_only_at(plan, (root, path)),
+        Op::PivotRoot { root } => fs::pivot_root(plan, root),
+        Op::CloseSlots => {
+            fs::close_all(plan);
+            Ok(())
+        }
+        Op::WriteFile { path, data } => {
+            // SAFETY: `path` is NUL-terminated and `data` holds `len` bytes, alive until exec.
+            unsafe { write_file(cstr(path.0), bytes(data)) }
+        }
+        Op::WriteFd { fd, data } => {
+            // SAFETY: `data` holds `len` bytes, alive until exec (Op's contract).
+            let data = unsafe { bytes(data) };
+            rustix::io::write(borrow(fd)?, data)
+                .map(|_| ())
+                .map_err(errno)
+        }
+        Op::SetNs { slot, nstype } => {
+            let fd = borrow(fs::get(plan, slot)?)?;
+            rustix::thread::move_into_link_name_space(fd, ns_type(nstype)?).map_err(errno)
+        }
+        Op::Unshare { flags } => unshare(flags as u32),
+        Op::LockMounts { uid_map, gid_map } => lock_mounts(uid_map, gid_map),
+        Op::LoopbackUp => loopback_up(),
+        Op::SetRlimit {
+            resource,
+            soft,
+            hard,
+        } => {
+            let limit = Rlimit {
+                current: (soft != u64::MAX).then_some(soft),
+                maximum: (hard != u64::MAX).then_some(hard),
+            };
+            rustix::process::prlimit(None, resource_of(resource)?, limit)
+                .map(|_| ())
+                .map_err(errno)
+        }
+        Op::Setsid => rustix::process::setsid().map(|_| ()).map_err(errno),
+        Op::NoNewPrivs => rustix::thread::set_no_new_privs(true).map_err(errno),
+        Op::ParentDeathSignal { signal, parent } => {
+            let signal = match signal {
+                0 => None,
+                // SAFETY: a non-zero signal number the parent checked; it is only stored
+                // for the kernel to send to this process, never used to alter a handler.
+                n => Some(unsafe { Signal::from_raw_unchecked(n) }),
+            };
+            rustix::process::set_parent_process_death_signal(signal).map_err(errno)?;
+            if parent != 0 && sys::getppid() != parent {
+                Err(libc::ESRCH)
+            } else {
+                Ok(())
+            }
+        }
+        Op::KeepCaps { keep } => rustix::thread::set_keep_capabilities(keep).map_err(errno),
+        Op::SetIds {
+            uid,
+            gid,
+            clear_groups,
+        } => set_ids(uid, gid, clear_groups),
+        Op::DropBounding { keep } => drop_bounding(keep),
+        Op::SetCaps { mask } => set_caps(mask),
+        Op::SetCapSets {
+            effective,
+            permitted,
+            inheritable,
+        } => crate::ops_extra::set_cap_sets(effective, permitted, inheritable),
+        Op::Ambient { mask } => raise_ambient(mask),
+        Op::SeccompFilter { filter } => {
+            crate::ops_extra::seccomp_filter(filter.ptr as usize, filter.len / 8)
+        }
+        Op::NewSessionKeyring => {
+            const KEYCTL_JOIN_SESSION_KEYRING: usize = 1;
+            // rustix lacks keyctl.
+            // SAFETY: keyctl(JOIN_SESSION_KEYRING, NULL) reads no memory.
+            check(unsafe { syscall2(libc::SYS_keyctl as usize, KEYCTL_JOIN_SESSION_KEYRING, 0) })
+                .map(|_| ())
+        }
+        // Handled by the executor before it calls run_op.
+        Op::ForkInit { .. } => Err(libc::EINVAL),
+        Op::SetGroups { groups } => crate::process::set_groups(groups),
+        Op::Umask { mask } => crate::process::umask(mask),
+        Op::ControllingTerminal { fd } => crate::process::controlling_terminal(fd),
+        Op::WaitForStart { fd } => crate::process::wait_for_start(plan, fd),
+        Op::MknodAt {
+            root,
+            parent,
+            name,
+            mode,
+            dev,
+            uid,
+            gid,
+        } => fs::mknod_at(plan, (root, parent, name), mode, dev, (uid, gid)),
+    }
+}
+
+/// The `len` bytes at `ptr` as a slice.
+///
+/// # Safety
+/// `b` points at `len` readable bytes that live, unchanged, for `'a`.
+unsafe fn bytes<'a>(b: Bytes) -> &'a [u8] {
+    if b.len == 0 {
+        return &[];
+    }
+    // SAFETY: the caller's contract.
+    unsafe { core::slice::from_raw_parts(b.ptr, b.len) }
+}
+
+/// The namespace type setns(2) should check, from its CLONE_NEW* number (0: any).
+fn ns_type(nstype: u64) -> Result<Option<LinkNameSpaceType>, i32> {
+    Ok(Some(match nstype as i32 {
+        0 => return Ok(None),
+        libc::CLONE_NEWNS => LinkNameSpaceType::Mount,
+        libc::CLONE_NEWCGROUP => LinkNameSpaceType::ControlGroup,
+        libc::CLONE_NEWUTS => LinkNameSpaceType::HostNameAndNISDomainName,
+        libc::CLONE_NEWIPC => LinkNameSpaceType::InterProcessCommunication,
+        libc::CLONE_NEWUSER => LinkNameSpaceType::User,
+        libc::CLONE_NEWPID => LinkNameSpaceType::ProcessID,
+        libc::CLONE_NEWNET => LinkNameSpaceType::Network,
+        libc::CLONE_NEWTIME => LinkNameSpaceType::Time,
+        // What the kernel answers for a type it does not know.
+        _ => return Err(libc::EINVAL),
+    }))
+}
+
+/// The resource prlimit(2) should set, from its RLIMIT_* number.
+fn resource_of(n: u32) -> Result<Resource, i32> {
+    Ok(match n {
+        0 => Resource::Cpu,
+        1 => Resource::Fsize,
+        2 => Resource::Data,
+        3 => Resource::Stack,
+        4 => Resource::Core,
+        5 => Resource::Rss,
+        6 => Resource::Nproc,
+        7 => Resource::Nofile,
+        8 => Resource::Memlock,
+        9 => Resource::As,
+        10 => Resource::Locks,
+        11 => Resource::Sigpending,
+        12 => Resource::Msgqueue,
+        13 => Resource::Nice,
+        14 => Resource::Rtprio,
+        15 => Resource::Rttime,
+        // What the kernel answers past RLIM_NLIMITS.
+        _ => return Err(libc::EINVAL),
+    })
+}
+
+/// `unshare(flags)`.
+fn unshare(flags: u32) -> Result<(), i32> {
+    // SAFETY: the child is the only thread of its process here, so no other thread holds
+    // fds that an unshared table (CLONE_FILES) would take away from it.
+    unsafe { rustix::thread::unshare_unsafe(UnshareFlags::from_bits_retain(flags)) }.map_err(errno)
 }
 
 /// [`Op::LockMounts`].
 fn lock_mounts(uid_map: Bytes, gid_map: Bytes) -> Result<(), i32> {
     // /proc/self/*_map must belong to this process's own ids (a change of uid, or an init
     // sharing this memory, made it not dumpable): exec sets the flag again anyway.
-    check(prctl(libc::PR_SET_DUMPABLE, 1, 0))?;
-    let flags = (libc::CLONE_NEWUSER | libc::CLONE_NEWNS) as usize;
-    // SAFETY: unshare on numbers.
-    #[allow(unsafe_code)]
-    check(unsafe { syscall1(libc::SYS_unshare as usize, flags) })?;
-    write_file(
-        c"/proc/self/setgroups".as_ptr() as usize,
-        b"deny".as_ptr() as usize,
-        4,
-    )?;
-    write_file(
-        c"/proc/self/gid_map".as_ptr() as usize,
-        gid_map.ptr as usize,
-        gid_map.len,
-    )?;
-    write_file(
-        c"/proc/self/uid_map".as_ptr() as usize,
-        uid_map.ptr as usize,
-        uid_map.len,
-    )
+    rustix::process::set_dumpable_behavior(DumpableBehavior::Dumpable).map_err(errno)?;
+    unshare((libc::CLONE_NEWUSER | libc::CLONE_NEWNS) as u32)?;
+    write_file(c"/proc/self/setgroups", b"deny")?;
+    // SAFETY: the maps hold `len` bytes the parent keeps alive until exec (Op's contract).
+    let (uid_map, gid_map) = unsafe { (bytes(uid_map), bytes(gid_map)) };
+    write_file(c"/proc/self/gid_map", gid_map)?;
+    write_file(c"/proc/self/uid_map", uid_map)
 }
 
-/// `prctl(option, a, b, 0, 0)`: several options refuse non-zero unused arguments, so every
-/// argument is passed.
-fn prctl(option: i32, a: usize, b: usize) -> isize {
-    // SAFETY: prctl with the options used here takes numbers only.
-    #[allow(unsafe_code)]
-    unsafe {
-        syscall5(libc::SYS_prctl as usize, option as usize, a, b, 0, 0)
+/// Writes `data` to the file at `path` in one write (a short write is EIO).
+fn write_file(path: &core::ffi::CStr, data: &[u8]) -> Result<(), i32> {
+    let flags = OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOCTTY;
+    // rustix's openat asserts on the fd it returns (see sys::new_fd).
+    // SAFETY: `path` is a NUL-terminated string.
+    let fd = unsafe {
+        sys::new_fd(
+            libc::SYS_openat,
+            libc::AT_FDCWD as isize as usize,
+            path.as_ptr() as usize,
+            flags.bits() as usize,
+            0,
+            0,
+        )
+    }?;
+    let written = sys::write(fd, data);
+    sys::close(fd);
+    match written {
+        Ok(n) if n == data.len() => Ok(()),
+        Ok(_) => Err(libc::EIO),
+        Err(e) => Err(e),
     }
 }
 
-fn write_file(path: usize, data: usize, len: usize) -> Result<(), i32> {
-    let flags = libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOCTTY;
-    // SAFETY: `path` is NUL-terminated and `data` holds `len` bytes (Op::WriteFile).
-    #[allow(unsafe_code)]
-    unsafe {
-        let fd = check(syscall3(
-            libc::SYS_openat as usize,
-            AT_FDCWD,
-            path,
-            flags as usize,
-        ))?;
-        let written = check(syscall3(libc::SYS_write as usize, fd, data, len));
-        let _ = sys::close(fd as i32);
-        match written {
-            Ok(n) if n == len => Ok(()),
-            Ok(_) => Err(libc::EIO),
-            Err(e) => Err(e),
-        }
-    }
-}
-
+/// Brings the loopback interface up: SIOCGIFFLAGS, then SIOCSIFFLAGS with IFF_UP|RUNNING.
 fn loopback_up() -> Result<(), i32> {
+    use rustix::ioctl::{ioctl, Opcode, Updater};
+    use rustix::net::{AddressFamily, SocketFlags, SocketType};
     // struct ifreq: 16-byte name, then a union whose first member is the short flags.
     let mut ifr = [0u8; 40];
     ifr[0] = b'l';
     ifr[1] = b'o';
-    let kind = libc::SOCK_DGRAM | libc::SOCK_CLOEXEC;
-    // SAFETY: socket/ioctl on numbers and on a local, writable ifreq-sized buffer.
-    #[allow(unsafe_code)]
-    unsafe {
-        let fd = check(syscall3(
-            libc::SYS_socket as usize,
-            libc::AF_INET as usize,
+    let kind = SocketType::DGRAM.as_raw() | SocketFlags::CLOEXEC.bits();
+    // rustix's socket asserts on the fd it returns (see sys::new_fd).
+    // SAFETY: socket on numbers.
+    let fd = unsafe {
+        sys::new_fd(
+            libc::SYS_socket,
+            AddressFamily::INET.as_raw() as usize,
             kind as usize,
             0,
-        ))?;
-        let mut result = check(syscall3(
-            libc::SYS_ioctl as usize,
-            fd,
-            libc::SIOCGIFFLAGS as usize,
-            ifr.as_mut_ptr() as usize,
-        ));
-        if result.is_ok() {
-            let flags =
-                u16::from_ne_bytes([ifr[16], ifr[17]]) | (libc::IFF_UP | libc::IFF_RUNNING) as u16;
-            let [lo, hi] = flags.to_ne_bytes();
-            ifr[16] = lo;
-            ifr[17] = hi;
-            result = check(syscall3(
-                libc::SYS_ioctl as usize,
-                fd,
-                libc::SIOCSIFFLAGS as usize,
-                ifr.as_ptr() as usize,
-            ));
+            0,
+            0,
+        )
+    }?;
+    let result = (|| {
+        let sock = borrow(fd)?;
+        // SAFETY: SIOCGIFFLAGS reads and fills a struct ifreq, which `ifr` is the size of.
+        unsafe {
+            ioctl(
+                sock,
+                Updater::<{ libc::SIOCGIFFLAGS as Opcode }, _>::new(&mut ifr),
+            )
         }
-        let _ = sys::close(fd as i32);
-        result.map(|_| ())
-    }
+        .map_err(errno)?;
+        let flags =
+            u16::from_ne_bytes([ifr[16], ifr[17]]) | (libc::IFF_UP | libc::IFF_RUNNING) as u16;
+        let [lo, hi] = flags.to_ne_bytes();
+        ifr[16] = lo;
+        ifr[17] = hi;
+        // SAFETY: SIOCSIFFLAGS reads a struct ifreq, which `ifr` is the size of.
+        unsafe {
+            ioctl(
+                sock,
+                Updater::<{ libc::SIOCSIFFLAGS as Opcode }, _>::new(&mut ifr),
+            )
+        }
+        .map_err(errno)
+    })();
+    sys::close(fd);
+    result
 }
 
-fn set_ids(uid: usize, gid: usize, clear_groups: bool) -> Result<(), i32> {
-    // SAFETY: id calls on numbers; setgroups with size 0 reads no memory.
-    #[allow(unsafe_code)]
-    unsafe {
-        if clear_groups {
-            check(syscall2(libc::SYS_setgroups as usize, 0, 0))?;
-        }
-        check(syscall3(libc::SYS_setresgid as usize, gid, gid, gid))?;
-        check(syscall3(libc::SYS_setresuid as usize, uid, uid, uid))?;
+fn set_ids(uid: u32, gid: u32, clear_groups: bool) -> Result<(), i32> {
+    use rustix::thread::{set_thread_groups, set_thread_res_gid, set_thread_res_uid};
+    use rustix::thread::{Gid, Uid};
+    if clear_groups {
+        set_thread_groups(&[]).map_err(errno)?;
     }
-    Ok(())
+    let gid = Gid::from_raw_unchecked(gid);
+    set_thread_res_gid(gid, gid, gid).map_err(errno)?;
+    let uid = Uid::from_raw_unchecked(uid);
+    set_thread_res_uid(uid, uid, uid).map_err(errno)
+}
+
+/// The capability numbered `cap` as the one-bit set rustix takes.
+fn cap(cap: usize) -> CapabilitySet {
+    CapabilitySet::from_bits_retain(1 << cap)
 }
 
 fn drop_bounding(keep: u64) -> Result<(), i32> {
-    for cap in 0..64usize {
-        if keep & (1 << cap) != 0 {
+    for n in 0..64usize {
+        if keep & (1 << n) != 0 {
             continue;
         }
-        match check(prctl(libc::PR_CAPBSET_DROP, cap, 0)) {
-            Ok(_) => {}
+        match rustix::thread::remove_capability_from_bounding_set(cap(n)).map_err(errno) {
+            Ok(()) => {}
             // Past the last capability this kernel knows.
             Err(libc::EINVAL) => break,
             Err(e) => return Err(e),
@@ -298,52 +353,25 @@ fn drop_bounding(keep: u64) -> Result<(), i32> {
 }
 
 fn set_caps(mask: u64) -> Result<(), i32> {
-    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
-    let header: [u32; 2] = [LINUX_CAPABILITY_VERSION_3, 0];
-    // Two cap_user_data_t records (bits 0-31, 32-63): effective, permitted, inheritable.
-    let mut now = [0u32; 6];
-    // SAFETY: header and data are local arrays of the sizes capget(2) uses for version 3.
-    #[allow(unsafe_code)]
-    check(unsafe {
-        syscall2(
-            libc::SYS_capget as usize,
-            header.as_ptr() as usize,
-            now.as_mut_ptr() as usize,
-        )
-    })?;
+    let now = rustix::thread::capabilities(None).map_err(errno)?;
     // Keep only what the child holds: asking for a capability outside the permitted set
     // is EPERM, and "keep" never means "gain".
-    let permitted = u64::from(now[1]) | (u64::from(now[4]) << 32);
-    let mask = mask & permitted;
-    let (lo, hi) = (mask as u32, (mask >> 32) as u32);
-    let data: [u32; 6] = [lo, lo, lo, hi, hi, hi];
-    // SAFETY: as above, for capset(2).
-    #[allow(unsafe_code)]
-    let r = unsafe {
-        syscall2(
-            libc::SYS_capset as usize,
-            header.as_ptr() as usize,
-            data.as_ptr() as usize,
-        )
+    let set = CapabilitySet::from_bits_retain(mask) & now.permitted;
+    let sets = CapabilitySets {
+        effective: set,
+        permitted: set,
+        inheritable: set,
     };
-    check(r).map(|_| ())
+    rustix::thread::set_capabilities(None, sets).map_err(errno)
 }
 
 fn raise_ambient(mask: u64) -> Result<(), i32> {
-    check(prctl(
-        libc::PR_CAP_AMBIENT,
-        libc::PR_CAP_AMBIENT_CLEAR_ALL as usize,
-        0,
-    ))?;
-    for cap in 0..64usize {
-        if mask & (1 << cap) != 0 {
-            match check(prctl(
-                libc::PR_CAP_AMBIENT,
-                libc::PR_CAP_AMBIENT_RAISE as usize,
-                cap,
-            )) {
+    rustix::thread::clear_ambient_capability_set().map_err(errno)?;
+    for n in 0..64usize {
+        if mask & (1 << n) != 0 {
+            match rustix::thread::configure_capability_in_ambient_set(cap(n), true).map_err(errno) {
                 // Not permitted (SetCaps kept only what the child held): nothing to raise.
-                Ok(_) | Err(libc::EPERM) => {}
+                Ok(()) | Err(libc::EPERM) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -372,10 +400,10 @@ unsafe extern "C" fn program_entry(arg: *mut core::ffi::c_void) -> i32 {
 /// the write end once it is done): no instant exists at which the program runs beside an
 /// init that still holds capabilities or fds.
 fn wait_for_init(gate: [i32; 2]) {
-    let _ = sys::close(gate[1]);
+    sys::close(gate[1]);
     let mut byte = [0u8; 1];
     while let Err(libc::EINTR) = sys::read(gate[0], &mut byte) {}
-    let _ = sys::close(gate[0]);
+    sys::close(gate[0]);
 }
 
 /// Creates the program's process; the calling process never returns: it becomes the init
@@ -387,13 +415,13 @@ pub fn fork_init(plan: &Plan, index: usize, program_stack: u64) -> Result<(), i3
     // Not dumpable before the program exists, so that there is no moment at which the
     // program can ptrace the init or open its /proc/PID/mem or fds: the program shares
     // this memory (and so this flag) only until its exec, which makes it dumpable again.
-    check(prctl(libc::PR_SET_DUMPABLE, 0, 0))?;
+    rustix::process::set_dumpable_behavior(DumpableBehavior::NotDumpable).map_err(errno)?;
     // An inherited "ignore SIGCHLD" would make the kernel reap the program itself, and the
     // init would wait for it forever. Reset it before the program exists: setting SIG_DFL
     // also discards a pending SIGCHLD, which must not be the program's.
     let dfl = [0usize; 4];
+    // rustix lacks rt_sigaction outside its unstable runtime module.
     // SAFETY: a SIG_DFL action from a local array of the kernel's sigaction size.
-    #[allow(unsafe_code)]
     let _ = unsafe {
         syscall4(
             libc::SYS_rt_sigaction as usize,
@@ -404,8 +432,8 @@ pub fn fork_init(plan: &Plan, index: usize, program_stack: u64) -> Result<(), i3
         )
     };
     let mut gate = [-1i32; 2];
+    // rustix's pipe2 asserts on the fds it returns (see sys::new_fd).
     // SAFETY: pipe2 fills the two-int array.
-    #[allow(unsafe_code)]
     check(unsafe {
         syscall2(
             libc::SYS_pipe2 as usize,
@@ -420,6 +448,7 @@ pub fn fork_init(plan: &Plan, index: usize, program_stack: u64) -> Result<(), i3
             gate,
         };
         let flags = libc::CLONE_VM | libc::SIGCHLD;
+        // Hand-written: clone with CLONE_VM and a new stack needs the trampoline.
         // SAFETY: program_stack is the top of a stack of this process's memory that nothing
         // else uses; `cont` lives in this frame, which never returns (init_loop below).
         #[allow(unsafe_code)]
@@ -440,9 +469,9 @@ pub fn fork_init(plan: &Plan, index: usize, program_stack: u64) -> Result<(), i3
         harden_and_open_gate();
         init_loop(pid as i32)
     } else {
+        // rustix lacks clone (a fork without the C library's atfork handlers).
         // SAFETY: a plain fork (no CLONE_VM, no new stack): the child continues on its own
         // copy of this stack, running only this crate's allocation-free code.
-        #[allow(unsafe_code)]
         let pid = check(unsafe {
             syscall5(libc::SYS_clone as usize, libc::SIGCHLD as usize, 0, 0, 0, 0)
         })?;
@@ -465,9 +494,7 @@ fn harden_and_open_gate() {
         // namespace with it: the program never runs beside a stronger PID 1.
         sys::exit_group(crate::EXIT_SETUP_FAILED)
     }
-    // SAFETY: close_range on numbers.
-    #[allow(unsafe_code)]
-    let _ = unsafe { syscall3(libc::SYS_close_range as usize, 3, u32::MAX as usize, 0) };
+    let _ = sys::close_range(3, u32::MAX, 0);
 }
 
 /// The init lives as long as the sandbox beside a program that may be hostile, so it keeps
@@ -479,8 +506,7 @@ fn harden_and_open_gate() {
 fn harden_init() -> Result<(), i32> {
     const CAP_KILL: u64 = 5;
     set_caps(1 << CAP_KILL)?;
-    check(prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0))?;
-    Ok(())
+    rustix::thread::set_no_new_privs(true).map_err(errno)
 }
 
 /// Waits for signals (all are blocked: the parent blocked them around clone and the init
@@ -492,8 +518,8 @@ fn init_loop(program: i32) -> ! {
     let all: u64 = !0;
     let mut info = [0u64; 16]; // siginfo_t is 128 bytes
     loop {
+        // rustix lacks rt_sigtimedwait outside its unstable runtime module.
         // SAFETY: the set and info buffers are local and of the sizes the kernel uses.
-        #[allow(unsafe_code)]
         let sig = unsafe {
             syscall4(
                 libc::SYS_rt_sigtimedwait as usize,
@@ -512,27 +538,21 @@ fn init_loop(program: i32) -> ! {
             continue;
         }
         if sig != libc::SIGCHLD {
-            // SAFETY: kill on numbers.
-            #[allow(unsafe_code)]
-            let _ = unsafe { syscall2(libc::SYS_kill as usize, program as usize, sig as usize) };
+            if let Some(pid) = rustix::process::Pid::from_raw(program) {
+                // SAFETY: a signal the kernel just delivered, passed on to the program; it
+                // alters no handler of this process.
+                let sig = unsafe { Signal::from_raw_unchecked(sig) };
+                let _ = rustix::process::kill_process(pid, sig);
+            }
             continue;
         }
         loop {
-            let mut status: i32 = 0;
-            // SAFETY: `status` is a local, writable int.
-            #[allow(unsafe_code)]
-            let reaped = unsafe {
-                syscall4(
-                    libc::SYS_wait4 as usize,
-                    usize::MAX, // -1: any child
-                    &mut status as *mut i32 as usize,
-                    (libc::WNOHANG | libc::__WALL) as usize,
-                    0,
-                )
-            };
-            match check(reaped) {
-                Ok(0) | Err(_) => break,
-                Ok(pid) if pid as i32 == program => {
+            let any = rustix::process::WaitOptions::NOHANG
+                | rustix::process::WaitOptions::from_bits_retain(libc::__WALL as u32);
+            match rustix::process::wait(any) {
+                Ok(None) | Err(_) => break,
+                Ok(Some((pid, status))) if pid.as_raw_nonzero().get() == program => {
+                    let status = status.as_raw();
                     let code = if status & 0x7f == 0 {
                         (status >> 8) & 0xff
                     } else {
@@ -540,7 +560,7 @@ fn init_loop(program: i32) -> ! {
                     };
                     sys::exit_group(code)
                 }
-                Ok(_) => {}
+                Ok(Some(_)) => {}
             }
         }
     }

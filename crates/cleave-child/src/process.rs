@@ -1,43 +1,32 @@
 //! What the program's process gets last, after its ids and capabilities: supplementary
 //! groups, the umask, a controlling terminal, and the start barrier an OCI runtime's
-//! `create`/`start` split waits on. Same rules as ops.rs: raw system calls only.
+//! `create`/`start` split waits on. Same rules as ops.rs: no libc, no allocation.
 use crate::exec::note;
 use crate::plan::{Bytes, Notes, Plan};
-use crate::sys::{self, check, syscall1, syscall2, syscall3};
+use crate::sys::{self, borrow, errno};
 
 /// [`crate::Op::SetGroups`].
 pub fn set_groups(groups: Bytes) -> Result<(), i32> {
-    // SAFETY: `groups` holds `len` bytes, 8-byte aligned, that the parent keeps alive until
-    // exec (Op's contract); setgroups reads `len / 4` gids from it.
-    check(unsafe {
-        syscall2(
-            libc::SYS_setgroups as usize,
-            groups.len / 4,
-            groups.ptr as usize,
-        )
-    })
-    .map(|_| ())
+    let groups: &[rustix::thread::Gid] = if groups.len < 4 {
+        &[]
+    } else {
+        // SAFETY: `groups` holds `len` bytes, 8-byte aligned, that the parent keeps alive
+        // until exec (Op's contract): `len / 4` gids, and a Gid is a transparent u32.
+        unsafe { core::slice::from_raw_parts(groups.ptr.cast(), groups.len / 4) }
+    };
+    rustix::thread::set_thread_groups(groups).map_err(errno)
 }
 
 /// [`crate::Op::Umask`]: umask(2) cannot fail.
 pub fn umask(mask: u32) -> Result<(), i32> {
-    // SAFETY: umask on a number.
-    let _ = unsafe { syscall1(libc::SYS_umask as usize, (mask & 0o777) as usize) };
+    let _ = rustix::process::umask(rustix::fs::Mode::from_raw_mode(mask & 0o777));
     Ok(())
 }
 
-/// [`crate::Op::ControllingTerminal`].
+/// [`crate::Op::ControllingTerminal`]: TIOCSCTTY with 0 (do not steal it from another
+/// session).
 pub fn controlling_terminal(fd: i32) -> Result<(), i32> {
-    // SAFETY: TIOCSCTTY takes a number (0: do not steal it from another session).
-    check(unsafe {
-        syscall3(
-            libc::SYS_ioctl as usize,
-            fd as usize,
-            libc::TIOCSCTTY as usize,
-            0,
-        )
-    })
-    .map(|_| ())
+    rustix::process::ioctl_tiocsctty(borrow(fd)?).map_err(errno)
 }
 
 /// Whether the child still needs `fd` after its last setup step: a stdio source, an fd
@@ -75,8 +64,8 @@ fn close_unneeded(plan: &Plan, also: i32) -> Result<(), i32> {
             None => u32::MAX as usize + 1,
         };
         if hi > lo as usize {
-            // SAFETY: close_range on numbers.
-            check(unsafe { syscall3(libc::SYS_close_range as usize, lo as usize, hi - 1, 0) })?;
+            // `hi - 1` is at most u32::MAX: `hi` is a fd above `lo` or u32::MAX + 1.
+            sys::close_range(lo as u32, (hi - 1) as u32, 0)?;
         }
         match next.and_then(|n| n.checked_add(1)) {
             Some(after) => lo = after,
@@ -103,7 +92,7 @@ pub fn wait_for_start(plan: &Plan, fd: i32) -> Result<(), i32> {
         }
     }
     if !plan.fd_table_shared {
-        let _ = sys::close(fd);
+        sys::close(fd);
     }
     Ok(())
 }

@@ -113,7 +113,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .spawn(move || {
                 MEMORY.store(2, Ordering::SeqCst);
                 CHILD_PID.store(sys::getpid(), Ordering::SeqCst);
-                let _ = sys::close(fd);
+                sys::close(fd);
                 // SAFETY: a NUL-terminated path.
                 sys::syscall1(libc::SYS_chdir as usize, c"/".as_ptr() as usize);
                 0

@@ -104,7 +104,7 @@ fn files() -> TestResult {
         let mut c = Fork::new()
             .flags(flags)
             .spawn(move || {
-                let _ = sys::close(fd);
+                sys::close(fd);
                 0
             })
             .map_err(|e| e.to_string())?;

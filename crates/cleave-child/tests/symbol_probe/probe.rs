@@ -14,12 +14,21 @@ use core::hint::black_box;
 pub extern "C" fn _start() -> ! {
     cleave_child::reset_signal_handlers();
     let _ = cleave_child::sys::write(black_box(2), black_box(b"probe"));
+    // The rest of `sys`'s public calls, which the library may use outside a plan.
+    let mut byte = [0u8; 1];
+    let _ = cleave_child::sys::read(black_box(0), black_box(&mut byte));
+    let _ = cleave_child::sys::close_range(black_box(3), black_box(u32::MAX), black_box(0));
+    black_box((
+        cleave_child::sys::gettid(),
+        cleave_child::sys::getpid(),
+        cleave_child::sys::getppid(),
+    ));
     // The check's own control: built with `--cfg control`, the probe unwraps, and the
     // symbol check must then find the panic machinery.
     #[cfg(control)]
     {
         let slot: Option<i32> = black_box(None);
-        let _ = cleave_child::sys::close(slot.unwrap());
+        cleave_child::sys::close(slot.unwrap());
     }
     let plan = black_box(core::ptr::null::<cleave_child::Plan>());
     // SAFETY: never executed; the program exists to be linked and read by nm.
