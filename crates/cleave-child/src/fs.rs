@@ -141,11 +141,20 @@ fn attach(mount: i32, onto: i32) -> Result<(), i32> {
 
 /// `mount_setattr(fd, "", AT_EMPTY_PATH [| AT_RECURSIVE], {set, clear})`.
 fn set_attr(fd: i32, set: u64, clear: u64, recursive: bool) -> Result<(), i32> {
-    if set == 0 && clear == 0 {
+    set_attr_prop(fd, (set, clear, 0), recursive)
+}
+
+/// `mount_setattr(fd, "", AT_EMPTY_PATH [| AT_RECURSIVE], {set, clear, propagation})`.
+fn set_attr_prop(
+    fd: i32,
+    (set, clear, propagation): (u64, u64, u64),
+    recursive: bool,
+) -> Result<(), i32> {
+    if set == 0 && clear == 0 && propagation == 0 {
         return Ok(());
     }
     // struct mount_attr { attr_set, attr_clr, propagation, userns_fd }
-    let attr: [u64; 4] = [set, clear, 0, 0];
+    let attr: [u64; 4] = [set, clear, propagation, 0];
     let mut flags = AT_EMPTY_PATH;
     if recursive {
         flags |= AT_RECURSIVE;
@@ -414,15 +423,14 @@ pub fn symlink_at(
 pub fn set_attr_at(
     plan: &Plan,
     (root, path): (Slot, Str),
-    set: u64,
-    clear: u64,
+    attrs: (u64, u64, u64),
     recursive: bool,
 ) -> Result<(), i32> {
     let root = get(plan, root)?;
     let Some(at) = lookup(root, path, OFlags::empty(), false)? else {
         return Err(libc::ENOENT);
     };
-    set_attr(at.0, set, clear, recursive)
+    set_attr_prop(at.0, attrs, recursive)
 }
 
 /// [`crate::Op::MaskAt`].

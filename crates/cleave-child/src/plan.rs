@@ -250,6 +250,8 @@ pub enum Op<S = Str, B = Bytes> {
         set: u64,
         /// MOUNT_ATTR_* to clear.
         clear: u64,
+        /// MS_PRIVATE, MS_SLAVE, MS_SHARED or MS_UNBINDABLE; 0 leaves the propagation.
+        propagation: u64,
         /// With submounts.
         recursive: bool,
     },

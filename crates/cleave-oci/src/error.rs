@@ -90,7 +90,7 @@ pub enum Problem {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Unsupported {
-    /// A mount type without a cleave mount operation (devpts, mqueue, sysfs, cgroup...).
+    /// A type cleave does not make (a device of a type other than c, u or b).
     MountType(String),
     /// A mount option cleave cannot honour for this mount.
     MountOption {
@@ -112,10 +112,7 @@ pub enum Unsupported {
 impl fmt::Display for Unsupported {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Unsupported::MountType(t) => write!(
-                f,
-                "mounts of type {t:?} (cleave mounts bind/rbind, tmpfs and proc so far)"
-            ),
+            Unsupported::MountType(t) => write!(f, "the type {t:?}"),
             Unsupported::MountOption { option, kind } => {
                 write!(f, "the option {option:?} on a {kind} mount")
             }

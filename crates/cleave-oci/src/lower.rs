@@ -7,12 +7,12 @@ use crate::mounts::lower_mount;
 use cleave::caps::{self, Rlimit};
 use cleave::cgroup;
 use cleave::idmap::{IdMap, IdMapping};
-use cleave::mount::{MountOp, Propagation};
+use cleave::mount::{DeviceKind, MountOp, Propagation};
 use cleave::sandbox::{Capabilities, SandboxSpec};
 use cleave::{CloneFlags, Namespace};
 use oci_spec::runtime::{
-    Capabilities as CapSet, Linux, LinuxCapabilities, LinuxIdMapping, LinuxNamespaceType,
-    LinuxResources, PosixRlimitType, Process, Spec,
+    Capabilities as CapSet, Linux, LinuxCapabilities, LinuxDeviceType, LinuxIdMapping,
+    LinuxNamespaceType, LinuxResources, PosixRlimitType, Process, Spec,
 };
 use std::path::Path;
 
@@ -46,8 +46,10 @@ impl Out {
 /// the runtime needs beside it.
 ///
 /// Lowered into the spec: `root` (path against the bundle; `readonly` as a read-only
-/// remount of "/" before the other mounts), `mounts` (rbind, tmpfs, proc), `process`
-/// (args, env, cwd, uid, gid, capabilities where one set expresses them, rlimits,
+/// remount of "/" before the other mounts), `mounts` (bind and rbind with their flags and
+/// propagation, and new filesystems of any type with their options), `linux.devices`
+/// (and, with a /dev mount, the default devices and links), `process`
+/// (args, env, cwd, uid, gid, the five capability sets, rlimits,
 /// noNewPrivileges), `hostname`, `domainname`, `linux.namespaces` (new, or joined by
 /// path), `linux.uidMappings`/`gidMappings`, `linux.timeOffsets`, `linux.maskedPaths`,
 /// `linux.readonlyPaths`, `linux.rootfsPropagation`, and of `linux.resources` the memory
@@ -99,11 +101,22 @@ pub fn lower(config: &Spec, bundle: &Path) -> Result<Lowered, OciError> {
             .push(MountOp::RemountRo { dst: "/".into() });
         out.mount_paths.push("root.readonly".into());
     }
+    let new_net = config.linux().as_ref().is_some_and(|l| {
+        l.namespaces()
+            .iter()
+            .flatten()
+            .any(|n| n.typ() == LinuxNamespaceType::Network && n.path().is_none())
+    });
+    let mut dev_mount = None;
     for (i, m) in config.mounts().iter().flatten().enumerate() {
-        let op = lower_mount(i, m, bundle, &mut out.notes)?;
+        let op = lower_mount(i, m, bundle, new_net, &mut out.notes)?;
+        if op.dst() == Path::new("/dev") {
+            dev_mount = Some(i);
+        }
         out.spec.filesystem.ops.push(op);
         out.mount_paths.push(format!("mounts[{i}]"));
     }
+    lower_devices(config, dev_mount, &mut out)?;
 
     let process = config
         .process()
@@ -126,6 +139,93 @@ pub fn lower(config: &Spec, bundle: &Path) -> Result<Lowered, OciError> {
         mount_paths: out.mount_paths,
         join_paths: out.join_paths,
     })
+}
+
+/// The devices every container has (runtime-spec "Default Devices"), where a mount gives
+/// the container its own /dev: (name, major, minor).
+const DEFAULT_DEVICES: [(&str, u32, u32); 6] = [
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
+
+/// `linux.devices` as device nodes; with a /dev mounted by `mounts[dev_mount]`, the default
+/// devices the config does not list, and the links /dev/fd, /dev/std{in,out,err} and
+/// /dev/ptmx (to pts/ptmx, the container's devpts).
+fn lower_devices(config: &Spec, dev_mount: Option<usize>, out: &mut Out) -> Result<(), OciError> {
+    let devices = config
+        .linux()
+        .as_ref()
+        .and_then(|l| l.devices().clone())
+        .unwrap_or_default();
+    for (k, d) in devices.iter().enumerate() {
+        let at = format!("linux.devices[{k}]");
+        let kind = match d.typ() {
+            LinuxDeviceType::C | LinuxDeviceType::U => DeviceKind::Char,
+            LinuxDeviceType::B => DeviceKind::Block,
+            other => {
+                return Err(err(
+                    format!("{at}.type"),
+                    Problem::Unsupported(Unsupported::MountType(format!("{other:?} device"))),
+                ))
+            }
+        };
+        if !d.path().is_absolute() {
+            return Err(err(format!("{at}.path"), Problem::NotAbsolute));
+        }
+        out.spec.filesystem.ops.push(MountOp::Device {
+            dst: d.path().clone(),
+            kind,
+            major: d.major() as u32,
+            minor: d.minor() as u32,
+            mode: d.file_mode().unwrap_or(0o666) & 0o7777,
+            uid: d.uid().unwrap_or(0),
+            gid: d.gid().unwrap_or(0),
+        });
+        out.mount_paths.push(at);
+    }
+    out.carried.devices = devices.clone();
+    let Some(dev) = dev_mount else {
+        return Ok(());
+    };
+    let path = format!("mounts[{dev}]");
+    for (name, major, minor) in DEFAULT_DEVICES {
+        let dst = Path::new("/dev").join(name);
+        if devices.iter().any(|d| d.path() == &dst) {
+            continue;
+        }
+        out.spec.filesystem.ops.push(MountOp::Device {
+            dst,
+            kind: DeviceKind::Char,
+            major,
+            minor,
+            mode: 0o666,
+            uid: 0,
+            gid: 0,
+        });
+        out.mount_paths.push(path.clone());
+    }
+    for (link, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+        ("ptmx", "pts/ptmx"),
+    ] {
+        let dst = Path::new("/dev").join(link);
+        if devices.iter().any(|d| d.path() == &dst) {
+            continue;
+        }
+        out.spec.filesystem.ops.push(MountOp::Symlink {
+            target: target.into(),
+            dst,
+        });
+        out.mount_paths.push(path.clone());
+    }
+    Ok(())
 }
 
 /// `ociVersion`: SemVer, major 1.
@@ -288,10 +388,7 @@ fn cap_mask(set: &Option<CapSet>, path: &str) -> Result<u64, OciError> {
     Ok(mask)
 }
 
-/// The five sets: the spec keeps one set for bounding, effective, permitted and
-/// inheritable, plus ambient. Where the config's sets differ, the spec keeps only what
-/// all four hold (never more than any set asks), the five sets are carried, and
-/// `process.capabilities` is pending.
+/// The five sets, exactly as given (also carried, for the runtime's own use).
 fn lower_capabilities(c: &LinuxCapabilities, out: &mut Out) -> Result<(), OciError> {
     let at = |s: &str| format!("process.capabilities.{s}");
     let sets = CapabilitySets {
@@ -301,17 +398,14 @@ fn lower_capabilities(c: &LinuxCapabilities, out: &mut Out) -> Result<(), OciErr
         inheritable: cap_mask(c.inheritable(), &at("inheritable"))?,
         ambient: cap_mask(c.ambient(), &at("ambient"))?,
     };
-    let keep = sets.bounding & sets.effective & sets.permitted & sets.inheritable;
-    let ambient = sets.ambient & keep;
-    let exact = [sets.effective, sets.permitted, sets.inheritable]
-        .iter()
-        .all(|s| *s == sets.bounding)
-        && ambient == sets.ambient;
-    out.spec.security.capabilities = Some(Capabilities { keep, ambient });
+    out.spec.security.capabilities = Some(Capabilities {
+        bounding: sets.bounding,
+        effective: sets.effective,
+        permitted: sets.permitted,
+        inheritable: sets.inheritable,
+        ambient: sets.ambient,
+    });
     out.carried.capabilities = Some(sets);
-    if !exact {
-        out.pending("process.capabilities", "Carried::capabilities");
-    }
     Ok(())
 }
 
@@ -467,11 +561,6 @@ fn lower_linux(l: &Linux, out: &mut Out) -> Result<(), OciError> {
             "linux.seccomp",
             "Carried::seccomp (cleave does not load it yet)",
         );
-    }
-    let devices = l.devices().clone().unwrap_or_default();
-    if !devices.is_empty() {
-        out.carried.devices = devices;
-        out.pending("linux.devices", "Carried::devices");
     }
     if let Some(m) = l.mount_label().as_deref().filter(|m| !m.is_empty()) {
         out.carried.mount_label = Some(m.into());

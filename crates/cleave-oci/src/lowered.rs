@@ -88,8 +88,8 @@ pub struct Carried {
     pub umask: Option<u32>,
     /// `process.user.additionalGids`.
     pub additional_gids: Vec<u32>,
-    /// `process.capabilities`, all five sets as given (the spec keeps one set; see
-    /// [`crate::lower`]).
+    /// `process.capabilities`, all five sets as given (also in the spec's
+    /// `security.capabilities`).
     pub capabilities: Option<CapabilitySets>,
     /// `process.apparmorProfile`.
     pub apparmor_profile: Option<String>,
@@ -106,7 +106,7 @@ pub struct Carried {
     pub resources: Option<LinuxResources>,
     /// `linux.seccomp`: not applied yet; cleave refuses to run it unapplied (it is pending).
     pub seccomp: Option<LinuxSeccomp>,
-    /// `linux.devices`, to create in the container's /dev.
+    /// `linux.devices`, as given (lowered into device nodes in the spec).
     pub devices: Vec<LinuxDevice>,
     /// `linux.mountLabel`.
     pub mount_label: Option<String>,

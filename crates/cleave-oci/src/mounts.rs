@@ -1,16 +1,40 @@
-//! `mounts[i]` -> [`MountOp`]: bind/rbind, tmpfs and proc have cleave operations; every
-//! option is either honoured exactly, honoured more strictly (a [`Note`]), or refused
-//! with [`Unsupported`] naming the option. Nothing is skipped.
+//! `mounts[i]` -> [`MountOp`]: bind and rbind become [`MountOp::BindMount`], every other
+//! type a new filesystem ([`MountOp::Mount`]: tmpfs, proc, devpts, mqueue, sysfs, cgroup...)
+//! with the filesystem's own options passed on. Every option is honoured exactly, honoured
+//! more strictly (a [`Note`]), or refused with [`Unsupported`] naming the option. Nothing is
+//! skipped.
 use crate::error::{OciError, Problem, Unsupported};
 use crate::lowered::Note;
-use cleave::mount::MountOp;
+use cleave::mount::{Atime, MountFlags, MountOp, Propagation};
 use oci_spec::runtime::Mount;
 use std::path::Path;
 
 /// The mount options the lowering of `mounts` accepts on some mount (features.json `mountOptions`).
-pub const MOUNT_OPTIONS: [&str; 11] = [
-    "defaults", "dev", "mode", "nodev", "noexec", "nosuid", "private", "rbind", "relatime", "ro",
+pub const MOUNT_OPTIONS: [&str; 24] = [
+    "async",
+    "bind",
+    "defaults",
+    "dev",
+    "diratime",
+    "exec",
+    "noatime",
+    "nodev",
+    "nodiratime",
+    "noexec",
+    "norelatime",
+    "nosuid",
+    "private",
+    "rbind",
+    "relatime",
+    "ro",
     "rprivate",
+    "rshared",
+    "rslave",
+    "rw",
+    "shared",
+    "slave",
+    "strictatime",
+    "suid",
 ];
 
 /// One option, read.
@@ -56,24 +80,27 @@ fn read(o: &str) -> Opt<'_> {
     }
 }
 
-/// What the options asked for, each with the index of the option that last set it.
-#[derive(Default)]
-struct Asked {
-    read_only: Option<(bool, usize)>,
-    nosuid: Option<(bool, usize)>,
-    nodev: Option<(bool, usize)>,
-    noexec: Option<(bool, usize)>,
-}
+/// The mount(2) flags cleave's mounts do not take (mount_setattr(2) has no such attribute).
+const REFUSED: [&str; 10] = [
+    "sync",
+    "dirsync",
+    "mand",
+    "remount",
+    "silent",
+    "loud",
+    "iversion",
+    "lazytime",
+    "nosymfollow",
+    "move",
+];
 
-fn on(v: Option<(bool, usize)>) -> bool {
-    v.is_some_and(|(b, _)| b)
-}
-
-/// Lowers `mounts[i]`; relative bind sources are taken from `bundle`.
+/// Lowers `mounts[i]`; relative bind sources are taken from `bundle`. `new_net`: the
+/// container has a new network namespace (else a sysfs is read-only, runc's rule).
 pub(crate) fn lower_mount(
     i: usize,
     m: &Mount,
     bundle: &Path,
+    new_net: bool,
     notes: &mut Vec<Note>,
 ) -> Result<MountOp, OciError> {
     let at = |field: &str| format!("mounts[{i}].{field}");
@@ -85,21 +112,21 @@ pub(crate) fn lower_mount(
         return Err(OciError::new(at("destination"), Problem::NotAbsolute));
     }
     let options: &[String] = m.options().as_deref().unwrap_or(&[]);
-    let bind = options.iter().enumerate().find_map(|(k, o)| match read(o) {
-        Opt::Bind(r) => Some((k, r)),
+    let bind = options.iter().find_map(|o| match read(o) {
+        Opt::Bind(r) => Some(r),
         _ => None,
     });
-    let kind: &'static str = match (bind, m.typ().as_deref()) {
-        (Some(_), _) | (None, Some("bind")) => "bind",
-        (None, Some("tmpfs")) => "tmpfs",
-        (None, Some("proc")) => "proc",
-        (None, Some(other)) => {
-            return Err(OciError::new(
-                at("type"),
-                Problem::Unsupported(Unsupported::MountType(other.into())),
-            ))
-        }
-        (None, None) => return Err(OciError::new(at("type"), Problem::Missing)),
+    let fstype: String = match (bind, m.typ().as_deref()) {
+        (Some(_), _) | (None, Some("bind")) => "bind".into(),
+        (None, Some("")) | (None, None) => return Err(OciError::new(at("type"), Problem::Missing)),
+        (None, Some(other)) => other.into(),
+    };
+    let kind: &'static str = match fstype.as_str() {
+        "bind" => "bind",
+        "tmpfs" => "tmpfs",
+        "proc" => "proc",
+        "cgroup" => "cgroup",
+        _ => "new filesystem",
     };
     let option_path = |k: usize| format!("mounts[{i}].options[{k}]");
     let refuse = |k: usize, o: &str| {
@@ -111,102 +138,87 @@ pub(crate) fn lower_mount(
             }),
         )
     };
-    let mut asked = Asked::default();
+    let mut flags = MountFlags::default();
+    let mut propagation = None;
+    let mut data: Vec<&str> = Vec::new();
     for (k, o) in options.iter().enumerate() {
-        let opt = read(o);
-        // Flags the operation cannot honour, refused in the order given: binds keep the
-        // source's nosuid and noexec (either way); tmpfs is writable and allows exec; a
-        // procfs is writable.
-        let unhonoured = matches!(
-            (kind, &opt),
-            ("bind", Opt::NoSuid(_) | Opt::NoExec(_))
-                | ("tmpfs", Opt::ReadOnly(true) | Opt::NoExec(true))
-                | ("proc", Opt::ReadOnly(true))
-        );
-        if unhonoured {
-            return Err(refuse(k, o));
-        }
-        match opt {
-            Opt::ReadOnly(v) => asked.read_only = Some((v, k)),
-            Opt::NoSuid(v) => asked.nosuid = Some((v, k)),
-            Opt::NoDev(v) => asked.nodev = Some((v, k)),
-            Opt::NoExec(v) => asked.noexec = Some((v, k)),
+        match read(o) {
+            Opt::ReadOnly(v) => flags.read_only = v,
+            Opt::NoSuid(v) => flags.nosuid = v,
+            Opt::NoDev(v) => flags.nodev = v,
+            Opt::NoExec(v) => flags.noexec = v,
             Opt::Bind(_) | Opt::Defaults => {}
-            // A new mount namespace with a private root makes every mount in it private.
-            Opt::Propagation("private" | "rprivate") => {}
-            Opt::Propagation(p) => return Err(refuse(k, p)),
-            // Binds keep the source's atime flags; the new filesystems get relatime.
-            Opt::Relatime if kind != "bind" => {}
-            Opt::Other(mode) if kind == "tmpfs" && matches!(mode, "mode=755" | "mode=0755") => {}
-            Opt::Relatime | Opt::Other(_) => return Err(refuse(k, o)),
+            Opt::Relatime => flags.atime = Atime::Relatime,
+            Opt::Other("noatime") => flags.atime = Atime::NoAtime,
+            Opt::Other("strictatime") => flags.atime = Atime::StrictAtime,
+            Opt::Other("nodiratime") => flags.nodiratime = true,
+            Opt::Other("diratime" | "async" | "norelatime") => {}
+            Opt::Propagation(p) => {
+                // The r- forms: a recursive bind's propagation is set recursively.
+                let base = p.strip_prefix('r').unwrap_or(p);
+                propagation = Some(match base {
+                    "private" => Propagation::Private,
+                    "slave" => Propagation::Slave,
+                    "shared" => Propagation::Shared,
+                    _ => return Err(refuse(k, o)),
+                });
+                // A new mount namespace with a private root makes every new filesystem
+                // private already; other propagations are for binds.
+                if kind != "bind" && propagation != Some(Propagation::Private) {
+                    return Err(refuse(k, o));
+                }
+            }
+            Opt::Other(x) if REFUSED.contains(&x) => return Err(refuse(k, o)),
+            // A filesystem's own option: binds and cgroup mounts take none.
+            Opt::Other(x) if kind == "bind" || kind == "cgroup" => return Err(refuse(k, x)),
+            Opt::Other(x) => data.push(x),
         }
     }
-    let mut stricter = |asked: Option<(bool, usize)>, what: &'static str| {
-        if !on(asked) {
-            notes.push(Note {
-                path: at("options"),
-                what,
-            });
-        }
-    };
-    Ok(match kind {
-        "bind" => {
-            let recursive = match bind {
-                Some((_, r)) => r,
-                None => false,
-            };
-            if !recursive {
-                let path = bind.map_or_else(|| at("type"), |(k, _)| option_path(k));
-                return Err(OciError::new(
-                    path,
-                    Problem::Unsupported(Unsupported::NonRecursiveBind),
-                ));
-            }
-            let src = m
-                .source()
-                .as_ref()
-                .filter(|s| !s.as_os_str().is_empty())
-                .ok_or_else(|| OciError::new(at("source"), Problem::Missing))?;
-            let src = bundle.join(src);
-            let dev = matches!(asked.nodev, Some((false, _)));
-            match (on(asked.read_only), dev) {
-                (true, true) => {
-                    let k = asked.nodev.map_or(0, |(_, k)| k);
-                    return Err(refuse(k, "dev"));
-                }
-                (true, false) => {
-                    stricter(asked.nodev, "nodev added: device nodes do not work there");
-                    MountOp::RoBind {
-                        src,
-                        dst,
-                        optional: false,
-                    }
-                }
-                (false, true) => MountOp::DevBind {
-                    src,
-                    dst,
-                    optional: false,
-                },
-                (false, false) => {
-                    stricter(asked.nodev, "nodev added: device nodes do not work there");
-                    MountOp::Bind {
-                        src,
-                        dst,
-                        optional: false,
-                    }
-                }
+    if kind == "bind" {
+        let src = m
+            .source()
+            .as_ref()
+            .filter(|s| !s.as_os_str().is_empty())
+            .ok_or_else(|| OciError::new(at("source"), Problem::Missing))?;
+        return Ok(MountOp::BindMount {
+            src: bundle.join(src),
+            dst,
+            recursive: bind == Some(true),
+            flags,
+            propagation,
+            optional: false,
+        });
+    }
+    if kind == "proc" {
+        for (asked, what) in [
+            (flags.nosuid, "nosuid added"),
+            (flags.nodev, "nodev added"),
+            (flags.noexec, "noexec added"),
+        ] {
+            if !asked {
+                notes.push(Note {
+                    path: at("options"),
+                    what,
+                });
             }
         }
-        "tmpfs" => {
-            stricter(asked.nosuid, "nosuid added");
-            stricter(asked.nodev, "nodev added: device nodes do not work there");
-            MountOp::Tmpfs { dst }
-        }
-        _ => {
-            stricter(asked.nosuid, "nosuid added");
-            stricter(asked.nodev, "nodev added");
-            stricter(asked.noexec, "noexec added");
-            MountOp::Proc { dst }
-        }
+    }
+    if fstype == "sysfs" && !new_net && !flags.read_only {
+        flags.read_only = true;
+        notes.push(Note {
+            path: at("options"),
+            what: "ro added: a sysfs without a new network namespace is read-only",
+        });
+    }
+    Ok(MountOp::Mount {
+        source: m
+            .source()
+            .as_ref()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        fstype,
+        dst,
+        flags,
+        data: data.join(","),
     })
 }

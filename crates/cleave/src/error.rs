@@ -536,6 +536,9 @@ pub enum MountProblem {
         /// What the host has there, if a device.
         found: Option<(&'static str, u32, u32)>,
     },
+    /// A filesystem's option list has an empty item or options where none are taken.
+    #[error("options `{}`: give comma-separated key=value pairs or flags, with no empty item (none for a cgroup mount)", one_line(.0))]
+    BadOption(String),
 }
 
 /// Result with [`Error`].

@@ -145,12 +145,14 @@ impl<S, B> Op<S, B> {
                 path,
                 set,
                 clear,
+                propagation,
                 recursive,
             } => Op::SetAttrAt {
                 root: *root,
                 path: s(path),
                 set: *set,
                 clear: *clear,
+                propagation: *propagation,
                 recursive: *recursive,
             },
             Op::MaskAt { root, path, empty } => Op::MaskAt {

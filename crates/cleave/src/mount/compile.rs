@@ -3,6 +3,7 @@
 //! opened once and checked to be the directory the parent saw, and every destination is a
 //! path relative to the root fd that the child resolves with RESOLVE_IN_ROOT.
 use super::model::{fail, Backing, Kind, Model};
+use super::newfs::{self, CgroupContext, CgroupLayout};
 use super::{Filesystem, MountOp, Propagation, PROC_MASKED, PROC_READ_ONLY};
 use crate::error::{MountProblem, Origin, Result};
 use crate::plan::{text, Step};
@@ -12,7 +13,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// Slot of the sandbox's root directory (the new root, or "/").
-const ROOT: Slot = 0;
+pub(super) const ROOT: Slot = 0;
 /// Slot of the rootfs directory as opened, before its copy is mounted on it.
 const ROOTFS_DIR: Slot = 1;
 /// Slot of the empty device that hides masked files.
@@ -28,6 +29,9 @@ pub(super) const MOUNT_ATTR_RDONLY: u64 = 0x1;
 pub(super) const MOUNT_ATTR_NOSUID: u64 = 0x2;
 pub(super) const MOUNT_ATTR_NODEV: u64 = 0x4;
 pub(super) const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+pub(super) const MOUNT_ATTR_NOATIME: u64 = 0x10;
+pub(super) const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
+pub(super) const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
 const O_PATH: u64 = (libc::O_PATH | libc::O_CLOEXEC) as u64;
 const O_PATH_DIR: u64 = (libc::O_PATH | libc::O_CLOEXEC | libc::O_DIRECTORY) as u64;
 
@@ -51,6 +55,25 @@ fn relative(p: &Path) -> Vec<u8> {
     } else {
         bytes(rel).to_vec()
     }
+}
+
+/// [`relative`], for the other compile files.
+pub(super) fn relative_at(p: &Path) -> Vec<u8> {
+    relative(p)
+}
+
+/// Whether `op` mounts a procfs.
+fn is_proc(op: &MountOp) -> bool {
+    match op {
+        MountOp::Proc { .. } => true,
+        MountOp::Mount { fstype, .. } => fstype == "proc",
+        _ => false,
+    }
+}
+
+/// Whether `op` mounts the sandbox's cgroups.
+fn is_cgroup(op: &MountOp) -> bool {
+    matches!(op, MountOp::Mount { fstype, .. } if fstype == "cgroup")
 }
 
 /// The entry `inside` as the child names it: the root slot, its parent directory relative
@@ -166,12 +189,18 @@ impl Filesystem {
     /// sandbox that may make device nodes.
     #[cfg(test)]
     pub(crate) fn compile(&self, new_mount_ns: bool) -> Result<Compiled> {
-        self.compile_with(new_mount_ns, true)
+        self.compile_with(new_mount_ns, true, CgroupContext::default())
     }
 
     /// [`Filesystem::compile`]; `mknod`: whether the sandbox may make device nodes (else
-    /// each [`MountOp::Device`] binds the host's node).
-    pub(crate) fn compile_with(&self, new_mount_ns: bool, mknod: bool) -> Result<Compiled> {
+    /// each [`MountOp::Device`] binds the host's node); `cgroups`: what a cgroup mount
+    /// needs to know of the sandbox's namespaces.
+    pub(crate) fn compile_with(
+        &self,
+        new_mount_ns: bool,
+        mknod: bool,
+        cgroups: CgroupContext,
+    ) -> Result<Compiled> {
         let needs_ns = self.rootfs.is_some() || !self.ops.is_empty();
         if needs_ns && !new_mount_ns {
             return Err(fail(usize::MAX, MountProblem::NeedsMountNamespace));
@@ -235,7 +264,7 @@ impl Filesystem {
         if self
             .ops
             .iter()
-            .any(|op| matches!(op, MountOp::Proc { .. } | MountOp::Mask { .. }))
+            .any(|op| is_proc(op) || matches!(op, MountOp::Mask { .. }))
         {
             sources.open(
                 Path::new("/dev/null"),
@@ -262,10 +291,16 @@ impl Filesystem {
                     src,
                     optional: true,
                     ..
+                }
+                | MountOp::BindMount {
+                    src,
+                    optional: true,
+                    ..
                 } if std::fs::symlink_metadata(src).is_err() => SKIPPED,
                 MountOp::Bind { src, .. }
                 | MountOp::RoBind { src, .. }
-                | MountOp::DevBind { src, .. } => {
+                | MountOp::DevBind { src, .. }
+                | MountOp::BindMount { src, .. } => {
                     // Errors name the option now, rather than the child's failure later.
                     std::fs::metadata(src).map_err(|e| {
                         fail(
@@ -305,6 +340,13 @@ impl Filesystem {
                     ),
                     None => Slot::MAX,
                 },
+                // The child's own cgroup namespace, to go back to after the mounts.
+                op if is_cgroup(op) && !cgroups.new_cgroup_ns => sources.open(
+                    Path::new("/proc/self/ns/cgroup"),
+                    (libc::O_RDONLY | libc::O_CLOEXEC) as u64,
+                    None,
+                    "open the child's cgroup namespace".into(),
+                ),
                 _ => Slot::MAX,
             };
             for step in &mut sources.steps[first_step..] {
@@ -338,12 +380,26 @@ impl Filesystem {
             ));
         }
 
+        let layout = if self.ops.iter().any(is_cgroup) {
+            CgroupLayout::host()
+        } else {
+            CgroupLayout::default()
+        };
         for (i, (op, &src_slot)) in self.ops.iter().zip(&source_slots).enumerate() {
             if src_slot == SKIPPED {
                 continue;
             }
             let first_step = steps.len();
-            compile_op(i, op, src_slot, &mut model, &mut steps)?;
+            if is_cgroup(op) {
+                if !op.dst().is_absolute() {
+                    return Err(fail(i, MountProblem::NotAbsolute(op.dst().to_path_buf())));
+                }
+                let inside = model.resolve(op.dst(), i)?;
+                let ctx = (cgroups, &layout, src_slot);
+                newfs::cgroup(i, op, &inside, ctx, &mut model, &mut steps)?;
+            } else {
+                compile_op(i, op, src_slot, &mut model, &mut steps)?;
+            }
             for step in &mut steps[first_step..] {
                 step.origin = Some(Origin::Mount(i));
             }
@@ -428,44 +484,7 @@ fn compile_op(
     let shown = dst.display();
     match op {
         MountOp::Bind { src, .. } | MountOp::RoBind { src, .. } | MountOp::DevBind { src, .. } => {
-            let source = |e: std::io::Error| {
-                fail(
-                    i,
-                    MountProblem::Source {
-                        path: src.clone(),
-                        errno: e.raw_os_error().unwrap_or(libc::EIO),
-                    },
-                )
-            };
-            let meta = std::fs::metadata(src).map_err(source)?;
-            let src = std::fs::canonicalize(src).map_err(source)?;
-            match (meta.is_dir(), model.kind(&inside)) {
-                (true, Kind::Other) => {
-                    return Err(fail(
-                        i,
-                        MountProblem::DirectoryOntoFile {
-                            src: src.clone(),
-                            dst: dst.to_path_buf(),
-                        },
-                    ))
-                }
-                (false, Kind::Dir) => {
-                    return Err(fail(
-                        i,
-                        MountProblem::FileOntoDirectory {
-                            src: src.clone(),
-                            dst: dst.to_path_buf(),
-                            suggestion: inside.join(src.file_name().unwrap_or_default()),
-                        },
-                    ))
-                }
-                _ => {}
-            }
-            if meta.is_dir() {
-                model.ensure_dir(steps, &inside, i, dst)?;
-            } else {
-                model.ensure_file(steps, &inside, 0o644, i, dst)?;
-            }
+            let src = newfs::bind_target(i, src, dst, &inside, model, steps)?;
             // A copy of the source's mount keeps its flags, including a read-only
             // remount made earlier in the sandbox (--preset sandbox): --bind and
             // --dev-bind are writable where the host's source is.
@@ -504,12 +523,33 @@ fn compile_op(
             ));
             model.mounted(&inside, Backing::Fresh);
         }
-        MountOp::Proc { .. } => {
+        MountOp::BindMount { .. } => newfs::bind_mount(i, op, src_slot, &inside, model, steps)?,
+        MountOp::Mount { fstype, .. } if fstype != "proc" => {
+            newfs::new_fs(i, op, &inside, model, steps)?
+        }
+        MountOp::Proc { .. } | MountOp::Mount { .. } => {
+            let (opts, attrs) = match op {
+                MountOp::Mount {
+                    source,
+                    flags,
+                    data,
+                    ..
+                } => {
+                    let mut opts = newfs::parse_data(i, data)?;
+                    if !source.is_empty() {
+                        opts.insert(0, ("source".into(), source.clone()));
+                    }
+                    (opts, flags.attrs())
+                }
+                _ => (Vec::new(), 0),
+            };
+            let opts: Vec<(&str, &str)> =
+                opts.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             model.ensure_dir(steps, &inside, i, dst)?;
             steps.push(fs_mount(
                 "proc",
-                &[],
-                MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+                &opts,
+                attrs | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
                 &inside,
                 Some(PROC),
                 format!("mount a procfs of the new PID namespace on {shown}"),
@@ -558,6 +598,7 @@ fn compile_op(
                     path: relative(&inside),
                     set: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID,
                     clear: 0,
+                    propagation: 0,
                     recursive: true,
                 },
                 format!("make {shown} read-only"),

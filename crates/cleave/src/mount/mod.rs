@@ -5,8 +5,10 @@
 mod compile;
 mod dev;
 mod model;
+mod newfs;
 
 pub use dev::DeviceKind;
+pub(crate) use newfs::CgroupContext;
 
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -108,6 +110,51 @@ pub enum MountOp {
         /// Path inside.
         dst: PathBuf,
     },
+    /// A new filesystem of type FSTYPE on DST (mount(8)'s `-t FSTYPE -o DATA SOURCE DST`),
+    /// made with fsopen(2) and attached with move_mount(2) like every other mount.
+    /// `data` is mount(8)'s comma-separated list of the filesystem's own options
+    /// (`size=64m,mode=1777`, `newinstance,ptmxmode=0666`); the per-mount flags are in
+    /// `flags`. Three types are special:
+    /// - `proc` gets the protections of [`MountOp::Proc`] ([`PROC_READ_ONLY`], [`PROC_MASKED`]);
+    /// - `tmpfs` is a fresh filesystem in which later operations may create;
+    /// - `cgroup` is the sandbox's own cgroups, never the host's tree: on a host with only
+    ///   cgroup2, a cgroup2 filesystem rooted at the sandbox's cgroup; on a v1 or hybrid host,
+    ///   a read-only tmpfs with, for each hierarchy the host mounts under /sys/fs/cgroup, that
+    ///   hierarchy rooted at the sandbox's cgroup in it (and the host's links between
+    ///   co-mounted controllers). The roots are the sandbox's cgroup namespace when it has
+    ///   a new one; otherwise the child makes a cgroup namespace for the mounts alone and goes
+    ///   back to its own (it stays in it when a new user namespace forbids going back).
+    ///   `data` must be empty.
+    Mount {
+        /// What mountinfo shows as the source ("tmpfs", "shm"); empty for none.
+        source: String,
+        /// The filesystem type ("tmpfs", "devpts", "mqueue", "sysfs", "proc", "cgroup").
+        fstype: String,
+        /// Path inside.
+        dst: PathBuf,
+        /// Per-mount flags.
+        flags: MountFlags,
+        /// The filesystem's options, comma-separated (`key=value` or a bare flag).
+        data: String,
+    },
+    /// A bind mount with the flags given and nothing added: SRC (a host path) on DST, with
+    /// or without what is mounted under SRC, read-only or not, each of nosuid, nodev and
+    /// noexec set where asked (and cleared where not, as far as the kernel lets a copy of
+    /// a locked mount), then the propagation given.
+    BindMount {
+        /// Host path.
+        src: PathBuf,
+        /// Path inside.
+        dst: PathBuf,
+        /// With the mounts below SRC (`rbind`), or SRC's mount alone (`bind`).
+        recursive: bool,
+        /// The flags of the bind (and, recursive, of every mount in it).
+        flags: MountFlags,
+        /// Propagation of the new mount; `None` leaves what the namespace gives it.
+        propagation: Option<Propagation>,
+        /// Skip the operation when the source does not exist.
+        optional: bool,
+    },
     /// A device node (OCI `linux.devices`): made with mknod(2) with exactly this mode and
     /// owner, where the sandbox may (root, without a new user namespace). A user namespace
     /// cannot make device nodes, so there the host's node at the same path is bound instead
@@ -147,7 +194,64 @@ impl MountOp {
             | MountOp::RemountRo { dst }
             | MountOp::Mask { dst }
             | MountOp::ReadOnly { dst }
-            | MountOp::Device { dst, .. } => dst,
+            | MountOp::Device { dst, .. }
+            | MountOp::Mount { dst, .. }
+            | MountOp::BindMount { dst, .. } => dst,
+        }
+    }
+}
+
+/// When a mount updates access times (mount(8)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Atime {
+    /// `relatime`: when the file changed since the last access, or once a day (the
+    /// kernel's default).
+    #[default]
+    Relatime,
+    /// `noatime`: never.
+    NoAtime,
+    /// `strictatime`: on every access.
+    StrictAtime,
+}
+
+/// The per-mount flags of [`MountOp::Mount`] and [`MountOp::BindMount`] (mount_setattr(2)'s
+/// `MOUNT_ATTR_*`). `Default` is a writable mount with setuid bits, devices and exec
+/// allowed, relatime.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MountFlags {
+    /// `ro`.
+    pub read_only: bool,
+    /// `nosuid`: setuid and setgid bits and file capabilities do nothing.
+    pub nosuid: bool,
+    /// `nodev`: device nodes do not open.
+    pub nodev: bool,
+    /// `noexec`: nothing executes from it.
+    pub noexec: bool,
+    /// Access times.
+    pub atime: Atime,
+    /// `nodiratime`: directories' access times never change.
+    pub nodiratime: bool,
+}
+
+impl MountFlags {
+    /// The `MOUNT_ATTR_*` bits to set.
+    pub(crate) fn attrs(&self) -> u64 {
+        let mut a = 0;
+        for (on, bit) in [
+            (self.read_only, compile::MOUNT_ATTR_RDONLY),
+            (self.nosuid, compile::MOUNT_ATTR_NOSUID),
+            (self.nodev, compile::MOUNT_ATTR_NODEV),
+            (self.noexec, compile::MOUNT_ATTR_NOEXEC),
+            (self.nodiratime, compile::MOUNT_ATTR_NODIRATIME),
+        ] {
+            if on {
+                a |= bit;
+            }
+        }
+        a | match self.atime {
+            Atime::Relatime => 0,
+            Atime::NoAtime => compile::MOUNT_ATTR_NOATIME,
+            Atime::StrictAtime => compile::MOUNT_ATTR_STRICTATIME,
         }
     }
 }

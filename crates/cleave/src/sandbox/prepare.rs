@@ -170,7 +170,14 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
     let mknod =
         euid == 0 && !all.contains(CloneFlags::NEWUSER) && !joined.contains(&Namespace::User);
     let compiled = fs
-        .compile_with(all.contains(CloneFlags::NEWNS), mknod)
+        .compile_with(
+            all.contains(CloneFlags::NEWNS),
+            mknod,
+            crate::mount::CgroupContext {
+                new_cgroup_ns: all.contains(CloneFlags::NEWCGROUP),
+                may_return: !all.contains(CloneFlags::NEWUSER),
+            },
+        )
         .map_err(|e| {
             // The /proc of mount_proc came first: the caller's mounts start at index 1.
             match e {
@@ -361,7 +368,7 @@ fn locks_mounts(spec: &SandboxSpec, flags: CloneFlags) -> bool {
     let sys_admin = spec
         .security
         .capabilities
-        .is_none_or(|c| c.keep & (1 << caps::CAP_SYS_ADMIN) != 0);
+        .is_none_or(|c| c.may_hold(caps::CAP_SYS_ADMIN));
     sys_admin
         && flags.contains(CloneFlags::NEWUSER | CloneFlags::NEWNS)
         && (spec.mount_proc || !spec.filesystem.ops.is_empty() || spec.filesystem.rootfs.is_some())

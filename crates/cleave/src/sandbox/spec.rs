@@ -176,13 +176,41 @@ pub struct Security {
     pub rlimits: Vec<Rlimit>,
 }
 
-/// Capabilities kept, as masks of `1 << CAP_*`.
+/// The program's five capability sets, as masks of `1 << CAP_*` (capabilities(7)). A set
+/// never gains what the process does not hold: each is narrowed to what the kernel allows
+/// when it is set (effective within permitted, ambient within permitted and inheritable).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Capabilities {
-    /// Kept in the bounding, effective, permitted and inheritable sets; every other one
-    /// leaves them.
-    pub keep: u64,
-    /// Raised in the ambient set for a program that runs as a non-root uid (a subset of
-    /// `keep`).
+    /// The bounding set: every capability outside it leaves for good.
+    pub bounding: u64,
+    /// The effective set.
+    pub effective: u64,
+    /// The permitted set.
+    pub permitted: u64,
+    /// The inheritable set.
+    pub inheritable: u64,
+    /// The ambient set: kept across the exec of a program without file capabilities, by a
+    /// program that runs as a non-root uid.
     pub ambient: u64,
+}
+
+impl Capabilities {
+    /// `keep` in the bounding, effective, permitted and inheritable sets, and `ambient`
+    /// (narrowed to `keep`) in the ambient set.
+    pub fn keep(keep: u64, ambient: u64) -> Capabilities {
+        Capabilities {
+            bounding: keep,
+            effective: keep,
+            permitted: keep,
+            inheritable: keep,
+            ambient: ambient & keep,
+        }
+    }
+
+    /// Whether the program may hold `cap` (a `CAP_*` number) after exec: it is in the
+    /// bounding and permitted sets.
+    pub fn may_hold(&self, cap: u32) -> bool {
+        let bit = 1u64 << cap;
+        self.bounding & self.permitted & bit != 0
+    }
 }

@@ -5,7 +5,7 @@
 use crate::caps;
 use crate::error::Origin;
 use crate::plan::Step;
-use crate::sandbox::{Security, Stage};
+use crate::sandbox::{Capabilities, Security, Stage};
 use crate::seccomp;
 use cleave_child::Op;
 
@@ -64,7 +64,14 @@ pub(crate) fn steps(
             Step::new(Op::NoNewPrivs, "set no_new_privs"),
         ));
     }
-    let keep = s.capabilities.map(|c| c.keep & caps::ALL);
+    let sets = s.capabilities.map(|c| Capabilities {
+        bounding: c.bounding & caps::ALL,
+        effective: c.effective & caps::ALL,
+        permitted: c.permitted & caps::ALL,
+        inheritable: c.inheritable & caps::ALL,
+        ambient: c.ambient & caps::ALL,
+    });
+    let keep = sets.map(|c| c.bounding);
     let drop_bounding = |keep: u64| {
         Step::new(
             Op::DropBounding { keep },
@@ -136,13 +143,28 @@ pub(crate) fn steps(
         }
         out.extend(inputs.death_again.clone().map(|d| (Stage::LockMounts, d)));
     }
-    if let Some(keep) = keep {
-        out.push((
-            Stage::Capabilities,
-            Step::new(Op::SetCaps { mask: keep }, "set capabilities").at(Origin::Capabilities),
-        ));
-        let ambient = s.capabilities.map_or(0, |c| c.ambient) & keep;
-        if inputs.uid != 0 && ambient != 0 {
+    if let Some(c) = sets {
+        let step = if c.effective == c.permitted && c.permitted == c.inheritable {
+            Step::new(Op::SetCaps { mask: c.permitted }, "set capabilities")
+        } else {
+            Step::new(
+                Op::SetCapSets {
+                    effective: c.effective,
+                    permitted: c.permitted,
+                    inheritable: c.inheritable,
+                },
+                format!(
+                    "set capabilities: effective {:?}, permitted {:?}, inheritable {:?}",
+                    caps::names(c.effective),
+                    caps::names(c.permitted),
+                    caps::names(c.inheritable)
+                ),
+            )
+        };
+        out.push((Stage::Capabilities, step.at(Origin::Capabilities)));
+        // Only what is permitted and inheritable can be raised (the child skips the rest).
+        let ambient = c.ambient & c.permitted & c.inheritable;
+        if ambient != 0 {
             out.push((
                 Stage::Capabilities,
                 Step::new(Op::Ambient { mask: ambient }, "raise ambient capabilities")

@@ -304,10 +304,7 @@ pub(super) fn spec_from(
         for c in &s.cap_add {
             added |= caps::parse_cap(c).map_err(|e| refused("--cap-add", c, e))?;
         }
-        spec.security.capabilities = Some(Capabilities {
-            keep: keep | added,
-            ambient: added,
-        });
+        spec.security.capabilities = Some(Capabilities::keep(keep | added, added));
     }
     if sandbox_mode {
         spec.security.no_new_privs = true;

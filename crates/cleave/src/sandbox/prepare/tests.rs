@@ -65,10 +65,7 @@ fn a_root_callers_preset_runs_as_nobody_outside() {
 fn keeping_sys_admin_locks_the_mounts() {
     let mut s = spec("true");
     Preset::Sandbox.apply_as(&mut s, 1000).unwrap();
-    s.security.capabilities = Some(Capabilities {
-        keep: 1 << caps::CAP_SYS_ADMIN,
-        ambient: 0,
-    });
+    s.security.capabilities = Some(Capabilities::keep(1 << caps::CAP_SYS_ADMIN, 0));
     let p = prepare_as(&s, 1000, 1000).unwrap();
     let n = names(&p);
     let lock = n.iter().position(|k| *k == "LockMounts").unwrap();
