@@ -135,6 +135,11 @@ pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
         Err(e) => return report::error_at(&e, &labels),
     };
     let effective = running.flags();
+    if a.verbose {
+        for line in flag_story(flags, &running) {
+            eprintln!("cleave: {line}");
+        }
+    }
     let child = running.child();
     if a.verbose {
         eprintln!(
@@ -187,6 +192,28 @@ pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
         }
         Err(e) => report::error(&e),
     }
+}
+
+/// What `-v` says about the flags: those asked for, and each one cleave used besides,
+/// with why.
+fn flag_story(asked: CloneFlags, running: &cleave::sandbox::Running) -> Vec<String> {
+    let mut lines = vec![format!("asked for {asked}")];
+    let mut explained = asked;
+    for add in running.additions() {
+        lines.push(format!("+{}: {}", add.flags, add.reason));
+        explained |= add.flags;
+    }
+    let setup = running.flags() - explained;
+    if !setup.is_empty() {
+        lines.push(format!("+{setup}: the sandbox's set-up needs it"));
+    }
+    if !running.unshared().is_empty() {
+        lines.push(format!(
+            "+{}: unshared by the child after clone, so that its offsets are written before anything enters it",
+            running.unshared()
+        ));
+    }
+    lines
 }
 
 /// Refuses, naming the option, the values of `run`'s own options that the kernel would
