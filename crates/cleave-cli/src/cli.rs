@@ -120,7 +120,8 @@ pub struct SpawnArgs {
     #[arg(long)]
     pub untraced: bool,
     /// clone3 set_tid: the PID(s) the program gets, innermost namespace first; each from 1
-    /// to pid_max - 1 (/proc/sys/kernel/pid_max), at most 32
+    /// to pid_max - 1 (/proc/sys/kernel/pid_max), at most 32. With --new pid the first is
+    /// for the new namespace, which has no init yet: it must be 1 (e.g. 1,42)
     #[arg(
         long,
         value_name = "PID[,PID...]",
@@ -403,6 +404,7 @@ Examples:
   cleave explain 0x3d0f00
   cleave explain newns,fs --json
   cleave explain newipc,sysvsem --unprivileged
+  cleave explain user,pid --set-tid 1,42      (the namespace names of spawn --new work too)
 Exit code: 0 when the kernel would accept the request, 1 when it would refuse it, 125 when
 the expression cannot be read.";
 
@@ -424,6 +426,9 @@ pub struct ExplainArgs {
     /// Judge for this kernel instead of the running one, e.g. 6.8
     #[arg(long, value_name = "MAJOR.MINOR")]
     pub kernel: Option<String>,
+    /// Judge these set_tid PIDs too (as spawn --set-tid; with newpid the first must be 1)
+    #[arg(long, value_name = "PID,...", value_delimiter = ',')]
+    pub set_tid: Vec<i32>,
     /// Print the same as JSON
     #[arg(long)]
     pub json: bool,

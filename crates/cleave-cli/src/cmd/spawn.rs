@@ -197,7 +197,11 @@ pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
 /// What `-v` says about the flags: those asked for, and each one cleave used besides,
 /// with why.
 fn flag_story(asked: CloneFlags, running: &cleave::sandbox::Running) -> Vec<String> {
-    let mut lines = vec![format!("asked for {asked}")];
+    let mut lines = vec![if asked.is_empty() {
+        "asked for no flags (a plain fork)".to_string()
+    } else {
+        format!("asked for {asked}")
+    }];
     let mut explained = asked;
     for add in running.additions() {
         lines.push(format!("+{}: {}", add.flags, add.reason));
@@ -221,13 +225,12 @@ fn flag_story(asked: CloneFlags, running: &cleave::sandbox::Running) -> Vec<Stri
 fn check_values(a: &SpawnArgs, flags: CloneFlags) -> Result<(), String> {
     if !a.set_tid.is_empty() {
         // pid_max is a /proc read: only when there is a PID to check against it.
-        let local = if flags.contains(CloneFlags::NEWPID) {
-            2
-        } else {
-            1
-        };
-        check_set_tid(&a.set_tid, local, cleave::host::pid_max())
-            .map_err(|e| e.named("--set-tid"))?;
+        check_set_tid(
+            &a.set_tid,
+            flags.contains(CloneFlags::NEWPID),
+            cleave::host::pid_max(),
+        )
+        .map_err(|e| e.named("--set-tid"))?;
     }
     for &fd in &a.sandbox.preserve_fd {
         cleave::fd::check_open(fd).map_err(|e| e.named("--preserve-fd"))?;
