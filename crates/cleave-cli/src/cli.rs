@@ -91,6 +91,9 @@ pub struct SpawnArgs {
     /// Share with cleave: vm,files,fs,sighand,sysvsem,io,thread
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub share: Vec<String>,
+    /// unshare(1)'s and bubblewrap's spelling: refused with a pointer to --new all
+    #[arg(long, hide = true)]
+    pub unshare_all: bool,
     /// New namespaces: mount,uts,ipc,net,pid,user,cgroup,time, or all
     #[arg(long = "new", value_name = "LIST", value_delimiter = ',')]
     pub new_ns: Vec<String>,
@@ -208,7 +211,9 @@ pub struct SandboxArgs {
     /// NIS domain name inside, at most 64 bytes (needs --new uts)
     #[arg(long, value_name = "NAME", help_heading = "UTS, PID and time")]
     pub domainname: Option<String>,
-    /// With --new pid, run the program itself as PID 1 instead of behind cleave's init
+    /// With --new pid, run the program itself as PID 1 instead of behind cleave's init.
+    /// The kernel drops SIGINT and SIGTERM to a PID 1 that has no handler for them, so
+    /// Ctrl-C alone may not stop it: a second SIGINT or SIGTERM within 5 s becomes SIGKILL
     #[arg(long, help_heading = "UTS, PID and time")]
     pub as_pid_1: bool,
     /// Mount a /proc of the new PID namespace (implies a new mount namespace)
@@ -325,7 +330,8 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "NAME", help_heading = "Program")]
     pub argv0: Option<std::ffi::OsString>,
 
-    /// Memory limit, at least 1M, e.g. 256M, 2G (the program is killed beyond it)
+    /// Memory limit, at least 1M: bytes, or a number with K, M, G or T (powers of 1024),
+    /// e.g. 256M, 1.5G (the program is killed beyond it)
     #[arg(long, value_name = "SIZE", help_heading = "Resource limits")]
     pub memory: Option<String>,
     /// CPU quota in CPUs, from 0.01 to 175921860 (what cpu.max can hold), e.g. 0.5 or 2
@@ -359,8 +365,8 @@ pub struct SandboxArgs {
     /// Drop this capability, or ALL (repeatable)
     #[arg(long, value_name = "CAP|ALL", help_heading = "Security and lifetime")]
     pub cap_drop: Vec<String>,
-    /// Keep fd N, which must be open, in the program (every other fd above 2 is closed;
-    /// repeatable)
+    /// Keep fd N, which must be open, in the program (repeatable). Every other fd above 2
+    /// is closed, in plain `cleave spawn` too (unlike unshare, which passes them on)
     #[arg(
         long,
         value_name = "N",
@@ -446,7 +452,8 @@ Examples:
   cleave inspect $$                      # this shell against its parent
   cleave inspect 4242 4243 --json
   cleave spawn -v --new user,uts -- sleep 60 &   # then: cleave inspect <its pid>
-Exit code: 0, 125 for an invalid PID, 126 when a process is gone or cannot be read.";
+Exit code: 0, 125 for an invalid PID, 126 when a process is gone or cannot be read (every
+resource row unknown, the table still printed).";
 
 #[derive(Args, Debug)]
 #[command(after_help = INSPECT_HELP)]

@@ -62,6 +62,13 @@ pub fn error_at(err: &Error, labels: &Labels) -> i32 {
             };
             eprintln!("cleave: {option}: {p}");
         }
+        Error::Exec { program, source }
+            if source.raw_os_error() == Some(libc::ENOENT) && !program.contains('/') =>
+        {
+            eprintln!("cleave: {err}");
+            eprintln!("  hint: {}", labels.not_found(program));
+            return exit_code(err);
+        }
         _ => return error(err),
     }
     if let Some(hint) = err.hint() {

@@ -106,3 +106,134 @@ fn explain_speaks_plainly() {
         text(&x.stdout)
     );
 }
+
+/// `--kill-child SIGTERM -- echo`: the signal was read as the program; refused with the
+/// spelling that works. Not-found hints never suggest a path that does not exist, and in a
+/// new root look there.
+#[test]
+fn not_found_hints_are_true() {
+    let o = cleave(&["spawn", "--kill-child", "SIGTERM", "--", "echo", "hi"]);
+    assert_eq!(o.status.code(), Some(125), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("--kill-child=SIGTERM"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = cleave(&["spawn", "--", "SIGTERM"]);
+    assert_eq!(o.status.code(), Some(127));
+    let e = text(&o.stderr);
+    assert!(
+        !e.contains("/usr/bin/SIGTERM") && e.contains("signal name"),
+        "{e}"
+    );
+    let o = cleave(&["spawn", "--", "cleave-no-such-program"]);
+    let e = text(&o.stderr);
+    assert!(!e.contains("/usr/bin/cleave-no-such-program"), "{e}");
+    // A root holding only /bin/sh: `sh` is not in the empty PATH but /bin/sh is there;
+    // bash, on the host, is not in that root.
+    let root = std::env::temp_dir().join(format!("cleave-everyday-root-{}", std::process::id()));
+    std::fs::create_dir_all(root.join("bin")).unwrap();
+    std::fs::write(root.join("bin/sh"), b"").unwrap();
+    let r = root.to_str().unwrap();
+    let o = cleave(&[
+        "spawn", "--rootfs", r, "--setenv", "PATH", "/nowhere", "--", "bash",
+    ]);
+    let e = text(&o.stderr);
+    let _ = std::fs::remove_dir_all(&root);
+    assert_eq!(o.status.code(), Some(127), "{e}");
+    assert!(
+        !e.contains("/usr/bin/bash") && e.contains("inside the new root"),
+        "{e}"
+    );
+}
+
+/// Sizes take decimals with a unit.
+#[test]
+fn memory_takes_decimals() {
+    let o = cleave(&[
+        "spawn",
+        "--memory",
+        "1.5G",
+        "--",
+        "cat",
+        "/proc/self/cgroup",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let o = cleave(&["spawn", "--memory", "1.5", "--", "true"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(
+        text(&o.stderr).contains("K, M, G or T"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+/// inspect fails when nothing about sharing could be read.
+#[test]
+fn inspect_fails_when_every_resource_is_unknown() {
+    let mut sleeper = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let pid = sleeper.id().to_string();
+    let o = nobody(&["inspect", &pid, "1"]);
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    assert_eq!(o.status.code(), Some(126), "{}", text(&o.stdout));
+    assert!(text(&o.stdout).contains("unknown"));
+    assert!(
+        text(&o.stderr).contains("could be compared"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = cleave(&["inspect", &std::process::id().to_string()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+}
+
+/// `--unshare-all` is bubblewrap's word: a clear refusal pointing at `--new all`.
+#[test]
+fn unshare_all_points_to_new_all() {
+    let o = cleave(&["spawn", "--unshare-all", "--", "true"]);
+    assert_eq!(o.status.code(), Some(125));
+    let e = text(&o.stderr);
+    assert!(e.contains("--new all") && !e.contains("tip"), "{e}");
+}
+
+/// With `--as-pid-1` the program is an init: the kernel drops SIGINT without a handler; a
+/// second one becomes SIGKILL.
+#[test]
+fn as_pid_1_second_interrupt_kills() {
+    use std::io::{BufRead, BufReader};
+    let mut c = std::process::Command::new(BIN)
+        .args([
+            "spawn",
+            "-v",
+            "--new",
+            "pid",
+            "--as-pid-1",
+            "--",
+            "sleep",
+            "60",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = c.id() as i32;
+    let mut err = BufReader::new(c.stderr.take().unwrap());
+    let mut line = String::new();
+    let mut wait_for = |what: &str| loop {
+        line.clear();
+        assert!(err.read_line(&mut line).unwrap() > 0, "no `{what}`");
+        if line.contains(what) {
+            break;
+        }
+    };
+    wait_for("started pid");
+    // SAFETY: kill on our own child's pid.
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    wait_for("passed on");
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    wait_for("SIGKILL");
+    let status = c.wait().unwrap();
+    assert_eq!(status.code(), Some(128 + 9));
+}

@@ -79,6 +79,16 @@ pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
         Ok(f) => f,
         Err(msg) => return report::bad_request(&msg),
     };
+    if a.unshare_all {
+        return report::bad_request(
+            "--unshare-all is bubblewrap's option: here write --new all (every namespace; --share is the opposite: what the child shares with cleave)",
+        );
+    }
+    if let Some(program) = signal_read_as_program(&a) {
+        return report::bad_request(&format!(
+            "--kill-child takes its signal after `=`: `{program}` was read as the program; write --kill-child={program}"
+        ));
+    }
     if let Err(msg) = check_values(&a, flags) {
         return report::bad_request(&msg);
     }
@@ -162,8 +172,15 @@ pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
         };
     }
     if let Some(pidfd) = child.pidfd() {
-        forward.until_exit(pidfd, !spec.security.new_session, |sig| {
-            let _ = child.signal(sig);
+        let same_group = !spec.security.new_session;
+        let mut pid1 = Pid1Stop::new(a.sandbox.as_pid_1 && flags.contains(CloneFlags::NEWPID));
+        forward.until_exit_each(pidfd, |sig, from_terminal| {
+            if !(from_terminal && same_group) {
+                let _ = child.signal(sig);
+            }
+            if pid1.second_stop(sig) {
+                let _ = child.signal(libc::SIGKILL);
+            }
         });
     }
     if a.verbose && running.child().started_in_root_instead() {
@@ -192,6 +209,57 @@ pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
         }
         Err(e) => report::error(&e),
     }
+}
+
+/// A program run as PID 1 of its namespace without a handler for SIGINT or SIGTERM never
+/// gets them (the kernel drops such signals to an init): the first is passed on with a
+/// note, a second within a few seconds becomes SIGKILL.
+struct Pid1Stop {
+    active: bool,
+    last: Option<std::time::Instant>,
+}
+
+impl Pid1Stop {
+    const WINDOW: std::time::Duration = std::time::Duration::from_secs(5);
+
+    fn new(active: bool) -> Pid1Stop {
+        Pid1Stop { active, last: None }
+    }
+
+    /// Whether `sig` is the second stop request within the window (then SIGKILL is due).
+    fn second_stop(&mut self, sig: i32) -> bool {
+        if !self.active || !matches!(sig, libc::SIGINT | libc::SIGTERM) {
+            return false;
+        }
+        let now = std::time::Instant::now();
+        if self
+            .last
+            .is_some_and(|t| now.duration_since(t) < Self::WINDOW)
+        {
+            eprintln!(
+                "cleave: {} again: sending SIGKILL to PID 1",
+                signal_name(sig)
+            );
+            return true;
+        }
+        self.last = Some(now);
+        eprintln!(
+            "cleave: {} passed on; PID 1 ignores it unless it has a handler: send it again within {} s to kill it",
+            signal_name(sig),
+            Self::WINDOW.as_secs()
+        );
+        false
+    }
+}
+
+/// The program, when it is a signal name that followed `--kill-child` (whose value needs
+/// `=`, as it is optional).
+fn signal_read_as_program(a: &SpawnArgs) -> Option<String> {
+    a.sandbox.kill_child.as_ref()?;
+    let program = a.command.first()?.to_str()?;
+    (program.to_ascii_uppercase().starts_with("SIG")
+        && cleave::flags::signal_from_name(program).is_some())
+    .then(|| program.to_string())
 }
 
 /// What `-v` says about the flags: those asked for, and each one cleave used besides,

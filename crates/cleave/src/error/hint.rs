@@ -16,7 +16,7 @@ impl Error {
                     Some(format!("check that `{program}` exists (inside the new root, if one was set)"))
                 }
                 libc::ENOENT => Some(format!(
-                    "`{program}` is not in PATH; give a path such as /usr/bin/{program}"
+                    "`{program}` is not in PATH; give its full path (inside the new root, if one was set)"
                 )),
                 libc::EACCES => Some(
                     "the file is not executable, a directory on its path is not searchable, or its filesystem is mounted noexec".into(),

@@ -148,7 +148,7 @@ pub enum LimitProblem {
     #[error("a pids limit must be at least 1 (the process itself)")]
     NoPids,
     /// A size that cannot be read.
-    #[error("invalid size {0:?}: expected a whole number of bytes with an optional unit K, M, G or T (powers of 1024), e.g. 512M")]
+    #[error("invalid size {0:?}: expected a number of bytes, or a number with a unit K, M, G or T (powers of 1024; KB, MiB and the like also read), e.g. 512M or 1.5G")]
     Size(String),
     /// A CPU fraction that is not a number.
     #[error("invalid CPU fraction {0:?}: expected a number of CPUs such as 0.5 or 2")]
