@@ -100,7 +100,11 @@ pub fn run(a: ExplainArgs) -> i32 {
             flags,
             flags.bits(),
             signal_text,
-            if legacy { "clone()" } else { "clone3()" }
+            match (legacy, a.legacy) {
+                (false, _) => "clone3()",
+                (true, true) => "clone()",
+                (true, false) => "clone() (no clone3 before 5.3: cleave falls back to clone())",
+            }
         );
         if rows.is_empty() {
             println!(
