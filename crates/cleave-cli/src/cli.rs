@@ -475,7 +475,9 @@ kernels before 5.8), then its cgroups (cgroup2 through CLONE_INTO_CGROUP, v1 by 
 itself), then its root and working directory, and starts PROGRAM there as a new child, so a
 new PID namespace applies to it. Namespaces that are already cleave's own are skipped, so
 `all` (the default) means every namespace that differs. cleave exits with the program's
-status, as `cleave spawn` does.
+status, as `cleave spawn` does. PID may be the sandbox's program, cleave's init there, or
+the `cleave spawn` process itself: each enters the same sandbox. Without PROGRAM, $SHELL
+(or /bin/sh) runs, as with nsenter.
 
 The program gets the target's security context, as `docker exec` does, and never more than
 the target holds: its five capability sets (bounding, permitted, effective, inheritable,
@@ -521,11 +523,8 @@ pub struct EnterArgs {
     /// Print what was joined and the program's PID to stderr
     #[arg(short, long)]
     pub verbose: bool,
-    /// The program and its arguments
-    #[arg(
-        required = true,
-        trailing_var_arg = true,
-        value_name = "PROGRAM [ARG]..."
-    )]
+    /// The program and its arguments [default: $SHELL, or /bin/sh when the target's root
+    /// has no $SHELL]
+    #[arg(trailing_var_arg = true, value_name = "PROGRAM [ARG]...")]
     pub command: Vec<OsString>,
 }

@@ -237,3 +237,62 @@ fn as_pid_1_second_interrupt_kills() {
     let status = c.wait().unwrap();
     assert_eq!(status.code(), Some(128 + 9));
 }
+
+const SANDBOX: [&str; 4] = ["--new", "user,uts,ipc,net,mount", "--hostname", "inner"];
+
+fn enter(as_nobody: bool, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["enter"];
+    all.extend_from_slice(args);
+    if as_nobody {
+        nobody(&all)
+    } else {
+        cleave(&all)
+    }
+}
+
+/// `enter -t PID` with the `cleave spawn` process's own PID enters its sandbox.
+#[test]
+fn enter_through_the_supervisor() {
+    for as_nobody in [false, true] {
+        let t = Target::start(as_nobody, &SANDBOX);
+        let o = enter(as_nobody, &["-t", &t.supervisor(), "--", "hostname"]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        assert_eq!(text(&o.stdout).trim(), "inner", "nobody: {as_nobody}");
+    }
+}
+
+/// Without a program, enter runs $SHELL (nsenter does).
+#[test]
+fn enter_without_a_program_runs_a_shell() {
+    use std::io::Write;
+    let t = Target::start(false, &SANDBOX);
+    let mut c = std::process::Command::new(BIN)
+        .args(["enter", "-t", &t.arg()])
+        .env("SHELL", "/bin/sh")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin.take().unwrap().write_all(b"hostname\n").unwrap();
+    let o = c.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout).trim(), "inner");
+}
+
+/// Unprivileged, joining one's own sandbox's uts namespace alone cannot work (setns needs
+/// CAP_SYS_ADMIN in the caller's own user namespace): the error says to add user, and with
+/// it the same request works.
+#[test]
+fn unprivileged_enter_without_user_says_add_user() {
+    let t = Target::start(true, &SANDBOX);
+    let o = enter(true, &["-t", &t.arg(), "--ns", "uts", "--", "hostname"]);
+    let e = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(125), "{e}");
+    assert!(e.contains("add user") && !e.contains("another user"), "{e}");
+    let o = enter(
+        true,
+        &["-t", &t.arg(), "--ns", "user,uts", "--", "hostname"],
+    );
+    assert_eq!(text(&o.stdout).trim(), "inner", "{}", text(&o.stderr));
+}

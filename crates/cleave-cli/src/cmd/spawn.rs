@@ -145,11 +145,8 @@ pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
         Err(e) => return report::error_at(&e, &labels),
     };
     let effective = running.flags();
-    if a.verbose {
-        for line in flag_story(flags, &running) {
-            eprintln!("cleave: {line}");
-        }
-    }
+    // Said after the "started" line, which comes first for those who read the PID from it.
+    let story = flag_story(flags, &running);
     let child = running.child();
     if a.verbose {
         eprintln!(
@@ -161,6 +158,9 @@ pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
                 s => signal_name(s),
             }
         );
+        for line in story {
+            eprintln!("cleave: {line}");
+        }
     }
     if child.reaper() == Reaper::CallersParent {
         if a.verbose {
