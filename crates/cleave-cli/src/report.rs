@@ -89,6 +89,14 @@ fn in_cli_words(hint: &str) -> String {
             "mount a --tmpfs over its parent first",
         ),
         (
+            "keep CAP_SETFCAP for this process",
+            "keep CAP_SETFCAP for this process (in an outer cleave sandbox: --cap-add SETFCAP)",
+        ),
+        (
+            "run it as a uid other than 0 and map that one",
+            "run it as a uid other than 0 (the outer sandbox's --uid) and map that one (--map-current)",
+        ),
+        (
             "ranges need newuidmap and /etc/subuid",
             "use --map-auto for ranges from /etc/subuid",
         ),

@@ -296,3 +296,73 @@ fn unprivileged_enter_without_user_says_add_user() {
     );
     assert_eq!(text(&o.stdout).trim(), "inner", "{}", text(&o.stderr));
 }
+
+/// cleave inside `--preset sandbox` is uid 0 without capabilities: mapping uid 0 of its
+/// namespace needs CAP_SETFCAP at creation (user_namespaces(7), 5.12+). The hint says so;
+/// with SETFCAP kept, cleave nests two and three deep, and each level sees itself as root
+/// of a user namespace of its own.
+#[test]
+fn nesting_needs_setfcap_and_works_with_it() {
+    let o = cleave(&[
+        "spawn", "--preset", "sandbox", "--", BIN, "spawn", "--new", "user", "--", "true",
+    ]);
+    let e = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(126), "{e}");
+    assert!(
+        e.contains("CAP_SETFCAP") && e.contains("--cap-add SETFCAP"),
+        "{e}"
+    );
+    assert!(!e.contains("--map-auto"), "{e}");
+
+    let ns = "readlink /proc/self/ns/user; id -u";
+    let two = cleave(&[
+        "spawn",
+        "--preset",
+        "sandbox",
+        "--cap-add",
+        "SETFCAP",
+        "--",
+        BIN,
+        "spawn",
+        "--new",
+        "user",
+        "--",
+        "sh",
+        "-c",
+        ns,
+    ]);
+    assert_eq!(two.status.code(), Some(0), "{}", text(&two.stderr));
+    let three = cleave(&[
+        "spawn",
+        "--preset",
+        "sandbox",
+        "--cap-add",
+        "SETFCAP",
+        "--",
+        BIN,
+        "spawn",
+        "--new",
+        "user",
+        "--cap-add",
+        "SETFCAP",
+        "--",
+        BIN,
+        "spawn",
+        "--new",
+        "user",
+        "--",
+        "sh",
+        "-c",
+        ns,
+    ]);
+    assert_eq!(three.status.code(), Some(0), "{}", text(&three.stderr));
+    let here = ns_link("self", "user");
+    let (two, three) = (text(&two.stdout), text(&three.stdout));
+    let two: Vec<&str> = two.lines().collect();
+    let three: Vec<&str> = three.lines().collect();
+    assert_eq!(two.len(), 2);
+    assert_eq!(three.len(), 2);
+    assert_eq!(two[1], "0");
+    assert_eq!(three[1], "0");
+    assert!(two[0] != here && three[0] != here && two[0] != three[0]);
+}
