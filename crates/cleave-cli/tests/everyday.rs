@@ -366,3 +366,33 @@ fn nesting_needs_setfcap_and_works_with_it() {
     assert_eq!(three[1], "0");
     assert!(two[0] != here && three[0] != here && two[0] != three[0]);
 }
+
+/// `-v` says where the sandbox's cgroup was made, and the program is in it.
+#[test]
+fn verbose_says_where_the_cgroup_is() {
+    let o = cleave(&[
+        "spawn",
+        "-v",
+        "--pids",
+        "64",
+        "--",
+        "cat",
+        "/proc/self/cgroup",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let e = text(&o.stderr);
+    let line = e
+        .lines()
+        .find_map(|l| l.strip_prefix("cleave: limits in cgroup "))
+        .unwrap_or_else(|| panic!("{e}"));
+    // The program's own /proc/self/cgroup names a path that ends the one -v gave.
+    let seen = text(&o.stdout);
+    let leaf = line
+        .split(" and ")
+        .next()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap();
+    assert!(seen.contains(leaf), "{line} vs {seen}");
+}

@@ -146,7 +146,15 @@ pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
     };
     let effective = running.flags();
     // Said after the "started" line, which comes first for those who read the PID from it.
-    let story = flag_story(flags, &running);
+    let mut story = flag_story(flags, &running);
+    if let Some(set) = running.cgroup() {
+        let paths: Vec<String> = set
+            .paths()
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        story.push(format!("limits in cgroup {}", paths.join(" and ")));
+    }
     let child = running.child();
     if a.verbose {
         eprintln!(
