@@ -232,6 +232,7 @@ fn as_pid_1_second_interrupt_kills() {
     // SAFETY: kill on our own child's pid.
     unsafe { libc::kill(pid, libc::SIGINT) };
     wait_for("passed on");
+    // SAFETY: kill on our own child's pid.
     unsafe { libc::kill(pid, libc::SIGINT) };
     wait_for("SIGKILL");
     let status = c.wait().unwrap();

@@ -53,7 +53,7 @@ fn maps_outside_root(step: &str) -> bool {
     let Some(map) = step.split('"').nth(1) else {
         return false;
     };
-    map.split(|c| c == '\n' || c == ',')
+    map.split(['\n', ','])
         .filter_map(|line| {
             let n: Vec<u64> = line
                 .split_whitespace()
@@ -79,23 +79,6 @@ fn has_setfcap() -> bool {
             u64::from_str_radix(&hex, 16).ok()
         })
         .is_some_and(|eff| eff & (1 << CAP_SETFCAP) != 0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::maps_outside_root;
-
-    #[test]
-    fn a_map_of_outside_root_is_seen() {
-        assert!(maps_outside_root(r#"write "0 0 1" to /proc/self/uid_map"#));
-        assert!(maps_outside_root(
-            "write \"1000 1000 1\n0 0 1\" to /proc/7/uid_map"
-        ));
-        assert!(!maps_outside_root(
-            r#"write "0 1000 1" to /proc/self/uid_map"#
-        ));
-        assert!(!maps_outside_root("write /proc/self/uid_map"));
-    }
 }
 
 fn cgroup_hint(errno: i32) -> Option<String> {
@@ -131,4 +114,21 @@ fn enter_hint(errno: i32) -> Option<String> {
         libc::ESRCH | libc::ENOENT => "the process has exited: check the PID with `ps`".into(),
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::maps_outside_root;
+
+    #[test]
+    fn a_map_of_outside_root_is_seen() {
+        assert!(maps_outside_root(r#"write "0 0 1" to /proc/self/uid_map"#));
+        assert!(maps_outside_root(
+            "write \"1000 1000 1\n0 0 1\" to /proc/7/uid_map"
+        ));
+        assert!(!maps_outside_root(
+            r#"write "0 1000 1" to /proc/self/uid_map"#
+        ));
+        assert!(!maps_outside_root("write /proc/self/uid_map"));
+    }
 }

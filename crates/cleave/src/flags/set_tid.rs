@@ -14,9 +14,9 @@ pub const PID_MAX_LIMIT: i32 = 4 * 1024 * 1024;
 
 /// Checks set_tid entries, innermost PID namespace first. With `new_pid_ns` (CLONE_NEWPID)
 /// the first entry is for the namespace the clone makes, which has no init yet: it must be
-/// 1. The entries for that namespace and the caller's have `pid_max` as their limit (a new
-/// namespace starts with its parent's); outer ones only get [`PID_MAX_LIMIT`]. Pure: the
-/// caller reads pid_max (see `host::pid_max`).
+/// PID 1 there. The entries for that namespace and the caller's have `pid_max` as their
+/// limit (a new namespace starts with its parent's); outer ones only get
+/// [`PID_MAX_LIMIT`]. Pure: the caller reads pid_max (see `host::pid_max`).
 pub fn check_set_tid(pids: &[i32], new_pid_ns: bool, pid_max: i32) -> Result<(), RangeError> {
     if new_pid_ns {
         if let Some(&first) = pids.first().filter(|&&p| p != 1) {
