@@ -91,6 +91,9 @@ pub struct SpawnArgs {
     /// Share with cleave: vm,files,fs,sighand,sysvsem,io,thread
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub share: Vec<String>,
+    /// unshare(1)'s and bubblewrap's spelling: refused with a pointer to --new all
+    #[arg(long, hide = true)]
+    pub unshare_all: bool,
     /// New namespaces: mount,uts,ipc,net,pid,user,cgroup,time, or all
     #[arg(long = "new", value_name = "LIST", value_delimiter = ',')]
     pub new_ns: Vec<String>,
@@ -120,7 +123,8 @@ pub struct SpawnArgs {
     #[arg(long)]
     pub untraced: bool,
     /// clone3 set_tid: the PID(s) the program gets, innermost namespace first; each from 1
-    /// to pid_max - 1 (/proc/sys/kernel/pid_max), at most 32
+    /// to pid_max - 1 (/proc/sys/kernel/pid_max), at most 32. With --new pid the first is
+    /// for the new namespace, which has no init yet: it must be 1 (e.g. 1,42)
     #[arg(
         long,
         value_name = "PID[,PID...]",
@@ -207,7 +211,9 @@ pub struct SandboxArgs {
     /// NIS domain name inside, at most 64 bytes (needs --new uts)
     #[arg(long, value_name = "NAME", help_heading = "UTS, PID and time")]
     pub domainname: Option<String>,
-    /// With --new pid, run the program itself as PID 1 instead of behind cleave's init
+    /// With --new pid, run the program itself as PID 1 instead of behind cleave's init.
+    /// The kernel drops SIGINT and SIGTERM to a PID 1 that has no handler for them, so
+    /// Ctrl-C alone may not stop it: a second SIGINT or SIGTERM within 5 s becomes SIGKILL
     #[arg(long, help_heading = "UTS, PID and time")]
     pub as_pid_1: bool,
     /// Mount a /proc of the new PID namespace (implies a new mount namespace)
@@ -324,7 +330,8 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "NAME", help_heading = "Program")]
     pub argv0: Option<std::ffi::OsString>,
 
-    /// Memory limit, at least 1M, e.g. 256M, 2G (the program is killed beyond it)
+    /// Memory limit, at least 1M: bytes, or a number with K, M, G or T (powers of 1024),
+    /// e.g. 256M, 1.5G (the program is killed beyond it)
     #[arg(long, value_name = "SIZE", help_heading = "Resource limits")]
     pub memory: Option<String>,
     /// CPU quota in CPUs, from 0.01 to 175921860 (what cpu.max can hold), e.g. 0.5 or 2
@@ -358,8 +365,8 @@ pub struct SandboxArgs {
     /// Drop this capability, or ALL (repeatable)
     #[arg(long, value_name = "CAP|ALL", help_heading = "Security and lifetime")]
     pub cap_drop: Vec<String>,
-    /// Keep fd N, which must be open, in the program (every other fd above 2 is closed;
-    /// repeatable)
+    /// Keep fd N, which must be open, in the program (repeatable). Every other fd above 2
+    /// is closed, in plain `cleave spawn` too (unlike unshare, which passes them on)
     #[arg(
         long,
         value_name = "N",
@@ -403,6 +410,7 @@ Examples:
   cleave explain 0x3d0f00
   cleave explain newns,fs --json
   cleave explain newipc,sysvsem --unprivileged
+  cleave explain user,pid --set-tid 1,42      (the namespace names of spawn --new work too)
 Exit code: 0 when the kernel would accept the request, 1 when it would refuse it, 125 when
 the expression cannot be read.";
 
@@ -424,6 +432,9 @@ pub struct ExplainArgs {
     /// Judge for this kernel instead of the running one, e.g. 6.8
     #[arg(long, value_name = "MAJOR.MINOR")]
     pub kernel: Option<String>,
+    /// Judge these set_tid PIDs too (as spawn --set-tid; with newpid the first must be 1)
+    #[arg(long, value_name = "PID,...", value_delimiter = ',')]
+    pub set_tid: Vec<i32>,
     /// Print the same as JSON
     #[arg(long)]
     pub json: bool,
@@ -441,7 +452,8 @@ Examples:
   cleave inspect $$                      # this shell against its parent
   cleave inspect 4242 4243 --json
   cleave spawn -v --new user,uts -- sleep 60 &   # then: cleave inspect <its pid>
-Exit code: 0, 125 for an invalid PID, 126 when a process is gone or cannot be read.";
+Exit code: 0, 125 for an invalid PID, 126 when a process is gone or cannot be read (every
+resource row unknown, the table still printed).";
 
 #[derive(Args, Debug)]
 #[command(after_help = INSPECT_HELP)]
@@ -463,7 +475,9 @@ kernels before 5.8), then its cgroups (cgroup2 through CLONE_INTO_CGROUP, v1 by 
 itself), then its root and working directory, and starts PROGRAM there as a new child, so a
 new PID namespace applies to it. Namespaces that are already cleave's own are skipped, so
 `all` (the default) means every namespace that differs. cleave exits with the program's
-status, as `cleave spawn` does.
+status, as `cleave spawn` does. PID may be the sandbox's program, cleave's init there, or
+the `cleave spawn` process itself: each enters the same sandbox. Without PROGRAM, $SHELL
+(or /bin/sh) runs, as with nsenter.
 
 The program gets the target's security context, as `docker exec` does, and never more than
 the target holds: its five capability sets (bounding, permitted, effective, inheritable,
@@ -509,11 +523,8 @@ pub struct EnterArgs {
     /// Print what was joined and the program's PID to stderr
     #[arg(short, long)]
     pub verbose: bool,
-    /// The program and its arguments
-    #[arg(
-        required = true,
-        trailing_var_arg = true,
-        value_name = "PROGRAM [ARG]..."
-    )]
+    /// The program and its arguments [default: $SHELL, or /bin/sh when the target's root
+    /// has no $SHELL]
+    #[arg(trailing_var_arg = true, value_name = "PROGRAM [ARG]...")]
     pub command: Vec<OsString>,
 }

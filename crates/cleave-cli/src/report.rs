@@ -62,6 +62,13 @@ pub fn error_at(err: &Error, labels: &Labels) -> i32 {
             };
             eprintln!("cleave: {option}: {p}");
         }
+        Error::Exec { program, source }
+            if source.raw_os_error() == Some(libc::ENOENT) && !program.contains('/') =>
+        {
+            eprintln!("cleave: {err}");
+            eprintln!("  hint: {}", labels.not_found(program));
+            return exit_code(err);
+        }
         _ => return error(err),
     }
     if let Some(hint) = err.hint() {
@@ -80,6 +87,14 @@ fn in_cli_words(hint: &str) -> String {
         (
             "mount a tmpfs over its parent first",
             "mount a --tmpfs over its parent first",
+        ),
+        (
+            "keep CAP_SETFCAP for this process",
+            "keep CAP_SETFCAP for this process (in an outer cleave sandbox: --cap-add SETFCAP)",
+        ),
+        (
+            "run it as a uid other than 0 and map that one",
+            "run it as a uid other than 0 (the outer sandbox's --uid) and map that one (--map-current)",
         ),
         (
             "ranges need newuidmap and /etc/subuid",

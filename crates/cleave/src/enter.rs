@@ -81,6 +81,45 @@ fn program_behind_init(pid: i32) -> Option<i32> {
     }
 }
 
+/// When `pid` is a cleave process that is no sandbox's init (the `cleave spawn` or `cleave
+/// enter` that supervises a sandbox from outside, in the caller's namespaces), its one
+/// child: the sandbox's init or program, which is what entering "cleave's pid" means.
+/// Refused when it has no child or several.
+fn behind_supervisor(pid: i32) -> Result<Option<i32>> {
+    let Ok(comm) = std::fs::read_to_string(format!("/proc/{pid}/comm")) else {
+        return Ok(None);
+    };
+    if comm.trim_end() != "cleave" || is_ns_init(pid) {
+        return Ok(None);
+    }
+    let children: Vec<i32> = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|c| c.parse().ok())
+        .collect();
+    match children[..] {
+        [only] => Ok(Some(only)),
+        [] => Err(TargetProblem::SupervisorWithoutChild(pid).into()),
+        _ => Err(TargetProblem::SupervisorWithChildren { pid, children }.into()),
+    }
+}
+
+/// Whether `pid` is PID 1 of a PID namespace below the caller's.
+fn is_ns_init(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            let nspid: Vec<String> = status
+                .lines()
+                .find_map(|l| l.strip_prefix("NSpid:"))?
+                .split_whitespace()
+                .map(str::to_string)
+                .collect();
+            Some(nspid.len() >= 2 && nspid.last().map(String::as_str) == Some("1"))
+        })
+        .unwrap_or(false)
+}
+
 /// How the namespaces were joined.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JoinMethod {
@@ -212,7 +251,8 @@ impl Enter {
         if self.target <= 0 {
             return Err(TargetProblem::NotPositive(self.target).into());
         }
-        let t = program_behind_init(self.target).unwrap_or(self.target);
+        let t = behind_supervisor(self.target)?.unwrap_or(self.target);
+        let t = program_behind_init(t).unwrap_or(t);
         let threads = raw::thread_count();
         if threads > 1 {
             return Err(enter_err(
@@ -261,6 +301,27 @@ impl Enter {
             } else {
                 to_join.push(ns);
             }
+        }
+        // setns(2) of any type but user needs CAP_SYS_ADMIN in the caller's own user
+        // namespace; joining the target's user namespace first is how a caller without it
+        // (the owner of that namespace) gets it.
+        let user_differs = !already.contains(&Namespace::User)
+            && nsfs_id(&t.to_string(), "user").ok() != nsfs_id("self", "user").ok();
+        if explicit
+            && !to_join.is_empty()
+            && !to_join.contains(&Namespace::User)
+            && user_differs
+            && !crate::host::has_cap_sys_admin()
+        {
+            return Err(TargetProblem::JoinUserFirst {
+                pid: t,
+                namespaces: to_join
+                    .iter()
+                    .map(|n| n.name())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            }
+            .into());
         }
         // Files needed for the per-namespace fallback, opened now while /proc is ours.
         let ns_files: Vec<(Namespace, File)> = to_join

@@ -68,6 +68,17 @@ impl Forwarder {
     /// sent to the whole foreground process group (si_code SI_KERNEL) already reached a
     /// program in that group: it is passed on only when `same_group` is false.
     pub fn until_exit(&self, pidfd: impl AsFd, same_group: bool, mut send: impl FnMut(i32)) {
+        self.until_exit_each(pidfd, |signo, from_terminal| {
+            if !(from_terminal && same_group) {
+                send(signo);
+            }
+        });
+    }
+
+    /// Calls `each(signal, from_terminal)` for every signal received until the pidfd says
+    /// the program has ended; `from_terminal` is true for one a terminal sent to its whole
+    /// foreground process group (si_code SI_KERNEL). The caller decides what to pass on.
+    pub fn until_exit_each(&self, pidfd: impl AsFd, mut each: impl FnMut(i32, bool)) {
         let Some(sfd) = &self.fd else { return };
         // struct signalfd_siginfo: 128 bytes, ssi_signo (u32) at 0, ssi_code (i32) at 8.
         const INFO_SIZE: usize = 128;
@@ -89,8 +100,8 @@ impl Forwarder {
                 let signo = u32::from_ne_bytes(word(0));
                 let code = i32::from_ne_bytes(word(8));
                 let from_terminal = code == libc::SI_KERNEL;
-                if got == Ok(INFO_SIZE) && !(from_terminal && same_group) {
-                    send(signo as i32);
+                if got == Ok(INFO_SIZE) {
+                    each(signo as i32, from_terminal);
                 }
             }
             if ended {

@@ -230,7 +230,8 @@ fn thread_becomes_caller() -> TestResult {
     let mut fork = Fork::new()
         .spawn(|| {
             let mut cmd = Command::new("sh");
-            cmd.args(["-c", "exit 9"]).flags(F::SIGHAND | F::THREAD);
+            cmd.args(["-c", "exit 9"])
+                .flags(F::VM | F::SIGHAND | F::THREAD);
             // SAFETY: this forked child exists to become the program.
             unsafe { cmd.allow_thread_exec() };
             let _ = cmd.spawn();

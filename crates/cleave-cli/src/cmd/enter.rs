@@ -39,7 +39,7 @@ pub fn run(a: EnterArgs) -> i32 {
         };
         if entered.target != a.target {
             eprintln!(
-                "cleave: pid {} is cleave's init of a sandbox: entering its program, pid {}",
+                "cleave: pid {} is cleave (the supervisor or the init of a sandbox): entering its program, pid {}",
                 a.target, entered.target
             );
         }
@@ -81,8 +81,23 @@ pub fn run(a: EnterArgs) -> i32 {
         }
     }
 
-    let mut cmd = Command::new(&a.command[0]);
-    cmd.args(&a.command[1..]);
+    // No program: a shell, as nsenter does ($SHELL when the root now seen has it).
+    let command = if a.command.is_empty() {
+        let shell = std::env::var_os("SHELL")
+            .filter(|s| std::path::Path::new(s).is_absolute() && std::path::Path::new(s).exists())
+            .unwrap_or_else(|| "/bin/sh".into());
+        if a.verbose {
+            eprintln!(
+                "cleave: no program given: running {}",
+                shell.to_string_lossy()
+            );
+        }
+        vec![shell]
+    } else {
+        a.command.clone()
+    };
+    let mut cmd = Command::new(&command[0]);
+    cmd.args(&command[1..]);
     if !cleave::raw::clone3_unavailable() {
         cmd.flags(CloneFlags::PIDFD);
     }

@@ -2,7 +2,7 @@
 use crate::cli::ExplainArgs;
 use crate::report;
 use cleave::flags::rules::{self, errno_name, Context, Interface, Request, CLONE3_SINCE};
-use cleave::flags::{parse_flags, signal_name, FlagKind, FLAG_INFO};
+use cleave::flags::{check_set_tid, parse_flags, signal_name, FlagKind, FLAG_INFO};
 use cleave::{host, CloneFlags};
 use serde_json::json;
 
@@ -21,7 +21,13 @@ pub fn run(a: ExplainArgs) -> i32 {
         (None, None) if flags.intersects(CloneFlags::THREAD | CloneFlags::PARENT) => 0,
         (None, None) => libc::SIGCHLD,
     };
-    let interface = if a.legacy {
+    let ctx = match context(&a) {
+        Ok(c) => c,
+        Err(msg) => return report::bad_request(&msg),
+    };
+    // Without clone3 (a kernel before 5.3) cleave uses clone(): judge that.
+    let legacy = a.legacy || !ctx.clone3;
+    let interface = if legacy {
         Interface::Legacy
     } else {
         Interface::Clone3
@@ -30,13 +36,22 @@ pub fn run(a: ExplainArgs) -> i32 {
         flags,
         exit_signal: signal,
         interface,
-        set_tid_len: 0,
-    };
-    let ctx = match context(&a) {
-        Ok(c) => c,
-        Err(msg) => return report::bad_request(&msg),
+        set_tid_len: a.set_tid.len(),
     };
     let violations = rules::check(&request, &ctx);
+    // set_tid's PIDs are values the kernel checks after the flags (alloc_pid).
+    let set_tid_problem = (!a.set_tid.is_empty())
+        .then(|| {
+            check_set_tid(
+                &a.set_tid,
+                flags.contains(CloneFlags::NEWPID),
+                host::pid_max(),
+            )
+            .err()
+        })
+        .flatten()
+        .map(|e| e.named("EINVAL (set_tid): set_tid PID"));
+    let valid = violations.is_empty() && set_tid_problem.is_none();
     let rows: Vec<_> = FLAG_INFO
         .iter()
         .filter(|i| flags.contains(i.flag))
@@ -67,7 +82,8 @@ pub fn run(a: ExplainArgs) -> i32 {
                 "since": format!("{}.{}", i.since.0, i.since.1),
                 "effect": i.effect,
             })).collect::<Vec<_>>(),
-            "valid": violations.is_empty(),
+            "valid": valid,
+            "set_tid": set_tid_problem,
             "violations": violations.iter().map(|v| json!({
                 "rule": v.rule.id,
                 "errno": v.errno,
@@ -84,7 +100,11 @@ pub fn run(a: ExplainArgs) -> i32 {
             flags,
             flags.bits(),
             signal_text,
-            if a.legacy { "clone()" } else { "clone3()" }
+            match (legacy, a.legacy) {
+                (false, _) => "clone3()",
+                (true, true) => "clone()",
+                (true, false) => "clone() (no clone3 before 5.3: cleave falls back to clone())",
+            }
         );
         if rows.is_empty() {
             println!(
@@ -104,18 +124,31 @@ pub fn run(a: ExplainArgs) -> i32 {
             );
         }
         let who = if ctx.privileged {
-            "privileged"
+            "a privileged"
         } else {
-            "unprivileged"
+            "an unprivileged"
         };
-        if violations.is_empty() {
+        if let Some(problem) = &set_tid_problem {
             println!(
-                "verdict: valid on Linux {}.{} for a {who} caller",
+                "verdict: refused on Linux {}.{} for {who} caller; the kernel answers {}:",
+                ctx.kernel.0,
+                ctx.kernel.1,
+                violations
+                    .first()
+                    .map_or("EINVAL".to_string(), |v| errno_name(v.errno))
+            );
+            for v in &violations {
+                println!("  {v}");
+            }
+            println!("  {problem}");
+        } else if violations.is_empty() {
+            println!(
+                "verdict: valid on Linux {}.{} for {who} caller",
                 ctx.kernel.0, ctx.kernel.1
             );
         } else {
             println!(
-                "verdict: refused on Linux {}.{} for a {who} caller; the kernel answers {}:",
+                "verdict: refused on Linux {}.{} for {who} caller; the kernel answers {}:",
                 ctx.kernel.0,
                 ctx.kernel.1,
                 errno_name(violations[0].errno)
@@ -125,7 +158,7 @@ pub fn run(a: ExplainArgs) -> i32 {
             }
         }
     }
-    if violations.is_empty() {
+    if valid {
         0
     } else {
         1

@@ -1,7 +1,7 @@
 //! `cleave inspect`: what two running processes share, resource by resource.
 use crate::cli::InspectArgs;
 use crate::report;
-use cleave::inspect::{compare, Report};
+use cleave::inspect::{compare, Report, Shared};
 
 pub fn run(a: InspectArgs) -> i32 {
     let r = match compare(a.pid, a.other) {
@@ -19,7 +19,36 @@ pub fn run(a: InspectArgs) -> i32 {
     } else {
         print!("{}", table(&r));
     }
-    0
+    match nothing_compared(&r) {
+        Some(why) => {
+            eprintln!(
+                "cleave: no shared resource of {} and {} could be compared: {why}",
+                r.pid, r.other
+            );
+            report::EXIT_SETUP_FAILED
+        }
+        None => 0,
+    }
+}
+
+/// Why nothing clone shares could be told, when every row about a resource (memory, fds,
+/// namespaces, ...) is unknown; the rows read from /proc/PID/stat (thread group, parent,
+/// exit signal) say nothing about sharing.
+fn nothing_compared(r: &Report) -> Option<String> {
+    let mut resources = r
+        .rows
+        .iter()
+        .filter(|row| !matches!(row.key.as_str(), "thread-group" | "parent" | "exit-signal"))
+        .peekable();
+    resources.peek()?;
+    let mut first_reason = None;
+    for row in resources {
+        if row.shared != Shared::Unknown {
+            return None;
+        }
+        first_reason = first_reason.or_else(|| row.reason.clone());
+    }
+    Some(first_reason.unwrap_or_else(|| "every row is unknown".into()))
 }
 
 /// The report as an aligned table, the reason of an unknown row in the last column.

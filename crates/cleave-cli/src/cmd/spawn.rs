@@ -79,6 +79,16 @@ pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
         Ok(f) => f,
         Err(msg) => return report::bad_request(&msg),
     };
+    if a.unshare_all {
+        return report::bad_request(
+            "--unshare-all is bubblewrap's option: here write --new all (every namespace; --share is the opposite: what the child shares with cleave)",
+        );
+    }
+    if let Some(program) = signal_read_as_program(&a) {
+        return report::bad_request(&format!(
+            "--kill-child takes its signal after `=`: `{program}` was read as the program; write --kill-child={program}"
+        ));
+    }
     if let Err(msg) = check_values(&a, flags) {
         return report::bad_request(&msg);
     }
@@ -135,6 +145,16 @@ pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
         Err(e) => return report::error_at(&e, &labels),
     };
     let effective = running.flags();
+    // Said after the "started" line, which comes first for those who read the PID from it.
+    let mut story = flag_story(flags, &running);
+    if let Some(set) = running.cgroup() {
+        let paths: Vec<String> = set
+            .paths()
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        story.push(format!("limits in cgroup {}", paths.join(" and ")));
+    }
     let child = running.child();
     if a.verbose {
         eprintln!(
@@ -146,6 +166,9 @@ pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
                 s => signal_name(s),
             }
         );
+        for line in story {
+            eprintln!("cleave: {line}");
+        }
     }
     if child.reaper() == Reaper::CallersParent {
         if a.verbose {
@@ -157,8 +180,15 @@ pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
         };
     }
     if let Some(pidfd) = child.pidfd() {
-        forward.until_exit(pidfd, !spec.security.new_session, |sig| {
-            let _ = child.signal(sig);
+        let same_group = !spec.security.new_session;
+        let mut pid1 = Pid1Stop::new(a.sandbox.as_pid_1 && flags.contains(CloneFlags::NEWPID));
+        forward.until_exit_each(pidfd, |sig, from_terminal| {
+            if !(from_terminal && same_group) {
+                let _ = child.signal(sig);
+            }
+            if pid1.second_stop(sig) {
+                let _ = child.signal(libc::SIGKILL);
+            }
         });
     }
     if a.verbose && running.child().started_in_root_instead() {
@@ -189,18 +219,94 @@ pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
     }
 }
 
+/// A program run as PID 1 of its namespace without a handler for SIGINT or SIGTERM never
+/// gets them (the kernel drops such signals to an init): the first is passed on with a
+/// note, a second within a few seconds becomes SIGKILL.
+struct Pid1Stop {
+    active: bool,
+    last: Option<std::time::Instant>,
+}
+
+impl Pid1Stop {
+    const WINDOW: std::time::Duration = std::time::Duration::from_secs(5);
+
+    fn new(active: bool) -> Pid1Stop {
+        Pid1Stop { active, last: None }
+    }
+
+    /// Whether `sig` is the second stop request within the window (then SIGKILL is due).
+    fn second_stop(&mut self, sig: i32) -> bool {
+        if !self.active || !matches!(sig, libc::SIGINT | libc::SIGTERM) {
+            return false;
+        }
+        let now = std::time::Instant::now();
+        if self
+            .last
+            .is_some_and(|t| now.duration_since(t) < Self::WINDOW)
+        {
+            eprintln!(
+                "cleave: {} again: sending SIGKILL to PID 1",
+                signal_name(sig)
+            );
+            return true;
+        }
+        self.last = Some(now);
+        eprintln!(
+            "cleave: {} passed on; PID 1 ignores it unless it has a handler: send it again within {} s to kill it",
+            signal_name(sig),
+            Self::WINDOW.as_secs()
+        );
+        false
+    }
+}
+
+/// The program, when it is a signal name that followed `--kill-child` (whose value needs
+/// `=`, as it is optional).
+fn signal_read_as_program(a: &SpawnArgs) -> Option<String> {
+    a.sandbox.kill_child.as_ref()?;
+    let program = a.command.first()?.to_str()?;
+    (program.to_ascii_uppercase().starts_with("SIG")
+        && cleave::flags::signal_from_name(program).is_some())
+    .then(|| program.to_string())
+}
+
+/// What `-v` says about the flags: those asked for, and each one cleave used besides,
+/// with why.
+fn flag_story(asked: CloneFlags, running: &cleave::sandbox::Running) -> Vec<String> {
+    let mut lines = vec![if asked.is_empty() {
+        "asked for no flags (a plain fork)".to_string()
+    } else {
+        format!("asked for {asked}")
+    }];
+    let mut explained = asked;
+    for add in running.additions() {
+        lines.push(format!("+{}: {}", add.flags, add.reason));
+        explained |= add.flags;
+    }
+    let setup = running.flags() - explained;
+    if !setup.is_empty() {
+        lines.push(format!("+{setup}: the sandbox's set-up needs it"));
+    }
+    if !running.unshared().is_empty() {
+        lines.push(format!(
+            "+{}: unshared by the child after clone, so that its offsets are written before anything enters it",
+            running.unshared()
+        ));
+    }
+    lines
+}
+
 /// Refuses, naming the option, the values of `run`'s own options that the kernel would
 /// refuse only after clone: set_tid PIDs, kept descriptors, environment names.
 fn check_values(a: &SpawnArgs, flags: CloneFlags) -> Result<(), String> {
     if !a.set_tid.is_empty() {
         // pid_max is a /proc read: only when there is a PID to check against it.
-        let local = if flags.contains(CloneFlags::NEWPID) {
-            2
-        } else {
-            1
-        };
-        check_set_tid(&a.set_tid, local, cleave::host::pid_max())
-            .map_err(|e| e.named("--set-tid"))?;
+        check_set_tid(
+            &a.set_tid,
+            flags.contains(CloneFlags::NEWPID),
+            cleave::host::pid_max(),
+        )
+        .map_err(|e| e.named("--set-tid"))?;
     }
     for &fd in &a.sandbox.preserve_fd {
         cleave::fd::check_open(fd).map_err(|e| e.named("--preserve-fd"))?;

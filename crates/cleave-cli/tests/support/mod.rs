@@ -73,6 +73,11 @@ impl Target {
     pub fn arg(&self) -> String {
         self.pid.to_string()
     }
+
+    /// The `cleave spawn` process itself (setpriv execs it: the same PID).
+    pub fn supervisor(&self) -> String {
+        self.cleave.id().to_string()
+    }
 }
 
 impl Drop for Target {

@@ -206,14 +206,29 @@ pub fn parse_cpus(s: &str) -> Result<f64> {
 }
 
 /// Parses a size in bytes with an optional binary unit: `4096`, `100k`, `512M`, `1G`, `2T`
-/// (also `512MiB`, `512mb`): k = 1024, M = 1024², G = 1024³, T = 1024⁴.
+/// (also `512MiB`, `512mb`): k = 1024, M = 1024², G = 1024³, T = 1024⁴. With a unit the
+/// number may have a decimal part (`1.5G`, rounded down to a whole byte); bytes are whole.
 pub fn parse_size(s: &str) -> Result<u64> {
     let bad = || Error::from(LimitProblem::Size(s.to_string()));
     let t = s.trim();
-    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
-    let (number, unit) = t.split_at(digits);
-    let number: u64 = number.parse().map_err(|_| bad())?;
+    let whole_len = t.bytes().take_while(u8::is_ascii_digit).count();
+    let (whole, rest) = t.split_at(whole_len);
+    let (fraction, unit) = match rest.strip_prefix('.') {
+        Some(after) => {
+            let n = after.bytes().take_while(u8::is_ascii_digit).count();
+            if n == 0 {
+                return Err(bad());
+            }
+            after.split_at(n)
+        }
+        None => ("", rest),
+    };
+    let whole: u64 = whole.parse().map_err(|_| bad())?;
     let unit = unit.to_ascii_lowercase();
+    // "ib" alone (e.g. "12ib") is nonsense; "b" alone means bytes.
+    if unit == "ib" {
+        return Err(bad());
+    }
     let unit = unit
         .strip_suffix("ib")
         .or_else(|| unit.strip_suffix('b'))
@@ -226,11 +241,19 @@ pub fn parse_size(s: &str) -> Result<u64> {
         "t" => 40,
         _ => return Err(bad()),
     };
-    // "ib"/"b" alone (e.g. "12b") means bytes; "12ib" is nonsense.
-    if unit.is_empty() && t.len() > digits && t[digits..].eq_ignore_ascii_case("ib") {
+    if !fraction.is_empty() && shift == 0 {
         return Err(bad());
     }
-    number.checked_mul(1u64 << shift).ok_or_else(bad)
+    // fraction / 10^len of a unit, rounded down; at most 19 digits are read exactly.
+    let digits = &fraction[..fraction.len().min(19)];
+    let part = if digits.is_empty() {
+        0
+    } else {
+        let num: u128 = digits.parse().map_err(|_| bad())?;
+        (num << shift) / 10u128.pow(digits.len() as u32)
+    };
+    let total = (u128::from(whole) << shift) + part;
+    u64::try_from(total).map_err(|_| bad())
 }
 
 /// Converts a cgroup2 `cpu.weight` (1..=10000, default 100) to a cgroup v1 `cpu.shares`
@@ -303,11 +326,16 @@ mod tests {
         assert_eq!(parse_size(" 1G ").unwrap(), 1 << 30);
         assert_eq!(parse_size("2T").unwrap(), 2 << 40);
         assert_eq!(parse_size("12b").unwrap(), 12);
+        assert_eq!(parse_size("1.5G").unwrap(), 3 << 29);
+        assert_eq!(parse_size("0.5k").unwrap(), 512);
+        assert_eq!(parse_size("2.25MiB").unwrap(), 9 << 18);
         for bad in [
             "",
             "M",
             "-1",
-            "1.5G",
+            "1.5",
+            "1.G",
+            ".5G",
             "12x",
             "1 G",
             "12ib",

@@ -16,7 +16,7 @@ impl Error {
                     Some(format!("check that `{program}` exists (inside the new root, if one was set)"))
                 }
                 libc::ENOENT => Some(format!(
-                    "`{program}` is not in PATH; give a path such as /usr/bin/{program}"
+                    "`{program}` is not in PATH; give its full path (inside the new root, if one was set)"
                 )),
                 libc::EACCES => Some(
                     "the file is not executable, a directory on its path is not searchable, or its filesystem is mounted noexec".into(),
@@ -39,11 +39,46 @@ impl Error {
 fn setup_hint(step: &str, origin: Option<&Origin>, errno: i32) -> Option<String> {
     Some(match errno {
         libc::EPERM if step.contains("procfs") => "a procfs can be mounted only for a PID namespace owned by the sandbox's user namespace: ask for a new PID namespace too (and, on a host whose /proc has parts hidden by overmounts, the kernel refuses it anyway)".into(),
+        libc::EPERM if step.contains("uid_map") && maps_outside_root(step) && !has_setfcap() => "mapping uid 0 of the parent user namespace needs CAP_SETFCAP there when the new namespace is created (Linux 5.12+, user_namespaces(7)), and this process is uid 0 without it (as inside another sandbox): keep CAP_SETFCAP for this process, or run it as a uid other than 0 and map that one".into(),
         libc::EPERM | libc::EACCES if step.contains("uid_map") || step.contains("gid_map") => "the kernel refused the id map: an unprivileged caller may map only its own ids (ranges need newuidmap and /etc/subuid)".into(),
         libc::EROFS => "the destination is on a read-only filesystem: mount a tmpfs over its parent first".into(),
         libc::ENOENT if origin == Some(&Origin::WorkingDirectory) => "the directory does not exist inside the sandbox (paths are inside the new root)".into(),
         _ => return None,
     })
+}
+
+/// Whether the map quoted in a step (`write "0 0 1" to /proc/PID/uid_map`) covers uid 0
+/// outside.
+fn maps_outside_root(step: &str) -> bool {
+    let Some(map) = step.split('"').nth(1) else {
+        return false;
+    };
+    map.split(['\n', ','])
+        .filter_map(|line| {
+            let n: Vec<u64> = line
+                .split_whitespace()
+                .filter_map(|w| w.parse().ok())
+                .collect();
+            (n.len() == 3).then(|| (n[1], n[2]))
+        })
+        .any(|(outside, count)| outside == 0 && count > 0)
+}
+
+/// Whether this process has CAP_SETFCAP in its effective set (the child it creates has the
+/// same).
+fn has_setfcap() -> bool {
+    const CAP_SETFCAP: u32 = 31;
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let hex = s
+                .lines()
+                .find_map(|l| l.strip_prefix("CapEff:"))?
+                .trim()
+                .to_string();
+            u64::from_str_radix(&hex, 16).ok()
+        })
+        .is_some_and(|eff| eff & (1 << CAP_SETFCAP) != 0)
 }
 
 fn cgroup_hint(errno: i32) -> Option<String> {
@@ -79,4 +114,21 @@ fn enter_hint(errno: i32) -> Option<String> {
         libc::ESRCH | libc::ENOENT => "the process has exited: check the PID with `ps`".into(),
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::maps_outside_root;
+
+    #[test]
+    fn a_map_of_outside_root_is_seen() {
+        assert!(maps_outside_root(r#"write "0 0 1" to /proc/self/uid_map"#));
+        assert!(maps_outside_root(
+            "write \"1000 1000 1\n0 0 1\" to /proc/7/uid_map"
+        ));
+        assert!(!maps_outside_root(
+            r#"write "0 1000 1" to /proc/self/uid_map"#
+        ));
+        assert!(!maps_outside_root("write /proc/self/uid_map"));
+    }
 }

@@ -148,7 +148,7 @@ pub enum LimitProblem {
     #[error("a pids limit must be at least 1 (the process itself)")]
     NoPids,
     /// A size that cannot be read.
-    #[error("invalid size {0:?}: expected a whole number of bytes with an optional unit K, M, G or T (powers of 1024), e.g. 512M")]
+    #[error("invalid size {0:?}: expected a number of bytes, or a number with a unit K, M, G or T (powers of 1024; KB, MiB and the like also read), e.g. 512M or 1.5G")]
     Size(String),
     /// A CPU fraction that is not a number.
     #[error("invalid CPU fraction {0:?}: expected a number of CPUs such as 0.5 or 2")]
@@ -238,6 +238,34 @@ pub enum TargetProblem {
     /// A process to compare with its parent has none in this PID namespace.
     #[error("process {0} has no parent in this PID namespace: give the other PID")]
     NoParent(i32),
+    /// The target is a cleave process that supervises no sandbox.
+    #[error("process {0} is cleave itself and runs no sandbox now: give the PID of the sandbox's program (cleave spawn -v prints it)")]
+    SupervisorWithoutChild(i32),
+    /// The target is a cleave process with several children: which one is meant is unclear.
+    #[error("process {pid} is cleave itself, with children {}: give the one to enter", join_pids(.children))]
+    SupervisorWithChildren {
+        /// The cleave process.
+        pid: i32,
+        /// Its children.
+        children: Vec<i32>,
+    },
+    /// Namespaces to join without the target's user namespace, by a caller without
+    /// CAP_SYS_ADMIN in its own: setns(2) needs that capability for every namespace type
+    /// but user, and joining the target's user namespace first gives it.
+    #[error("joining the {namespaces} namespace(s) of process {pid} needs CAP_SYS_ADMIN in the caller's own user namespace, which it lacks: join process {pid}'s user namespace too (add user to the list), which gives that capability over the namespaces it owns")]
+    JoinUserFirst {
+        /// The target.
+        pid: i32,
+        /// The namespaces asked for, comma-separated.
+        namespaces: String,
+    },
+}
+
+fn join_pids(pids: &[i32]) -> String {
+    pids.iter()
+        .map(i32::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A spawn request that cannot be carried out as asked; nothing was created.

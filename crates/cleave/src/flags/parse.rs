@@ -110,6 +110,14 @@ pub fn parse_flags(text: &str) -> Result<FlagExpr, ParseError> {
             }
         }
         let bare = upper.strip_prefix("CLONE_").unwrap_or(&upper);
+        // The namespace names of `--new` and unshare(1) (net, mount, user, pid, ...); a
+        // CLONE_ prefix means the kernel's name (CLONE_PID is the removed flag).
+        if bare.len() == upper.len() {
+            if let Some(ns) = crate::ns::Namespace::from_name(bare) {
+                flags |= ns.flag();
+                continue;
+            }
+        }
         if let Some((_, why)) = REMOVED.iter().find(|(n, _)| *n == bare) {
             return Err(ParseError::Removed {
                 token: token.to_string(),
@@ -188,6 +196,17 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(b, c);
         assert_eq!(a.exit_signal, None);
+    }
+
+    #[test]
+    fn namespace_names_of_new_are_flags() {
+        assert_eq!(parse_flags("net").unwrap().flags, CloneFlags::NEWNET);
+        assert_eq!(parse_flags("mount").unwrap().flags, CloneFlags::NEWNS);
+        assert_eq!(
+            parse_flags("user,pid").unwrap().flags,
+            CloneFlags::NEWUSER | CloneFlags::NEWPID
+        );
+        assert!(parse_flags("CLONE_PID").is_err());
     }
 
     #[test]

@@ -74,6 +74,9 @@ pub struct Violation {
     pub rule: &'static Rule,
     /// The errno for this request (it can differ from `rule.errno` by privilege).
     pub errno: i32,
+    /// The requested flags that break it, where the rule is about some of them (for
+    /// `flag-too-new`: those this kernel predates); empty otherwise.
+    pub culprits: F,
 }
 
 impl PartialEq for Rule {
@@ -91,7 +94,20 @@ impl std::fmt::Display for Violation {
             errno_name(self.errno),
             self.rule.id,
             self.rule.why
-        )
+        )?;
+        let mut sep = ": ";
+        for info in super::FLAG_INFO
+            .iter()
+            .filter(|i| self.culprits.contains(i.flag))
+        {
+            write!(
+                f,
+                "{sep}{} needs {}.{}",
+                info.name, info.since.0, info.since.1
+            )?;
+            sep = ", ";
+        }
+        Ok(())
     }
 }
 
@@ -428,8 +444,25 @@ pub fn check(request: &Request, context: &Context) -> Vec<Violation> {
         .filter(|rule| rule.interface.is_none_or(|i| i == request.interface))
         .filter(|rule| rule.since.is_none_or(|s| context.kernel >= s))
         .filter(|rule| rule.until.is_none_or(|u| context.kernel < u))
-        .filter_map(|rule| (rule.broken)(request, context).map(|errno| Violation { rule, errno }))
+        .filter_map(|rule| {
+            (rule.broken)(request, context).map(|errno| Violation {
+                rule,
+                errno,
+                culprits: culprits(rule, request, context),
+            })
+        })
         .collect()
+}
+
+/// The requested flags a broken `rule` is about, where that is a subset worth naming.
+fn culprits(rule: &Rule, request: &Request, context: &Context) -> F {
+    if rule.id != "flag-too-new" {
+        return F::empty();
+    }
+    super::FLAG_INFO
+        .iter()
+        .filter(|i| request.flags.contains(i.flag) && context.kernel < i.since)
+        .fold(F::empty(), |f, i| f | i.flag)
 }
 
 /// The rule with this id.

@@ -585,9 +585,16 @@ impl Prepared {
             })));
         }
         let effective = cmd.effective_flags();
+        let additions = cmd.additions();
         let child = cmd.spawn()?;
         drop(program_stack);
-        Ok(Running::new(child, cgroup, effective))
+        Ok(Running::new(
+            child,
+            cgroup,
+            effective,
+            additions,
+            self.deferred,
+        ))
     }
 }
 

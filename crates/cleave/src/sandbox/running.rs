@@ -3,6 +3,7 @@ use crate::cgroup::CgroupSet;
 use crate::child::{Child, ExitStatus};
 use crate::error::{Error, Result};
 use crate::flags::CloneFlags;
+use crate::spawn::Addition;
 
 /// A running sandbox.
 #[derive(Debug)]
@@ -10,15 +11,25 @@ pub struct Running {
     child: Child,
     cgroup: Option<CgroupSet>,
     flags: CloneFlags,
+    additions: Vec<Addition>,
+    unshared: CloneFlags,
     cleanup_error: Option<Error>,
 }
 
 impl Running {
-    pub(crate) fn new(child: Child, cgroup: Option<CgroupSet>, flags: CloneFlags) -> Running {
+    pub(crate) fn new(
+        child: Child,
+        cgroup: Option<CgroupSet>,
+        flags: CloneFlags,
+        additions: Vec<Addition>,
+        unshared: CloneFlags,
+    ) -> Running {
         Running {
             child,
             cgroup,
             flags,
+            additions,
+            unshared,
             cleanup_error: None,
         }
     }
@@ -36,6 +47,19 @@ impl Running {
     /// The flags the child was created with, cleave's additions included.
     pub fn flags(&self) -> CloneFlags {
         self.flags
+    }
+
+    /// What cleave added to the flags the sandbox asked for, and why (see
+    /// [`Command::additions`](crate::Command::additions)).
+    pub fn additions(&self) -> &[Addition] {
+        &self.additions
+    }
+
+    /// The namespaces the child unshares itself after clone (a time namespace, whose
+    /// offsets must be written before anything enters it), which [`Running::flags`] leaves
+    /// out.
+    pub fn unshared(&self) -> CloneFlags {
+        self.unshared
     }
 
     /// The sandbox's cgroups, when it has limits: freeze, thaw, kill.

@@ -324,16 +324,49 @@ impl Command {
     /// the caller's memory while the caller runs would let whatever runs in the child (a
     /// sandbox's PID 1 lives beside the program) read and write the caller's memory.
     pub fn effective_flags(&self) -> CloneFlags {
-        let mut f = self.spec.flags;
-        if !self.spec.unchecked {
-            if !self.caller_runs_alongside() {
-                f |= CloneFlags::VM | CloneFlags::VFORK;
-            }
-            if !f.contains(CloneFlags::SIGHAND) && !raw::clone3_unavailable() {
-                f |= CloneFlags::CLEAR_SIGHAND;
-            }
+        self.additions()
+            .iter()
+            .fold(self.spec.flags, |f, a| f | a.flags)
+    }
+
+    /// What cleave adds to the flags you asked for, and why (none when unchecked). The
+    /// request is judged as asked before these are added: an addition never turns a
+    /// request the kernel refuses into one it accepts.
+    pub fn additions(&self) -> Vec<Addition> {
+        let asked = self.spec.flags;
+        let mut out = Vec::new();
+        if self.spec.unchecked {
+            return out;
         }
-        self.spec.with_default_pidfd(f)
+        let mut f = asked;
+        if !self.caller_runs_alongside() {
+            let fast = (CloneFlags::VM | CloneFlags::VFORK) - asked;
+            if !fast.is_empty() {
+                out.push(Addition {
+                    flags: fast,
+                    reason: AdditionReason::FastPath,
+                });
+            }
+            f |= fast;
+        }
+        if !f.contains(CloneFlags::SIGHAND) && !raw::clone3_unavailable() {
+            let clear = CloneFlags::CLEAR_SIGHAND - asked;
+            if !clear.is_empty() {
+                out.push(Addition {
+                    flags: clear,
+                    reason: AdditionReason::ClearHandlers,
+                });
+            }
+            f |= clear;
+        }
+        let pidfd = self.spec.with_default_pidfd(f) - f;
+        if !pidfd.is_empty() {
+            out.push(Addition {
+                flags: pidfd,
+                reason: AdditionReason::Pidfd,
+            });
+        }
+        out
     }
 
     /// Spawns and waits; a program killed by a signal is reported in the status. Standard
@@ -425,6 +458,11 @@ impl Command {
         }
         let exit_signal = self.spec.exit_signal_for(flags);
         self.check_values()?;
+        // Judged as asked first: the fast path's VM|VFORK (which the kernel's rules for
+        // SIGHAND and THREAD are satisfied by) must not make a refused request run.
+        let asked = self.spec.flags;
+        self.spec
+            .validate(asked, self.spec.exit_signal_for(asked))?;
         self.spec.validate(flags, exit_signal)?;
         let shared_fds = flags.contains(CloneFlags::FILES);
         let io = resolve(&self.stdio, defaults);
@@ -620,5 +658,38 @@ impl Command {
         child.stdout = stdout.map(Into::into);
         child.stderr = stderr.map(Into::into);
         Ok(child)
+    }
+}
+
+/// A flag cleave adds to the ones asked for (see [`Command::additions`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Addition {
+    /// The flags added.
+    pub flags: CloneFlags,
+    /// Why.
+    pub reason: AdditionReason,
+}
+
+/// Why cleave adds a flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdditionReason {
+    /// CLONE_VM | CLONE_VFORK: the posix_spawn-style fast path (the caller is suspended
+    /// until the program starts, so nothing is copied).
+    FastPath,
+    /// CLONE_CLEAR_SIGHAND: the child starts with default signal handlers.
+    ClearHandlers,
+    /// CLONE_PIDFD: waiting and signalling without the race of a recycled PID.
+    Pidfd,
+}
+
+impl std::fmt::Display for AdditionReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AdditionReason::FastPath => {
+                "posix_spawn fast path: the caller waits, its memory is shared until exec"
+            }
+            AdditionReason::ClearHandlers => "the child starts with default signal handlers",
+            AdditionReason::Pidfd => "waited for and signalled through a pidfd",
+        })
     }
 }

@@ -8,7 +8,7 @@ mod stdio;
 mod task;
 
 pub(crate) use command::AfterClone;
-pub use command::Command;
+pub use command::{Addition, AdditionReason, Command};
 pub use fork::Fork;
 pub use stdio::Stdio;
 pub use task::{Task, TaskHandle};
@@ -76,13 +76,11 @@ impl CloneSpec {
         if self.set_tid.is_empty() {
             return Ok(());
         }
-        // The entries for a PID namespace made at clone and for the caller's own.
-        let local = if flags.contains(CloneFlags::NEWPID) {
-            2
-        } else {
-            1
-        };
-        check_set_tid(&self.set_tid, local, host::pid_max())
+        check_set_tid(
+            &self.set_tid,
+            flags.contains(CloneFlags::NEWPID),
+            host::pid_max(),
+        )
     }
 
     /// Checks the request against every rule unless `unchecked` (which hands it to the

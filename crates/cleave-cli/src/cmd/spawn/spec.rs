@@ -44,7 +44,7 @@ fn refused(option: &str, value: &str, e: cleave::Error) -> Refused {
             p.fault
         ),
         E::Limit(LimitProblem::Size(_)) => format!(
-            "{option} {value}: not a size; give a whole number of bytes with an optional unit K, M, G or T (powers of 1024), e.g. 512M"
+            "{option} {value}: not a size; give a number of bytes, or a number with a unit K, M, G or T (powers of 1024; KB, MiB and the like also read), e.g. 512M or 1.5G"
         ),
         E::Limit(p) => match p.range() {
             Some(r) => format!("{option} {value}: {}", r.why),
@@ -173,6 +173,7 @@ pub(super) fn spec_from(
         ));
     }
     spec.filesystem.rootfs = s.rootfs.clone();
+    labels.root_dir = s.rootfs.clone();
     labels.rootfs = match &s.rootfs {
         Some(r) => format!("--rootfs {}", r.display()),
         None => "--rootfs".into(),
@@ -348,6 +349,8 @@ pub(crate) struct Labels {
     /// One per mount operation: the preset's, then the options in the order given.
     pub mounts: Vec<String>,
     pub rootfs: String,
+    /// The new root's directory, when one is set (where a program is looked for).
+    pub root_dir: Option<std::path::PathBuf>,
     pub rlimits: Vec<String>,
     pub uid: Option<String>,
     pub gid: Option<String>,
@@ -355,6 +358,47 @@ pub(crate) struct Labels {
 }
 
 impl Labels {
+    /// Advice for a program found in no directory of PATH: a signal name read as the
+    /// program, a directory (in the new root, when one is set) that does hold it, or none.
+    pub fn not_found(&self, program: &str) -> String {
+        if program.to_ascii_uppercase().starts_with("SIG")
+            && cleave::flags::signal_from_name(program).is_some()
+        {
+            return format!(
+                "`{program}` is a signal name, not a program: an option's optional signal is given with `=` (e.g. --kill-child={program})"
+            );
+        }
+        let root = self
+            .root_dir
+            .as_deref()
+            .unwrap_or(std::path::Path::new("/"));
+        let inside = match &self.root_dir {
+            Some(r) => format!(" inside the new root {}", r.display()),
+            None => String::new(),
+        };
+        const DIRS: [&str; 6] = [
+            "/usr/local/sbin",
+            "/usr/local/bin",
+            "/usr/sbin",
+            "/usr/bin",
+            "/sbin",
+            "/bin",
+        ];
+        match DIRS.iter().find(|d| {
+            root.join(d.trim_start_matches('/'))
+                .join(program)
+                .is_file()
+        }) {
+            Some(d) => format!(
+                "`{program}` is not in the program's PATH, but {d}/{program} exists{inside}: give that path, or set PATH with --setenv"
+            ),
+            None => format!(
+                "`{program}` is not in PATH, nor in {}{inside}: give its full path",
+                DIRS.join(", ")
+            ),
+        }
+    }
+
     /// The option an origin came from.
     pub fn name(&self, origin: &Origin) -> String {
         match origin {

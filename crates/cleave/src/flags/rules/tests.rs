@@ -353,3 +353,21 @@ fn fast_paths_need_no_fact() {
     );
     assert!(!Needs::of(&Request::new(F::NEWUSER | F::NEWNS | F::NEWNET, 17)).privilege);
 }
+
+// §2: the refusal names the flag the kernel predates, not just the rule.
+#[test]
+fn a_too_new_flag_is_named() {
+    let old = Context::assume((3, 2), false);
+    let r = Request {
+        interface: Interface::Legacy,
+        ..Request::new(F::NEWUSER | F::NEWCGROUP, 17)
+    };
+    let v = check(&r, &old);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert_eq!(v[0].culprits, F::NEWUSER | F::NEWCGROUP);
+    let text = v[0].to_string();
+    assert!(text.contains("CLONE_NEWCGROUP needs 4.6"), "{text}");
+    assert!(text.contains("CLONE_NEWUSER needs 3.8"), "{text}");
+    let v = check(&r, &Context::assume((4, 0), false));
+    assert_eq!(v[0].culprits, F::NEWCGROUP, "{v:?}");
+}
