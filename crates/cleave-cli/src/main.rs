@@ -1,6 +1,16 @@
 //! `cleave`: spawn programs with exactly the clone() flags and namespaces you choose.
 #![deny(unsafe_code)]
 
+/// std's `eprintln!` panics when stderr is gone (a closed pipe: `cleave spawn -v ... 2>&1 |
+/// head -1`), and a supervisor that dies that way leaves its sandbox behind: cleave's
+/// messages are written where they can be, and lost where they cannot.
+macro_rules! eprintln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod cli;
 mod cmd;
 mod report;

@@ -397,3 +397,32 @@ fn verbose_says_where_the_cgroup_is() {
         .unwrap();
     assert!(seen.contains(leaf), "{line} vs {seen}");
 }
+
+/// A reader that stops after the first line of `-v` (a pipe into `head -1`) must not kill
+/// the supervisor, whose death would orphan the sandbox: cleave's later messages are lost,
+/// the program's status still comes back.
+#[test]
+fn verbose_output_into_a_closed_pipe_does_not_kill_cleave() {
+    use std::io::BufRead;
+    let mut c = std::process::Command::new(BIN)
+        .args([
+            "spawn",
+            "-v",
+            "--new",
+            "user,pid",
+            "--",
+            "sh",
+            "-c",
+            "sleep 0.3; exit 3",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(c.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("cleave: started pid"), "{line}");
+    // The reader is gone: every later message of cleave's meets a closed pipe.
+    assert_eq!(c.wait().unwrap().code(), Some(3));
+}
