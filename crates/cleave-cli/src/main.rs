@@ -4,6 +4,7 @@
 mod cli;
 mod cmd;
 mod report;
+mod runc;
 
 use clap::{CommandFactory, FromArgMatches};
 
@@ -11,6 +12,11 @@ fn main() {
     // A caller that ignores SIGCHLD would have the kernel reap cleave's children before
     // cleave can wait for them; programs then start with the default too.
     reset_sigchld();
+    // runc's command line (global options, then an OCI verb) goes to its own parser.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if runc::wants(&args) {
+        std::process::exit(runc::main(args));
+    }
     let parsed = cli::Cli::command()
         .try_get_matches()
         .and_then(|m| cli::Cli::from_arg_matches(&m).map(|c| (c, m)));
