@@ -283,3 +283,66 @@ pub fn wait_gone(rec: &Record, secs: u64) {
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
 }
+
+/// A pid file whose directory is opened now, so that the PID can be written later from
+/// wherever this process has moved (`exec` takes the container's root before it knows the
+/// PID): a temporary name in that directory, renamed over the file.
+pub struct PidFile {
+    dir: std::fs::File,
+    name: std::ffi::CString,
+    tmp: std::ffi::CString,
+    shown: PathBuf,
+}
+
+impl PidFile {
+    pub fn open(path: &Path) -> Res<PidFile> {
+        use std::os::unix::ffi::OsStrExt;
+        let bad = |why: String| Fail::failed(format!("--pid-file {}: {why}", path.display()));
+        let name = path
+            .file_name()
+            .ok_or_else(|| bad("names no file".into()))?;
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let dir = std::fs::File::open(parent).map_err(|e| bad(e.to_string()))?;
+        let mut tmp = b".".to_vec();
+        tmp.extend_from_slice(name.as_bytes());
+        tmp.extend_from_slice(b".tmp");
+        Ok(PidFile {
+            dir,
+            name: std::ffi::CString::new(name.as_bytes()).map_err(|e| bad(e.to_string()))?,
+            tmp: std::ffi::CString::new(tmp).map_err(|e| bad(e.to_string()))?,
+            shown: path.to_path_buf(),
+        })
+    }
+
+    pub fn write(&self, pid: i32) -> Res<()> {
+        use std::io::Write;
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let fail =
+            |e: std::io::Error| Fail::failed(format!("--pid-file {}: {e}", self.shown.display()));
+        let d = self.dir.as_raw_fd();
+        // SAFETY: openat and renameat with an open directory fd and NUL-terminated names;
+        // the new fd is owned at once.
+        #[allow(unsafe_code)]
+        unsafe {
+            let fd = libc::openat(
+                d,
+                self.tmp.as_ptr(),
+                libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+                0o644,
+            );
+            if fd < 0 {
+                return Err(fail(std::io::Error::last_os_error()));
+            }
+            let mut f = std::fs::File::from_raw_fd(fd);
+            f.write_all(pid.to_string().as_bytes()).map_err(fail)?;
+            drop(f);
+            if libc::renameat(d, self.tmp.as_ptr(), d, self.name.as_ptr()) != 0 {
+                return Err(fail(std::io::Error::last_os_error()));
+            }
+        }
+        Ok(())
+    }
+}

@@ -88,7 +88,11 @@ pub fn run(ctx: &Ctx, a: ExecArgs) -> Res<i32> {
             "exec --cap: cleave gives an exec'd process the container init's capabilities and no more; leave --cap out",
         ));
     }
-    let pid_file = a.pid_file.as_deref().map(absolute);
+    let pid_file = a
+        .pid_file
+        .as_deref()
+        .map(common::PidFile::open)
+        .transpose()?;
     let console = a.console_socket.as_deref().map(absolute);
     let entered = Enter::new(rec.pid).join()?;
     if let (Some(want), Some(c)) = (uid, &entered.context) {
@@ -143,7 +147,7 @@ pub fn run(ctx: &Ctx, a: ExecArgs) -> Res<i32> {
     let mut child = cmd.spawn()?;
     drop(pty);
     if let Some(p) = &pid_file {
-        common::write_pid_file(p, child.id())?;
+        p.write(child.id())?;
     }
     if a.detach {
         std::mem::forget(child);

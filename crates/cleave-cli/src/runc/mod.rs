@@ -58,7 +58,7 @@ pub fn wants(args: &[OsString]) -> bool {
             i += 1;
             continue;
         }
-        return VERBS.contains(&a.as_ref());
+        return saw_global || VERBS.contains(&a.as_ref());
     }
     saw_global
 }

@@ -4,6 +4,7 @@ use super::cli::UpdateArgs;
 use super::common::{self, oci_spec_runtime::LinuxResources, Ctx, Fail, Res};
 use cleave::cgroup::{self, Limits};
 use std::io::Read;
+use std::path::Path;
 
 pub fn run(ctx: &Ctx, a: UpdateArgs) -> Res<i32> {
     let mut limits = Limits::default();
@@ -66,10 +67,79 @@ pub fn run(ctx: &Ctx, a: UpdateArgs) -> Res<i32> {
         return Err(Fail::bad(format!("update {}: {p}", a.id)));
     }
     let lock = ctx.lock(&a.id)?;
-    let rec = lock.load()?;
+    let mut rec = lock.load()?;
     let Some(set) = common::cgroup(&rec) else {
         return Err(Fail::failed(format!("container {} has no cgroup", a.id)));
     };
+    grow(&rec, &set, &limits)?;
+    let set = common::cgroup(&rec).unwrap_or(set);
     set.set_limits(&limits)?;
+    rec.cgroup_dirs = set.paths();
+    lock.save(&rec)?;
     Ok(0)
+}
+
+/// The controllers `limits` need, as the kernel names them.
+fn controllers(limits: &Limits) -> Vec<&'static str> {
+    let mut v = Vec::new();
+    if limits.memory.is_some() {
+        v.push("memory");
+    }
+    if limits.cpus.is_some() || limits.cpu_weight.is_some() {
+        v.push("cpu");
+    }
+    if limits.pids.is_some() {
+        v.push("pids");
+    }
+    v
+}
+
+/// Gives the container's cgroup the controllers `limits` need and it was not created with
+/// (a container created without a memory limit, updated with one): a v1 directory at the
+/// same path, with every process of the container moved in; on cgroup2 the controller
+/// enabled in each directory above the container's.
+fn grow(rec: &cleave::container::State, set: &cgroup::CgroupSet, limits: &Limits) -> Res<()> {
+    let Some(rel) = rec.cgroup_path.as_deref() else {
+        return Ok(());
+    };
+    let rel = rel.trim_start_matches('/');
+    let layout = cgroup::Layout::detect()?;
+    for c in controllers(limits) {
+        match layout.home(c) {
+            Some(cgroup::Home::V1(mount)) => {
+                let dir = mount.join(rel);
+                if dir.is_dir() {
+                    continue;
+                }
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| Fail::failed(format!("make {}: {e}", dir.display())))?;
+                // Twice: a process forked while the first pass moved its parent.
+                for _ in 0..2 {
+                    for pid in set.processes()? {
+                        let _ = std::fs::write(dir.join("cgroup.procs"), pid.to_string());
+                    }
+                }
+            }
+            Some(cgroup::Home::Unified(root)) => {
+                let base = rec.cgroup_parent.as_deref().unwrap_or(root);
+                let mut at = base.to_path_buf();
+                for part in Path::new(rel).components() {
+                    let file = at.join("cgroup.subtree_control");
+                    let on = std::fs::read_to_string(&file).unwrap_or_default();
+                    if !on.split_whitespace().any(|x| x == c) {
+                        std::fs::write(&file, format!("+{c}")).map_err(|e| {
+                            Fail::failed(format!("enable {c} in {}: {e}", file.display()))
+                        })?;
+                    }
+                    at.push(part);
+                }
+            }
+            None => {
+                return Err(Fail::failed(format!(
+                    "{c} limits need the {c} controller, which no mounted cgroup hierarchy offers"
+                )))
+            }
+        }
+    }
+    Ok(())
 }
