@@ -227,7 +227,7 @@ fn create_start_state_kill_delete() {
         "{}",
         text(&gone.stderr)
     );
-    assert!(!b.root.join(&b.id("c1")).exists(), "state directory left");
+    assert!(!b.root.join(b.id("c1")).exists(), "state directory left");
     assert!(
         !Path::new(&format!("/sys/fs/cgroup/unified/cleave/{}", b.id("c1"))).exists()
             && !Path::new(&format!("/sys/fs/cgroup/cleave/{}", b.id("c1"))).exists(),
