@@ -16,7 +16,13 @@ Exit codes:
   N      the program's own exit code (128+N when it was killed by signal N)
   125    the request is invalid (unknown flag, impossible combination, bad argument)
   126    the kernel refused the clone, or setting up the child failed
-  127    the program could not be found or executed";
+  127    the program could not be found or executed
+
+cleave is also an OCI runtime with runc's command line (podman, docker and containerd call
+it as runc): cleave [--root DIR] [--log FILE] [--log-format text|json] [--debug]
+[--systemd-cgroup] [--rootless auto|true|false] [--criu PATH] VERB, where VERB is create,
+start, run, state, kill, delete, exec, pause, resume, ps, list, spec, features, update or
+events; `cleave VERB --help` tells more, `cleave -v` the version in runc's shape.";
 
 #[derive(Subcommand, Debug)]
 pub enum Verb {

@@ -14,6 +14,7 @@ macro_rules! eprintln {
 mod cli;
 mod cmd;
 mod report;
+mod runc;
 
 use clap::{CommandFactory, FromArgMatches};
 
@@ -21,6 +22,11 @@ fn main() {
     // A caller that ignores SIGCHLD would have the kernel reap cleave's children before
     // cleave can wait for them; programs then start with the default too.
     reset_sigchld();
+    // runc's command line (global options, then an OCI verb) goes to its own parser.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if runc::wants(&args) {
+        std::process::exit(runc::main(args));
+    }
     let parsed = cli::Cli::command()
         .try_get_matches()
         .and_then(|m| cli::Cli::from_arg_matches(&m).map(|c| (c, m)));

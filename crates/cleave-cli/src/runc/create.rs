@@ -1,0 +1,329 @@
+//! `create`: the container set up from its bundle and left waiting at its start barrier (a
+//! FIFO in the state directory that `start`, another process, writes to). Its pid file is
+//! written before this returns; nothing of the program has run.
+use super::cli::{CreateArgs, CreateOpts};
+use super::common::{self, Ctx, Fail, Res, CONFIG_COPY, FIFO};
+use super::{hooks, log};
+use cleave::cgroup::{CgroupPath, CgroupSet};
+use cleave::container::{self, Lock, State as Record, Status};
+use cleave::sandbox::{prepare, Running};
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// Config values cleave's runtime layer applies itself.
+const APPLIED_HERE: &[&str] = &[
+    "linux.cgroupsPath",
+    "process.user.umask",
+    "process.user.additionalGids",
+    "process.oomScoreAdj",
+];
+
+/// A container created by this process.
+pub struct Created {
+    pub running: Running,
+    pub lock: Lock,
+}
+
+pub fn run(ctx: &Ctx, a: CreateArgs) -> Res<i32> {
+    let created = create(ctx, &a.id, &a.opts)?;
+    drop(created.lock);
+    // The init goes on waiting; its parent becomes our parent's subreaper or init.
+    std::mem::forget(created.running);
+    Ok(0)
+}
+
+fn bundle_dir(opts: &CreateOpts) -> Res<PathBuf> {
+    let b = opts.bundle.clone().unwrap_or_else(|| PathBuf::from("."));
+    std::fs::canonicalize(&b).map_err(|e| Fail::bad(format!("--bundle {}: {e}", b.display())))
+}
+
+/// systemd's `slice:prefix:name` as the path systemd would give the scope.
+fn systemd_path(p: &str) -> Option<String> {
+    let parts: Vec<&str> = p.split(':').collect();
+    match parts[..] {
+        [slice, prefix, name] if !p.contains('/') => {
+            let slice = if slice.is_empty() {
+                "system.slice"
+            } else {
+                slice
+            };
+            Some(format!("{slice}/{prefix}-{name}.scope"))
+        }
+        _ => None,
+    }
+}
+
+pub fn create(ctx: &Ctx, id: &str, opts: &CreateOpts) -> Res<Created> {
+    common::check_id(id)?;
+    let bundle = bundle_dir(opts)?;
+    let config_path = bundle.join("config.json");
+    let text = std::fs::read_to_string(&config_path)
+        .map_err(|e| Fail::bad(format!("{}: {e}", config_path.display())))?;
+    let config = cleave_oci::parse(&text)
+        .map_err(|e| Fail::bad(format!("{}: {e}", config_path.display())))?;
+    let mut lowered = cleave_oci::lower(&config, &bundle)
+        .map_err(|e| Fail::bad(format!("{}: {e}", config_path.display())))?;
+    if let Some(p) = lowered
+        .pending
+        .iter()
+        .find(|p| !APPLIED_HERE.contains(&p.path.as_str()))
+    {
+        return Err(Fail::bad(format!(
+            "{}: {}: cleave does not apply this yet; remove it to run the container",
+            config_path.display(),
+            p.path
+        )));
+    }
+    if let Some(h) = &lowered.carried.hooks {
+        for (name, list) in [
+            ("createContainer", h.create_container()),
+            ("startContainer", h.start_container()),
+        ] {
+            if list.as_ref().is_some_and(|l| !l.is_empty()) {
+                return Err(Fail::bad(format!(
+                    "{}: hooks.{name}: cleave does not run hooks inside the container yet",
+                    config_path.display()
+                )));
+            }
+        }
+    }
+    let carried = lowered.carried.clone();
+    let limits = std::mem::take(&mut lowered.spec.limits);
+    let spec = &mut lowered.spec;
+    spec.process.umask = carried.umask.or(spec.process.umask);
+    if !carried.additional_gids.is_empty() {
+        spec.ids.groups = carried.additional_gids.clone();
+    }
+    if opts.no_new_keyring {
+        spec.security.new_session_keyring = false;
+    }
+    spec.process.preserve_fds = (3..3 + opts.preserve_fds as i32).collect();
+
+    let mut record = Record::new(id, bundle.clone(), carried.rootfs.clone())?;
+    record.annotations = carried.annotations.clone();
+    record.rootless = ctx.rootless;
+    let lock = container::create(&ctx.root, &record).map_err(|e| match &e {
+        cleave::Error::ContainerState { source, .. }
+            if source.kind() == std::io::ErrorKind::AlreadyExists =>
+        {
+            Fail::failed(format!("container {id} already exists"))
+        }
+        _ => Fail::from(e),
+    })?;
+    let mut cgroup = None;
+    let result = (|| {
+        std::fs::write(lock.dir().join(CONFIG_COPY), &text)
+            .map_err(|e| Fail::failed(format!("copy config.json into the state directory: {e}")))?;
+        cgroup = make_cgroup(ctx, id, &carried, &limits, &mut record)?;
+        finish(
+            ctx,
+            opts,
+            &lock,
+            &mut record,
+            &lowered,
+            &config,
+            cgroup.as_ref(),
+            &config_path,
+        )
+    })();
+    match result {
+        Ok(running) => Ok(Created { running, lock }),
+        Err(f) => {
+            if let Some(set) = cgroup {
+                let _ = set.remove();
+            }
+            let _ = lock.remove();
+            Err(f)
+        }
+    }
+}
+
+fn make_cgroup(
+    ctx: &Ctx,
+    id: &str,
+    carried: &cleave_oci::Carried,
+    limits: &cleave::cgroup::Limits,
+    record: &mut Record,
+) -> Res<Option<CgroupSet>> {
+    let given = carried
+        .cgroups_path
+        .as_ref()
+        .map(|p| p.to_string_lossy().into_owned());
+    let text = match given {
+        Some(p) if ctx.systemd_cgroup => systemd_path(&p).unwrap_or(p),
+        Some(p) => p,
+        None => format!("cleave/{id}"),
+    };
+    let path = CgroupPath::parse(&text).map_err(|e| {
+        Fail::bad(format!(
+            "linux.cgroupsPath {text:?}: {}",
+            cleave::error::one_line(&e.to_string())
+        ))
+    })?;
+    match CgroupSet::create_at(&path, limits, None) {
+        Ok(set) => {
+            record.cgroup_path = Some(path.to_string());
+            record.cgroup_dirs = set.paths();
+            Ok(Some(set))
+        }
+        Err(e) if ctx.rootless && limits.is_empty() => {
+            log::debug(&format!("no cgroup for a rootless container: {e}"));
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    ctx: &Ctx,
+    opts: &CreateOpts,
+    lock: &Lock,
+    record: &mut Record,
+    lowered: &cleave_oci::Lowered,
+    config: &common::oci_spec_runtime::Spec,
+    cgroup: Option<&CgroupSet>,
+    config_path: &Path,
+) -> Res<Running> {
+    let _ = ctx;
+    let mut spec = lowered.spec.clone();
+    // The barrier: a FIFO opened read-write, so the read blocks until `start` writes (and
+    // `start` can open it for writing without blocking while the init holds it).
+    let fifo = lock.dir().join(FIFO);
+    let c = CString::new(fifo.as_os_str().as_bytes()).unwrap_or_default();
+    // SAFETY: mkfifo and open with a NUL-terminated path; the fd is owned at once.
+    #[allow(unsafe_code)]
+    let barrier = unsafe {
+        if libc::mkfifo(c.as_ptr(), 0o600) != 0 {
+            return Err(Fail::failed(format!(
+                "make the start FIFO {}: {}",
+                fifo.display(),
+                std::io::Error::last_os_error()
+            )));
+        }
+        let fd = libc::open(c.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
+        if fd < 0 {
+            return Err(Fail::failed(format!(
+                "open the start FIFO: {}",
+                std::io::Error::last_os_error()
+            )));
+        }
+        OwnedFd::from_raw_fd(fd)
+    };
+    spec.process.start_barrier = Some(barrier.as_raw_fd());
+    record.start_barrier = Some(fifo);
+
+    let mut pty = None;
+    if lowered.carried.terminal {
+        let Some(sock_path) = &opts.console_socket else {
+            return Err(Fail::bad(
+                "process.terminal is true: pass --console-socket PATH to receive the terminal",
+            ));
+        };
+        let p = cleave::supervise::Pty::open()?;
+        if let Some((h, w)) = lowered.carried.console_size {
+            let ws = libc::winsize {
+                ws_row: h as u16,
+                ws_col: w as u16,
+                ws_xpixel: 0,
+                ws_ypixel: 0,
+            };
+            // SAFETY: TIOCSWINSZ reads one winsize.
+            #[allow(unsafe_code)]
+            unsafe {
+                libc::ioctl(p.master.as_raw_fd(), libc::TIOCSWINSZ, &ws);
+            }
+        }
+        let sock = cleave::supervise::console_socket(sock_path)?;
+        cleave::supervise::send_fd(sock.as_fd(), p.master.as_fd())
+            .map_err(|e| Fail::failed(format!("--console-socket {}: {e}", sock_path.display())))?;
+        record.console_socket = Some(sock_path.clone());
+        spec.process.terminal = Some(p.slave.as_raw_fd());
+        pty = Some(p);
+    } else if opts.console_socket.is_some() {
+        log::debug("--console-socket without process.terminal: ignored");
+    }
+
+    let mut v1: Vec<PathBuf> = Vec::new();
+    if let Some(set) = cgroup {
+        let paths = set.paths();
+        if set.into_cgroup_dir().is_some() {
+            spec.clone.into_cgroup = paths.first().cloned();
+            v1 = paths[1..].to_vec();
+        } else {
+            v1 = paths;
+        }
+    }
+    let prepared = prepare(&spec).map_err(|e| match lowered.locate(e) {
+        Ok(oe) => Fail::bad(format!("{}: {oe}", config_path.display())),
+        Err(e) => Fail::from(e),
+    })?;
+    let on_clone: Option<Box<dyn FnMut(i32) -> cleave::Result<()>>> = if v1.is_empty() {
+        None
+    } else {
+        Some(Box::new(move |pid| {
+            for d in &v1 {
+                std::fs::write(d.join("cgroup.procs"), pid.to_string()).map_err(|source| {
+                    cleave::Error::Prepare {
+                        what: format!("move the container into {}", d.display()),
+                        source,
+                    }
+                })?;
+            }
+            Ok(())
+        }))
+    };
+    let mut running = prepared
+        .spawn_with(on_clone)
+        .map_err(|e| match lowered.locate(e) {
+            Ok(oe) => Fail::failed(format!("{}: {oe}", config_path.display())),
+            Err(e) => Fail::from(e),
+        })?;
+    drop(pty);
+    drop(barrier);
+    let pid = running.id();
+    let fail_after = |running: &mut Running, f: Fail| {
+        let _ = running.child().kill();
+        let _ = running.child().wait();
+        f
+    };
+    if let Err(e) = record.set_init(pid) {
+        return Err(fail_after(
+            &mut running,
+            Fail::failed(format!("read the init's start time: {e}")),
+        ));
+    }
+    record.status = Status::Created;
+    for ns in ["cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"] {
+        record.namespaces.insert(
+            ns.to_string(),
+            PathBuf::from(format!("/proc/{pid}/ns/{ns}")),
+        );
+    }
+    if let Some(adj) = lowered.carried.oom_score_adj {
+        if let Err(e) = std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string()) {
+            return Err(fail_after(
+                &mut running,
+                Fail::failed(format!("process.oomScoreAdj {adj}: {e}")),
+            ));
+        }
+    }
+    if let Err(e) = lock.save(record) {
+        return Err(fail_after(&mut running, e.into()));
+    }
+    if let Some(p) = &opts.pid_file {
+        if let Err(f) = common::write_pid_file(p, pid) {
+            return Err(fail_after(&mut running, f));
+        }
+    }
+    let state = common::oci_state(record, config.version());
+    let h = config.hooks().clone().unwrap_or_default();
+    let hooks_ok = hooks::run("prestart", h.prestart().as_ref(), &state)
+        .and_then(|_| hooks::run("createRuntime", h.create_runtime().as_ref(), &state));
+    if let Err(f) = hooks_ok {
+        return Err(fail_after(&mut running, f));
+    }
+    Ok(running)
+}

@@ -1,0 +1,53 @@
+//! `start`: releases a created container's init from its start barrier, then runs the
+//! poststart hooks (after the program was let go, as the runtime-spec has it).
+use super::cli::IdArg;
+use super::common::{self, Ctx, Fail, Res, FIFO};
+use super::{hooks, log};
+use cleave::container::Status;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+
+pub fn run(ctx: &Ctx, a: IdArg) -> Res<i32> {
+    start(ctx, &a.id)?;
+    Ok(0)
+}
+
+pub fn start(ctx: &Ctx, id: &str) -> Res<()> {
+    let lock = ctx.lock(id)?;
+    let mut rec = lock.load()?;
+    match common::status(&rec) {
+        Status::Created => {}
+        s => {
+            return Err(Fail::failed(format!(
+                "cannot start container {id}: it is {s}, not created"
+            )))
+        }
+    }
+    let fifo = lock.dir().join(FIFO);
+    // Non-blocking: with no reader left (the init died) this fails with ENXIO.
+    let mut f = std::fs::File::options()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(&fifo)
+        .map_err(|e| {
+            Fail::failed(format!(
+                "cannot start container {id}: its init no longer waits ({e})"
+            ))
+        })?;
+    f.write_all(b"1")
+        .map_err(|e| Fail::failed(format!("cannot start container {id}: {e}")))?;
+    drop(f);
+    let _ = std::fs::remove_file(&fifo);
+    rec.status = Status::Running;
+    rec.start_barrier = None;
+    lock.save(&rec)?;
+    let config = common::config(lock.dir())?;
+    drop(lock);
+    let state = common::oci_state(&rec, config.version());
+    let h = config.hooks().clone().unwrap_or_default();
+    if let Err(f) = hooks::run("poststart", h.poststart().as_ref(), &state) {
+        // The runtime-spec: a poststart failure is logged, and the container goes on.
+        log::warn(&f.msg);
+    }
+    Ok(())
+}

@@ -1,0 +1,689 @@
+//! runc's command line: the lifecycle of a container from a busybox bundle, driven as
+//! podman (through conmon) and the containerd shim drive runc. Needs root; with CI=true a
+//! missing privilege is a failure, not a skip.
+mod support;
+
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use support::{text, BIN};
+
+fn root_or_skip() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "the runc tests need root (CI=true: no skipping)"
+    );
+    eprintln!("skipped: needs root");
+    false
+}
+
+/// A bundle of its own for one test, with the busybox rootfs and `cleave spec`'s config
+/// trimmed to what lowers today (proc and tmpfs mounts), and a state root of its own.
+struct Bundle {
+    dir: PathBuf,
+    root: PathBuf,
+}
+
+impl Bundle {
+    fn new(name: &str, args: &[&str]) -> Bundle {
+        let dir = std::env::temp_dir().join(format!("cleave-runc-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/mkrootfs.sh");
+        let st = Command::new("sh")
+            .arg(&script)
+            .arg(dir.join("rootfs"))
+            .stderr(Stdio::null())
+            .status()
+            .expect("run mkrootfs.sh");
+        assert!(st.success(), "scripts/mkrootfs.sh failed");
+        let out = cleave(&["spec", "--bundle", dir.to_str().unwrap()]);
+        assert!(out.status.success(), "spec: {}", text(&out.stderr));
+        let b = Bundle {
+            root: dir.join("state"),
+            dir,
+        };
+        b.edit(|c| {
+            c["mounts"] = json!([
+                {"destination": "/proc", "type": "proc", "source": "proc"},
+                {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+                 "options": ["nosuid", "mode=755"]}
+            ]);
+            let caps = c["process"]["capabilities"]["bounding"].clone();
+            c["process"]["capabilities"]["inheritable"] = caps;
+            c["process"]["terminal"] = json!(false);
+            c["root"]["readonly"] = json!(false);
+            c["process"]["args"] = json!(args);
+        });
+        b
+    }
+
+    fn edit(&self, f: impl FnOnce(&mut Value)) {
+        let path = self.dir.join("config.json");
+        let mut c: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        f(&mut c);
+        std::fs::write(&path, serde_json::to_string_pretty(&c).unwrap()).unwrap();
+    }
+
+    /// An id unique to this test run (cgroup paths are shared by every --root).
+    fn id(&self, name: &str) -> String {
+        format!("{name}-{}", std::process::id())
+    }
+
+    fn rootfs(&self, p: &str) -> PathBuf {
+        self.dir.join("rootfs").join(p.trim_start_matches('/'))
+    }
+
+    fn path(&self, p: &str) -> String {
+        self.dir.join(p).to_string_lossy().into_owned()
+    }
+
+    /// `cleave --root ROOT ARGS...`, stdin from /dev/null.
+    fn cleave(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .arg("--root")
+            .arg(&self.root)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run cleave")
+    }
+
+    /// `create --bundle B --pid-file B/init.pid ID`, its stdout and stderr into a file of
+    /// the bundle (a created container keeps the stdio `create` was given); the PID.
+    fn create(&self, id: &str) -> i32 {
+        let log = std::fs::File::create(self.dir.join(format!("{id}.out"))).unwrap();
+        let st = Command::new(BIN)
+            .args(["--root", self.root.to_str().unwrap()])
+            .args(["create", "--bundle", &self.path(""), "--pid-file"])
+            .arg(self.path(&format!("{id}.pid")))
+            .arg(id)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .status()
+            .unwrap();
+        assert!(st.success(), "create: {}", self.output_of(id));
+        std::fs::read_to_string(self.path(&format!("{id}.pid")))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
+    /// `run -d --bundle B ID` with stdio of its own (the container keeps what it is given,
+    /// so a pipe would stay open as long as it runs).
+    fn detached(&self, id: &str) {
+        let st = Command::new(BIN)
+            .args(["--root", self.root.to_str().unwrap()])
+            .args(["run", "-d", "--bundle", &self.path(""), id])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+
+    fn output_of(&self, id: &str) -> String {
+        std::fs::read_to_string(self.dir.join(format!("{id}.out"))).unwrap_or_default()
+    }
+
+    fn state(&self, id: &str) -> Value {
+        let out = self.cleave(&["state", id]);
+        assert!(out.status.success(), "state: {}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("state prints JSON")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.cleave(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    }
+
+    /// Waits (without a deadline: a busy machine is slow, not wrong) until `f` holds.
+    fn until(&self, mut f: impl FnMut() -> bool) {
+        while !f() {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Bundle {
+    fn drop(&mut self) {
+        if let Ok(ids) = std::fs::read_dir(&self.root) {
+            for id in ids.flatten() {
+                let id = id.file_name().to_string_lossy().into_owned();
+                let _ = self.cleave(&["delete", "--force", &id]);
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn cleave(args: &[&str]) -> Output {
+    support::cleave(args)
+}
+
+#[test]
+fn create_start_state_kill_delete() {
+    if !root_or_skip() {
+        return;
+    }
+    let b = Bundle::new(
+        "life",
+        &["sh", "-c", "touch /marker; echo started; exec sleep 1000"],
+    );
+    let pid = b.create(&b.id("c1"));
+    let st = b.state(&b.id("c1"));
+    assert_eq!(st["status"], "created", "{st}");
+    assert_eq!(st["pid"], pid, "state's pid is the pid file's");
+    assert_eq!(st["id"], b.id("c1"));
+    assert_eq!(st["bundle"], b.path("").trim_end_matches('/'));
+    assert!(st["created"].as_str().unwrap().ends_with('Z'));
+    assert!(!b.rootfs("marker").exists(), "the program ran before start");
+    assert!(
+        b.output_of(&b.id("c1")).is_empty(),
+        "{}",
+        b.output_of(&b.id("c1"))
+    );
+
+    b.ok(&["start", &b.id("c1")]);
+    b.until(|| b.rootfs("marker").exists());
+    b.until(|| b.output_of(&b.id("c1")).contains("started"));
+    assert_eq!(b.state(&b.id("c1"))["status"], "running");
+    // A second start is refused.
+    let again = b.cleave(&["start", &b.id("c1")]);
+    assert!(!again.status.success());
+    assert!(
+        text(&again.stderr).contains("running"),
+        "{}",
+        text(&again.stderr)
+    );
+    // A running container is not deleted without --force.
+    let refused = b.cleave(&["delete", &b.id("c1")]);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("--force"),
+        "{}",
+        text(&refused.stderr)
+    );
+
+    b.ok(&["kill", &b.id("c1"), "9"]);
+    b.until(|| b.state(&b.id("c1"))["status"] == "stopped");
+    b.ok(&["delete", &b.id("c1")]);
+    let gone = b.cleave(&["state", &b.id("c1")]);
+    assert!(!gone.status.success());
+    assert!(
+        text(&gone.stderr).contains(&format!("container {} does not exist", b.id("c1"))),
+        "{}",
+        text(&gone.stderr)
+    );
+    assert!(!b.root.join(b.id("c1")).exists(), "state directory left");
+    assert!(
+        !Path::new(&format!("/sys/fs/cgroup/unified/cleave/{}", b.id("c1"))).exists()
+            && !Path::new(&format!("/sys/fs/cgroup/cleave/{}", b.id("c1"))).exists(),
+        "cgroup left"
+    );
+}
+
+#[test]
+fn created_container_is_deleted_without_force_and_never_runs() {
+    if !root_or_skip() {
+        return;
+    }
+    let b = Bundle::new("delcreated", &["touch", "/marker"]);
+    let pid = b.create(&b.id("c2"));
+    b.ok(&["delete", &b.id("c2")]);
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists() || {
+            // Reaped by whoever adopted it; a zombie's stat says Z.
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z"))
+        }
+    );
+    assert!(
+        !b.rootfs("marker").exists(),
+        "a deleted created container ran its program"
+    );
+}
+
+#[test]
+fn run_passes_the_exit_code_through() {
+    if !root_or_skip() {
+        return;
+    }
+    let b = Bundle::new("run", &["sh", "-c", "echo out-$((6*7)); exit 7"]);
+    let out = b.cleave(&["run", "--bundle", &b.path(""), &b.id("r1")]);
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "out-42\n");
+    // Deleted afterwards (no --keep).
+    assert!(!b.cleave(&["state", &b.id("r1")]).status.success());
+
+    // Without a PID namespace of its own (a PID 1 ignores even SIGKILL from inside).
+    b.edit(|c| {
+        c["process"]["args"] = json!(["sh", "-c", "kill -9 $$"]);
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "pid");
+    });
+    let out = b.cleave(&["run", "--keep", "--bundle", &b.path(""), &b.id("r2")]);
+    assert_eq!(out.status.code(), Some(128 + 9), "{}", text(&out.stderr));
+    assert_eq!(b.state(&b.id("r2"))["status"], "stopped", "--keep keeps it");
+    b.ok(&["delete", &b.id("r2")]);
+}
+
+#[test]
+fn run_detached_then_exec_and_ps() {
+    if !root_or_skip() {
+        return;
+    }
+    let b = Bundle::new("exec", &["sleep", "1000"]);
+    b.detached(&b.id("d1"));
+    let init = b.state(&b.id("d1"))["pid"].as_i64().unwrap();
+    // Plain args: inside the container's namespaces and root.
+    let out = b.cleave(&[
+        "exec",
+        &b.id("d1"),
+        "sh",
+        "-c",
+        "echo $$; hostname; ls /marker-root 2>&1; exit 3",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let lines: Vec<String> = text(&out.stdout).lines().map(String::from).collect();
+    assert_ne!(lines[0], "1", "the exec'd shell is not the init");
+    assert!(
+        lines[0].parse::<i32>().unwrap() < 100,
+        "a PID of the container's namespace: {}",
+        lines[0]
+    );
+    assert_eq!(lines[1], "cleave", "the config's hostname");
+    // podman's form: --process FILE --detach --pid-file P.
+    std::fs::write(
+        b.path("proc.json"),
+        json!({"args": ["sh", "-c", "echo $PWD-$FOO > /exec-marker; exec sleep 1000"],
+               "cwd": "/tmp", "env": ["FOO=bar", "PATH=/bin"], "user": {"uid": 0, "gid": 0}})
+        .to_string(),
+    )
+    .unwrap();
+    // Stdio of its own: the detached process keeps what exec was given.
+    let st = Command::new(BIN)
+        .args(["--root", b.root.to_str().unwrap()])
+        .args([
+            "--log-format=json",
+            "--log",
+            &b.path("log.json"),
+            "exec",
+            "--pid-file",
+        ])
+        .args([
+            &b.path("exec.pid"),
+            "--process",
+            &b.path("proc.json"),
+            "--detach",
+        ])
+        .arg(b.id("d1"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let epid: i64 = std::fs::read_to_string(b.path("exec.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    b.until(|| b.rootfs("exec-marker").exists());
+    b.until(|| {
+        std::fs::read_to_string(b.rootfs("exec-marker")).unwrap_or_default() == "/tmp-bar\n"
+    });
+    // The shim's form.
+    let ps: Vec<i64> =
+        serde_json::from_str(&b.ok(&["ps", "--format", "json", &b.id("d1")])).unwrap();
+    assert!(
+        ps.contains(&init) && ps.contains(&epid),
+        "{ps:?} lacks {init} or {epid}"
+    );
+    let table = b.ok(&["ps", &b.id("d1")]);
+    assert!(table.lines().next().unwrap().contains("PID"));
+    assert!(table.contains(&format!(" {init} ")), "{table}");
+    b.ok(&["delete", "--force", &b.id("d1")]);
+    assert!(
+        !Path::new(&format!("/proc/{epid}/stat")).exists()
+            || std::fs::read_to_string(format!("/proc/{epid}/stat"))
+                .is_ok_and(|s| s.contains(") Z")),
+        "delete --force leaves the exec'd process"
+    );
+}
+
+#[test]
+fn pause_stops_a_counter_and_resume_restarts_it() {
+    if !root_or_skip() {
+        return;
+    }
+    let b = Bundle::new(
+        "pause",
+        &[
+            "sh",
+            "-c",
+            "i=0; while :; do i=$((i+1)); echo $i > /count.tmp; mv /count.tmp /count; done",
+        ],
+    );
+    b.detached(&b.id("p1"));
+    let count = || {
+        std::fs::read_to_string(b.rootfs("count"))
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    b.until(|| count() > 0);
+    b.ok(&["pause", &b.id("p1")]);
+    assert_eq!(b.state(&b.id("p1"))["status"], "paused");
+    let frozen = count();
+    // Frozen means frozen: the kernel reported it before pause returned. Look a few times.
+    for _ in 0..20 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        assert_eq!(count(), frozen, "the counter moved while paused");
+    }
+    let again = b.cleave(&["pause", &b.id("p1")]);
+    assert!(!again.status.success(), "pausing a paused container");
+    b.ok(&["resume", &b.id("p1")]);
+    assert_eq!(b.state(&b.id("p1"))["status"], "running");
+    b.until(|| count() > frozen);
+    b.ok(&["kill", &b.id("p1"), "KILL"]);
+    b.until(|| b.state(&b.id("p1"))["status"] == "stopped");
+    b.ok(&["delete", &b.id("p1")]);
+}
+
+#[test]
+fn list_in_json_and_quiet() {
+    if !root_or_skip() {
+        return;
+    }
+    let b = Bundle::new("list", &["sleep", "1000"]);
+    b.create(&b.id("l1"));
+    b.detached(&b.id("l2"));
+    let all: Vec<Value> = serde_json::from_str(&b.ok(&["list", "-f", "json"])).unwrap();
+    let by_id = |id: String| all.iter().find(|s| s["id"] == id).cloned().unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(by_id(b.id("l1"))["status"], "created");
+    assert_eq!(by_id(b.id("l2"))["status"], "running");
+    assert_eq!(
+        b.ok(&["list", "-q"]),
+        format!("{}\n{}\n", b.id("l1"), b.id("l2"))
+    );
+    let table = b.ok(&["list"]);
+    assert!(table.starts_with("ID"), "{table}");
+    assert!(
+        table.contains(&b.id("l2")) && table.contains("running"),
+        "{table}"
+    );
+}
+
+#[test]
+fn features_version_and_json_log() {
+    let out = cleave(&["features"]);
+    assert!(out.status.success());
+    let f: Value = serde_json::from_slice(&out.stdout).expect("features prints JSON");
+    assert!(f["ociVersionMin"].as_str().unwrap().starts_with("1."));
+    assert!(f["ociVersionMax"].as_str().unwrap().starts_with("1."));
+
+    for flag in ["-v", "--version"] {
+        let v = text(&cleave(&[flag]).stdout);
+        let lines: Vec<&str> = v.lines().collect();
+        assert!(lines[0].starts_with("cleave version "), "{v}");
+        assert!(lines.iter().any(|l| l.starts_with("spec: 1.")), "{v}");
+    }
+
+    let dir = std::env::temp_dir().join(format!("cleave-runc-log-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("log.json");
+    let out = cleave(&[
+        "--root",
+        dir.to_str().unwrap(),
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "--debug",
+        "state",
+        "nothing-here",
+    ]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("container nothing-here does not exist"));
+    let lines = std::fs::read_to_string(&log).unwrap();
+    let parsed: Vec<Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert!(
+        parsed
+            .iter()
+            .all(|l| l["level"].is_string() && l["msg"].is_string() && l["time"].is_string()),
+        "{lines}"
+    );
+    assert!(
+        parsed.iter().any(|l| l["level"] == "error" && l["msg"].as_str().unwrap().contains("does not exist")),
+        "{lines}"
+    );
+    let bad = cleave(&["--log-format", "xml", "list"]);
+    assert_eq!(bad.status.code(), Some(125));
+    assert!(
+        text(&bad.stderr).contains("--log-format"),
+        "{}",
+        text(&bad.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn concurrent_deletes_of_one_container_serialize() {
+    if !root_or_skip() {
+        return;
+    }
+    let b = Bundle::new("race", &["sleep", "1000"]);
+    for round in 0..3 {
+        let id = b.id(&format!("x{round}"));
+        b.detached(&id);
+        let kids: Vec<_> = (0..4)
+            .map(|i| {
+                let mut c = Command::new(BIN);
+                c.arg("--root").arg(&b.root);
+                if i % 2 == 0 {
+                    c.args(["delete", "--force", &id]);
+                } else {
+                    c.args(["kill", &id, "9"]);
+                }
+                c.stderr(Stdio::piped()).spawn().unwrap()
+            })
+            .collect();
+        let outs: Vec<Output> = kids
+            .into_iter()
+            .map(|k| k.wait_with_output().unwrap())
+            .collect();
+        let deleted = outs
+            .iter()
+            .step_by(2)
+            .filter(|o| o.status.success())
+            .count();
+        assert_eq!(deleted, 1, "exactly one delete wins");
+        for o in &outs {
+            if !o.status.success() {
+                let e = text(&o.stderr);
+                assert!(
+                    e.contains("does not exist") || e.contains("is not running"),
+                    "a loser says why, in the callers' words: {e}"
+                );
+            }
+        }
+        assert!(!b.root.join(&id).exists());
+    }
+}
+
+#[test]
+fn hooks_run_at_the_spec_times() {
+    if !root_or_skip() {
+        return;
+    }
+    let b = Bundle::new("hooks", &["sleep", "1000"]);
+    let log = b.path("hooks.log");
+    let hook = |name: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("read -r s; echo {name} \"$s\" >> {log}")]});
+    b.edit(|c| {
+        c["hooks"] = json!({
+            "prestart": [hook("prestart")],
+            "createRuntime": [hook("createRuntime")],
+            "poststart": [hook("poststart")],
+            "poststop": [hook("poststop")],
+        })
+    });
+    b.create(&b.id("h1"));
+    let after_create = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        after_create.contains("prestart {") && after_create.contains("createRuntime {"),
+        "{after_create}"
+    );
+    assert!(
+        after_create.contains(&format!("\"id\":\"{}\"", b.id("h1"))),
+        "hooks get the state on stdin: {after_create}"
+    );
+    assert!(
+        !after_create.contains("poststart"),
+        "poststart ran during create: {after_create}"
+    );
+    b.ok(&["start", &b.id("h1")]);
+    assert!(std::fs::read_to_string(&log).unwrap().contains("poststart"));
+    b.ok(&["delete", "--force", &b.id("h1")]);
+    let all = std::fs::read_to_string(&log).unwrap();
+    assert!(all.lines().last().unwrap().starts_with("poststop"), "{all}");
+    assert!(all.contains("\"status\":\"stopped\""), "{all}");
+}
+
+#[test]
+fn conmon_and_shim_argv_forms() {
+    if !root_or_skip() {
+        return;
+    }
+    let b = Bundle::new("argv", &["sleep", "1000"]);
+    let log = b.path("log.json");
+    // conmon: --log-format=json --log FILE create --bundle B --pid-file P ID
+    let out = Command::new(BIN)
+        .args([
+            "--root",
+            b.root.to_str().unwrap(),
+            "--log-format=json",
+            "--log",
+            &log,
+        ])
+        .args([
+            "create",
+            "--bundle",
+            &b.path(""),
+            "--pid-file",
+            &b.path("p"),
+            &b.id("a1"),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(b.path("create.err")).unwrap())
+        .status()
+        .unwrap();
+    assert!(
+        out.success(),
+        "{}",
+        std::fs::read_to_string(b.path("create.err")).unwrap()
+    );
+    b.ok(&["start", &b.id("a1")]);
+    std::fs::write(b.path("res.json"), r#"{"pids": {"limit": 77}}"#).unwrap();
+    b.ok(&[
+        "update",
+        &format!("--resources={}", b.path("res.json")),
+        &b.id("a1"),
+    ]);
+    let rec: Value = serde_json::from_str(
+        &std::fs::read_to_string(b.root.join(b.id("a1")).join("state.json")).unwrap(),
+    )
+    .unwrap();
+    let dirs: Vec<String> = rec["cgroup_dirs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap().to_string())
+        .collect();
+    let pids_max = dirs
+        .iter()
+        .find_map(|d| std::fs::read_to_string(Path::new(d).join("pids.max")).ok());
+    assert_eq!(pids_max.as_deref().map(str::trim), Some("77"), "{dirs:?}");
+    // The shim: update --resources - with JSON on stdin.
+    let mut c = Command::new(BIN)
+        .args([
+            "--root",
+            b.root.to_str().unwrap(),
+            "--log",
+            &log,
+            "--log-format",
+            "json",
+        ])
+        .args(["update", "--resources", "-", &b.id("a1")])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    c.stdin
+        .take()
+        .unwrap()
+        .write_all(br#"{"pids": {"limit": 66}}"#)
+        .unwrap();
+    assert!(c.wait().unwrap().success());
+    let pids_max = dirs
+        .iter()
+        .find_map(|d| std::fs::read_to_string(Path::new(d).join("pids.max")).ok());
+    assert_eq!(pids_max.as_deref().map(str::trim), Some("66"));
+    b.ok(&["pause", &b.id("a1")]);
+    b.ok(&["resume", &b.id("a1")]);
+    b.ok(&["kill", &b.id("a1"), "15"]);
+    b.ok(&["kill", &b.id("a1"), "SIGKILL"]);
+    b.until(|| b.state(&b.id("a1"))["status"] == "stopped");
+    b.ok(&["delete", "--force", &b.id("a1")]);
+    // Go's single-dash long options, as the shim's restore sends -no-subreaper.
+    let out = Command::new(BIN)
+        .args(["--root", b.root.to_str().unwrap()])
+        .args([
+            "create",
+            "-bundle",
+            &b.path(""),
+            "-pid-file",
+            &b.path("p2"),
+            "-no-subreaper",
+            &b.id("a2"),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(b.path("create.err")).unwrap())
+        .status()
+        .unwrap();
+    assert!(
+        out.success(),
+        "{}",
+        std::fs::read_to_string(b.path("create.err")).unwrap()
+    );
+    assert!(Path::new(&b.path("p2")).exists());
+    b.ok(&["delete", &b.id("a2")]);
+    // Bad requests: one line, 125.
+    let bad = b.cleave(&["kill", &b.id("a2"), "NOPE"]);
+    assert_eq!(bad.status.code(), Some(125));
+    let bad = b.cleave(&["create", "--bundle", &b.path(""), "../x"]);
+    assert_eq!(bad.status.code(), Some(125), "{}", text(&bad.stderr));
+    assert_eq!(
+        text(&bad.stderr).lines().count(),
+        1,
+        "{}",
+        text(&bad.stderr)
+    );
+}
