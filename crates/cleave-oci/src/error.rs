@@ -84,6 +84,9 @@ pub enum Problem {
     /// that produced it.
     #[error("{0}")]
     Sandbox(cleave::error::Problem),
+    /// A resource limit the cgroup library refuses (a device access, a swap total).
+    #[error("{0}")]
+    Limit(cleave::error::LimitProblem),
 }
 
 /// A config.json feature cleave does not do yet.

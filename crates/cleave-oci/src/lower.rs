@@ -31,6 +31,9 @@ struct Out {
     notes: Vec<Note>,
     mount_paths: Vec<String>,
     join_paths: Vec<(Namespace, String)>,
+    /// The device nodes the container gets (linux.devices, the defaults, its devpts): each
+    /// allowed after the config's device rules, so that what the runtime makes can be used.
+    nodes: Vec<cgroup::DeviceRule>,
 }
 
 impl Out {
@@ -81,6 +84,7 @@ pub fn lower(config: &Spec, bundle: &Path) -> Result<Lowered, OciError> {
         notes: Vec::new(),
         mount_paths: Vec::new(),
         join_paths: Vec::new(),
+        nodes: Vec::new(),
     };
 
     let root = config
@@ -176,6 +180,11 @@ fn lower_devices(config: &Spec, dev_mount: Option<usize>, out: &mut Out) -> Resu
         if !d.path().is_absolute() {
             return Err(err(format!("{at}.path"), Problem::NotAbsolute));
         }
+        out.nodes.push(node_rule(
+            kind == DeviceKind::Block,
+            Some(d.major() as u32),
+            Some(d.minor() as u32),
+        ));
         out.spec.filesystem.ops.push(MountOp::Device {
             dst: d.path().clone(),
             kind,
@@ -192,11 +201,18 @@ fn lower_devices(config: &Spec, dev_mount: Option<usize>, out: &mut Out) -> Resu
         return Ok(());
     };
     let path = format!("mounts[{dev}]");
+    // The container's devpts: its ptmx (5:2) and the terminals it opens (136-143:*, the
+    // Unix98 pty majors); /dev/console is one of those.
+    out.nodes.push(node_rule(false, Some(5), Some(2)));
+    for major in 136..=143 {
+        out.nodes.push(node_rule(false, Some(major), None));
+    }
     for (name, major, minor) in DEFAULT_DEVICES {
         let dst = Path::new("/dev").join(name);
         if devices.iter().any(|d| d.path() == &dst) {
             continue;
         }
+        out.nodes.push(node_rule(false, Some(major), Some(minor)));
         out.spec.filesystem.ops.push(MountOp::Device {
             dst,
             kind: DeviceKind::Char,
@@ -226,6 +242,21 @@ fn lower_devices(config: &Spec, dev_mount: Option<usize>, out: &mut Out) -> Resu
         out.mount_paths.push(path.clone());
     }
     Ok(())
+}
+
+/// An allow-everything rule for one device node (block or character).
+fn node_rule(block: bool, major: Option<u32>, minor: Option<u32>) -> cgroup::DeviceRule {
+    cgroup::DeviceRule {
+        allow: true,
+        kind: if block {
+            cgroup::DeviceKind::Block
+        } else {
+            cgroup::DeviceKind::Char
+        },
+        major,
+        minor,
+        access: cgroup::DeviceAccess::ALL,
+    }
 }
 
 /// `ociVersion`: SemVer, major 1.
@@ -598,8 +629,57 @@ pub fn shares_to_weight(shares: u64) -> u64 {
     (w.round() as u64).clamp(1, 10_000)
 }
 
-/// Memory limit, CPU quota/period and shares, pids limit -> [`cgroup::Limits`]; every
-/// other resource present is pending.
+/// `linux.resources.devices` -> [`cgroup::DeviceRule`]s, in order. The kernel applies them
+/// (cgroup v1 devices controller) after denying every device; a host without it refuses them
+/// when the cgroup is made.
+fn lower_device_rules(
+    devices: &[oci_spec::runtime::LinuxDeviceCgroup],
+) -> Result<Vec<cgroup::DeviceRule>, OciError> {
+    use oci_spec::runtime::LinuxDeviceType as T;
+    let mut rules = Vec::with_capacity(devices.len());
+    for (k, d) in devices.iter().enumerate() {
+        let at = |field: &str| format!("linux.resources.devices[{k}].{field}");
+        let kind = match d.typ().unwrap_or(T::A) {
+            T::A => cgroup::DeviceKind::All,
+            T::C | T::U => cgroup::DeviceKind::Char,
+            T::B => cgroup::DeviceKind::Block,
+            T::P => {
+                return Err(err(
+                    at("type"),
+                    Problem::OutOfRange {
+                        value: "p".into(),
+                        why: "device rules take a (all), c (character) or b (block)",
+                    },
+                ))
+            }
+        };
+        let number = |field: &str, n: Option<i64>| match n {
+            None | Some(-1) => Ok(None),
+            Some(n) => u32::try_from(n).map(Some).map_err(|_| {
+                err(
+                    at(field),
+                    Problem::OutOfRange {
+                        value: n.to_string(),
+                        why: "give a device number from 0 to 4294967295, or -1 for any",
+                    },
+                )
+            }),
+        };
+        let access = cgroup::DeviceAccess::parse(d.access().as_deref().unwrap_or(""))
+            .map_err(|e| err(at("access"), Problem::Limit(e)))?;
+        rules.push(cgroup::DeviceRule {
+            allow: d.allow(),
+            kind,
+            major: number("major", d.major())?,
+            minor: number("minor", d.minor())?,
+            access,
+        });
+    }
+    Ok(rules)
+}
+
+/// Memory limit and memory+swap total, CPU quota/period and shares, pids limit, device
+/// rules -> [`cgroup::Limits`]; every other resource present is pending.
 fn lower_resources(r: &LinuxResources, out: &mut Out) -> Result<(), OciError> {
     let range = |path: &str, e: cleave::error::RangeError| err(path, Problem::Range(e));
     let pend = |out: &mut Out, path: &str, present: bool| {
@@ -614,7 +694,38 @@ fn lower_resources(r: &LinuxResources, out: &mut Out) -> Result<(), OciError> {
             out.spec.limits.memory = Some(limit);
         }
         pend(out, "memory.reservation", m.reservation().is_some());
-        pend(out, "memory.swap", m.swap().is_some());
+        match m.swap() {
+            Some(-1) => out.spec.limits.memory_swap = Some(cgroup::Swap::Unlimited),
+            Some(total) if total >= 0 => {
+                let total = total as u64;
+                if let Some(limit) = out.spec.limits.memory.filter(|l| total < *l) {
+                    return Err(err(
+                        "linux.resources.memory.swap",
+                        Problem::Limit(cleave::error::LimitProblem::SwapBelowMemory {
+                            total,
+                            memory: limit,
+                        }),
+                    ));
+                }
+                out.spec.limits.memory_swap = Some(cgroup::Swap::Total(total));
+            }
+            Some(v) => {
+                return Err(err(
+                    "linux.resources.memory.swap",
+                    Problem::OutOfRange {
+                        value: v.to_string(),
+                        why: "give a memory+swap total in bytes, or -1 for unlimited",
+                    },
+                ))
+            }
+            None => {}
+        }
+        if m.swap().is_some_and(|s| Some(s) != m.limit()) {
+            out.notes.push(Note {
+                path: "linux.resources.memory.swap".into(),
+                what: "applied where the kernel accounts swap (v1 memory.memsw.limit_in_bytes, cgroup2 memory.swap.max); on a host without swap accounting it is not written, since the kernel cannot enforce what it does not count",
+            });
+        }
         pend(out, "memory.kernel", m.kernel().is_some());
         pend(out, "memory.kernelTCP", m.kernel_tcp().is_some());
         pend(out, "memory.swappiness", m.swappiness().is_some());
@@ -671,11 +782,13 @@ fn lower_resources(r: &LinuxResources, out: &mut Out) -> Result<(), OciError> {
             out.spec.limits.pids = Some(p.limit() as u64);
         }
     }
-    pend(
-        out,
-        "devices",
-        r.devices().as_ref().is_some_and(|d| !d.is_empty()),
-    );
+    if let Some(devices) = r.devices().as_ref().filter(|d| !d.is_empty()) {
+        let mut rules = lower_device_rules(devices)?;
+        // Then the nodes the runtime makes (as runc does): a config that denies every
+        // device still has /dev/null and its terminal.
+        rules.extend(out.nodes.iter().copied());
+        out.spec.limits.devices = Some(rules);
+    }
     pend(out, "blockIO", r.block_io().is_some());
     pend(
         out,

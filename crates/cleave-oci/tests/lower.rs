@@ -218,11 +218,28 @@ fn a_runc_like_config_lowers_field_by_field() {
         ),
         (three, three, three, 0, three)
     );
-    assert!(s.limits.is_empty());
+    // runc's default denies every device: a rule the kernel enforces, nothing else limited.
+    let deny_all = cleave::cgroup::DeviceRule {
+        allow: false,
+        kind: cleave::cgroup::DeviceKind::All,
+        major: None,
+        minor: None,
+        access: cleave::cgroup::DeviceAccess::ALL,
+    };
+    // Then each node the runtime makes, allowed.
+    let rules = s.limits.devices.clone().unwrap();
+    assert_eq!(rules[0], deny_all);
+    assert!(rules[1..].iter().all(|r| r.allow));
+    assert_eq!(
+        cleave::cgroup::Limits {
+            devices: None,
+            ..s.limits.clone()
+        },
+        cleave::cgroup::Limits::default()
+    );
     assert!(l.carried.terminal);
     assert_eq!(l.carried.oci_version, "1.0.2-dev");
-    let pending: Vec<&str> = l.pending.iter().map(|p| p.path.as_str()).collect();
-    assert_eq!(pending, ["linux.resources.devices"]);
+    assert!(l.pending.is_empty(), "{:?}", l.pending);
     // proc gets nosuid, nodev and noexec whatever the config says: each one is noted.
     let notes: Vec<(&str, &str)> = l.notes.iter().map(|n| (n.path.as_str(), n.what)).collect();
     assert_eq!(
@@ -466,8 +483,21 @@ fn runc_podman_and_docker_defaults_lower_and_prepare() {
         ("docker", docker_default(&b)),
     ] {
         let l = lower_in(&v, &b);
-        let pending: Vec<&str> = l.pending.iter().map(|p| p.path.as_str()).collect();
-        assert_eq!(pending, ["linux.resources.devices"], "{name}");
+        assert!(l.pending.is_empty(), "{name}: {:?}", l.pending);
+        // Every default device and the terminals stay usable under the config's rules.
+        let rules = l.spec.limits.devices.clone().unwrap();
+        for line in [
+            "c 1:3 rwm",
+            "c 1:9 rwm",
+            "c 5:0 rwm",
+            "c 5:2 rwm",
+            "c 136:* rwm",
+        ] {
+            assert!(
+                rules.iter().any(|r| r.v1_lines() == [line]),
+                "{name}: {line}: {rules:?}"
+            );
+        }
         if let Err(e) = cleave::sandbox::prepare(&l.spec) {
             panic!(
                 "{name}: {}",
@@ -676,11 +706,11 @@ fn resources_lower_into_limits_and_the_rest_is_pending() {
     assert_eq!(lim.cpus, Some(0.5));
     assert_eq!(lim.cpu_weight, Some(100));
     assert_eq!(lim.pids, Some(32));
+    assert_eq!(lim.memory_swap, Some(cleave::cgroup::Swap::Total(64 << 20)));
     let pending: Vec<&str> = l.pending.iter().map(|p| p.path.as_str()).collect();
     assert_eq!(
         pending,
         [
-            "linux.resources.memory.swap",
             "linux.resources.cpu.cpus",
             "linux.resources.blockIO",
             "linux.resources.unified",
@@ -709,6 +739,80 @@ fn resources_lower_into_limits_and_the_rest_is_pending() {
             cleave_oci::shares_to_weight(cleave::cgroup::weight_to_shares(w)),
             w
         );
+    }
+}
+
+#[test]
+fn device_rules_and_swap_lower_in_order() {
+    use cleave::cgroup::{DeviceAccess, DeviceKind, DeviceRule, Swap};
+    let v = with(
+        runc_like(),
+        "/linux/resources",
+        json!({
+            "devices": [
+                {"allow": false, "access": "rwm"},
+                {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rw"},
+                {"allow": true, "type": "b", "major": 8, "minor": -1, "access": "m"},
+                {"allow": false, "type": "c", "major": 1, "minor": 3, "access": "w"}
+            ],
+            "memory": {"limit": 33554432, "swap": -1}
+        }),
+    );
+    let l = lower_value(&v).unwrap();
+    let rule = |allow, kind, major, minor, access: &str| DeviceRule {
+        allow,
+        kind,
+        major,
+        minor,
+        access: DeviceAccess::parse(access).unwrap(),
+    };
+    let rules = [
+        rule(false, DeviceKind::All, None, None, "rwm"),
+        rule(true, DeviceKind::Char, Some(1), Some(3), "rw"),
+        rule(true, DeviceKind::Block, Some(8), None, "m"),
+        rule(false, DeviceKind::Char, Some(1), Some(3), "w"),
+    ];
+    let got = l.spec.limits.devices.clone().unwrap();
+    assert_eq!(got[..4], rules[..], "the config's rules first, in order");
+    assert!(
+        got[4..].iter().all(|r| r.allow),
+        "then the nodes made: {got:?}"
+    );
+    let lines: Vec<String> = rules.iter().flat_map(|r| r.v1_lines()).collect();
+    assert_eq!(lines, ["a", "c 1:3 rw", "b 8:* m", "c 1:3 w"]);
+    // `a` with a number is both kinds: the kernel reads a line starting `a` as everything.
+    assert_eq!(
+        rule(true, DeviceKind::All, Some(1), None, "r").v1_lines(),
+        ["c 1:* r", "b 1:* r"]
+    );
+    assert_eq!(l.spec.limits.memory_swap, Some(Swap::Unlimited));
+    assert!(l.pending.is_empty(), "{:?}", l.pending);
+    assert!(l
+        .notes
+        .iter()
+        .any(|n| n.path == "linux.resources.memory.swap"));
+    // Refusals name the JSON path.
+    for (resources, path) in [
+        (
+            json!({"devices": [{"allow": true, "type": "c", "access": "rx"}]}),
+            "linux.resources.devices[0].access",
+        ),
+        (
+            json!({"devices": [{"allow": true}, {"allow": true, "type": "p"}]}),
+            "linux.resources.devices[1].type",
+        ),
+        (
+            json!({"devices": [{"allow": true, "type": "c", "major": -2}]}),
+            "linux.resources.devices[0].major",
+        ),
+        (
+            json!({"memory": {"limit": 67108864, "swap": 33554432}}),
+            "linux.resources.memory.swap",
+        ),
+    ] {
+        let v = with(runc_like(), "/linux/resources", resources);
+        let e = lower_value(&v).unwrap_err();
+        assert!(e.to_string().starts_with(path), "{e}");
     }
 }
 

@@ -31,6 +31,9 @@ fn main() {
             "create_at_under_a_delegated_parent",
             create_at_under_a_delegated_parent,
         ),
+        ("device_rules_enforced", device_rules_enforced),
+        ("devices_refused_without_v1", devices_refused_without_v1),
+        ("memory_swap_total", memory_swap_total),
     ]);
 }
 
@@ -383,6 +386,7 @@ fn kill_and_nothing_left_behind() -> TestResult {
         cpus: Some(1.5),
         cpu_weight: Some(200),
         pids: Some(16),
+        ..Limits::default()
     };
     // kill() ends a child that ignores SIGTERM.
     let set = CgroupSet::create("test-gone", &limits, None).map_err(e2s)?;
@@ -731,6 +735,7 @@ fn layouts(full: &Limits) -> Result<Vec<(&'static str, Layout, Limits)>, String>
             cpus: full.cpus.filter(|_| has("cpu")),
             cpu_weight: full.cpu_weight.filter(|_| has("cpu")),
             pids: full.pids.filter(|_| has("pids")),
+            ..Limits::default()
         };
         all.push((
             "cgroup2 alone",
@@ -755,6 +760,7 @@ fn create_at_then_open_elsewhere() -> TestResult {
         cpus: Some(0.5),
         cpu_weight: Some(300),
         pids: Some(24),
+        ..Limits::default()
     };
     let me = std::process::id();
     for (what, layout, limits) in layouts(&full)? {
@@ -926,6 +932,195 @@ fn create_at_under_a_delegated_parent() -> TestResult {
         Ok(())
     })();
     let _ = std::fs::remove_dir(&parent);
+    result?;
+    pass()
+}
+
+fn device_rule(
+    allow: bool,
+    kind: cgroup::DeviceKind,
+    major: u32,
+    minor: u32,
+    access: &str,
+) -> cgroup::DeviceRule {
+    cgroup::DeviceRule {
+        allow,
+        kind,
+        major: Some(major),
+        minor: Some(minor),
+        access: cgroup::DeviceAccess::parse(access).expect("access"),
+    }
+}
+
+/// Device rules are the kernel's: a child (root, every capability) in a set that allows
+/// only /dev/null (c 1:3 rw) opens it, is refused /dev/zero (c 1:5) and cannot mknod a
+/// block device (loop0, b 7:0) at all.
+fn device_rules_enforced() -> TestResult {
+    if !is_root() {
+        return skip("needs root to create cgroups");
+    }
+    let layout = Layout::detect().map_err(e2s)?;
+    if !matches!(layout.home("devices"), Some(cgroup::Home::V1(_))) {
+        return skip("no cgroup v1 devices controller on this host");
+    }
+    use cgroup::DeviceKind::Char;
+    let limits = Limits {
+        devices: Some(vec![
+            device_rule(true, Char, 1, 3, "rwm"),
+            device_rule(true, Char, 1, 5, "rwm"),
+            // A later deny wins over the allow before it.
+            device_rule(false, Char, 1, 5, "rw"),
+        ]),
+        ..Limits::default()
+    };
+    let set = CgroupSet::create("test-devices", &limits, None).map_err(e2s)?;
+    let dir = std::env::temp_dir().join(format!("cleave-dev-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(e2s)?;
+    let node =
+        std::ffi::CString::new(dir.join("disk").as_os_str().as_encoded_bytes()).map_err(e2s)?;
+    let mut child = spawn_in(&set, move || {
+        let open = |p: &[u8]| {
+            // SAFETY: NUL-terminated path.
+            let fd = unsafe { libc::open(p.as_ptr().cast(), libc::O_RDWR) };
+            if fd >= 0 {
+                // SAFETY: the fd just opened, closed once.
+                unsafe { libc::close(fd) };
+                0
+            } else {
+                std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+            }
+        };
+        if open(b"/dev/null\0") != 0 {
+            return 10;
+        }
+        if open(b"/dev/zero\0") != libc::EPERM {
+            return 11;
+        }
+        // SAFETY: NUL-terminated path.
+        let r = unsafe { libc::mknod(node.as_ptr(), libc::S_IFBLK | 0o600, libc::makedev(7, 0)) };
+        if r == 0 {
+            return 12;
+        }
+        if std::io::Error::last_os_error().raw_os_error() != Some(libc::EPERM) {
+            return 13;
+        }
+        0
+    })?;
+    let status = child.wait().map_err(e2s)?;
+    let _ = std::fs::remove_dir_all(&dir);
+    set.remove().map_err(e2s)?;
+    ensure_eq!(status, ExitStatus::Exited(0));
+    pass()
+}
+
+/// On a layout without the v1 devices controller (pure cgroup2: no eBPF filter yet), rules
+/// are refused before anything is made, never left unenforced.
+fn devices_refused_without_v1() -> TestResult {
+    if !is_root() {
+        return skip("needs root to create cgroups");
+    }
+    let layout = Layout::detect().map_err(e2s)?;
+    let Some(root) = layout.unified() else {
+        return skip("no cgroup2 hierarchy");
+    };
+    let unified = Layout::Unified {
+        root: root.to_path_buf(),
+    };
+    let limits = Limits {
+        devices: Some(vec![device_rule(
+            true,
+            cgroup::DeviceKind::Char,
+            1,
+            3,
+            "rwm",
+        )]),
+        ..Limits::default()
+    };
+    let path =
+        CgroupPath::parse(&format!("/cleave-test-nodev-{}", std::process::id())).map_err(e2s)?;
+    match CgroupSet::create_at_in(&unified, &path, &limits, None) {
+        Err(Error::CgroupRequest(CgroupProblem::DevicesWithoutV1)) => {}
+        other => return Err(format!("devices on cgroup2 alone: {other:?}")),
+    }
+    ensure!(
+        !root.join(path.as_path()).exists(),
+        "a directory was left behind"
+    );
+    pass()
+}
+
+/// A memory+swap total lands in v1 memory.memsw.limit_in_bytes (or cgroup2 memory.swap.max
+/// as the swap beyond memory), and growing then shrinking both through set_limits works in
+/// either order the kernel needs.
+fn memory_swap_total() -> TestResult {
+    if !is_root() {
+        return skip("needs root to create cgroups");
+    }
+    let first = Limits {
+        memory: Some(32 << 20),
+        memory_swap: Some(cgroup::Swap::Total(64 << 20)),
+        ..Limits::default()
+    };
+    ensure!(
+        matches!(
+            Limits {
+                memory_swap: Some(cgroup::Swap::Total(16 << 20)),
+                ..first.clone()
+            }
+            .problem(),
+            Some(LimitProblem::SwapBelowMemory { .. })
+        ),
+        "a total below memory accepted"
+    );
+    let set = CgroupSet::create("test-swap", &first, None).map_err(e2s)?;
+    let dir = set.paths().into_iter().find(|p| {
+        p.join("memory.memsw.limit_in_bytes").exists() || p.join("memory.swap.max").exists()
+    });
+    let read = |d: &PathBuf| -> (String, String) {
+        let r = |f: &str| {
+            std::fs::read_to_string(d.join(f))
+                .unwrap_or_default()
+                .trim()
+                .to_string()
+        };
+        if d.join("memory.memsw.limit_in_bytes").exists() {
+            (r("memory.limit_in_bytes"), r("memory.memsw.limit_in_bytes"))
+        } else {
+            (r("memory.max"), r("memory.swap.max"))
+        }
+    };
+    let result = (|| -> Result<(), String> {
+        let Some(d) = dir else {
+            return Ok(()); // no swap accounting: nothing to check beyond acceptance
+        };
+        let v1 = d.join("memory.memsw.limit_in_bytes").exists();
+        let want = |m: u64, t: u64| {
+            if v1 {
+                (m.to_string(), t.to_string())
+            } else {
+                (m.to_string(), (t - m).to_string())
+            }
+        };
+        ensure_eq!(read(&d), want(32 << 20, 64 << 20));
+        // Growing past the old total: the total must go first.
+        let grow = Limits {
+            memory: Some(128 << 20),
+            memory_swap: Some(cgroup::Swap::Total(256 << 20)),
+            ..Limits::default()
+        };
+        set.set_limits(&grow).map_err(e2s)?;
+        ensure_eq!(read(&d), want(128 << 20, 256 << 20));
+        // Shrinking below the old limit: the limit must go first.
+        let shrink = Limits {
+            memory: Some(16 << 20),
+            memory_swap: Some(cgroup::Swap::Total(16 << 20)),
+            ..Limits::default()
+        };
+        set.set_limits(&shrink).map_err(e2s)?;
+        ensure_eq!(read(&d), want(16 << 20, 16 << 20));
+        Ok(())
+    })();
+    set.remove().map_err(e2s)?;
     result?;
     pass()
 }

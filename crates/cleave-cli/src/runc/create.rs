@@ -168,6 +168,9 @@ fn make_cgroup(
             record.cgroup_dirs = set.paths();
             Ok(Some(set))
         }
+        Err(cleave::Error::CgroupRequest(p @ cleave::error::CgroupProblem::DevicesWithoutV1)) => {
+            Err(Fail::bad(format!("linux.resources.devices: {p}")))
+        }
         Err(e) if ctx.rootless && limits.is_empty() => {
             log::debug(&format!("no cgroup for a rootless container: {e}"));
             Ok(None)

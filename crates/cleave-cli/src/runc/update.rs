@@ -25,6 +25,7 @@ pub fn run(ctx: &Ctx, a: UpdateArgs) -> Res<i32> {
             .map_err(|e| Fail::bad(format!("--resources {src}: not linux.resources JSON: {e}")))?;
         if let Some(m) = r.memory() {
             limits.memory = m.limit().filter(|&l| l > 0).map(|l| l as u64);
+            limits.memory_swap = swap(m.swap())?;
         }
         if let Some(c) = r.cpu() {
             period = c.period().unwrap_or(period);
@@ -42,8 +43,14 @@ pub fn run(ctx: &Ctx, a: UpdateArgs) -> Res<i32> {
         limits.memory =
             Some(cgroup::parse_size(m).map_err(|e| Fail::bad(format!("--memory {m}: {e}")))?);
     }
-    if a.memory_swap.is_some() {
-        super::log::debug("--memory-swap: cleave allows no swap beyond the memory limit");
+    if let Some(s) = &a.memory_swap {
+        limits.memory_swap = if s.trim() == "-1" {
+            Some(cgroup::Swap::Unlimited)
+        } else {
+            Some(cgroup::Swap::Total(
+                cgroup::parse_size(s).map_err(|e| Fail::bad(format!("--memory-swap {s}: {e}")))?,
+            ))
+        };
     }
     if let Some(p) = a.pids_limit {
         limits.pids = (p > 0).then_some(p as u64);
@@ -79,10 +86,22 @@ pub fn run(ctx: &Ctx, a: UpdateArgs) -> Res<i32> {
     Ok(0)
 }
 
+/// linux.resources.memory.swap: -1 unlimited, else a memory+swap total in bytes.
+fn swap(v: Option<i64>) -> Res<Option<cgroup::Swap>> {
+    match v {
+        None => Ok(None),
+        Some(-1) => Ok(Some(cgroup::Swap::Unlimited)),
+        Some(t) if t >= 0 => Ok(Some(cgroup::Swap::Total(t as u64))),
+        Some(t) => Err(Fail::bad(format!(
+            "--resources: memory.swap {t}: give a memory+swap total in bytes, or -1 for unlimited"
+        ))),
+    }
+}
+
 /// The controllers `limits` need, as the kernel names them.
 fn controllers(limits: &Limits) -> Vec<&'static str> {
     let mut v = Vec::new();
-    if limits.memory.is_some() {
+    if limits.memory.is_some() || limits.memory_swap.is_some() {
         v.push("memory");
     }
     if limits.cpus.is_some() || limits.cpu_weight.is_some() {

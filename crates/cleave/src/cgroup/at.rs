@@ -91,6 +91,9 @@ impl CgroupSet {
         parent: Option<&Path>,
     ) -> Result<CgroupSet> {
         limits.validate()?;
+        if limits.devices.is_some() && !matches!(layout.home("devices"), Some(Home::V1(_))) {
+            return Err(CgroupProblem::DevicesWithoutV1.into());
+        }
         let rel = path.as_path();
         let mut v2_needed = Vec::new();
         let mut v1_mounts: Vec<(&Path, Vec<String>)> = Vec::new();
@@ -257,6 +260,7 @@ impl CgroupSet {
             cpus,
             cpu_weight,
             pids,
+            ..Limits::default()
         })
     }
 

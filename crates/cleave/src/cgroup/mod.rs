@@ -71,6 +71,135 @@ pub struct Limits {
     pub cpu_weight: Option<u64>,
     /// Maximum number of tasks (`pids.max`), at least 1.
     pub pids: Option<u64>,
+    /// Memory and swap together (v1 `memory.memsw.limit_in_bytes`; cgroup2
+    /// `memory.swap.max` = total - memory), at least `memory`. `None` keeps the rule above:
+    /// no swap beyond `memory`. Where the kernel does not account swap (no such file),
+    /// nothing is written: it cannot enforce what it does not count.
+    pub memory_swap: Option<Swap>,
+    /// Device access rules, applied in order after denying every device (v1 `devices.deny`
+    /// `a`, then each rule to `devices.allow` or `devices.deny`). Needs the v1 devices
+    /// controller: on a host without it the set is refused
+    /// ([`crate::error::CgroupProblem::DevicesWithoutV1`]), never left unenforced.
+    pub devices: Option<Vec<DeviceRule>>,
+}
+
+/// A memory+swap total.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Swap {
+    /// No limit on swap (v1 `-1`, cgroup2 `max`).
+    Unlimited,
+    /// Memory and swap together, in bytes.
+    Total(u64),
+}
+
+/// Which devices a [`DeviceRule`] is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceKind {
+    /// Every device, character and block (`a`).
+    All,
+    /// Character devices (`c`).
+    Char,
+    /// Block devices (`b`).
+    Block,
+}
+
+/// What a [`DeviceRule`] allows or denies: read, write, mknod (at least one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeviceAccess {
+    /// Open for reading (`r`).
+    pub read: bool,
+    /// Open for writing (`w`).
+    pub write: bool,
+    /// Create the node with mknod (`m`).
+    pub mknod: bool,
+}
+
+impl DeviceAccess {
+    /// Read, write and mknod.
+    pub const ALL: DeviceAccess = DeviceAccess {
+        read: true,
+        write: true,
+        mknod: true,
+    };
+
+    /// Reads `rwm` or any non-empty subset; an empty string means all three (as the runtime
+    /// specification's `access` does when left out).
+    pub fn parse(s: &str) -> std::result::Result<DeviceAccess, LimitProblem> {
+        if s.is_empty() {
+            return Ok(DeviceAccess::ALL);
+        }
+        let mut a = DeviceAccess {
+            read: false,
+            write: false,
+            mknod: false,
+        };
+        for c in s.chars() {
+            match c {
+                'r' => a.read = true,
+                'w' => a.write = true,
+                'm' => a.mknod = true,
+                _ => return Err(LimitProblem::DeviceAccess(s.to_string())),
+            }
+        }
+        Ok(a)
+    }
+}
+
+impl std::fmt::Display for DeviceAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (on, c) in [(self.read, 'r'), (self.write, 'w'), (self.mknod, 'm')] {
+            if on {
+                write!(f, "{c}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One device access rule: allow or deny `access` to the devices of `kind` with this major
+/// and minor number (`None`: any).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeviceRule {
+    /// Allow (else deny).
+    pub allow: bool,
+    /// Character, block or all devices.
+    pub kind: DeviceKind,
+    /// The major number; `None` for any.
+    pub major: Option<u32>,
+    /// The minor number; `None` for any.
+    pub minor: Option<u32>,
+    /// What is allowed or denied.
+    pub access: DeviceAccess,
+}
+
+impl DeviceRule {
+    /// The rule as v1 `devices.allow`/`devices.deny` lines: `c 1:3 rwm`, `b *:* m`, `a`.
+    /// The kernel reads a line starting `a` as every device with every access whatever
+    /// follows, so a rule for all kinds with a number or less than rwm becomes two lines,
+    /// one for character and one for block devices.
+    pub fn v1_lines(&self) -> Vec<String> {
+        let num = |n: Option<u32>| n.map_or("*".to_string(), |n| n.to_string());
+        let line = |k: char| {
+            format!(
+                "{k} {}:{} {}",
+                num(self.major),
+                num(self.minor),
+                self.access
+            )
+        };
+        match self.kind {
+            DeviceKind::All
+                if self.major.is_none()
+                    && self.minor.is_none()
+                    && self.access == DeviceAccess::ALL =>
+            {
+                vec!["a".into()]
+            }
+            DeviceKind::All => vec![line('c'), line('b')],
+            DeviceKind::Char => vec![line('c')],
+            DeviceKind::Block => vec![line('b')],
+        }
+    }
 }
 
 impl Limits {
@@ -80,12 +209,14 @@ impl Limits {
             && self.cpus.is_none()
             && self.cpu_weight.is_none()
             && self.pids.is_none()
+            && self.memory_swap.is_none()
+            && self.devices.is_none()
     }
 
     /// The controllers these limits need, in a fixed order.
     pub(crate) fn controllers(&self) -> Vec<&'static str> {
         let mut v = Vec::new();
-        if self.memory.is_some() {
+        if self.memory.is_some() || self.memory_swap.is_some() {
             v.push("memory");
         }
         if self.cpus.is_some() || self.cpu_weight.is_some() {
@@ -93,6 +224,9 @@ impl Limits {
         }
         if self.pids.is_some() {
             v.push("pids");
+        }
+        if self.devices.is_some() {
+            v.push("devices");
         }
         v
     }
@@ -115,6 +249,11 @@ impl Limits {
         }
         if self.pids == Some(0) {
             return Some(LimitProblem::NoPids);
+        }
+        if let (Some(Swap::Total(total)), Some(memory)) = (self.memory_swap, self.memory) {
+            if total < memory {
+                return Some(LimitProblem::SwapBelowMemory { total, memory });
+            }
         }
         None
     }

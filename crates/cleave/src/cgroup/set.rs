@@ -1,7 +1,7 @@
 //! [`CgroupSet`]: the cgroup directories of one sandbox, across hierarchies.
 use super::layout::{Home, Layout};
 use super::sweep::{leaf_name, sweep, Owner};
-use super::{cpu_quota_us, weight_to_shares, Limits, CPU_PERIOD_US};
+use super::{cpu_quota_us, weight_to_shares, Limits, Swap, CPU_PERIOD_US};
 use crate::error::{CgroupProblem, Error, Result};
 use crate::raw;
 use std::io::{self, Write};
@@ -205,6 +205,44 @@ pub(super) fn enable(dir: &Path, controllers: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// Writes a v1 memory limit and memory+swap total. The kernel keeps memory+swap at least
+/// memory at every step, so the order depends on the change: the limit first when it fits
+/// under the current memory+swap, else memory+swap first. Without a total, memory+swap
+/// follows the limit (no swap beyond it). Without swap accounting (no memsw file) only the
+/// limit is written.
+fn write_memory_v1(dir: &Path, memory: Option<u64>, swap: Option<Swap>) -> Result<()> {
+    let limit_file = dir.join("memory.limit_in_bytes");
+    let memsw = dir.join("memory.memsw.limit_in_bytes");
+    let total = match swap {
+        Some(Swap::Unlimited) => Some("-1".to_string()),
+        Some(Swap::Total(t)) => Some(t.to_string()),
+        None => memory.map(|m| m.to_string()),
+    };
+    let total = total.filter(|_| memsw.exists());
+    let Some(bytes) = memory else {
+        if let Some(t) = total {
+            write_file(&memsw, &t)?;
+        }
+        return Ok(());
+    };
+    let current = read_file(&memsw)
+        .ok()
+        .and_then(|t| t.trim().parse::<u64>().ok())
+        .unwrap_or(u64::MAX);
+    if bytes <= current {
+        write_file(&limit_file, &bytes.to_string())?;
+        if let Some(t) = total {
+            write_file(&memsw, &t)?;
+        }
+    } else {
+        if let Some(t) = total {
+            write_file(&memsw, &t)?;
+        }
+        write_file(&limit_file, &bytes.to_string())?;
+    }
+    Ok(())
+}
+
 /// Undoes a half-built set: removes the directories created so far, newest first.
 pub(super) struct Rollback(pub(super) Vec<PathBuf>);
 
@@ -248,6 +286,9 @@ impl CgroupSet {
             return Err(CgroupProblem::BadName(name.to_string()).into());
         }
         limits.validate()?;
+        if limits.devices.is_some() && !matches!(layout.home("devices"), Some(Home::V1(_))) {
+            return Err(CgroupProblem::DevicesWithoutV1.into());
+        }
         let owner = Owner::current();
         let leaf = leaf_name(name, owner, COUNTER.fetch_add(1, Ordering::Relaxed));
         let needed = limits.controllers();
@@ -376,20 +417,25 @@ impl CgroupSet {
                 errno(libc::ENOENT),
             )
         };
-        if let Some(bytes) = limits.memory {
+        if limits.memory.is_some() || limits.memory_swap.is_some() {
             let d = self.dir_for("memory").ok_or_else(|| missing("memory"))?;
             if d.is_v1() {
-                write_file(&d.path.join("memory.limit_in_bytes"), &bytes.to_string())?;
-                // After limit_in_bytes: memory+swap may never be below memory alone.
-                let memsw = d.path.join("memory.memsw.limit_in_bytes");
-                if memsw.exists() {
-                    write_file(&memsw, &bytes.to_string())?;
-                }
+                write_memory_v1(&d.path, limits.memory, limits.memory_swap)?;
             } else {
-                write_file(&d.path.join("memory.max"), &bytes.to_string())?;
+                if let Some(bytes) = limits.memory {
+                    write_file(&d.path.join("memory.max"), &bytes.to_string())?;
+                }
                 let swap = d.path.join("memory.swap.max");
-                if swap.exists() {
-                    write_file(&swap, "0")?;
+                // memory.swap.max is swap alone, beyond memory.max.
+                let value = match (limits.memory_swap, limits.memory) {
+                    (Some(Swap::Unlimited), _) => Some("max".to_string()),
+                    (Some(Swap::Total(t)), Some(m)) => Some(t.saturating_sub(m).to_string()),
+                    (Some(Swap::Total(t)), None) => Some(t.to_string()),
+                    (None, Some(_)) => Some("0".to_string()),
+                    (None, None) => None,
+                };
+                if let (Some(v), true) = (value, swap.exists()) {
+                    write_file(&swap, &v)?;
                 }
             }
         }
@@ -430,6 +476,25 @@ impl CgroupSet {
         if let Some(pids) = limits.pids {
             let d = self.dir_for("pids").ok_or_else(|| missing("pids"))?;
             write_file(&d.path.join("pids.max"), &pids.to_string())?;
+        }
+        if let Some(rules) = &limits.devices {
+            let d = self
+                .v1
+                .iter()
+                .find(|d| d.has("devices"))
+                .ok_or(CgroupProblem::DevicesWithoutV1)?;
+            // Everything denied first, then the rules in order: the last that matches wins.
+            write_file(&d.path.join("devices.deny"), "a")?;
+            for rule in rules {
+                let file = if rule.allow {
+                    "devices.allow"
+                } else {
+                    "devices.deny"
+                };
+                for line in rule.v1_lines() {
+                    write_file(&d.path.join(file), &line)?;
+                }
+            }
         }
         Ok(())
     }

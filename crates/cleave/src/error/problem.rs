@@ -153,6 +153,19 @@ pub enum LimitProblem {
     /// A CPU fraction that is not a number.
     #[error("invalid CPU fraction {0:?}: expected a number of CPUs such as 0.5 or 2")]
     CpuFraction(String),
+    /// A memory+swap total below the memory limit it includes.
+    #[error("a memory+swap total of {total} bytes is below the memory limit of {memory} bytes it includes: give at least the memory limit (equal means no swap), or unlimited")]
+    SwapBelowMemory {
+        /// The memory+swap total, in bytes.
+        total: u64,
+        /// The memory limit, in bytes.
+        memory: u64,
+    },
+    /// A device rule whose access names no access (or something other than r, w, m).
+    #[error(
+        "invalid device access {0:?}: give one or more of r (read), w (write), m (mknod), e.g. rwm"
+    )]
+    DeviceAccess(String),
 }
 
 impl LimitProblem {
@@ -180,6 +193,11 @@ pub enum CgroupProblem {
     /// The parent is not a cgroup2 directory.
     #[error("cgroup parent {} is not a cgroup2 directory (it has no cgroup.controllers)", .0.display())]
     ParentNotCgroup2(PathBuf),
+    /// Device rules were given, and this host has no cgroup v1 `devices` controller: on a
+    /// pure cgroup2 host the kernel enforces device access only through an eBPF program,
+    /// which cleave does not load yet.
+    #[error("device access rules need the cgroup v1 devices controller, which this host does not mount (on cgroup2 they need an eBPF device filter, which cleave does not load yet): drop the rules, or run on a host with the v1 devices hierarchy")]
+    DevicesWithoutV1,
 }
 
 /// An unknown capability name.

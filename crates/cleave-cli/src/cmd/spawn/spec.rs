@@ -291,6 +291,7 @@ pub(super) fn spec_from(
         cpus: s.cpus,
         cpu_weight: s.cpu_weight,
         pids: s.pids,
+        ..Limits::default()
     };
     spec.cgroup_parent = s.cgroup_parent.clone();
 
