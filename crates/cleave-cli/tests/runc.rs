@@ -687,3 +687,61 @@ fn conmon_and_shim_argv_forms() {
         text(&bad.stderr)
     );
 }
+
+/// linux.sysctl lands in the container's own namespaces (the host's value is untouched), a
+/// host-wide key is refused by its JSON path, and linux.resources.devices is the kernel's:
+/// root in the container, with CAP_MKNOD, cannot make or open a disk node, while /dev/null
+/// still works.
+#[test]
+fn sysctl_and_device_rules_seen_from_inside() {
+    if !root_or_skip() {
+        return;
+    }
+    let host = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start").unwrap();
+    let b = Bundle::new(
+        "sysctl",
+        &[
+            "sh",
+            "-c",
+            "cat /proc/sys/net/ipv4/ip_unprivileged_port_start; \
+             mknod /dev/disk b 7 0 2>/dev/null && echo mknod-ok || echo mknod-refused; \
+             echo x > /dev/null && echo null-ok",
+        ],
+    );
+    b.edit(|c| {
+        c["linux"]["sysctl"] = json!({"net.ipv4.ip_unprivileged_port_start": "77"});
+        c["linux"]["resources"]["devices"] = json!([{"allow": false, "access": "rwm"}]);
+        // CAP_MKNOD in every set: only the device rules stand in the way.
+        for set in [
+            "bounding",
+            "effective",
+            "permitted",
+            "inheritable",
+            "ambient",
+        ] {
+            c["process"]["capabilities"][set] = json!(["CAP_MKNOD"]);
+        }
+    });
+    let out = b.cleave(&["run", "--bundle", &b.path(""), &b.id("s1")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let want = if std::path::Path::new("/sys/fs/cgroup/devices/devices.allow").exists() {
+        "77\nmknod-refused\nnull-ok\n"
+    } else {
+        "77\nmknod-ok\nnull-ok\n"
+    };
+    assert_eq!(text(&out.stdout), want);
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start").unwrap(),
+        host
+    );
+    b.edit(|c| {
+        c["linux"]["sysctl"] = json!({"kernel.panic": "1"});
+    });
+    let out = b.cleave(&["run", "--bundle", &b.path(""), &b.id("s2")]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        text(&out.stderr).contains("linux.sysctl.kernel.panic: not a namespaced sysctl"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -729,10 +729,11 @@ fn lower_resources(r: &LinuxResources, out: &mut Out) -> Result<(), OciError> {
         pend(out, "memory.kernel", m.kernel().is_some());
         pend(out, "memory.kernelTCP", m.kernel_tcp().is_some());
         pend(out, "memory.swappiness", m.swappiness().is_some());
+        // false is the kernel's default: nothing to apply.
         pend(
             out,
             "memory.disableOOMKiller",
-            m.disable_oom_killer().is_some(),
+            m.disable_oom_killer() == Some(true),
         );
         pend(out, "memory.useHierarchy", m.use_hierarchy().is_some());
         pend(
@@ -789,7 +790,21 @@ fn lower_resources(r: &LinuxResources, out: &mut Out) -> Result<(), OciError> {
         rules.extend(out.nodes.iter().copied());
         out.spec.limits.devices = Some(rules);
     }
-    pend(out, "blockIO", r.block_io().is_some());
+    // An empty blockIO, or weights of 0 (docker sends `{"weight": 0}`), asks for nothing.
+    let some = |v: &Option<Vec<_>>| v.as_ref().is_some_and(|v| !v.is_empty());
+    pend(
+        out,
+        "blockIO",
+        r.block_io().as_ref().is_some_and(|b| {
+            b.weight().is_some_and(|w| w != 0)
+                || b.leaf_weight().is_some_and(|w| w != 0)
+                || b.weight_device().as_ref().is_some_and(|v| !v.is_empty())
+                || some(b.throttle_read_bps_device())
+                || some(b.throttle_write_bps_device())
+                || some(b.throttle_read_iops_device())
+                || some(b.throttle_write_iops_device())
+        }),
+    );
     pend(
         out,
         "hugepageLimits",

@@ -969,3 +969,30 @@ fn library_errors_come_back_as_json_paths() {
     );
     let _ = Namespace::Net;
 }
+
+/// What docker sends by default asks for nothing: `blockIO: {"weight": 0}` and
+/// `disableOOMKiller: false` are not pending; a real weight and `true` are.
+#[test]
+fn docker_defaults_ask_for_nothing() {
+    let v = with(
+        runc_like(),
+        "/linux/resources",
+        json!({"blockIO": {"weight": 0}, "memory": {"disableOOMKiller": false}}),
+    );
+    let l = lower_value(&v).unwrap();
+    assert!(l.pending.is_empty(), "{:?}", l.pending);
+    let v = with(
+        runc_like(),
+        "/linux/resources",
+        json!({"blockIO": {"weight": 10}, "memory": {"disableOOMKiller": true}}),
+    );
+    let l = lower_value(&v).unwrap();
+    let pending: Vec<&str> = l.pending.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(
+        pending,
+        [
+            "linux.resources.memory.disableOOMKiller",
+            "linux.resources.blockIO"
+        ]
+    );
+}

@@ -18,6 +18,7 @@ const APPLIED_HERE: &[&str] = &[
     "process.user.umask",
     "process.user.additionalGids",
     "process.oomScoreAdj",
+    "linux.sysctl",
 ];
 
 /// A container created by this process.
@@ -313,6 +314,9 @@ fn finish(
             ));
         }
     }
+    if let Err(f) = sysctl(pid, &lowered.carried.sysctl) {
+        return Err(fail_after(&mut running, f));
+    }
     if let Err(e) = lock.save(record) {
         return Err(fail_after(&mut running, e.into()));
     }
@@ -329,4 +333,100 @@ fn finish(
         return Err(fail_after(&mut running, f));
     }
     Ok(running)
+}
+
+/// The namespace a sysctl belongs to, by its key: net.* to the network namespace, the SysV
+/// IPC and POSIX message-queue ones to the IPC namespace, the host and domain names to the
+/// UTS namespace. Anything else is the host's own and is refused.
+fn sysctl_namespace(key: &str) -> Option<&'static str> {
+    const IPC: &[&str] = &[
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    if key.starts_with("net.") {
+        Some("net")
+    } else if IPC.contains(&key) || key.starts_with("fs.mqueue.") {
+        Some("ipc")
+    } else if key == "kernel.hostname" || key == "kernel.domainname" {
+        Some("uts")
+    } else {
+        None
+    }
+}
+
+/// `linux.sysctl`: each value written, from a thread that joined the init's network, IPC
+/// and UTS namespaces (those are per thread), to /proc/sys. A key whose namespace the
+/// container shares with this process would change the host, and is refused, as is a key
+/// that is not a plain dotted name.
+fn sysctl(pid: i32, values: &std::collections::BTreeMap<String, String>) -> Res<()> {
+    if values.is_empty() {
+        return Ok(());
+    }
+    let ino = |p: String| std::fs::metadata(p).map(|m| std::os::unix::fs::MetadataExt::ino(&m));
+    let mut writes = Vec::new();
+    for (key, value) in values {
+        let bad = |why: &str| Fail::bad(format!("linux.sysctl.{key}: {why}"));
+        if key
+            .split('.')
+            .any(|p| p.is_empty() || p == ".." || p.contains('/'))
+        {
+            return Err(bad(
+                "not a sysctl name: write dotted names such as net.ipv4.ip_forward",
+            ));
+        }
+        let Some(ns) = sysctl_namespace(key) else {
+            return Err(bad(
+                "not a namespaced sysctl: setting it would change the host for every process",
+            ));
+        };
+        let own = ino(format!("/proc/self/ns/{ns}"))
+            .map_err(|e| Fail::failed(format!("linux.sysctl: {e}")))?;
+        let theirs = ino(format!("/proc/{pid}/ns/{ns}"))
+            .map_err(|e| Fail::failed(format!("linux.sysctl: {e}")))?;
+        if own == theirs {
+            return Err(bad(&format!(
+                "needs a new {ns} namespace in linux.namespaces: the container shares the host's"
+            )));
+        }
+        writes.push((
+            format!("/proc/sys/{}", key.replace('.', "/")),
+            value.clone(),
+            key.clone(),
+        ));
+    }
+    let files: Vec<std::fs::File> = ["net", "ipc", "uts"]
+        .iter()
+        .map(|ns| std::fs::File::open(format!("/proc/{pid}/ns/{ns}")))
+        .collect::<std::io::Result<_>>()
+        .map_err(|e| {
+            Fail::failed(format!(
+                "linux.sysctl: open the container's namespaces: {e}"
+            ))
+        })?;
+    std::thread::spawn(move || -> Result<(), String> {
+        for f in &files {
+            // SAFETY: setns with an open namespace fd; this thread only.
+            #[allow(unsafe_code)]
+            if unsafe { libc::setns(f.as_raw_fd(), 0) } != 0 {
+                return Err(format!(
+                    "linux.sysctl: join the container's namespaces: {}",
+                    std::io::Error::last_os_error()
+                ));
+            }
+        }
+        for (path, value, key) in writes {
+            std::fs::write(&path, &value)
+                .map_err(|e| format!("linux.sysctl.{key} = {value:?}: {e}"))?;
+        }
+        Ok(())
+    })
+    .join()
+    .map_err(|_| Fail::failed("linux.sysctl: the writing thread panicked"))?
+    .map_err(Fail::failed)
 }
