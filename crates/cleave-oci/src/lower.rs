@@ -56,7 +56,8 @@ impl Out {
 /// noNewPrivileges), `hostname`, `domainname`, `linux.namespaces` (new, or joined by
 /// path), `linux.uidMappings`/`gidMappings`, `linux.timeOffsets`, `linux.maskedPaths`,
 /// `linux.readonlyPaths`, `linux.rootfsPropagation`, and of `linux.resources` the memory
-/// limit, CPU quota/period and shares, and pids limit. A new PID namespace runs the process
+/// limit and memory+swap total, CPU quota/period and shares, pids limit and device rules
+/// (followed by allow rules for every node the container gets). A new PID namespace runs the process
 /// as its PID 1, as the runtime-spec has it.
 ///
 /// Carried in [`Carried`] for the runtime: hooks, annotations, terminal, consoleSize, and

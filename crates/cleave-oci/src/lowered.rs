@@ -101,8 +101,8 @@ pub struct Carried {
     pub sysctl: BTreeMap<String, String>,
     /// `linux.cgroupsPath`.
     pub cgroups_path: Option<PathBuf>,
-    /// `linux.resources`, whole (memory limit, CPU quota and pids limit are lowered into
-    /// the spec's limits as well).
+    /// `linux.resources`, whole (memory limit and swap total, CPU quota and shares, pids
+    /// limit and device rules are lowered into the spec's limits as well).
     pub resources: Option<LinuxResources>,
     /// `linux.seccomp`: not applied yet; cleave refuses to run it unapplied (it is pending).
     pub seccomp: Option<LinuxSeccomp>,
