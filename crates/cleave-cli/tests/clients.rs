@@ -383,14 +383,14 @@ fn docker_run_rm_prints_and_passes_exit_codes() {
 }
 
 #[test]
-fn docker_exec_pause_stop_rm() {
+fn docker_exec_update_pause_stop_rm() {
     let _one = serial();
     let start = Instant::now();
     let (d, daemon) = Docker::new("d-exec");
     let out = d.s.mkdir("out");
     let vol = format!("{}:/out", out.display());
     let id = d
-        .run_sh(&["-d", "-v", &vol], COUNTER)
+        .run_sh(&["-d", "-v", &vol, "--memory", "64m"], COUNTER)
         .ok()
         .stdout
         .trim()
@@ -409,6 +409,13 @@ fn docker_exec_pause_stop_rm() {
         "exec's exit code must pass through: {}",
         r.show()
     );
+    // The shim sends `update --resources -` with the resources as JSON on stdin.
+    let r = d.run(&["exec", &id, "sh", "-c", LIMIT]).ok();
+    assert_eq!(r.stdout.trim(), "67108864", "{}", r.show());
+    let update = ["update", "--memory", "128m", "--memory-swap", "256m", &id];
+    d.run(&update).ok();
+    let r = d.run(&["exec", &id, "sh", "-c", LIMIT]).ok();
+    assert_eq!(r.stdout.trim(), "134217728", "{}", r.show());
     d.run(&["pause", &id]).ok();
     assert_eq!(d.inspect(&id, "{{.State.Status}}"), "paused");
     let frozen = count(&out);
@@ -431,7 +438,7 @@ fn docker_exec_pause_stop_rm() {
         ],
     );
     daemon.stop();
-    done("docker -d, exec, pause, stop, rm", start);
+    done("docker -d, exec, update, pause, stop, rm", start);
 }
 
 // ------------------------------------------------------------------------------- containerd

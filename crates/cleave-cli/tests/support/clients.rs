@@ -113,10 +113,19 @@ impl Scratch {
                case $a in *[[:space:]]*|'') a=\"'$a'\";; esac\n  \
                line=\"$line${{line:+ }}$a\"\n\
              done\n\
-             printf '%s\\n' \"$line\" >> '{}'\n\
-             exec '{}' \"$@\"\n",
-            log.display(),
-            runtime().display()
+             printf '%s\\n' \"$line\" >> '{log}'\n\
+             # `update --resources -` reads JSON on stdin: keep a copy of it (stdin.log).\n\
+             case \" $* \" in *\" --resources - \"*|*\" --resources=- \"*)\n  \
+               f='{stdin}'.$$; cat > \"$f\"; cat \"$f\" >> '{stdin}'; echo >> '{stdin}'\n  \
+               exec '{rt}' \"$@\" < \"$f\";;\n\
+             esac\n\
+             # podman's `update --resources=FILE`: keep a copy of the file.\n\
+             for a in \"$@\"; do case $a in --resources=/*)\n  \
+               cat \"${{a#--resources=}}\" >> '{stdin}'; echo >> '{stdin}';; esac; done\n\
+             exec '{rt}' \"$@\"\n",
+            log = log.display(),
+            stdin = self.path("stdin.log").display(),
+            rt = runtime().display()
         );
         fs::write(&p, script).unwrap();
         fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
@@ -529,6 +538,9 @@ impl Daemon {
         eprintln!("--- argv sent to the runtime ({}):", self.name);
         for l in log.lines() {
             eprintln!("  {}", shorten(&self.scratch, l));
+        }
+        if let Ok(stdin) = fs::read_to_string(self.scratch.join("stdin.log")) {
+            eprintln!("--- resources JSON given to `update`:\n{stdin}");
         }
     }
 }
