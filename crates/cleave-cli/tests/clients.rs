@@ -200,6 +200,25 @@ fn podman_run_rm_prints_and_passes_exit_codes() {
     done("podman run --rm", start);
 }
 
+/// A program that does not exist is the runtime's error at `create`; podman reads it from the
+/// runtime's JSON log (`--log`) and answers 127, as a shell would.
+#[test]
+fn podman_missing_program_exits_127() {
+    let _one = serial();
+    let start = Instant::now();
+    let (p, guard) = Podman::new("p-127");
+    let mut c = p.cmd();
+    c.arg("run").args(PODMAN_RUN).arg("--rm");
+    c.args(["--cgroup-parent", &p.s.cgroup_parent()]);
+    c.arg("--rootfs").arg(&p.rootfs).arg("/no/such/program");
+    let r = run(&p.s, &mut c);
+    assert_eq!(r.code, Some(127), "{}", r.show());
+    p.assert_no_containers();
+    assert_verbs(&p.s, &["create"]);
+    guard.stop();
+    done("podman run of a missing program", start);
+}
+
 #[test]
 fn podman_detached_exec_stop_rm() {
     let _one = serial();
