@@ -13,6 +13,13 @@
 //! the test then asserts that no process and no mount of it is left. The three clients run
 //! one at a time. Needs root and `apt-get install podman docker.io containerd` (scripts/test.sh
 //! installs them).
+//!
+//! How each client is pointed at the runtime here (what the README will show for cleave):
+//! - podman: `--runtime PATH`, and in containers.conf
+//!   `[engine] runtime_supports_json = ["cleave"]` with `[engine.runtimes] cleave = ["PATH"]`
+//!   (without the first, conmon does not pass `--log-format=json --log FILE`);
+//! - dockerd: `--add-runtime cleave=PATH`, then `docker run --runtime cleave`;
+//! - containerd: `ctr run --runc-binary PATH` (the runc v2 shim calls PATH with runc's argv).
 
 #[path = "support/clients.rs"]
 mod clients;
