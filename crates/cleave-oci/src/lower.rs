@@ -588,11 +588,15 @@ fn lower_linux(l: &Linux, out: &mut Out) -> Result<(), OciError> {
         out.pending("linux.sysctl", "Carried::sysctl");
     }
     if let Some(s) = l.seccomp() {
+        let compiled = crate::seccomp::compile(s)?;
+        out.spec.security.seccomp_filters = compiled.filters;
+        if compiled.foreign_arches {
+            out.notes.push(Note {
+                path: "linux.seccomp.architectures".into(),
+                what: "only the native ABI is filtered: a 32-bit compat system call kills the process and an x32 one fails with ENOSYS",
+            });
+        }
         out.carried.seccomp = Some(s.clone());
-        out.pending(
-            "linux.seccomp",
-            "Carried::seccomp (cleave does not load it yet)",
-        );
     }
     if let Some(m) = l.mount_label().as_deref().filter(|m| !m.is_empty()) {
         out.carried.mount_label = Some(m.into());
