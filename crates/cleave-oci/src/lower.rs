@@ -590,6 +590,12 @@ fn lower_linux(l: &Linux, out: &mut Out) -> Result<(), OciError> {
     if let Some(s) = l.seccomp() {
         let compiled = crate::seccomp::compile(s)?;
         out.spec.security.seccomp_filters = compiled.filters;
+        for path in compiled.skipped {
+            out.notes.push(Note {
+                path,
+                what: "a system call this architecture does not have: skipped",
+            });
+        }
         if compiled.foreign_arches {
             out.notes.push(Note {
                 path: "linux.seccomp.architectures".into(),

@@ -9,7 +9,9 @@
 //! matches rules of different actions gets the strictest of them (libseccomp's order of
 //! precedence is the kernel's too). Each filter kills a process that calls through another
 //! architecture's ABI (the 32-bit compat one, or x32 numbers), which seccompiler's filters
-//! do not tell apart; a note says so when the profile lists such architectures.
+//! do not tell apart; a note says so when the profile lists such architectures. A name
+//! this architecture has no call of (profiles name the calls of every ABI they list) is
+//! skipped with a note, as runc skips it.
 use crate::error::{OciError, Problem, Unsupported};
 use oci_spec::runtime::{
     Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompFilterFlag, LinuxSeccompOperator,
@@ -40,8 +42,8 @@ pub struct Compiled {
     pub filters: Vec<Vec<u8>>,
     /// Architectures of `architectures` other than the native one (their calls kill).
     pub foreign_arches: bool,
-    /// Syscall names of deny rules this kernel's table does not know (skipped, as
-    /// libseccomp skips them).
+    /// The JSON paths of syscall names this architecture does not have (skipped: a call
+    /// that does not exist is neither allowed nor denied).
     pub skipped: Vec<String>,
 }
 
@@ -240,18 +242,11 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Compiled, OciError> {
         let rule = conditions(s.args().as_deref().unwrap_or(&[]), &path)?;
         for (j, name) in s.names().iter().enumerate() {
             let Ok(nr) = syscalls::Sysno::from_str(name) else {
-                if strictness(&act) > strictness(&default) {
-                    // A deny rule for a call this architecture does not have: nothing
-                    // to deny (libseccomp skips it too).
-                    out.skipped.push(name.clone());
-                    continue;
-                }
-                return Err(unsupported(
-                    format!("{path}.names[{j}]"),
-                    format!(
-                        "the system call {name:?}, unknown on this architecture: a rule that allows it cannot be applied; remove it"
-                    ),
-                ));
+                // A call this architecture does not have (profiles list those of every
+                // ABI they name: chown32, bdflush): nothing to deny, and allowing it
+                // would allow nothing, so the name is skipped, as runc does.
+                out.skipped.push(format!("{path}.names[{j}]"));
+                continue;
             };
             let nr = i64::from(nr.id());
             if act == default {
@@ -410,22 +405,17 @@ mod tests {
     }
 
     #[test]
-    fn an_allow_rule_for_an_unknown_name_is_refused_by_path() {
-        let e = compile(&docker_like()).unwrap_err();
-        assert!(
-            e.to_string()
-                .starts_with("linux.seccomp.syscalls[6].names[0]:"),
-            "{e}"
-        );
+    fn names_of_other_architectures_are_skipped_by_path() {
+        let c = compile(&docker_like()).unwrap();
+        assert!(c
+            .skipped
+            .contains(&"linux.seccomp.syscalls[6].names[1]".to_string()));
+        assert_eq!(verdict(&c, "read", [0; 6]), ALLOW);
     }
 
     #[test]
     fn docker_default_profile_gives_each_call_its_rules_verdict() {
-        let mut p = docker_like();
-        let mut calls = p.syscalls().clone().unwrap();
-        calls.pop();
-        p.set_syscalls(Some(calls));
-        let c = compile(&p).unwrap();
+        let c = compile(&docker_like()).unwrap();
         let none = [0u64; 6];
         for name in ["read", "write", "execve", "mkdir", "capset", "setresuid"] {
             assert_eq!(verdict(&c, name, none), ALLOW, "{name}");
@@ -482,7 +472,7 @@ mod tests {
             ]
         })))
         .unwrap();
-        assert_eq!(c.skipped, ["no_such_call"]);
+        assert_eq!(c.skipped, ["linux.seccomp.syscalls[0].names[2]"]);
         let none = [0u64; 6];
         assert_eq!(verdict(&c, "mkdirat", none), errno(libc::EPERM));
         assert_eq!(verdict(&c, "reboot", none), 0x8000_0000);
