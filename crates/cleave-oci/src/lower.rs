@@ -57,8 +57,9 @@ impl Out {
 /// path), `linux.uidMappings`/`gidMappings`, `linux.timeOffsets`, `linux.maskedPaths`,
 /// `linux.readonlyPaths`, `linux.rootfsPropagation`, and of `linux.resources` the memory
 /// limit and memory+swap total, CPU quota/period and shares, pids limit and device rules
-/// (followed by allow rules for every node the container gets). A new PID namespace runs the process
-/// as its PID 1, as the runtime-spec has it.
+/// (followed by allow rules for every node the container gets), and `linux.seccomp`
+/// (compiled into seccomp filters, see [`crate::seccomp`]). A new PID namespace runs the
+/// process as its PID 1, as the runtime-spec has it.
 ///
 /// Carried in [`Carried`] for the runtime: hooks, annotations, terminal, consoleSize, and
 /// every value the spec cannot hold yet; each of those is also listed in
