@@ -7,8 +7,12 @@
 # The tests need root (namespaces, cgroups, an unprivileged uid to drop to) and, from
 # Debian, what they run besides cleave: setpriv (util-linux) to drop to uid 65534,
 # busybox-static for the test rootfs, newuidmap/newgidmap (uidmap) for ranges from
-# /etc/subuid, iproute2 to look at a network namespace's loopback, and nm (binutils) for
-# the child crate's symbol check. Missing ones are
+# /etc/subuid, iproute2 to look at a network namespace's loopback, nm (binutils) for
+# the child crate's symbol check, and the real clients of the OCI runtime tests
+# (crates/cleave-cli/tests/clients.rs): podman (with conmon), docker.io (dockerd), containerd
+# (ctr and the runc v2 shim), and runc as the reference runtime those tests can be pointed at
+# (CLEAVE_CLIENT_RUNTIME=/usr/sbin/runc). The tests start their own daemons; the services the
+# packages may start are not used. Missing ones are
 # installed with apt-get (say so first; note that busybox-static replaces Debian's busybox).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +31,10 @@ dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
 command -v newuidmap >/dev/null || need+=(uidmap)
 command -v ip >/dev/null || need+=(iproute2)
 command -v nm >/dev/null || need+=(binutils)
+[ -x /usr/bin/podman ] && [ -x /usr/bin/conmon ] || need+=(podman conmon)
+[ -x /usr/sbin/dockerd ] && [ -x /usr/bin/docker ] || need+=(docker.io)
+[ -x /usr/bin/containerd ] && [ -x /usr/bin/ctr ] || need+=(containerd)
+[ -x /usr/sbin/runc ] || need+=(runc)
 if ((${#need[@]})); then
     echo "scripts/test.sh: installing from Debian: ${need[*]} (busybox-static replaces busybox)" >&2
     apt-get update -qq

@@ -745,3 +745,65 @@ fn sysctl_and_device_rules_seen_from_inside() {
         text(&out.stderr)
     );
 }
+
+/// linux.seccomp, seen from inside: a profile that refuses mkdir and mkdirat with EPERM
+/// (and lets everything else through), with no_new_privs (the filters go in last) and
+/// without it (they go in while CAP_SYS_ADMIN is held, before the capabilities and the
+/// uid change, which must then pass them).
+#[test]
+fn seccomp_profile_refuses_mkdir_inside() {
+    if !root_or_skip() {
+        return;
+    }
+    let b = Bundle::new(
+        "seccomp",
+        &[
+            "sh",
+            "-c",
+            "grep -E '^(Seccomp|NoNewPrivs|Uid):' /proc/self/status; \
+             mkdir /tmp/x 2>&1 || echo mkdir-refused; \
+             touch /tmp/y && ls /tmp/y && echo rest-ok",
+        ],
+    );
+    for (i, nnp, uid) in [(1, true, 0), (2, false, 0), (3, false, 1000)] {
+        b.edit(|c| {
+            c["linux"]["seccomp"] = json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64"],
+                "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO",
+                              "errnoRet": 1}]
+            });
+            c["process"]["noNewPrivileges"] = json!(nnp);
+            c["process"]["user"] = json!({"uid": uid, "gid": uid});
+            c["mounts"].as_array_mut().unwrap().truncate(2);
+            c["mounts"].as_array_mut().unwrap().push(json!({
+                "destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
+                "options": ["mode=1777"]
+            }));
+        });
+        let out = b.cleave(&["run", "--bundle", &b.path(""), &b.id(&format!("sc{i}"))]);
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{}{stdout}", text(&out.stderr));
+        assert!(stdout.contains("Seccomp:\t2"), "{stdout}");
+        assert!(
+            stdout.contains(&format!("NoNewPrivs:\t{}", u8::from(nnp))),
+            "{stdout}"
+        );
+        assert!(stdout.contains(&format!("Uid:\t{uid}\t")), "{stdout}");
+        assert!(stdout.contains("Operation not permitted"), "{stdout}");
+        assert!(stdout.contains("mkdir-refused"), "{stdout}");
+        assert!(stdout.ends_with("/tmp/y\nrest-ok\n"), "{stdout}");
+    }
+    // What cleave cannot apply is refused by path, never ignored.
+    b.edit(|c| {
+        c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_NOTIFY"});
+    });
+    let out = b.cleave(&["run", "--bundle", &b.path(""), &b.id("sc4")]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        text(&out.stderr)
+            .contains("linux.seccomp.defaultAction: not supported by cleave: SCMP_ACT_NOTIFY"),
+        "{}",
+        text(&out.stderr)
+    );
+}

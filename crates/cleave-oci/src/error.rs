@@ -110,6 +110,8 @@ pub enum Unsupported {
     OffsetNanoseconds,
     /// Intel RDT (resctrl).
     IntelRdt,
+    /// Something of a seccomp profile (an action, a flag, a listener, a rule).
+    Seccomp(String),
 }
 
 impl fmt::Display for Unsupported {
@@ -130,6 +132,7 @@ impl fmt::Display for Unsupported {
                 f.write_str("nanoseconds in a clock offset: give whole seconds")
             }
             Unsupported::IntelRdt => f.write_str("Intel RDT (resctrl); remove linux.intelRdt"),
+            Unsupported::Seccomp(what) => f.write_str(what),
         }
     }
 }

@@ -11,7 +11,7 @@ pub const OCI_VERSION_MAX: &str = "1.2.1";
 
 /// What cleave supports, as the runtime-spec features structure: every namespace, the
 /// capabilities cleave's table names, the mount options [`crate::lower`] takes, cgroup v1
-/// and v2 (no systemd driver), and neither seccomp, AppArmor, SELinux nor Intel RDT yet.
+/// and v2 (no systemd driver), seccomp (native ABI), and neither AppArmor, SELinux nor Intel RDT yet.
 /// Hooks are listed once the runtime layer runs them.
 pub fn features() -> Features {
     let mut linux = LinuxFeature::default();
@@ -39,7 +39,36 @@ pub fn features() -> Features {
     cgroup.set_rdma(Some(false));
     linux.set_cgroup(Some(cgroup));
     let mut seccomp = Seccomp::default();
-    seccomp.set_enabled(Some(false));
+    seccomp.set_enabled(Some(true));
+    {
+        use oci_spec::runtime::LinuxSeccompAction as A;
+        seccomp.set_actions(Some(vec![
+            A::ScmpActAllow,
+            A::ScmpActErrno,
+            A::ScmpActKill,
+            A::ScmpActKillThread,
+            A::ScmpActKillProcess,
+            A::ScmpActTrap,
+            A::ScmpActTrace,
+            A::ScmpActLog,
+        ]));
+        seccomp.set_operators(Some(
+            [
+                "SCMP_CMP_NE",
+                "SCMP_CMP_LT",
+                "SCMP_CMP_LE",
+                "SCMP_CMP_EQ",
+                "SCMP_CMP_GE",
+                "SCMP_CMP_GT",
+                "SCMP_CMP_MASKED_EQ",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ));
+        seccomp.set_archs(Some(vec![crate::seccomp::NATIVE]));
+        seccomp.set_known_flags(Some(vec!["SECCOMP_FILTER_FLAG_TSYNC".into()]));
+        seccomp.set_supported_flags(Some(vec!["SECCOMP_FILTER_FLAG_TSYNC".into()]));
+    }
     linux.set_seccomp(Some(seccomp));
     let mut apparmor = Apparmor::default();
     apparmor.set_enabled(Some(false));

@@ -26,6 +26,7 @@ mod features;
 mod lower;
 mod lowered;
 mod mounts;
+pub mod seccomp;
 mod state;
 
 pub use error::{OciError, Problem, Unsupported};

@@ -57,8 +57,9 @@ impl Out {
 /// path), `linux.uidMappings`/`gidMappings`, `linux.timeOffsets`, `linux.maskedPaths`,
 /// `linux.readonlyPaths`, `linux.rootfsPropagation`, and of `linux.resources` the memory
 /// limit and memory+swap total, CPU quota/period and shares, pids limit and device rules
-/// (followed by allow rules for every node the container gets). A new PID namespace runs the process
-/// as its PID 1, as the runtime-spec has it.
+/// (followed by allow rules for every node the container gets), and `linux.seccomp`
+/// (compiled into seccomp filters, see [`crate::seccomp`]). A new PID namespace runs the
+/// process as its PID 1, as the runtime-spec has it.
 ///
 /// Carried in [`Carried`] for the runtime: hooks, annotations, terminal, consoleSize, and
 /// every value the spec cannot hold yet; each of those is also listed in
@@ -588,11 +589,21 @@ fn lower_linux(l: &Linux, out: &mut Out) -> Result<(), OciError> {
         out.pending("linux.sysctl", "Carried::sysctl");
     }
     if let Some(s) = l.seccomp() {
+        let compiled = crate::seccomp::compile(s)?;
+        out.spec.security.seccomp_filters = compiled.filters;
+        for path in compiled.skipped {
+            out.notes.push(Note {
+                path,
+                what: "a system call this architecture does not have: skipped",
+            });
+        }
+        if compiled.foreign_arches {
+            out.notes.push(Note {
+                path: "linux.seccomp.architectures".into(),
+                what: "only the native ABI is filtered: a 32-bit compat system call kills the process and an x32 one fails with ENOSYS",
+            });
+        }
         out.carried.seccomp = Some(s.clone());
-        out.pending(
-            "linux.seccomp",
-            "Carried::seccomp (cleave does not load it yet)",
-        );
     }
     if let Some(m) = l.mount_label().as_deref().filter(|m| !m.is_empty()) {
         out.carried.mount_label = Some(m.into());

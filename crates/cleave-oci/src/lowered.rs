@@ -104,7 +104,7 @@ pub struct Carried {
     /// `linux.resources`, whole (memory limit and swap total, CPU quota and shares, pids
     /// limit and device rules are lowered into the spec's limits as well).
     pub resources: Option<LinuxResources>,
-    /// `linux.seccomp`: not applied yet; cleave refuses to run it unapplied (it is pending).
+    /// `linux.seccomp`, as given (compiled into the spec's seccomp filters).
     pub seccomp: Option<LinuxSeccomp>,
     /// `linux.devices`, as given (lowered into device nodes in the spec).
     pub devices: Vec<LinuxDevice>,

@@ -89,7 +89,11 @@ fn features_say_what_cleave_does() {
     assert_eq!(linux["cgroup"]["v1"], true);
     assert_eq!(linux["cgroup"]["v2"], true);
     assert_eq!(linux["cgroup"]["systemd"], false);
-    assert_eq!(linux["seccomp"], json!({"enabled": false}));
+    assert_eq!(linux["seccomp"]["enabled"], true);
+    assert!(!linux["seccomp"]["actions"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("SCMP_ACT_NOTIFY")));
     assert_eq!(linux["apparmor"], json!({"enabled": false}));
     assert!(f["mountOptions"]
         .as_array()

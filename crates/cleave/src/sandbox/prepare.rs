@@ -53,6 +53,9 @@ pub enum Stage {
     Keyring,
     /// no_new_privs.
     NoNewPrivs,
+    /// The caller's seccomp filters when no_new_privs is not set: installing one then
+    /// needs CAP_SYS_ADMIN, so before any capability goes.
+    PrivilegedSeccomp,
     /// The bounding set, while CAP_SETPCAP is still held.
     Bounding,
     /// The program's uid, gid and groups.

@@ -174,6 +174,14 @@ pub struct Security {
     pub block_tty_injection: bool,
     /// Resource limits (setrlimit), in order.
     pub rlimits: Vec<Rlimit>,
+    /// The caller's seccomp filters, each a classic BPF program (the bytes of its
+    /// `struct sock_filter` array, 8 per instruction, native byte order), installed in
+    /// order; the kernel runs every one on each system call and takes the strictest
+    /// verdict. With `no_new_privs` they go in last, just before exec; without it the
+    /// kernel wants CAP_SYS_ADMIN, so they go in before any capability is dropped, and
+    /// what the child does after them (setgroups, setresuid, capset, prctl, umask, read,
+    /// close, execve) must be allowed by them.
+    pub seccomp_filters: Vec<Vec<u8>>,
 }
 
 /// The program's five capability sets, as masks of `1 << CAP_*` (capabilities(7)). A set

@@ -64,6 +64,25 @@ pub(crate) fn steps(
             Step::new(Op::NoNewPrivs, "set no_new_privs"),
         ));
     }
+    let user_filters = |stage: Stage| {
+        s.seccomp_filters.iter().enumerate().map(move |(i, f)| {
+            (
+                stage,
+                Step::new(
+                    Op::SeccompFilter { filter: f.clone() },
+                    format!(
+                        "install seccomp filter {} of {} ({} instructions)",
+                        i + 1,
+                        s.seccomp_filters.len(),
+                        f.len() / seccomp::INSTRUCTION_SIZE
+                    ),
+                ),
+            )
+        })
+    };
+    if !s.no_new_privs {
+        out.extend(user_filters(Stage::PrivilegedSeccomp));
+    }
     let sets = s.capabilities.map(|c| Capabilities {
         bounding: c.bounding & caps::ALL,
         effective: c.effective & caps::ALL,
@@ -182,6 +201,9 @@ pub(crate) fn steps(
                 "install the seccomp filter that refuses TIOCSTI and TIOCLINUX",
             ),
         ));
+    }
+    if s.no_new_privs {
+        out.extend(user_filters(Stage::Seccomp));
     }
     out
 }
