@@ -59,17 +59,16 @@ pub fn tool(name: &str) -> PathBuf {
     panic!("{name} is missing: scripts/test.sh installs it (apt-get install podman docker.io containerd runc)");
 }
 
-/// A directory of the test's own under CARGO_TARGET_TMPDIR, emptied first. Names are short:
-/// unix socket paths below it must stay under 108 bytes.
+/// A directory of the test's own under /var/tmp/cleave-cl (a short path wherever the
+/// checkout is: unix socket paths below it must stay under 108 bytes, and podman refuses a
+/// runroot over 50 characters; not under /tmp, which a preset sandbox hides), emptied first.
 pub struct Scratch {
     pub dir: PathBuf,
 }
 
 impl Scratch {
     pub fn new(tag: &str) -> Scratch {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-            .join("cl")
-            .join(tag);
+        let dir = PathBuf::from("/var/tmp/cleave-cl").join(tag);
         if dir.exists() {
             // What a killed earlier run left: its mounts first, then the files.
             unmount_below(&dir);
