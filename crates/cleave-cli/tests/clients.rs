@@ -7,7 +7,7 @@
 //! clients reach it through a wrapper script that logs every argv (`argv.log` in the test's
 //! scratch dir, printed at the end of each test: run with `--nocapture` to see them).
 //!
-//! Each test has its own scratch dir under CARGO_TARGET_TMPDIR/cl/ holding the client's
+//! Each test has its own scratch dir under /var/tmp/cleave-cl/ holding the client's
 //! state (podman's --root/--runroot, dockerd's data and exec roots, containerd's root, state
 //! and socket); every daemon is stopped by its pid at the end, also when the test fails, and
 //! the test then asserts that no process and no mount of it is left. The three clients run
