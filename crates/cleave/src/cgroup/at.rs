@@ -2,7 +2,7 @@
 //! [`CgroupSet::open`] it again from another process (a runtime's `start`, `pause`, `kill`,
 //! `delete`, each a process of its own); plus what such a process asks of a set it did not
 //! make: its processes, its limits, whether it is frozen.
-use super::layout::{Home, Layout};
+use super::layout::Layout;
 use super::path::CgroupPath;
 use super::set::{
     cg_err, enable, errno, make_dir, procs, read_file, write_file, CgroupSet, Dir, Rollback,
@@ -54,14 +54,6 @@ fn make_path(base: &Path, rel: &Path, v2: &[&str], rollback: &mut Rollback) -> R
 }
 
 /// Adds the v1 hierarchy mounted at `mount` to `v1`, once.
-fn add_v1<'a>(layout: &'a Layout, mount: &Path, v1: &mut Vec<(&'a Path, Vec<String>)>) {
-    if let Some(h) = layout.v1().iter().find(|h| h.mount == mount) {
-        if !v1.iter().any(|(p, _)| *p == mount) {
-            v1.push((&h.mount, h.controllers.clone()));
-        }
-    }
-}
-
 impl CgroupSet {
     /// Creates the set at `path` below each hierarchy's root (the cgroup2 directory below
     /// `parent` instead, when a delegated cgroup2 parent is given) and writes the limits. The
@@ -90,43 +82,9 @@ impl CgroupSet {
         limits: &Limits,
         parent: Option<&Path>,
     ) -> Result<CgroupSet> {
-        limits.validate()?;
-        if limits.devices.is_some() && !matches!(layout.home("devices"), Some(Home::V1(_))) {
-            return Err(CgroupProblem::DevicesWithoutV1.into());
-        }
         let rel = path.as_path();
-        let mut v2_needed = Vec::new();
-        let mut v1_mounts: Vec<(&Path, Vec<String>)> = Vec::new();
-        for c in limits.controllers() {
-            match layout.home(c) {
-                Some(Home::Unified(_)) => v2_needed.push(c),
-                Some(Home::V1(m)) => add_v1(layout, m, &mut v1_mounts),
-                None => {
-                    return Err(cg_err(
-                        format!("{c} limits need the {c} controller, which no mounted cgroup hierarchy offers"),
-                        errno(libc::ENOENT),
-                    ))
-                }
-            }
-        }
-        if layout.unified().is_none() {
-            if let Some(h) = layout
-                .v1()
-                .iter()
-                .find(|h| h.controllers.iter().any(|c| c == "freezer"))
-            {
-                add_v1(layout, &h.mount, &mut v1_mounts);
-            }
-            if parent.is_some() {
-                return Err(CgroupProblem::ParentWithoutCgroup2.into());
-            }
-            if v1_mounts.is_empty() {
-                return Err(cg_err(
-                    "track the container's processes: no cgroup2 hierarchy and no v1 freezer is mounted".into(),
-                    errno(libc::ENOENT),
-                ));
-            }
-        }
+        let (v2_needed, mut v1_mounts) =
+            super::hierarchies::hierarchies(layout, limits, parent, "container")?;
         // In the layout's order, as open() finds them.
         v1_mounts.sort_by_key(|(m, _)| layout.v1().iter().position(|h| h.mount == *m));
         let mut rollback = Rollback(Vec::new());

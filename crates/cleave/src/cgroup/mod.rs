@@ -42,6 +42,7 @@
 //! # Ok::<(), cleave::Error>(())
 //! ```
 mod at;
+mod hierarchies;
 mod layout;
 mod path;
 mod set;

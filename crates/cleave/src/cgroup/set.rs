@@ -1,5 +1,5 @@
 //! [`CgroupSet`]: the cgroup directories of one sandbox, across hierarchies.
-use super::layout::{Home, Layout};
+use super::layout::Layout;
 use super::sweep::{leaf_name, sweep, Owner};
 use super::{cpu_quota_us, weight_to_shares, Limits, Swap, CPU_PERIOD_US};
 use crate::error::{CgroupProblem, Error, Result};
@@ -285,52 +285,10 @@ impl CgroupSet {
         {
             return Err(CgroupProblem::BadName(name.to_string()).into());
         }
-        limits.validate()?;
-        if limits.devices.is_some() && !matches!(layout.home("devices"), Some(Home::V1(_))) {
-            return Err(CgroupProblem::DevicesWithoutV1.into());
-        }
+        let (v2_needed, v1_mounts) =
+            super::hierarchies::hierarchies(layout, limits, parent, "sandbox")?;
         let owner = Owner::current();
         let leaf = leaf_name(name, owner, COUNTER.fetch_add(1, Ordering::Relaxed));
-        let needed = limits.controllers();
-        let mut v2_needed = Vec::new();
-        let mut v1_mounts: Vec<(&Path, Vec<String>)> = Vec::new();
-        for c in &needed {
-            match layout.home(c) {
-                Some(Home::Unified(_)) => v2_needed.push(*c),
-                Some(Home::V1(m)) => {
-                    let h = layout.v1().iter().find(|h| h.mount == m);
-                    if !v1_mounts.iter().any(|(p, _)| *p == m) {
-                        v1_mounts.push((m, h.map(|h| h.controllers.clone()).unwrap_or_default()));
-                    }
-                }
-                None => {
-                    return Err(cg_err(
-                        format!("{c} limits need the {c} controller, which no mounted cgroup hierarchy offers"),
-                        errno(libc::ENOENT),
-                    ))
-                }
-            }
-        }
-        if layout.unified().is_none() {
-            if let Some(h) = layout
-                .v1()
-                .iter()
-                .find(|h| h.controllers.iter().any(|c| c == "freezer"))
-            {
-                if !v1_mounts.iter().any(|(p, _)| *p == h.mount) {
-                    v1_mounts.push((&h.mount, h.controllers.clone()));
-                }
-            }
-            if parent.is_some() {
-                return Err(CgroupProblem::ParentWithoutCgroup2.into());
-            }
-            if v1_mounts.is_empty() {
-                return Err(cg_err(
-                    "track the sandbox's processes: no cgroup2 hierarchy and no v1 freezer is mounted".into(),
-                    errno(libc::ENOENT),
-                ));
-            }
-        }
 
         // First the leaves that killed cleaves left behind, in every hierarchy (not only
         // those this set uses: a killed cleave's other limits live elsewhere).
