@@ -387,18 +387,7 @@ impl Running {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start cleave");
-        let mut line = String::new();
-        BufReader::new(cleave.stderr.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let init = line
-            .strip_prefix("cleave: started pid ")
-            .and_then(|r| r.split_whitespace().next())
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| {
-                let _ = cleave.kill();
-                panic!("no pid in `{line}`")
-            });
+        let init = support::started_pid(&mut cleave);
         let supervisor = cleave.id() as i32;
         Running {
             cleave,

@@ -32,6 +32,22 @@ pub fn ns_link(pid: impl std::fmt::Display, name: &str) -> String {
 }
 
 /// A process started with `cleave spawn -v SPAWN_ARGS -- sleep 30`; killed when dropped.
+/// The PID `cleave spawn -v` reports on its first line of stderr (piped); cleave is killed
+/// when there is none. The rest of stderr is left unread (cleave survives a closed pipe).
+pub fn started_pid(cleave: &mut Child) -> i32 {
+    let mut line = String::new();
+    BufReader::new(cleave.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    line.strip_prefix("cleave: started pid ")
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| {
+            let _ = cleave.kill();
+            panic!("no pid in `{line}`")
+        })
+}
+
 pub struct Target {
     /// The sleep's PID (in this test's PID namespace).
     pub pid: i32,
@@ -55,18 +71,7 @@ impl Target {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start cleave spawn");
-        let mut line = String::new();
-        BufReader::new(cleave.stderr.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let pid = line
-            .strip_prefix("cleave: started pid ")
-            .and_then(|r| r.split_whitespace().next())
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| {
-                let _ = cleave.kill();
-                panic!("no pid in `{line}`")
-            });
+        let pid = started_pid(&mut cleave);
         Target { pid, cleave }
     }
 
