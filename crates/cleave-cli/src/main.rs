@@ -46,6 +46,8 @@ fn main() {
         cli::Verb::Explain(args) => cmd::explain::run(args),
         cli::Verb::Inspect(args) => cmd::inspect::run(args),
         cli::Verb::Enter(args) => cmd::enter::run(args),
+        cli::Verb::Completions(args) => cmd::docs::completions(args),
+        cli::Verb::Man(args) => cmd::docs::man(args),
     };
     std::process::exit(code);
 }

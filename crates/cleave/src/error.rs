@@ -415,6 +415,20 @@ pub enum Problem {
     /// The fd given as a terminal is not one.
     #[error("descriptor {0} is not a terminal: give a pty's slave")]
     NotATerminal(i32),
+    /// A preset was asked to share a namespace it cannot do without.
+    #[error("a preset cannot share the caller's {} namespace: {}", .0.name(), preset_needs(*.0))]
+    PresetNeeds(Namespace),
+}
+
+/// Why a preset needs a new namespace of this type.
+fn preset_needs(ns: Namespace) -> &'static str {
+    match ns {
+        Namespace::Mount => {
+            "its read-only host, /proc, /dev and /tmp are mounts of a new mount namespace"
+        }
+        Namespace::User => "without root, a new user namespace is what allows the others",
+        _ => "it is one of its guarantees",
+    }
 }
 
 /// What is wrong with a filesystem operation of a sandbox specification.

@@ -1,4 +1,5 @@
 //! One file per verb.
+pub mod docs;
 pub mod enter;
 pub mod explain;
 pub mod inspect;

@@ -31,16 +31,30 @@ pub fn collect_flags(a: &SpawnArgs) -> Result<(CloneFlags, Option<i32>), String>
             "sysvsem" => CloneFlags::SYSVSEM,
             "io" => CloneFlags::IO,
             "thread" => CloneFlags::THREAD,
+            other if Namespace::from_name(other).is_some() => continue,
             other => {
                 return Err(format!(
-                "unknown --share item `{other}`: choose from vm,files,fs,sighand,sysvsem,io,thread"
+                "unknown --share item `{other}`: choose from vm,files,fs,sighand,sysvsem,io,thread or a namespace (net, ipc, uts, pid, cgroup, user, ...) to keep from a preset or --new all"
             ))
             }
         };
     }
+    let shared = shared_namespaces(a);
     match super::parse_namespaces(&a.new_ns, "--new")? {
         None => flags |= CloneFlags::ALL_NAMESPACES,
-        Some(list) => flags |= list.iter().fold(CloneFlags::empty(), |f, ns| f | ns.flag()),
+        Some(list) => {
+            let asked = list.iter().fold(CloneFlags::empty(), |f, ns| f | ns.flag());
+            if let Some(both) = Namespace::ALL
+                .iter()
+                .find(|n| (asked & shared).contains(n.flag()))
+            {
+                return Err(format!(
+                    "--new {0} and --share {0} contradict each other: a namespace is either new or the caller's",
+                    both.name()
+                ));
+            }
+            flags |= asked;
+        }
     }
     if let Some(p) = &a.preset {
         flags |= match p.trim().to_ascii_lowercase().as_str() {
@@ -71,7 +85,15 @@ pub fn collect_flags(a: &SpawnArgs) -> Result<(CloneFlags, Option<i32>), String>
     if let Some(s) = &a.exit_signal {
         signal = Some(super::parse_exit_signal(s)?);
     }
-    Ok((flags, signal))
+    Ok((flags.difference(shared), signal))
+}
+
+/// The namespaces named in --share: kept from a preset's or --new all's new ones.
+pub fn shared_namespaces(a: &SpawnArgs) -> CloneFlags {
+    a.share
+        .iter()
+        .filter_map(|s| Namespace::from_name(s.trim()))
+        .fold(CloneFlags::empty(), |f, ns| f | ns.flag())
 }
 
 pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
@@ -147,13 +169,20 @@ pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
     let effective = running.flags();
     // Said after the "started" line, which comes first for those who read the PID from it.
     let mut story = flag_story(flags, &running);
+    story.extend(shared_story(&a));
     if let Some(set) = running.cgroup() {
         let paths: Vec<String> = set
             .paths()
             .iter()
             .map(|p| p.display().to_string())
             .collect();
-        story.push(format!("limits in cgroup {}", paths.join(" and ")));
+        story.push(format!(
+            "limits in cgroup {} (below cleave's own cgroup where it can be)",
+            paths.join(" and ")
+        ));
+        for note in set.notes() {
+            story.push(format!("not below cleave's own cgroup: {note}"));
+        }
     }
     let child = running.child();
     if a.verbose {
@@ -294,6 +323,30 @@ fn flag_story(asked: CloneFlags, running: &cleave::sandbox::Running) -> Vec<Stri
         ));
     }
     lines
+}
+
+/// What `-v` says about each namespace a preset shares with the caller (--share NS), with
+/// the guarantee given up (SECURITY.md says the same).
+fn shared_story(a: &SpawnArgs) -> Vec<String> {
+    let Some(preset) = a.preset.as_deref().map(str::trim) else {
+        return Vec::new();
+    };
+    let shared = shared_namespaces(a) & cleave::sandbox::NAMESPACES;
+    Namespace::in_flags(shared)
+        .into_iter()
+        .map(|ns| {
+            let cost = match ns {
+                Namespace::Net => "the program uses the host's network: its interfaces, listening ports and abstract unix sockets",
+                Namespace::Ipc => "the program reaches the host's System V IPC objects and POSIX message queues, as their permissions allow",
+                Namespace::Uts => "the program sees the host's hostname (it cannot change it)",
+                Namespace::Pid => "the program sees the host's processes and may signal those running as its own uid outside",
+                Namespace::Cgroup => "the program sees the host's cgroup paths",
+                Namespace::User => "the program runs as the host's uid and gid, without capabilities: as root, what only root may open (files, unix sockets) is open to it, read-only mounts notwithstanding",
+                _ => "",
+            };
+            format!("--preset {preset} shares the caller's {} namespace (--share {}): {cost}", ns.name(), ns.name())
+        })
+        .collect()
 }
 
 /// Refuses, naming the option, the values of `run`'s own options that the kernel would

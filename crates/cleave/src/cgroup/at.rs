@@ -94,6 +94,7 @@ impl CgroupSet {
             v1: Vec::new(),
             removed: true, // until complete, the rollback guard owns the cleanup
             kept: true,
+            notes: Vec::new(),
         };
         if let Some(root) = layout.unified() {
             let base = match parent {
@@ -134,6 +135,7 @@ impl CgroupSet {
             v1: Vec::new(),
             removed: false,
             kept: true,
+            notes: Vec::new(),
         };
         if let Some(root) = layout.unified() {
             let dir = parent.unwrap_or(root).join(rel);

@@ -44,6 +44,7 @@
 mod at;
 mod hierarchies;
 mod layout;
+mod own;
 mod path;
 mod set;
 mod sweep;

@@ -1,5 +1,6 @@
 //! [`CgroupSet`]: the cgroup directories of one sandbox, across hierarchies.
 use super::layout::Layout;
+use super::own::Own;
 use super::sweep::{leaf_name, sweep, Owner};
 use super::{cpu_quota_us, weight_to_shares, Limits, Swap, CPU_PERIOD_US};
 use crate::error::{CgroupProblem, Error, Result};
@@ -11,9 +12,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-/// The directory under each hierarchy's root that holds cleave's cgroups. Created when
-/// missing and never removed (other sandboxes may be using it); on cgroup2 it never holds a
-/// process itself, so it may enable controllers for its children.
+/// The directory under each hierarchy's root that holds cleave's cgroups when they cannot
+/// go below the caller's own (see [`CgroupSet::notes`]). Created when missing and never
+/// removed (other sandboxes may be using it); on cgroup2 it never holds a process itself,
+/// so it may enable controllers for its children.
 pub const PARENT_DIR: &str = "cleave";
 
 /// How long kill and rmdir wait for the kernel to let go of exiting processes.
@@ -44,8 +46,9 @@ impl Dir {
 
 /// The cgroups of one sandbox: a cgroup2 directory when a cgroup2 hierarchy is mounted, plus
 /// one directory in each cgroup v1 hierarchy that holds a controller the limits need (and
-/// the v1 freezer when there is no cgroup2). Each is `<root>/cleave/<leaf>`, or
-/// `<parent>/<leaf>` on cgroup2 when a (delegated) parent is given, where the leaf
+/// the v1 freezer when there is no cgroup2). Each is `<the caller's cgroup>/<leaf>` or,
+/// where that cannot be, `<root>/cleave/<leaf>`; or `<parent>/<leaf>` on cgroup2 when a
+/// (delegated) parent is given, where the leaf
 /// `<name>-<pid>-<n>.<start>.<pidns>` names the process that made it: when that process is
 /// killed before it removes them, the next set created under the same parents removes them
 /// once they are empty.
@@ -69,6 +72,8 @@ pub struct CgroupSet {
     pub(super) removed: bool,
     /// Made by create_at or open: dropping the value leaves the cgroups as they are.
     pub(super) kept: bool,
+    /// Why a directory is not below the caller's own cgroup (see [`CgroupSet::notes`]).
+    pub(super) notes: Vec<String>,
 }
 
 pub(super) fn cg_err(what: String, source: io::Error) -> Error {
@@ -243,6 +248,35 @@ fn write_memory_v1(dir: &Path, memory: Option<u64>, swap: Option<Swap>) -> Resul
     Ok(())
 }
 
+/// Whether `dir`'s children may use every one of `controllers` (cgroup2).
+fn enabled_in(dir: &Path, controllers: &[&str]) -> bool {
+    read_file(&dir.join("cgroup.subtree_control")).is_ok_and(|t| {
+        controllers
+            .iter()
+            .all(|c| t.split_whitespace().any(|e| e == *c))
+    })
+}
+
+/// Makes the leaf below `own` (the caller's cgroup in one hierarchy) when there is one and
+/// it can be made there, else below the directory `fallback` gives, noting why.
+fn place(
+    own: Option<PathBuf>,
+    leaf: &str,
+    notes: &mut Vec<String>,
+    fallback: impl FnOnce() -> Result<PathBuf>,
+) -> Result<PathBuf> {
+    if let Some(own) = own {
+        let path = own.join(leaf);
+        match std::fs::create_dir(&path) {
+            Ok(()) => return Ok(path),
+            Err(e) => notes.push(format!("cannot create a cgroup in {}: {e}", own.display())),
+        }
+    }
+    let path = fallback()?.join(leaf);
+    make_dir(&path, false)?;
+    Ok(path)
+}
+
 /// Undoes a half-built set: removes the directories created so far, newest first.
 pub(super) struct Rollback(pub(super) Vec<PathBuf>);
 
@@ -255,13 +289,16 @@ impl Drop for Rollback {
 }
 
 impl CgroupSet {
-    /// Creates `cleave/<leaf>` under each hierarchy these limits need (with `parent`, a
-    /// delegated cgroup2 directory, the cgroup2 one goes directly under it instead) and
-    /// writes the limits. The cgroup2 directory is created whenever a cgroup2 hierarchy is
-    /// mounted, the v1 freezer one when none is.
+    /// Creates a leaf in each hierarchy these limits need, below the caller's own cgroup
+    /// there (falling back to the hierarchy's `cleave` directory where that cannot be:
+    /// [`CgroupSet::notes`] says why), or directly under `parent`, a delegated cgroup2
+    /// directory, for the cgroup2 one when it is given; then writes the limits. The cgroup2
+    /// directory is created whenever a cgroup2 hierarchy is mounted, the v1 freezer one
+    /// when none is.
     ///
     /// First it removes the leaves that killed makers left behind, in every hierarchy's
-    /// `cleave` directory and in `parent`: those of processes that are gone, once empty.
+    /// `cleave` directory, below the caller's own cgroups and in `parent`: those of
+    /// processes that are gone, once empty.
     /// This never makes the call fail.
     ///
     /// Fails with [`Error::Cgroup`] naming the file (and [`Error::hint`] saying how to fix
@@ -290,12 +327,23 @@ impl CgroupSet {
         let owner = Owner::current();
         let leaf = leaf_name(name, owner, COUNTER.fetch_add(1, Ordering::Relaxed));
 
+        // Below the caller's own cgroup in each hierarchy, where it may be made (see
+        // CgroupSet::notes); else under the hierarchy's `cleave` directory.
+        let own = Own::read();
+        let own_v2 = layout.unified().and_then(|r| own.dir(r, true, &[]));
+        let own_v1: Vec<Option<PathBuf>> = v1_mounts
+            .iter()
+            .map(|(mount, controllers)| own.dir(mount, false, controllers))
+            .collect();
+
         // First the leaves that killed cleaves left behind, in every hierarchy (not only
-        // those this set uses: a killed cleave's other limits live elsewhere).
+        // those this set uses: a killed cleave's other limits live elsewhere), and below
+        // the caller's own cgroups.
         if let Some(me) = owner {
             let mut parents: Vec<PathBuf> = parent.map(Path::to_path_buf).into_iter().collect();
             parents.extend(layout.unified().map(|r| r.join(PARENT_DIR)));
             parents.extend(layout.v1().iter().map(|h| h.mount.join(PARENT_DIR)));
+            parents.extend(own_v2.iter().chain(own_v1.iter().flatten()).cloned());
             sweep(&parents, me);
         }
 
@@ -306,25 +354,43 @@ impl CgroupSet {
             v1: Vec::new(),
             removed: true, // until complete, the rollback guard owns the cleanup
             kept: false,
+            notes: Vec::new(),
         };
         if let Some(root) = layout.unified() {
-            let base = match parent {
+            let path = match parent {
                 Some(p) => {
                     if !p.join("cgroup.controllers").exists() {
                         return Err(CgroupProblem::ParentNotCgroup2(p.to_path_buf()).into());
                     }
-                    p.to_path_buf()
+                    enable(p, &v2_needed)?;
+                    let path = p.join(&leaf);
+                    make_dir(&path, false)?;
+                    path
                 }
                 None => {
-                    let base = root.join(PARENT_DIR);
-                    make_dir(&base, true)?;
-                    enable(root, &v2_needed)?;
-                    base
+                    // cgroup2 gives controllers only to the children of a cgroup without
+                    // processes of its own (the root excepted): below the caller's cgroup,
+                    // which holds cleave itself, only when no controller is needed there.
+                    let own = match own_v2 {
+                        Some(dir) if !v2_needed.is_empty() && !enabled_in(&dir, &v2_needed) => {
+                            set.notes.push(format!(
+                                "{} holds processes (cleave's own), and cgroup2 lets such a cgroup give no controller ({}) to a child",
+                                dir.display(),
+                                v2_needed.join(", ")
+                            ));
+                            None
+                        }
+                        dir => dir,
+                    };
+                    place(own, &leaf, &mut set.notes, || {
+                        let base = root.join(PARENT_DIR);
+                        make_dir(&base, true)?;
+                        enable(root, &v2_needed)?;
+                        enable(&base, &v2_needed)?;
+                        Ok(base)
+                    })?
                 }
             };
-            enable(&base, &v2_needed)?;
-            let path = base.join(&leaf);
-            make_dir(&path, false)?;
             rollback.0.push(path.clone());
             let fd = std::fs::File::options()
                 .read(true)
@@ -337,11 +403,12 @@ impl CgroupSet {
                 fd: fd.into(),
             });
         }
-        for (mount, controllers) in v1_mounts {
-            let base = mount.join(PARENT_DIR);
-            make_dir(&base, true)?;
-            let path = base.join(&leaf);
-            make_dir(&path, false)?;
+        for ((mount, controllers), own) in v1_mounts.into_iter().zip(own_v1) {
+            let path = place(own, &leaf, &mut set.notes, || {
+                let base = mount.join(PARENT_DIR);
+                make_dir(&base, true)?;
+                Ok(base)
+            })?;
             rollback.0.push(path.clone());
             let procs = path.join("cgroup.procs");
             let fd = std::fs::OpenOptions::new()
@@ -358,6 +425,17 @@ impl CgroupSet {
         rollback.0.clear();
         set.removed = false;
         Ok(set)
+    }
+
+    /// Why directories of the set are not below the caller's own cgroup, one sentence each
+    /// (empty when every one is, or when the caller's cgroup is the top of its hierarchy).
+    /// [`CgroupSet::create`] puts each directory below the cgroup the caller runs in, in
+    /// that hierarchy, so that the sandbox stays within the caller's accounting and limits;
+    /// it falls back to the hierarchy's `cleave` directory where that cannot be: the
+    /// caller's cgroup cannot be written, or (cgroup2) the limits need a controller that a
+    /// cgroup holding processes cannot give its children.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
     }
 
     /// The directory that holds `controller`'s files: its v1 directory, else the cgroup2 one.

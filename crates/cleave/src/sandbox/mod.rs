@@ -27,7 +27,10 @@ mod running;
 mod spec;
 
 pub use prepare::{prepare, Prepared, Stage};
-pub use preset::{standard_mounts, Preset, NAMESPACES, ROOT_CALLER_ID};
+pub use preset::{
+    standard_mounts, Preset, PresetOptions, CONTAINER_HOSTNAME, CONTAINER_PATH, NAMESPACES,
+    ROOT_CALLER_ID,
+};
 pub use running::Running;
 pub use spec::{
     Capabilities, CloneOptions, Environment, Ids, Namespaces, Process, SandboxSpec, Security,

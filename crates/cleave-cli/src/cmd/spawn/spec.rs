@@ -9,7 +9,7 @@ use cleave::error::{Origin, Problem};
 use cleave::idmap::{IdMap, IdMapping};
 use cleave::mount::MountOp;
 use cleave::ns::{time, uts};
-use cleave::sandbox::{Capabilities, Preset, SandboxSpec};
+use cleave::sandbox::{Capabilities, Preset, PresetOptions, SandboxSpec};
 use cleave::CloneFlags;
 use std::path::PathBuf;
 
@@ -178,8 +178,32 @@ pub(super) fn spec_from(
         Some(r) => format!("--rootfs {}", r.display()),
         None => "--rootfs".into(),
     };
+    // Names first: a container's environment says its hostname.
+    if let Some(h) = &s.hostname {
+        uts::check_hostname(h.as_ref()).map_err(|e| bad(e.named("--hostname")))?;
+    }
+    if let Some(d) = &s.domainname {
+        uts::check_domainname(d.as_ref()).map_err(|e| bad(e.named("--domainname")))?;
+    }
+    spec.uts.hostname = s.hostname.clone().map(Into::into);
+    spec.uts.domainname = s.domainname.clone().map(Into::into);
+    spec.ids.uid = s.uid;
     if let Some(p) = preset {
-        p.apply(&mut spec)?;
+        let options = PresetOptions {
+            shared: super::shared_namespaces(a),
+            console: caller_tty(),
+        };
+        p.apply_with(&mut spec, &options).map_err(|e| match e {
+            cleave::Error::Invalid {
+                problem: Problem::PresetNeeds(ns),
+                ..
+            } => bad(format!(
+                "--share {}: {}",
+                ns.name(),
+                Problem::PresetNeeds(ns)
+            )),
+            e => Refused::Library(e),
+        })?;
         let name = if p == Preset::Sandbox {
             "sandbox"
         } else {
@@ -238,14 +262,6 @@ pub(super) fn spec_from(
         })?;
         spec.process.umask = Some(mask);
     }
-    if let Some(h) = &s.hostname {
-        uts::check_hostname(h.as_ref()).map_err(|e| bad(e.named("--hostname")))?;
-    }
-    if let Some(d) = &s.domainname {
-        uts::check_domainname(d.as_ref()).map_err(|e| bad(e.named("--domainname")))?;
-    }
-    spec.uts.hostname = s.hostname.clone().map(Into::into);
-    spec.uts.domainname = s.domainname.clone().map(Into::into);
     spec.as_pid1 = s.as_pid_1;
     spec.mount_proc = s.mount_proc;
     if let Some(m) = s.monotonic {
@@ -265,7 +281,9 @@ pub(super) fn spec_from(
         .propagation
         .parse()
         .map_err(|e| refused("--propagation", &s.propagation, e))?;
-    spec.filesystem.chdir = s.chdir.clone();
+    if s.chdir.is_some() {
+        spec.filesystem.chdir = s.chdir.clone();
+    }
     for r in &s.rlimit {
         spec.security
             .rlimits
@@ -341,6 +359,17 @@ pub(super) fn spec_from(
     labels.uid = s.uid.map(|u| format!("--uid {u}"));
     labels.gid = s.gid.map(|g| format!("--gid {g}"));
     Ok((spec, labels))
+}
+
+/// The terminal on cleave's stdin (e.g. /dev/pts/3), which a preset binds on /dev/console.
+fn caller_tty() -> Option<PathBuf> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        return None;
+    }
+    std::fs::read_link("/proc/self/fd/0")
+        .ok()
+        .filter(|p| p.starts_with("/dev/"))
 }
 
 /// The command-line words for each part of a [`SandboxSpec`], so that an error names the

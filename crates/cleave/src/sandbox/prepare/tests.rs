@@ -1,7 +1,7 @@
 //! What a spec lowers into, checked without spawning anything.
 use super::*;
 use crate::error::MountProblem;
-use crate::sandbox::{Capabilities, Preset};
+use crate::sandbox::{Capabilities, Preset, PresetOptions};
 
 fn spec(program: &str) -> SandboxSpec {
     let mut s = SandboxSpec::default();
@@ -16,7 +16,9 @@ fn names(p: &Prepared) -> Vec<&'static str> {
 #[test]
 fn a_rootless_preset_sandbox_lowers_in_stage_order() {
     let mut s = spec("true");
-    Preset::Sandbox.apply_as(&mut s, 1000).unwrap();
+    Preset::Sandbox
+        .apply_as(&mut s, &PresetOptions::default(), 1000)
+        .unwrap();
     let p = prepare_as(&s, 1000, 1000).unwrap();
     assert!(p.flags().contains(NAMESPACES_ALL_BUT_TIME));
     // Stages never go backwards.
@@ -43,9 +45,13 @@ const NAMESPACES_ALL_BUT_TIME: CloneFlags = crate::sandbox::NAMESPACES;
 #[test]
 fn a_root_callers_preset_runs_as_nobody_outside() {
     let mut s = spec("true");
-    Preset::Container.apply_as(&mut s, 0).unwrap_err();
+    Preset::Container
+        .apply_as(&mut s, &PresetOptions::default(), 0)
+        .unwrap_err();
     s.filesystem.rootfs = Some("/".into());
-    Preset::Container.apply_as(&mut s, 0).unwrap();
+    Preset::Container
+        .apply_as(&mut s, &PresetOptions::default(), 0)
+        .unwrap();
     let p = prepare_as(&s, 0, 0).unwrap();
     let maps = p
         .outside_maps
@@ -64,7 +70,9 @@ fn a_root_callers_preset_runs_as_nobody_outside() {
 #[test]
 fn keeping_sys_admin_locks_the_mounts() {
     let mut s = spec("true");
-    Preset::Sandbox.apply_as(&mut s, 1000).unwrap();
+    Preset::Sandbox
+        .apply_as(&mut s, &PresetOptions::default(), 1000)
+        .unwrap();
     s.security.capabilities = Some(Capabilities::keep(1 << caps::CAP_SYS_ADMIN, 0));
     let p = prepare_as(&s, 1000, 1000).unwrap();
     let n = names(&p);
@@ -205,7 +213,9 @@ fn groups_umask_and_the_barrier_come_last_in_order() {
 #[test]
 fn prepared_twice_is_the_same() {
     let mut s = spec("true");
-    Preset::Sandbox.apply_as(&mut s, 1000).unwrap();
+    Preset::Sandbox
+        .apply_as(&mut s, &PresetOptions::default(), 1000)
+        .unwrap();
     let a: Vec<String> = prepare_as(&s, 1000, 1000)
         .unwrap()
         .steps()
