@@ -291,6 +291,17 @@ pub struct SandboxArgs {
         help_heading = "Mounts (applied in the order given)"
     )]
     pub rootfs: Option<PathBuf>,
+    /// unshare's -R: run the program with DIR as its root. Unlike --rootfs it keeps the
+    /// program's capabilities and privileges (no sandbox defaults); it is made with
+    /// pivot_root in a new mount namespace (added), which cannot be left the way a
+    /// chroot(2) can
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with = "rootfs",
+        help_heading = "Mounts (applied in the order given)"
+    )]
+    pub root: Option<PathBuf>,
     /// Bind SRC on DST (recursive, nodev)
     #[arg(long, num_args = 2, value_names = ["SRC", "DST"], help_heading = "Mounts (applied in the order given)")]
     pub bind: Vec<PathBuf>,
@@ -439,6 +450,13 @@ pub struct SandboxArgs {
     /// Send SIG (default SIGKILL) to the sandbox when cleave ends
     #[arg(long, value_name = "SIG", num_args = 0..=1, require_equals = true, default_missing_value = "SIGKILL", help_heading = "Security and lifetime")]
     pub kill_child: Option<String>,
+    /// unshare's --mount=FILE and the like: bind the sandbox's new NS namespace (mount,
+    /// uts, ipc, net, pid, user, cgroup) on FILE (created when missing), where it outlives
+    /// the sandbox's processes until `umount FILE`; `cleave enter --ns-file NS=FILE` joins
+    /// it. For mount, FILE must be on a mount that does not propagate to the sandbox (as
+    /// with unshare: `mount --bind D D; mount --make-private D`) (repeatable)
+    #[arg(long, value_name = "NS=FILE", help_heading = "Security and lifetime")]
+    pub persist_ns: Vec<String>,
     /// Write JSON lines to fd FD, open for writing (a file, pipe or socket): the child's pid
     /// and namespaces, then its exit code
     #[arg(
@@ -544,14 +562,21 @@ Examples:
   cleave enter --target 4242 --ns uts,net -- ip addr
   cleave enter -t 4242 --ns pid,user --no-root -- sh -c 'echo $$'
   cleave enter -t 4242 --no-cgroup -- sh
-  cleave enter -t 4242 --keep-privileges -- sh        # nsenter's way: full capabilities";
+  cleave enter -t 4242 --keep-privileges -- sh        # nsenter's way: full capabilities
+  cleave enter --ns-file uts=/run/ns/uts --ns-file mount=/run/ns/mnt -- hostname";
 
 #[derive(Args, Debug)]
 #[command(after_help = ENTER_HELP)]
 pub struct EnterArgs {
     /// The running process whose namespaces to join
-    #[arg(short, long, value_name = "PID", value_parser = clap::value_parser!(i32).range(1..))]
-    pub target: i32,
+    #[arg(short, long, value_name = "PID", value_parser = clap::value_parser!(i32).range(1..), required_unless_present = "ns_file")]
+    pub target: Option<i32>,
+    /// Join the namespace bound on FILE (by `cleave spawn --persist-ns`, `unshare
+    /// --mount=FILE` and the like, or a /proc/PID/ns file) instead of a target's, with
+    /// cleave's own privileges, as nsenter --mount=FILE does; NS is mount, uts, ipc, net,
+    /// pid, user, cgroup or time (repeatable)
+    #[arg(long, value_name = "NS=FILE", conflicts_with_all = ["target", "ns", "no_cgroup", "no_root", "keep_privileges"])]
+    pub ns_file: Vec<String>,
     /// Namespaces to join: mount,uts,ipc,net,pid,user,cgroup,time, or all [default: all]
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub ns: Vec<String>,

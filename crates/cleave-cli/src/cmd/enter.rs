@@ -5,13 +5,36 @@ use cleave::enter::{Enter, Privileges};
 use cleave::supervise::{Forwarder, FORWARDED};
 use cleave::{CloneFlags, Command, Namespace};
 
+mod files;
+
+/// The program, or without one a shell, as nsenter runs ($SHELL when the root now seen
+/// has it, else /bin/sh).
+fn command_or_shell(a: &EnterArgs) -> Vec<std::ffi::OsString> {
+    if !a.command.is_empty() {
+        return a.command.clone();
+    }
+    let shell = std::env::var_os("SHELL")
+        .filter(|s| std::path::Path::new(s).is_absolute() && std::path::Path::new(s).exists())
+        .unwrap_or_else(|| "/bin/sh".into());
+    if a.verbose {
+        eprintln!(
+            "cleave: no program given: running {}",
+            shell.to_string_lossy()
+        );
+    }
+    vec![shell]
+}
+
 pub fn run(a: EnterArgs) -> i32 {
+    let Some(target) = a.target else {
+        return files::run(&a);
+    };
     // An empty --ns means all, as `all` does.
     let ns = match super::parse_namespaces(&a.ns, "--ns") {
         Ok(n) => n.filter(|l| !l.is_empty()),
         Err(msg) => return report::bad_request(&msg),
     };
-    let mut enter = Enter::new(a.target);
+    let mut enter = Enter::new(target);
     enter.cgroup(!a.no_cgroup).root(!a.no_root);
     if a.keep_privileges {
         enter.privileges(Privileges::Caller);
@@ -37,10 +60,10 @@ pub fn run(a: EnterArgs) -> i32 {
                 l.iter().map(|n| n.name()).collect::<Vec<_>>().join(",")
             }
         };
-        if entered.target != a.target {
+        if entered.target != target {
             eprintln!(
                 "cleave: pid {} is cleave (the supervisor or the init of a sandbox): entering its program, pid {}",
-                a.target, entered.target
+                target, entered.target
             );
         }
         eprintln!(
@@ -81,21 +104,7 @@ pub fn run(a: EnterArgs) -> i32 {
         }
     }
 
-    // No program: a shell, as nsenter does ($SHELL when the root now seen has it).
-    let command = if a.command.is_empty() {
-        let shell = std::env::var_os("SHELL")
-            .filter(|s| std::path::Path::new(s).is_absolute() && std::path::Path::new(s).exists())
-            .unwrap_or_else(|| "/bin/sh".into());
-        if a.verbose {
-            eprintln!(
-                "cleave: no program given: running {}",
-                shell.to_string_lossy()
-            );
-        }
-        vec![shell]
-    } else {
-        a.command.clone()
-    };
+    let command = command_or_shell(&a);
     let mut cmd = Command::new(&command[0]);
     cmd.args(&command[1..]);
     if !cleave::raw::clone3_unavailable() {

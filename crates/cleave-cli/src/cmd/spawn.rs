@@ -1,4 +1,5 @@
 //! `cleave spawn`: run a program in a child created with the flags you choose.
+mod persist;
 mod spec;
 
 use crate::cli::SpawnArgs;
@@ -121,6 +122,10 @@ pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
         Some(Err(e)) => return report::bad_request(&e.named("--json-status")),
         None => None,
     };
+    let persist = match persist::Persist::parse(&a.sandbox.persist_ns, flags) {
+        Ok(p) => p,
+        Err(msg) => return report::bad_request(&msg),
+    };
     let forward = Forwarder::block(&FORWARDED);
     let (mut spec, labels) = match spec_from(&a, flags, signal, matches) {
         Ok(s) => s,
@@ -148,28 +153,37 @@ pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
     }
     // The first status line is written while the child waits at its start, so its
     // namespaces are there to be read however short-lived the program is.
-    let hook: Option<Box<dyn FnMut(i32) -> cleave::Result<()>>> = match &json {
-        Some(out) => {
-            let mut out = match out.try_clone() {
-                Ok(f) => f,
-                Err(e) => return report::bad_request(&format!("--json-status: {e}")),
-            };
-            Some(Box::new(move |pid| {
-                let _ = writeln!(out, "{}", status_line(pid));
-                Ok(())
-            }))
-        }
+    // --persist-ns binds the namespaces at the same point, before the child sets up.
+    let mut status_out = match json.as_ref().map(std::fs::File::try_clone) {
+        Some(Ok(f)) => Some(f),
+        Some(Err(e)) => return report::bad_request(&format!("--json-status: {e}")),
         None => None,
     };
+    let hook: Option<Box<dyn FnMut(i32) -> cleave::Result<()>>> =
+        if status_out.is_some() || !persist.is_empty() {
+            let persist = persist.clone();
+            Some(Box::new(move |pid| {
+                if let Some(out) = status_out.as_mut() {
+                    let _ = writeln!(out, "{}", status_line(pid));
+                }
+                persist.bind(pid)
+            }))
+        } else {
+            None
+        };
 
     let mut running = match prepared.spawn_with(hook) {
         Ok(c) => c,
-        Err(e) => return report::error_at(&e, &labels),
+        Err(e) => {
+            persist.undo();
+            return report::error_at(&e, &labels);
+        }
     };
     let effective = running.flags();
     // Said after the "started" line, which comes first for those who read the PID from it.
     let mut story = flag_story(flags, &running);
     story.extend(shared_story(&a));
+    story.extend(persist.story());
     if let Some(set) = running.cgroup() {
         let paths: Vec<String> = set
             .paths()

@@ -172,11 +172,13 @@ pub(super) fn spec_from(
                 .into(),
         ));
     }
-    spec.filesystem.rootfs = s.rootfs.clone();
-    labels.root_dir = s.rootfs.clone();
-    labels.rootfs = match &s.rootfs {
-        Some(r) => format!("--rootfs {}", r.display()),
-        None => "--rootfs".into(),
+    // --root (unshare's -R) is the same new root without the sandbox defaults.
+    spec.filesystem.rootfs = s.rootfs.clone().or_else(|| s.root.clone());
+    labels.root_dir = spec.filesystem.rootfs.clone();
+    labels.rootfs = match (&s.rootfs, &s.root) {
+        (Some(r), _) => format!("--rootfs {}", r.display()),
+        (None, Some(r)) => format!("--root {}", r.display()),
+        (None, None) => "--rootfs".into(),
     };
     // Names first: a container's environment says its hostname.
     if let Some(h) = &s.hostname {
