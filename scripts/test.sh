@@ -8,7 +8,8 @@
 # Debian, what they run besides cleave: setpriv (util-linux) to drop to uid 65534,
 # busybox-static for the test rootfs, newuidmap/newgidmap (uidmap) for ranges from
 # /etc/subuid, iproute2 to look at a network namespace's loopback, nm (binutils) for
-# the child crate's symbol check, and the real clients of the OCI runtime tests
+# the child crate's symbol check, zsh and groff (groff-base) to parse the generated completions
+# and man pages, and the real clients of the OCI runtime tests
 # (crates/cleave-cli/tests/clients.rs): podman (with conmon), docker.io (dockerd), containerd
 # (ctr and the runc v2 shim), and runc as the reference runtime those tests can be pointed at
 # (CLEAVE_CLIENT_RUNTIME=/usr/sbin/runc). The tests start their own daemons; the services the
@@ -31,6 +32,8 @@ dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
 command -v newuidmap >/dev/null || need+=(uidmap)
 command -v ip >/dev/null || need+=(iproute2)
 command -v nm >/dev/null || need+=(binutils)
+command -v zsh >/dev/null || need+=(zsh)
+command -v groff >/dev/null || need+=(groff-base)
 [ -x /usr/bin/podman ] && [ -x /usr/bin/conmon ] || need+=(podman conmon)
 [ -x /usr/sbin/dockerd ] && [ -x /usr/bin/docker ] || need+=(docker.io)
 [ -x /usr/bin/containerd ] && [ -x /usr/bin/ctr ] || need+=(containerd)

@@ -423,7 +423,10 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "CAP|ALL", help_heading = "Security and lifetime")]
     pub cap_drop: Vec<String>,
     /// Keep fd N, which must be open, in the program (repeatable). Every other fd above 2
-    /// is closed, in plain `cleave spawn` too (unlike unshare, which passes them on)
+    /// is closed, in plain `cleave spawn` too (unlike unshare, which passes them on; -v
+    /// lists those closed): one rule for every mode, since an fd crosses any namespace
+    /// boundary (a directory fd leaves a new root, a socket a new network), and a plain
+    /// spawn grows into a sandbox by adding options; sudo closes them the same way
     #[arg(
         long,
         value_name = "N",

@@ -6,6 +6,7 @@
 //! descriptor it was given: a socket, or a file the caller could not open by path.
 //! These tests need root (the README runs the suite with sudo); they fail, never skip.
 #![allow(unsafe_code)]
+mod support;
 use std::io::{BufRead, BufReader, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
@@ -62,6 +63,17 @@ impl CgroupWatch {
         // SAFETY: a new descriptor nobody else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         let mut watched = 0;
+        let mut watch = |dir: String| {
+            let Ok(c) = std::ffi::CString::new(dir) else {
+                return;
+            };
+            // SAFETY: a valid path string and an inotify fd.
+            let wd =
+                unsafe { libc::inotify_add_watch(fd.as_raw_fd(), c.as_ptr(), libc::IN_CREATE) };
+            if wd >= 0 {
+                watched += 1;
+            }
+        };
         for base in ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
             .into_iter()
             .map(String::from)
@@ -73,17 +85,12 @@ impl CgroupWatch {
                     .map(|e| e.path().display().to_string()),
             )
         {
-            for dir in [base.clone(), format!("{base}/cleave")] {
-                let Ok(c) = std::ffi::CString::new(dir) else {
-                    continue;
-                };
-                // SAFETY: a valid path string and an inotify fd.
-                let wd =
-                    unsafe { libc::inotify_add_watch(fd.as_raw_fd(), c.as_ptr(), libc::IN_CREATE) };
-                if wd >= 0 {
-                    watched += 1;
-                }
-            }
+            watch(base.clone());
+            watch(format!("{base}/cleave"));
+        }
+        // The default place: below this process's own cgroups.
+        for dir in support::cgroup_leaf_parents() {
+            watch(dir.display().to_string());
         }
         assert!(watched > 0, "no cgroup hierarchy to watch");
         CgroupWatch { fd }

@@ -1,6 +1,7 @@
 //! Everyday use (issue 12): spawn and explain agree, what `-v` says, and the small things a
 //! user of unshare, nsenter or bubblewrap runs into.
 mod support;
+use std::process::Command;
 use support::*;
 
 /// The fast path's VM|VFORK never turns a request the kernel refuses into one that runs:
@@ -425,4 +426,33 @@ fn verbose_output_into_a_closed_pipe_does_not_kill_cleave() {
     assert!(line.starts_with("cleave: started pid"), "{line}");
     // The reader is gone: every later message of cleave's meets a closed pipe.
     assert_eq!(c.wait().unwrap().code(), Some(3));
+}
+
+/// Plain `cleave spawn` closes the fds above 2 it inherited, as every mode does (see
+/// --preserve-fd's help): -v names them, and --preserve-fd keeps one.
+#[test]
+fn inherited_fds_are_closed_named_and_kept_on_request() {
+    let probe = "[ -e /proc/self/fd/5 ] && echo open || echo closed";
+    let run = |keep: &str| {
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "exec 5</dev/null; exec {BIN} spawn -v {keep} -- sh -c '{probe}'"
+            ))
+            .output()
+            .unwrap()
+    };
+    let o = run("");
+    assert_eq!(text(&o.stdout).trim(), "closed", "{}", text(&o.stderr));
+    let e = text(&o.stderr);
+    let named = e
+        .lines()
+        .find(|l| l.contains("from cleave's caller closed"))
+        .unwrap_or_else(|| panic!("{e}"));
+    assert!(
+        named.contains(" 5") && named.contains("--preserve-fd"),
+        "{named}"
+    );
+    let o = run("--preserve-fd 5");
+    assert_eq!(text(&o.stdout).trim(), "open", "{}", text(&o.stderr));
 }

@@ -3,6 +3,8 @@
 //! limits), as root and, where the option is meant for it, as the unprivileged uid 65534.
 //! These tests need root (the README runs the suite with sudo); they fail, never skip,
 //! without it.
+mod support;
+
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -945,8 +947,8 @@ fn cgroup_namespace_and_propagation() {
 
 fn sandbox_cgroups_left() -> Vec<String> {
     let mut left = Vec::new();
-    for hierarchy in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
-        if let Ok(dirs) = std::fs::read_dir(hierarchy.path().join("cleave")) {
+    for parent in support::cgroup_leaf_parents() {
+        if let Ok(dirs) = std::fs::read_dir(parent) {
             for d in dirs.flatten() {
                 let name = d.file_name().to_string_lossy().into_owned();
                 if name.starts_with("sandbox-") {
@@ -1050,12 +1052,12 @@ fn limits_are_enforced_and_their_cgroup_removed() {
     );
 }
 
-/// The `cleave/` leaf directories, in every hierarchy, made by one of the cleave processes
-/// `owners` (named `sandbox-<pid>-...`).
+/// The leaf directories, in every hierarchy (below this process's own cgroups or under
+/// `cleave/`), made by one of the cleave processes `owners` (named `sandbox-<pid>-...`).
 fn leaves_of(owners: &BTreeSet<u32>) -> Vec<PathBuf> {
     let mut left = Vec::new();
-    for hierarchy in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
-        let Ok(dirs) = std::fs::read_dir(hierarchy.path().join("cleave")) else {
+    for parent in support::cgroup_leaf_parents() {
+        let Ok(dirs) = std::fs::read_dir(parent) else {
             continue;
         };
         for d in dirs.flatten() {

@@ -20,7 +20,8 @@ pub fn completions(a: CompletionsArgs) -> i32 {
 
 /// Prints one man page (cleave's, or a verb's), or writes every page into a directory.
 pub fn man(a: ManArgs) -> i32 {
-    let mut cmd = Cli::command();
+    // `cleave help VERB` is --help's twin, with no page of its own.
+    let mut cmd = Cli::command().disable_help_subcommand(true);
     // Builds the tree: each verb's display name becomes `cleave-VERB`, its page's name.
     cmd.build();
     if let Some(dir) = a.dir {

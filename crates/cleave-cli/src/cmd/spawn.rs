@@ -98,6 +98,12 @@ pub fn shared_namespaces(a: &SpawnArgs) -> CloneFlags {
 }
 
 pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
+    // Before cleave opens anything of its own (all close-on-exec anyway).
+    let inherited = if a.verbose {
+        inherited_fds(&a.sandbox.preserve_fd)
+    } else {
+        Vec::new()
+    };
     let (flags, signal) = match collect_flags(&a) {
         Ok(f) => f,
         Err(msg) => return report::bad_request(&msg),
@@ -184,6 +190,13 @@ pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
     let mut story = flag_story(flags, &running);
     story.extend(shared_story(&a));
     story.extend(persist.story());
+    if !inherited.is_empty() {
+        let list: Vec<String> = inherited.iter().map(i32::to_string).collect();
+        story.push(format!(
+            "fd {} from cleave's caller closed in the program: every fd above 2 is, unless kept with --preserve-fd N (unshare would pass them on)",
+            list.join(", ")
+        ));
+    }
     if let Some(set) = running.cgroup() {
         let paths: Vec<String> = set
             .paths()
@@ -337,6 +350,28 @@ fn flag_story(asked: CloneFlags, running: &cleave::sandbox::Running) -> Vec<Stri
         ));
     }
     lines
+}
+
+/// The fds above 2 that cleave's caller passed to it (open without close-on-exec), which
+/// the program will not get unless kept.
+fn inherited_fds(kept: &[i32]) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return Vec::new();
+    };
+    let mut fds: Vec<i32> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|&fd| fd > 2 && !kept.contains(&fd))
+        .filter(|&fd| {
+            // SAFETY: F_GETFD reads a flag of a descriptor number; a closed one (the
+            // directory's own, gone by now) gives -1.
+            #[allow(unsafe_code)]
+            let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+            flags >= 0 && flags & libc::FD_CLOEXEC == 0
+        })
+        .collect();
+    fds.sort_unstable();
+    fds
 }
 
 /// What `-v` says about each namespace a preset shares with the caller (--share NS), with

@@ -92,3 +92,45 @@ impl Drop for Target {
         let _ = self.cleave.wait();
     }
 }
+
+/// Where `cleave spawn` puts a sandbox's cgroups when this process runs it: the process's
+/// own cgroup in each mounted hierarchy (the default) and each hierarchy's `cleave`
+/// directory (the fallback), from /proc/self/cgroup and /proc/self/mountinfo.
+pub fn cgroup_leaf_parents() -> Vec<std::path::PathBuf> {
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let mut dirs = Vec::new();
+    for line in mountinfo.lines() {
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let left: Vec<&str> = left.split(' ').collect();
+        let right: Vec<&str> = right.split(' ').collect();
+        let (root, point, fstype) = (left[3], left[4], right[0]);
+        let options = right.get(2).copied().unwrap_or("");
+        let mine = own.lines().find_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let (id, ctls, path) = (f.next()?, f.next()?, f.next()?);
+            let hit = match fstype {
+                "cgroup2" => id == "0",
+                "cgroup" => {
+                    !ctls.is_empty() && ctls.split(',').all(|c| options.split(',').any(|o| o == c))
+                }
+                _ => false,
+            };
+            hit.then_some(path)
+        });
+        if let Some(path) = mine {
+            let point = std::path::Path::new(point);
+            dirs.push(point.join("cleave"));
+            if let Ok(rel) = std::path::Path::new(path).strip_prefix(root) {
+                if !rel.as_os_str().is_empty() {
+                    dirs.push(point.join(rel));
+                }
+            }
+        }
+    }
+    dirs.sort();
+    dirs.dedup();
+    dirs
+}
