@@ -3,6 +3,9 @@ use clap::{Args, Parser, Subcommand};
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+mod docs;
+pub use docs::{CompletionsArgs, ManArgs};
+
 /// Create processes, tasks and sandboxes with exactly the clone() flags you choose.
 #[derive(Parser, Debug)]
 #[command(name = "cleave", version, about, long_about = None, after_help = EXIT_CODES)]
@@ -40,40 +43,6 @@ pub enum Verb {
     Man(ManArgs),
 }
 
-const COMPLETIONS_HELP: &str = "\
-Install (as root, for every user; or source the output from your shell's rc file):
-  cleave completions bash > /usr/share/bash-completion/completions/cleave
-  cleave completions zsh  > /usr/local/share/zsh/site-functions/_cleave
-  cleave completions fish > /usr/share/fish/vendor_completions.d/cleave.fish
-The scripts cover cleave's own verbs (spawn, explain, inspect, enter, completions, man);
-the runc verbs (create, start, ...) are for container engines and are not completed.";
-
-#[derive(Args, Debug)]
-#[command(after_help = COMPLETIONS_HELP)]
-pub struct CompletionsArgs {
-    /// The shell: bash, zsh or fish
-    #[arg(value_name = "SHELL", value_parser = ["bash", "zsh", "fish"])]
-    pub shell: String,
-}
-
-const MAN_HELP: &str = "\
-Examples:
-  cleave man spawn | man -l -                 # read one page now
-  cleave man --dir /usr/local/share/man/man1  # install cleave.1 and cleave-VERB.1 for each verb
-  mandb -q; man cleave-spawn";
-
-#[derive(Args, Debug)]
-#[command(after_help = MAN_HELP)]
-pub struct ManArgs {
-    /// The verb whose page to print (spawn, explain, inspect, enter, completions, man);
-    /// without it, cleave's own page
-    #[arg(value_name = "VERB", conflicts_with = "dir")]
-    pub verb: Option<String>,
-    /// Write every page (cleave.1, cleave-spawn.1, ...) into DIR instead, and list them
-    #[arg(long, value_name = "DIR")]
-    pub dir: Option<PathBuf>,
-}
-
 const SPAWN_HELP: &str = "\
 Flags come from --flags, --share, --new, --preset and the single switches; they add up.
 By default the program is started the way posix_spawn does it (CLONE_VM|CLONE_VFORK on a
@@ -100,10 +69,16 @@ Mount options apply in the order given; DST paths are inside the sandbox. A sand
 irq, bus and fs read-only and kcore, keys, timer_list, latency_stats, sched_debug, scsi
 and acpi hidden. The presets also start a new session (--same-session keeps this one and
 refuses TIOCSTI instead), give the program an empty session keyring and hide
-/sys/firmware. The program starts in this working directory as the sandbox sees it, or
-in / when it does not exist there (-v says so). Limits create a cgroup that is removed at
-the end; if cleave is killed, the next cleave that creates one removes it, once the
-program has ended.
+/sys/firmware. --preset container adds a read-only /sys, its own hostname (the root
+directory's name), a container's environment (PATH, HOME, TERM, HOSTNAME) and / as the
+working directory; with a terminal on stdin, both presets bind it on /dev/console.
+--share NS keeps one namespace of the caller's instead (net, ipc, uts, pid, cgroup; user
+for root; never mount), giving up that namespace's isolation only (SECURITY.md; -v says
+what). The program starts in this working directory as the sandbox sees it, or in /
+when it does not exist there (-v says so). Limits create a cgroup below cleave's own in
+each hierarchy (or under cleave/ at the top where the kernel does not allow it; -v says
+where and why), removed at the end; if cleave is killed, the next cleave that creates
+one removes it, once the program has ended.
 
 Examples:
   cleave spawn -- true
@@ -113,6 +88,7 @@ Examples:
   cleave spawn --share thread,sighand,vm -- sh -c 'echo I am cleave now'
   cleave spawn --unchecked --flags sighand -- true     # the kernel's own EINVAL
   cleave spawn --preset sandbox -- sh                  # host read-only, fresh /proc /dev /tmp
+  cleave spawn --preset sandbox --share net -- curl https://example.org   # the host's network
   cleave spawn --preset container --rootfs ./rootfs -- /bin/sh
   cleave spawn --new pid,mount --mount-proc -- ps ax
   cleave spawn --new mount --tmpfs /mnt --dir /mnt/a --ro-bind /etc/hostname /mnt/h -- ls /mnt
@@ -124,6 +100,8 @@ Examples:
   cleave spawn --rlimit nofile=1024:4096 --new-session --die-with-parent -- ./server
   cleave spawn --preset sandbox --cap-add CAP_NET_BIND_SERVICE -- ./httpd
   cleave spawn --new user,uts --json-status 3 -- true 3>status.json
+  cleave spawn --new mount --persist-ns mount=/run/ns/mnt -- true   # then enter --ns-file
+  cleave spawn --root ./rootfs -- /bin/sh              # unshare -R: a new root, privileges kept
   cleave spawn --clearenv --setenv PATH /bin --argv0 login-sh -- sh -c 'echo $0; env'";
 
 #[derive(Args, Debug)]
