@@ -42,6 +42,7 @@
 //! # Ok::<(), cleave::Error>(())
 //! ```
 mod at;
+mod create;
 mod hierarchies;
 mod layout;
 mod own;
