@@ -82,6 +82,42 @@ fn a_preset_shares_one_namespace_when_asked() {
     }
 }
 
+/// With the caller's PID namespace the program sees the host's processes through the
+/// host's /proc, protected like every /proc cleave mounts (bubblewrap binds /proc the same
+/// way without a PID namespace).
+#[test]
+fn a_preset_with_the_callers_pids_binds_a_protected_proc() {
+    require_root();
+    let probe = "readlink /proc/self/ns/pid; [ -s /proc/kcore ] || echo kcore-hidden; \
+                 echo 1 2>/dev/null > /proc/sys/kernel/ns_last_pid || echo sys-read-only";
+    for as_nobody in [false, true] {
+        let args = [
+            "spawn", "-v", "--preset", "sandbox", "--share", "pid", "--", "sh", "-c", probe,
+        ];
+        let o = if as_nobody {
+            nobody(&args)
+        } else {
+            cleave(&args)
+        };
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        let out = text(&o.stdout);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                ns_link("self", "pid").as_str(),
+                "kcore-hidden",
+                "sys-read-only"
+            ]
+        );
+        assert!(
+            text(&o.stderr).contains("--share pid"),
+            "{}",
+            text(&o.stderr)
+        );
+    }
+}
+
 /// What a preset cannot share is refused before anything exists, naming why.
 #[test]
 fn a_preset_refuses_to_share_what_it_needs() {

@@ -388,7 +388,7 @@ fn shared_story(a: &SpawnArgs) -> Vec<String> {
                 Namespace::Net => "the program uses the host's network: its interfaces, listening ports and abstract unix sockets",
                 Namespace::Ipc => "the program reaches the host's System V IPC objects and POSIX message queues, as their permissions allow",
                 Namespace::Uts => "the program sees the host's hostname (it cannot change it)",
-                Namespace::Pid => "the program sees the host's processes and may signal those running as its own uid outside",
+                Namespace::Pid => "the program sees the host's processes (the host's /proc, bound, with the same parts read-only and hidden) and may signal those running as its own uid outside",
                 Namespace::Cgroup => "the program sees the host's cgroup paths",
                 Namespace::User => "the program runs as the host's uid and gid, without capabilities: as root, what only root may open (files, unix sockets) is open to it, read-only mounts notwithstanding",
                 _ => "",

@@ -3,7 +3,7 @@ use super::spec::{Capabilities, SandboxSpec};
 use crate::error::{Error, MountProblem, Origin, Problem, Result};
 use crate::flags::CloneFlags;
 use crate::idmap::{IdMap, IdMapping};
-use crate::mount::{MountFlags, MountOp};
+use crate::mount::{MountFlags, MountOp, PROC_MASKED, PROC_READ_ONLY};
 use crate::ns::Namespace;
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -106,7 +106,12 @@ impl Preset {
             mounts.push(MountOp::RemountRo { dst: "/".into() });
         }
         let [proc, dev, tmp, mask] = standard_mounts();
-        mounts.extend([proc, dev]);
+        if shared.contains(CloneFlags::NEWPID) {
+            mounts.extend(host_proc());
+        } else {
+            mounts.push(proc);
+        }
+        mounts.push(dev);
         if let Some(tty) = &options.console {
             mounts.push(MountOp::DevBind {
                 src: tty.clone(),
@@ -148,8 +153,41 @@ impl Preset {
 
     /// The number of mount operations [`Preset::apply_with`] puts before the spec's own.
     pub fn mount_count_with(self, options: &PresetOptions) -> usize {
-        self.mount_count() + usize::from(options.console.is_some())
+        let host_proc = if options.shared.contains(CloneFlags::NEWPID) {
+            host_proc().len() - 1
+        } else {
+            0
+        };
+        self.mount_count() + usize::from(options.console.is_some()) + host_proc
     }
+}
+
+/// With the caller's PID namespace, whose procfs a new user namespace may not mount: the
+/// host's /proc bound (as bubblewrap does), with the protections of every procfs cleave
+/// mounts ([`PROC_READ_ONLY`] read-only, [`PROC_MASKED`] hidden).
+fn host_proc() -> Vec<MountOp> {
+    let flags = MountFlags {
+        nosuid: true,
+        nodev: true,
+        noexec: true,
+        ..MountFlags::default()
+    };
+    let mut ops = vec![MountOp::BindMount {
+        src: "/proc".into(),
+        dst: "/proc".into(),
+        recursive: true,
+        flags,
+        propagation: None,
+        optional: false,
+    }];
+    let under = |name: &str| PathBuf::from("/proc").join(name);
+    ops.extend(
+        PROC_READ_ONLY
+            .iter()
+            .map(|n| MountOp::ReadOnly { dst: under(n) }),
+    );
+    ops.extend(PROC_MASKED.iter().map(|n| MountOp::Mask { dst: under(n) }));
+    ops
 }
 
 /// A container's /sys, read-only: a sysfs of its own network namespace, or with the
@@ -258,6 +296,7 @@ pub fn standard_mounts() -> [MountOp; 4] {
 mod tests {
     use super::*;
     use crate::error::Problem;
+    use std::path::Path;
 
     fn container() -> SandboxSpec {
         let mut s = SandboxSpec::default();
@@ -288,6 +327,40 @@ mod tests {
         // Every other guarantee stays.
         assert!(s.security.no_new_privs && s.security.new_session);
         assert_eq!(s.filesystem.ops.len(), Preset::Sandbox.mount_count());
+    }
+
+    #[test]
+    fn with_the_callers_pid_namespace_proc_is_the_hosts_protected() {
+        let mut s = SandboxSpec::default();
+        let pid = PresetOptions {
+            shared: CloneFlags::NEWPID,
+            ..PresetOptions::default()
+        };
+        Preset::Sandbox.apply_as(&mut s, &pid, 1000).unwrap();
+        assert!(!s.namespaces.new.contains(CloneFlags::NEWPID));
+        assert!(!s
+            .filesystem
+            .ops
+            .iter()
+            .any(|o| matches!(o, MountOp::Proc { .. })));
+        assert!(
+            matches!(&s.filesystem.ops[1], MountOp::BindMount { src, .. } if src == Path::new("/proc"))
+        );
+        for name in PROC_READ_ONLY {
+            let dst = PathBuf::from("/proc").join(name);
+            assert!(
+                s.filesystem.ops.contains(&MountOp::ReadOnly { dst }),
+                "{name}"
+            );
+        }
+        for name in PROC_MASKED {
+            let dst = PathBuf::from("/proc").join(name);
+            assert!(s.filesystem.ops.contains(&MountOp::Mask { dst }), "{name}");
+        }
+        assert_eq!(
+            s.filesystem.ops.len(),
+            Preset::Sandbox.mount_count_with(&pid)
+        );
     }
 
     #[test]
