@@ -70,8 +70,9 @@ irq, bus and fs read-only and kcore, keys, timer_list, latency_stats, sched_debu
 and acpi hidden. The presets also start a new session (--same-session keeps this one and
 refuses TIOCSTI instead), give the program an empty session keyring and hide
 /sys/firmware. --preset container adds a read-only /sys, its own hostname (the root
-directory's name), a container's environment (PATH, HOME, TERM, HOSTNAME) and / as the
-working directory; with a terminal on stdin, both presets bind it on /dev/console.
+directory's name, in /etc/hostname too), a container's environment (PATH, HOME, TERM,
+HOSTNAME) and / as the working directory; with a terminal on stdin, both presets bind it
+on /dev/console.
 --share NS keeps one namespace of the caller's instead (net, ipc, uts, pid, cgroup; user
 for root; never mount), giving up that namespace's isolation only (SECURITY.md; -v says
 what). The program starts in this working directory as the sandbox sees it, or in /

@@ -1,6 +1,7 @@
 //! Presets as people who know bubblewrap and docker expect them (issue 12): one namespace
 //! of a preset can be kept from the caller (`--share net`), and `--preset container` looks
-//! like a container from inside: its own hostname, a container's environment, a read-only
+//! like a container from inside: its own hostname (in /etc/hostname too), a container's
+//! environment, a read-only
 //! /sys, / as the working directory, and the caller's terminal as /dev/console (as
 //! bubblewrap's --dev and `docker run -t` give one; bubblewrap's tests/test-run.sh checks
 //! its /dev the same way, from inside). These tests need root; they fail, never skip.
@@ -154,7 +155,8 @@ fn a_container_looks_like_one_from_inside() {
         .args([
             "sh",
             "-c",
-            "env; echo cwd=$(pwd); echo uname=$(hostname); \
+            "env; echo cwd=$(pwd); echo uname=$(hostname); echo etc=$(cat /etc/hostname); \
+                echo x 2>/dev/null >/etc/hostname || echo etc-ro; \
                 grep ' /sys ' /proc/self/mountinfo; touch /sys/kernel/x 2>&1",
         ])
         .current_dir("/tmp")
@@ -178,6 +180,11 @@ fn a_container_looks_like_one_from_inside() {
     assert_eq!(var("HOSTNAME").as_deref(), Some("box1"), "{out}");
     assert_eq!(var("uname").as_deref(), Some("box1"), "{out}");
     assert_eq!(var("cwd").as_deref(), Some("/"), "{out}");
+    // /etc/hostname shows it, read-only, and the root's own file is left as it was.
+    assert_eq!(var("etc").as_deref(), Some("box1"), "{out}");
+    assert!(out.contains("\netc-ro\n"), "{out}");
+    let theirs = std::fs::read_to_string(rootfs().join("etc/hostname")).unwrap();
+    assert_eq!(theirs, "cleave\n", "scripts/mkrootfs.sh's");
     assert_eq!(var("CLEAVE_CALLERS_OWN"), None, "{out}");
     let sys = out
         .lines()

@@ -48,7 +48,7 @@ pub enum Preset {
     Sandbox,
     /// A new root (`filesystem.rootfs`, required) with a fresh /proc, /dev and /tmp, a
     /// read-only /sys, a hostname (the root directory's name, else
-    /// [`CONTAINER_HOSTNAME`]) and a container's environment: PATH ([`CONTAINER_PATH`]),
+    /// [`CONTAINER_HOSTNAME`]) that its /etc/hostname shows, and a container's environment: PATH ([`CONTAINER_PATH`]),
     /// HOME, TERM (the caller's) and HOSTNAME, instead of the caller's variables; it
     /// starts in its root directory.
     Container,
@@ -100,30 +100,7 @@ impl Preset {
         }
         spec.namespaces.new |= NAMESPACES.difference(shared);
         spec.namespaces.new.remove(shared);
-        let new_net = !shared.contains(CloneFlags::NEWNET);
-        let mut mounts = Vec::new();
-        if self == Preset::Sandbox {
-            mounts.push(MountOp::RemountRo { dst: "/".into() });
-        }
-        let [proc, dev, tmp, mask] = standard_mounts();
-        if shared.contains(CloneFlags::NEWPID) {
-            mounts.extend(host_proc());
-        } else {
-            mounts.push(proc);
-        }
-        mounts.push(dev);
-        if let Some(tty) = &options.console {
-            mounts.push(MountOp::DevBind {
-                src: tty.clone(),
-                dst: "/dev/console".into(),
-                optional: false,
-            });
-        }
-        mounts.push(tmp);
-        if self == Preset::Container {
-            mounts.push(sys(new_net));
-        }
-        mounts.push(mask);
+        let mounts = self.mounts(spec, options);
         spec.filesystem.ops.splice(0..0, mounts);
         if self == Preset::Container {
             container_names_and_env(spec, shared);
@@ -146,19 +123,53 @@ impl Preset {
         Ok(())
     }
 
-    /// The number of mount operations [`Preset::apply`] puts before the spec's own.
-    pub fn mount_count(self) -> usize {
-        standard_mounts().len() + 1
-    }
-
-    /// The number of mount operations [`Preset::apply_with`] puts before the spec's own.
-    pub fn mount_count_with(self, options: &PresetOptions) -> usize {
-        let host_proc = if options.shared.contains(CloneFlags::NEWPID) {
-            host_proc().len() - 1
+    /// The mount operations [`Preset::apply_with`] puts before `spec`'s own.
+    pub fn mounts(self, spec: &SandboxSpec, options: &PresetOptions) -> Vec<MountOp> {
+        let shared = options.shared & NAMESPACES;
+        let mut mounts = Vec::new();
+        if self == Preset::Sandbox {
+            mounts.push(MountOp::RemountRo { dst: "/".into() });
+        }
+        let [proc, dev, tmp, mask] = standard_mounts();
+        if shared.contains(CloneFlags::NEWPID) {
+            mounts.extend(host_proc());
         } else {
-            0
-        };
-        self.mount_count() + usize::from(options.console.is_some()) + host_proc
+            mounts.push(proc);
+        }
+        mounts.push(dev);
+        if let Some(tty) = &options.console {
+            mounts.push(MountOp::DevBind {
+                src: tty.clone(),
+                dst: "/dev/console".into(),
+                optional: false,
+            });
+        }
+        mounts.push(tmp);
+        if self == Preset::Container {
+            mounts.push(sys(!shared.contains(CloneFlags::NEWNET)));
+        }
+        mounts.push(mask);
+        let has_hostname_file = spec
+            .filesystem
+            .rootfs
+            .as_ref()
+            .is_some_and(|r| r.join("etc/hostname").symlink_metadata().is_ok());
+        if self == Preset::Container && !shared.contains(CloneFlags::NEWUTS) && has_hostname_file {
+            mounts.push(hostname_file());
+        }
+        mounts
+    }
+}
+
+/// A container's /etc/hostname: the file of /proc that reads the hostname of the reader's
+/// UTS namespace, bound read-only over the root's own (never written: when the root has no
+/// /etc/hostname, none is made in it). It shows the container's hostname, and whatever it
+/// is changed to, with nothing written anywhere.
+fn hostname_file() -> MountOp {
+    MountOp::RoBind {
+        src: "/proc/sys/kernel/hostname".into(),
+        dst: "/etc/hostname".into(),
+        optional: false,
     }
 }
 
@@ -298,9 +309,18 @@ mod tests {
     use crate::error::Problem;
     use std::path::Path;
 
+    /// A spec with a root directory that has an /etc/hostname, named so that it is not a
+    /// hostname (`_`).
     fn container() -> SandboxSpec {
+        let root = std::env::temp_dir().join(format!("cleave_preset_root_{}", std::process::id()));
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::fs::write(root.join("etc/hostname"), "theirs\n").unwrap();
+        container_at(&root)
+    }
+
+    fn container_at(root: &Path) -> SandboxSpec {
         let mut s = SandboxSpec::default();
-        s.filesystem.rootfs = Some("/".into());
+        s.filesystem.rootfs = Some(root.to_path_buf());
         s
     }
 
@@ -326,7 +346,9 @@ mod tests {
         assert_eq!(s.namespaces.new, NAMESPACES.difference(CloneFlags::NEWNET));
         // Every other guarantee stays.
         assert!(s.security.no_new_privs && s.security.new_session);
-        assert_eq!(s.filesystem.ops.len(), Preset::Sandbox.mount_count());
+        let none = SandboxSpec::default();
+        assert_eq!(s.filesystem.ops, Preset::Sandbox.mounts(&none, &net));
+        assert_eq!(s.filesystem.ops.len(), 5);
     }
 
     #[test]
@@ -357,10 +379,8 @@ mod tests {
             let dst = PathBuf::from("/proc").join(name);
             assert!(s.filesystem.ops.contains(&MountOp::Mask { dst }), "{name}");
         }
-        assert_eq!(
-            s.filesystem.ops.len(),
-            Preset::Sandbox.mount_count_with(&pid)
-        );
+        let none = SandboxSpec::default();
+        assert_eq!(s.filesystem.ops, Preset::Sandbox.mounts(&none, &pid));
     }
 
     #[test]
@@ -414,14 +434,12 @@ mod tests {
                 "/dev/console",
                 "/tmp",
                 "/sys",
-                "/sys/firmware"
+                "/sys/firmware",
+                "/etc/hostname"
             ]
             .map(PathBuf::from)
         );
-        assert_eq!(
-            s.filesystem.ops.len(),
-            Preset::Container.mount_count_with(&opts)
-        );
+        assert_eq!(s.filesystem.ops[6], hostname_file());
         assert!(
             matches!(&s.filesystem.ops[4], MountOp::Mount { fstype, flags, .. }
             if fstype == "sysfs" && flags.read_only)
@@ -436,6 +454,21 @@ mod tests {
         assert!(
             matches!(&s.filesystem.ops[3], MountOp::BindMount { flags, .. } if flags.read_only)
         );
+        // With the caller's hostname, or a root without /etc/hostname, none is bound.
+        let uts = PresetOptions {
+            shared: CloneFlags::NEWUTS,
+            ..PresetOptions::default()
+        };
+        let mut s = container();
+        Preset::Container.apply_as(&mut s, &uts, 1000).unwrap();
+        assert!(!s.filesystem.ops.contains(&hostname_file()));
+        let root = s.filesystem.rootfs.clone().unwrap();
+        std::fs::remove_file(root.join("etc/hostname")).unwrap();
+        let mut s = container_at(&root);
+        Preset::Container.apply(&mut s).unwrap();
+        assert!(!s.filesystem.ops.contains(&hostname_file()));
+        assert!(!root.join("etc/hostname").exists());
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]
