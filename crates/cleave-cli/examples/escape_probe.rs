@@ -599,6 +599,13 @@ fn tiocsti() -> Verdict {
     } else if let Err(e) = &tty {
         notes.push(format!("/dev/tty: {e}"));
     }
+    // A preset binds the caller's terminal on /dev/console: opened afresh (without
+    // O_NOCTTY, as a session leader would to take it as its controlling terminal).
+    let console = open("/dev/console", libc::O_RDWR);
+    match &console {
+        Ok(fd) => fds.push((*fd, "/dev/console")),
+        Err(e) => notes.push(format!("/dev/console: {e}")),
+    }
     for (fd, name) in fds {
         for ch in b"#STI#" {
             // SAFETY: TIOCSTI reads one byte through the pointer.
@@ -612,7 +619,7 @@ fn tiocsti() -> Verdict {
             }
         }
     }
-    if let Ok(fd) = tty {
+    for fd in [tty, console].into_iter().flatten() {
         close(fd);
     }
     if open_doors.is_empty() {
