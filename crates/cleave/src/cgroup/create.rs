@@ -22,9 +22,11 @@ impl CgroupSet {
     /// processes that are gone, once empty.
     /// This never makes the call fail.
     ///
-    /// Fails with [`Error::Cgroup`] naming the file (and [`Error::hint`] saying how to fix
-    /// it), [`Error::CgroupRequest`] for a bad name or parent, or [`Error::Limit`] for a bad
-    /// limit; on failure, whatever was created is removed.
+    /// Fails with [`Error::Cgroup`](crate::Error::Cgroup) naming the file (and
+    /// [`Error::hint`](crate::Error::hint) saying how to fix it),
+    /// [`Error::CgroupRequest`](crate::Error::CgroupRequest) for a bad name or parent, or
+    /// [`Error::Limit`](crate::Error::Limit) for a bad limit; on failure, whatever was
+    /// created is removed.
     pub fn create(name: &str, limits: &Limits, parent: Option<&Path>) -> Result<CgroupSet> {
         CgroupSet::create_in(&Layout::detect()?, name, limits, parent)
     }
