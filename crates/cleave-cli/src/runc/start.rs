@@ -1,5 +1,6 @@
-//! `start`: releases a created container's init from its start barrier, then runs the
-//! poststart hooks (after the program was let go, as the runtime-spec has it).
+//! `start`: runs the startContainer hooks (and a runtime-spec 1.0 config's prestart hooks),
+//! releases a created container's init from its start barrier, then runs the poststart
+//! hooks (after the program was let go, as the runtime-spec has it).
 use super::cli::IdArg;
 use super::common::{self, Ctx, Fail, Res, FIFO};
 use super::{hooks, log};
@@ -23,6 +24,29 @@ pub fn start(ctx: &Ctx, id: &str) -> Res<()> {
             )))
         }
     }
+    // Before the program is let go: prestart hooks of a runtime-spec 1.0 config, then
+    // startContainer hooks in the container. A failure stops the container.
+    let config = common::config(lock.dir())?;
+    let h = config.hooks().clone().unwrap_or_default();
+    let state = common::oci_state(&rec, config.version());
+    let prestart = if hooks::prestart_at_start(config.version()) {
+        h.prestart().as_ref()
+    } else {
+        None
+    };
+    let before = hooks::run("prestart", prestart, &state).and_then(|_| {
+        hooks::run_at(
+            "startContainer",
+            h.start_container().as_ref(),
+            &state,
+            hooks::Place::Container(rec.pid),
+        )
+    });
+    if let Err(f) = before {
+        let _ = common::signal_init(&rec, libc::SIGKILL);
+        common::wait_gone(&rec, 10);
+        return Err(f);
+    }
     let fifo = lock.dir().join(FIFO);
     // Non-blocking: with no reader left (the init died) this fails with ENXIO.
     let mut f = std::fs::File::options()
@@ -41,10 +65,8 @@ pub fn start(ctx: &Ctx, id: &str) -> Res<()> {
     rec.status = Status::Running;
     rec.start_barrier = None;
     lock.save(&rec)?;
-    let config = common::config(lock.dir())?;
     drop(lock);
     let state = common::oci_state(&rec, config.version());
-    let h = config.hooks().clone().unwrap_or_default();
     if let Err(f) = hooks::run("poststart", h.poststart().as_ref(), &state) {
         // The runtime-spec: a poststart failure is logged, and the container goes on.
         log::warn(&f.msg);
