@@ -66,7 +66,11 @@ pub fn start(ctx: &Ctx, id: &str) -> Res<()> {
     rec.start_barrier = None;
     lock.save(&rec)?;
     drop(lock);
-    let state = common::oci_state(&rec, config.version());
+    // The state the poststart hooks get is the one start made (a short program may have
+    // exited already; the hooks still learn what was started).
+    let mut state = common::oci_state(&rec, config.version());
+    state.status = cleave_oci::Status::Running;
+    state.pid = rec.pid;
     if let Err(f) = hooks::run("poststart", h.poststart().as_ref(), &state) {
         // The runtime-spec: a poststart failure is logged, and the container goes on.
         log::warn(&f.msg);
