@@ -235,14 +235,25 @@ fn create_start_state_kill_delete() {
     );
 }
 
+/// runtime-spec runtime.md#delete: deleting a container that is not stopped MUST fail and
+/// leave it as it was (runc deletes a created one; runtime-tools' validation/delete checks
+/// this); --force ends it, and its program never ran.
 #[test]
-fn created_container_is_deleted_without_force_and_never_runs() {
+fn created_container_is_not_deleted_without_force_and_never_runs() {
     if !root_or_skip() {
         return;
     }
     let b = Bundle::new("delcreated", &["touch", "/marker"]);
     let pid = b.create(&b.id("c2"));
-    b.ok(&["delete", &b.id("c2")]);
+    let refused = b.cleave(&["delete", &b.id("c2")]);
+    assert!(!refused.status.success(), "delete of a created container");
+    assert!(
+        text(&refused.stderr).contains("it is created"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert_eq!(b.state(&b.id("c2"))["status"], "created");
+    b.ok(&["delete", "--force", &b.id("c2")]);
     assert!(
         !Path::new(&format!("/proc/{pid}")).exists() || {
             // Reaped by whoever adopted it; a zombie's stat says Z.
@@ -253,6 +264,7 @@ fn created_container_is_deleted_without_force_and_never_runs() {
         !b.rootfs("marker").exists(),
         "a deleted created container ran its program"
     );
+    assert!(!b.root.join(b.id("c2")).exists(), "state directory left");
 }
 
 #[test]
@@ -543,10 +555,12 @@ fn hooks_run_at_the_spec_times() {
             "poststop": [hook("poststop")],
         })
     });
+    // runtime-spec 1.1 and later: prestart in create, before createRuntime.
+    b.edit(|c| c["ociVersion"] = json!("1.1.0"));
     b.create(&b.id("h1"));
     let after_create = std::fs::read_to_string(&log).unwrap();
     assert!(
-        after_create.contains("prestart {") && after_create.contains("createRuntime {"),
+        after_create.starts_with("prestart {") && after_create.contains("\ncreateRuntime {"),
         "{after_create}"
     );
     assert!(
@@ -563,6 +577,19 @@ fn hooks_run_at_the_spec_times() {
     let all = std::fs::read_to_string(&log).unwrap();
     assert!(all.lines().last().unwrap().starts_with("poststop"), "{all}");
     assert!(all.contains("\"status\":\"stopped\""), "{all}");
+
+    // runtime-spec 1.0 (runtime-tools' validation/prestart): prestart at start, before the
+    // program, after createRuntime.
+    std::fs::remove_file(&log).unwrap();
+    b.edit(|c| c["ociVersion"] = json!("1.0.2"));
+    b.create(&b.id("h2"));
+    let after_create = std::fs::read_to_string(&log).unwrap();
+    assert!(!after_create.contains("prestart"), "{after_create}");
+    b.ok(&["start", &b.id("h2")]);
+    let all = std::fs::read_to_string(&log).unwrap();
+    let order: Vec<&str> = all.lines().filter_map(|l| l.split(' ').next()).collect();
+    assert_eq!(order, ["createRuntime", "prestart", "poststart"], "{all}");
+    b.ok(&["delete", "--force", &b.id("h2")]);
 }
 
 #[test]
@@ -674,7 +701,7 @@ fn conmon_and_shim_argv_forms() {
         std::fs::read_to_string(b.path("create.err")).unwrap()
     );
     assert!(Path::new(&b.path("p2")).exists());
-    b.ok(&["delete", &b.id("a2")]);
+    b.ok(&["delete", "--force", &b.id("a2")]);
     // Bad requests: one line, 125.
     let bad = b.cleave(&["kill", &b.id("a2"), "NOPE"]);
     assert_eq!(bad.status.code(), Some(125));
@@ -805,5 +832,113 @@ fn seccomp_profile_refuses_mkdir_inside() {
             .contains("linux.seccomp.defaultAction: not supported by cleave: SCMP_ACT_NOTIFY"),
         "{}",
         text(&out.stderr)
+    );
+}
+
+/// createContainer and startContainer hooks (runtime-spec config.md#posix-platform-hooks, as
+/// runc's tests/integration/hooks.bats and runtime-tools' validation/hooks_stdin exercise
+/// them): both run in the container's namespaces, seen from inside the hook (the container's
+/// hostname, a pid of the container's PID namespace, files landing in the container's root),
+/// with the state on stdin; createContainer during create, its path resolved in the
+/// runtime's mount namespace (a script in the bundle, outside the rootfs); startContainer
+/// during start before the program runs, its path resolved in the container.
+#[test]
+fn create_and_start_container_hooks_run_inside_at_their_times() {
+    if !root_or_skip() {
+        return;
+    }
+    let b = Bundle::new(
+        "inhooks",
+        &["sh", "-c", "cat /hooks.log > /program-saw; sleep 1000"],
+    );
+    std::fs::write(
+        b.path("create-hook.sh"),
+        "#!/bin/sh\nread -r s\necho \"createContainer $(hostname) $(readlink /proc/$$/ns/pid) $(readlink /proc/$$/ns/mnt) $s\" >> /hooks.log\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        b.path("create-hook.sh"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let start_hook = "read -r s; echo \"startContainer $(hostname) $(readlink /proc/$$/ns/pid) $s\" >> /hooks.log";
+    b.edit(|c| {
+        c["hostname"] = json!("inside-hooks");
+        c["hooks"] = json!({
+            "createContainer": [{"path": b.path("create-hook.sh")}],
+            "startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", start_hook]}],
+        });
+    });
+    let id = b.id("ih1");
+    let init = b.create(&id);
+    let log = std::fs::read_to_string(b.rootfs("hooks.log"))
+        .expect("createContainer wrote in the container's root");
+    let fields: Vec<&str> = log.split_whitespace().collect();
+    assert_eq!(fields.first(), Some(&"createContainer"), "{log}");
+    assert_eq!(
+        fields.get(1),
+        Some(&"inside-hooks"),
+        "the container's UTS namespace: {log}"
+    );
+    // The container's PID and mount namespaces, as the hook's own /proc says.
+    let (pid_ns, mnt_ns) = (support::ns_link(init, "pid"), support::ns_link(init, "mnt"));
+    assert_eq!(fields.get(2).copied(), Some(pid_ns.as_str()), "{log}");
+    assert_eq!(fields.get(3).copied(), Some(mnt_ns.as_str()), "{log}");
+    assert_ne!(pid_ns, support::ns_link("self", "pid"));
+    assert!(
+        log.contains(&format!("\"id\":\"{id}\"")),
+        "state on stdin: {log}"
+    );
+    assert!(
+        !log.contains("startContainer"),
+        "startContainer ran during create: {log}"
+    );
+    b.ok(&["start", &id]);
+    b.until(|| {
+        b.rootfs("program-saw").exists()
+            && std::fs::metadata(b.rootfs("program-saw")).is_ok_and(|m| m.len() > 0)
+    });
+    let saw = std::fs::read_to_string(b.rootfs("program-saw")).unwrap();
+    let lines: Vec<&str> = saw.lines().collect();
+    assert_eq!(lines.len(), 2, "{saw}");
+    assert!(
+        lines[1].starts_with(&format!("startContainer inside-hooks {pid_ns} ")),
+        "before the program, inside: {saw}"
+    );
+    assert!(lines[1].contains("\"status\":\"created\""), "{saw}");
+    b.ok(&["delete", "--force", &id]);
+
+    // A failing createContainer hook fails create, and nothing is left of the container.
+    b.edit(|c| {
+        c["hooks"] = json!({"createContainer": [{"path": "/bin/false"}]});
+    });
+    let out = b.cleave(&["create", "--bundle", &b.path(""), &b.id("ih2")]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("hooks.createContainer[0]"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        !b.root.join(b.id("ih2")).exists(),
+        "state left by a failed create"
+    );
+    // A failing startContainer hook fails start, stops the container, and its program never runs.
+    let _ = std::fs::remove_file(b.rootfs("program-saw"));
+    b.edit(|c| {
+        c["hooks"] = json!({"startContainer": [{"path": "/bin/false"}]});
+    });
+    b.create(&b.id("ih3"));
+    let out = b.cleave(&["start", &b.id("ih3")]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("hooks.startContainer[0]"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(b.state(&b.id("ih3"))["status"], "stopped");
+    assert!(
+        !b.rootfs("program-saw").exists(),
+        "the program ran after a failed startContainer hook"
     );
 }
