@@ -942,3 +942,34 @@ fn create_and_start_container_hooks_run_inside_at_their_times() {
         "the program ran after a failed startContainer hook"
     );
 }
+
+/// A profile that refuses calls cleave itself makes while it sets the container up
+/// (close_range to close the fds the program does not keep; getcwd, which runtime-tools'
+/// validation/linux_seccomp refuses and runc's init still calls after installing it): the
+/// filters come after cleave's own last calls, so the program runs under them, with and
+/// without no_new_privs.
+#[test]
+fn seccomp_profile_refusing_setup_calls_still_runs_the_program() {
+    if !root_or_skip() {
+        return;
+    }
+    let b = Bundle::new(
+        "seccomp-late",
+        &["sh", "-c", "grep '^Seccomp:' /proc/self/status; echo ran"],
+    );
+    for (i, nnp) in [(1, true), (2, false)] {
+        b.edit(|c| {
+            c["linux"]["seccomp"] = json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64"],
+                "syscalls": [{"names": ["close_range", "getcwd"], "action": "SCMP_ACT_ERRNO",
+                              "errnoRet": 1}]
+            });
+            c["process"]["noNewPrivileges"] = json!(nnp);
+        });
+        let out = b.cleave(&["run", "--bundle", &b.path(""), &b.id(&format!("sl{i}"))]);
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{}{stdout}", text(&out.stderr));
+        assert_eq!(stdout, "Seccomp:\t2\nran\n", "{}", text(&out.stderr));
+    }
+}
