@@ -973,3 +973,105 @@ fn seccomp_profile_refusing_setup_calls_still_runs_the_program() {
         assert_eq!(stdout, "Seccomp:\t2\nran\n", "{}", text(&out.stderr));
     }
 }
+
+/// `exec -u UID[:GID]` and `exec --cap` change what the exec'd process is, seen from its own
+/// /proc/self/status (runc's tests/integration/exec.bats "runc exec --user" and "--cap"):
+/// the ids asked for, the capability added to every set (so that it survives exec as a
+/// non-root user, through the ambient set), nothing added without --cap, and the five sets of
+/// a --process file taken as given. An unknown capability is refused with exit 125.
+#[test]
+fn exec_user_and_cap_change_the_process() {
+    if !root_or_skip() {
+        return;
+    }
+    let b = Bundle::new("execids", &["sleep", "1000"]);
+    let id = b.id("e1");
+    b.detached(&id);
+    let status = |extra: &[&str]| -> String {
+        let mut args = vec!["exec"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&[
+            &id,
+            "sh",
+            "-c",
+            "grep -E '^(Uid|Gid|CapEff|CapAmb):' /proc/self/status",
+        ]);
+        b.ok(&args)
+    };
+    let field = |s: &str, name: &str| -> String {
+        s.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:\t")))
+            .unwrap_or_else(|| panic!("no {name} in {s}"))
+            .to_string()
+    };
+    let mask = |s: &str, name: &str| u64::from_str_radix(&field(s, name), 16).unwrap();
+    const SYS_ADMIN: u64 = 1 << 21;
+    const NET_ADMIN: u64 = 1 << 12;
+
+    let plain = status(&[]);
+    assert!(field(&plain, "Uid").starts_with("0\t"), "{plain}");
+    assert_eq!(
+        mask(&plain, "CapEff") & (SYS_ADMIN | NET_ADMIN),
+        0,
+        "{plain}"
+    );
+
+    let as_user = status(&["-u", "1000:1001"]);
+    assert_eq!(
+        field(&as_user, "Uid"),
+        "1000\t1000\t1000\t1000",
+        "{as_user}"
+    );
+    assert_eq!(
+        field(&as_user, "Gid"),
+        "1001\t1001\t1001\t1001",
+        "{as_user}"
+    );
+    assert_eq!(
+        mask(&as_user, "CapEff"),
+        0,
+        "a non-root exec keeps no capability: {as_user}"
+    );
+
+    let with_cap = status(&["--cap", "CAP_SYS_ADMIN"]);
+    assert_eq!(
+        mask(&with_cap, "CapEff") & SYS_ADMIN,
+        SYS_ADMIN,
+        "{with_cap}"
+    );
+    let user_cap = status(&["-u", "1000", "--cap", "CAP_NET_ADMIN"]);
+    assert!(field(&user_cap, "Uid").starts_with("1000\t"), "{user_cap}");
+    assert!(field(&user_cap, "Gid").starts_with("0\t"), "{user_cap}");
+    assert_eq!(mask(&user_cap, "CapEff"), NET_ADMIN, "{user_cap}");
+    assert_eq!(mask(&user_cap, "CapAmb"), NET_ADMIN, "{user_cap}");
+
+    // --process: its user and its five sets.
+    std::fs::write(
+        b.path("proc.json"),
+        json!({"args": ["sh", "-c", "grep -E '^(Uid|CapEff|CapAmb):' /proc/self/status"],
+               "cwd": "/", "user": {"uid": 7, "gid": 7},
+               "capabilities": {"bounding": ["CAP_KILL", "CAP_CHOWN"], "effective": ["CAP_KILL"],
+                                "permitted": ["CAP_KILL"], "inheritable": ["CAP_KILL"],
+                                "ambient": ["CAP_KILL"]}})
+        .to_string(),
+    )
+    .unwrap();
+    let from_file = b.ok(&["exec", "--process", &b.path("proc.json"), &id]);
+    assert!(field(&from_file, "Uid").starts_with("7\t"), "{from_file}");
+    assert_eq!(
+        mask(&from_file, "CapEff"),
+        1 << 5,
+        "CAP_KILL alone: {from_file}"
+    );
+
+    let bad = b.cleave(&["exec", "--cap", "CAP_NOPE", &id, "true"]);
+    assert_eq!(bad.status.code(), Some(125), "{}", text(&bad.stderr));
+    assert!(
+        text(&bad.stderr).contains("--cap CAP_NOPE"),
+        "{}",
+        text(&bad.stderr)
+    );
+    let bad = b.cleave(&["exec", "-u", "me", &id, "true"]);
+    assert_eq!(bad.status.code(), Some(125), "{}", text(&bad.stderr));
+    b.ok(&["delete", "--force", &id]);
+}
