@@ -1075,3 +1075,50 @@ fn exec_user_and_cap_change_the_process() {
     assert_eq!(bad.status.code(), Some(125), "{}", text(&bad.stderr));
     b.ok(&["delete", "--force", &id]);
 }
+
+/// What cleave does beyond the config (the lowering notes: a seccomp name this architecture
+/// lacks skipped, a devpts gid without a mapping dropped) is written to the --log file, one
+/// line per note naming its JSON path, and not to the container's stderr.
+#[test]
+fn lowering_notes_go_to_the_log() {
+    if !root_or_skip() {
+        return;
+    }
+    let b = Bundle::new("notes", &["true"]);
+    b.edit(|c| {
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["mkdir", "chown32"], "action": "SCMP_ACT_ERRNO"}]
+        });
+    });
+    let log = b.path("log.json");
+    let out = b.cleave(&[
+        "--log",
+        &log,
+        "--log-format",
+        "json",
+        "run",
+        "--bundle",
+        &b.path(""),
+        &b.id("n1"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("chown32"),
+        "{}",
+        text(&out.stderr)
+    );
+    let lines: Vec<Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["level"] == "info"
+            && l["msg"]
+                .as_str()
+                .unwrap()
+                .starts_with("linux.seccomp.syscalls[0].names[1]: a system call")),
+        "{lines:?}"
+    );
+}

@@ -518,6 +518,41 @@ fn lower_linux(l: &Linux, out: &mut Out) -> Result<(), OciError> {
             groups: id_maps(groups),
         };
     }
+    // A devpts `gid=N` names a group of the container: in a new user namespace where N has
+    // no mapping (a rootless container mapping its user alone) the kernel refuses the mount,
+    // so the option is dropped and the ptys belong to the opener's group (runc does the same).
+    if new.contains(CloneFlags::NEWUSER) {
+        let mapped = |gid: u32| {
+            groups
+                .iter()
+                .any(|m| gid >= m.container_id() && gid - m.container_id() < m.size())
+        };
+        for (i, op) in out.spec.filesystem.ops.iter_mut().enumerate() {
+            let MountOp::Mount { fstype, data, .. } = op else {
+                continue;
+            };
+            if fstype != "devpts" {
+                continue;
+            }
+            let before = data.split(',').count();
+            let kept: Vec<&str> = data
+                .split(',')
+                .filter(|o| {
+                    o.strip_prefix("gid=")
+                        .and_then(|g| g.parse().ok())
+                        .is_none_or(mapped)
+                })
+                .collect();
+            if kept.len() != before {
+                *data = kept.join(",");
+                out.notes.push(Note {
+                    path: out.mount_paths.get(i).cloned().unwrap_or_default() + ".options",
+                    what:
+                        "gid= dropped: that group has no mapping in the container's user namespace",
+                });
+            }
+        }
+    }
 
     if let Some(offsets) = l.time_offsets() {
         if !offsets.is_empty() && !new.contains(CloneFlags::NEWTIME) {

@@ -996,3 +996,41 @@ fn docker_defaults_ask_for_nothing() {
         ]
     );
 }
+
+/// A devpts `gid=5` in a user namespace that maps group 5 stays; where group 5 has no
+/// mapping (a rootless container mapping its user alone, runc's `spec --rootless` case) the
+/// kernel would refuse the mount: the option is dropped, with a note naming the path.
+#[test]
+fn devpts_gid_without_a_mapping_is_dropped_with_a_note() {
+    let devpts = json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+        "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]});
+    let data = |l: &Lowered| {
+        l.spec
+            .filesystem
+            .ops
+            .iter()
+            .find_map(|op| match op {
+                MountOp::Mount { fstype, data, .. } if fstype == "devpts" => Some(data.clone()),
+                _ => None,
+            })
+            .unwrap()
+    };
+    let mut v = rootless(1000, 1000);
+    v["mounts"].as_array_mut().unwrap().push(devpts.clone());
+    let l = lower_value(&v).unwrap();
+    assert_eq!(data(&l), "newinstance,ptmxmode=0666,mode=0620");
+    assert_eq!(l.notes.len(), 1, "{:?}", l.notes);
+    assert_eq!(l.notes[0].path, "mounts[3].options");
+    assert!(l.notes[0].what.starts_with("gid= dropped"));
+    // A map covering group 5 keeps it; so does the host's user namespace.
+    let v = with(
+        v,
+        "/linux/gidMappings",
+        json!([{"containerID": 0, "hostID": 100000, "size": 65536}]),
+    );
+    let l = lower_value(&v).unwrap();
+    assert_eq!(data(&l), "newinstance,ptmxmode=0666,mode=0620,gid=5");
+    assert!(l.notes.is_empty(), "{:?}", l.notes);
+    let l = lower_value(&runc_default()).unwrap();
+    assert!(data(&l).ends_with(",gid=5"));
+}

@@ -77,6 +77,9 @@ pub fn create(ctx: &Ctx, id: &str, opts: &CreateOpts) -> Res<Created> {
             p.path
         )));
     }
+    for n in &lowered.notes {
+        log::info(&format!("{}: {}", n.path, n.what));
+    }
     let carried = lowered.carried.clone();
     let limits = std::mem::take(&mut lowered.spec.limits);
     let spec = &mut lowered.spec;
