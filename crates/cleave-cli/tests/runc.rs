@@ -1122,3 +1122,45 @@ fn lowering_notes_go_to_the_log() {
         "{lines:?}"
     );
 }
+
+/// A config without linux.resources.devices gets runc's default device rules (runc's
+/// libcontainer/specconv AllowedDevices; runtime-tools' linux_cgroups_devices exercises the
+/// explicit form): from inside, root with CAP_MKNOD may make any node, but opens only the
+/// default devices; /dev/kmsg (1:11) made by hand cannot be opened, /dev/null can. Where the
+/// host has no v1 devices controller nothing is enforced, and the open succeeds.
+#[test]
+fn default_device_rules_without_resources_devices() {
+    if !root_or_skip() {
+        return;
+    }
+    let b = Bundle::new(
+        "defdev",
+        &[
+            "sh",
+            "-c",
+            "mknod /dev/k c 1 11 && echo mknod-ok; \
+             (: > /dev/k) 2>/dev/null && echo open-ok || echo open-refused; \
+             echo x > /dev/null && echo null-ok",
+        ],
+    );
+    b.edit(|c| {
+        c["linux"].as_object_mut().unwrap().remove("resources");
+        for set in [
+            "bounding",
+            "effective",
+            "permitted",
+            "inheritable",
+            "ambient",
+        ] {
+            c["process"]["capabilities"][set] = json!(["CAP_MKNOD", "CAP_DAC_OVERRIDE"]);
+        }
+    });
+    let out = b.cleave(&["run", "--bundle", &b.path(""), &b.id("dd1")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let want = if Path::new("/sys/fs/cgroup/devices/devices.allow").exists() {
+        "mknod-ok\nopen-refused\nnull-ok\n"
+    } else {
+        "mknod-ok\nopen-ok\nnull-ok\n"
+    };
+    assert_eq!(text(&out.stdout), want, "{}", text(&out.stderr));
+}

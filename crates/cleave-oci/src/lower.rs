@@ -123,6 +123,7 @@ pub fn lower(config: &Spec, bundle: &Path) -> Result<Lowered, OciError> {
         out.mount_paths.push(format!("mounts[{i}]"));
     }
     lower_devices(config, dev_mount, &mut out)?;
+    out.carried.default_devices = Some(default_device_rules(&out.nodes));
 
     let process = config
         .process()
@@ -247,6 +248,43 @@ fn lower_devices(config: &Spec, dev_mount: Option<usize>, out: &mut Out) -> Resu
 }
 
 /// An allow-everything rule for one device node (block or character).
+/// runc's device rules for a config without `linux.resources.devices`: mknod of any node,
+/// then read/write/mknod of null, zero, full, random, urandom, tty, console, ptmx, the ptys
+/// (136:*) and /dev/net/tun, then `nodes` (those the config makes).
+fn default_device_rules(nodes: &[cgroup::DeviceRule]) -> Vec<cgroup::DeviceRule> {
+    let mknod = cgroup::DeviceAccess {
+        read: false,
+        write: false,
+        mknod: true,
+    };
+    let mut rules = vec![
+        cgroup::DeviceRule {
+            access: mknod,
+            ..node_rule(false, None, None)
+        },
+        cgroup::DeviceRule {
+            access: mknod,
+            ..node_rule(true, None, None)
+        },
+    ];
+    for (major, minor) in [
+        (1, Some(3)),
+        (1, Some(5)),
+        (1, Some(7)),
+        (1, Some(8)),
+        (1, Some(9)),
+        (5, Some(0)),
+        (5, Some(1)),
+        (5, Some(2)),
+        (136, None),
+        (10, Some(200)),
+    ] {
+        rules.push(node_rule(false, Some(major), minor));
+    }
+    rules.extend(nodes.iter().copied());
+    rules
+}
+
 fn node_rule(block: bool, major: Option<u32>, minor: Option<u32>) -> cgroup::DeviceRule {
     cgroup::DeviceRule {
         allow: true,
@@ -836,6 +874,7 @@ fn lower_resources(r: &LinuxResources, out: &mut Out) -> Result<(), OciError> {
         // device still has /dev/null and its terminal.
         rules.extend(out.nodes.iter().copied());
         out.spec.limits.devices = Some(rules);
+        out.carried.default_devices = None;
     }
     // An empty blockIO, or weights of 0 (docker sends `{"weight": 0}`), asks for nothing.
     let some = |v: &Option<Vec<_>>| v.as_ref().is_some_and(|v| !v.is_empty());

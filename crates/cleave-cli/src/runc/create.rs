@@ -80,6 +80,13 @@ pub fn create(ctx: &Ctx, id: &str, opts: &CreateOpts) -> Res<Created> {
     for n in &lowered.notes {
         log::info(&format!("{}: {}", n.path, n.what));
     }
+    // No device rules in the config: runc's defaults, where they can be enforced (a v1
+    // devices controller, a cgroup of the container's own).
+    if let Some(rules) = &lowered.carried.default_devices {
+        if !ctx.rootless && Path::new("/sys/fs/cgroup/devices/devices.allow").exists() {
+            lowered.spec.limits.devices = Some(rules.clone());
+        }
+    }
     let carried = lowered.carried.clone();
     let limits = std::mem::take(&mut lowered.spec.limits);
     let spec = &mut lowered.spec;
