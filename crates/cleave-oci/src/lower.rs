@@ -7,7 +7,7 @@ use crate::mounts::lower_mount;
 use cleave::caps::{self, Rlimit};
 use cleave::cgroup;
 use cleave::idmap::{IdMap, IdMapping};
-use cleave::mount::{DeviceKind, MountOp, Propagation};
+use cleave::mount::{DeviceKind, MountOp, Propagation, RootPropagation, RootPropagationMode};
 use cleave::sandbox::{Capabilities, SandboxSpec};
 use cleave::{CloneFlags, Namespace};
 use oci_spec::runtime::{
@@ -617,10 +617,25 @@ fn lower_linux(l: &Linux, out: &mut Out) -> Result<(), OciError> {
     }
 
     if let Some(p) = l.rootfs_propagation().as_deref().filter(|p| !p.is_empty()) {
+        // Shared and unbindable are the new root's own (set after pivot_root, which a
+        // shared old root would refuse): mounts stay apart from the host's either way.
+        let root = |mode| {
+            Some(RootPropagation {
+                mode,
+                recursive: p.starts_with('r'),
+            })
+        };
         out.spec.filesystem.propagation = match p {
             "private" | "rprivate" => Propagation::Private,
             "slave" | "rslave" => Propagation::Slave,
-            "shared" | "rshared" => Propagation::Shared,
+            "shared" | "rshared" => {
+                out.spec.filesystem.root_propagation = root(RootPropagationMode::Shared);
+                Propagation::Private
+            }
+            "unbindable" | "runbindable" => {
+                out.spec.filesystem.root_propagation = root(RootPropagationMode::Unbindable);
+                Propagation::Private
+            }
             _ => {
                 return Err(err(
                     "linux.rootfsPropagation",

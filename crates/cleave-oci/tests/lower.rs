@@ -590,8 +590,8 @@ fn every_refusal_names_its_json_path() {
             "linux.readonlyPaths[0]: must be absolute",
         ),
         (
-            with(base(), "/linux/rootfsPropagation", json!("runbindable")),
-            "linux.rootfsPropagation: not supported by cleave: root propagation \"runbindable\": use private, slave or shared (or their r- forms)",
+            with(base(), "/linux/rootfsPropagation", json!("rbogus")),
+            "linux.rootfsPropagation: not supported by cleave: root propagation \"rbogus\": use private, slave, shared or unbindable (or their r- forms)",
         ),
         (
             with(base(), "/linux/intelRdt", json!({"closID": "x"})),
@@ -1033,4 +1033,51 @@ fn devpts_gid_without_a_mapping_is_dropped_with_a_note() {
     assert!(l.notes.is_empty(), "{:?}", l.notes);
     let l = lower_value(&runc_default()).unwrap();
     assert!(data(&l).ends_with(",gid=5"));
+}
+
+/// linux.rootfsPropagation shared and unbindable are the new root's own, set after
+/// pivot_root; the namespace stays private to the host (runtime-tools'
+/// validation/linux_rootfs_propagation checks them from inside).
+#[test]
+fn shared_and_unbindable_root_propagation_is_the_new_roots() {
+    use cleave::mount::{RootPropagation, RootPropagationMode};
+    for (given, mode, recursive) in [
+        ("shared", RootPropagationMode::Shared, false),
+        ("rshared", RootPropagationMode::Shared, true),
+        ("unbindable", RootPropagationMode::Unbindable, false),
+        ("runbindable", RootPropagationMode::Unbindable, true),
+    ] {
+        let b = bundle("rprop");
+        let mut v = with(runc_like(), "/linux/rootfsPropagation", json!(given));
+        v["mounts"] = json!([{"destination": "/proc", "type": "proc", "source": "proc"}]);
+        let l = lower_in(&v, &b);
+        assert_eq!(
+            l.spec.filesystem.propagation,
+            Propagation::Private,
+            "{given}"
+        );
+        assert_eq!(
+            l.spec.filesystem.root_propagation,
+            Some(RootPropagation { mode, recursive }),
+            "{given}"
+        );
+        let prepared = cleave::sandbox::prepare(&l.spec).unwrap();
+        let steps: Vec<&str> = prepared.steps().map(|(_, w)| w).collect();
+        let pivot = steps
+            .iter()
+            .position(|w| w.starts_with("pivot_root"))
+            .unwrap();
+        assert!(
+            steps[pivot + 1].starts_with("make the new root"),
+            "after pivot_root: {steps:?}"
+        );
+        std::fs::remove_dir_all(&b).unwrap();
+    }
+    let l = lower_value(&with(
+        runc_like(),
+        "/linux/rootfsPropagation",
+        json!("slave"),
+    ))
+    .unwrap();
+    assert_eq!(l.spec.filesystem.root_propagation, None);
 }
