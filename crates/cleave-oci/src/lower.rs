@@ -173,6 +173,7 @@ fn lower_devices(config: &Spec, dev_mount: Option<usize>, out: &mut Out) -> Resu
         let kind = match d.typ() {
             LinuxDeviceType::C | LinuxDeviceType::U => DeviceKind::Char,
             LinuxDeviceType::B => DeviceKind::Block,
+            LinuxDeviceType::P => DeviceKind::Fifo,
             other => {
                 return Err(err(
                     format!("{at}.type"),
@@ -183,11 +184,13 @@ fn lower_devices(config: &Spec, dev_mount: Option<usize>, out: &mut Out) -> Resu
         if !d.path().is_absolute() {
             return Err(err(format!("{at}.path"), Problem::NotAbsolute));
         }
-        out.nodes.push(node_rule(
-            kind == DeviceKind::Block,
-            Some(d.major() as u32),
-            Some(d.minor() as u32),
-        ));
+        if kind != DeviceKind::Fifo {
+            out.nodes.push(node_rule(
+                kind == DeviceKind::Block,
+                Some(d.major() as u32),
+                Some(d.minor() as u32),
+            ));
+        }
         out.spec.filesystem.ops.push(MountOp::Device {
             dst: d.path().clone(),
             kind,

@@ -1081,3 +1081,36 @@ fn shared_and_unbindable_root_propagation_is_the_new_roots() {
     .unwrap();
     assert_eq!(l.spec.filesystem.root_propagation, None);
 }
+
+/// linux.devices of type `p` are FIFOs: made with mknod (no privilege needed, no device
+/// rule added); runtime-tools' validation/linux_devices checks the node from inside.
+#[test]
+fn fifo_devices_lower_to_fifo_nodes() {
+    use cleave::mount::DeviceKind;
+    let v = with(
+        runc_like(),
+        "/linux/devices",
+        json!([{"path": "/dev/fifo", "type": "p", "major": 0, "minor": 0, "fileMode": 432}]),
+    );
+    let l = lower_value(&v).unwrap();
+    let fifo = l
+        .spec
+        .filesystem
+        .ops
+        .iter()
+        .find(|op| op.dst() == Path::new("/dev/fifo"))
+        .unwrap();
+    assert!(
+        matches!(
+            fifo,
+            MountOp::Device {
+                kind: DeviceKind::Fifo,
+                mode: 0o660,
+                ..
+            }
+        ),
+        "{fifo:?}"
+    );
+    let rules = l.spec.limits.devices.unwrap();
+    assert!(rules.iter().all(|r| r.major != Some(0)), "{rules:?}");
+}

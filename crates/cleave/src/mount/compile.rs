@@ -331,6 +331,10 @@ impl Filesystem {
                     }
                     first
                 }
+                MountOp::Device {
+                    kind: super::DeviceKind::Fifo,
+                    ..
+                } => Slot::MAX,
                 MountOp::Device { .. } if !mknod => match super::dev::host_source(i, op)? {
                     Some(host) => sources.open(
                         &host,
