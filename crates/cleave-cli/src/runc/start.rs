@@ -62,6 +62,9 @@ pub fn start(ctx: &Ctx, id: &str) -> Res<()> {
         .map_err(|e| Fail::failed(format!("cannot start container {id}: {e}")))?;
     drop(f);
     let _ = std::fs::remove_file(&fifo);
+    // The poststart hooks run "after the user-specified process is executed": wait until
+    // the init is no longer cleave's (it exec'd) or is gone.
+    wait_exec(rec.pid);
     rec.status = Status::Running;
     rec.start_barrier = None;
     lock.save(&rec)?;
@@ -76,4 +79,28 @@ pub fn start(ctx: &Ctx, id: &str) -> Res<()> {
         log::warn(&f.msg);
     }
     Ok(())
+}
+
+/// Waits (up to 10 s) until process `pid` runs another executable than this one: it passed
+/// execve, or it exited (then /proc/PID/exe cannot be read). Where `pid` is cleave's init
+/// of a joined PID namespace, which never execs, its child (the program) is watched.
+fn wait_exec(pid: i32) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(own) = std::fs::metadata("/proc/self/exe") else {
+        return;
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        let children =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        let target = match children.split_whitespace().collect::<Vec<_>>()[..] {
+            [only] => only.parse().unwrap_or(pid),
+            _ => pid,
+        };
+        match std::fs::metadata(format!("/proc/{target}/exe")) {
+            Ok(m) if m.dev() == own.dev() && m.ino() == own.ino() => {}
+            _ => return,
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
 }
