@@ -25,7 +25,7 @@ pub fn start(ctx: &Ctx, id: &str) -> Res<()> {
         }
     }
     // Before the program is let go: prestart hooks of a runtime-spec 1.0 config, then
-    // startContainer hooks in the container. A failure stops the container.
+    // startContainer hooks in the container. A failure ends the container.
     let config = common::config(lock.dir())?;
     let h = config.hooks().clone().unwrap_or_default();
     let state = common::oci_state(&rec, config.version());
@@ -43,8 +43,11 @@ pub fn start(ctx: &Ctx, id: &str) -> Res<()> {
         )
     });
     if let Err(f) = before {
-        let _ = common::signal_init(&rec, libc::SIGKILL);
-        common::wait_gone(&rec, 10);
+        // The spec: stop the container and go on to its end (delete, poststop hooks):
+        // nothing of it is left.
+        if let Err(d) = super::delete::delete(lock, true) {
+            log::warn(&d.msg);
+        }
         return Err(f);
     }
     let fifo = lock.dir().join(FIFO);
