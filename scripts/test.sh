@@ -12,7 +12,8 @@
 # and man pages, and the real clients of the OCI runtime tests
 # (crates/cleave-cli/tests/clients.rs): podman (with conmon), docker.io (dockerd), containerd
 # (ctr and the runc v2 shim), and runc as the reference runtime those tests can be pointed at
-# (CLEAVE_CLIENT_RUNTIME=/usr/sbin/runc). The tests start their own daemons; the services the
+# (CLEAVE_CLIENT_RUNTIME=/usr/sbin/runc); scripts/runtime-tools.sh installs Go and the Go
+# packages the runtime-tools validation programs build with. The tests start their own daemons; the services the
 # packages may start are not used. Missing ones are
 # installed with apt-get (say so first; note that busybox-static replaces Debian's busybox).
 set -euo pipefail
@@ -44,6 +45,9 @@ if ((${#need[@]})); then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 export CI=true
+# The OCI runtime-tools validation programs (tests/conformance.rs runs them): Debian's Go
+# and source package, built once into /var/tmp/cleave-runtime-tools (reruns reuse it).
+scripts/runtime-tools.sh --build-only
 # A preset sandbox mounts a tmpfs over /tmp, which would hide the test probes and the files
 # the tests bind in if the build were under /tmp (a checkout in /tmp): build elsewhere then.
 target=${CARGO_TARGET_DIR:-$(pwd -P)/target}

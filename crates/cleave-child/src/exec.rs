@@ -88,9 +88,16 @@ fn run_steps(plan: &Plan, first: usize) -> Result<Never, StepError> {
             Err(e) => return Err((Stage::Sync, 0, e)),
         }
     }
+    let mut finished = false;
     for i in first..plan.n_ops {
         // SAFETY: `ops` holds `n_ops` elements (Plan's contract).
         let op = unsafe { &*plan.ops.add(i) };
+        // The caller's filters may refuse what cleave itself still calls (close_range, the
+        // signal calls): they come after cleave's own last steps, just before exec.
+        if matches!(op, Op::SeccompFilter { .. }) && !finished {
+            finish(plan)?;
+            finished = true;
+        }
         let result = if let Op::ForkInit { program_stack } = *op {
             fork_init(plan, i, program_stack)
         } else {
@@ -98,6 +105,14 @@ fn run_steps(plan: &Plan, first: usize) -> Result<Never, StepError> {
         };
         result.map_err(|e| (Stage::Op, i as u32, e))?;
     }
+    if !finished {
+        finish(plan)?;
+    }
+    Err((Stage::Exec, 0, exec_candidates(plan)))
+}
+
+/// The program's stdio, the closing of every other fd, and its signal dispositions and mask.
+fn finish(plan: &Plan) -> Result<(), StepError> {
     if !plan.fd_table_shared {
         for (target, &src) in plan.stdio.iter().enumerate() {
             install_stdio(src, target as i32).map_err(|e| (Stage::Stdio, target as u32, e))?;
@@ -109,8 +124,7 @@ fn run_steps(plan: &Plan, first: usize) -> Result<Never, StepError> {
     if plan.reset_signals {
         reset_signal_handlers();
     }
-    set_sigmask(plan.sigmask).map_err(|e| (Stage::Signals, 0, e))?;
-    Err((Stage::Exec, 0, exec_candidates(plan)))
+    set_sigmask(plan.sigmask).map_err(|e| (Stage::Signals, 0, e))
 }
 
 fn install_stdio(src: i32, target: i32) -> Result<(), i32> {

@@ -235,14 +235,25 @@ fn create_start_state_kill_delete() {
     );
 }
 
+/// runtime-spec runtime.md#delete: deleting a container that is not stopped MUST fail and
+/// leave it as it was (runc deletes a created one; runtime-tools' validation/delete checks
+/// this); --force ends it, and its program never ran.
 #[test]
-fn created_container_is_deleted_without_force_and_never_runs() {
+fn created_container_is_not_deleted_without_force_and_never_runs() {
     if !root_or_skip() {
         return;
     }
     let b = Bundle::new("delcreated", &["touch", "/marker"]);
     let pid = b.create(&b.id("c2"));
-    b.ok(&["delete", &b.id("c2")]);
+    let refused = b.cleave(&["delete", &b.id("c2")]);
+    assert!(!refused.status.success(), "delete of a created container");
+    assert!(
+        text(&refused.stderr).contains("it is created"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert_eq!(b.state(&b.id("c2"))["status"], "created");
+    b.ok(&["delete", "--force", &b.id("c2")]);
     assert!(
         !Path::new(&format!("/proc/{pid}")).exists() || {
             // Reaped by whoever adopted it; a zombie's stat says Z.
@@ -253,6 +264,7 @@ fn created_container_is_deleted_without_force_and_never_runs() {
         !b.rootfs("marker").exists(),
         "a deleted created container ran its program"
     );
+    assert!(!b.root.join(b.id("c2")).exists(), "state directory left");
 }
 
 #[test]
@@ -543,10 +555,12 @@ fn hooks_run_at_the_spec_times() {
             "poststop": [hook("poststop")],
         })
     });
+    // runtime-spec 1.1 and later: prestart in create, before createRuntime.
+    b.edit(|c| c["ociVersion"] = json!("1.1.0"));
     b.create(&b.id("h1"));
     let after_create = std::fs::read_to_string(&log).unwrap();
     assert!(
-        after_create.contains("prestart {") && after_create.contains("createRuntime {"),
+        after_create.starts_with("prestart {") && after_create.contains("\ncreateRuntime {"),
         "{after_create}"
     );
     assert!(
@@ -563,6 +577,19 @@ fn hooks_run_at_the_spec_times() {
     let all = std::fs::read_to_string(&log).unwrap();
     assert!(all.lines().last().unwrap().starts_with("poststop"), "{all}");
     assert!(all.contains("\"status\":\"stopped\""), "{all}");
+
+    // runtime-spec 1.0 (runtime-tools' validation/prestart): prestart at start, before the
+    // program, after createRuntime.
+    std::fs::remove_file(&log).unwrap();
+    b.edit(|c| c["ociVersion"] = json!("1.0.2"));
+    b.create(&b.id("h2"));
+    let after_create = std::fs::read_to_string(&log).unwrap();
+    assert!(!after_create.contains("prestart"), "{after_create}");
+    b.ok(&["start", &b.id("h2")]);
+    let all = std::fs::read_to_string(&log).unwrap();
+    let order: Vec<&str> = all.lines().filter_map(|l| l.split(' ').next()).collect();
+    assert_eq!(order, ["createRuntime", "prestart", "poststart"], "{all}");
+    b.ok(&["delete", "--force", &b.id("h2")]);
 }
 
 #[test]
@@ -674,7 +701,7 @@ fn conmon_and_shim_argv_forms() {
         std::fs::read_to_string(b.path("create.err")).unwrap()
     );
     assert!(Path::new(&b.path("p2")).exists());
-    b.ok(&["delete", &b.id("a2")]);
+    b.ok(&["delete", "--force", &b.id("a2")]);
     // Bad requests: one line, 125.
     let bad = b.cleave(&["kill", &b.id("a2"), "NOPE"]);
     assert_eq!(bad.status.code(), Some(125));
@@ -806,4 +833,340 @@ fn seccomp_profile_refuses_mkdir_inside() {
         "{}",
         text(&out.stderr)
     );
+}
+
+/// createContainer and startContainer hooks (runtime-spec config.md#posix-platform-hooks, as
+/// runc's tests/integration/hooks.bats and runtime-tools' validation/hooks_stdin exercise
+/// them): both run in the container's namespaces, seen from inside the hook (the container's
+/// hostname, a pid of the container's PID namespace, files landing in the container's root),
+/// with the state on stdin; createContainer during create, its path resolved in the
+/// runtime's mount namespace (a script in the bundle, outside the rootfs); startContainer
+/// during start before the program runs, its path resolved in the container.
+#[test]
+fn create_and_start_container_hooks_run_inside_at_their_times() {
+    if !root_or_skip() {
+        return;
+    }
+    let b = Bundle::new(
+        "inhooks",
+        &["sh", "-c", "cat /hooks.log > /program-saw; sleep 1000"],
+    );
+    std::fs::write(
+        b.path("create-hook.sh"),
+        "#!/bin/sh\nread -r s\necho \"createContainer $(hostname) $(readlink /proc/$$/ns/pid) $(readlink /proc/$$/ns/mnt) $s\" >> /hooks.log\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        b.path("create-hook.sh"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let start_hook = "read -r s; echo \"startContainer $(hostname) $(readlink /proc/$$/ns/pid) $s\" >> /hooks.log";
+    b.edit(|c| {
+        c["hostname"] = json!("inside-hooks");
+        c["hooks"] = json!({
+            "createContainer": [{"path": b.path("create-hook.sh")}],
+            "startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", start_hook]}],
+        });
+    });
+    let id = b.id("ih1");
+    let init = b.create(&id);
+    let log = std::fs::read_to_string(b.rootfs("hooks.log"))
+        .expect("createContainer wrote in the container's root");
+    let fields: Vec<&str> = log.split_whitespace().collect();
+    assert_eq!(fields.first(), Some(&"createContainer"), "{log}");
+    assert_eq!(
+        fields.get(1),
+        Some(&"inside-hooks"),
+        "the container's UTS namespace: {log}"
+    );
+    // The container's PID and mount namespaces, as the hook's own /proc says.
+    let (pid_ns, mnt_ns) = (support::ns_link(init, "pid"), support::ns_link(init, "mnt"));
+    assert_eq!(fields.get(2).copied(), Some(pid_ns.as_str()), "{log}");
+    assert_eq!(fields.get(3).copied(), Some(mnt_ns.as_str()), "{log}");
+    assert_ne!(pid_ns, support::ns_link("self", "pid"));
+    assert!(
+        log.contains(&format!("\"id\":\"{id}\"")),
+        "state on stdin: {log}"
+    );
+    assert!(
+        !log.contains("startContainer"),
+        "startContainer ran during create: {log}"
+    );
+    b.ok(&["start", &id]);
+    b.until(|| {
+        b.rootfs("program-saw").exists()
+            && std::fs::metadata(b.rootfs("program-saw")).is_ok_and(|m| m.len() > 0)
+    });
+    let saw = std::fs::read_to_string(b.rootfs("program-saw")).unwrap();
+    let lines: Vec<&str> = saw.lines().collect();
+    assert_eq!(lines.len(), 2, "{saw}");
+    assert!(
+        lines[1].starts_with(&format!("startContainer inside-hooks {pid_ns} ")),
+        "before the program, inside: {saw}"
+    );
+    assert!(lines[1].contains("\"status\":\"created\""), "{saw}");
+    b.ok(&["delete", "--force", &id]);
+
+    // A failing createContainer hook fails create, and nothing is left of the container.
+    b.edit(|c| {
+        c["hooks"] = json!({"createContainer": [{"path": "/bin/false"}]});
+    });
+    let out = b.cleave(&["create", "--bundle", &b.path(""), &b.id("ih2")]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("hooks.createContainer[0]"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        !b.root.join(b.id("ih2")).exists(),
+        "state left by a failed create"
+    );
+    // A failing startContainer hook fails start and ends the container (nothing is left);
+    // its program never runs.
+    let _ = std::fs::remove_file(b.rootfs("program-saw"));
+    b.edit(|c| {
+        c["hooks"] = json!({"startContainer": [{"path": "/bin/false"}]});
+    });
+    b.create(&b.id("ih3"));
+    let out = b.cleave(&["start", &b.id("ih3")]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("hooks.startContainer[0]"),
+        "{}",
+        text(&out.stderr)
+    );
+    let gone = b.cleave(&["state", &b.id("ih3")]);
+    assert!(
+        text(&gone.stderr).contains("does not exist"),
+        "a container whose startContainer hook failed is deleted: {}",
+        text(&gone.stderr)
+    );
+    assert!(
+        !b.rootfs("program-saw").exists(),
+        "the program ran after a failed startContainer hook"
+    );
+}
+
+/// A profile that refuses calls cleave itself makes while it sets the container up
+/// (close_range to close the fds the program does not keep; getcwd, which runtime-tools'
+/// validation/linux_seccomp refuses and runc's init still calls after installing it): the
+/// filters come after cleave's own last calls, so the program runs under them, with and
+/// without no_new_privs.
+#[test]
+fn seccomp_profile_refusing_setup_calls_still_runs_the_program() {
+    if !root_or_skip() {
+        return;
+    }
+    let b = Bundle::new(
+        "seccomp-late",
+        &["sh", "-c", "grep '^Seccomp:' /proc/self/status; echo ran"],
+    );
+    for (i, nnp) in [(1, true), (2, false)] {
+        b.edit(|c| {
+            c["linux"]["seccomp"] = json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64"],
+                "syscalls": [{"names": ["close_range", "getcwd"], "action": "SCMP_ACT_ERRNO",
+                              "errnoRet": 1}]
+            });
+            c["process"]["noNewPrivileges"] = json!(nnp);
+        });
+        let out = b.cleave(&["run", "--bundle", &b.path(""), &b.id(&format!("sl{i}"))]);
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{}{stdout}", text(&out.stderr));
+        assert_eq!(stdout, "Seccomp:\t2\nran\n", "{}", text(&out.stderr));
+    }
+}
+
+/// `exec -u UID[:GID]` and `exec --cap` change what the exec'd process is, seen from its own
+/// /proc/self/status (runc's tests/integration/exec.bats "runc exec --user" and "--cap"):
+/// the ids asked for, the capability added to every set (so that it survives exec as a
+/// non-root user, through the ambient set), nothing added without --cap, and the five sets of
+/// a --process file taken as given. An unknown capability is refused with exit 125.
+#[test]
+fn exec_user_and_cap_change_the_process() {
+    if !root_or_skip() {
+        return;
+    }
+    let b = Bundle::new("execids", &["sleep", "1000"]);
+    let id = b.id("e1");
+    b.detached(&id);
+    let status = |extra: &[&str]| -> String {
+        let mut args = vec!["exec"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&[
+            &id,
+            "sh",
+            "-c",
+            "grep -E '^(Uid|Gid|CapEff|CapAmb):' /proc/self/status",
+        ]);
+        b.ok(&args)
+    };
+    let field = |s: &str, name: &str| -> String {
+        s.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:\t")))
+            .unwrap_or_else(|| panic!("no {name} in {s}"))
+            .to_string()
+    };
+    let mask = |s: &str, name: &str| u64::from_str_radix(&field(s, name), 16).unwrap();
+    const SYS_ADMIN: u64 = 1 << 21;
+    const NET_ADMIN: u64 = 1 << 12;
+
+    let plain = status(&[]);
+    assert!(field(&plain, "Uid").starts_with("0\t"), "{plain}");
+    assert_eq!(
+        mask(&plain, "CapEff") & (SYS_ADMIN | NET_ADMIN),
+        0,
+        "{plain}"
+    );
+
+    let as_user = status(&["-u", "1000:1001"]);
+    assert_eq!(
+        field(&as_user, "Uid"),
+        "1000\t1000\t1000\t1000",
+        "{as_user}"
+    );
+    assert_eq!(
+        field(&as_user, "Gid"),
+        "1001\t1001\t1001\t1001",
+        "{as_user}"
+    );
+    assert_eq!(
+        mask(&as_user, "CapEff"),
+        0,
+        "a non-root exec keeps no capability: {as_user}"
+    );
+
+    let with_cap = status(&["--cap", "CAP_SYS_ADMIN"]);
+    assert_eq!(
+        mask(&with_cap, "CapEff") & SYS_ADMIN,
+        SYS_ADMIN,
+        "{with_cap}"
+    );
+    let user_cap = status(&["-u", "1000", "--cap", "CAP_NET_ADMIN"]);
+    assert!(field(&user_cap, "Uid").starts_with("1000\t"), "{user_cap}");
+    assert!(field(&user_cap, "Gid").starts_with("0\t"), "{user_cap}");
+    assert_eq!(mask(&user_cap, "CapEff"), NET_ADMIN, "{user_cap}");
+    assert_eq!(mask(&user_cap, "CapAmb"), NET_ADMIN, "{user_cap}");
+
+    // --process: its user and its five sets.
+    std::fs::write(
+        b.path("proc.json"),
+        json!({"args": ["sh", "-c", "grep -E '^(Uid|CapEff|CapAmb):' /proc/self/status"],
+               "cwd": "/", "user": {"uid": 7, "gid": 7},
+               "capabilities": {"bounding": ["CAP_KILL", "CAP_CHOWN"], "effective": ["CAP_KILL"],
+                                "permitted": ["CAP_KILL"], "inheritable": ["CAP_KILL"],
+                                "ambient": ["CAP_KILL"]}})
+        .to_string(),
+    )
+    .unwrap();
+    let from_file = b.ok(&["exec", "--process", &b.path("proc.json"), &id]);
+    assert!(field(&from_file, "Uid").starts_with("7\t"), "{from_file}");
+    assert_eq!(
+        mask(&from_file, "CapEff"),
+        1 << 5,
+        "CAP_KILL alone: {from_file}"
+    );
+
+    let bad = b.cleave(&["exec", "--cap", "CAP_NOPE", &id, "true"]);
+    assert_eq!(bad.status.code(), Some(125), "{}", text(&bad.stderr));
+    assert!(
+        text(&bad.stderr).contains("--cap CAP_NOPE"),
+        "{}",
+        text(&bad.stderr)
+    );
+    let bad = b.cleave(&["exec", "-u", "me", &id, "true"]);
+    assert_eq!(bad.status.code(), Some(125), "{}", text(&bad.stderr));
+    b.ok(&["delete", "--force", &id]);
+}
+
+/// What cleave does beyond the config (the lowering notes: a seccomp name this architecture
+/// lacks skipped, a devpts gid without a mapping dropped) is written to the --log file, one
+/// line per note naming its JSON path, and not to the container's stderr.
+#[test]
+fn lowering_notes_go_to_the_log() {
+    if !root_or_skip() {
+        return;
+    }
+    let b = Bundle::new("notes", &["true"]);
+    b.edit(|c| {
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["mkdir", "chown32"], "action": "SCMP_ACT_ERRNO"}]
+        });
+    });
+    let log = b.path("log.json");
+    let out = b.cleave(&[
+        "--log",
+        &log,
+        "--log-format",
+        "json",
+        "run",
+        "--bundle",
+        &b.path(""),
+        &b.id("n1"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("chown32"),
+        "{}",
+        text(&out.stderr)
+    );
+    let lines: Vec<Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["level"] == "info"
+            && l["msg"]
+                .as_str()
+                .unwrap()
+                .starts_with("linux.seccomp.syscalls[0].names[1]: a system call")),
+        "{lines:?}"
+    );
+}
+
+/// A config without linux.resources.devices gets runc's default device rules (runc's
+/// libcontainer/specconv AllowedDevices; runtime-tools' linux_cgroups_devices exercises the
+/// explicit form): from inside, root with CAP_MKNOD may make any node, but opens only the
+/// default devices; /dev/kmsg (1:11) made by hand cannot be opened, /dev/null can. Where the
+/// host has no v1 devices controller nothing is enforced, and the open succeeds.
+#[test]
+fn default_device_rules_without_resources_devices() {
+    if !root_or_skip() {
+        return;
+    }
+    let b = Bundle::new(
+        "defdev",
+        &[
+            "sh",
+            "-c",
+            "mknod /dev/k c 1 11 && echo mknod-ok; \
+             (: > /dev/k) 2>/dev/null && echo open-ok || echo open-refused; \
+             echo x > /dev/null && echo null-ok",
+        ],
+    );
+    b.edit(|c| {
+        c["linux"].as_object_mut().unwrap().remove("resources");
+        for set in [
+            "bounding",
+            "effective",
+            "permitted",
+            "inheritable",
+            "ambient",
+        ] {
+            c["process"]["capabilities"][set] = json!(["CAP_MKNOD", "CAP_DAC_OVERRIDE"]);
+        }
+    });
+    let out = b.cleave(&["run", "--bundle", &b.path(""), &b.id("dd1")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let want = if Path::new("/sys/fs/cgroup/devices/devices.allow").exists() {
+        "mknod-ok\nopen-refused\nnull-ok\n"
+    } else {
+        "mknod-ok\nopen-ok\nnull-ok\n"
+    };
+    assert_eq!(text(&out.stdout), want, "{}", text(&out.stderr));
 }

@@ -126,7 +126,7 @@ impl fmt::Display for Unsupported {
             ),
             Unsupported::Propagation(p) => write!(
                 f,
-                "root propagation {p:?}: use private, slave or shared (or their r- forms)"
+                "root propagation {p:?}: use private, slave, shared or unbindable (or their r- forms)"
             ),
             Unsupported::OffsetNanoseconds => {
                 f.write_str("nanoseconds in a clock offset: give whole seconds")

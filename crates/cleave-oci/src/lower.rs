@@ -7,7 +7,7 @@ use crate::mounts::lower_mount;
 use cleave::caps::{self, Rlimit};
 use cleave::cgroup;
 use cleave::idmap::{IdMap, IdMapping};
-use cleave::mount::{DeviceKind, MountOp, Propagation};
+use cleave::mount::{DeviceKind, MountOp, Propagation, RootPropagation, RootPropagationMode};
 use cleave::sandbox::{Capabilities, SandboxSpec};
 use cleave::{CloneFlags, Namespace};
 use oci_spec::runtime::{
@@ -123,6 +123,7 @@ pub fn lower(config: &Spec, bundle: &Path) -> Result<Lowered, OciError> {
         out.mount_paths.push(format!("mounts[{i}]"));
     }
     lower_devices(config, dev_mount, &mut out)?;
+    out.carried.default_devices = Some(default_device_rules(&out.nodes));
 
     let process = config
         .process()
@@ -172,6 +173,7 @@ fn lower_devices(config: &Spec, dev_mount: Option<usize>, out: &mut Out) -> Resu
         let kind = match d.typ() {
             LinuxDeviceType::C | LinuxDeviceType::U => DeviceKind::Char,
             LinuxDeviceType::B => DeviceKind::Block,
+            LinuxDeviceType::P => DeviceKind::Fifo,
             other => {
                 return Err(err(
                     format!("{at}.type"),
@@ -182,11 +184,13 @@ fn lower_devices(config: &Spec, dev_mount: Option<usize>, out: &mut Out) -> Resu
         if !d.path().is_absolute() {
             return Err(err(format!("{at}.path"), Problem::NotAbsolute));
         }
-        out.nodes.push(node_rule(
-            kind == DeviceKind::Block,
-            Some(d.major() as u32),
-            Some(d.minor() as u32),
-        ));
+        if kind != DeviceKind::Fifo {
+            out.nodes.push(node_rule(
+                kind == DeviceKind::Block,
+                Some(d.major() as u32),
+                Some(d.minor() as u32),
+            ));
+        }
         out.spec.filesystem.ops.push(MountOp::Device {
             dst: d.path().clone(),
             kind,
@@ -247,6 +251,43 @@ fn lower_devices(config: &Spec, dev_mount: Option<usize>, out: &mut Out) -> Resu
 }
 
 /// An allow-everything rule for one device node (block or character).
+/// runc's device rules for a config without `linux.resources.devices`: mknod of any node,
+/// then read/write/mknod of null, zero, full, random, urandom, tty, console, ptmx, the ptys
+/// (136:*) and /dev/net/tun, then `nodes` (those the config makes).
+fn default_device_rules(nodes: &[cgroup::DeviceRule]) -> Vec<cgroup::DeviceRule> {
+    let mknod = cgroup::DeviceAccess {
+        read: false,
+        write: false,
+        mknod: true,
+    };
+    let mut rules = vec![
+        cgroup::DeviceRule {
+            access: mknod,
+            ..node_rule(false, None, None)
+        },
+        cgroup::DeviceRule {
+            access: mknod,
+            ..node_rule(true, None, None)
+        },
+    ];
+    for (major, minor) in [
+        (1, Some(3)),
+        (1, Some(5)),
+        (1, Some(7)),
+        (1, Some(8)),
+        (1, Some(9)),
+        (5, Some(0)),
+        (5, Some(1)),
+        (5, Some(2)),
+        (136, None),
+        (10, Some(200)),
+    ] {
+        rules.push(node_rule(false, Some(major), minor));
+    }
+    rules.extend(nodes.iter().copied());
+    rules
+}
+
 fn node_rule(block: bool, major: Option<u32>, minor: Option<u32>) -> cgroup::DeviceRule {
     cgroup::DeviceRule {
         allow: true,
@@ -518,6 +559,41 @@ fn lower_linux(l: &Linux, out: &mut Out) -> Result<(), OciError> {
             groups: id_maps(groups),
         };
     }
+    // A devpts `gid=N` names a group of the container: in a new user namespace where N has
+    // no mapping (a rootless container mapping its user alone) the kernel refuses the mount,
+    // so the option is dropped and the ptys belong to the opener's group (runc does the same).
+    if new.contains(CloneFlags::NEWUSER) {
+        let mapped = |gid: u32| {
+            groups
+                .iter()
+                .any(|m| gid >= m.container_id() && gid - m.container_id() < m.size())
+        };
+        for (i, op) in out.spec.filesystem.ops.iter_mut().enumerate() {
+            let MountOp::Mount { fstype, data, .. } = op else {
+                continue;
+            };
+            if fstype != "devpts" {
+                continue;
+            }
+            let before = data.split(',').count();
+            let kept: Vec<&str> = data
+                .split(',')
+                .filter(|o| {
+                    o.strip_prefix("gid=")
+                        .and_then(|g| g.parse().ok())
+                        .is_none_or(mapped)
+                })
+                .collect();
+            if kept.len() != before {
+                *data = kept.join(",");
+                out.notes.push(Note {
+                    path: out.mount_paths.get(i).cloned().unwrap_or_default() + ".options",
+                    what:
+                        "gid= dropped: that group has no mapping in the container's user namespace",
+                });
+            }
+        }
+    }
 
     if let Some(offsets) = l.time_offsets() {
         if !offsets.is_empty() && !new.contains(CloneFlags::NEWTIME) {
@@ -544,10 +620,25 @@ fn lower_linux(l: &Linux, out: &mut Out) -> Result<(), OciError> {
     }
 
     if let Some(p) = l.rootfs_propagation().as_deref().filter(|p| !p.is_empty()) {
+        // Shared and unbindable are the new root's own (set after pivot_root, which a
+        // shared old root would refuse): mounts stay apart from the host's either way.
+        let root = |mode| {
+            Some(RootPropagation {
+                mode,
+                recursive: p.starts_with('r'),
+            })
+        };
         out.spec.filesystem.propagation = match p {
             "private" | "rprivate" => Propagation::Private,
             "slave" | "rslave" => Propagation::Slave,
-            "shared" | "rshared" => Propagation::Shared,
+            "shared" | "rshared" => {
+                out.spec.filesystem.root_propagation = root(RootPropagationMode::Shared);
+                Propagation::Private
+            }
+            "unbindable" | "runbindable" => {
+                out.spec.filesystem.root_propagation = root(RootPropagationMode::Unbindable);
+                Propagation::Private
+            }
             _ => {
                 return Err(err(
                     "linux.rootfsPropagation",
@@ -801,6 +892,7 @@ fn lower_resources(r: &LinuxResources, out: &mut Out) -> Result<(), OciError> {
         // device still has /dev/null and its terminal.
         rules.extend(out.nodes.iter().copied());
         out.spec.limits.devices = Some(rules);
+        out.carried.default_devices = None;
     }
     // An empty blockIO, or weights of 0 (docker sends `{"weight": 0}`), asks for nothing.
     let some = |v: &Option<Vec<_>>| v.as_ref().is_some_and(|v| !v.is_empty());

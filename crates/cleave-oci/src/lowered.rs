@@ -74,6 +74,11 @@ pub struct Carried {
     pub bundle: PathBuf,
     /// The root filesystem (`root.path` resolved against the bundle).
     pub rootfs: PathBuf,
+    /// With no `linux.resources.devices`: the device rules runc applies by default (every
+    /// device denied, then mknod of any, the runtime-spec's default devices, ptys, the console,
+    /// /dev/net/tun and the nodes the config makes). The runtime applies them where the host
+    /// has the v1 devices controller and the container gets a cgroup (not rootless).
+    pub default_devices: Option<Vec<cleave::cgroup::DeviceRule>>,
     /// `hooks`, run by the runtime at the times the runtime-spec sets.
     pub hooks: Option<Hooks>,
     /// `annotations`.

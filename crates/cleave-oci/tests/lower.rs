@@ -590,8 +590,8 @@ fn every_refusal_names_its_json_path() {
             "linux.readonlyPaths[0]: must be absolute",
         ),
         (
-            with(base(), "/linux/rootfsPropagation", json!("runbindable")),
-            "linux.rootfsPropagation: not supported by cleave: root propagation \"runbindable\": use private, slave or shared (or their r- forms)",
+            with(base(), "/linux/rootfsPropagation", json!("rbogus")),
+            "linux.rootfsPropagation: not supported by cleave: root propagation \"rbogus\": use private, slave, shared or unbindable (or their r- forms)",
         ),
         (
             with(base(), "/linux/intelRdt", json!({"closID": "x"})),
@@ -995,4 +995,122 @@ fn docker_defaults_ask_for_nothing() {
             "linux.resources.blockIO"
         ]
     );
+}
+
+/// A devpts `gid=5` in a user namespace that maps group 5 stays; where group 5 has no
+/// mapping (a rootless container mapping its user alone, runc's `spec --rootless` case) the
+/// kernel would refuse the mount: the option is dropped, with a note naming the path.
+#[test]
+fn devpts_gid_without_a_mapping_is_dropped_with_a_note() {
+    let devpts = json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+        "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]});
+    let data = |l: &Lowered| {
+        l.spec
+            .filesystem
+            .ops
+            .iter()
+            .find_map(|op| match op {
+                MountOp::Mount { fstype, data, .. } if fstype == "devpts" => Some(data.clone()),
+                _ => None,
+            })
+            .unwrap()
+    };
+    let mut v = rootless(1000, 1000);
+    v["mounts"].as_array_mut().unwrap().push(devpts.clone());
+    let l = lower_value(&v).unwrap();
+    assert_eq!(data(&l), "newinstance,ptmxmode=0666,mode=0620");
+    assert_eq!(l.notes.len(), 1, "{:?}", l.notes);
+    assert_eq!(l.notes[0].path, "mounts[3].options");
+    assert!(l.notes[0].what.starts_with("gid= dropped"));
+    // A map covering group 5 keeps it; so does the host's user namespace.
+    let v = with(
+        v,
+        "/linux/gidMappings",
+        json!([{"containerID": 0, "hostID": 100000, "size": 65536}]),
+    );
+    let l = lower_value(&v).unwrap();
+    assert_eq!(data(&l), "newinstance,ptmxmode=0666,mode=0620,gid=5");
+    assert!(l.notes.is_empty(), "{:?}", l.notes);
+    let l = lower_value(&runc_default()).unwrap();
+    assert!(data(&l).ends_with(",gid=5"));
+}
+
+/// linux.rootfsPropagation shared and unbindable are the new root's own, set after
+/// pivot_root; the namespace stays private to the host (runtime-tools'
+/// validation/linux_rootfs_propagation checks them from inside).
+#[test]
+fn shared_and_unbindable_root_propagation_is_the_new_roots() {
+    use cleave::mount::{RootPropagation, RootPropagationMode};
+    for (given, mode, recursive) in [
+        ("shared", RootPropagationMode::Shared, false),
+        ("rshared", RootPropagationMode::Shared, true),
+        ("unbindable", RootPropagationMode::Unbindable, false),
+        ("runbindable", RootPropagationMode::Unbindable, true),
+    ] {
+        let b = bundle("rprop");
+        let mut v = with(runc_like(), "/linux/rootfsPropagation", json!(given));
+        v["mounts"] = json!([{"destination": "/proc", "type": "proc", "source": "proc"}]);
+        let l = lower_in(&v, &b);
+        assert_eq!(
+            l.spec.filesystem.propagation,
+            Propagation::Private,
+            "{given}"
+        );
+        assert_eq!(
+            l.spec.filesystem.root_propagation,
+            Some(RootPropagation { mode, recursive }),
+            "{given}"
+        );
+        let prepared = cleave::sandbox::prepare(&l.spec).unwrap();
+        let steps: Vec<&str> = prepared.steps().map(|(_, w)| w).collect();
+        let pivot = steps
+            .iter()
+            .position(|w| w.starts_with("pivot_root"))
+            .unwrap();
+        assert!(
+            steps[pivot + 1].starts_with("make the new root"),
+            "after pivot_root: {steps:?}"
+        );
+        std::fs::remove_dir_all(&b).unwrap();
+    }
+    let l = lower_value(&with(
+        runc_like(),
+        "/linux/rootfsPropagation",
+        json!("slave"),
+    ))
+    .unwrap();
+    assert_eq!(l.spec.filesystem.root_propagation, None);
+}
+
+/// linux.devices of type `p` are FIFOs: made with mknod (no privilege needed, no device
+/// rule added); runtime-tools' validation/linux_devices checks the node from inside.
+#[test]
+fn fifo_devices_lower_to_fifo_nodes() {
+    use cleave::mount::DeviceKind;
+    let v = with(
+        runc_like(),
+        "/linux/devices",
+        json!([{"path": "/dev/fifo", "type": "p", "major": 0, "minor": 0, "fileMode": 432}]),
+    );
+    let l = lower_value(&v).unwrap();
+    let fifo = l
+        .spec
+        .filesystem
+        .ops
+        .iter()
+        .find(|op| op.dst() == Path::new("/dev/fifo"))
+        .unwrap();
+    assert!(
+        matches!(
+            fifo,
+            MountOp::Device {
+                kind: DeviceKind::Fifo,
+                mode: 0o660,
+                ..
+            }
+        ),
+        "{fifo:?}"
+    );
+    let rules = l.spec.limits.devices.unwrap();
+    assert!(rules.iter().all(|r| r.major != Some(0)), "{rules:?}");
 }

@@ -89,6 +89,10 @@ pub enum RuncVerb {
     Update(UpdateArgs),
     /// Print a container's resource statistics as JSON events
     Events(EventsArgs),
+    /// cleave's own: runs one createContainer or startContainer hook in a container's
+    /// namespaces (what create and start call; see runc/hook_exec.rs)
+    #[command(hide = true)]
+    HookExec(super::hook_exec::HookExecArgs),
 }
 
 #[derive(Args, Debug)]

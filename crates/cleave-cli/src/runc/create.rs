@@ -77,17 +77,14 @@ pub fn create(ctx: &Ctx, id: &str, opts: &CreateOpts) -> Res<Created> {
             p.path
         )));
     }
-    if let Some(h) = &lowered.carried.hooks {
-        for (name, list) in [
-            ("createContainer", h.create_container()),
-            ("startContainer", h.start_container()),
-        ] {
-            if list.as_ref().is_some_and(|l| !l.is_empty()) {
-                return Err(Fail::bad(format!(
-                    "{}: hooks.{name}: cleave does not run hooks inside the container yet",
-                    config_path.display()
-                )));
-            }
+    for n in &lowered.notes {
+        log::info(&format!("{}: {}", n.path, n.what));
+    }
+    // No device rules in the config: runc's defaults, where they can be enforced (a v1
+    // devices controller, a cgroup of the container's own).
+    if let Some(rules) = &lowered.carried.default_devices {
+        if !ctx.rootless && Path::new("/sys/fs/cgroup/devices/devices.allow").exists() {
+            lowered.spec.limits.devices = Some(rules.clone());
         }
     }
     let carried = lowered.carried.clone();
@@ -327,8 +324,22 @@ fn finish(
     }
     let state = common::oci_state(record, config.version());
     let h = config.hooks().clone().unwrap_or_default();
-    let hooks_ok = hooks::run("prestart", h.prestart().as_ref(), &state)
-        .and_then(|_| hooks::run("createRuntime", h.create_runtime().as_ref(), &state));
+    // A config of runtime-spec 1.0 runs its prestart hooks at start (that spec's time).
+    let prestart = if hooks::prestart_at_start(config.version()) {
+        None
+    } else {
+        h.prestart().as_ref()
+    };
+    let hooks_ok = hooks::run("prestart", prestart, &state)
+        .and_then(|_| hooks::run("createRuntime", h.create_runtime().as_ref(), &state))
+        .and_then(|_| {
+            hooks::run_at(
+                "createContainer",
+                h.create_container().as_ref(),
+                &state,
+                hooks::Place::ContainerPathOutside(pid),
+            )
+        });
     if let Err(f) = hooks_ok {
         return Err(fail_after(&mut running, f));
     }

@@ -1,5 +1,5 @@
-//! `delete [-f] ID`: a stopped or created container's cgroup and state removed; a running
-//! one is refused unless --force, which kills it first. The poststop hooks run last.
+//! `delete [-f] ID`: a stopped container's cgroup and state removed; a created, running or
+//! paused one is refused unless --force, which kills it first. The poststop hooks run last.
 use super::cli::DeleteArgs;
 use super::common::{self, Ctx, Fail, Res};
 use super::{hooks, log};
@@ -17,14 +17,16 @@ pub fn delete(lock: Lock, force: bool) -> Res<()> {
     let status = common::status(&rec);
     let set = common::cgroup(&rec);
     match status {
-        Status::Running | Status::Paused if !force => {
+        // The runtime-spec: deleting a container that is not stopped MUST fail and MUST
+        // leave it as it was; a created one too (runc ends it).
+        Status::Running | Status::Paused | Status::Created if !force => {
             return Err(Fail::failed(format!(
-                "cannot delete container {id}: it is {status}; stop it first or pass --force"
+                "cannot delete container {id}: it is {status}; stop it first (kill {id} KILL) or pass --force"
             )))
         }
         Status::Stopped => {}
         _ => {
-            // Created (never started: the spec lets delete end it), or forced.
+            // Forced.
             match &set {
                 Some(s) => {
                     s.kill()?;

@@ -29,63 +29,59 @@ pub fn run(ctx: &Ctx, a: ExecArgs) -> Res<i32> {
         .as_ref()
         .and_then(|c| c.process().as_ref().and_then(|p| p.env().clone()))
         .unwrap_or_default();
-    let (args, cwd, tty, uid, no_new_privs): (
-        Vec<OsString>,
-        Option<PathBuf>,
-        bool,
-        Option<u32>,
-        bool,
-    ) = match &a.process {
-        Some(file) => {
-            let text = std::fs::read_to_string(file)
-                .map_err(|e| Fail::bad(format!("--process {}: {e}", file.display())))?;
-            let p: Process = serde_json::from_str(&text).map_err(|e| {
-                Fail::bad(format!(
-                    "--process {}: not a process object: {e}",
-                    file.display()
-                ))
-            })?;
-            env = p.env().clone().unwrap_or_default();
-            if p.capabilities().is_some() {
-                super::log::debug("--process: capabilities are the container init's");
+    let mut who = Who::default();
+    let (args, cwd, tty, no_new_privs): (Vec<OsString>, Option<PathBuf>, bool, bool) =
+        match &a.process {
+            Some(file) => {
+                let text = std::fs::read_to_string(file)
+                    .map_err(|e| Fail::bad(format!("--process {}: {e}", file.display())))?;
+                let p: Process = serde_json::from_str(&text).map_err(|e| {
+                    Fail::bad(format!(
+                        "--process {}: not a process object: {e}",
+                        file.display()
+                    ))
+                })?;
+                env = p.env().clone().unwrap_or_default();
+                who.ids = Some((p.user().uid(), p.user().gid()));
+                if let Some(c) = p.capabilities() {
+                    let set = |s: &Option<std::collections::HashSet<_>>, name: &str| {
+                        caps_mask(
+                            s.iter()
+                                .flatten()
+                                .map(|c: &common::oci_spec_runtime::Capability| c.to_string()),
+                            &format!("--process {}: capabilities.{name}", file.display()),
+                        )
+                    };
+                    who.sets = Some([
+                        set(c.bounding(), "bounding")?,
+                        set(c.effective(), "effective")?,
+                        set(c.permitted(), "permitted")?,
+                        set(c.inheritable(), "inheritable")?,
+                        set(c.ambient(), "ambient")?,
+                    ]);
+                }
+                (
+                    p.args()
+                        .clone()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(Into::into)
+                        .collect(),
+                    Some(p.cwd().clone()),
+                    p.terminal().unwrap_or(false) || a.tty,
+                    p.no_new_privileges().unwrap_or(false) || a.no_new_privs,
+                )
             }
-            (
-                p.args()
-                    .clone()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(Into::into)
-                    .collect(),
-                Some(p.cwd().clone()),
-                p.terminal().unwrap_or(false) || a.tty,
-                Some(p.user().uid()),
-                p.no_new_privileges().unwrap_or(false) || a.no_new_privs,
-            )
-        }
-        None => {
-            let uid = match &a.user {
-                Some(u) => Some(
-                    u.split(':')
-                        .next()
-                        .and_then(|s| s.parse().ok())
-                        .ok_or_else(|| {
-                            Fail::bad(format!("--user {u:?}: give UID[:GID] as numbers"))
-                        })?,
-                ),
-                None => None,
-            };
-            (a.command.clone(), a.cwd.clone(), a.tty, uid, a.no_new_privs)
-        }
-    };
+            None => (a.command.clone(), a.cwd.clone(), a.tty, a.no_new_privs),
+        };
+    if let Some(u) = &a.user {
+        who.ids = Some(parse_user(u)?);
+    }
+    who.add = caps_mask(a.caps.iter().cloned(), "--cap")?;
     env.extend(a.env.iter().cloned());
     if args.is_empty() {
         return Err(Fail::bad(
             "exec: give the program to run, after the container id, or --process FILE",
-        ));
-    }
-    if !a.caps.is_empty() {
-        return Err(Fail::bad(
-            "exec --cap: cleave gives an exec'd process the container init's capabilities and no more; leave --cap out",
         ));
     }
     let pid_file = a
@@ -94,17 +90,11 @@ pub fn run(ctx: &Ctx, a: ExecArgs) -> Res<i32> {
         .map(common::PidFile::open)
         .transpose()?;
     let console = a.console_socket.as_deref().map(absolute);
-    let entered = Enter::new(rec.pid).join()?;
-    if let (Some(want), Some(c)) = (uid, &entered.context) {
-        if want != c.uid {
-            return Err(Fail::bad(format!(
-                "exec: uid {want} differs from the container init's ({}): cleave runs an exec'd process as the init's user",
-                c.uid
-            )));
-        }
-    }
-    if no_new_privs && entered.context.as_ref().is_some_and(|c| !c.no_new_privs) {
-        super::log::debug("exec: no_new_privs is the container init's");
+    let mut entered = Enter::new(rec.pid).join()?;
+    if let Some(c) = entered.context.as_mut() {
+        who.apply(c);
+        // no_new_privs can be added, never taken away from what the init has.
+        c.no_new_privs |= no_new_privs;
     }
     let mut cmd = Command::new(&args[0]);
     cmd.args(&args[1..]);
@@ -154,4 +144,78 @@ pub fn run(ctx: &Ctx, a: ExecArgs) -> Res<i32> {
         return Ok(0);
     }
     Ok(child.wait()?.shell_code())
+}
+
+/// Who an exec'd process is, where it differs from the container init (whose security
+/// context it starts from): its ids, its five capability sets (--process), capabilities
+/// added to every set (--cap, as runc adds them).
+#[derive(Default)]
+struct Who {
+    ids: Option<(u32, u32)>,
+    /// Bounding, effective, permitted, inheritable, ambient.
+    sets: Option<[u64; 5]>,
+    add: u64,
+}
+
+impl Who {
+    fn apply(&self, c: &mut cleave::enter::Context) {
+        if let Some((uid, gid)) = self.ids {
+            c.uid = uid;
+            c.gid = gid;
+        }
+        if let Some([b, e, p, i, a]) = self.sets {
+            (
+                c.bounding,
+                c.effective,
+                c.permitted,
+                c.inheritable,
+                c.ambient,
+            ) = (b, e, p, i, a);
+        }
+        c.bounding |= self.add;
+        c.effective |= self.add;
+        c.permitted |= self.add;
+        c.inheritable |= self.add;
+        c.ambient |= self.add;
+    }
+}
+
+/// `-u UID[:GID]` (numbers, as runc takes them; the gid is 0 when absent, as in runc).
+fn parse_user(u: &str) -> Res<(u32, u32)> {
+    let bad = || {
+        Fail::bad(format!(
+            "--user {u:?}: give UID[:GID] as numbers, e.g. 1000:1000"
+        ))
+    };
+    let (uid, gid) = match u.split_once(':') {
+        Some((a, b)) => (a, b),
+        None => (u, "0"),
+    };
+    Ok((
+        uid.parse().map_err(|_| bad())?,
+        gid.parse().map_err(|_| bad())?,
+    ))
+}
+
+/// Capability names (CAP_SYS_ADMIN or SYS_ADMIN) as a mask; an unknown name is refused with
+/// the closest known one.
+fn caps_mask(names: impl IntoIterator<Item = String>, what: &str) -> Res<u64> {
+    let mut mask = 0;
+    for n in names {
+        let name = if n.starts_with("CAP_") {
+            n.clone()
+        } else {
+            format!("CAP_{n}")
+        };
+        if name.eq_ignore_ascii_case("CAP_ALL") {
+            return Err(Fail::bad(format!("{what} {n}: name one capability")));
+        }
+        mask |= cleave::caps::parse_cap(&name).map_err(|e| {
+            Fail::bad(format!(
+                "{what} {n}: {}",
+                cleave::error::one_line(&e.to_string())
+            ))
+        })?;
+    }
+    Ok(mask)
 }

@@ -66,6 +66,17 @@ pub fn warn(msg: &str) {
     write("warning", msg);
 }
 
+/// What cleave did beyond the request (the lowering notes): to the log when there is one,
+/// else to stderr with --debug only (a created container keeps create's stderr).
+pub fn info(msg: &str) {
+    let Some(log) = LOG.get() else { return };
+    if log.file.is_some() {
+        write("info", msg);
+    } else if log.debug {
+        eprintln!("cleave: {msg}");
+    }
+}
+
 /// A debug line, with --debug only: to the log (or stderr without one).
 pub fn debug(msg: &str) {
     let Some(log) = LOG.get() else { return };

@@ -12,6 +12,7 @@ mod delete;
 mod events;
 mod exec;
 mod features;
+mod hook_exec;
 mod hooks;
 mod kill;
 mod list;
@@ -31,8 +32,22 @@ use std::ffi::OsString;
 
 /// runc's verbs.
 pub const VERBS: &[&str] = &[
-    "create", "start", "run", "state", "kill", "delete", "exec", "pause", "resume", "ps", "list",
-    "spec", "features", "update", "events",
+    "create",
+    "start",
+    "run",
+    "state",
+    "kill",
+    "delete",
+    "exec",
+    "pause",
+    "resume",
+    "ps",
+    "list",
+    "spec",
+    "features",
+    "update",
+    "events",
+    "hook-exec",
 ];
 
 /// Global options that take a value.
@@ -210,6 +225,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         RuncVerb::Features(_) => features::run(),
         RuncVerb::Update(a) => update::run(&ctx, a),
         RuncVerb::Events(a) => events::run(&ctx, a),
+        RuncVerb::HookExec(a) => hook_exec::run(a),
     };
     match result {
         Ok(code) => code,

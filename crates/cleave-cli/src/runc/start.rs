@@ -1,5 +1,6 @@
-//! `start`: releases a created container's init from its start barrier, then runs the
-//! poststart hooks (after the program was let go, as the runtime-spec has it).
+//! `start`: runs the startContainer hooks (and a runtime-spec 1.0 config's prestart hooks),
+//! releases a created container's init from its start barrier, then runs the poststart
+//! hooks (after the program was let go, as the runtime-spec has it).
 use super::cli::IdArg;
 use super::common::{self, Ctx, Fail, Res, FIFO};
 use super::{hooks, log};
@@ -23,6 +24,32 @@ pub fn start(ctx: &Ctx, id: &str) -> Res<()> {
             )))
         }
     }
+    // Before the program is let go: prestart hooks of a runtime-spec 1.0 config, then
+    // startContainer hooks in the container. A failure ends the container.
+    let config = common::config(lock.dir())?;
+    let h = config.hooks().clone().unwrap_or_default();
+    let state = common::oci_state(&rec, config.version());
+    let prestart = if hooks::prestart_at_start(config.version()) {
+        h.prestart().as_ref()
+    } else {
+        None
+    };
+    let before = hooks::run("prestart", prestart, &state).and_then(|_| {
+        hooks::run_at(
+            "startContainer",
+            h.start_container().as_ref(),
+            &state,
+            hooks::Place::Container(rec.pid),
+        )
+    });
+    if let Err(f) = before {
+        // The spec: stop the container and go on to its end (delete, poststop hooks):
+        // nothing of it is left.
+        if let Err(d) = super::delete::delete(lock, true) {
+            log::warn(&d.msg);
+        }
+        return Err(f);
+    }
     let fifo = lock.dir().join(FIFO);
     // Non-blocking: with no reader left (the init died) this fails with ENXIO.
     let mut f = std::fs::File::options()
@@ -38,16 +65,45 @@ pub fn start(ctx: &Ctx, id: &str) -> Res<()> {
         .map_err(|e| Fail::failed(format!("cannot start container {id}: {e}")))?;
     drop(f);
     let _ = std::fs::remove_file(&fifo);
+    // The poststart hooks run "after the user-specified process is executed": wait until
+    // the init is no longer cleave's (it exec'd) or is gone.
+    wait_exec(rec.pid);
     rec.status = Status::Running;
     rec.start_barrier = None;
     lock.save(&rec)?;
-    let config = common::config(lock.dir())?;
     drop(lock);
-    let state = common::oci_state(&rec, config.version());
-    let h = config.hooks().clone().unwrap_or_default();
+    // The state the poststart hooks get is the one start made (a short program may have
+    // exited already; the hooks still learn what was started).
+    let mut state = common::oci_state(&rec, config.version());
+    state.status = cleave_oci::Status::Running;
+    state.pid = rec.pid;
     if let Err(f) = hooks::run("poststart", h.poststart().as_ref(), &state) {
         // The runtime-spec: a poststart failure is logged, and the container goes on.
         log::warn(&f.msg);
     }
     Ok(())
+}
+
+/// Waits (up to 10 s) until process `pid` runs another executable than this one: it passed
+/// execve, or it exited (then /proc/PID/exe cannot be read). Where `pid` is cleave's init
+/// of a joined PID namespace, which never execs, its child (the program) is watched.
+fn wait_exec(pid: i32) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(own) = std::fs::metadata("/proc/self/exe") else {
+        return;
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        let children =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        let target = match children.split_whitespace().collect::<Vec<_>>()[..] {
+            [only] => only.parse().unwrap_or(pid),
+            _ => pid,
+        };
+        match std::fs::metadata(format!("/proc/{target}/exe")) {
+            Ok(m) if m.dev() == own.dev() && m.ino() == own.ino() => {}
+            _ => return,
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
 }

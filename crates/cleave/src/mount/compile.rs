@@ -4,7 +4,7 @@
 //! path relative to the root fd that the child resolves with RESOLVE_IN_ROOT.
 use super::model::{fail, Backing, Kind, Model};
 use super::newfs::{self, CgroupContext, CgroupLayout};
-use super::{Filesystem, MountOp, Propagation, PROC_MASKED, PROC_READ_ONLY};
+use super::{Filesystem, MountOp, Propagation, RootPropagationMode, PROC_MASKED, PROC_READ_ONLY};
 use crate::error::{MountProblem, Origin, Result};
 use crate::plan::{text, Step};
 use cleave_child::{Op, Slot};
@@ -331,6 +331,10 @@ impl Filesystem {
                     }
                     first
                 }
+                MountOp::Device {
+                    kind: super::DeviceKind::Fifo,
+                    ..
+                } => Slot::MAX,
                 MountOp::Device { .. } if !mknod => match super::dev::host_source(i, op)? {
                     Some(host) => sources.open(
                         &host,
@@ -410,6 +414,23 @@ impl Filesystem {
                 Op::PivotRoot { root: ROOT },
                 format!("pivot_root into {}", root.display()),
             ));
+            if let Some(p) = self.root_propagation {
+                let (flag, name) = match p.mode {
+                    RootPropagationMode::Shared => (libc::MS_SHARED, "shared"),
+                    RootPropagationMode::Slave => (libc::MS_SLAVE, "slave"),
+                    RootPropagationMode::Private => (libc::MS_PRIVATE, "private"),
+                    RootPropagationMode::Unbindable => (libc::MS_UNBINDABLE, "unbindable"),
+                };
+                let (rec, r) = if p.recursive {
+                    (libc::MS_REC, "r")
+                } else {
+                    (0, "")
+                };
+                steps.push(Step::new(
+                    Op::Propagation { flags: flag | rec },
+                    format!("make the new root {r}{name} (mount --make-{r}{name} /)"),
+                ));
+            }
         }
         steps.push(Step::new(Op::CloseSlots, "close the setup's fds"));
         match &self.chdir {

@@ -288,6 +288,28 @@ impl std::str::FromStr for Propagation {
     }
 }
 
+/// The propagation type given to the new root's mount after pivot_root.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RootPropagation {
+    /// The type.
+    pub mode: RootPropagationMode,
+    /// Also every mount below the root (`rshared`, `runbindable`).
+    pub recursive: bool,
+}
+
+/// A propagation type of mount_namespaces(7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RootPropagationMode {
+    /// MS_SHARED: binds of the root are its peers.
+    Shared,
+    /// MS_SLAVE.
+    Slave,
+    /// MS_PRIVATE.
+    Private,
+    /// MS_UNBINDABLE: the root cannot be bound elsewhere.
+    Unbindable,
+}
+
 /// The filesystem part of a sandbox.
 #[derive(Clone, Debug, Default)]
 pub struct Filesystem {
@@ -297,6 +319,10 @@ pub struct Filesystem {
     pub ops: Vec<MountOp>,
     /// Propagation of "/" in the new mount namespace.
     pub propagation: Propagation,
+    /// Propagation of the new root's own mount, set after pivot_root (OCI
+    /// `linux.rootfsPropagation` shared or unbindable): what binds of it and mounts under it
+    /// share inside the sandbox. The host stays apart ([`Filesystem::propagation`]).
+    pub root_propagation: Option<RootPropagation>,
     /// Working directory inside. Default: the caller's, looked up again inside once
     /// everything is mounted, or "/" when it does not exist there.
     pub chdir: Option<PathBuf>,

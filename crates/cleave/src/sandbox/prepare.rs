@@ -53,6 +53,13 @@ pub enum Stage {
     Keyring,
     /// no_new_privs.
     NoNewPrivs,
+    /// [`Stage::Umask`] when the filters come at [`Stage::PrivilegedSeccomp`].
+    UmaskBeforeFilters,
+    /// [`Stage::Start`] when the filters come at [`Stage::PrivilegedSeccomp`]: the barrier
+    /// (its read, and the closing of every fd the program does not keep) is cleave's, and a
+    /// filter that does not allow those calls (close_range is missing from older profiles)
+    /// must not stop it. The filters are then followed only by the capability and id calls.
+    StartBeforeFilters,
     /// The caller's seccomp filters when no_new_privs is not set: installing one then
     /// needs CAP_SYS_ADMIN, so before any capability goes.
     PrivilegedSeccomp,
@@ -321,6 +328,15 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
         &spec.process,
         spec.security.new_session,
     ));
+    if steps.iter().any(|(s, _)| *s == Stage::PrivilegedSeccomp) {
+        for (stage, _) in &mut steps {
+            match stage {
+                Stage::Umask => *stage = Stage::UmaskBeforeFilters,
+                Stage::Start => *stage = Stage::StartBeforeFilters,
+                _ => {}
+            }
+        }
+    }
     steps.sort_by_key(|(stage, _)| *stage);
 
     Ok(Prepared {
