@@ -161,7 +161,7 @@ pub fn overlay(
     lowers: Bytes,
     upper: Upper,
     attrs: u64,
-    (root, dst): (Slot, Str),
+    (root, dst, keep): (Slot, Str, Option<Slot>),
 ) -> Result<(), i32> {
     use rustix::mount::{fsconfig_create, fsconfig_set_fd};
     let root = fs::get(plan, root)?;
@@ -190,7 +190,7 @@ pub fn overlay(
         at += 4;
     }
     // Kept open until the overlay exists.
-    let mut keep = [Fd(-1), Fd(-1), Fd(-1)];
+    let mut held = [Fd(-1), Fd(-1), Fd(-1)];
     let dirs = match upper {
         Upper::None => None,
         Upper::Dirs(u, w) => Some((fs::get(plan, u)?, fs::get(plan, w)?)),
@@ -219,7 +219,7 @@ pub fn overlay(
             };
             let (u, w) = (open(c"upper")?, open(c"work")?);
             let pair = (u.0, w.0);
-            keep = [tmp, u, w];
+            held = [tmp, u, w];
             Some(pair)
         }
     };
@@ -240,7 +240,11 @@ pub fn overlay(
             0,
         )
     }?);
-    drop(keep);
+    drop(held);
     let dst = lookup(root, dst, OFlags::empty(), false)?.ok_or(libc::ENOENT)?;
-    attach(mount.0, dst.0)
+    attach(mount.0, dst.0)?;
+    if let Some(slot) = keep {
+        fs::set(plan, slot, mount.take())?;
+    }
+    Ok(())
 }

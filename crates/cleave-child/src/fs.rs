@@ -301,18 +301,22 @@ pub fn bind_root(plan: &Plan, dir: Slot, root: Slot) -> Result<(), i32> {
 pub fn bind(
     plan: &Plan,
     (src, root, dst): (Slot, Slot, Str),
-    set: u64,
-    clear: u64,
+    (attr_set, attr_clear): (u64, u64),
     recursive: bool,
+    keep: Option<Slot>,
 ) -> Result<(), i32> {
     let src = get(plan, src)?;
     let root = get(plan, root)?;
     let tree = clone_tree(src, recursive)?;
-    set_attr(tree.0, set, clear, recursive)?;
+    set_attr(tree.0, attr_set, attr_clear, recursive)?;
     let Some(dst) = lookup(root, dst, OFlags::empty(), false)? else {
         return Err(libc::ENOENT);
     };
-    attach(tree.0, dst.0)
+    attach(tree.0, dst.0)?;
+    if let Some(slot) = keep {
+        set(plan, slot, tree.take())?;
+    }
+    Ok(())
 }
 
 /// [`crate::Op::FsMount`].

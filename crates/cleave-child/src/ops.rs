@@ -45,7 +45,8 @@ pub fn run_op(plan: &Plan, op: &Op) -> Result<(), i32> {
             set,
             clear,
             recursive,
-        } => fs::bind(plan, (src, root, dst), set, clear, recursive),
+            keep,
+        } => fs::bind(plan, (src, root, dst), (set, clear), recursive, keep),
         Op::FsMount {
             fstype,
             options,
@@ -206,13 +207,14 @@ pub fn run_op(plan: &Plan, op: &Op) -> Result<(), i32> {
             attrs,
             root,
             dst,
+            keep,
         } => {
             let upper = match (discard, upper) {
                 (true, _) => data::Upper::Discarded,
                 (false, Slot::MAX) => data::Upper::None,
                 (false, u) => data::Upper::Dirs(u, work),
             };
-            data::overlay(plan, lowers, upper, attrs, (root, dst))
+            data::overlay(plan, lowers, upper, attrs, (root, dst, keep))
         }
     }
 }

@@ -172,7 +172,8 @@ pub enum Op<S = Str, B = Bytes> {
         root: Slot,
     },
     /// A copy of the mount at the source in `src` (with its submounts when `recursive`),
-    /// mount attributes `set` set and `clear` cleared, attached at `dst` under `root`.
+    /// mount attributes `set` set and `clear` cleared, attached at `dst` under `root`; its
+    /// mount fd stays in `keep` (the new root, for a bind on "/").
     Bind {
         /// The source.
         src: Slot,
@@ -186,6 +187,8 @@ pub enum Op<S = Str, B = Bytes> {
         clear: u64,
         /// With submounts.
         recursive: bool,
+        /// Where the mount fd stays, if anywhere.
+        keep: Option<Slot>,
     },
     /// A new filesystem of type `fstype` configured by `options` (NUL-terminated key,
     /// value pairs ended by an empty key; an empty value sets a flag), with mount
@@ -525,6 +528,8 @@ pub enum Op<S = Str, B = Bytes> {
         root: Slot,
         /// The destination, relative to `root`.
         dst: S,
+        /// Where the mount fd stays, if anywhere (the new root, for an overlay on "/").
+        keep: Option<Slot>,
     },
 }
 

@@ -519,3 +519,54 @@ fn rootfs_is_left_unchanged() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A bind or an overlay on "/" becomes the program's root, as a tmpfs there does: bubblewrap's
+/// `--ro-bind / /` is a read-only host (it was left writable: the bind sat on top of the
+/// root the program kept), and `--overlay-src DIR --tmp-overlay /` a root whose writes go
+/// away with the sandbox (unprivileged).
+#[test]
+fn binds_and_overlays_on_root_become_the_root() {
+    let dir = scratch("onroot");
+    let d = dir.to_str().unwrap();
+    let o = cleave(&[
+        "spawn",
+        "--new",
+        "mount",
+        "--ro-bind",
+        "/",
+        "/",
+        "--tmpfs",
+        "/tmp",
+        "--",
+        "sh",
+        "-c",
+        &format!("touch {d}/written || echo RO; touch /tmp/x && echo TMP"),
+    ]);
+    assert_eq!(ok(&o), "RO\nTMP\n", "{}", text(&o.stderr));
+    assert!(!dir.join("written").exists());
+    let layer = dir.join("layer");
+    std::fs::create_dir_all(layer.join("bin")).unwrap();
+    std::fs::copy("/usr/bin/busybox", layer.join("bin/busybox")).expect("busybox installed");
+    for tool in ["sh", "ls"] {
+        std::os::unix::fs::symlink("busybox", layer.join("bin").join(tool)).unwrap();
+    }
+    run_ok("chmod", &["-R", "a+rX", d]);
+    let o = nobody(&[
+        "spawn",
+        "--new",
+        "user,mount",
+        "--cap-drop",
+        "all",
+        "--overlay-src",
+        layer.to_str().unwrap(),
+        "--tmp-overlay",
+        "/",
+        "--",
+        "/bin/sh",
+        "-c",
+        "ls /; echo x > /new && ls /",
+    ]);
+    assert_eq!(ok(&o), "bin\nbin\nnew\n", "{}", text(&o.stderr));
+    assert!(!layer.join("new").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

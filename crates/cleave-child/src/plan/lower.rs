@@ -89,6 +89,7 @@ impl<S, B> Op<S, B> {
                 set,
                 clear,
                 recursive,
+                keep,
             } => Op::Bind {
                 src: *src,
                 root: *root,
@@ -96,6 +97,7 @@ impl<S, B> Op<S, B> {
                 set: *set,
                 clear: *clear,
                 recursive: *recursive,
+                keep: *keep,
             },
             Op::FsMount {
                 fstype,
@@ -310,6 +312,7 @@ impl<S, B> Op<S, B> {
                 attrs,
                 root,
                 dst,
+                keep,
             } => Op::Overlay {
                 lowers: b(lowers),
                 upper: *upper,
@@ -318,6 +321,7 @@ impl<S, B> Op<S, B> {
                 attrs: *attrs,
                 root: *root,
                 dst: s(dst),
+                keep: *keep,
             },
         }
     }

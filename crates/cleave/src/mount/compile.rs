@@ -146,6 +146,8 @@ pub(super) fn bind(
             set,
             clear,
             recursive,
+            // On "/", later lookups start from the bind, not from what it covers.
+            keep: (at == Path::new("/")).then_some(ROOT),
         },
         what,
     )
@@ -459,10 +461,12 @@ impl Filesystem {
                 newfs::cgroup(i, op, &inside, ctx, &mut model, &mut steps)?;
             } else {
                 compile_op(i, op, (src_slot, facts), &mut model, &mut steps)?;
-                // Both keep the new filesystem's fd in ROOT when mounted on "/".
-                replaced_root |= matches!(op, MountOp::Tmpfs { .. } | MountOp::Mount { .. })
-                    && model.mount_of(Path::new("/")).0 == Path::new("/")
-                    && !matches!(model.mount_of(Path::new("/")).1, Backing::Host(_));
+                // Binds, overlays and new filesystems on "/" keep their fd in ROOT.
+                replaced_root |= model
+                    .mounts
+                    .iter()
+                    .skip(1)
+                    .any(|(p, _)| p == Path::new("/"));
             }
             for step in &mut steps[first_step..] {
                 step.origin = Some(Origin::Mount(i));

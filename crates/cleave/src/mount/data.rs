@@ -287,6 +287,7 @@ pub(super) fn compile(
                     attrs: ro | MOUNT_ATTR_NODEV,
                     root: ROOT,
                     dst: relative_at(inside),
+                    keep: (inside == Path::new("/")).then_some(ROOT),
                 },
                 format!("mount an overlay on {shown}"),
             ));
