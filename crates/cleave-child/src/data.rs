@@ -18,21 +18,25 @@ const DATA_TMPFS_OPTIONS: &[u8] = b"mode\x000700\0\0";
 /// directories.
 const OVERLAY_TMPFS_OPTIONS: &[u8] = b"mode\x000755\0\0";
 
-/// Everything `from` reads until end of file, written to `to`.
+/// Everything `from` reads until end of file, written to `to`, through a buffer on the
+/// stack (left uninitialised: zeroing it would call the C library's memset).
 fn copy_all(from: i32, to: i32) -> Result<(), i32> {
-    let mut buf = [0u8; CHUNK];
+    let mut buf = core::mem::MaybeUninit::<[u8; CHUNK]>::uninit();
+    let p = buf.as_mut_ptr().cast::<u8>();
     loop {
-        let n = match sys::read(from, &mut buf) {
+        // rustix's read takes an initialised slice.
+        // SAFETY: read(2) writes at most CHUNK bytes at `p`, which has room for CHUNK.
+        let r = unsafe { sys::syscall3(libc::SYS_read as usize, from as usize, p as usize, CHUNK) };
+        let n = match sys::check(r) {
             Ok(0) => return Ok(()),
-            Ok(n) => n,
+            Ok(n) => n.min(CHUNK),
             Err(libc::EINTR) => continue,
             Err(e) => return Err(e),
         };
+        // SAFETY: the kernel initialised the first `n` bytes (n <= CHUNK).
+        let data = unsafe { core::slice::from_raw_parts(p, n) };
         let mut done = 0;
-        while done < n {
-            let Some(rest) = buf.get(done..n) else {
-                return Err(libc::EIO);
-            };
+        while let Some(rest) = data.get(done..).filter(|r| !r.is_empty()) {
             match sys::write(to, rest) {
                 Ok(0) => return Err(libc::EIO),
                 Ok(w) => done += w,
