@@ -68,7 +68,8 @@ pub enum MountOp {
         optional: bool,
     },
     /// A fresh tmpfs, owned by the program's uid and gid (as bubblewrap's), nosuid and
-    /// nodev.
+    /// nodev. On "/" it becomes the program's root (bubblewrap's usual start), as does a
+    /// bind or an overlay there.
     Tmpfs {
         /// Path inside.
         dst: PathBuf,
@@ -79,7 +80,10 @@ pub enum MountOp {
         size: Option<u64>,
     },
     /// A procfs of the sandbox's PID namespace, with [`PROC_READ_ONLY`] read-only and
-    /// [`PROC_MASKED`] hidden.
+    /// [`PROC_MASKED`] hidden. When the sandbox has no PID namespace of its own (new or
+    /// joined), the caller's /proc is bound instead (as bubblewrap does: a new procfs of the
+    /// caller's PID namespace needs privilege over it), nosuid, nodev, noexec, with the
+    /// same paths read-only and hidden.
     Proc {
         /// Path inside.
         dst: PathBuf,
@@ -248,7 +252,8 @@ pub enum MountOp {
         dst: PathBuf,
     },
     /// Sets the permission bits of DST, which must exist, to `mode` (bubblewrap's
-    /// `--chmod`; symlinks followed inside the sandbox). Needs Linux 6.6 or newer.
+    /// `--chmod`; symlinks followed inside the sandbox). It changes the object itself:
+    /// one bound from the host or a rootfs changes there too. Needs Linux 6.6 or newer.
     Chmod {
         /// Path inside.
         dst: PathBuf,
@@ -393,7 +398,9 @@ impl std::str::FromStr for Propagation {
 /// The filesystem part of a sandbox.
 #[derive(Clone, Debug, Default)]
 pub struct Filesystem {
-    /// The new root (pivot_root); `None` keeps the host's root.
+    /// The new root (pivot_root); `None` keeps the host's root. Nothing is created in it:
+    /// a mount point it lacks goes on a tmpfs laid over the directory that lacks it, with
+    /// that directory's entries bound back (see the operations for what they write).
     pub rootfs: Option<PathBuf>,
     /// Operations, in order.
     pub ops: Vec<MountOp>,
