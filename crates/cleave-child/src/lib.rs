@@ -14,9 +14,13 @@
 pub mod sys;
 
 #[allow(unsafe_code)]
+mod data;
+#[allow(unsafe_code)]
 mod exec;
 #[allow(unsafe_code)]
 pub mod fs;
+#[allow(unsafe_code)]
+mod lock;
 #[allow(unsafe_code)]
 mod ops;
 #[allow(unsafe_code)]

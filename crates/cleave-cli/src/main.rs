@@ -12,6 +12,7 @@ macro_rules! eprintln {
 }
 
 mod cli;
+mod cli_mounts;
 mod cmd;
 mod report;
 mod runc;

@@ -22,7 +22,8 @@ impl<S, B> Op<S, B> {
             Op::MaskAt { .. } => "MaskAt",
             Op::ReadOnlyAt { .. } => "ReadOnlyAt",
             Op::PivotRoot { .. } => "PivotRoot",
-            Op::CloseSlots => "CloseSlots",
+            Op::CloseSlots { .. } => "CloseSlots",
+            Op::OpenProc { .. } => "OpenProc",
             Op::WriteFile { .. } => "WriteFile",
             Op::WriteFd { .. } => "WriteFd",
             Op::SetNs { .. } => "SetNs",
@@ -47,6 +48,11 @@ impl<S, B> Op<S, B> {
             Op::ControllingTerminal { .. } => "ControllingTerminal",
             Op::WaitForStart { .. } => "WaitForStart",
             Op::MknodAt { .. } => "MknodAt",
+            Op::OpenAt { .. } => "OpenAt",
+            Op::CopyFileAt { .. } => "CopyFileAt",
+            Op::BindData { .. } => "BindData",
+            Op::ChmodAt { .. } => "ChmodAt",
+            Op::Overlay { .. } => "Overlay",
         }
     }
 
@@ -84,6 +90,7 @@ impl<S, B> Op<S, B> {
                 set,
                 clear,
                 recursive,
+                keep,
             } => Op::Bind {
                 src: *src,
                 root: *root,
@@ -91,6 +98,7 @@ impl<S, B> Op<S, B> {
                 set: *set,
                 clear: *clear,
                 recursive: *recursive,
+                keep: *keep,
             },
             Op::FsMount {
                 fstype,
@@ -165,7 +173,8 @@ impl<S, B> Op<S, B> {
                 path: s(path),
             },
             Op::PivotRoot { root } => Op::PivotRoot { root: *root },
-            Op::CloseSlots => Op::CloseSlots,
+            Op::CloseSlots { keep } => Op::CloseSlots { keep: *keep },
+            Op::OpenProc { slot } => Op::OpenProc { slot: *slot },
             Op::WriteFile { path, data } => Op::WriteFile {
                 path: s(path),
                 data: b(data),
@@ -179,7 +188,12 @@ impl<S, B> Op<S, B> {
                 nstype: *nstype,
             },
             Op::Unshare { flags } => Op::Unshare { flags: *flags },
-            Op::LockMounts { uid_map, gid_map } => Op::LockMounts {
+            Op::LockMounts {
+                proc,
+                uid_map,
+                gid_map,
+            } => Op::LockMounts {
+                proc: *proc,
                 uid_map: b(uid_map),
                 gid_map: b(gid_map),
             },
@@ -246,6 +260,75 @@ impl<S, B> Op<S, B> {
                 dev: *dev,
                 uid: *uid,
                 gid: *gid,
+            },
+            Op::OpenAt {
+                root,
+                path,
+                flags,
+                slot,
+            } => Op::OpenAt {
+                root: *root,
+                path: s(path),
+                flags: *flags,
+                slot: *slot,
+            },
+            Op::CopyFileAt {
+                root,
+                parent,
+                name,
+                mode,
+                uid,
+                gid,
+                fd,
+            } => Op::CopyFileAt {
+                root: *root,
+                parent: s(parent),
+                name: s(name),
+                mode: *mode,
+                uid: *uid,
+                gid: *gid,
+                fd: *fd,
+            },
+            Op::BindData {
+                fd,
+                mode,
+                uid,
+                gid,
+                root,
+                dst,
+                set,
+            } => Op::BindData {
+                fd: *fd,
+                mode: *mode,
+                uid: *uid,
+                gid: *gid,
+                root: *root,
+                dst: s(dst),
+                set: *set,
+            },
+            Op::ChmodAt { root, path, mode } => Op::ChmodAt {
+                root: *root,
+                path: s(path),
+                mode: *mode,
+            },
+            Op::Overlay {
+                lowers,
+                upper,
+                work,
+                discard,
+                attrs,
+                root,
+                dst,
+                keep,
+            } => Op::Overlay {
+                lowers: b(lowers),
+                upper: *upper,
+                work: *work,
+                discard: *discard,
+                attrs: *attrs,
+                root: *root,
+                dst: s(dst),
+                keep: *keep,
             },
         }
     }

@@ -15,7 +15,7 @@ use crate::plan::Step;
 use crate::spawn::{AfterClone, Command};
 use crate::stack::Stack;
 use crate::{ns, security};
-use cleave_child::Op;
+use cleave_child::{Op, Slot};
 
 /// The most supplementary groups setgroups(2) takes.
 const NGROUPS_MAX: usize = 65536;
@@ -179,6 +179,11 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
     // bound.
     let mknod =
         euid == 0 && !all.contains(CloneFlags::NEWUSER) && !joined.contains(&Namespace::User);
+    let maps = if all.contains(CloneFlags::NEWUSER) {
+        Some(ns::user::resolve(&spec.ids, euid, egid)?)
+    } else {
+        None
+    };
     let compiled = fs
         .compile_with(
             all.contains(CloneFlags::NEWNS),
@@ -186,6 +191,10 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
             crate::mount::CgroupContext {
                 new_cgroup_ns: all.contains(CloneFlags::NEWCGROUP),
                 may_return: !all.contains(CloneFlags::NEWUSER),
+            },
+            crate::mount::Facts {
+                owner: owner(maps.as_ref(), spec, euid, egid),
+                own_pid_ns: new_pid || joined.contains(&Namespace::Pid),
             },
         )
         .map_err(|e| {
@@ -212,8 +221,7 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
             .map(|s| (Stage::Join, s)),
     );
 
-    let outside_maps = if all.contains(CloneFlags::NEWUSER) {
-        let maps = ns::user::resolve(&spec.ids, euid, egid)?;
+    let outside_maps = if let Some(maps) = maps {
         if maps.writer == MapWriter::Child {
             steps.extend(
                 ns::user::child_steps(&maps)
@@ -257,6 +265,26 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
     }));
 
     let locks = locks_mounts(spec, all);
+    // The lock writes its maps through the procfs of the mount namespace cleave runs in,
+    // opened before any join or mount (so the new root needs no /proc), in a slot of its
+    // own that the mounts' CloseSlots leaves to the lock to close.
+    let lock_proc = locks.then(|| {
+        let slot = slots as Slot;
+        slots += 1;
+        steps.push((
+            Stage::Lifetime,
+            Step::new(
+                Op::OpenProc { slot },
+                "open /proc, which the mount lock writes its id maps through",
+            ),
+        ));
+        for (_, step) in &mut steps {
+            if let Op::CloseSlots { keep } = &mut step.op {
+                *keep = slot;
+            }
+        }
+        slot
+    });
     // The program's process: with CLONE_VM from the init when it can (not
     // after unsharing a time namespace, which the kernel refuses with CLONE_VM, and not
     // when it locks its mounts, which makes it dumpable again: that must not reach the init
@@ -315,7 +343,7 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
             change_ids: spec.ids.uid.is_some() || spec.ids.gid.is_some(),
             can_setgroups,
             groups: &spec.ids.groups,
-            lock_mounts: locks,
+            lock_mounts: lock_proc,
             death_again,
         },
         spec.security
@@ -349,6 +377,26 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
         program_stack,
         thread_exec: false,
     })
+}
+
+/// The ids that own what the sandbox makes for its program (tmpfs roots, files from fds):
+/// the program's, where the user namespace maps them (else root's, as made).
+fn owner(
+    maps: Option<&crate::idmap::ResolvedMaps>,
+    spec: &SandboxSpec,
+    euid: u32,
+    egid: u32,
+) -> Option<(u32, u32)> {
+    let ids = match maps {
+        Some(m) => {
+            let (uid, gid) = ns::user::program_ids(m, &spec.ids, euid, egid);
+            let mapped = crate::idmap::maps_inside(&m.users, uid)
+                && crate::idmap::maps_inside(&m.groups, gid);
+            mapped.then_some((uid, gid))?
+        }
+        None => (spec.ids.uid.unwrap_or(euid), spec.ids.gid.unwrap_or(egid)),
+    };
+    (ids != (0, 0)).then_some(ids)
 }
 
 /// The flags the child is created with, and those it unshares itself: the spec's, plus a
