@@ -10,6 +10,7 @@ use cleave::idmap::{IdMap, IdMapping};
 use cleave::ns::{time, uts};
 use cleave::sandbox::{Capabilities, Preset, PresetOptions, SandboxSpec};
 use cleave::CloneFlags;
+use std::path::PathBuf;
 
 /// Why the options cannot become a [`SandboxSpec`]: a value refused, in the command line's
 /// words, or the library's error for what only it can judge.
