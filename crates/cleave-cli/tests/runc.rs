@@ -807,3 +807,34 @@ fn seccomp_profile_refuses_mkdir_inside() {
         text(&out.stderr)
     );
 }
+
+/// `root.readonly` on an image that lacks its mount points (Kubernetes' pause image is one
+/// binary): they are made in the root first, then the root mount alone turns read-only and
+/// the mounts on it keep their own flags, as runc does (runc's tests/integration/
+/// mounts.bats and the runtime-tools `root_readonly_true` validation).
+#[test]
+fn readonly_root_gets_its_mount_points_first_and_only_the_root_turns_read_only() {
+    if !root_or_skip() {
+        return;
+    }
+    let script = "touch /x 2>/dev/null && echo root=rw || echo root=ro; \
+         touch /dev/shm/y && echo shm=rw; touch /dev/z && echo dev=rw; \
+         test -r /proc/self/status && echo proc=yes";
+    let b = Bundle::new("rodirs", &["sh", "-c", script]);
+    for d in ["proc", "dev"] {
+        std::fs::remove_dir_all(b.rootfs(d)).unwrap();
+    }
+    b.edit(|c| {
+        c["root"]["readonly"] = json!(true);
+        c["mounts"].as_array_mut().unwrap().push(
+            json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+                         "options": ["nosuid", "nodev", "noexec", "mode=1777"]}),
+        );
+    });
+    let out = b.cleave(&["run", "--bundle", &b.path(""), &b.id("ro")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "root=ro\nshm=rw\ndev=rw\nproc=yes\n");
+    // The mount points were made in the image, as runc makes them.
+    assert!(b.rootfs("proc").is_dir() && b.rootfs("dev").is_dir());
+    assert!(!b.rootfs("x").exists());
+}
