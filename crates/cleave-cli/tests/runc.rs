@@ -838,3 +838,38 @@ fn readonly_root_gets_its_mount_points_first_and_only_the_root_turns_read_only()
     assert!(b.rootfs("proc").is_dir() && b.rootfs("dev").is_dir());
     assert!(!b.rootfs("x").exists());
 }
+
+/// A container that joins another's PID namespace by path (a Kubernetes pod's containers
+/// join the pause container's) sees that namespace in the /proc it mounts: PID 1 is the
+/// other container's process, not the host's (runc's tests/integration/run.bats "runc run
+/// with shared pid namespace"; cri-tools' "runtime should support PodPID").
+#[test]
+fn a_joined_pid_namespace_is_the_one_its_proc_shows() {
+    if !root_or_skip() {
+        return;
+    }
+    let b = Bundle::new("joinpid", &["sleep", "1000"]);
+    let first = b.id("first");
+    b.detached(&first);
+    let pid = b.state(&first)["pid"].as_i64().unwrap();
+    b.edit(|c| {
+        c["process"]["args"] = json!([
+            "sh",
+            "-c",
+            "echo pid1=$(tr '\\0' ' ' < /proc/1/cmdline); readlink /proc/self/ns/pid"
+        ]);
+        for n in c["linux"]["namespaces"].as_array_mut().unwrap() {
+            if n["type"] == "pid" {
+                n["path"] = json!(format!("/proc/{pid}/ns/pid"));
+            }
+        }
+    });
+    let out = b.cleave(&["run", "--bundle", &b.path(""), &b.id("second")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let ns = std::fs::read_link(format!("/proc/{pid}/ns/pid")).unwrap();
+    assert_eq!(
+        text(&out.stdout),
+        format!("pid1=sleep 1000\n{}\n", ns.display())
+    );
+    b.ok(&["kill", &first, "KILL"]);
+}

@@ -41,6 +41,10 @@ pub enum Stage {
     Uts,
     /// The loopback interface of a new network namespace.
     Net,
+    /// cleave's init in a PID namespace joined by path: setns(2) moves only the children
+    /// into it, so the program's process is forked before the mounts, and a procfs it
+    /// mounts shows the namespace it is in (not the caller's).
+    JoinedPidInit,
     /// The filesystem: every mount, the new root, the working directory.
     Mounts,
     /// cleave's init of a new PID namespace; the rest runs in the program's process.
@@ -254,10 +258,16 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
     // after unsharing a time namespace, which the kernel refuses with CLONE_VM, and not
     // when it locks its mounts, which makes it dumpable again: that must not reach the init
     // through a shared address space).
-    let program_stack = init && !deferred.contains(CloneFlags::NEWTIME) && !locks;
+    // In a joined PID namespace the program's process is forked before the mounts, and
+    // with its own copy of memory: it runs the mount steps, which the init must not share.
+    let program_stack = init && new_pid && !deferred.contains(CloneFlags::NEWTIME) && !locks;
     if init {
         steps.push((
-            Stage::Init,
+            if new_pid {
+                Stage::Init
+            } else {
+                Stage::JoinedPidInit
+            },
             Step::new(
                 Op::ForkInit { program_stack: 0 },
                 "start the program behind cleave's init",
