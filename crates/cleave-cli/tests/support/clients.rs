@@ -101,6 +101,11 @@ impl Scratch {
     /// argv as one line to `argv.log` and execs the runtime under test with the same argv,
     /// stdin and fds (the containerd shim feeds `update --resources -` on stdin).
     pub fn wrapper(&self, name: &str) -> PathBuf {
+        self.wrapper_of(name, &runtime())
+    }
+
+    /// [`Scratch::wrapper`] in front of the runtime at `rt`.
+    pub fn wrapper_of(&self, name: &str, rt: &Path) -> PathBuf {
         let bin = self.mkdir("bin");
         let p = bin.join(name);
         let log = self.path("argv.log");
@@ -124,7 +129,7 @@ impl Scratch {
              exec '{rt}' \"$@\"\n",
             log = log.display(),
             stdin = self.path("stdin.log").display(),
-            rt = runtime().display()
+            rt = rt.display()
         );
         fs::write(&p, script).unwrap();
         fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();

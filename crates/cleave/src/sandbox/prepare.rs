@@ -172,17 +172,23 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
             },
         );
     }
-    // Device nodes are made by root outside a user namespace; elsewhere the host's are
-    // bound.
-    let mknod =
-        euid == 0 && !all.contains(CloneFlags::NEWUSER) && !joined.contains(&Namespace::User);
+    // Device nodes are made by root of the initial user namespace (mknod needs it);
+    // elsewhere the host's are bound.
+    let initial_userns = ns::user::in_initial();
+    let mknod = euid == 0
+        && initial_userns
+        && !all.contains(CloneFlags::NEWUSER)
+        && !joined.contains(&Namespace::User);
     let compiled = fs
         .compile_with(
             all.contains(CloneFlags::NEWNS),
             mknod,
             crate::mount::CgroupContext {
                 new_cgroup_ns: all.contains(CloneFlags::NEWCGROUP),
-                may_return: !all.contains(CloneFlags::NEWUSER),
+                // setns back needs CAP_SYS_ADMIN over the caller's cgroup namespace.
+                may_return: !all.contains(CloneFlags::NEWUSER)
+                    && !joined.contains(&Namespace::User)
+                    && initial_userns,
             },
         )
         .map_err(|e| {
