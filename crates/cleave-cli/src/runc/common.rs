@@ -59,7 +59,7 @@ impl Ctx {
         let euid = rustix_euid();
         // Root in a user namespace someone else made (rootless podman runs its runtime
         // so) is no root of the host: rootless too.
-        let unprivileged = euid != 0 || in_user_namespace();
+        let unprivileged = euid != 0 || !cleave::host::in_initial_user_namespace();
         let rootless = match g.rootless.as_deref() {
             None | Some("auto") => unprivileged,
             Some("true") => true,
@@ -99,15 +99,6 @@ impl Ctx {
         check_id(id)?;
         container::load(&self.root, id).map_err(|e| missing_or(id, e))
     }
-}
-
-/// Whether this process is in a user namespace below the initial one: its uid map is not
-/// the initial namespace's identity map of every id (user_namespaces(7)).
-pub fn in_user_namespace() -> bool {
-    std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|m| {
-        let f: Vec<&str> = m.split_whitespace().collect();
-        f != ["0", "0", "4294967295"]
-    })
 }
 
 pub fn rustix_euid() -> u32 {

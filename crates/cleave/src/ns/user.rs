@@ -7,15 +7,6 @@ use crate::sandbox::Ids;
 use cleave_child::Op;
 
 /// The maps for `ids`, refused when the uid or gid asked for has no mapping.
-/// Whether this process is in the initial user namespace, whose uid map is the identity of
-/// every id (user_namespaces(7)). Root of another user namespace (rootless podman runs
-/// its runtime so) holds no capability over the namespaces the initial one owns.
-pub(crate) fn in_initial() -> bool {
-    std::fs::read_to_string("/proc/self/uid_map").map_or(true, |m| {
-        m.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"]
-    })
-}
-
 pub(crate) fn resolve(ids: &Ids, euid: u32, egid: u32) -> Result<ResolvedMaps> {
     let maps = ids.mapping.resolve(euid, egid, ids.setgroups)?;
     for (id, list, origin) in [

@@ -174,7 +174,7 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
     }
     // Device nodes are made by root of the initial user namespace (mknod needs it);
     // elsewhere the host's are bound.
-    let initial_userns = ns::user::in_initial();
+    let initial_userns = crate::host::in_initial_user_namespace();
     let mknod = euid == 0
         && initial_userns
         && !all.contains(CloneFlags::NEWUSER)
