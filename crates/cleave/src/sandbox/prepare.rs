@@ -527,6 +527,20 @@ impl Prepared {
         // (CLONE_INTO_CGROUP) and joins the v1 ones itself, first thing. A cgroup namespace
         // made at clone would then be rooted where it started: it is unshared after the
         // joins.
+        // The v1 cgroups the caller made (`clone.v1_cgroups`, e.g. an OCI runtime's set):
+        // the child joins them the same way. The files stay open until the clone is done.
+        let mut v1_files = Vec::new();
+        for dir in &self.spec.clone.v1_cgroups {
+            let file = dir.join(crate::cgroup::V1_JOIN_FILE);
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&file)
+                .map_err(|source| Error::Prepare {
+                    what: format!("open {}", file.display()),
+                    source,
+                })?;
+            v1_files.push(f);
+        }
         let cgroup = if self.spec.limits.is_empty() {
             None
         } else {
@@ -541,34 +555,36 @@ impl Prepared {
                     source,
                 })?;
             }
-            let mut joins: Vec<Step> = set
-                .join_fds()
-                .into_iter()
-                .map(|fd| {
-                    Step::new(
-                        Op::WriteFd {
-                            fd,
-                            data: b"0".to_vec(),
-                        },
-                        "join the sandbox's cgroup v1 hierarchies",
-                    )
-                    .at(Origin::Limits)
-                })
-                .collect();
-            if !joins.is_empty() && flags.contains(CloneFlags::NEWCGROUP) {
-                flags.remove(CloneFlags::NEWCGROUP);
-                cmd.flags(flags);
-                joins.push(Step::new(
-                    Op::Unshare {
-                        flags: CloneFlags::NEWCGROUP.bits(),
-                    },
-                    "unshare(CLONE_NEWCGROUP)",
-                ));
-            }
-            let at = steps.partition_point(|(stage, _)| *stage < Stage::Cgroup);
-            steps.splice(at..at, joins.into_iter().map(|s| (Stage::Cgroup, s)));
             Some(set)
         };
+        let join_fds = cgroup
+            .iter()
+            .flat_map(CgroupSet::join_fds)
+            .chain(v1_files.iter().map(std::os::fd::AsRawFd::as_raw_fd));
+        let mut joins: Vec<Step> = join_fds
+            .map(|fd| {
+                Step::new(
+                    Op::WriteFd {
+                        fd,
+                        data: b"0".to_vec(),
+                    },
+                    "join the sandbox's cgroup v1 hierarchies",
+                )
+                .at(Origin::Limits)
+            })
+            .collect();
+        if !joins.is_empty() && flags.contains(CloneFlags::NEWCGROUP) {
+            flags.remove(CloneFlags::NEWCGROUP);
+            cmd.flags(flags);
+            joins.push(Step::new(
+                Op::Unshare {
+                    flags: CloneFlags::NEWCGROUP.bits(),
+                },
+                "unshare(CLONE_NEWCGROUP)",
+            ));
+        }
+        let at = steps.partition_point(|(stage, _)| *stage < Stage::Cgroup);
+        steps.splice(at..at, joins.into_iter().map(|s| (Stage::Cgroup, s)));
 
         // The program's stack, when the init starts it with CLONE_VM. The init has a copy of
         // this memory (it is not cloned with CLONE_VM), so the stack can go once spawn
