@@ -11,7 +11,7 @@
 //! of a running container; podman's `run --rm` with `--runtime` each of them (what the
 //! runtime changes in a client's whole call); peak RSS of `create` (the runtime process's
 //! max RSS, children it waited for included, from wait4(2), as GNU time `%M` reports it).
-//! Every container is deleted again; each runtime has a state root of its own.
+//! Every container is deleted again; each runtime has a state root of its own on /run.
 //! [`section`] renders OUT.json for BENCHMARKS.md.
 use crate::harness::percentile;
 use serde::{Deserialize, Serialize};
@@ -219,13 +219,16 @@ pub fn main(args: &[String]) -> Result<(), String> {
     let work = a.out.with_extension("work");
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    // State roots on /run, where the runtimes keep them by default (a tmpfs on most
+    // hosts; on this project's machine the root filesystem, where a sync costs).
+    let roots = PathBuf::from(format!("/run/cleave-bench-oci-{}", std::process::id()));
     let cleave = Runtime {
         bin: a.cleave.clone(),
-        root: work.join("cleave-root"),
+        root: roots.join("cleave"),
     };
     let runc = Runtime {
         bin: a.runc.clone(),
-        root: work.join("runc-root"),
+        root: roots.join("runc"),
     };
     let (n, warm) = if a.quick { (5, 1) } else { (40, 5) };
     let bundle = a.bundle.to_string_lossy().into_owned();
@@ -252,19 +255,18 @@ pub fn main(args: &[String]) -> Result<(), String> {
     let sleeper = work.join("bundle-sleep");
     let r = bundle_running(&a.bundle, &sleeper, &["/bin/sleep", "100000"]).and_then(|()| {
         let sleeper = sleeper.to_string_lossy().into_owned();
-        let id = format!("cb-pause-{tag}");
-        for rt in [&cleave, &runc] {
-            rt.call(&["run", "-d", "--bundle", &sleeper, &id])?;
-        }
+        // One id each: two builds of cleave compared would share a cgroup path otherwise.
+        let (ida, idb) = (format!("cb-pause-{tag}-a"), format!("cb-pause-{tag}-b"));
+        cleave.call(&["run", "-d", "--bundle", &sleeper, &ida])?;
+        runc.call(&["run", "-d", "--bundle", &sleeper, &idb])?;
         let r = side_by_side(
             n,
             warm,
-            &mut pause_sample(&cleave, &id),
-            &mut pause_sample(&runc, &id),
+            &mut pause_sample(&cleave, &ida),
+            &mut pause_sample(&runc, &idb),
         );
-        for rt in [&cleave, &runc] {
-            let _ = rt.call(&["delete", "--force", &id]);
-        }
+        let _ = cleave.call(&["delete", "--force", &ida]);
+        let _ = runc.call(&["delete", "--force", &idb]);
         r
     });
     rows.push(row(
@@ -304,6 +306,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
     let json = serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())?;
     std::fs::write(&a.out, json).map_err(|e| format!("{}: {e}", a.out.display()))?;
     let _ = std::fs::remove_dir_all(&work);
+    let _ = std::fs::remove_dir_all(&roots);
     Ok(())
 }
 
