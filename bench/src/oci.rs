@@ -257,14 +257,18 @@ pub fn main(args: &[String]) -> Result<(), String> {
         let sleeper = sleeper.to_string_lossy().into_owned();
         // One id each: two builds of cleave compared would share a cgroup path otherwise.
         let (ida, idb) = (format!("cb-pause-{tag}-a"), format!("cb-pause-{tag}-b"));
-        cleave.call(&["run", "-d", "--bundle", &sleeper, &ida])?;
-        runc.call(&["run", "-d", "--bundle", &sleeper, &idb])?;
-        let r = side_by_side(
-            n,
-            warm,
-            &mut pause_sample(&cleave, &ida),
-            &mut pause_sample(&runc, &idb),
-        );
+        let r = cleave
+            .call(&["run", "-d", "--bundle", &sleeper, &ida])
+            .and_then(|_| runc.call(&["run", "-d", "--bundle", &sleeper, &idb]))
+            .and_then(|_| {
+                side_by_side(
+                    n,
+                    warm,
+                    &mut pause_sample(&cleave, &ida),
+                    &mut pause_sample(&runc, &idb),
+                )
+            });
+        // Both, whatever failed: nothing is left running.
         let _ = cleave.call(&["delete", "--force", &ida]);
         let _ = runc.call(&["delete", "--force", &idb]);
         r
