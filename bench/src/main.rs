@@ -4,10 +4,13 @@
 //! cleave-bench inproc OUT.json [--quick]   in-process rows (as root; re-execs itself as uid
 //!                                          65534 under setpriv for the rootless rows)
 //! cleave-bench ns-rootless [--quick]       the rootless namespace rows, as JSON on stdout
+//! cleave-bench oci OUT.json --cleave PATH --bundle DIR [--podman-rootfs DIR] [--quick]
+//!                                          the OCI runtime rows next to runc (bench/src/oci.rs)
 //! cleave-bench report DIR                  BENCHMARKS.md from DIR's results, on stdout
 //! ```
 mod harness;
 mod inproc;
+mod oci;
 mod report;
 
 use harness::{Budget, Row};
@@ -86,6 +89,13 @@ fn main() -> ExitCode {
             println!("{}", serde_json::to_string(&rows).expect("rows serialise"));
             ExitCode::SUCCESS
         }
+        Some("oci") if args.len() >= 2 => match oci::main(&args[1..]) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("cleave-bench oci: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Some("report") if args.len() >= 2 => match report::render(std::path::Path::new(&args[1])) {
             Ok(text) => {
                 print!("{text}");
@@ -97,7 +107,7 @@ fn main() -> ExitCode {
             }
         },
         _ => {
-            eprintln!("usage: cleave-bench inproc OUT.json [--quick] | ns-rootless [--quick] | report DIR");
+            eprintln!("usage: cleave-bench inproc OUT.json [--quick] | ns-rootless [--quick] | oci OUT.json --cleave PATH --bundle DIR [...] | report DIR");
             ExitCode::from(2)
         }
     }

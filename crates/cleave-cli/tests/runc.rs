@@ -1170,3 +1170,69 @@ fn default_device_rules_without_resources_devices() {
     };
     assert_eq!(text(&out.stdout), want, "{}", text(&out.stderr));
 }
+
+/// `root.readonly` on an image that lacks its mount points (Kubernetes' pause image is one
+/// binary): they are made in the root first, then the root mount alone turns read-only and
+/// the mounts on it keep their own flags, as runc does (runc's tests/integration/
+/// mounts.bats and the runtime-tools `root_readonly_true` validation).
+#[test]
+fn readonly_root_gets_its_mount_points_first_and_only_the_root_turns_read_only() {
+    if !root_or_skip() {
+        return;
+    }
+    let script = "touch /x 2>/dev/null && echo root=rw || echo root=ro; \
+         touch /dev/shm/y && echo shm=rw; touch /dev/z && echo dev=rw; \
+         test -r /proc/self/status && echo proc=yes";
+    let b = Bundle::new("rodirs", &["sh", "-c", script]);
+    for d in ["proc", "dev"] {
+        std::fs::remove_dir_all(b.rootfs(d)).unwrap();
+    }
+    b.edit(|c| {
+        c["root"]["readonly"] = json!(true);
+        c["mounts"].as_array_mut().unwrap().push(
+            json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+                         "options": ["nosuid", "nodev", "noexec", "mode=1777"]}),
+        );
+    });
+    let out = b.cleave(&["run", "--bundle", &b.path(""), &b.id("ro")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "root=ro\nshm=rw\ndev=rw\nproc=yes\n");
+    // The mount points were made in the image, as runc makes them.
+    assert!(b.rootfs("proc").is_dir() && b.rootfs("dev").is_dir());
+    assert!(!b.rootfs("x").exists());
+}
+
+/// A container that joins another's PID namespace by path (a Kubernetes pod's containers
+/// join the pause container's) sees that namespace in the /proc it mounts: PID 1 is the
+/// other container's process, not the host's (runc's tests/integration/run.bats "runc run
+/// with shared pid namespace"; cri-tools' "runtime should support PodPID").
+#[test]
+fn a_joined_pid_namespace_is_the_one_its_proc_shows() {
+    if !root_or_skip() {
+        return;
+    }
+    let b = Bundle::new("joinpid", &["sleep", "1000"]);
+    let first = b.id("first");
+    b.detached(&first);
+    let pid = b.state(&first)["pid"].as_i64().unwrap();
+    b.edit(|c| {
+        c["process"]["args"] = json!([
+            "sh",
+            "-c",
+            "echo pid1=$(tr '\\0' ' ' < /proc/1/cmdline); readlink /proc/self/ns/pid"
+        ]);
+        for n in c["linux"]["namespaces"].as_array_mut().unwrap() {
+            if n["type"] == "pid" {
+                n["path"] = json!(format!("/proc/{pid}/ns/pid"));
+            }
+        }
+    });
+    let out = b.cleave(&["run", "--bundle", &b.path(""), &b.id("second")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let ns = std::fs::read_link(format!("/proc/{pid}/ns/pid")).unwrap();
+    assert_eq!(
+        text(&out.stdout),
+        format!("pid1=sleep 1000\n{}\n", ns.display())
+    );
+    b.ok(&["kill", &first, "KILL"]);
+}

@@ -99,14 +99,6 @@ pub fn lower(config: &Spec, bundle: &Path) -> Result<Lowered, OciError> {
     let rootfs = bundle.join(root.path());
     out.spec.filesystem.rootfs = Some(rootfs.clone());
     out.carried.rootfs = rootfs;
-    if root.readonly() == Some(true) {
-        // Before the other mounts: they stay as they are asked, on a read-only root.
-        out.spec
-            .filesystem
-            .ops
-            .push(MountOp::RemountRo { dst: "/".into() });
-        out.mount_paths.push("root.readonly".into());
-    }
     let new_net = config.linux().as_ref().is_some_and(|l| {
         l.namespaces()
             .iter()
@@ -137,6 +129,16 @@ pub fn lower(config: &Spec, bundle: &Path) -> Result<Lowered, OciError> {
 
     if let Some(linux) = config.linux() {
         lower_linux(linux, &mut out)?;
+    }
+    if root.readonly() == Some(true) {
+        // Last, and the root mount alone: the mount points of the other mounts are made in
+        // the root first (an image such as Kubernetes' pause has no /proc or /dev), and
+        // those mounts stay as they are asked.
+        out.spec
+            .filesystem
+            .ops
+            .push(MountOp::RemountRoTop { dst: "/".into() });
+        out.mount_paths.push("root.readonly".into());
     }
     Ok(Lowered {
         spec: out.spec,

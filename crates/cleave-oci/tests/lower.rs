@@ -129,9 +129,8 @@ fn a_runc_like_config_lowers_field_by_field() {
         Some(Path::new("/bundle/rootfs"))
     );
     let ops = &s.filesystem.ops;
-    assert_eq!(ops[0], MountOp::RemountRo { dst: "/".into() });
     assert_eq!(
-        ops[1],
+        ops[0],
         MountOp::Mount {
             source: "proc".into(),
             fstype: "proc".into(),
@@ -141,7 +140,7 @@ fn a_runc_like_config_lowers_field_by_field() {
         }
     );
     assert_eq!(
-        ops[2],
+        ops[1],
         MountOp::Mount {
             source: "tmpfs".into(),
             fstype: "tmpfs".into(),
@@ -155,7 +154,7 @@ fn a_runc_like_config_lowers_field_by_field() {
         }
     );
     assert_eq!(
-        ops[3],
+        ops[2],
         MountOp::BindMount {
             src: "/etc/resolv.conf".into(),
             dst: "/etc/resolv.conf".into(),
@@ -170,22 +169,24 @@ fn a_runc_like_config_lowers_field_by_field() {
         }
     );
     assert_eq!(
-        ops[4],
+        ops[3],
         MountOp::Mask {
             dst: "/proc/acpi".into()
         }
     );
     assert_eq!(
-        ops[14],
+        ops[13],
         MountOp::ReadOnly {
             dst: "/proc/bus".into()
         }
     );
-    assert_eq!(ops.len(), 1 + 3 + 10 + 5);
-    assert_eq!(l.mount_path(0), Some("root.readonly"));
-    assert_eq!(l.mount_path(3), Some("mounts[2]"));
-    assert_eq!(l.mount_path(13), Some("linux.maskedPaths[9]"));
-    assert_eq!(l.mount_path(18), Some("linux.readonlyPaths[4]"));
+    // root.readonly last, and the root mount alone: the mount points are made first.
+    assert_eq!(ops[18], MountOp::RemountRoTop { dst: "/".into() });
+    assert_eq!(ops.len(), 3 + 10 + 5 + 1);
+    assert_eq!(l.mount_path(2), Some("mounts[2]"));
+    assert_eq!(l.mount_path(12), Some("linux.maskedPaths[9]"));
+    assert_eq!(l.mount_path(17), Some("linux.readonlyPaths[4]"));
+    assert_eq!(l.mount_path(18), Some("root.readonly"));
     assert_eq!(l.mount_path(19), None);
     let r = &s.security.rlimits;
     assert_eq!(r.len(), 1);
@@ -285,7 +286,7 @@ fn binds_lower_by_their_options() {
             "/mounts",
             json!([{"destination": "/data", "type": "bind", "source": "data", "options": options}]),
         );
-        lower_value(&v).map(|l| (l.spec.filesystem.ops[1].clone(), l.notes.len()))
+        lower_value(&v).map(|l| (l.spec.filesystem.ops[0].clone(), l.notes.len()))
     };
     let op = |recursive, flags, propagation| MountOp::BindMount {
         src: "/bundle/data".into(),
@@ -338,32 +339,32 @@ fn binds_lower_by_their_options() {
 fn default_mounts_lower_into_new_filesystems() {
     let l = lower_value(&runc_default()).unwrap();
     let ops = &l.spec.filesystem.ops;
-    // root.readonly first, then the seven mounts.
-    assert_eq!(ops[0], MountOp::RemountRo { dst: "/".into() });
+    // The seven mounts, and root.readonly last.
+    assert_eq!(ops.last(), Some(&MountOp::RemountRoTop { dst: "/".into() }));
     let MountOp::Mount {
         fstype,
         flags,
         data,
         source,
         ..
-    } = &ops[3]
+    } = &ops[2]
     else {
-        panic!("{:?}", ops[3])
+        panic!("{:?}", ops[2])
     };
     assert_eq!((fstype.as_str(), source.as_str()), ("devpts", "devpts"));
     assert_eq!(data, "newinstance,ptmxmode=0666,mode=0620,gid=5");
     assert!(flags.nosuid && flags.noexec && !flags.nodev && !flags.read_only);
-    let MountOp::Mount { flags, data, .. } = &ops[2] else {
+    let MountOp::Mount { flags, data, .. } = &ops[1] else {
         panic!()
     };
     assert_eq!(flags.atime, Atime::StrictAtime);
     assert_eq!(data, "mode=755,size=65536k");
-    let MountOp::Mount { fstype, flags, .. } = &ops[6] else {
+    let MountOp::Mount { fstype, flags, .. } = &ops[5] else {
         panic!()
     };
     assert_eq!(fstype, "sysfs");
     assert!(flags.read_only);
-    let MountOp::Mount { fstype, flags, .. } = &ops[7] else {
+    let MountOp::Mount { fstype, flags, .. } = &ops[6] else {
         panic!()
     };
     assert_eq!(fstype, "cgroup");
@@ -942,7 +943,7 @@ fn library_errors_come_back_as_json_paths() {
         .unwrap()
         .retain(|n| n["type"] != "uts");
     assert_eq!(locate(v), "hostname: needs a new uts namespace");
-    // Library mount 3 is config mount 2 once root.readonly comes first.
+    // Library mount 2 is config mount 2 (root.readonly comes last).
     let v = with(rootless(euid, egid), "/root/readonly", json!(true));
     let v = with(v, "/mounts/2/source", json!("/nonexistent-cleave-oci"));
     let e = locate(v);

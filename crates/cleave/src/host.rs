@@ -55,6 +55,15 @@ pub fn has_cap_sys_admin() -> bool {
     raw::effective_caps() & (1u64 << 21/* CAP_SYS_ADMIN */) != 0
 }
 
+/// Whether this process is in the initial user namespace, whose uid map is the identity of
+/// every id (user_namespaces(7)). Root of another user namespace (rootless podman runs its
+/// runtime so) holds no capability over what the initial one owns.
+pub fn in_initial_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map").map_or(true, |m| {
+        m.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"]
+    })
+}
+
 /// Whether the caller is PID 1 of its PID namespace.
 pub fn is_pid_ns_init() -> bool {
     std::process::id() == 1

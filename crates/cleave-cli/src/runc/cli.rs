@@ -29,8 +29,8 @@ pub struct Runc {
 /// Options before the verb.
 #[derive(Args, Debug, Default)]
 pub struct Global {
-    /// Where container state lives [default: /run/cleave; without root
-    /// $XDG_RUNTIME_DIR/cleave]
+    /// Where container state lives [default: /run/cleave; rootless (without root, or root
+    /// of a user namespace, as under rootless podman) $XDG_RUNTIME_DIR/cleave when set]
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
     /// Write log lines (and errors) to this file as well as errors to stderr
@@ -45,8 +45,8 @@ pub struct Global {
     /// Accepted: systemd's slice:prefix:name cgroupsPath becomes a path (see below)
     #[arg(long)]
     pub systemd_cgroup: bool,
-    /// auto | true | false: whether to act as a rootless runtime [default: auto, from the
-    /// effective uid]
+    /// auto | true | false: whether to act as a rootless runtime [default: auto: without
+    /// root, or as root of a user namespace]
     #[arg(long, value_name = "auto|true|false")]
     pub rootless: Option<String>,
     /// Accepted for checkpoint/restore, which cleave does not do yet

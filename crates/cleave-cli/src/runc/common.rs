@@ -57,8 +57,11 @@ pub struct Ctx {
 impl Ctx {
     pub fn new(g: &Global) -> Res<Ctx> {
         let euid = rustix_euid();
+        // Root in a user namespace someone else made (rootless podman runs its runtime
+        // so) is no root of the host: rootless too.
+        let unprivileged = euid != 0 || !cleave::host::in_initial_user_namespace();
         let rootless = match g.rootless.as_deref() {
-            None | Some("auto") => euid != 0,
+            None | Some("auto") => unprivileged,
             Some("true") => true,
             Some("false") => false,
             Some(other) => {
@@ -67,17 +70,16 @@ impl Ctx {
                 )))
             }
         };
-        let root = match &g.root {
-            Some(r) => r.clone(),
-            None if euid != 0 => match std::env::var_os("XDG_RUNTIME_DIR") {
-                Some(x) if !x.is_empty() => Path::new(&x).join("cleave"),
-                _ => {
-                    return Err(Fail::bad(
-                        "without root, state lives under $XDG_RUNTIME_DIR/cleave: set XDG_RUNTIME_DIR or pass --root DIR",
-                    ))
-                }
-            },
-            None => PathBuf::from("/run/cleave"),
+        let xdg = std::env::var_os("XDG_RUNTIME_DIR").filter(|x| !x.is_empty());
+        let root = match (&g.root, xdg) {
+            (Some(r), _) => r.clone(),
+            (None, Some(x)) if unprivileged => Path::new(&x).join("cleave"),
+            (None, None) if euid != 0 => {
+                return Err(Fail::bad(
+                    "without root, state lives under $XDG_RUNTIME_DIR/cleave: set XDG_RUNTIME_DIR or pass --root DIR",
+                ))
+            }
+            (None, _) => PathBuf::from("/run/cleave"),
         };
         Ok(Ctx {
             root,

@@ -247,41 +247,25 @@ fn finish(
         log::debug("--console-socket without process.terminal: ignored");
     }
 
-    let mut v1: Vec<PathBuf> = Vec::new();
+    // The container starts in the cgroup2 directory and moves itself into the v1 ones,
+    // first thing (cheap from the child itself: see cleave::cgroup::join).
     if let Some(set) = cgroup {
         let paths = set.paths();
         if set.into_cgroup_dir().is_some() {
             spec.clone.into_cgroup = paths.first().cloned();
-            v1 = paths[1..].to_vec();
+            spec.clone.v1_cgroups = paths[1..].to_vec();
         } else {
-            v1 = paths;
+            spec.clone.v1_cgroups = paths;
         }
     }
     let prepared = prepare(&spec).map_err(|e| match lowered.locate(e) {
         Ok(oe) => Fail::bad(format!("{}: {oe}", config_path.display())),
         Err(e) => Fail::from(e),
     })?;
-    let on_clone: Option<Box<dyn FnMut(i32) -> cleave::Result<()>>> = if v1.is_empty() {
-        None
-    } else {
-        Some(Box::new(move |pid| {
-            for d in &v1 {
-                std::fs::write(d.join("cgroup.procs"), pid.to_string()).map_err(|source| {
-                    cleave::Error::Prepare {
-                        what: format!("move the container into {}", d.display()),
-                        source,
-                    }
-                })?;
-            }
-            Ok(())
-        }))
-    };
-    let mut running = prepared
-        .spawn_with(on_clone)
-        .map_err(|e| match lowered.locate(e) {
-            Ok(oe) => Fail::failed(format!("{}: {oe}", config_path.display())),
-            Err(e) => Fail::from(e),
-        })?;
+    let mut running = prepared.spawn().map_err(|e| match lowered.locate(e) {
+        Ok(oe) => Fail::failed(format!("{}: {oe}", config_path.display())),
+        Err(e) => Fail::from(e),
+    })?;
     drop(pty);
     drop(barrier);
     let pid = running.id();

@@ -101,6 +101,11 @@ impl Scratch {
     /// argv as one line to `argv.log` and execs the runtime under test with the same argv,
     /// stdin and fds (the containerd shim feeds `update --resources -` on stdin).
     pub fn wrapper(&self, name: &str) -> PathBuf {
+        self.wrapper_of(name, &runtime())
+    }
+
+    /// [`Scratch::wrapper`] in front of the runtime at `rt`.
+    pub fn wrapper_of(&self, name: &str, rt: &Path) -> PathBuf {
         let bin = self.mkdir("bin");
         let p = bin.join(name);
         let log = self.path("argv.log");
@@ -124,7 +129,7 @@ impl Scratch {
              exec '{rt}' \"$@\"\n",
             log = log.display(),
             stdin = self.path("stdin.log").display(),
-            rt = runtime().display()
+            rt = rt.display()
         );
         fs::write(&p, script).unwrap();
         fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
@@ -364,18 +369,32 @@ fn blob(dir: &Path, file: &Path) -> (String, u64) {
 /// An OCI image archive (oci-layout, index.json, blobs) of the rootfs as one uncompressed
 /// layer, its image named `reference`, written at `s/image.oci.tar`.
 pub fn oci_archive(s: &Scratch, reference: &str) -> PathBuf {
-    let dir = s.mkdir("oci");
+    let config = serde_json::json!({"Cmd": ["sh"], "Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]});
+    oci_archive_of(s, "image", reference, rootfs_tar(), config)
+}
+
+/// An OCI image archive of one uncompressed layer (a copy of the tar `layer`), its image
+/// named `reference` with `config` as the image config's `config` (Cmd, Entrypoint, Env),
+/// written at `s/NAME.oci.tar` (its layout built in `s/NAME.oci/`).
+pub fn oci_archive_of(
+    s: &Scratch,
+    name: &str,
+    reference: &str,
+    layer: &Path,
+    config: serde_json::Value,
+) -> PathBuf {
+    let dir = s.mkdir(&format!("{name}.oci"));
     fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
-    let layer_file = s.path("layer.tar");
-    fs::copy(rootfs_tar(), &layer_file).unwrap();
+    let layer_file = s.path(&format!("{name}.layer.tar"));
+    fs::copy(layer, &layer_file).unwrap();
     let (layer, layer_size) = blob(&dir, &layer_file);
     let config = serde_json::json!({
         "architecture": "amd64",
         "os": "linux",
-        "config": {"Cmd": ["sh"], "Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]},
+        "config": config,
         "rootfs": {"type": "layers", "diff_ids": [layer]},
     });
-    let config_file = s.path("config.json");
+    let config_file = s.path(&format!("{name}.config.json"));
     fs::write(&config_file, config.to_string()).unwrap();
     let (config, config_size) = blob(&dir, &config_file);
     let manifest = serde_json::json!({
@@ -386,7 +405,7 @@ pub fn oci_archive(s: &Scratch, reference: &str) -> PathBuf {
         "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
                     "digest": layer, "size": layer_size}],
     });
-    let manifest_file = s.path("manifest.json");
+    let manifest_file = s.path(&format!("{name}.manifest.json"));
     fs::write(&manifest_file, manifest.to_string()).unwrap();
     let (manifest, manifest_size) = blob(&dir, &manifest_file);
     let index = serde_json::json!({
@@ -397,7 +416,7 @@ pub fn oci_archive(s: &Scratch, reference: &str) -> PathBuf {
     });
     fs::write(dir.join("index.json"), index.to_string()).unwrap();
     fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
-    let archive = s.path("image.oci.tar");
+    let archive = s.path(&format!("{name}.oci.tar"));
     let st = Command::new("tar")
         .arg("-C")
         .arg(&dir)

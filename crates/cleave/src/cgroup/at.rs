@@ -13,7 +13,7 @@ use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-/// Opens a set directory: the cgroup2 one as an O_DIRECTORY fd, a v1 one's `cgroup.procs`
+/// Opens a set directory: the cgroup2 one as an O_DIRECTORY fd, a v1 one's `tasks`
 /// O_WRONLY (both O_CLOEXEC).
 fn open_dir(path: PathBuf, controllers: Vec<String>) -> Result<Dir> {
     let file = if controllers.is_empty() {
@@ -23,7 +23,7 @@ fn open_dir(path: PathBuf, controllers: Vec<String>) -> Result<Dir> {
             .open(&path)
             .map_err(|e| cg_err(format!("failed to open {}", path.display()), e))?
     } else {
-        let procs = path.join("cgroup.procs");
+        let procs = path.join(super::V1_JOIN_FILE);
         std::fs::OpenOptions::new()
             .write(true)
             .open(&procs)

@@ -139,7 +139,7 @@ impl CgroupSet {
                 Ok(base)
             })?;
             rollback.0.push(path.clone());
-            let procs = path.join("cgroup.procs");
+            let procs = path.join(super::V1_JOIN_FILE);
             let fd = std::fs::OpenOptions::new()
                 .write(true)
                 .open(&procs)

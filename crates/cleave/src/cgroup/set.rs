@@ -25,8 +25,8 @@ pub(super) struct Dir {
     pub(super) path: PathBuf,
     /// The v1 controllers it is for; empty for the cgroup2 directory.
     pub(super) controllers: Vec<String>,
-    /// cgroup2: the directory itself (for CLONE_INTO_CGROUP); v1: its `cgroup.procs`,
-    /// open O_WRONLY | O_CLOEXEC for the child to join with.
+    /// cgroup2: the directory itself (for CLONE_INTO_CGROUP); v1: its `tasks` (see
+    /// [`super::V1_JOIN_FILE`]), open O_WRONLY | O_CLOEXEC for the child to join with.
     pub(super) fd: OwnedFd,
 }
 
@@ -378,7 +378,7 @@ impl CgroupSet {
         self.unified.as_ref().map(|d| d.fd.as_fd())
     }
 
-    /// The `cgroup.procs` of each v1 directory (which CLONE_INTO_CGROUP cannot reach), open
+    /// The `tasks` of each v1 directory (which CLONE_INTO_CGROUP cannot reach), open
     /// O_WRONLY | O_CLOEXEC. A fresh child joins them with [`super::join`] before it execs.
     /// The fds belong to the set and stay open until it is removed; a child forked from the
     /// caller has its own copies. Empty on a pure cgroup2 host.

@@ -1,5 +1,5 @@
 //! The state record of one container: `<root>/<id>/state.json`, written whole or not at all
-//! (a temporary file in the same directory, fsync, rename, fsync of the directory), and
+//! (a temporary file in the same directory, then rename), and
 //! `<root>/<id>/lock`, an flock(2) that serializes the processes acting on one container.
 //!
 //! Readers need no lock: a rename replaces the file in one step, so [`load`] sees either
@@ -398,14 +398,15 @@ impl Lock {
         }
         let temp = self.write_temp(state)?;
         let path = self.dir.join(STATE_FILE);
-        std::fs::rename(&temp, &path).map_err(|e| err(&self.id, StateOp::Write, &path, e))?;
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| err(&self.id, StateOp::Write, &self.dir, e))
+        // No fsync (of the file or the directory): the rename alone keeps a reader from
+        // ever seeing half a record, also when the writer dies; durability across a power
+        // loss buys nothing, since the processes a record describes do not survive one
+        // (and the usual root, /run, is a tmpfs). runc does not sync its state either.
+        std::fs::rename(&temp, &path).map_err(|e| err(&self.id, StateOp::Write, &path, e))
     }
 
-    /// The first half of [`Lock::save`]: the record written and synced under its temporary
-    /// name, not yet in place.
+    /// The first half of [`Lock::save`]: the record written under its temporary name, not
+    /// yet in place.
     pub(crate) fn write_temp(&self, state: &State) -> Result<PathBuf> {
         let temp = self.dir.join(TEMP_FILE);
         let werr = |e| err(&self.id, StateOp::Write, &temp, e);
@@ -424,7 +425,6 @@ impl Lock {
             .open(&temp)
             .map_err(werr)?;
         file.write_all(&text).map_err(werr)?;
-        file.sync_all().map_err(werr)?;
         Ok(temp)
     }
 

@@ -715,10 +715,11 @@ fn compile_op(
             let what = format!("symlink {shown} -> {}", link_to.display());
             model.symlink(steps, link_to, &inside, what, i, dst)?;
         }
-        MountOp::RemountRo { .. } => {
+        MountOp::RemountRo { .. } | MountOp::RemountRoTop { .. } => {
             if model.kind(&inside) == Kind::Missing {
                 return Err(fail(i, MountProblem::Missing(dst.to_path_buf())));
             }
+            let recursive = matches!(op, MountOp::RemountRo { .. });
             // Read-only, and no device node or setuid bit there works: a node the host
             // (or a rootfs) happens to carry must not open a device inside.
             steps.push(Step::new(
@@ -728,7 +729,7 @@ fn compile_op(
                     set: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID,
                     clear: 0,
                     propagation: 0,
-                    recursive: true,
+                    recursive,
                 },
                 format!("make {shown} read-only"),
             ));

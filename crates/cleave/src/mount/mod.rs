@@ -115,6 +115,14 @@ pub enum MountOp {
         /// Path inside.
         dst: PathBuf,
     },
+    /// Makes the mount at DST itself read-only (and nodev, nosuid), leaving every mount below
+    /// it as it is: mount(8)'s `ro` on a remount, where [`MountOp::RemountRo`] is `rro`. Put
+    /// after the mounts below DST, their mount points can still be made in it first (OCI
+    /// `root.readonly`, applied last as the runtime-spec's runtimes do).
+    RemountRoTop {
+        /// Path inside.
+        dst: PathBuf,
+    },
     /// Hides DST: a directory under an empty read-only tmpfs, a file under a read-only empty
     /// device. Nothing happens when DST does not exist (OCI `maskedPaths`).
     Mask {
@@ -293,6 +301,7 @@ impl MountOp {
             | MountOp::Dir { dst, .. }
             | MountOp::Symlink { dst, .. }
             | MountOp::RemountRo { dst }
+            | MountOp::RemountRoTop { dst }
             | MountOp::Mask { dst }
             | MountOp::ReadOnly { dst }
             | MountOp::Device { dst, .. }

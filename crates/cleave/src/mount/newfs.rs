@@ -21,7 +21,7 @@ pub(crate) struct CgroupContext {
     /// The sandbox has a new cgroup namespace (its root is the sandbox's cgroup).
     pub new_cgroup_ns: bool,
     /// The child may go back to its cgroup namespace after one made for the mounts (not
-    /// from a new user namespace).
+    /// from a user namespace other than the initial one: setns back would be refused).
     pub may_return: bool,
 }
 

@@ -41,6 +41,10 @@ pub enum Stage {
     Uts,
     /// The loopback interface of a new network namespace.
     Net,
+    /// cleave's init in a PID namespace joined by path: setns(2) moves only the children
+    /// into it, so the program's process is forked before the mounts, and a procfs it
+    /// mounts shows the namespace it is in (not the caller's).
+    JoinedPidInit,
     /// The filesystem: every mount, the new root, the working directory.
     Mounts,
     /// cleave's init of a new PID namespace; the rest runs in the program's process.
@@ -175,10 +179,13 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
             },
         );
     }
-    // Device nodes are made by root outside a user namespace; elsewhere the host's are
-    // bound.
-    let mknod =
-        euid == 0 && !all.contains(CloneFlags::NEWUSER) && !joined.contains(&Namespace::User);
+    // Device nodes are made by root of the initial user namespace (mknod needs it);
+    // elsewhere the host's are bound.
+    let initial_userns = crate::host::in_initial_user_namespace();
+    let mknod = euid == 0
+        && initial_userns
+        && !all.contains(CloneFlags::NEWUSER)
+        && !joined.contains(&Namespace::User);
     let maps = if all.contains(CloneFlags::NEWUSER) {
         Some(ns::user::resolve(&spec.ids, euid, egid)?)
     } else {
@@ -190,7 +197,10 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
             mknod,
             crate::mount::CgroupContext {
                 new_cgroup_ns: all.contains(CloneFlags::NEWCGROUP),
-                may_return: !all.contains(CloneFlags::NEWUSER),
+                // setns back needs CAP_SYS_ADMIN over the caller's cgroup namespace.
+                may_return: !all.contains(CloneFlags::NEWUSER)
+                    && !joined.contains(&Namespace::User)
+                    && initial_userns,
             },
             crate::mount::Facts {
                 owner: owner(maps.as_ref(), spec, euid, egid),
@@ -289,10 +299,16 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
     // after unsharing a time namespace, which the kernel refuses with CLONE_VM, and not
     // when it locks its mounts, which makes it dumpable again: that must not reach the init
     // through a shared address space).
-    let program_stack = init && !deferred.contains(CloneFlags::NEWTIME) && !locks;
+    // In a joined PID namespace the program's process is forked before the mounts, and
+    // with its own copy of memory: it runs the mount steps, which the init must not share.
+    let program_stack = init && new_pid && !deferred.contains(CloneFlags::NEWTIME) && !locks;
     if init {
         steps.push((
-            Stage::Init,
+            if new_pid {
+                Stage::Init
+            } else {
+                Stage::JoinedPidInit
+            },
             Step::new(
                 Op::ForkInit { program_stack: 0 },
                 "start the program behind cleave's init",
@@ -575,6 +591,20 @@ impl Prepared {
         // (CLONE_INTO_CGROUP) and joins the v1 ones itself, first thing. A cgroup namespace
         // made at clone would then be rooted where it started: it is unshared after the
         // joins.
+        // The v1 cgroups the caller made (`clone.v1_cgroups`, e.g. an OCI runtime's set):
+        // the child joins them the same way. The files stay open until the clone is done.
+        let mut v1_files = Vec::new();
+        for dir in &self.spec.clone.v1_cgroups {
+            let file = dir.join(crate::cgroup::V1_JOIN_FILE);
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&file)
+                .map_err(|source| Error::Prepare {
+                    what: format!("open {}", file.display()),
+                    source,
+                })?;
+            v1_files.push(f);
+        }
         let cgroup = if self.spec.limits.is_empty() {
             None
         } else {
@@ -589,34 +619,36 @@ impl Prepared {
                     source,
                 })?;
             }
-            let mut joins: Vec<Step> = set
-                .join_fds()
-                .into_iter()
-                .map(|fd| {
-                    Step::new(
-                        Op::WriteFd {
-                            fd,
-                            data: b"0".to_vec(),
-                        },
-                        "join the sandbox's cgroup v1 hierarchies",
-                    )
-                    .at(Origin::Limits)
-                })
-                .collect();
-            if !joins.is_empty() && flags.contains(CloneFlags::NEWCGROUP) {
-                flags.remove(CloneFlags::NEWCGROUP);
-                cmd.flags(flags);
-                joins.push(Step::new(
-                    Op::Unshare {
-                        flags: CloneFlags::NEWCGROUP.bits(),
-                    },
-                    "unshare(CLONE_NEWCGROUP)",
-                ));
-            }
-            let at = steps.partition_point(|(stage, _)| *stage < Stage::Cgroup);
-            steps.splice(at..at, joins.into_iter().map(|s| (Stage::Cgroup, s)));
             Some(set)
         };
+        let join_fds = cgroup
+            .iter()
+            .flat_map(CgroupSet::join_fds)
+            .chain(v1_files.iter().map(std::os::fd::AsRawFd::as_raw_fd));
+        let mut joins: Vec<Step> = join_fds
+            .map(|fd| {
+                Step::new(
+                    Op::WriteFd {
+                        fd,
+                        data: b"0".to_vec(),
+                    },
+                    "join the sandbox's cgroup v1 hierarchies",
+                )
+                .at(Origin::Limits)
+            })
+            .collect();
+        if !joins.is_empty() && flags.contains(CloneFlags::NEWCGROUP) {
+            flags.remove(CloneFlags::NEWCGROUP);
+            cmd.flags(flags);
+            joins.push(Step::new(
+                Op::Unshare {
+                    flags: CloneFlags::NEWCGROUP.bits(),
+                },
+                "unshare(CLONE_NEWCGROUP)",
+            ));
+        }
+        let at = steps.partition_point(|(stage, _)| *stage < Stage::Cgroup);
+        steps.splice(at..at, joins.into_iter().map(|s| (Stage::Cgroup, s)));
 
         // The program's stack, when the init starts it with CLONE_VM. The init has a copy of
         // this memory (it is not cloned with CLONE_VM), so the stack can go once spawn

@@ -99,6 +99,9 @@ pub struct CloneOptions {
     pub set_tid: Vec<i32>,
     /// Start the child in this cgroup2 directory (CLONE_INTO_CGROUP).
     pub into_cgroup: Option<PathBuf>,
+    /// cgroup v1 directories the child moves itself into, first thing (a v1 hierarchy
+    /// cannot be entered at clone): after them, a new cgroup namespace is rooted there too.
+    pub v1_cgroups: Vec<PathBuf>,
     /// Pass the flags to the kernel untouched: no rule checks, no additions.
     pub unchecked: bool,
 }

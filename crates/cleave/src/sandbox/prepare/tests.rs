@@ -249,3 +249,29 @@ fn prepared_twice_is_the_same() {
         .collect();
     assert_eq!(a, b);
 }
+
+/// setns(2) into a PID namespace moves only the caller's children: the program's process is
+/// forked from the init before the mounts, so that a procfs it mounts is the joined
+/// namespace's (a container joining a pod's PID namespace must see the pod's processes),
+/// and with a copy of memory, not the init's.
+#[test]
+fn a_joined_pid_namespace_forks_the_program_before_the_mounts() {
+    let mut s = spec("true");
+    s.namespaces.new = CloneFlags::NEWNS;
+    s.namespaces.join = vec![(Namespace::Pid, "/proc/self/ns/pid".into())];
+    s.filesystem.ops.push(MountOp::Proc {
+        dst: "/proc".into(),
+    });
+    let p = prepare_as(&s, 0, 0).unwrap();
+    let n = names(&p);
+    let pos = |name: &str| n.iter().position(|k| *k == name).unwrap();
+    assert!(pos("SetNs") < pos("ForkInit"), "{n:?}");
+    assert!(pos("ForkInit") < pos("FsMount"), "{n:?}");
+    assert!(!p.program_stack);
+    // A new PID namespace: the clone itself is in it, the init comes after the mounts.
+    s.namespaces.join.clear();
+    s.namespaces.new |= CloneFlags::NEWPID;
+    let n = names(&prepare_as(&s, 0, 0).unwrap());
+    let pos = |name: &str| n.iter().position(|k| *k == name).unwrap();
+    assert!(pos("FsMount") < pos("ForkInit"), "{n:?}");
+}
