@@ -40,6 +40,8 @@ if ((${#need[@]})); then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+# CRIU >= 4 for the checkpoint tests (Debian sid's, beside the host's packages).
+scripts/install-criu.sh
 export CI=true
 # A preset sandbox mounts a tmpfs over /tmp, which would hide the test probes and the files
 # the tests bind in if the build were under /tmp (a checkout in /tmp): build elsewhere then.
