@@ -143,13 +143,27 @@ impl Criu {
         stdio: [Stdio; 3],
     ) -> Result<(), CheckpointProblem> {
         let [i, o, e] = stdio;
-        let status = Command::new(&self.path)
-            .args(args)
-            .stdin(i)
-            .stdout(o)
-            .stderr(e)
-            .status()
-            .map_err(|e| self.run_error(e))?;
+        let mut cmd = self.command(args);
+        cmd.stdin(i).stdout(o).stderr(e);
+        self.finish(action, cmd.status(), log)
+    }
+
+    /// `criu ARGS`, to be run by the caller (who may arrange its fds first) and given to
+    /// [`Criu::finish`].
+    pub fn command(&self, args: &[std::ffi::OsString]) -> Command {
+        let mut cmd = Command::new(&self.path);
+        cmd.args(args);
+        cmd
+    }
+
+    /// The outcome of a [`Criu::command`]: on failure, the errors of its log.
+    pub fn finish(
+        &self,
+        action: &'static str,
+        status: std::io::Result<std::process::ExitStatus>,
+        log: &Path,
+    ) -> Result<(), CheckpointProblem> {
+        let status = status.map_err(|e| self.run_error(e))?;
         if status.success() {
             return Ok(());
         }
