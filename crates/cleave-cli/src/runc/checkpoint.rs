@@ -75,9 +75,13 @@ pub fn run(ctx: &Ctx, a: CheckpointArgs, criu_path: Option<&Path>) -> Res<i32> {
         args.push("--external".into());
         args.push(e.dump_arg().into());
     }
+    let mut keys: Vec<&str> = Vec::new();
     for d in meta.descriptors.iter().filter(|d| d.external) {
-        args.push("--external".into());
-        args.push(d.key.clone().into());
+        if !keys.contains(&d.key.as_str()) {
+            keys.push(&d.key);
+            args.push("--external".into());
+            args.push(d.key.clone().into());
+        }
     }
     if let Some(p) = &a.parent_path {
         args.push("--prev-images-dir".into());

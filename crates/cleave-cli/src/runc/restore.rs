@@ -16,7 +16,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-/// Where the restorer's own stdio is handed to CRIU (`--inherit-fd fd[N]`): fd 10 + n.
+/// Where the descriptors handed to CRIU (`--inherit-fd fd[N]`) start: fd 10 + their index.
 const INHERIT_BASE: i32 = 10;
 
 pub fn run(ctx: &Ctx, a: RestoreArgs, criu_path: Option<&Path>) -> Res<i32> {
@@ -98,13 +98,27 @@ pub fn run(ctx: &Ctx, a: RestoreArgs, criu_path: Option<&Path>) -> Res<i32> {
         }
         // This process's stdio takes the place of the stdio the container was saved with.
         let mut handed: Vec<(OwnedFd, i32)> = Vec::new();
-        for d in &meta.descriptors {
-            if !(0..3).contains(&d.fd) {
-                continue;
-            }
-            let own = dup_cloexec(d.fd)
-                .map_err(|e| Fail::failed(format!("hand fd {} to criu: {e}", d.fd)))?;
-            let target = INHERIT_BASE + d.fd;
+        for (i, d) in meta.descriptors.iter().enumerate() {
+            let own = if (0..3).contains(&d.fd) {
+                dup_cloexec(d.fd)
+                    .map_err(|e| Fail::failed(format!("hand fd {} to criu: {e}", d.fd)))?
+            } else {
+                // An outside file that no stdio of ours replaces: the same file again.
+                let Some(host) = &d.host else { continue };
+                std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(host)
+                    .or_else(|_| std::fs::File::open(host))
+                    .map(OwnedFd::from)
+                    .map_err(|e| {
+                        Fail::failed(format!(
+                            "reopen {} for the restored container: {e}",
+                            host.display()
+                        ))
+                    })?
+            };
+            let target = INHERIT_BASE + i as i32;
             args.push("--inherit-fd".into());
             args.push(d.inherit_arg(target).into());
             handed.push((own, target));
