@@ -94,8 +94,7 @@ impl Criu {
             text.push_str(&String::from_utf8_lossy(&out.stdout));
             let last = text
                 .lines()
-                .filter(|l| l.contains("Error"))
-                .next_back()
+                .rfind(|l| l.contains("Error"))
                 .or_else(|| text.lines().next_back())
                 .unwrap_or("no output")
                 .trim()
