@@ -310,6 +310,39 @@ fn podman_update_changes_the_memory_limit() {
     done("podman update", start);
 }
 
+/// `podman container checkpoint` and `restore` through the runtime's checkpoint and restore
+/// verbs (podman runs `criu` from PATH itself for its version check: scripts/install-criu.sh
+/// puts one there). Mirrors podman's test/e2e/checkpoint_test.go "podman checkpoint a
+/// running container by id" and its restore: the counter stops, then continues.
+#[test]
+fn podman_checkpoint_and_restore_continue_a_counter() {
+    let _one = serial();
+    let start = Instant::now();
+    let (p, guard) = Podman::new("p-ckpt");
+    let (id, out) = p.counter(&[]);
+    p.run(&["container", "checkpoint", &id]).ok();
+    assert_eq!(p.inspect(&id, "{{.State.Status}}"), "exited");
+    let saved = count(&out).unwrap_or(0);
+    hold_still();
+    assert_eq!(
+        count(&out),
+        Some(saved),
+        "the counter moved while checkpointed"
+    );
+    p.run(&["container", "restore", &id]).ok();
+    assert_eq!(p.inspect(&id, "{{.State.Status}}"), "running");
+    let after = count_passes(&out, saved);
+    assert!(
+        after > saved,
+        "the counter restarted: {after} after {saved}"
+    );
+    p.run(&["rm", "--force", "--time", "0", &id]).ok();
+    p.assert_no_containers();
+    assert_verbs(&p.s, &["checkpoint", "restore"]);
+    guard.stop();
+    done("podman checkpoint/restore", start);
+}
+
 // ----------------------------------------------------------------------------------- docker
 
 const DOCKER_IMAGE: &str = "cleave-test:1";

@@ -1,10 +1,10 @@
 //! `checkpoint`: a running container saved with `criu dump` into --image-path. CRIU is told
 //! the container's cgroup (to freeze it), every mount that comes from outside it and the
 //! stdio it inherited, which cleave also records in the image directory for `restore`.
-//! Without --leave-running the container is gone afterwards (its cgroup and state too).
+//! Without --leave-running the container is stopped afterwards and its cgroup removed.
 use super::cli::CheckpointArgs;
 use super::common::{self, Ctx, Fail, Res};
-use super::{criu, delete};
+use super::criu;
 use cleave::checkpoint::{fds, mounts, CheckpointProblem, Meta};
 use cleave::container::Status;
 use std::ffi::OsString;
@@ -67,6 +67,15 @@ pub fn run(ctx: &Ctx, a: CheckpointArgs, criu_path: Option<&Path>) -> Res<i32> {
     let mut args: Vec<OsString> = vec![action.into(), "-t".into(), pid.to_string().into()];
     criu::dir_args(&images, &work, &log, &mut args);
     criu::common_args(&a.criu, &mut args)?;
+    // Only the hierarchies where the container has a cgroup of its own: where it sits at
+    // the root, CRIU would save the host's whole tree of cgroups below it (other
+    // containers' included) and fail at restore on any that is gone by then.
+    if a.criu.manage_cgroups_mode != "ignore" {
+        for (ctl, _) in criu::cgroup_roots(&rec.cgroup_dirs, &host) {
+            args.push("--cgroup-dump-controller".into());
+            args.push(ctl.into());
+        }
+    }
     if let Some(dir) = freezer(&rec.cgroup_dirs) {
         args.push("--freeze-cgroup".into());
         args.push(dir.into());
@@ -100,9 +109,16 @@ pub fn run(ctx: &Ctx, a: CheckpointArgs, criu_path: Option<&Path>) -> Res<i32> {
     )
     .map_err(|e| Fail::failed(e.to_string()))?;
     if !a.leave_running && !a.pre_dump {
-        // CRIU killed the tree once its images were written: the container is gone.
+        // CRIU killed the tree once its images were written: the container is stopped, its
+        // cgroup gone; the record stays for `delete` (podman deletes after a checkpoint)
+        // and a `restore` of the same id replaces it.
         common::wait_gone(&rec, 10);
-        delete::delete(lock, true)?;
+        if let Some(set) = common::cgroup(&rec) {
+            set.remove()?;
+        }
+        let mut rec = rec;
+        rec.status = Status::Stopped;
+        lock.save(&rec)?;
     }
     Ok(0)
 }

@@ -2,7 +2,7 @@
 //! get one), the image and work directories, and CRIU's options from runc's.
 use super::cli::CriuOpts;
 use super::common::{Ctx, Fail, Res};
-use cleave::checkpoint::{CheckpointProblem, Criu};
+use cleave::checkpoint::{mounts, CheckpointProblem, Criu};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -111,4 +111,36 @@ pub fn dir_args(images: &Path, work: &Path, log: &str, args: &mut Vec<OsString>)
     args.push("-o".into());
     args.push(log.into());
     args.push("-v4".into());
+}
+
+/// For each directory of a cgroup set, its hierarchy's controller as CRIU names it (empty
+/// for cgroup2) and the directory below the hierarchy's root: `--cgroup-root CTL:PATH` at
+/// restore, `--cgroup-dump-controller CTL` at dump.
+pub fn cgroup_roots(dirs: &[PathBuf], host: &[mounts::MountInfo]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for d in dirs {
+        let Some(m) = host
+            .iter()
+            .filter(|m| (m.fstype == "cgroup" || m.fstype == "cgroup2") && m.root == "/")
+            .filter(|m| d.starts_with(&m.mountpoint))
+            .max_by_key(|m| m.mountpoint.len())
+        else {
+            continue;
+        };
+        let rel = d
+            .strip_prefix(&m.mountpoint)
+            .map(|r| format!("/{}", r.display()))
+            .unwrap_or_else(|_| "/".into());
+        let ctl = if m.fstype == "cgroup2" {
+            String::new()
+        } else {
+            match Path::new(&m.mountpoint).file_name() {
+                Some(n) if n == "systemd" => "name=systemd".to_string(),
+                Some(n) => n.to_string_lossy().into_owned(),
+                None => continue,
+            }
+        };
+        out.push((ctl, rel));
+    }
+    out
 }

@@ -43,6 +43,12 @@ pub fn run(ctx: &Ctx, a: RestoreArgs, criu_path: Option<&Path>) -> Res<i32> {
     let carried = lowered.carried.clone();
     let limits = std::mem::take(&mut lowered.spec.limits);
 
+    // The container this checkpoint was taken from, stopped by it, is replaced.
+    if let Ok(old) = ctx.load(&a.id) {
+        if common::status(&old) == Status::Stopped {
+            delete::delete(ctx.lock(&a.id)?, false)?;
+        }
+    }
     let mut record = Record::new(&a.id, bundle.clone(), carried.rootfs.clone())?;
     record.annotations = carried.annotations.clone();
     record.rootless = ctx.rootless;
@@ -75,7 +81,7 @@ pub fn run(ctx: &Ctx, a: RestoreArgs, criu_path: Option<&Path>) -> Res<i32> {
         args.push("--restore-detached".into());
         args.push("--pidfile".into());
         args.push(pidfile.clone().into());
-        for (ctl, rel) in cgroup_roots(&dirs, &host) {
+        for (ctl, rel) in criu::cgroup_roots(&dirs, &host) {
             args.push("--cgroup-root".into());
             args.push(format!("{ctl}:{rel}").into());
         }
@@ -281,37 +287,6 @@ fn config_binds(config: &common::oci_spec_runtime::Spec, bundle: &Path) -> Vec<(
             };
             out.push((m.destination().to_string_lossy().into_owned(), src));
         }
-    }
-    out
-}
-
-/// CRIU's `--cgroup-root CONTROLLER:PATH` for each directory of the new cgroup set: the
-/// hierarchy's controller (empty for cgroup2) and the directory below its root.
-fn cgroup_roots(dirs: &[PathBuf], host: &[mounts::MountInfo]) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for d in dirs {
-        let Some(m) = host
-            .iter()
-            .filter(|m| (m.fstype == "cgroup" || m.fstype == "cgroup2") && m.root == "/")
-            .filter(|m| d.starts_with(&m.mountpoint))
-            .max_by_key(|m| m.mountpoint.len())
-        else {
-            continue;
-        };
-        let rel = d
-            .strip_prefix(&m.mountpoint)
-            .map(|r| format!("/{}", r.display()))
-            .unwrap_or_else(|_| "/".into());
-        let ctl = if m.fstype == "cgroup2" {
-            String::new()
-        } else {
-            match Path::new(&m.mountpoint).file_name() {
-                Some(n) if n == "systemd" => "name=systemd".to_string(),
-                Some(n) => n.to_string_lossy().into_owned(),
-                None => continue,
-            }
-        };
-        out.push((ctl, rel));
     }
     out
 }
