@@ -100,20 +100,41 @@ pub fn run(ctx: &Ctx, a: CheckpointArgs, criu_path: Option<&Path>) -> Res<i32> {
     if a.leave_running || a.pre_dump {
         args.push("--leave-running".into());
     }
+    // Frozen here first: the cgroup freezer reports "frozen" through cgroup.events at
+    // once, while CRIU, freezing it itself, looks again only every 100 ms (a third of a
+    // small dump). CRIU leaves a cgroup it found frozen as it was; it is thawed below when
+    // the container goes on running.
+    let set = common::cgroup(&rec);
+    let froze = match &set {
+        Some(s) if common::status(&rec) == Status::Running => s.freeze().is_ok(),
+        _ => false,
+    };
+    let thaw = || {
+        if froze {
+            if let Some(s) = &set {
+                let _ = s.thaw();
+            }
+        }
+    };
     super::log::debug(&format!("criu {args:?}"));
-    criu.run(
-        if a.pre_dump { "pre-dump" } else { "dump" },
-        &args,
-        &work.join(&log),
-        [Stdio::null(), Stdio::null(), Stdio::null()],
-    )
-    .map_err(|e| Fail::failed(e.to_string()))?;
+    let dumped = criu
+        .run(
+            if a.pre_dump { "pre-dump" } else { "dump" },
+            &args,
+            &work.join(&log),
+            [Stdio::null(), Stdio::null(), Stdio::null()],
+        )
+        .map_err(|e| Fail::failed(e.to_string()));
+    if dumped.is_err() || a.leave_running || a.pre_dump {
+        thaw();
+    }
+    dumped?;
     if !a.leave_running && !a.pre_dump {
         // CRIU killed the tree once its images were written: the container is stopped, its
         // cgroup gone; the record stays for `delete` (podman deletes after a checkpoint)
         // and a `restore` of the same id replaces it.
         common::wait_gone(&rec, 10);
-        if let Some(set) = common::cgroup(&rec) {
+        if let Some(set) = set {
             set.remove()?;
         }
         let mut rec = rec;
