@@ -491,3 +491,50 @@ fn lazy_pages_and_pre_dump_fail_clearly_without_soft_dirty() {
     assert!(help.status.success());
     assert!(text(&help.stdout).contains("--image-path"));
 }
+
+/// A missing criu, a criu 3 and a criu whose `check` fails: one line each, naming the fix
+/// (scripts/install-criu.sh), exit code 1, nothing left in the state root.
+#[test]
+fn a_missing_old_or_failing_criu_names_the_fix() {
+    let dir = PathBuf::from(format!("/var/tmp/cleave-ck-fake-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let fake = |name: &str, script: &str| {
+        use std::os::unix::fs::PermissionsExt;
+        let p = dir.join(name);
+        std::fs::write(&p, format!("#!/bin/sh\n{script}\n")).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    };
+    let old = fake("criu3", "echo 'Version: 3.17.1'");
+    let failing = fake(
+        "criu4",
+        "[ \"$1\" = --version ] && { echo 'Version: 4.2.1'; exit 0; }\n\
+         echo 'Error (criu/kerndat.c:1): vdso: Unexpected rt vDSO area bounds' >&2; exit 1",
+    );
+    let missing = dir.join("nothing-here");
+    let root = dir.join("state");
+    for (criu, says) in [
+        (&missing, "criu was not found"),
+        (&old, "criu 3.17.1"),
+        (&failing, "Unexpected rt vDSO area bounds"),
+    ] {
+        let out = Command::new(BIN)
+            .arg("--root")
+            .arg(&root)
+            .arg("--criu")
+            .arg(criu)
+            .args(["restore", "--image-path"])
+            .arg(dir.join("images"))
+            .arg("x1")
+            .output()
+            .unwrap();
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+        assert!(err.contains(says), "{says:?} in {err}");
+        assert!(err.contains("scripts/install-criu.sh"), "{err}");
+        assert!(!root.join("x1").exists());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
