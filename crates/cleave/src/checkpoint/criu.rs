@@ -51,18 +51,29 @@ impl Criu {
     /// What `criu --version` says (`4.2.1`).
     pub fn version(&self) -> Result<String, CheckpointProblem> {
         let out = Command::new(&self.path)
-            .arg("--version")
+            .arg(criu_option("version"))
             .stdin(Stdio::null())
             .output()
             .map_err(|e| self.run_error(e))?;
         Ok(parse_version(&String::from_utf8_lossy(&out.stdout)).unwrap_or_default())
     }
 
-    /// The version is at least [`MIN_MAJOR`] and `criu check` passes. `criu check` takes
-    /// tens of milliseconds, a noticeable part of a small dump: with a `stamp` file, a
-    /// passed check is remembered for this program (its path and modification time) and
-    /// this boot, and not run again.
+    /// The version is at least [`MIN_MAJOR`] and `criu check` passes; the version. `criu
+    /// check` takes tens of milliseconds, a noticeable part of a small dump: with a `stamp`
+    /// file, a passed check (and the version) is remembered for this program (its path and
+    /// modification time) and this boot, and neither is asked again.
     pub fn verify(&self, stamp: Option<&Path>) -> Result<String, CheckpointProblem> {
+        // A stamp of this program and boot holds the version that passed.
+        let key = self.stamp_key();
+        if let (Some(s), Some(k)) = (stamp, &key) {
+            if let Some(v) = std::fs::read_to_string(s).ok().and_then(|t| {
+                t.strip_prefix(k.as_str())?
+                    .strip_prefix('\n')
+                    .map(str::to_string)
+            }) {
+                return Ok(v);
+            }
+        }
         let version = self.version()?;
         let major = version
             .split('.')
@@ -77,12 +88,6 @@ impl Criu {
                     version
                 },
             });
-        }
-        let key = self.stamp_key(&version);
-        if let (Some(s), Some(k)) = (stamp, &key) {
-            if std::fs::read_to_string(s).is_ok_and(|t| &t == k) {
-                return Ok(version);
-            }
         }
         let out = Command::new(&self.path)
             .arg("check")
@@ -105,26 +110,24 @@ impl Criu {
             });
         }
         if let (Some(s), Some(k)) = (stamp, key) {
-            let _ = std::fs::write(s, k);
+            let _ = std::fs::write(s, format!("{k}\n{version}"));
         }
         Ok(version)
     }
 
-    fn stamp_key(&self, version: &str) -> Option<String> {
+    fn stamp_key(&self) -> Option<String> {
         let meta = std::fs::metadata(&self.path).ok()?;
         let mtime = meta.modified().ok()?;
         let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
-        Some(format!(
-            "{} {version} {mtime:?} {}",
-            self.path.display(),
-            boot.trim()
-        ))
+        Some(format!("{} {mtime:?} {}", self.path.display(), boot.trim()))
     }
 
     /// Whether `criu check --feature NAME` passes.
     pub fn has_feature(&self, name: &str) -> bool {
         Command::new(&self.path)
-            .args(["check", "--feature", name])
+            .arg("check")
+            .arg(criu_option("feature"))
+            .arg(name)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -184,6 +187,11 @@ impl Criu {
             why: e.to_string(),
         }
     }
+}
+
+/// An option of criu's own command line (`--NAME`), not of cleave's.
+fn criu_option(name: &str) -> String {
+    format!("--{name}")
 }
 
 /// `Version: 4.2.1` -> `4.2.1`.
