@@ -42,11 +42,17 @@ one() {
     # The counter has run once: the container is fully up.
     until [ -s "$work/rootfs/tmp/count" ]; do sleep 0.05; done
     t0=$(now)
-    "${bin[@]}" --root "$root" checkpoint --image-path "$img" "c$i" >/dev/null 2>"$work/err"
+    "${bin[@]}" --root "$root" checkpoint --image-path "$img" "c$i" >/dev/null 2>"$work/err" ||
+        return 1
     t1=$(now)
     "${bin[@]}" --root "$root" restore -d --image-path "$img" --bundle "$bundle" "r$i" \
-        </dev/null >/dev/null 2>>"$work/err"
+        </dev/null >/dev/null 2>>"$work/err" || return 1
     t2=$(now)
+    # Restored means running again.
+    local state
+    state=$("${bin[@]}" --root "$root" state "r$i" 2>>"$work/err") || return 1
+    grep -q '"status": *"running"' <<<"$state" ||
+        { echo "r$i is not running after restore" >> "$work/err"; return 1; }
     "${bin[@]}" --root "$root" delete -f "r$i" >/dev/null 2>&1 || true
     "${bin[@]}" --root "$root" delete -f "c$i" >/dev/null 2>&1 || true
     rm -rf "$img" "$work/rootfs/tmp/count"
@@ -59,7 +65,7 @@ for r in runc cleave; do
     : > "$work/t-$r"
     for i in $(seq "$runs"); do
         if ! one "$r" "$i" >> "$work/t-$r"; then
-            echo "$r: failed: $(head -n1 "$work/err")" >&2
+            echo "$r: failed: $(grep -m1 . "$work/err")" >&2
             exit 1
         fi
     done
