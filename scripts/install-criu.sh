@@ -109,7 +109,7 @@ for suite in $suites; do
     mv "$root.new" "$root"
     rm -f "$work/criu-try"
     write_wrapper "$root" "$wrapper"
-    rm -rf "$work/debs" "$work/cache"
+    rm -rf "$work/debs" "$work/cache" "$work/lists"
     say "installed criu $version from Debian $suite in $root (with its own libc and loader), run by $wrapper"
     say "'criu check': $("$wrapper" check 2>&1 | tail -n1)"
     case ":$PATH:" in
