@@ -47,6 +47,8 @@ if ((${#need[@]})); then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+# CRIU >= 4 for the checkpoint tests (Debian sid's, beside the host's packages).
+scripts/install-criu.sh
 export CI=true
 # The OCI runtime-tools validation programs (tests/conformance.rs runs them): Debian's Go
 # and source package, built once into /var/tmp/cleave-runtime-tools (reruns reuse it).

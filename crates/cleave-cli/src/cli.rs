@@ -24,8 +24,9 @@ Exit codes:
 cleave is also an OCI runtime with runc's command line (podman, docker and containerd call
 it as runc): cleave [--root DIR] [--log FILE] [--log-format text|json] [--debug]
 [--systemd-cgroup] [--rootless auto|true|false] [--criu PATH] VERB, where VERB is create,
-start, run, state, kill, delete, exec, pause, resume, ps, list, spec, features, update or
-events; `cleave VERB --help` tells more, `cleave -v` the version in runc's shape.";
+start, run, state, kill, delete, exec, pause, resume, ps, list, spec, features, update,
+events, checkpoint or restore (with CRIU >= 4: scripts/install-criu.sh); `cleave VERB --help`
+tells more, `cleave -v` the version in runc's shape.";
 
 #[derive(Subcommand, Debug)]
 pub enum Verb {

@@ -310,6 +310,39 @@ fn podman_update_changes_the_memory_limit() {
     done("podman update", start);
 }
 
+/// `podman container checkpoint` and `restore` through the runtime's checkpoint and restore
+/// verbs (podman runs `criu` from PATH itself for its version check: scripts/install-criu.sh
+/// puts one there). Mirrors podman's test/e2e/checkpoint_test.go "podman checkpoint a
+/// running container by id" and its restore: the counter stops, then continues.
+#[test]
+fn podman_checkpoint_and_restore_continue_a_counter() {
+    let _one = serial();
+    let start = Instant::now();
+    let (p, guard) = Podman::new("p-ckpt");
+    let (id, out) = p.counter(&[]);
+    p.run(&["container", "checkpoint", &id]).ok();
+    assert_eq!(p.inspect(&id, "{{.State.Status}}"), "exited");
+    let saved = count(&out).unwrap_or(0);
+    hold_still();
+    assert_eq!(
+        count(&out),
+        Some(saved),
+        "the counter moved while checkpointed"
+    );
+    p.run(&["container", "restore", &id]).ok();
+    assert_eq!(p.inspect(&id, "{{.State.Status}}"), "running");
+    let after = count_passes(&out, saved);
+    assert!(
+        after > saved,
+        "the counter restarted: {after} after {saved}"
+    );
+    p.run(&["rm", "--force", "--time", "0", &id]).ok();
+    p.assert_no_containers();
+    assert_verbs(&p.s, &["checkpoint", "restore"]);
+    guard.stop();
+    done("podman checkpoint/restore", start);
+}
+
 // ----------------------------------------------------------------------------------- docker
 
 const DOCKER_IMAGE: &str = "cleave-test:1";
@@ -673,6 +706,59 @@ fn containerd_detached_exec_ps_pause_resume_kill_delete() {
     );
     daemon.stop();
     done("ctr -d, exec, ps, pause/resume, kill, delete", start);
+}
+
+/// containerd 1.6's checkpoint path: `ctr tasks checkpoint --image-path` reaches the runtime's
+/// `checkpoint --image-path DIR --work-path DIR --leave-running ID` through the runc v2 shim
+/// (mirrors containerd's integration/client/checkpoint_test.go, TestCheckpointLeaveRunning):
+/// the task goes on running and the images are written.
+#[test]
+fn containerd_checkpoint_leaves_the_task_running() {
+    let _one = serial();
+    let start = Instant::now();
+    let (c, daemon) = Ctr::new("c-ckpt");
+    let out = c.s.mkdir("out");
+    let mount = format!("type=bind,src={},dst=/out,options=rbind:rw", out.display());
+    c.run_sh(&["--detach", "--mount", &mount], "k1", COUNTER)
+        .ok();
+    count_passes(&out, 1);
+    let images = c.s.mkdir("images");
+    c.run(&[
+        "tasks",
+        "checkpoint",
+        "--image-path",
+        images.to_str().unwrap(),
+        "k1",
+    ])
+    .ok();
+    assert_eq!(c.status("k1").as_deref(), Some("RUNNING"));
+    let seen = count(&out).unwrap_or(0);
+    count_passes(&out, seen);
+    assert!(
+        images.join("cleave-checkpoint.json").exists() && images.join("inventory.img").exists(),
+        "no images in {}",
+        images.display()
+    );
+    assert!(
+        s_argv_has(&c.s, "--leave-running"),
+        "the shim's checkpoint argv: {:?}",
+        c.s.argv_log()
+    );
+    c.run(&["tasks", "kill", "--signal", "SIGKILL", "k1"]).ok();
+    wait_until("task k1 to stop after SIGKILL", || {
+        (c.status("k1").as_deref() == Some("STOPPED")).then_some(())
+    });
+    c.run(&["tasks", "delete", "k1"]).ok();
+    c.run(&["containers", "delete", "k1"]).ok();
+    assert_verbs(&c.s, &["checkpoint"]);
+    daemon.stop();
+    done("ctr tasks checkpoint", start);
+}
+
+fn s_argv_has(s: &Scratch, word: &str) -> bool {
+    s.argv_log()
+        .iter()
+        .any(|l| verb_of(l) == "checkpoint" && l.split_whitespace().any(|w| w == word))
 }
 
 fn is_zombie(pid: &str) -> bool {

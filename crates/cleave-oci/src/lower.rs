@@ -538,6 +538,9 @@ fn lower_linux(l: &Linux, out: &mut Out) -> Result<(), OciError> {
     let new = out.spec.namespaces.new;
     // The runtime-spec's process is PID 1 of its new PID namespace.
     out.spec.as_pid1 = new.contains(CloneFlags::NEWPID);
+    // As runc's init, the process leads a session of its own: a PID-namespace init whose
+    // session lies outside its namespace cannot be checkpointed by CRIU.
+    out.spec.security.new_session = true;
 
     let users = l.uid_mappings().as_deref().unwrap_or(&[]);
     let groups = l.gid_mappings().as_deref().unwrap_or(&[]);

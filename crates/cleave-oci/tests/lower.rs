@@ -121,6 +121,10 @@ fn a_runc_like_config_lowers_field_by_field() {
     );
     assert!(s.namespaces.join.is_empty());
     assert!(s.as_pid1, "the process is PID 1 of its new PID namespace");
+    assert!(
+        s.security.new_session,
+        "it leads a session of its own, as runc's init (CRIU refuses a PID-ns init whose session is outside)"
+    );
     assert!(!s.mount_proc);
     assert_eq!(s.uts.hostname.as_deref(), Some("runc".as_ref()));
     assert_eq!(s.uts.domainname, None);

@@ -238,6 +238,9 @@ pub enum Error {
     /// A spawn request that cannot be carried out as asked; nothing was created.
     #[error(transparent)]
     Request(#[from] RequestProblem),
+    /// A checkpoint or restore through CRIU that cannot be done, or that CRIU failed.
+    #[error(transparent)]
+    Checkpoint(#[from] crate::checkpoint::CheckpointProblem),
 }
 
 fn waited(pid: Option<i32>) -> String {

@@ -33,6 +33,7 @@
 
 pub mod caps;
 pub mod cgroup;
+pub mod checkpoint;
 pub mod child;
 pub mod container;
 pub mod enter;

@@ -49,7 +49,8 @@ pub struct Global {
     /// root, or as root of a user namespace]
     #[arg(long, value_name = "auto|true|false")]
     pub rootless: Option<String>,
-    /// Accepted for checkpoint/restore, which cleave does not do yet
+    /// The criu program for checkpoint and restore [default: criu on PATH; >= 4, see
+    /// scripts/install-criu.sh]
     #[arg(long, value_name = "PATH")]
     pub criu: Option<PathBuf>,
     /// Print the version in runc's shape
@@ -93,6 +94,11 @@ pub enum RuncVerb {
     /// namespaces (what create and start call; see runc/hook_exec.rs)
     #[command(hide = true)]
     HookExec(super::hook_exec::HookExecArgs),
+    /// Save a running container to an image directory with CRIU (it stops unless
+    /// --leave-running)
+    Checkpoint(CheckpointArgs),
+    /// Start a container from a checkpoint's image directory and a bundle
+    Restore(RestoreArgs),
 }
 
 #[derive(Args, Debug)]
@@ -280,6 +286,99 @@ pub struct EventsArgs {
     /// Seconds between stats events
     #[arg(long, value_name = "DURATION", default_value = "5s")]
     pub interval: String,
+    /// The container id
+    pub id: String,
+}
+
+/// What checkpoint and restore share.
+#[derive(Args, Debug, Clone, Default)]
+pub struct CriuOpts {
+    /// The directory of CRIU's images (made if missing)
+    #[arg(long, value_name = "DIR")]
+    pub image_path: Option<PathBuf>,
+    /// Where CRIU writes its log and work files (made if missing, parents too)
+    /// [default: the image directory]
+    #[arg(long, value_name = "DIR")]
+    pub work_path: Option<PathBuf>,
+    /// Save or restore established TCP connections
+    #[arg(long)]
+    pub tcp_established: bool,
+    /// Allow unix sockets connected to a peer outside the container
+    #[arg(long)]
+    pub ext_unix_sk: bool,
+    /// Allow a process that shares the caller's terminal session
+    #[arg(long)]
+    pub shell_job: bool,
+    /// Save or restore file locks
+    #[arg(long)]
+    pub file_locks: bool,
+    /// How CRIU handles the container's cgroups: soft | full | strict | ignore
+    #[arg(long, value_name = "MODE", default_value = "soft")]
+    pub manage_cgroups_mode: String,
+    /// A namespace to create empty instead of saving it (network)
+    #[arg(long, value_name = "NS")]
+    pub empty_ns: Option<String>,
+    /// Deduplicate the images against a parent's as they are written
+    #[arg(long)]
+    pub auto_dedup: bool,
+    /// Lazy migration of memory (needs soft-dirty tracking in the kernel)
+    #[arg(long)]
+    pub lazy_pages: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckpointArgs {
+    #[command(flatten)]
+    pub criu: CriuOpts,
+    /// The images of a previous pre-dump, relative to the image directory or absolute
+    #[arg(long, value_name = "DIR")]
+    pub parent_path: Option<PathBuf>,
+    /// Keep the container running after the checkpoint
+    #[arg(long)]
+    pub leave_running: bool,
+    /// Dump memory only, to a parent image for a later checkpoint (needs soft-dirty
+    /// tracking in the kernel)
+    #[arg(long)]
+    pub pre_dump: bool,
+    /// A CRIU page server ADDRESS:PORT (not supported)
+    #[arg(long, value_name = "ADDRESS:PORT")]
+    pub page_server: Option<String>,
+    /// Accepted (lazy pages' readiness fd)
+    #[arg(long, value_name = "FD", hide = true)]
+    pub status_fd: Option<i32>,
+    /// The container id
+    pub id: String,
+}
+
+#[derive(Args, Debug)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub criu: CriuOpts,
+    /// The bundle directory (holding config.json) [default: the current directory]
+    #[arg(short = 'b', long, value_name = "DIR")]
+    pub bundle: Option<PathBuf>,
+    /// Return once restored; the container runs on
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Write the container's PID to this file
+    #[arg(long, value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// An AF_UNIX socket for a terminal (a restored container keeps its own: accepted)
+    #[arg(long, value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// Accepted; the restored container keeps its root
+    #[arg(long)]
+    pub no_pivot: bool,
+    /// Accepted (containerd's restore); cleave is a subreaper only while it waits
+    /// without --detach
+    #[arg(long, hide = true)]
+    pub no_subreaper: bool,
+    /// Accepted; the container keeps the LSM profile it was saved with
+    #[arg(long, value_name = "PROFILE", hide = true)]
+    pub lsm_profile: Option<String>,
+    /// Accepted; the container keeps the mount context it was saved with
+    #[arg(long, value_name = "CONTEXT", hide = true)]
+    pub lsm_mount_context: Option<String>,
     /// The container id
     pub id: String,
 }

@@ -56,15 +56,24 @@ fn systemd_path(p: &str) -> Option<String> {
     }
 }
 
-pub fn create(ctx: &Ctx, id: &str, opts: &CreateOpts) -> Res<Created> {
-    common::check_id(id)?;
+/// A bundle's config, read, parsed and lowered, refused when it asks what cleave does not
+/// apply.
+pub(super) struct Bundled {
+    pub bundle: PathBuf,
+    pub config_path: PathBuf,
+    pub text: String,
+    pub config: common::oci_spec_runtime::Spec,
+    pub lowered: cleave_oci::Lowered,
+}
+
+pub(super) fn bundled(opts: &CreateOpts) -> Res<Bundled> {
     let bundle = bundle_dir(opts)?;
     let config_path = bundle.join("config.json");
     let text = std::fs::read_to_string(&config_path)
         .map_err(|e| Fail::bad(format!("{}: {e}", config_path.display())))?;
     let config = cleave_oci::parse(&text)
         .map_err(|e| Fail::bad(format!("{}: {e}", config_path.display())))?;
-    let mut lowered = cleave_oci::lower(&config, &bundle)
+    let lowered = cleave_oci::lower(&config, &bundle)
         .map_err(|e| Fail::bad(format!("{}: {e}", config_path.display())))?;
     if let Some(p) = lowered
         .pending
@@ -87,6 +96,24 @@ pub fn create(ctx: &Ctx, id: &str, opts: &CreateOpts) -> Res<Created> {
             lowered.spec.limits.devices = Some(rules.clone());
         }
     }
+    Ok(Bundled {
+        bundle,
+        config_path,
+        text,
+        config,
+        lowered,
+    })
+}
+
+pub fn create(ctx: &Ctx, id: &str, opts: &CreateOpts) -> Res<Created> {
+    common::check_id(id)?;
+    let Bundled {
+        bundle,
+        config_path,
+        text,
+        config,
+        mut lowered,
+    } = bundled(opts)?;
     let carried = lowered.carried.clone();
     let limits = std::mem::take(&mut lowered.spec.limits);
     let spec = &mut lowered.spec;
@@ -138,7 +165,7 @@ pub fn create(ctx: &Ctx, id: &str, opts: &CreateOpts) -> Res<Created> {
     }
 }
 
-fn make_cgroup(
+pub(super) fn make_cgroup(
     ctx: &Ctx,
     id: &str,
     carried: &cleave_oci::Carried,

@@ -5,9 +5,11 @@
 //! [`wants`] decides from argv whether a command line is runc's: its first word that is not
 //! a global option is one of [`VERBS`] (the cleave verbs spawn/explain/inspect/enter have
 //! other names, so no word is ambiguous), or it holds only global options and `-v`.
+mod checkpoint;
 pub mod cli;
 mod common;
 mod create;
+mod criu;
 mod delete;
 mod events;
 mod exec;
@@ -19,6 +21,7 @@ mod list;
 mod log;
 mod pause;
 mod ps;
+mod restore;
 mod resume;
 mod run;
 mod spec;
@@ -48,6 +51,8 @@ pub const VERBS: &[&str] = &[
     "update",
     "events",
     "hook-exec",
+    "checkpoint",
+    "restore",
 ];
 
 /// Global options that take a value.
@@ -226,6 +231,8 @@ pub fn main(args: Vec<OsString>) -> i32 {
         RuncVerb::Update(a) => update::run(&ctx, a),
         RuncVerb::Events(a) => events::run(&ctx, a),
         RuncVerb::HookExec(a) => hook_exec::run(a),
+        RuncVerb::Checkpoint(a) => checkpoint::run(&ctx, a, runc.global.criu.as_deref()),
+        RuncVerb::Restore(a) => restore::run(&ctx, a, runc.global.criu.as_deref()),
     };
     match result {
         Ok(code) => code,

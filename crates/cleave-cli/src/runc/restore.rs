@@ -1,0 +1,292 @@
+//! `restore`: a new container from a checkpoint's images and a bundle, with `criu restore`.
+//! The container gets a record of its own under this --root, a cgroup made from the
+//! bundle's config (its limits), the config's bind sources for its external mounts (so a
+//! copied bundle elsewhere works), its own cgroup at its cgroup mounts, and this process's
+//! stdio in place of the stdio it was saved with. CRIU runs in a mount namespace of its own
+//! in which the rootfs is a mount point: nothing is left mounted on the host.
+use super::cli::{CreateOpts, RestoreArgs};
+use super::common::{self, Ctx, Fail, Res, CONFIG_COPY};
+use super::{create, criu, delete};
+use cleave::checkpoint::{mounts, ExternalKind, Meta};
+use cleave::container::{self, State as Record, Status};
+use std::ffi::{CString, OsString};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+/// Where the descriptors handed to CRIU (`--inherit-fd fd[N]`) start: fd 10 + their index.
+const INHERIT_BASE: i32 = 10;
+
+pub fn run(ctx: &Ctx, a: RestoreArgs, criu_path: Option<&Path>) -> Res<i32> {
+    common::check_id(&a.id)?;
+    let criu = criu::find(ctx, criu_path)?;
+    criu::refuse_unservable(&criu, false, a.criu.lazy_pages)?;
+    let (images, work) = criu::dirs(&a.criu)?;
+    let meta = Meta::load(&images).map_err(|e| {
+        Fail::bad(format!(
+            "{e}: not an image directory of `cleave checkpoint` (--image-path)"
+        ))
+    })?;
+    let opts = CreateOpts {
+        bundle: a.bundle.clone(),
+        ..CreateOpts::default()
+    };
+    let create::Bundled {
+        bundle,
+        config_path: _,
+        text,
+        config,
+        mut lowered,
+    } = create::bundled(&opts)?;
+    let carried = lowered.carried.clone();
+    let limits = std::mem::take(&mut lowered.spec.limits);
+
+    // The container this checkpoint was taken from, stopped by it, is replaced.
+    if let Ok(old) = ctx.load(&a.id) {
+        if common::status(&old) == Status::Stopped {
+            delete::delete(ctx.lock(&a.id)?, false)?;
+        }
+    }
+    let mut record = Record::new(&a.id, bundle.clone(), carried.rootfs.clone())?;
+    record.annotations = carried.annotations.clone();
+    record.rootless = ctx.rootless;
+    let lock = container::create(&ctx.root, &record).map_err(|e| match &e {
+        cleave::Error::ContainerState { source, .. }
+            if source.kind() == std::io::ErrorKind::AlreadyExists =>
+        {
+            Fail::failed(format!("container {} already exists", a.id))
+        }
+        _ => Fail::from(e),
+    })?;
+    let mut cgroup = None;
+    let result = (|| -> Res<i32> {
+        std::fs::write(lock.dir().join(CONFIG_COPY), &text)
+            .map_err(|e| Fail::failed(format!("copy config.json into the state directory: {e}")))?;
+        cgroup = create::make_cgroup(ctx, &a.id, &carried, &limits, &mut record)?;
+        let dirs = cgroup.as_ref().map(|s| s.paths()).unwrap_or_default();
+        let binds = config_binds(&config, &bundle);
+        let host = mounts::read(0)
+            .map_err(|e| Fail::failed(format!("read this process's mounts: {e}")))?;
+
+        let log = "restore.log";
+        let pidfile = work.join("restore.pid");
+        let _ = std::fs::remove_file(&pidfile);
+        let mut args: Vec<OsString> = vec!["restore".into()];
+        criu::dir_args(&images, &work, log, &mut args);
+        criu::common_args(&a.criu, &mut args)?;
+        args.push("--root".into());
+        args.push(carried.rootfs.clone().into());
+        args.push("--restore-detached".into());
+        args.push("--pidfile".into());
+        args.push(pidfile.clone().into());
+        for (ctl, rel) in criu::cgroup_roots(&dirs, &host) {
+            args.push("--cgroup-root".into());
+            args.push(format!("{ctl}:{rel}").into());
+        }
+        for e in &meta.externals {
+            let source = match e.kind {
+                ExternalKind::Bind => binds
+                    .iter()
+                    .find(|(dest, _)| dest == &e.mountpoint)
+                    .map(|(_, src)| src.clone())
+                    .unwrap_or_else(|| e.host.clone()),
+                ExternalKind::Cgroup | ExternalKind::Cgroup2 => e
+                    .hierarchy
+                    .as_ref()
+                    .and_then(|h| dirs.iter().find(|d| d.starts_with(h)))
+                    .cloned()
+                    .unwrap_or_else(|| e.host.clone()),
+            };
+            args.push("--external".into());
+            args.push(e.restore_arg(&source).into());
+        }
+        // This process's stdio takes the place of the stdio the container was saved with.
+        let mut handed: Vec<(OwnedFd, i32)> = Vec::new();
+        for (i, d) in meta.descriptors.iter().enumerate() {
+            let own = if (0..3).contains(&d.fd) {
+                dup_cloexec(d.fd)
+                    .map_err(|e| Fail::failed(format!("hand fd {} to criu: {e}", d.fd)))?
+            } else {
+                // An outside file that no stdio of ours replaces: the same file again.
+                let Some(host) = &d.host else { continue };
+                std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(host)
+                    .or_else(|_| std::fs::File::open(host))
+                    .map(OwnedFd::from)
+                    .map_err(|e| {
+                        Fail::failed(format!(
+                            "reopen {} for the restored container: {e}",
+                            host.display()
+                        ))
+                    })?
+            };
+            let target = INHERIT_BASE + i as i32;
+            args.push("--inherit-fd".into());
+            args.push(d.inherit_arg(target).into());
+            handed.push((own, target));
+        }
+        super::log::debug(&format!("criu {args:?}"));
+
+        if !a.detach {
+            // The restored init is CRIU's child until CRIU exits: then it comes here.
+            // SAFETY: prctl with an integer option.
+            #[allow(unsafe_code)]
+            unsafe {
+                libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+            }
+        }
+        let rootfs = CString::new(carried.rootfs.as_os_str().as_bytes())
+            .map_err(|_| Fail::bad("root.path holds a NUL byte"))?;
+        let pairs: Vec<(i32, i32)> = handed.iter().map(|(f, t)| (f.as_raw_fd(), *t)).collect();
+        let mut cmd = criu.command(&args);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // SAFETY: between fork and exec the closure makes only async-signal-safe calls
+        // (dup2, unshare, mount) on data built before the fork; it allocates nothing.
+        #[allow(unsafe_code)]
+        unsafe {
+            cmd.pre_exec(move || {
+                for &(from, to) in &pairs {
+                    if libc::dup2(from, to) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                if libc::unshare(libc::CLONE_NEWNS) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                let root = c"/";
+                if libc::mount(
+                    std::ptr::null(),
+                    root.as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REC | libc::MS_SLAVE,
+                    std::ptr::null(),
+                ) != 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if libc::mount(
+                    rootfs.as_ptr(),
+                    rootfs.as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_BIND | libc::MS_REC,
+                    std::ptr::null(),
+                ) != 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let status = cmd.status();
+        drop(handed);
+        criu.finish("restore", status, &work.join(log))
+            .map_err(|e| Fail::failed(e.to_string()))?;
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .ok_or_else(|| {
+                Fail::failed(format!("criu restore left no PID in {}", pidfile.display()))
+            })?;
+        record
+            .set_init(pid)
+            .map_err(|e| Fail::failed(format!("read the restored init's start time: {e}")))?;
+        record.status = Status::Running;
+        for ns in ["cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"] {
+            record.namespaces.insert(
+                ns.to_string(),
+                PathBuf::from(format!("/proc/{pid}/ns/{ns}")),
+            );
+        }
+        lock.save(&record)?;
+        if let Some(p) = &a.pid_file {
+            common::write_pid_file(p, pid)?;
+        }
+        Ok(pid)
+    })();
+    let pid = match result {
+        Ok(pid) => pid,
+        Err(f) => {
+            if let Some(set) = cgroup {
+                let _ = set.kill();
+                let _ = set.remove();
+            }
+            let _ = lock.remove();
+            return Err(f);
+        }
+    };
+    std::mem::forget(cgroup);
+    if a.detach {
+        drop(lock);
+        return Ok(0);
+    }
+    drop(lock);
+    let code = wait_for(pid);
+    if let Ok(lock) = ctx.lock(&a.id) {
+        delete::delete(lock, true)?;
+    }
+    Ok(code)
+}
+
+/// Waits for the restored init (this process is its subreaper); its shell exit code.
+fn wait_for(pid: i32) -> i32 {
+    let mut status = 0;
+    loop {
+        // SAFETY: waitpid with a PID and a status int.
+        #[allow(unsafe_code)]
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r == pid {
+            break;
+        }
+        if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return 1;
+        }
+    }
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        128 + libc::WTERMSIG(status)
+    }
+}
+
+/// `fcntl(fd, F_DUPFD_CLOEXEC)`.
+fn dup_cloexec(fd: i32) -> std::io::Result<OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: F_DUPFD_CLOEXEC returns a new fd, owned at once.
+    #[allow(unsafe_code)]
+    unsafe {
+        let n = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3);
+        if n < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(OwnedFd::from_raw_fd(n))
+    }
+}
+
+/// The config's bind mounts: destination and source (relative ones under the bundle).
+fn config_binds(config: &common::oci_spec_runtime::Spec, bundle: &Path) -> Vec<(String, PathBuf)> {
+    let mut out = Vec::new();
+    for m in config.mounts().as_deref().unwrap_or(&[]) {
+        let bind = m.typ().as_deref() == Some("bind")
+            || m.options()
+                .as_deref()
+                .unwrap_or(&[])
+                .iter()
+                .any(|o| o == "bind" || o == "rbind");
+        let Some(src) = m.source() else { continue };
+        if bind {
+            let src = if src.is_absolute() {
+                src.clone()
+            } else {
+                bundle.join(src)
+            };
+            out.push((m.destination().to_string_lossy().into_owned(), src));
+        }
+    }
+    out
+}
