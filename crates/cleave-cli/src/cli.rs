@@ -22,7 +22,10 @@ cleave is also an OCI runtime with runc's command line (podman, docker and conta
 it as runc): cleave [--root DIR] [--log FILE] [--log-format text|json] [--debug]
 [--systemd-cgroup] [--rootless auto|true|false] [--criu PATH] VERB, where VERB is create,
 start, run, state, kill, delete, exec, pause, resume, ps, list, spec, features, update or
-events; `cleave VERB --help` tells more, `cleave -v` the version in runc's shape.";
+events; `cleave VERB --help` tells more, `cleave -v` the version in runc's shape.
+
+cleave also takes bubblewrap 0.8's command line: `cleave bwrap [OPTIONS...] PROGRAM`, or
+the binary run under the name bwrap (a symlink); `cleave bwrap --help` lists the options.";
 
 #[derive(Subcommand, Debug)]
 pub enum Verb {

@@ -1,0 +1,330 @@
+//! A bubblewrap [`Invocation`] lowered into the [`SandboxSpec`] every front end fills, with
+//! bubblewrap's meaning: a new mount namespace whose root is an empty tmpfs; a user
+//! namespace whenever the caller is not root (or asks), mapping only the caller's ids; no
+//! capabilities unless the caller is root; no_new_privs always.
+use super::parse::{BindKind, EnvOp, FsOp, Invocation};
+use cleave::caps;
+use cleave::idmap::{IdMap, IdMapping};
+use cleave::mount::{MountFlags, MountOp, Propagation};
+use cleave::ns::Namespace;
+use cleave::sandbox::{Capabilities, SandboxSpec};
+use cleave::CloneFlags;
+use std::ffi::OsString;
+use std::os::fd::RawFd;
+use std::path::PathBuf;
+
+/// What the caller is, as the lowering needs it.
+#[derive(Clone, Copy, Debug)]
+pub struct Caller {
+    pub uid: u32,
+    pub gid: u32,
+    pub euid: u32,
+    pub egid: u32,
+}
+
+impl Caller {
+    pub fn this_process() -> Caller {
+        // SAFETY: none of these calls can fail or touch memory.
+        #[allow(unsafe_code)]
+        unsafe {
+            Caller {
+                uid: libc::getuid(),
+                gid: libc::getgid(),
+                euid: libc::geteuid(),
+                egid: libc::getegid(),
+            }
+        }
+    }
+}
+
+/// An option cleave does not carry out (yet), or a combination bubblewrap refuses.
+pub fn unsupported(inv: &Invocation) -> Option<String> {
+    let not_yet = |what: &str| {
+        Some(format!(
+            "{what} is not supported yet by cleave's bubblewrap command line"
+        ))
+    };
+    if inv.exec_label.is_some() || inv.file_label.is_some() {
+        let which = if inv.exec_label.is_some() {
+            "--exec-label"
+        } else {
+            "--file-label"
+        };
+        return Some(format!(
+            "{which}: SELinux labels are not supported (cleave sets no SELinux context); leave the option out"
+        ));
+    }
+    if inv.userns2.is_some() {
+        return not_yet("--userns2");
+    }
+    if inv.disable_userns {
+        return not_yet("--disable-userns");
+    }
+    if inv.assert_userns_disabled {
+        return not_yet("--assert-userns-disabled");
+    }
+    if inv.userns_block_fd.is_some() {
+        return not_yet("--userns-block-fd");
+    }
+    if inv.pidns.is_some() && inv.unshare.pid {
+        return not_yet("--pidns with --unshare-pid (a new PID namespace inside a joined one)");
+    }
+    for (op, words) in inv.ops.iter().zip(&inv.op_words) {
+        let missing = match op {
+            FsOp::BindFd { .. }
+            | FsOp::File { .. }
+            | FsOp::BindData { .. }
+            | FsOp::Overlay { .. }
+            | FsOp::Chmod { .. } => true,
+            FsOp::Dir { perms, .. } => perms.is_some(),
+            _ => false,
+        };
+        if missing {
+            return not_yet(words.split(' ').next().unwrap_or(words));
+        }
+    }
+    None
+}
+
+/// The spec, and the label of each of its mount operations (for error messages). The
+/// checks bubblewrap makes of the options themselves come first, each one line.
+/// `empty_root`: an empty directory to start from, or `None` for a tmpfs root.
+pub fn lower(
+    inv: &Invocation,
+    caller: Caller,
+    inherited: &[RawFd],
+    empty_root: Option<PathBuf>,
+) -> Result<(SandboxSpec, Vec<String>), String> {
+    let mut spec = SandboxSpec::default();
+    let Some(program) = inv.command.first() else {
+        return Err("no program given: write bwrap [OPTIONS...] [--] PROGRAM [ARGS...]".into());
+    };
+    spec.process.program = program.clone();
+    spec.process.args = inv.command[1..].to_vec();
+    spec.process.argv0 = inv.argv0.clone();
+
+    // Namespaces.
+    let u = inv.unshare;
+    if inv.userns.is_some() && (u.user || u.user_try) {
+        return Err(
+            "--userns cannot be combined with --unshare-user or --unshare-all: leave one out"
+                .into(),
+        );
+    }
+    let root = caller.euid == 0;
+    let new_user = inv.userns.is_none() && (u.user || u.user_try || !root);
+    let mut new = CloneFlags::NEWNS;
+    for (on, flag) in [
+        (new_user, CloneFlags::NEWUSER),
+        (u.ipc, CloneFlags::NEWIPC),
+        (u.pid, CloneFlags::NEWPID),
+        (u.net && !inv.share_net, CloneFlags::NEWNET),
+        (u.uts, CloneFlags::NEWUTS),
+        (u.cgroup || u.cgroup_try, CloneFlags::NEWCGROUP),
+    ] {
+        if on {
+            new |= flag;
+        }
+    }
+    spec.namespaces.new = new;
+    if let Some(fd) = inv.userns {
+        spec.namespaces.join.push((Namespace::User, fd_path(fd)));
+    }
+    if let Some(fd) = inv.pidns {
+        spec.namespaces.join.push((Namespace::Pid, fd_path(fd)));
+    }
+    if inv.as_pid_1 && !u.pid {
+        return Err("--as-pid-1 needs --unshare-pid (or --unshare-all)".into());
+    }
+    spec.as_pid1 = inv.as_pid_1;
+
+    // Ids: in a new user namespace only the caller's own ids are mapped, to themselves or
+    // to --uid/--gid.
+    if (inv.uid.is_some() || inv.gid.is_some()) && !new_user && inv.userns.is_none() {
+        let which = if inv.uid.is_some() { "--uid" } else { "--gid" };
+        return Err(format!(
+            "{which} needs a user namespace: add --unshare-user (or --userns FD)"
+        ));
+    }
+    if new_user {
+        let uid = inv.uid.unwrap_or(caller.uid);
+        let gid = inv.gid.unwrap_or(caller.gid);
+        spec.ids.mapping = IdMapping::Custom {
+            users: vec![IdMap::single(uid, caller.euid)],
+            groups: vec![IdMap::single(gid, caller.egid)],
+        };
+        spec.ids.setgroups = Some(false);
+        spec.ids.uid = Some(uid);
+        spec.ids.gid = Some(gid);
+    } else {
+        spec.ids.uid = inv.uid;
+        spec.ids.gid = inv.gid;
+    }
+    if let Some(h) = &inv.hostname {
+        if !u.uts {
+            return Err("--hostname needs a new UTS namespace: add --unshare-uts".into());
+        }
+        cleave::ns::uts::check_hostname(h).map_err(|e| e.named("--hostname"))?;
+        spec.uts.hostname = Some(h.clone());
+    }
+
+    // The environment: the caller's with each change applied in order, then PWD (which
+    // bubblewrap sets to the directory the program starts in).
+    let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    for change in &inv.env {
+        match change {
+            EnvOp::Clear => env.clear(),
+            EnvOp::Set(k, v) => {
+                cleave::env::check_name(k).map_err(|e| e.named("--setenv"))?;
+                env.retain(|(n, _)| n != k);
+                env.push((k.clone(), v.clone()));
+            }
+            EnvOp::Unset(k) => env.retain(|(n, _)| n != k),
+        }
+    }
+    let pwd = inv.chdir.clone().or_else(|| std::env::current_dir().ok());
+    if let Some(dir) = pwd {
+        env.retain(|(n, _)| n != "PWD");
+        env.push(("PWD".into(), dir.into_os_string()));
+    }
+    spec.process.env.clear = true;
+    spec.process.env.set = env;
+
+    // The filesystem: an empty tmpfs root, then the operations in order.
+    spec.filesystem.propagation = Propagation::Slave;
+    spec.filesystem.chdir = inv.chdir.clone();
+    let (owner_uid, owner_gid) = match (new_user, inv.uid, inv.gid) {
+        (true, uid, gid) => (uid.unwrap_or(caller.uid), gid.unwrap_or(caller.gid)),
+        (false, uid, gid) => (uid.unwrap_or(caller.euid), gid.unwrap_or(caller.egid)),
+    };
+    let mut labels = Vec::new();
+    match empty_root {
+        Some(dir) => spec.filesystem.rootfs = Some(dir),
+        None => {
+            labels.push("the sandbox's root (a tmpfs)".to_string());
+            spec.filesystem.ops.push(MountOp::Tmpfs { dst: "/".into() });
+        }
+    }
+    for (op, words) in inv.ops.iter().zip(&inv.op_words) {
+        spec.filesystem
+            .ops
+            .push(mount_op(op, owner_uid, owner_gid)?);
+        labels.push(words.clone());
+    }
+
+    // Security: no_new_privs always; capabilities only for root.
+    spec.security.no_new_privs = true;
+    spec.security.new_session = inv.new_session;
+    spec.security.block_tty_injection = !inv.new_session;
+    spec.security.capabilities = capabilities(inv, root)?;
+    spec.parent_death_signal = inv.die_with_parent.then_some(libc::SIGKILL);
+
+    // Every descriptor the caller passed reaches the program, except those bubblewrap
+    // consumes.
+    let consumed: Vec<RawFd> = [
+        inv.userns,
+        inv.pidns,
+        inv.sync_fd,
+        inv.seccomp,
+        inv.block_fd,
+        inv.info_fd,
+        inv.json_status_fd,
+    ]
+    .into_iter()
+    .flatten()
+    .chain(inv.add_seccomp.iter().copied())
+    .collect();
+    spec.process.preserve_fds = inherited
+        .iter()
+        .copied()
+        .filter(|fd| *fd > 2 && !consumed.contains(fd))
+        .collect();
+    Ok((spec, labels))
+}
+
+fn fd_path(fd: RawFd) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{fd}"))
+}
+
+/// The capability sets: the caller's for root (less --cap-drop, plus --cap-add, which also
+/// go to the ambient set), only --cap-add for anyone else.
+fn capabilities(inv: &Invocation, root: bool) -> Result<Option<Capabilities>, String> {
+    if root && inv.caps.is_empty() {
+        return Ok(None);
+    }
+    let mut keep = if root { caps::ALL } else { 0 };
+    for (add, name) in &inv.caps {
+        let option = if *add { "--cap-add" } else { "--cap-drop" };
+        let mask = caps::parse_cap(name).map_err(|e| format!("{option} {name}: {e}"))?;
+        if *add {
+            keep |= mask;
+        } else {
+            keep &= !mask;
+        }
+    }
+    Ok(Some(if root {
+        Capabilities {
+            bounding: caps::ALL,
+            ..Capabilities::keep(keep, keep)
+        }
+    } else {
+        Capabilities::keep(keep, keep)
+    }))
+}
+
+/// One operation in the library's terms.
+fn mount_op(op: &FsOp, uid: u32, gid: u32) -> Result<MountOp, String> {
+    Ok(match op {
+        FsOp::Bind {
+            kind,
+            src,
+            dst,
+            optional,
+        } => MountOp::BindMount {
+            src: src.clone(),
+            dst: dst.clone(),
+            recursive: true,
+            flags: MountFlags {
+                read_only: *kind == BindKind::Ro,
+                nosuid: true,
+                nodev: *kind != BindKind::Dev,
+                ..MountFlags::default()
+            },
+            propagation: None,
+            optional: *optional,
+        },
+        FsOp::RemountRo(dst) => MountOp::RemountRo { dst: dst.clone() },
+        FsOp::Proc(dst) => MountOp::Proc { dst: dst.clone() },
+        FsOp::Dev(dst) => MountOp::Dev { dst: dst.clone() },
+        FsOp::Tmpfs { dst, perms, size } => {
+            let mut data = format!("mode={:o},uid={uid},gid={gid}", perms.unwrap_or(0o755));
+            if let Some(s) = size {
+                data.push_str(&format!(",size={s}"));
+            }
+            MountOp::Mount {
+                source: "tmpfs".into(),
+                fstype: "tmpfs".into(),
+                dst: dst.clone(),
+                flags: MountFlags {
+                    nosuid: true,
+                    nodev: true,
+                    ..MountFlags::default()
+                },
+                data,
+            }
+        }
+        FsOp::Mqueue(dst) => MountOp::Mount {
+            source: "mqueue".into(),
+            fstype: "mqueue".into(),
+            dst: dst.clone(),
+            flags: MountFlags::default(),
+            data: String::new(),
+        },
+        FsOp::Dir { dst, .. } => MountOp::Dir { dst: dst.clone() },
+        FsOp::Symlink { target, dst } => MountOp::Symlink {
+            target: target.clone(),
+            dst: dst.clone(),
+        },
+        other => return Err(format!("{other:?} is not supported yet")),
+    })
+}
