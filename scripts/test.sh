@@ -11,7 +11,8 @@
 # the child crate's symbol check, and the real clients of the OCI runtime tests
 # (crates/cleave-cli/tests/clients.rs): podman (with conmon), docker.io (dockerd), containerd
 # (ctr and the runc v2 shim), and runc as the reference runtime those tests can be pointed at
-# (CLEAVE_CLIENT_RUNTIME=/usr/sbin/runc). The tests start their own daemons; the services the
+# (CLEAVE_CLIENT_RUNTIME=/usr/sbin/runc), and bubblewrap, whose view from inside the bwrap
+# tests compare with cleave's (crates/cleave-cli/tests/bwrap.rs). The tests start their own daemons; the services the
 # packages may start are not used. Missing ones are
 # installed with apt-get (say so first; note that busybox-static replaces Debian's busybox).
 set -euo pipefail
@@ -35,6 +36,7 @@ command -v nm >/dev/null || need+=(binutils)
 [ -x /usr/sbin/dockerd ] && [ -x /usr/bin/docker ] || need+=(docker.io)
 [ -x /usr/bin/containerd ] && [ -x /usr/bin/ctr ] || need+=(containerd)
 [ -x /usr/sbin/runc ] || need+=(runc)
+[ -x /usr/bin/bwrap ] || need+=(bubblewrap)
 if ((${#need[@]})); then
     echo "scripts/test.sh: installing from Debian: ${need[*]} (busybox-static replaces busybox)" >&2
     apt-get update -qq

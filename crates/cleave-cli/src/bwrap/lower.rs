@@ -20,21 +20,58 @@ pub struct Caller {
     pub gid: u32,
     pub euid: u32,
     pub egid: u32,
+    /// The caller's bounding and permitted capability sets (what root passes on).
+    pub bounding: u64,
+    pub permitted: u64,
 }
 
 impl Caller {
     pub fn this_process() -> Caller {
         // SAFETY: none of these calls can fail or touch memory.
         #[allow(unsafe_code)]
-        unsafe {
-            Caller {
-                uid: libc::getuid(),
-                gid: libc::getgid(),
-                euid: libc::geteuid(),
-                egid: libc::getegid(),
-            }
+        let (uid, gid, euid, egid) = unsafe {
+            (
+                libc::getuid(),
+                libc::getgid(),
+                libc::geteuid(),
+                libc::getegid(),
+            )
+        };
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let set = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+                .unwrap_or(0)
+        };
+        Caller {
+            uid,
+            gid,
+            euid,
+            egid,
+            bounding: set("CapBnd:"),
+            permitted: set("CapPrm:"),
         }
     }
+}
+
+/// The source and read-only-ness of a first operation that binds a host directory on the
+/// sandbox's "/" (`--bind / /`, `--ro-bind / /`): that directory is then the root.
+pub fn root_bind(inv: &Invocation) -> Option<(PathBuf, bool)> {
+    match inv.ops.first()? {
+        FsOp::Bind {
+            kind: kind @ (BindKind::Rw | BindKind::Ro),
+            src,
+            dst,
+            ..
+        } if is_root(dst) => Some((src.clone(), *kind == BindKind::Ro)),
+        _ => None,
+    }
+}
+
+fn is_root(p: &std::path::Path) -> bool {
+    p.components().all(|c| c == std::path::Component::RootDir)
 }
 
 /// An option cleave does not carry out (yet), or a combination bubblewrap refuses.
@@ -69,7 +106,14 @@ pub fn unsupported(inv: &Invocation) -> Option<String> {
     if inv.pidns.is_some() && inv.unshare.pid {
         return not_yet("--pidns with --unshare-pid (a new PID namespace inside a joined one)");
     }
-    for (op, words) in inv.ops.iter().zip(&inv.op_words) {
+    for (i, (op, words)) in inv.ops.iter().zip(&inv.op_words).enumerate() {
+        if let FsOp::Bind { dst, .. } = op {
+            if is_root(dst) && !(i == 0 && root_bind(inv).is_some()) {
+                return Some(format!(
+                    "{words}: a bind on / is supported as the first operation, with --bind or --ro-bind (not yet --dev-bind, nor later ones)"
+                ));
+            }
+        }
         let missing = match op {
             FsOp::BindFd { .. }
             | FsOp::File { .. }
@@ -198,14 +242,25 @@ pub fn lower(
         (false, uid, gid) => (uid.unwrap_or(caller.euid), gid.unwrap_or(caller.egid)),
     };
     let mut labels = Vec::new();
-    match empty_root {
-        Some(dir) => spec.filesystem.rootfs = Some(dir),
-        None => {
+    let mut ops = inv.ops.iter().zip(&inv.op_words).peekable();
+    match (root_bind(inv), empty_root) {
+        (Some((src, read_only)), _) => {
+            spec.filesystem.rootfs = Some(src);
+            let words = ops.next().map(|(_, w)| w.clone()).unwrap_or_default();
+            if read_only {
+                spec.filesystem
+                    .ops
+                    .push(MountOp::RemountRo { dst: "/".into() });
+                labels.push(words);
+            }
+        }
+        (None, Some(dir)) => spec.filesystem.rootfs = Some(dir),
+        (None, None) => {
             labels.push("the sandbox's root (a tmpfs)".to_string());
             spec.filesystem.ops.push(MountOp::Tmpfs { dst: "/".into() });
         }
     }
-    for (op, words) in inv.ops.iter().zip(&inv.op_words) {
+    for (op, words) in ops {
         spec.filesystem
             .ops
             .push(mount_op(op, owner_uid, owner_gid)?);
@@ -216,7 +271,7 @@ pub fn lower(
     spec.security.no_new_privs = true;
     spec.security.new_session = inv.new_session;
     spec.security.block_tty_injection = !inv.new_session;
-    spec.security.capabilities = capabilities(inv, root)?;
+    spec.security.capabilities = capabilities(inv, root.then_some(caller))?;
     spec.parent_death_signal = inv.die_with_parent.then_some(libc::SIGKILL);
 
     // Every descriptor the caller passed reaches the program, except those bubblewrap
@@ -246,13 +301,10 @@ fn fd_path(fd: RawFd) -> PathBuf {
     PathBuf::from(format!("/proc/self/fd/{fd}"))
 }
 
-/// The capability sets: the caller's for root (less --cap-drop, plus --cap-add, which also
-/// go to the ambient set), only --cap-add for anyone else.
-fn capabilities(inv: &Invocation, root: bool) -> Result<Option<Capabilities>, String> {
-    if root && inv.caps.is_empty() {
-        return Ok(None);
-    }
-    let mut keep = if root { caps::ALL } else { 0 };
+/// The capability sets: root's own (less --cap-drop, plus --cap-add, which also go to the
+/// ambient set), only --cap-add for anyone else (`root` is `None`).
+fn capabilities(inv: &Invocation, root: Option<Caller>) -> Result<Option<Capabilities>, String> {
+    let mut keep = root.map_or(0, |c| c.permitted);
     for (add, name) in &inv.caps {
         let option = if *add { "--cap-add" } else { "--cap-drop" };
         let mask = caps::parse_cap(name).map_err(|e| format!("{option} {name}: {e}"))?;
@@ -262,13 +314,14 @@ fn capabilities(inv: &Invocation, root: bool) -> Result<Option<Capabilities>, St
             keep &= !mask;
         }
     }
-    Ok(Some(if root {
-        Capabilities {
-            bounding: caps::ALL,
-            ..Capabilities::keep(keep, keep)
-        }
-    } else {
-        Capabilities::keep(keep, keep)
+    let ambient = if inv.caps.is_empty() { 0 } else { keep };
+    Ok(Some(match root {
+        Some(c) => Capabilities {
+            bounding: c.bounding,
+            inheritable: ambient,
+            ..Capabilities::keep(keep, ambient)
+        },
+        None => Capabilities::keep(keep, keep),
     }))
 }
 
