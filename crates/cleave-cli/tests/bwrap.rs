@@ -617,3 +617,158 @@ fn block_and_sync_fds_are_consumed() {
     assert_eq!(outs[1], outs[2]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A sandbox started by bubblewrap, `sleep` as PID 1 of a new user and PID namespace, and
+/// its pid (from --info-fd); killed when dropped. (Without --as-pid-1 the pid reported is
+/// bubblewrap's init, whose user namespace maps only 0 when it is not root.)
+struct Target {
+    child: std::process::Child,
+    pid: i64,
+}
+
+impl Target {
+    fn start(dir: &Path, nobody: bool) -> Target {
+        let info = dir.join(format!("target-info-{nobody}"));
+        let mut cmd = Command::new(if nobody { "setpriv" } else { "sh" });
+        if nobody {
+            cmd.args(NOBODY).arg("sh");
+        }
+        let child = cmd
+            .arg("-c")
+            .arg(format!(
+                "exec {BWRAP} --unshare-user --unshare-pid --as-pid-1 --die-with-parent --ro-bind / / --info-fd 6 sleep 60 6>{}",
+                info.display()
+            ))
+            .spawn()
+            .expect("start bubblewrap");
+        // Waits for the info (written once the sandbox exists) and the exec; no timing is
+        // asserted.
+        for _ in 0..600 {
+            if let Some(pid) = std::fs::read_to_string(&info)
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .and_then(|v| v["child-pid"].as_i64())
+            {
+                // Once it runs sleep, its set-up (a nested user namespace) is over.
+                let comm = std::fs::read_to_string(format!("/proc/{pid}/comm"));
+                if comm.is_ok_and(|c| c.trim() == "sleep") {
+                    return Target { child, pid };
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("bubblewrap wrote no info");
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// --userns FD and --pidns FD join another sandbox's user and PID namespaces, and the new
+/// mount namespace belongs to the joined user namespace (bubblewrap's
+/// tests/test-specifying-userns.sh and test-specifying-pidns.sh).
+#[test]
+fn userns_and_pidns_fds_join_another_sandbox() {
+    if !ready() {
+        return;
+    }
+    let dir = scratch("join");
+    for nobody in [true, false] {
+        let target = Target::start(&dir, nobody);
+        let want: Vec<String> = ["user", "pid"]
+            .iter()
+            .map(|n| support::ns_link(target.pid, n))
+            .collect();
+        let argv = words(&[
+            "--userns",
+            "7",
+            "--pidns",
+            "8",
+            "--ro-bind",
+            "/",
+            "/",
+            "--tmpfs",
+            "/tmp",
+            "sh",
+            "-c",
+            "readlink /proc/self/ns/user /proc/self/ns/pid; id -u; touch /tmp/x && echo made",
+        ]);
+        let fds = format!("7</proc/{0}/ns/user 8</proc/{0}/ns/pid", target.pid);
+        for via in ALL {
+            let out = run(&dir, via, nobody, &fds, &argv);
+            assert!(
+                out.status.success(),
+                "{via:?} (nobody: {nobody}): {}{}",
+                text(&out.stdout),
+                text(&out.stderr)
+            );
+            let uid = if nobody { "65534" } else { "0" };
+            assert_eq!(
+                text(&out.stdout),
+                format!("{}\n{}\n{uid}\nmade\n", want[0], want[1]),
+                "{via:?} (nobody: {nobody})"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// --lock-file: a read lock on a file inside the sandbox is held while it runs (a write
+/// lock from elsewhere is refused); the path is resolved inside the sandbox, so a symlink
+/// planted in a bound directory cannot point the lock at a host file.
+#[test]
+fn lock_file_is_held_inside() {
+    if !ready() {
+        return;
+    }
+    let dir = scratch("lock");
+    let data = dir.join("work");
+    std::fs::write(data.join("lock"), "").unwrap();
+    // perl is Debian's essential perl-base: a write lock attempt with fcntl(F_SETLK).
+    let try_lock = r#"perl -e 'use Fcntl; open(my $f, ">>", $ARGV[0]) or die "open: $!"; my $l = pack("s s x4 q q l x4", F_WRLCK, 0, 0, 0, 0); print fcntl($f, F_SETLK, $l) ? "free\n" : "held\n"' "#;
+    let mut argv = words(USR);
+    argv.extend(words(&[
+        "--dev",
+        "/dev",
+        "--bind",
+        &data.display().to_string(),
+        "/data",
+        "--lock-file",
+        "/data/lock",
+        "sh",
+        "-c",
+    ]));
+    argv.push(format!("{try_lock} /data/lock"));
+    for via in ALL {
+        let out = run(&dir, via, false, "", &argv);
+        assert!(out.status.success(), "{via:?}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "held\n", "{via:?}");
+    }
+    // Unlocked again once the sandbox is gone.
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!("{try_lock} {}", data.join("lock").display()))
+        .output()
+        .unwrap();
+    assert_eq!(text(&out.stdout), "free\n");
+    // A planted absolute symlink resolves inside the sandbox, where /etc/cleave-host-only
+    // does not exist: the lock fails instead of landing on the host's file.
+    let host_file = dir.join("host-only");
+    std::fs::write(&host_file, "").unwrap();
+    std::fs::remove_file(data.join("lock")).unwrap();
+    symlink(&host_file, data.join("lock")).unwrap();
+    for via in [Via::Verb, Via::Link] {
+        let out = run(&dir, via, false, "", &argv);
+        assert_eq!(out.status.code(), Some(1), "{via:?}: {}", text(&out.stdout));
+        assert!(
+            text(&out.stderr).contains("--lock-file"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

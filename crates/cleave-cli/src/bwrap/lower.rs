@@ -237,9 +237,16 @@ pub fn lower(
     // The filesystem: an empty tmpfs root, then the operations in order.
     spec.filesystem.propagation = Propagation::Slave;
     spec.filesystem.chdir = inv.chdir.clone();
-    let (owner_uid, owner_gid) = match (new_user, inv.uid, inv.gid) {
-        (true, uid, gid) => (uid.unwrap_or(caller.uid), gid.unwrap_or(caller.gid)),
-        (false, uid, gid) => (uid.unwrap_or(caller.euid), gid.unwrap_or(caller.egid)),
+    // The owner of each tmpfs: the program's ids. In a joined user namespace they may have
+    // no mapping, and the tmpfs is then left to the kernel (the mounter's ids, as
+    // bubblewrap's are).
+    let owner = match (inv.userns, new_user) {
+        (Some(_), _) => None,
+        (None, true) => Some((inv.uid.unwrap_or(caller.uid), inv.gid.unwrap_or(caller.gid))),
+        (None, false) => Some((
+            inv.uid.unwrap_or(caller.euid),
+            inv.gid.unwrap_or(caller.egid),
+        )),
     };
     let mut labels = Vec::new();
     let mut ops = inv.ops.iter().zip(&inv.op_words).peekable();
@@ -261,9 +268,7 @@ pub fn lower(
         }
     }
     for (op, words) in ops {
-        spec.filesystem
-            .ops
-            .push(mount_op(op, owner_uid, owner_gid)?);
+        spec.filesystem.ops.push(mount_op(op, owner)?);
         labels.push(words.clone());
     }
 
@@ -326,7 +331,7 @@ fn capabilities(inv: &Invocation, root: Option<Caller>) -> Result<Option<Capabil
 }
 
 /// One operation in the library's terms.
-fn mount_op(op: &FsOp, uid: u32, gid: u32) -> Result<MountOp, String> {
+fn mount_op(op: &FsOp, owner: Option<(u32, u32)>) -> Result<MountOp, String> {
     Ok(match op {
         FsOp::Bind {
             kind,
@@ -350,7 +355,10 @@ fn mount_op(op: &FsOp, uid: u32, gid: u32) -> Result<MountOp, String> {
         FsOp::Proc(dst) => MountOp::Proc { dst: dst.clone() },
         FsOp::Dev(dst) => MountOp::Dev { dst: dst.clone() },
         FsOp::Tmpfs { dst, perms, size } => {
-            let mut data = format!("mode={:o},uid={uid},gid={gid}", perms.unwrap_or(0o755));
+            let mut data = format!("mode={:o}", perms.unwrap_or(0o755));
+            if let Some((uid, gid)) = owner {
+                data.push_str(&format!(",uid={uid},gid={gid}"));
+            }
             if let Some(s) = size {
                 data.push_str(&format!(",size={s}"));
             }

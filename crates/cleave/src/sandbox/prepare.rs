@@ -204,6 +204,7 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
             .into_iter()
             .map(|s| (Stage::Join, s)),
     );
+    steps.extend(ns::unshare_after_join(deferred).map(|s| (Stage::Join, s)));
 
     let outside_maps = if all.contains(CloneFlags::NEWUSER) {
         let maps = ns::user::resolve(&spec.ids, euid, egid)?;
@@ -355,11 +356,17 @@ fn clone_flags(spec: &SandboxSpec, euid: u32, joined: &[Namespace]) -> (CloneFla
     {
         flags |= CloneFlags::NEWUSER;
     }
-    let deferred = if spec.time.is_set() {
+    let mut deferred = if spec.time.is_set() {
         CloneFlags::NEWTIME
     } else {
         CloneFlags::empty()
     };
+    // New namespaces beside a joined user namespace must belong to it: the child makes
+    // them after joining (made at clone, they would belong to the caller's, and the child
+    // could not mount in them once it has joined another).
+    if joined.contains(&Namespace::User) {
+        deferred |= flags & ns::AFTER_USER_JOIN;
+    }
     (flags.difference(deferred), deferred)
 }
 
