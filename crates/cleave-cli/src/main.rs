@@ -13,6 +13,7 @@ macro_rules! eprintln {
 
 mod bwrap;
 mod cli;
+mod cli_mounts;
 mod cmd;
 mod report;
 mod runc;
