@@ -46,11 +46,17 @@ Filesystem (applied in the order given, inside the new root)
   --mqueue DEST              a POSIX message queue filesystem
   --dir DEST                 a directory
   --symlink TARGET DEST      a symbolic link DEST pointing at TARGET
-  --perms OCTAL              the mode of what the next option creates (--tmpfs)
+  --bind-fd FD DEST          bind the directory FD refers to on DEST (--ro-bind-fd: read-only)
+  --file FD DEST             a new file at DEST holding what FD reads
+  --bind-data FD DEST        the same on a private tmpfs, bound on DEST (--ro-bind-data)
+  --overlay-src SRC          a lower layer for the next overlay (repeat for more)
+  --overlay RWSRC WORK DEST  an overlay of the layers on DEST, writes going to RWSRC
+  --tmp-overlay DEST         the same, writes going to a throw-away tmpfs
+  --ro-overlay DEST          the same, read-only (two layers at least)
+  --chmod OCTAL PATH         set the permission bits of PATH (which must exist)
+  --perms OCTAL              the mode of what the next option creates (--tmpfs, --dir,
+                             --file, --bind-data, --ro-bind-data, --chmod)
   --size BYTES               the size of the next --tmpfs
-  --bind-fd, --ro-bind-fd, --file, --bind-data, --ro-bind-data, --overlay-src, --overlay,
-  --tmp-overlay, --ro-overlay, --chmod
-                             not supported yet (refused)
 Security
   --cap-add CAP, --cap-drop CAP
                              capabilities kept (root keeps its own, anyone else none)

@@ -5,7 +5,7 @@
 use super::parse::{BindKind, EnvOp, FsOp, Invocation};
 use cleave::caps;
 use cleave::idmap::{IdMap, IdMapping};
-use cleave::mount::{MountFlags, MountOp, Propagation};
+use cleave::mount::{MountFlags, MountOp, OverlayWrites, Propagation};
 use cleave::ns::Namespace;
 use cleave::sandbox::{Capabilities, SandboxSpec};
 use cleave::CloneFlags;
@@ -56,24 +56,6 @@ impl Caller {
     }
 }
 
-/// The source and read-only-ness of a first operation that binds a host directory on the
-/// sandbox's "/" (`--bind / /`, `--ro-bind / /`): that directory is then the root.
-pub fn root_bind(inv: &Invocation) -> Option<(PathBuf, bool)> {
-    match inv.ops.first()? {
-        FsOp::Bind {
-            kind: kind @ (BindKind::Rw | BindKind::Ro),
-            src,
-            dst,
-            ..
-        } if is_root(dst) => Some((src.clone(), *kind == BindKind::Ro)),
-        _ => None,
-    }
-}
-
-fn is_root(p: &std::path::Path) -> bool {
-    p.components().all(|c| c == std::path::Component::RootDir)
-}
-
 /// An option cleave does not carry out (yet), or a combination bubblewrap refuses.
 pub fn unsupported(inv: &Invocation) -> Option<String> {
     let not_yet = |what: &str| {
@@ -106,38 +88,15 @@ pub fn unsupported(inv: &Invocation) -> Option<String> {
     if inv.pidns.is_some() && inv.unshare.pid {
         return not_yet("--pidns with --unshare-pid (a new PID namespace inside a joined one)");
     }
-    for (i, (op, words)) in inv.ops.iter().zip(&inv.op_words).enumerate() {
-        if let FsOp::Bind { dst, .. } = op {
-            if is_root(dst) && !(i == 0 && root_bind(inv).is_some()) {
-                return Some(format!(
-                    "{words}: a bind on / is supported as the first operation, with --bind or --ro-bind (not yet --dev-bind, nor later ones)"
-                ));
-            }
-        }
-        let missing = match op {
-            FsOp::BindFd { .. }
-            | FsOp::File { .. }
-            | FsOp::BindData { .. }
-            | FsOp::Overlay { .. }
-            | FsOp::Chmod { .. } => true,
-            FsOp::Dir { perms, .. } => perms.is_some(),
-            _ => false,
-        };
-        if missing {
-            return not_yet(words.split(' ').next().unwrap_or(words));
-        }
-    }
     None
 }
 
 /// The spec, and the label of each of its mount operations (for error messages). The
 /// checks bubblewrap makes of the options themselves come first, each one line.
-/// `empty_root`: an empty directory to start from, or `None` for a tmpfs root.
 pub fn lower(
     inv: &Invocation,
     caller: Caller,
     inherited: &[RawFd],
-    empty_root: Option<PathBuf>,
 ) -> Result<(SandboxSpec, Vec<String>), String> {
     let mut spec = SandboxSpec::default();
     let Some(program) = inv.command.first() else {
@@ -237,38 +196,14 @@ pub fn lower(
     // The filesystem: an empty tmpfs root, then the operations in order.
     spec.filesystem.propagation = Propagation::Slave;
     spec.filesystem.chdir = inv.chdir.clone();
-    // The owner of each tmpfs: the program's ids. In a joined user namespace they may have
-    // no mapping, and the tmpfs is then left to the kernel (the mounter's ids, as
-    // bubblewrap's are).
-    let owner = match (inv.userns, new_user) {
-        (Some(_), _) => None,
-        (None, true) => Some((inv.uid.unwrap_or(caller.uid), inv.gid.unwrap_or(caller.gid))),
-        (None, false) => Some((
-            inv.uid.unwrap_or(caller.euid),
-            inv.gid.unwrap_or(caller.egid),
-        )),
-    };
-    let mut labels = Vec::new();
-    let mut ops = inv.ops.iter().zip(&inv.op_words).peekable();
-    match (root_bind(inv), empty_root) {
-        (Some((src, read_only)), _) => {
-            spec.filesystem.rootfs = Some(src);
-            let words = ops.next().map(|(_, w)| w.clone()).unwrap_or_default();
-            if read_only {
-                spec.filesystem
-                    .ops
-                    .push(MountOp::RemountRo { dst: "/".into() });
-                labels.push(words);
-            }
-        }
-        (None, Some(dir)) => spec.filesystem.rootfs = Some(dir),
-        (None, None) => {
-            labels.push("the sandbox's root (a tmpfs)".to_string());
-            spec.filesystem.ops.push(MountOp::Tmpfs { dst: "/".into() });
-        }
-    }
-    for (op, words) in ops {
-        spec.filesystem.ops.push(mount_op(op, owner)?);
+    let mut labels = vec!["the sandbox's root (a tmpfs)".to_string()];
+    spec.filesystem.ops.push(MountOp::Tmpfs {
+        dst: "/".into(),
+        mode: None,
+        size: None,
+    });
+    for (op, words) in inv.ops.iter().zip(&inv.op_words) {
+        spec.filesystem.ops.push(mount_op(op));
         labels.push(words.clone());
     }
 
@@ -293,6 +228,10 @@ pub fn lower(
     .into_iter()
     .flatten()
     .chain(inv.add_seccomp.iter().copied())
+    .chain(inv.ops.iter().filter_map(|op| match op {
+        FsOp::BindFd { fd, .. } | FsOp::File { fd, .. } | FsOp::BindData { fd, .. } => Some(*fd),
+        _ => None,
+    }))
     .collect();
     spec.process.preserve_fds = inherited
         .iter()
@@ -331,61 +270,72 @@ fn capabilities(inv: &Invocation, root: Option<Caller>) -> Result<Option<Capabil
 }
 
 /// One operation in the library's terms.
-fn mount_op(op: &FsOp, owner: Option<(u32, u32)>) -> Result<MountOp, String> {
-    Ok(match op {
+fn mount_op(op: &FsOp) -> MountOp {
+    match op.clone() {
         FsOp::Bind {
             kind,
             src,
             dst,
             optional,
         } => MountOp::BindMount {
-            src: src.clone(),
-            dst: dst.clone(),
+            src,
+            dst,
             recursive: true,
             flags: MountFlags {
-                read_only: *kind == BindKind::Ro,
+                read_only: kind == BindKind::Ro,
                 nosuid: true,
-                nodev: *kind != BindKind::Dev,
+                nodev: kind != BindKind::Dev,
                 ..MountFlags::default()
             },
             propagation: None,
-            optional: *optional,
+            optional,
         },
-        FsOp::RemountRo(dst) => MountOp::RemountRo { dst: dst.clone() },
-        FsOp::Proc(dst) => MountOp::Proc { dst: dst.clone() },
-        FsOp::Dev(dst) => MountOp::Dev { dst: dst.clone() },
-        FsOp::Tmpfs { dst, perms, size } => {
-            let mut data = format!("mode={:o}", perms.unwrap_or(0o755));
-            if let Some((uid, gid)) = owner {
-                data.push_str(&format!(",uid={uid},gid={gid}"));
-            }
-            if let Some(s) = size {
-                data.push_str(&format!(",size={s}"));
-            }
-            MountOp::Mount {
-                source: "tmpfs".into(),
-                fstype: "tmpfs".into(),
-                dst: dst.clone(),
-                flags: MountFlags {
-                    nosuid: true,
-                    nodev: true,
-                    ..MountFlags::default()
-                },
-                data,
-            }
-        }
-        FsOp::Mqueue(dst) => MountOp::Mount {
-            source: "mqueue".into(),
-            fstype: "mqueue".into(),
-            dst: dst.clone(),
-            flags: MountFlags::default(),
-            data: String::new(),
+        FsOp::BindFd { fd, dst, read_only } => MountOp::BindFd { fd, dst, read_only },
+        FsOp::RemountRo(dst) => MountOp::RemountRo { dst },
+        FsOp::Proc(dst) => MountOp::Proc { dst },
+        FsOp::Dev(dst) => MountOp::Dev { dst },
+        FsOp::Tmpfs { dst, perms, size } => MountOp::Tmpfs {
+            dst,
+            mode: perms,
+            size,
         },
-        FsOp::Dir { dst, .. } => MountOp::Dir { dst: dst.clone() },
-        FsOp::Symlink { target, dst } => MountOp::Symlink {
-            target: target.clone(),
-            dst: dst.clone(),
+        FsOp::Mqueue(dst) => MountOp::Mqueue { dst },
+        FsOp::Dir { dst, perms } => MountOp::Dir { dst, mode: perms },
+        // bubblewrap's default modes: 0666 for --file, 0600 for --bind-data.
+        FsOp::File { fd, dst, perms } => MountOp::File {
+            fd,
+            dst,
+            mode: perms.unwrap_or(0o666),
         },
-        other => return Err(format!("{other:?} is not supported yet")),
-    })
+        FsOp::BindData {
+            fd,
+            dst,
+            read_only,
+            perms,
+        } => MountOp::BindData {
+            fd,
+            dst,
+            mode: perms.unwrap_or(0o600),
+            read_only,
+        },
+        FsOp::Symlink { target, dst } => MountOp::Symlink { target, dst },
+        FsOp::Overlay {
+            lower,
+            upper,
+            tmp,
+            dst,
+        } => MountOp::Overlay {
+            sources: lower,
+            writes: match (upper, tmp) {
+                (Some((upper, work)), _) => OverlayWrites::To { upper, work },
+                (None, true) => OverlayWrites::Discarded,
+                (None, false) => OverlayWrites::ReadOnly,
+            },
+            dst,
+        },
+        FsOp::Chmod { perms, path } => MountOp::Chmod {
+            dst: path,
+            mode: perms,
+        },
+    }
 }

@@ -34,16 +34,7 @@ pub fn run(inv: Invocation, inherited: &[RawFd]) -> i32 {
         .copied()
         .filter(|&fd| cleave::fd::check_open(fd).is_ok())
         .collect();
-    let root = match EmptyRoot::make() {
-        Ok(r) => r,
-        Err(e) => return fail(lp, &format!("cannot make the sandbox's empty root: {e}")),
-    };
-    let (mut spec, mount_labels) = match lower::lower(
-        &inv,
-        Caller::this_process(),
-        &inherited,
-        Some(root.0.clone()),
-    ) {
+    let (mut spec, mount_labels) = match lower::lower(&inv, Caller::this_process(), &inherited) {
         Ok(s) => s,
         Err(msg) => return fail(lp, &msg),
     };
@@ -243,50 +234,6 @@ fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
     // SAFETY: both were just opened and belong to nothing else.
     #[allow(unsafe_code)]
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-}
-
-/// The sandbox's root until the library mounts a tmpfs root (a `--tmpfs /` that pivots):
-/// an empty directory of the caller's on a tmpfs where there is one (`$XDG_RUNTIME_DIR`,
-/// /run for root), else /var/tmp; what the sandbox's set-up creates in it (mount points,
-/// --dir, --symlink) is removed with it when the sandbox ends.
-struct EmptyRoot(std::path::PathBuf);
-
-impl EmptyRoot {
-    fn make() -> std::io::Result<EmptyRoot> {
-        use std::os::unix::fs::DirBuilderExt;
-        // SAFETY: geteuid cannot fail.
-        #[allow(unsafe_code)]
-        let root = unsafe { libc::geteuid() } == 0;
-        let bases = std::env::var_os("XDG_RUNTIME_DIR")
-            .map(std::path::PathBuf::from)
-            .filter(|d| d.is_absolute())
-            .into_iter()
-            .chain(root.then(|| std::path::PathBuf::from("/run")))
-            .chain(std::iter::once(std::path::PathBuf::from("/var/tmp")));
-        let mut last = std::io::Error::from_raw_os_error(libc::ENOENT);
-        for base in bases {
-            for n in 0..100 {
-                let dir = base.join(format!("cleave-bwrap-{}-{n}", std::process::id()));
-                match std::fs::DirBuilder::new().mode(0o755).create(&dir) {
-                    Ok(()) => return Ok(EmptyRoot(dir)),
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                    Err(e) => {
-                        last = e;
-                        break;
-                    }
-                }
-            }
-        }
-        Err(last)
-    }
-}
-
-impl Drop for EmptyRoot {
-    fn drop(&mut self) {
-        // Only what the set-up made: directories, empty files and links, no mounts (they
-        // were in the sandbox's mount namespace, gone with it).
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// The first status line: the child's pid and the inode of each of its namespaces.
