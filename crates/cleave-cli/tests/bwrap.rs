@@ -638,7 +638,7 @@ impl Target {
         if nobody {
             cmd.args(NOBODY).arg("sh");
         }
-        let child = cmd
+        let mut child = cmd
             .arg("-c")
             .arg(format!(
                 "exec {BWRAP} --unshare-user --unshare-pid --as-pid-1 --die-with-parent --ro-bind / / --info-fd 6 sleep 60 6>{}",
@@ -662,6 +662,8 @@ impl Target {
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("bubblewrap wrote no info");
     }
 }

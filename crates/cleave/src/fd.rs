@@ -73,47 +73,6 @@ pub fn dup_cloexec(fd: RawFd) -> std::io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(dup) })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::{Read, Write};
-    use std::os::fd::AsRawFd;
-    use std::os::unix::fs::OpenOptionsExt;
-    use std::os::unix::net::UnixStream;
-
-    #[test]
-    fn open_and_writable() {
-        assert!(check_open(-1).is_err());
-        assert!(check_open(0x7fff_0000)
-            .unwrap_err()
-            .why
-            .contains("not open"));
-        assert!(dup_writable(0x7fff_0000).unwrap_err().why.contains(">FILE"));
-        let ro = std::fs::File::open("/dev/null").unwrap();
-        assert!(check_open(ro.as_raw_fd()).is_ok());
-        let e = dup_writable(ro.as_raw_fd()).unwrap_err();
-        assert!(e.why.contains("read-only"), "{e}");
-        // A socket: writes reach the peer through the duplicate.
-        let (mut a, b) = UnixStream::pair().unwrap();
-        let mut out = std::fs::File::from(dup_writable(b.as_raw_fd()).unwrap());
-        drop(b);
-        out.write_all(b"line\n").unwrap();
-        drop(out);
-        let mut got = String::new();
-        a.read_to_string(&mut got).unwrap();
-        assert_eq!(got, "line\n");
-        let path = std::fs::File::options()
-            .read(true)
-            .custom_flags(libc::O_PATH)
-            .open("/")
-            .unwrap();
-        assert!(dup_writable(path.as_raw_fd())
-            .unwrap_err()
-            .why
-            .contains("O_PATH"));
-    }
-}
-
 /// Opens `path` read-only inside the root directory of process `pid` (`/proc/PID/root`),
 /// resolving every component inside that root (openat2(2) with `RESOLVE_IN_ROOT` and no
 /// magic links), so that a symlink a sandboxed program planted cannot lead outside it.
@@ -154,4 +113,45 @@ pub fn read_lock(fd: BorrowedFd<'_>) -> std::io::Result<()> {
         return Err(std::io::Error::last_os_error());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::net::UnixStream;
+
+    #[test]
+    fn open_and_writable() {
+        assert!(check_open(-1).is_err());
+        assert!(check_open(0x7fff_0000)
+            .unwrap_err()
+            .why
+            .contains("not open"));
+        assert!(dup_writable(0x7fff_0000).unwrap_err().why.contains(">FILE"));
+        let ro = std::fs::File::open("/dev/null").unwrap();
+        assert!(check_open(ro.as_raw_fd()).is_ok());
+        let e = dup_writable(ro.as_raw_fd()).unwrap_err();
+        assert!(e.why.contains("read-only"), "{e}");
+        // A socket: writes reach the peer through the duplicate.
+        let (mut a, b) = UnixStream::pair().unwrap();
+        let mut out = std::fs::File::from(dup_writable(b.as_raw_fd()).unwrap());
+        drop(b);
+        out.write_all(b"line\n").unwrap();
+        drop(out);
+        let mut got = String::new();
+        a.read_to_string(&mut got).unwrap();
+        assert_eq!(got, "line\n");
+        let path = std::fs::File::options()
+            .read(true)
+            .custom_flags(libc::O_PATH)
+            .open("/")
+            .unwrap();
+        assert!(dup_writable(path.as_raw_fd())
+            .unwrap_err()
+            .why
+            .contains("O_PATH"));
+    }
 }

@@ -55,7 +55,7 @@ Filesystem (applied in the order given, inside the new root)
   --ro-overlay DEST          the same, read-only (two layers at least)
   --chmod OCTAL PATH         set the permission bits of PATH (which must exist)
   --perms OCTAL              the mode of what the next option creates (--tmpfs, --dir,
-                             --file, --bind-data, --ro-bind-data, --chmod)
+                             --file, --bind-data, --ro-bind-data)
   --size BYTES               the size of the next --tmpfs
 Security
   --cap-add CAP, --cap-drop CAP

@@ -223,7 +223,7 @@ pub fn parse(
         // --perms and --size belong to the next option, which must be one that uses them.
         let takes_perms = matches!(
             text.as_str(),
-            "--tmpfs" | "--dir" | "--file" | "--bind-data" | "--ro-bind-data" | "--chmod"
+            "--tmpfs" | "--dir" | "--file" | "--bind-data" | "--ro-bind-data"
         );
         if perms.is_some() && !takes_perms && text != "--size" {
             return Err(Usage(format!(
