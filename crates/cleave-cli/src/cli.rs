@@ -247,7 +247,8 @@ pub struct SandboxArgs {
     )]
     pub boottime: Option<i64>,
 
-    /// The new root: pivot_root into DIR; nothing of the host stays reachable
+    /// The new root: pivot_root into DIR; nothing of the host stays reachable. DIR is never
+    /// written: a mount point it lacks goes on a throw-away tmpfs laid over its directory
     #[arg(
         long,
         value_name = "DIR",

@@ -115,6 +115,25 @@ fn tmpfs_belongs_to_the_programs_ids() {
         "stat -c '%u %g %a' /tmp && touch /tmp/mine && echo WROTE",
     ]);
     assert_eq!(ok(&o), "1000 1000 755\nWROTE\n");
+    // The presets' /tmp too (the case: `--uid 1000` could not write its /tmp).
+    let o = cleave(&[
+        "spawn",
+        "--preset",
+        "sandbox",
+        "--map-user",
+        "0:200000:2000",
+        "--map-group",
+        "0:200000:2000",
+        "--uid",
+        "1000",
+        "--gid",
+        "1000",
+        "--",
+        "sh",
+        "-c",
+        "stat -c '%u %g %a' /tmp && touch /tmp/mine && echo WROTE",
+    ]);
+    assert_eq!(ok(&o), "1000 1000 755\nWROTE\n");
 }
 
 /// --perms, --size and --chmod with bubblewrap 0.8's meaning: --perms and --size apply to
