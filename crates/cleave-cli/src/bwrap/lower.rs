@@ -339,3 +339,125 @@ fn mount_op(op: &FsOp) -> MountOp {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsString;
+
+    const NOBODY: Caller = Caller {
+        uid: 65534,
+        gid: 65534,
+        euid: 65534,
+        egid: 65534,
+        bounding: 0,
+        permitted: 0,
+    };
+    const ROOT: Caller = Caller {
+        uid: 0,
+        gid: 0,
+        euid: 0,
+        egid: 0,
+        bounding: 0xff,
+        permitted: 0xff,
+    };
+
+    fn inv(words: &[&str]) -> Invocation {
+        let args = words.iter().map(OsString::from).collect();
+        super::super::parse::parse(args, &mut |_| Err("no --args here".into()))
+            .unwrap_or_else(|e| panic!("{}", e.0))
+    }
+
+    #[test]
+    fn a_caller_who_is_not_root_gets_a_user_namespace_mapping_itself() {
+        let (spec, _) = lower(&inv(&["--unshare-pid", "true"]), NOBODY, &[]).unwrap();
+        assert!(spec
+            .namespaces
+            .new
+            .contains(CloneFlags::NEWUSER | CloneFlags::NEWNS | CloneFlags::NEWPID));
+        assert!(matches!(
+            &spec.ids.mapping,
+            IdMapping::Custom { users, .. } if users == &[IdMap::single(65534, 65534)]
+        ));
+        assert_eq!(spec.ids.setgroups, Some(false));
+        // Only --cap-add, and nothing without it.
+        assert_eq!(spec.security.capabilities, Some(Capabilities::keep(0, 0)));
+        assert!(spec.security.no_new_privs);
+        // The root is a tmpfs, first.
+        assert!(
+            matches!(&spec.filesystem.ops[0], MountOp::Tmpfs { dst, .. } if dst == std::path::Path::new("/"))
+        );
+    }
+
+    #[test]
+    fn root_keeps_its_own_capabilities_and_needs_no_user_namespace() {
+        let (spec, _) = lower(&inv(&["--cap-drop", "CAP_CHOWN", "true"]), ROOT, &[]).unwrap();
+        assert!(!spec.namespaces.new.contains(CloneFlags::NEWUSER));
+        let c = spec.security.capabilities.unwrap();
+        assert_eq!((c.bounding, c.permitted, c.ambient), (0xff, 0xfe, 0xfe));
+        let (spec, _) = lower(
+            &inv(&["--unshare-all", "--share-net", "--uid", "5", "true"]),
+            ROOT,
+            &[],
+        )
+        .unwrap();
+        assert!(spec
+            .namespaces
+            .new
+            .contains(CloneFlags::NEWUSER | CloneFlags::NEWIPC));
+        assert!(!spec.namespaces.new.contains(CloneFlags::NEWNET));
+        assert!(matches!(
+            &spec.ids.mapping,
+            IdMapping::Custom { users, .. } if users == &[IdMap::single(5, 0)]
+        ));
+    }
+
+    #[test]
+    fn bubblewrap_refusals_come_first() {
+        for (words, want) in [
+            (&["--uid", "5", "true"][..], "--uid needs a user namespace"),
+            (&["--hostname", "h", "true"][..], "--hostname needs"),
+            (&["--as-pid-1", "true"][..], "--as-pid-1 needs"),
+            (
+                &["--unshare-user", "--userns", "3", "true"][..],
+                "--userns cannot",
+            ),
+            (&[][..], "no program given"),
+        ] {
+            let e = lower(&inv(words), ROOT, &[]).unwrap_err();
+            assert!(e.starts_with(want), "{words:?}: {e}");
+        }
+        let e = unsupported(&inv(&["--exec-label", "x", "true"])).unwrap();
+        assert!(e.contains("SELinux"), "{e}");
+        assert!(unsupported(&inv(&["--disable-userns", "true"]))
+            .unwrap()
+            .contains("not supported yet"));
+    }
+
+    #[test]
+    fn environment_is_applied_in_order_and_consumed_fds_stay_out() {
+        let i = inv(&[
+            "--setenv",
+            "CLEAVE_T",
+            "1",
+            "--unsetenv",
+            "CLEAVE_T",
+            "--setenv",
+            "CLEAVE_U",
+            "2",
+            "--seccomp",
+            "7",
+            "--file",
+            "8",
+            "/f",
+            "true",
+        ]);
+        let (spec, _) = lower(&i, NOBODY, &[3, 7, 8, 9]).unwrap();
+        let set = &spec.process.env.set;
+        assert!(spec.process.env.clear);
+        assert!(!set.iter().any(|(k, _)| k == "CLEAVE_T"));
+        assert!(set.iter().any(|(k, v)| k == "CLEAVE_U" && v == "2"));
+        assert!(set.iter().any(|(k, _)| k == "PWD"));
+        assert_eq!(spec.process.preserve_fds, [3, 9]);
+    }
+}
