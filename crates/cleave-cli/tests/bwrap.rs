@@ -913,3 +913,43 @@ fn overlays() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// --disable-userns: the program cannot make a user namespace, not even after raising its
+/// own limit; without the option it can (bubblewrap's tests/test-run.sh "--disable-userns").
+#[test]
+fn disable_userns_refuses_nested_user_namespaces() {
+    if !ready() {
+        return;
+    }
+    let dir = scratch("nouserns");
+    let probe = "unshare -U true 2>/dev/null && echo made || echo refused; \
+                 echo 100 > /proc/sys/user/max_user_namespaces 2>/dev/null; \
+                 unshare -U true 2>/dev/null && echo made || echo refused";
+    for nobody in [false, true] {
+        for (disable, want) in [(true, "refused\nrefused\n"), (false, "made\nmade\n")] {
+            let mut argv = words(USR);
+            argv.extend(words(&[
+                "--unshare-user",
+                "--unshare-pid",
+                "--proc",
+                "/proc",
+                "--dev",
+                "/dev",
+            ]));
+            if disable {
+                argv.push("--disable-userns".into());
+            }
+            argv.extend(words(&["/bin/sh", "-c", probe]));
+            for via in ALL {
+                let out = run(&dir, via, nobody, "", &argv);
+                assert!(out.status.success(), "{via:?}: {}", text(&out.stderr));
+                assert_eq!(
+                    text(&out.stdout),
+                    want,
+                    "{via:?} (nobody: {nobody}, --disable-userns: {disable})"
+                );
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

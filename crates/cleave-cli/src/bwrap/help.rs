@@ -26,7 +26,8 @@ Namespaces
   --unshare-cgroup-try       a new cgroup namespace when one can be made
   --userns FD                join the user namespace FD refers to instead of making one
   --pidns FD                 run in the PID namespace FD refers to
-  --userns2 FD, --disable-userns, --assert-userns-disabled
+  --disable-userns           the program cannot make user namespaces (needs a user namespace)
+  --userns2 FD, --assert-userns-disabled
                              not supported yet (refused)
 Ids, names, environment
   --uid UID, --gid GID       the ids inside (needs a user namespace)

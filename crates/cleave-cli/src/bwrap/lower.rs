@@ -76,9 +76,6 @@ pub fn unsupported(inv: &Invocation) -> Option<String> {
     if inv.userns2.is_some() {
         return not_yet("--userns2");
     }
-    if inv.disable_userns {
-        return not_yet("--disable-userns");
-    }
     if inv.assert_userns_disabled {
         return not_yet("--assert-userns-disabled");
     }
@@ -196,12 +193,23 @@ pub fn lower(
     // The filesystem: an empty tmpfs root, then the operations in order.
     spec.filesystem.propagation = Propagation::Slave;
     spec.filesystem.chdir = inv.chdir.clone();
-    let mut labels = vec!["the sandbox's root (a tmpfs)".to_string()];
-    spec.filesystem.ops.push(MountOp::Tmpfs {
-        dst: "/".into(),
-        mode: None,
-        size: None,
-    });
+    // bubblewrap's root is a tmpfs; a first bind on / covers all of it and is the root
+    // itself (stacked on a tmpfs there, the program would count as chrooted, and the
+    // kernel refuses a chrooted process new user namespaces).
+    let mut labels = Vec::new();
+    let bound_root = matches!(
+        inv.ops.first(),
+        Some(FsOp::Bind { dst, optional: false, .. })
+            if dst.components().all(|c| c == std::path::Component::RootDir)
+    );
+    if !bound_root {
+        labels.push("the sandbox's root (a tmpfs)".to_string());
+        spec.filesystem.ops.push(MountOp::Tmpfs {
+            dst: "/".into(),
+            mode: None,
+            size: None,
+        });
+    }
     for (op, words) in inv.ops.iter().zip(&inv.op_words) {
         spec.filesystem.ops.push(mount_op(op));
         labels.push(words.clone());
@@ -209,6 +217,12 @@ pub fn lower(
 
     // Security: no_new_privs always; capabilities only for root.
     spec.security.no_new_privs = true;
+    if inv.disable_userns {
+        if !new_user {
+            return Err("--disable-userns needs a new user namespace: add --unshare-user".into());
+        }
+        spec.security.disable_user_namespaces = true;
+    }
     spec.security.new_session = inv.new_session;
     spec.security.block_tty_injection = !inv.new_session;
     spec.security.capabilities = capabilities(inv, root.then_some(caller))?;
@@ -413,6 +427,19 @@ mod tests {
     }
 
     #[test]
+    fn a_first_bind_on_root_is_the_root() {
+        let (spec, labels) = lower(&inv(&["--ro-bind", "/", "/", "true"]), ROOT, &[]).unwrap();
+        assert!(matches!(
+            &spec.filesystem.ops[..],
+            [MountOp::BindMount { .. }]
+        ));
+        assert_eq!(labels, ["--ro-bind / /"]);
+        // A -try form may bind nothing: the tmpfs root stays under it.
+        let (spec, _) = lower(&inv(&["--ro-bind-try", "/", "/", "true"]), ROOT, &[]).unwrap();
+        assert!(matches!(&spec.filesystem.ops[0], MountOp::Tmpfs { .. }));
+    }
+
+    #[test]
     fn bubblewrap_refusals_come_first() {
         for (words, want) in [
             (&["--uid", "5", "true"][..], "--uid needs a user namespace"),
@@ -422,6 +449,7 @@ mod tests {
                 &["--unshare-user", "--userns", "3", "true"][..],
                 "--userns cannot",
             ),
+            (&["--disable-userns", "true"][..], "--disable-userns needs"),
             (&[][..], "no program given"),
         ] {
             let e = lower(&inv(words), ROOT, &[]).unwrap_err();
@@ -429,7 +457,7 @@ mod tests {
         }
         let e = unsupported(&inv(&["--exec-label", "x", "true"])).unwrap();
         assert!(e.contains("SELinux"), "{e}");
-        assert!(unsupported(&inv(&["--disable-userns", "true"]))
+        assert!(unsupported(&inv(&["--userns2", "3", "true"]))
             .unwrap()
             .contains("not supported yet"));
     }

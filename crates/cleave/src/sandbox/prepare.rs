@@ -138,6 +138,9 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
     if spec.as_pid1 {
         need(Namespace::Pid, Origin::AsPid1)?;
     }
+    if spec.security.disable_user_namespaces {
+        need(Namespace::User, Origin::Namespaces)?;
+    }
     ns::uts::check_names(spec.uts.hostname.as_deref(), spec.uts.domainname.as_deref())?;
     ns::time::check_offsets(spec.time.monotonic, spec.time.boottime)?;
     let new_pid = all.contains(CloneFlags::NEWPID);
@@ -258,7 +261,8 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
         (Stage::Mounts, s)
     }));
 
-    let locks = locks_mounts(spec, all);
+    // Disabling user namespaces runs the program in a nested one, as locking mounts does.
+    let locks = locks_mounts(spec, all) || spec.security.disable_user_namespaces;
     // The program's process: with CLONE_VM from the init when it can (not
     // after unsharing a time namespace, which the kernel refuses with CLONE_VM, and not
     // when it locks its mounts, which makes it dumpable again: that must not reach the init
