@@ -42,9 +42,9 @@ pub(crate) fn set(plan: &Plan, slot: Slot, fd: i32) -> Result<(), i32> {
     slot_ptr(plan, slot).map(|p| unsafe { p.write_volatile(fd) })
 }
 
-/// Closes every slot that holds an fd.
-pub fn close_all(plan: &Plan) {
-    for i in 0..plan.n_slots as Slot {
+/// Closes every slot that holds an fd, but `keep`.
+pub fn close_all(plan: &Plan, keep: Slot) {
+    for i in (0..plan.n_slots as Slot).filter(|&i| i != keep) {
         if let Ok(fd) = get(plan, i) {
             if fd >= 0 {
                 sys::close(fd);
