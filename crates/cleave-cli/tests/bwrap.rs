@@ -546,6 +546,7 @@ fn exit_codes_and_refusals() {
         (&["--ro-bind", "/", "/", "sh", "-c", "exit 7"], 7),
         (&["--ro-bind", "/", "/", "sh", "-c", "kill -9 $$"], 137),
         (&["--frob", "true"], 1),
+        (&["--ro-bind", "/", "/", "--disable-userns", "true"], 1),
         (&["--ro-bind", "/"], 1),
         (&["--ro-bind", "/", "/", "--hostname", "x", "true"], 1),
         (&["--ro-bind", "/", "/", "--uid", "5", "true"], 1),

@@ -218,7 +218,8 @@ pub fn lower(
     // Security: no_new_privs always; capabilities only for root.
     spec.security.no_new_privs = true;
     if inv.disable_userns {
-        if !new_user {
+        // bubblewrap asks for it by name even where a user namespace is implied.
+        if !new_user || !u.user {
             return Err("--disable-userns needs a new user namespace: add --unshare-user".into());
         }
         spec.security.disable_user_namespaces = true;
