@@ -14,7 +14,8 @@
 # (ctr and the runc v2 shim), and runc as the reference runtime those tests can be pointed at
 # (CLEAVE_CLIENT_RUNTIME=/usr/sbin/runc), and protoc (protobuf-compiler) to build the CRI
 # client of tests/cri.rs (k8s-cri's generated code); scripts/runtime-tools.sh installs Go and
-# the Go packages the runtime-tools validation programs build with. The tests start their own
+# the Go packages the runtime-tools validation programs build with; bubblewrap, whose view
+# from inside the bwrap tests compare with cleave's (crates/cleave-cli/tests/bwrap.rs). The tests start their own
 # daemons; the services the
 # packages may start are not used. Missing ones are
 # installed with apt-get (say so first; note that busybox-static replaces Debian's busybox).
@@ -42,6 +43,7 @@ command -v groff >/dev/null || need+=(groff-base)
 [ -x /usr/bin/containerd ] && [ -x /usr/bin/ctr ] || need+=(containerd)
 [ -x /usr/sbin/runc ] || need+=(runc)
 command -v protoc >/dev/null || need+=(protobuf-compiler)
+[ -x /usr/bin/bwrap ] || need+=(bubblewrap)
 if ((${#need[@]})); then
     echo "scripts/test.sh: installing from Debian: ${need[*]} (busybox-static replaces busybox)" >&2
     apt-get update -qq

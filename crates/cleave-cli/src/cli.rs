@@ -26,7 +26,10 @@ it as runc): cleave [--root DIR] [--log FILE] [--log-format text|json] [--debug]
 [--systemd-cgroup] [--rootless auto|true|false] [--criu PATH] VERB, where VERB is create,
 start, run, state, kill, delete, exec, pause, resume, ps, list, spec, features, update,
 events, checkpoint or restore (with CRIU >= 4: scripts/install-criu.sh); `cleave VERB --help`
-tells more, `cleave -v` the version in runc's shape.";
+tells more, `cleave -v` the version in runc's shape.
+
+cleave also takes bubblewrap 0.8's command line: `cleave bwrap [OPTIONS...] PROGRAM`, or
+the binary run under the name bwrap (a symlink); `cleave bwrap --help` lists the options.";
 
 #[derive(Subcommand, Debug)]
 pub enum Verb {

@@ -11,6 +11,7 @@ macro_rules! eprintln {
     }};
 }
 
+mod bwrap;
 mod cli;
 mod cli_mounts;
 mod cmd;
@@ -25,6 +26,13 @@ fn main() {
     reset_sigchld();
     // runc's command line (global options, then an OCI verb) goes to its own parser.
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    // bubblewrap's command line: run as `bwrap`, or `cleave bwrap ...`.
+    if bwrap::invoked_as_bwrap() {
+        std::process::exit(bwrap::main(args));
+    }
+    if args.first().is_some_and(|a| a == "bwrap") {
+        std::process::exit(bwrap::main(args[1..].to_vec()));
+    }
     if runc::wants(&args) {
         std::process::exit(runc::main(args));
     }

@@ -73,6 +73,48 @@ pub fn dup_cloexec(fd: RawFd) -> std::io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(dup) })
 }
 
+/// Opens `path` read-only inside the root directory of process `pid` (`/proc/PID/root`),
+/// resolving every component inside that root (openat2(2) with `RESOLVE_IN_ROOT` and no
+/// magic links), so that a symlink a sandboxed program planted cannot lead outside it.
+pub fn open_in_root_of(pid: i32, path: &std::path::Path) -> std::io::Result<OwnedFd> {
+    use rustix::fs::{openat2, Mode, ResolveFlags};
+    let root = rustix::fs::open(
+        format!("/proc/{pid}/root"),
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let relative = path.strip_prefix("/").unwrap_or(path);
+    let relative = if relative.as_os_str().is_empty() {
+        std::path::Path::new(".")
+    } else {
+        relative
+    };
+    Ok(openat2(
+        &root,
+        relative,
+        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+    )?)
+}
+
+/// Takes a shared (read) open-file-description lock on the whole of `fd` (fcntl(2)
+/// `F_OFD_SETLK`), held until the last duplicate of `fd` is closed; fails with EAGAIN when
+/// another process holds a write lock.
+pub fn read_lock(fd: BorrowedFd<'_>) -> std::io::Result<()> {
+    // SAFETY: a zeroed flock is a valid value; fcntl reads it and writes nothing back for
+    // F_OFD_SETLK.
+    let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+    lock.l_type = libc::F_RDLCK as libc::c_short;
+    lock.l_whence = libc::SEEK_SET as libc::c_short;
+    use std::os::fd::AsRawFd;
+    // SAFETY: `fd` is open for the call (borrowed) and `lock` outlives it.
+    if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_OFD_SETLK, &lock) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -344,10 +344,17 @@ fn flag_story(asked: CloneFlags, running: &cleave::sandbox::Running) -> Vec<Stri
     if !setup.is_empty() {
         lines.push(format!("+{setup}: the sandbox's set-up needs it"));
     }
-    if !running.unshared().is_empty() {
+    let unshared = running.unshared();
+    let time = unshared & CloneFlags::NEWTIME;
+    if !time.is_empty() {
         lines.push(format!(
-            "+{}: unshared by the child after clone, so that its offsets are written before anything enters it",
-            running.unshared()
+            "+{time}: unshared by the child after clone, so that its offsets are written before anything enters it"
+        ));
+    }
+    let after_join = unshared - CloneFlags::NEWTIME;
+    if !after_join.is_empty() {
+        lines.push(format!(
+            "+{after_join}: unshared by the child after it joins the user namespace, so that they belong to it"
         ));
     }
     lines

@@ -1,6 +1,7 @@
 //! Joining existing namespaces by path (`/proc/PID/ns/TYPE`, or a file such a namespace is
 //! bind-mounted on) with setns(2), first thing in the child.
 use crate::error::{Error, Origin, Problem, Result};
+use crate::flags::CloneFlags;
 use crate::ns::Namespace;
 use crate::plan::{text, Step};
 use cleave_child::{Op, Slot};
@@ -76,4 +77,25 @@ pub(crate) fn join_steps(joins: &[(Namespace, PathBuf)], next_slot: &mut usize) 
         );
     }
     steps
+}
+
+/// The new namespaces that a child joining a user namespace makes after joining it, so that
+/// they belong to it (a time namespace is made later, with its offsets; a new user
+/// namespace cannot go with a joined one).
+pub(crate) const AFTER_USER_JOIN: CloneFlags = CloneFlags::ALL_NAMESPACES
+    .difference(CloneFlags::NEWUSER)
+    .difference(CloneFlags::NEWTIME);
+
+/// The child's unshare(2) of those of `deferred` that wait for a joined user namespace.
+pub(crate) fn unshare_after_join(deferred: CloneFlags) -> Option<Step> {
+    let after = deferred & AFTER_USER_JOIN;
+    (!after.is_empty()).then(|| {
+        Step::new(
+            Op::Unshare {
+                flags: after.bits(),
+            },
+            format!("unshare({after}) in the joined user namespace"),
+        )
+        .at(Origin::Namespaces)
+    })
 }

@@ -8,7 +8,7 @@ pub(crate) mod user;
 pub mod uts;
 
 use crate::flags::{flag_info, CloneFlags};
-pub(crate) use join::{check_join, join_steps};
+pub(crate) use join::{check_join, join_steps, unshare_after_join, AFTER_USER_JOIN};
 
 /// A kernel namespace type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]

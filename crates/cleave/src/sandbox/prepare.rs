@@ -149,6 +149,9 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
     if spec.as_pid1 {
         need(Namespace::Pid, Origin::AsPid1)?;
     }
+    if spec.security.disable_user_namespaces {
+        need(Namespace::User, Origin::Namespaces)?;
+    }
     ns::uts::check_names(spec.uts.hostname.as_deref(), spec.uts.domainname.as_deref())?;
     ns::time::check_offsets(spec.time.monotonic, spec.time.boottime)?;
     let new_pid = all.contains(CloneFlags::NEWPID);
@@ -230,6 +233,7 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
             .into_iter()
             .map(|s| (Stage::Join, s)),
     );
+    steps.extend(ns::unshare_after_join(deferred).map(|s| (Stage::Join, s)));
 
     let outside_maps = if let Some(maps) = maps {
         if maps.writer == MapWriter::Child {
@@ -274,7 +278,8 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
         (Stage::Mounts, s)
     }));
 
-    let locks = locks_mounts(spec, all);
+    // Disabling user namespaces runs the program in a nested one, as locking mounts does.
+    let locks = locks_mounts(spec, all) || spec.security.disable_user_namespaces;
     // The lock writes its maps through the procfs of the mount namespace cleave runs in,
     // opened before any join or mount (so the new root needs no /proc), in a slot of its
     // own that the mounts' CloseSlots leaves to the lock to close.
@@ -435,11 +440,17 @@ fn clone_flags(spec: &SandboxSpec, euid: u32, joined: &[Namespace]) -> (CloneFla
     {
         flags |= CloneFlags::NEWUSER;
     }
-    let deferred = if spec.time.is_set() {
+    let mut deferred = if spec.time.is_set() {
         CloneFlags::NEWTIME
     } else {
         CloneFlags::empty()
     };
+    // New namespaces beside a joined user namespace must belong to it: the child makes
+    // them after joining (made at clone, they would belong to the caller's, and the child
+    // could not mount in them once it has joined another).
+    if joined.contains(&Namespace::User) {
+        deferred |= flags & ns::AFTER_USER_JOIN;
+    }
     (flags.difference(deferred), deferred)
 }
 

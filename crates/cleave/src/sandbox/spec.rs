@@ -177,6 +177,11 @@ pub struct Security {
     pub block_tty_injection: bool,
     /// Resource limits (setrlimit), in order.
     pub rlimits: Vec<Rlimit>,
+    /// Keep the program from making user namespaces: the sandbox's own user namespace
+    /// allows one below it (its `user.max_user_namespaces` set to 1, user_namespaces(7)),
+    /// and the program runs in that one, nested, so that any further one is refused with
+    /// ENOSPC however the program sets its own limit. Needs a new user namespace.
+    pub disable_user_namespaces: bool,
     /// The caller's seccomp filters, each a classic BPF program (the bytes of its
     /// `struct sock_filter` array, 8 per instruction, native byte order), installed in
     /// order; the kernel runs every one on each system call and takes the strictest

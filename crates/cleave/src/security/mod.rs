@@ -141,6 +141,21 @@ pub(crate) fn steps(
         ));
         out.extend(inputs.death_again.clone().map(|d| (Stage::Identity, d)));
     }
+    if s.disable_user_namespaces {
+        // Written while the host's /proc is still there (before the mounts): the limit of
+        // the user namespace the writer is in, the sandbox's.
+        out.push((
+            Stage::Net,
+            Step::new(
+                Op::WriteFile {
+                    path: crate::plan::text("/proc/sys/user/max_user_namespaces"),
+                    data: b"1\n".to_vec(),
+                },
+                "allow one user namespace below the sandbox's (max_user_namespaces 1)",
+            )
+            .at(Origin::Namespaces),
+        ));
+    }
     if let Some(proc) = inputs.lock_mounts {
         let (u, g) = (
             format!("{0} {0} 1\n", inputs.uid),

@@ -182,6 +182,31 @@ fn joins_are_checked_and_ordered_user_first() {
 }
 
 #[test]
+fn new_namespaces_beside_a_joined_user_namespace_are_made_after_the_join() {
+    let mut s = spec("true");
+    s.namespaces.new = CloneFlags::NEWNS | CloneFlags::NEWPID | CloneFlags::NEWNET;
+    s.namespaces.join = vec![(Namespace::User, "/proc/self/ns/user".into())];
+    let p = prepare_as(&s, 1000, 1000).unwrap();
+    // Nothing new at clone (no user namespace added for the unprivileged caller either).
+    assert!(
+        p.flags.intersection(CloneFlags::ALL_NAMESPACES).is_empty(),
+        "{}",
+        p.flags
+    );
+    assert!(p.flags().contains(s.namespaces.new));
+    let join: Vec<&str> = p
+        .steps()
+        .filter(|(st, _)| *st == Stage::Join)
+        .map(|(_, w)| w)
+        .collect();
+    assert!(join[1].starts_with("join the user"), "{join:?}");
+    assert!(
+        join[2].contains("unshare(") && join[2].contains("CLONE_NEWNS"),
+        "{join:?}"
+    );
+}
+
+#[test]
 fn groups_umask_and_the_barrier_come_last_in_order() {
     let mut s = spec("true");
     s.namespaces.new = CloneFlags::NEWPID;

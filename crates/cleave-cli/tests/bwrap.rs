@@ -1,0 +1,348 @@
+//! bubblewrap's command line (issue 12): typical flatpak and build-tool invocations run
+//! through `cleave bwrap`, through the binary under the name `bwrap` (a symlink), and through
+//! the real bubblewrap (/usr/bin/bwrap, Debian's 0.8), as root and as uid 65534; what the
+//! program sees inside (mounts, id maps, ids, hostname, namespaces, environment,
+//! capabilities, no_new_privs, working directory, pid, open descriptors) must be the same.
+//! The invocations mirror bubblewrap's own tests/test-run.sh (--unshare-all, --as-pid-1,
+//! --info-fd/--json-status-fd, --cap-add/--cap-drop, --setenv/--unsetenv/--clearenv) and
+//! the command lines flatpak (common/flatpak-run.c) and build tools give it.
+//! Needs root and bubblewrap; with CI=true a missing one is a failure, not a skip. The
+//! descriptor options and lifetime are in bwrap_fds.rs.
+#[path = "support/bwrap.rs"]
+mod common;
+mod support;
+
+use common::*;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use support::text;
+
+/// flatpak's shape: most options come through `--args FD` (NUL-separated), the program on
+/// the command line.
+fn flatpak(nobody: bool) {
+    let dir = scratch(if nobody {
+        "flatpak-args-n"
+    } else {
+        "flatpak-args-r"
+    });
+    let mut opts = words(USR);
+    opts.extend(words(&[
+        "--unshare-ipc",
+        "--unshare-pid",
+        "--unshare-uts",
+        "--hostname",
+        "app",
+        "--die-with-parent",
+        "--ro-bind",
+        "/etc",
+        "/etc",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--tmpfs",
+        "/tmp",
+        "--dir",
+        "/run/user/app",
+        "--setenv",
+        "XDG_RUNTIME_DIR",
+        "/run/user/app",
+        "--unsetenv",
+        "LANG",
+        "--setenv",
+        "FOO",
+        "inside",
+        "--chdir",
+        "/tmp",
+    ]));
+    let file = dir.join("args");
+    std::fs::write(&file, opts.join("\0") + "\0").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut argv = words(&["--args", "9", "--", "/bin/sh", "-c"]);
+    argv.push(PROBE.into());
+    // fd 8 is the caller's and passes to the program, as in bubblewrap.
+    same_view(
+        if nobody { "flatpak-n" } else { "flatpak-r" },
+        nobody,
+        &format!("9<{} 8</dev/null", file.display()),
+        &argv,
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn flatpak_style_as_root() {
+    if ready() {
+        flatpak(false);
+    }
+}
+
+#[test]
+fn flatpak_style_as_nobody() {
+    if ready() {
+        flatpak(true);
+    }
+}
+
+/// A build tool's shape: the system read-only, a work tree writable, no network, a clean
+/// environment.
+fn build_tool(nobody: bool) {
+    let work = format!(
+        "/var/tmp/cleave-bwrap-t/work-{}-{}",
+        if nobody { "n" } else { "r" },
+        std::process::id()
+    );
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::set_permissions(&work, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let mut argv = words(USR);
+    argv.extend(words(&[
+        "--ro-bind",
+        "/etc",
+        "/etc",
+        "--bind",
+        &work,
+        &work,
+        "--chdir",
+        &work,
+        "--unshare-net",
+        "--unshare-pid",
+        "--unshare-user",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--tmpfs",
+        "/tmp",
+        "--clearenv",
+        "--setenv",
+        "PATH",
+        "/usr/bin:/bin",
+        "--setenv",
+        "HOME",
+        &work,
+        "--new-session",
+        "/bin/sh",
+        "-c",
+    ]));
+    argv.push(PROBE.into());
+    same_view(
+        if nobody { "build-n" } else { "build-r" },
+        nobody,
+        "",
+        &argv,
+    );
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+#[test]
+fn build_tool_style_as_root() {
+    if ready() {
+        build_tool(false);
+    }
+}
+
+#[test]
+fn build_tool_style_as_nobody() {
+    if ready() {
+        build_tool(true);
+    }
+}
+
+/// --unshare-all with the network kept, other ids inside, PID 1 the program itself.
+fn unshare_all(nobody: bool) {
+    let mut argv = words(USR);
+    argv.extend(words(&[
+        "--unshare-all",
+        "--share-net",
+        "--unshare-user",
+        "--uid",
+        "1234",
+        "--gid",
+        "4321",
+        "--hostname",
+        "h",
+        "--proc",
+        "/proc",
+        "--as-pid-1",
+        "--",
+        "/bin/sh",
+        "-c",
+    ]));
+    argv.push(PROBE.into());
+    same_view(if nobody { "all-n" } else { "all-r" }, nobody, "", &argv);
+}
+
+#[test]
+fn unshare_all_with_ids_as_root() {
+    if ready() {
+        unshare_all(false);
+    }
+}
+
+#[test]
+fn unshare_all_with_ids_as_nobody() {
+    if ready() {
+        unshare_all(true);
+    }
+}
+
+/// Root keeps its capabilities less --cap-drop plus --cap-add; anyone else gets only
+/// --cap-add (bubblewrap's tests/test-run.sh "capabilities").
+#[test]
+fn capabilities_as_bubblewrap_gives_them() {
+    if !ready() {
+        return;
+    }
+    for (nobody, caps) in [
+        (false, &["--cap-drop", "ALL", "--cap-add", "CAP_CHOWN"][..]),
+        (false, &["--cap-drop", "CAP_SYS_ADMIN"][..]),
+        (true, &["--cap-add", "CAP_NET_RAW"][..]),
+    ] {
+        let mut argv = words(USR);
+        argv.extend(words(caps));
+        argv.extend(words(&[
+            "--unshare-pid",
+            "--proc",
+            "/proc",
+            "--",
+            "/bin/sh",
+            "-c",
+        ]));
+        argv.push(PROBE.into());
+        same_view("caps", nobody, "", &argv);
+    }
+}
+
+/// The file operations: --file, --bind-data, --ro-bind-data, --bind-fd, --ro-bind-fd,
+/// --mqueue, --dir, --chmod, with --perms and --size, and --dev-bind of one node: modes,
+/// owners, contents, what is writable, mounts and the descriptors left (bubblewrap's
+/// tests/test-run.sh "--file", "--bind-data", "--perms", "--size", "--chmod").
+fn file_ops(nobody: bool) {
+    let dir = scratch(if nobody { "files-n" } else { "files-r" });
+    let data = dir.join("data");
+    std::fs::write(&data, "hello\n").unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let tree = dir.join("work");
+    let mut argv = words(USR);
+    argv.extend(words(&[
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--perms",
+        "0700",
+        "--size",
+        "1048576",
+        "--tmpfs",
+        "/tmp",
+        "--file",
+        "5",
+        "/tmp/f",
+        "--perms",
+        "0640",
+        "--bind-data",
+        "6",
+        "/bd",
+        "--ro-bind-data",
+        "7",
+        "/rbd",
+        "--bind-fd",
+        "8",
+        "/bfd",
+        "--ro-bind-fd",
+        "9",
+        "/rbfd",
+        "--unshare-ipc",
+        "--mqueue",
+        "/dev/mqueue",
+        "--perms",
+        "0751",
+        "--dir",
+        "/d",
+        "--chmod",
+        "0700",
+        "/d",
+        "--dev-bind",
+        "/dev/null",
+        "/nul",
+        "--",
+        "/bin/sh",
+        "-c",
+    ]));
+    argv.push(format!(
+        "{PROBE}\necho '== files'; stat -c '%A %u %g %s %n' /bd /rbd /tmp/f /d /tmp /dev/mqueue /nul; \
+         cat /tmp/f /bd /rbd; (echo x > /bd) 2>&1; (echo x > /rbd) 2>&1; (touch /rbfd/z) 2>&1; \
+         touch /bfd/z && echo bfd-writable; rm -f /bfd/z; echo z > /nul && echo nul-works"
+    ));
+    let d = data.display();
+    let t = tree.display();
+    let fds = format!("5<{d} 6<{d} 7<{d} 8<{t} 9<{t}");
+    same_view(
+        if nobody { "file-ops-n" } else { "file-ops-r" },
+        nobody,
+        &fds,
+        &argv,
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn file_operations_as_root() {
+    if ready() {
+        file_ops(false);
+    }
+}
+
+#[test]
+fn file_operations_as_nobody() {
+    if ready() {
+        file_ops(true);
+    }
+}
+
+/// --overlay-src with --overlay, --tmp-overlay and --ro-overlay (bubblewrap 0.8 has no
+/// overlays to compare with, so what the program sees is asserted; bubblewrap's later
+/// tests/test-run.sh "overlay" checks the same three behaviours): layers merged, writes
+/// going to the upper directory, discarded, or refused.
+#[test]
+fn overlays() {
+    if !ready() {
+        return;
+    }
+    let dir = scratch("overlay");
+    let (low1, low2, upper, work) = (
+        dir.join("low1"),
+        dir.join("low2"),
+        dir.join("upper"),
+        dir.join("ovl-work"),
+    );
+    for d in [&low1, &low2, &upper, &work] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    std::fs::write(low1.join("a"), "1").unwrap();
+    std::fs::write(low2.join("b"), "2").unwrap();
+    let s = |p: &PathBuf| p.display().to_string();
+    for via in [Via::Verb, Via::Link] {
+        let mut argv = words(USR);
+        argv.extend(words(&[
+            "--overlay-src", &s(&low1), "--overlay", &s(&upper), &s(&work), "/rw",
+            "--overlay-src", &s(&low1), "--tmp-overlay", "/tmp-ovl", "--overlay-src", &s(&low1),
+            "--overlay-src", &s(&low2), "--ro-overlay", "/ro", "/bin/sh", "-c",
+            "cat /rw/a /ro/a /ro/b; echo; echo w > /rw/new && echo rw-ok; \
+             echo t > /tmp-ovl/new && cat /tmp-ovl/new; (echo r > /ro/new) 2>/dev/null || echo ro-refused",
+        ]));
+        let out = run(&dir, via, false, "", &argv);
+        assert!(out.status.success(), "{via:?}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "112\nrw-ok\nt\nro-refused\n", "{via:?}");
+        // Writes reached the upper directory only; the lower layers are untouched.
+        assert_eq!(std::fs::read_to_string(upper.join("new")).unwrap(), "w\n");
+        std::fs::remove_file(upper.join("new")).unwrap();
+        let mut low: Vec<_> = std::fs::read_dir(&low1)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        low.sort();
+        assert_eq!(low, ["a"], "{via:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

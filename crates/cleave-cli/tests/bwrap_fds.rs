@@ -1,0 +1,413 @@
+//! bubblewrap's command line (issue 12), the options that hand over descriptors or shape
+//! the sandbox's lifetime: --seccomp/--add-seccomp-fd, --info-fd/--json-status-fd,
+//! --block-fd/--sync-fd, --userns/--pidns, --lock-file, --disable-userns, and the exit codes;
+//! each run through `cleave bwrap`, a link named `bwrap` and /usr/bin/bwrap, and compared
+//! (bubblewrap's tests/test-run.sh, test-specifying-userns.sh, test-specifying-pidns.sh and
+//! test-seccomp.py check the same behaviours). Needs root and bubblewrap; with CI=true a
+//! missing one is a failure, not a skip.
+#[path = "support/bwrap.rs"]
+mod common;
+mod support;
+
+use common::*;
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::Path;
+use std::process::Command;
+use support::{text, NOBODY};
+
+/// A seccomp program read from an fd (--seccomp, --add-seccomp-fd) refuses mkdir with
+/// EPERM inside, as bubblewrap's does (tests/test-seccomp.py loads one the same way).
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn seccomp_programs_from_fds() {
+    if !ready() {
+        return;
+    }
+    let dir = scratch("seccomp");
+    // ld [nr]; jeq mkdir (83) -> errno; jeq mkdirat (258) -> errno; allow; errno EPERM.
+    let prog: [(u16, u8, u8, u32); 5] = [
+        (0x20, 0, 0, 0),
+        (0x15, 2, 0, 83),
+        (0x15, 1, 0, 258),
+        (0x06, 0, 0, 0x7fff_0000),
+        (0x06, 0, 0, 0x0005_0000 | libc::EPERM as u32),
+    ];
+    let mut bytes = Vec::new();
+    for (code, jt, jf, k) in prog {
+        bytes.extend(code.to_ne_bytes());
+        bytes.extend([jt, jf]);
+        bytes.extend(k.to_ne_bytes());
+    }
+    let file = dir.join("filter");
+    std::fs::write(&file, &bytes).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    for option in ["--seccomp", "--add-seccomp-fd"] {
+        for nobody in [false, true] {
+            let mut argv = words(USR);
+            argv.extend(words(&[
+                "--dev",
+                "/dev",
+                "--tmpfs",
+                "/tmp",
+                option,
+                "9",
+                "/bin/sh",
+                "-c",
+                "mkdir /tmp/d 2>/dev/null; echo mkdir=$?; touch /tmp/f; echo touch=$?",
+            ]));
+            let fds = format!("9<{}", file.display());
+            let outs: Vec<String> = ALL
+                .iter()
+                .map(|via| {
+                    let o = run(&dir, *via, nobody, &fds, &argv);
+                    assert!(o.status.success(), "{via:?}: {}", text(&o.stderr));
+                    text(&o.stdout)
+                })
+                .collect();
+            assert_eq!(outs[2], "mkdir=1\ntouch=0\n", "bubblewrap's own view");
+            assert_eq!(outs[0], outs[2], "{option} through cleave bwrap");
+            assert_eq!(outs[1], outs[2], "{option} through the bwrap link");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// --json-status-fd says the child's pid and namespaces first, its exit code last; --info-fd
+/// the pid (bubblewrap's tests/test-run.sh "info and json-status fd").
+#[test]
+fn status_and_info_fds() {
+    if !ready() {
+        return;
+    }
+    let dir = scratch("status");
+    for via in ALL {
+        let json = dir.join("json");
+        let info = dir.join("info");
+        let mut argv = words(USR);
+        argv.extend(words(&[
+            "--unshare-pid",
+            "--unshare-net",
+            "--json-status-fd",
+            "7",
+            "--info-fd",
+            "6",
+            "/bin/sh",
+            "-c",
+            "exit 42",
+        ]));
+        let fds = format!("7>{} 6>{}", json.display(), info.display());
+        let out = run(&dir, via, false, &fds, &argv);
+        assert_eq!(
+            out.status.code(),
+            Some(42),
+            "{via:?}: {}",
+            text(&out.stderr)
+        );
+        let json = std::fs::read_to_string(&json).unwrap();
+        let docs: Vec<serde_json::Value> = serde_json::Deserializer::from_str(&json)
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("{via:?}: `{json}`: {e}"));
+        assert_eq!(docs.len(), 2, "{via:?}: {json}");
+        assert!(
+            docs[0]["child-pid"].as_i64().unwrap_or(0) > 0,
+            "{via:?}: {json}"
+        );
+        assert!(
+            docs[0]["net-namespace"].as_u64().is_some(),
+            "{via:?}: {json}"
+        );
+        assert_eq!(docs[1]["exit-code"], 42, "{via:?}: {json}");
+        let info = std::fs::read_to_string(&info).unwrap();
+        let info: serde_json::Value = serde_json::from_str(&info).unwrap();
+        assert!(info["child-pid"].as_i64().unwrap_or(0) > 0, "{via:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Exit codes: the program's own (128+N by signal N), 1 for every failure of the sandbox's
+/// own, with one line naming what was wrong.
+#[test]
+fn exit_codes_and_refusals() {
+    if !ready() {
+        return;
+    }
+    let dir = scratch("codes");
+    let cases: &[(&[&str], i32)] = &[
+        (&["--ro-bind", "/", "/", "sh", "-c", "exit 7"], 7),
+        (&["--ro-bind", "/", "/", "sh", "-c", "kill -9 $$"], 137),
+        (&["--frob", "true"], 1),
+        (&["--ro-bind", "/", "/", "--disable-userns", "true"], 1),
+        (&["--ro-bind", "/"], 1),
+        (&["--ro-bind", "/", "/", "--hostname", "x", "true"], 1),
+        (&["--ro-bind", "/", "/", "--uid", "5", "true"], 1),
+        (&["--ro-bind", "/nonexistent-src", "/x", "true"], 1),
+        (&["--perms", "0700", "--ro-bind", "/", "/", "true"], 1),
+        (&["--ro-bind", "/", "/", "/nonexistent-program"], 1),
+        (&["--ro-bind", "/", "/"], 1),
+    ];
+    for (argv, code) in cases {
+        for via in ALL {
+            let out = run(&dir, via, false, "", &words(argv));
+            assert_eq!(
+                out.status.code(),
+                Some(*code),
+                "{via:?} {argv:?}: {}",
+                text(&out.stderr)
+            );
+            if *code == 1 && !matches!(via, Via::Real) {
+                let err = text(&out.stderr);
+                assert!(!err.trim().is_empty(), "{via:?} {argv:?}: no message");
+            }
+        }
+    }
+    // SELinux labels are refused by cleave, saying so.
+    let out = run(
+        &dir,
+        Via::Verb,
+        false,
+        "",
+        &words(&["--exec-label", "x", "true"]),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("SELinux"),
+        "{}",
+        text(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// --block-fd: the program runs once the fd has data; the fd, like --sync-fd's, does not
+/// reach the program, while the caller's other descriptors do.
+#[test]
+fn block_and_sync_fds_are_consumed() {
+    if !ready() {
+        return;
+    }
+    let dir = scratch("block");
+    let mut argv = words(USR);
+    argv.extend(words(&[
+        "--proc",
+        "/proc",
+        "--block-fd",
+        "9",
+        "--sync-fd",
+        "7",
+        "/bin/sh",
+        "-c",
+        "for f in 7 8 9; do [ -e /proc/self/fd/$f ] && echo has $f; done; echo ran",
+    ]));
+    let go = dir.join("go");
+    std::fs::write(&go, "x").unwrap();
+    let fds = format!("9<{} 8</dev/null 7</dev/null", go.display());
+    let outs: Vec<String> = ALL
+        .iter()
+        .map(|via| {
+            let o = run(&dir, *via, false, &fds, &argv);
+            assert!(o.status.success(), "{via:?}: {}", text(&o.stderr));
+            text(&o.stdout)
+        })
+        .collect();
+    assert_eq!(outs[2], "has 8\nran\n", "bubblewrap's own view");
+    assert_eq!(outs[0], outs[2]);
+    assert_eq!(outs[1], outs[2]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A sandbox started by bubblewrap, `sleep` as PID 1 of a new user and PID namespace, and
+/// its pid (from --info-fd); killed when dropped. (Without --as-pid-1 the pid reported is
+/// bubblewrap's init, whose user namespace maps only 0 when it is not root.)
+struct Target {
+    child: std::process::Child,
+    pid: i64,
+}
+
+impl Target {
+    fn start(dir: &Path, nobody: bool) -> Target {
+        let info = dir.join(format!("target-info-{nobody}"));
+        let mut cmd = Command::new(if nobody { "setpriv" } else { "sh" });
+        if nobody {
+            cmd.args(NOBODY).arg("sh");
+        }
+        let mut child = cmd
+            .arg("-c")
+            .arg(format!(
+                "exec {BWRAP} --unshare-user --unshare-pid --as-pid-1 --die-with-parent --ro-bind / / --info-fd 6 sleep 60 6>{}",
+                info.display()
+            ))
+            .spawn()
+            .expect("start bubblewrap");
+        // Waits for the info (written once the sandbox exists) and the exec; no timing is
+        // asserted.
+        for _ in 0..600 {
+            if let Some(pid) = std::fs::read_to_string(&info)
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .and_then(|v| v["child-pid"].as_i64())
+            {
+                // Once it runs sleep, its set-up (a nested user namespace) is over.
+                let comm = std::fs::read_to_string(format!("/proc/{pid}/comm"));
+                if comm.is_ok_and(|c| c.trim() == "sleep") {
+                    return Target { child, pid };
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("bubblewrap wrote no info");
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// --userns FD and --pidns FD join another sandbox's user and PID namespaces, and the new
+/// mount namespace belongs to the joined user namespace (bubblewrap's
+/// tests/test-specifying-userns.sh and test-specifying-pidns.sh).
+#[test]
+fn userns_and_pidns_fds_join_another_sandbox() {
+    if !ready() {
+        return;
+    }
+    let dir = scratch("join");
+    for nobody in [true, false] {
+        let target = Target::start(&dir, nobody);
+        let want: Vec<String> = ["user", "pid"]
+            .iter()
+            .map(|n| support::ns_link(target.pid, n))
+            .collect();
+        let argv = words(&[
+            "--userns",
+            "7",
+            "--pidns",
+            "8",
+            "--ro-bind",
+            "/",
+            "/",
+            "--tmpfs",
+            "/tmp",
+            "sh",
+            "-c",
+            "readlink /proc/self/ns/user /proc/self/ns/pid; id -u; touch /tmp/x && echo made",
+        ]);
+        let fds = format!("7</proc/{0}/ns/user 8</proc/{0}/ns/pid", target.pid);
+        for via in ALL {
+            let out = run(&dir, via, nobody, &fds, &argv);
+            assert!(
+                out.status.success(),
+                "{via:?} (nobody: {nobody}): {}{}",
+                text(&out.stdout),
+                text(&out.stderr)
+            );
+            let uid = if nobody { "65534" } else { "0" };
+            assert_eq!(
+                text(&out.stdout),
+                format!("{}\n{}\n{uid}\nmade\n", want[0], want[1]),
+                "{via:?} (nobody: {nobody})"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// --lock-file: a read lock on a file inside the sandbox is held while it runs (a write
+/// lock from elsewhere is refused); the path is resolved inside the sandbox, so a symlink
+/// planted in a bound directory cannot point the lock at a host file.
+#[test]
+fn lock_file_is_held_inside() {
+    if !ready() {
+        return;
+    }
+    let dir = scratch("lock");
+    let data = dir.join("work");
+    std::fs::write(data.join("lock"), "").unwrap();
+    // perl is Debian's essential perl-base: a write lock attempt with fcntl(F_SETLK).
+    let try_lock = r#"perl -e 'use Fcntl; open(my $f, ">>", $ARGV[0]) or die "open: $!"; my $l = pack("s s x4 q q l x4", F_WRLCK, 0, 0, 0, 0); print fcntl($f, F_SETLK, $l) ? "free\n" : "held\n"' "#;
+    let mut argv = words(USR);
+    argv.extend(words(&[
+        "--dev",
+        "/dev",
+        "--bind",
+        &data.display().to_string(),
+        "/data",
+        "--lock-file",
+        "/data/lock",
+        "sh",
+        "-c",
+    ]));
+    argv.push(format!("{try_lock} /data/lock"));
+    for via in ALL {
+        let out = run(&dir, via, false, "", &argv);
+        assert!(out.status.success(), "{via:?}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "held\n", "{via:?}");
+    }
+    // Unlocked again once the sandbox is gone.
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!("{try_lock} {}", data.join("lock").display()))
+        .output()
+        .unwrap();
+    assert_eq!(text(&out.stdout), "free\n");
+    // A planted absolute symlink resolves inside the sandbox, where /etc/cleave-host-only
+    // does not exist: the lock fails instead of landing on the host's file.
+    let host_file = dir.join("host-only");
+    std::fs::write(&host_file, "").unwrap();
+    std::fs::remove_file(data.join("lock")).unwrap();
+    symlink(&host_file, data.join("lock")).unwrap();
+    for via in [Via::Verb, Via::Link] {
+        let out = run(&dir, via, false, "", &argv);
+        assert_eq!(out.status.code(), Some(1), "{via:?}: {}", text(&out.stdout));
+        assert!(
+            text(&out.stderr).contains("--lock-file"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// --disable-userns: the program cannot make a user namespace, not even after raising its
+/// own limit; without the option it can (bubblewrap's tests/test-run.sh "--disable-userns").
+#[test]
+fn disable_userns_refuses_nested_user_namespaces() {
+    if !ready() {
+        return;
+    }
+    let dir = scratch("nouserns");
+    let probe = "unshare -U true 2>/dev/null && echo made || echo refused; \
+                 echo 100 > /proc/sys/user/max_user_namespaces 2>/dev/null; \
+                 unshare -U true 2>/dev/null && echo made || echo refused";
+    for nobody in [false, true] {
+        for (disable, want) in [(true, "refused\nrefused\n"), (false, "made\nmade\n")] {
+            let mut argv = words(USR);
+            argv.extend(words(&[
+                "--unshare-user",
+                "--unshare-pid",
+                "--proc",
+                "/proc",
+                "--dev",
+                "/dev",
+            ]));
+            if disable {
+                argv.push("--disable-userns".into());
+            }
+            argv.extend(words(&["/bin/sh", "-c", probe]));
+            for via in ALL {
+                let out = run(&dir, via, nobody, "", &argv);
+                assert!(out.status.success(), "{via:?}: {}", text(&out.stderr));
+                assert_eq!(
+                    text(&out.stdout),
+                    want,
+                    "{via:?} (nobody: {nobody}, --disable-userns: {disable})"
+                );
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
