@@ -66,14 +66,14 @@ pub(super) struct Bundled {
     pub lowered: cleave_oci::Lowered,
 }
 
-pub(super) fn bundled(opts: &CreateOpts) -> Res<Bundled> {
+pub(super) fn bundled(ctx: &Ctx, opts: &CreateOpts) -> Res<Bundled> {
     let bundle = bundle_dir(opts)?;
     let config_path = bundle.join("config.json");
     let text = std::fs::read_to_string(&config_path)
         .map_err(|e| Fail::bad(format!("{}: {e}", config_path.display())))?;
     let config = cleave_oci::parse(&text)
         .map_err(|e| Fail::bad(format!("{}: {e}", config_path.display())))?;
-    let lowered = cleave_oci::lower(&config, &bundle)
+    let mut lowered = cleave_oci::lower(&config, &bundle)
         .map_err(|e| Fail::bad(format!("{}: {e}", config_path.display())))?;
     if let Some(p) = lowered
         .pending
@@ -113,7 +113,7 @@ pub fn create(ctx: &Ctx, id: &str, opts: &CreateOpts) -> Res<Created> {
         text,
         config,
         mut lowered,
-    } = bundled(opts)?;
+    } = bundled(ctx, opts)?;
     let carried = lowered.carried.clone();
     let limits = std::mem::take(&mut lowered.spec.limits);
     let spec = &mut lowered.spec;

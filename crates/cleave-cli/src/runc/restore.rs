@@ -39,7 +39,7 @@ pub fn run(ctx: &Ctx, a: RestoreArgs, criu_path: Option<&Path>) -> Res<i32> {
         text,
         config,
         mut lowered,
-    } = create::bundled(&opts)?;
+    } = create::bundled(ctx, &opts)?;
     let carried = lowered.carried.clone();
     let limits = std::mem::take(&mut lowered.spec.limits);
 
