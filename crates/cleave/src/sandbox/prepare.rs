@@ -43,6 +43,12 @@ pub enum Stage {
     Net,
     /// The filesystem: every mount, the new root, the working directory.
     Mounts,
+    /// The nested user and mount namespace of [`Stage::LockMounts`], made by the init
+    /// itself before the program exists, when the program's process has nothing to do
+    /// before it (no session, limits, keyring, no_new_privs, filters, bounding set, ids or
+    /// parent-death signal): the init then starts the program with CLONE_VM instead of a
+    /// copy of its memory, and both are behind the locked mounts.
+    InitLock,
     /// cleave's init of a new PID namespace; the rest runs in the program's process.
     Init,
     /// A new session.
@@ -250,11 +256,6 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
     }));
 
     let locks = locks_mounts(spec, all);
-    // The program's process: with CLONE_VM from the init when it can (not
-    // after unsharing a time namespace, which the kernel refuses with CLONE_VM, and not
-    // when it locks its mounts, which makes it dumpable again: that must not reach the init
-    // through a shared address space).
-    let program_stack = init && !deferred.contains(CloneFlags::NEWTIME) && !locks;
     if init {
         steps.push((
             Stage::Init,
@@ -321,6 +322,24 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
         &spec.process,
         spec.security.new_session,
     ));
+    // The lock makes its process dumpable again, which must not reach the init through a
+    // shared address space: the init takes the lock itself when nothing of the program's
+    // comes first (Stage::InitLock), else the program's process is a copy of the init's.
+    let init_locks = init
+        && locks
+        && spec.parent_death_signal.is_none()
+        && !steps
+            .iter()
+            .any(|(stage, _)| (Stage::Session..Stage::LockMounts).contains(stage));
+    if init_locks {
+        for (stage, _) in steps.iter_mut().filter(|(s, _)| *s == Stage::LockMounts) {
+            *stage = Stage::InitLock;
+        }
+    }
+    // The program's process: with CLONE_VM from the init when it can (not after unsharing
+    // a time namespace, which the kernel refuses with CLONE_VM, and not when it locks its
+    // mounts itself).
+    let program_stack = init && !deferred.contains(CloneFlags::NEWTIME) && (!locks || init_locks);
     steps.sort_by_key(|(stage, _)| *stage);
 
     Ok(Prepared {
