@@ -437,6 +437,18 @@ impl Command {
 
     fn spawn_with(&mut self, defaults: [Io; 3]) -> Result<Child> {
         match self.spawn_once(defaults) {
+            // A rule that spawn_once left to the kernel (see CloneSpec::validate_lazily).
+            Err(e @ Error::Clone { .. }) if e.errno() == Some(libc::EINVAL) => {
+                let (asked, flags) = (self.spec.flags, self.effective_flags());
+                let explained = self
+                    .spec
+                    .explain_einval(asked, self.spec.exit_signal_for(asked))
+                    .or_else(|| {
+                        self.spec
+                            .explain_einval(flags, self.spec.exit_signal_for(flags))
+                    });
+                Err(explained.unwrap_or(e))
+            }
             // clone3 turned out to be blocked (a seccomp filter installed after the first
             // spawn): choose the flags again for legacy clone().
             Err(Error::Clone { source, .. })
@@ -461,9 +473,11 @@ impl Command {
         // Judged as asked first: the fast path's VM|VFORK (which the kernel's rules for
         // SIGHAND and THREAD are satisfied by) must not make a refused request run.
         let asked = self.spec.flags;
-        self.spec
-            .validate(asked, self.spec.exit_signal_for(asked))?;
-        self.spec.validate(flags, exit_signal)?;
+        let asked_signal = self.spec.exit_signal_for(asked);
+        self.spec.validate_lazily(asked, asked_signal)?;
+        if (flags, exit_signal) != (asked, asked_signal) {
+            self.spec.validate_lazily(flags, exit_signal)?;
+        }
         let shared_fds = flags.contains(CloneFlags::FILES);
         let io = resolve(&self.stdio, defaults);
         if shared_fds && io.iter().any(|s| *s != Io::Inherit) {
