@@ -6,6 +6,7 @@
 //! cleave-bench ns-rootless [--quick]       the rootless namespace rows, as JSON on stdout
 //! cleave-bench report DIR                  BENCHMARKS.md from DIR's results, on stdout
 //! ```
+mod floor;
 mod harness;
 mod inproc;
 mod report;

@@ -4,6 +4,7 @@
 //! `whole.tsv` (name, group, who, label, command) and per whole-process command either
 //! `hf-NAME.json` (hyperfine's export) or `fail-NAME.txt` (first line of its stderr), plus
 //! `rss-NAME.txt` (max RSS in KiB, one run a line).
+use crate::floor;
 use crate::harness::Row;
 use std::fmt::Write;
 use std::path::Path;
@@ -186,7 +187,11 @@ pub fn render(dir: &Path) -> Result<String, String> {
          10th–90th percentile range; the raw C baselines are compiled with gcc -O2 into the \
          same binary and timed by the same loop. Whole-process figures come from hyperfine \
          (`-N`, warm-up, many runs); peak memory is the median max RSS of several runs \
-         (GNU time `%M`). A ratio is cleave ÷ peer: **below 1.00× cleave is faster**.\n",
+         (GNU time `%M`). A ratio is cleave ÷ peer: **below 1.00× cleave is faster**. \
+         Each sandbox group also holds the C floor of each of its cleave rows \
+         (bench/c/floor_*.c, gcc -O2 -static: the same namespaces, id maps, mounts in the \
+         same order, pivot_root, init and exec, with nothing else); a floor row's ratio is \
+         its own cleave row ÷ the floor.\n",
         get("date")
     );
     let _ = writeln!(md, "## Machine\n\n| | |\n|---|---|");
@@ -307,7 +312,7 @@ pub fn render(dir: &Path) -> Result<String, String> {
         md,
         "\n## Targets\n\n| target | figure (cleave ÷ peer) | verdict |\n|---|---|---|"
     );
-    for t in &targets {
+    for t in targets.iter().chain(floor_targets(&whole).iter()) {
         let (fig, verdict) = mark(t);
         let _ = writeln!(
             md,
@@ -423,8 +428,20 @@ pub fn render(dir: &Path) -> Result<String, String> {
                 .unwrap_or_else(|| "–".into());
             match &w.figure {
                 Ok(f) => {
-                    let (rt, rr) = match best {
-                        Some(b) if w.who == "peer" => (
+                    let paired =
+                        floor::floor_of(&w.name).and_then(|c| whole.iter().find(|x| x.name == c));
+                    let (rt, rr) = match (best, paired) {
+                        (_, Some(c)) => (
+                            c.figure
+                                .as_ref()
+                                .map(|c| ratio(c.median, f.median))
+                                .unwrap_or_default(),
+                            match (c.rss_kib, w.rss_kib) {
+                                (Some(a), Some(p)) => ratio(a, p),
+                                _ => "–".into(),
+                            },
+                        ),
+                        (Some(b), None) if w.who == "peer" => (
                             b.figure
                                 .as_ref()
                                 .map(|c| ratio(c.median, f.median))
@@ -461,6 +478,20 @@ pub fn render(dir: &Path) -> Result<String, String> {
                 }
             }
         }
+        if group == "rootfs" {
+            md.push('\n');
+            md.push_str(&floor::spread_section(
+                dir,
+                &[
+                    ("cleave-ns", "floor-cleave-ns", "its C floor"),
+                    ("cleave-ns", "unshare", "unshare"),
+                    ("cleave-container", "floor-cleave-container", "its C floor"),
+                    ("cleave-rootfs", "floor-cleave-rootfs", "its C floor"),
+                    ("cleave-container", "bwrap", "bubblewrap"),
+                    ("cleave-rootfs", "bwrap", "bubblewrap"),
+                ],
+            ));
+        }
         if group == "oci" {
             let _ = writeln!(md, "\ncleave has no OCI verb yet, so this group has no cleave row; the runtimes' figures are shown for scale.");
         }
@@ -468,4 +499,32 @@ pub fn render(dir: &Path) -> Result<String, String> {
     }
     let _ = writeln!(md, "Reproduce with `sudo bench/run` (it installs the peers from Debian, builds cleave in release mode and rewrites this file).");
     Ok(md)
+}
+
+/// One target per floor row: its cleave row ≤ [`floor::BOUND`]× the floor, in the same run.
+fn floor_targets(whole: &[Whole]) -> Vec<Target> {
+    whole
+        .iter()
+        .filter_map(|f| {
+            Some((
+                f,
+                whole
+                    .iter()
+                    .find(|c| Some(c.name.as_str()) == floor::floor_of(&f.name))?,
+            ))
+        })
+        .map(|(f, c)| Target {
+            what: floor::target_text(&c.name),
+            bound: floor::BOUND,
+            strict: false,
+            got: match (&c.figure, &f.figure) {
+                (Ok(a), Ok(b)) => Ok((
+                    a.median / b.median,
+                    format!("{} vs {}", time(a.median), time(b.median)),
+                )),
+                (Err(e), _) => Err(failure("cleave", e)),
+                (_, Err(e)) => Err(failure("floor", e)),
+            },
+        })
+        .collect()
 }

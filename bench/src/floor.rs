@@ -1,0 +1,103 @@
+//! The floor: each sandbox row of bench/run next to a C program doing the same work and
+//! nothing else (bench/c/floor_*.c). A floor row is named `floor-` followed by the name of
+//! the cleave row it is the floor of; `roundR-NAME.json` files (hyperfine exports) hold the
+//! extra rounds that give the spread of the ratios from one run to the next.
+use crate::harness::percentile;
+use std::fmt::Write;
+use std::path::Path;
+
+/// What cleave may cost over its floor.
+pub const BOUND: f64 = 1.25;
+
+/// The cleave row a floor row is the floor of.
+pub fn floor_of(name: &str) -> Option<&str> {
+    name.strip_prefix("floor-")
+}
+
+/// The target's text for the cleave row NAME.
+pub fn target_text(name: &str) -> &'static str {
+    match name {
+        "cleave-ns" => "full rootless sandbox (--mount-proc) ≤ 1.25× its C floor",
+        "cleave-container" => "rootfs sandbox, --preset container ≤ 1.25× its C floor",
+        "cleave-rootfs" => "rootfs sandbox, explicit ≤ 1.25× its C floor",
+        _ => "a sandbox row ≤ 1.25× its C floor",
+    }
+}
+
+/// The median of a hyperfine export, in nanoseconds.
+fn median(path: &Path) -> Option<f64> {
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    let mut ns: Vec<f64> = v["results"][0]["times"]
+        .as_array()?
+        .iter()
+        .filter_map(|t| t.as_f64())
+        .map(|s| s * 1e9)
+        .collect();
+    if ns.is_empty() {
+        return None;
+    }
+    ns.sort_by(f64::total_cmp);
+    Some(percentile(&ns, 0.5))
+}
+
+/// Each round's ratio of A's median to B's: the main run first, then the extra rounds.
+fn ratios(dir: &Path, a: &str, b: &str) -> Vec<f64> {
+    let mut out = Vec::new();
+    let main = (
+        median(&dir.join(format!("hf-{a}.json"))),
+        median(&dir.join(format!("hf-{b}.json"))),
+    );
+    if let (Some(x), Some(y)) = main {
+        out.push(x / y);
+    }
+    for r in 2.. {
+        let (pa, pb) = (
+            dir.join(format!("round{r}-{a}.json")),
+            dir.join(format!("round{r}-{b}.json")),
+        );
+        if !pa.exists() && !pb.exists() {
+            break;
+        }
+        if let (Some(x), Some(y)) = (median(&pa), median(&pb)) {
+            out.push(x / y);
+        }
+    }
+    out
+}
+
+/// The section saying how far each ratio moved from round to round. PAIRS: (cleave row,
+/// the row it is compared with, that row's label).
+pub fn spread_section(dir: &Path, pairs: &[(&str, &str, &str)]) -> String {
+    let mut md = String::new();
+    let mut rows = Vec::new();
+    for (a, b, label) in pairs {
+        let r = ratios(dir, a, b);
+        if r.is_empty() {
+            continue;
+        }
+        let (lo, hi) = r
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(lo, hi), x| (lo.min(*x), hi.max(*x)));
+        let each: Vec<String> = r.iter().map(|x| format!("{x:.2}×")).collect();
+        rows.push(format!(
+            "| `{a}` ÷ {label} | {lo:.2}× – {hi:.2}× | {} | {} |",
+            r.len(),
+            each.join(", ")
+        ));
+    }
+    if rows.is_empty() {
+        return md;
+    }
+    let _ = writeln!(
+        md,
+        "### Spread from run to run\n\nThe main run above, then more hyperfine rounds of each \
+         sandbox group, its rows one after the other within a round (fewer runs each): each \
+         round's ratio of medians.\n\n| ratio | lowest – highest | rounds | each round |\n\
+         |---|---|---|---|"
+    );
+    for r in rows {
+        let _ = writeln!(md, "{r}");
+    }
+    md.push('\n');
+    md
+}
