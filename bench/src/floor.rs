@@ -1,7 +1,7 @@
 //! The floor: each sandbox row of bench/run next to a C program doing the same work and
 //! nothing else (bench/c/floor_*.c). A floor row is named `floor-` followed by the name of
-//! the cleave row it is the floor of; `roundR-NAME.json` files (hyperfine exports) hold the
-//! extra rounds that give the spread of the ratios from one run to the next.
+//! the cleave row it is the floor of. A sandbox group is timed in rounds: `hf-NAME.json`
+//! holds a row's first, `roundR-NAME.json` (R = 2, 3, ...) the others (hyperfine exports).
 use crate::harness::percentile;
 use std::fmt::Write;
 use std::path::Path;
@@ -24,15 +24,22 @@ pub fn target_text(name: &str) -> &'static str {
     }
 }
 
+/// The times of a hyperfine export, in nanoseconds.
+fn times(path: &Path) -> Option<Vec<f64>> {
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    Some(
+        v["results"][0]["times"]
+            .as_array()?
+            .iter()
+            .filter_map(|t| t.as_f64())
+            .map(|s| s * 1e9)
+            .collect(),
+    )
+}
+
 /// The median of a hyperfine export, in nanoseconds.
 fn median(path: &Path) -> Option<f64> {
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
-    let mut ns: Vec<f64> = v["results"][0]["times"]
-        .as_array()?
-        .iter()
-        .filter_map(|t| t.as_f64())
-        .map(|s| s * 1e9)
-        .collect();
+    let mut ns = times(path)?;
     if ns.is_empty() {
         return None;
     }
@@ -40,7 +47,19 @@ fn median(path: &Path) -> Option<f64> {
     Some(percentile(&ns, 0.5))
 }
 
-/// Each round's ratio of A's median to B's: the main run first, then the extra rounds.
+/// The times of every round of NAME after its first, in nanoseconds.
+pub fn round_times(dir: &Path, name: &str) -> Vec<f64> {
+    let mut out = Vec::new();
+    for r in 2..=MAX_ROUNDS {
+        out.extend(times(&dir.join(format!("round{r}-{name}.json"))).unwrap_or_default());
+    }
+    out
+}
+
+/// The most rounds looked for (a round whose hyperfine failed leaves no file).
+const MAX_ROUNDS: usize = 100;
+
+/// Each round's ratio of A's median to B's, the first round first.
 fn ratios(dir: &Path, a: &str, b: &str) -> Vec<f64> {
     let mut out = Vec::new();
     let main = (
@@ -50,14 +69,11 @@ fn ratios(dir: &Path, a: &str, b: &str) -> Vec<f64> {
     if let (Some(x), Some(y)) = main {
         out.push(x / y);
     }
-    for r in 2.. {
+    for r in 2..=MAX_ROUNDS {
         let (pa, pb) = (
             dir.join(format!("round{r}-{a}.json")),
             dir.join(format!("round{r}-{b}.json")),
         );
-        if !pa.exists() && !pb.exists() {
-            break;
-        }
         if let (Some(x), Some(y)) = (median(&pa), median(&pb)) {
             out.push(x / y);
         }
@@ -90,10 +106,9 @@ pub fn spread_section(dir: &Path, pairs: &[(&str, &str, &str)]) -> String {
     }
     let _ = writeln!(
         md,
-        "### Spread from run to run\n\nThe main run above, then more hyperfine rounds of each \
-         sandbox group, its rows one after the other within a round (fewer runs each): each \
-         round's ratio of medians.\n\n| ratio | lowest – highest | rounds | each round |\n\
-         |---|---|---|---|"
+        "### Spread from round to round\n\nThe ratio of medians within each round (a short \
+         hyperfine of every row of the group in turn; the tables above pool the rounds).\n\n\
+         | ratio | lowest – highest | rounds | each round |\n|---|---|---|---|"
     );
     for r in rows {
         let _ = writeln!(md, "{r}");

@@ -67,7 +67,7 @@ fn read_whole(dir: &Path) -> Result<Vec<Whole>, String> {
         }
         let name = f[0].to_string();
         let figure = match std::fs::read_to_string(dir.join(format!("hf-{name}.json"))) {
-            Ok(text) => hyperfine_figure(&text),
+            Ok(text) => hyperfine_figure(&text, floor::round_times(dir, &name)),
             Err(_) => Err(
                 std::fs::read_to_string(dir.join(format!("fail-{name}.txt")))
                     .map(|s| s.trim().to_string())
@@ -96,7 +96,8 @@ fn read_whole(dir: &Path) -> Result<Vec<Whole>, String> {
     Ok(out)
 }
 
-fn hyperfine_figure(text: &str) -> Result<Figure, String> {
+/// The figure of a hyperfine export, pooled with the times of the row's other rounds.
+fn hyperfine_figure(text: &str, more: Vec<f64>) -> Result<Figure, String> {
     let v: serde_json::Value =
         serde_json::from_str(text).map_err(|e| format!("hyperfine json: {e}"))?;
     let times = v["results"][0]["times"]
@@ -107,6 +108,7 @@ fn hyperfine_figure(text: &str) -> Result<Figure, String> {
         .filter_map(|t| t.as_f64())
         .map(|s| s * 1e9)
         .collect();
+    ns.extend(more);
     ns.sort_by(f64::total_cmp);
     Ok(Figure {
         median: percentile(&ns, 0.5),
@@ -188,7 +190,9 @@ pub fn render(dir: &Path) -> Result<String, String> {
          same binary and timed by the same loop. Whole-process figures come from hyperfine \
          (`-N`, warm-up, many runs); peak memory is the median max RSS of several runs \
          (GNU time `%M`). A ratio is cleave ÷ peer: **below 1.00× cleave is faster**. \
-         Each sandbox group also holds the C floor of each of its cleave rows \
+         The sandbox groups are timed in rounds (a short hyperfine of each row in turn, \
+         again and again), so that a load that comes and goes on a shared machine falls on \
+         every row alike; a row's figure pools its rounds. Each sandbox group also holds the C floor of each of its cleave rows \
          (bench/c/floor_*.c, gcc -O2 -static: the same namespaces, id maps, mounts in the \
          same order, pivot_root, init and exec, with nothing else); a floor row's ratio is \
          its own cleave row ÷ the floor.\n",
