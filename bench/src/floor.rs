@@ -116,3 +116,59 @@ pub fn spread_section(dir: &Path, pairs: &[(&str, &str, &str)]) -> String {
     md.push('\n');
     md
 }
+
+/// The mean CPU time (user + system of the whole process tree, as hyperfine reports it) of
+/// NAME over all its rounds, in nanoseconds.
+fn cpu(dir: &Path, name: &str) -> Option<f64> {
+    let (mut sum, mut n) = (0.0, 0usize);
+    let first = std::iter::once(dir.join(format!("hf-{name}.json")));
+    let more = (2..=MAX_ROUNDS).map(|r| dir.join(format!("round{r}-{name}.json")));
+    for path in first.chain(more) {
+        let Some(v) = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        else {
+            continue;
+        };
+        let r = &v["results"][0];
+        let runs = r["times"].as_array().map_or(0, Vec::len);
+        if let (Some(u), Some(s)) = (r["user"].as_f64(), r["system"].as_f64()) {
+            sum += (u + s) * 1e9 * runs as f64;
+            n += runs;
+        }
+    }
+    (n > 0).then(|| sum / n as f64)
+}
+
+/// The section comparing CPU time, steadier than wall time on a shared machine (a run that
+/// waits for a busy CPU does not count the wait). PAIRS as for [`spread_section`].
+pub fn cpu_section(dir: &Path, pairs: &[(&str, &str, &str)]) -> String {
+    let mut md = String::new();
+    let rows: Vec<String> = pairs
+        .iter()
+        .filter_map(|(a, b, label)| {
+            let (x, y) = (cpu(dir, a)?, cpu(dir, b)?);
+            Some(format!(
+                "| `{a}` ÷ {label} | {:.2} ms | {:.2} ms | {:.2}× |",
+                x / 1e6,
+                y / 1e6,
+                x / y
+            ))
+        })
+        .collect();
+    if rows.is_empty() {
+        return md;
+    }
+    let _ = writeln!(
+        md,
+        "### CPU time\n\nUser plus system time of the whole process tree (hyperfine's mean, \
+         over every round): what each side spent, without the time it waited for a CPU the \
+         other sessions of a shared machine held.\n\n| ratio | cleave | the other | ratio |\n\
+         |---|---|---|---|"
+    );
+    for r in rows {
+        let _ = writeln!(md, "{r}");
+    }
+    md.push('\n');
+    md
+}

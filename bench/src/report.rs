@@ -484,17 +484,16 @@ pub fn render(dir: &Path) -> Result<String, String> {
         }
         if group == "rootfs" {
             md.push('\n');
-            md.push_str(&floor::spread_section(
-                dir,
-                &[
-                    ("cleave-ns", "floor-cleave-ns", "its C floor"),
-                    ("cleave-ns", "unshare", "unshare"),
-                    ("cleave-container", "floor-cleave-container", "its C floor"),
-                    ("cleave-rootfs", "floor-cleave-rootfs", "its C floor"),
-                    ("cleave-container", "bwrap", "bubblewrap"),
-                    ("cleave-rootfs", "bwrap", "bubblewrap"),
-                ],
-            ));
+            let pairs = [
+                ("cleave-ns", "floor-cleave-ns", "its C floor"),
+                ("cleave-ns", "unshare", "unshare"),
+                ("cleave-container", "floor-cleave-container", "its C floor"),
+                ("cleave-rootfs", "floor-cleave-rootfs", "its C floor"),
+                ("cleave-container", "bwrap", "bubblewrap"),
+                ("cleave-rootfs", "bwrap", "bubblewrap"),
+            ];
+            md.push_str(&floor::spread_section(dir, &pairs));
+            md.push_str(&floor::cpu_section(dir, &pairs));
         }
         if group == "oci" {
             let _ = writeln!(md, "\ncleave has no OCI verb yet, so this group has no cleave row; the runtimes' figures are shown for scale.");
