@@ -37,7 +37,7 @@ pub fn get(plan: &Plan, slot: Slot) -> Result<i32, i32> {
     slot_ptr(plan, slot).map(|p| unsafe { p.read_volatile() })
 }
 
-fn set(plan: &Plan, slot: Slot, fd: i32) -> Result<(), i32> {
+pub(crate) fn set(plan: &Plan, slot: Slot, fd: i32) -> Result<(), i32> {
     // SAFETY: as in `get`.
     slot_ptr(plan, slot).map(|p| unsafe { p.write_volatile(fd) })
 }
@@ -56,7 +56,7 @@ pub fn close_all(plan: &Plan) {
 
 /// A fd that is closed when dropped (with a raw close: never std's `OwnedFd`, whose drop
 /// would go through the C library).
-struct Fd(i32);
+pub(crate) struct Fd(pub(crate) i32);
 
 impl Drop for Fd {
     fn drop(&mut self) {
@@ -67,18 +67,23 @@ impl Drop for Fd {
 }
 
 impl Fd {
-    fn take(mut self) -> i32 {
+    pub(crate) fn take(mut self) -> i32 {
         core::mem::replace(&mut self.0, -1)
     }
 
-    fn as_fd(&self) -> Result<BorrowedFd<'_>, i32> {
+    pub(crate) fn as_fd(&self) -> Result<BorrowedFd<'_>, i32> {
         borrow(self.0)
     }
 }
 
 /// `openat2(root, path, {flags, resolve: IN_ROOT | NO_MAGICLINKS})`: `path` never leaves
 /// `root`, whatever symlinks or `..` it meets. Ok(None) when `optional` and nothing is there.
-fn lookup(root: i32, path: Str, flags: OFlags, optional: bool) -> Result<Option<Fd>, i32> {
+pub(crate) fn lookup(
+    root: i32,
+    path: Str,
+    flags: OFlags,
+    optional: bool,
+) -> Result<Option<Fd>, i32> {
     // struct open_how { u64 flags; u64 mode; u64 resolve; }
     let how: [u64; 3] = [
         u64::from((flags | OFlags::PATH | OFlags::CLOEXEC).bits()),
@@ -105,7 +110,7 @@ fn lookup(root: i32, path: Str, flags: OFlags, optional: bool) -> Result<Option<
 }
 
 /// `open_tree(fd, "", OPEN_TREE_CLONE)`: a detached copy of the mount at `fd`.
-fn clone_tree(fd: i32, recursive: bool) -> Result<Fd, i32> {
+pub(crate) fn clone_tree(fd: i32, recursive: bool) -> Result<Fd, i32> {
     let mut flags = OpenTreeFlags::OPEN_TREE_CLONE
         | OpenTreeFlags::OPEN_TREE_CLOEXEC
         | OpenTreeFlags::AT_EMPTY_PATH;
@@ -128,7 +133,7 @@ fn clone_tree(fd: i32, recursive: bool) -> Result<Fd, i32> {
 }
 
 /// `move_mount(mount, "", onto, "")`: attaches a detached mount on the object `onto` is.
-fn attach(mount: i32, onto: i32) -> Result<(), i32> {
+pub(crate) fn attach(mount: i32, onto: i32) -> Result<(), i32> {
     rustix::mount::move_mount(
         borrow(mount)?,
         c"",
@@ -140,7 +145,7 @@ fn attach(mount: i32, onto: i32) -> Result<(), i32> {
 }
 
 /// `mount_setattr(fd, "", AT_EMPTY_PATH [| AT_RECURSIVE], {set, clear})`.
-fn set_attr(fd: i32, set: u64, clear: u64, recursive: bool) -> Result<(), i32> {
+pub(crate) fn set_attr(fd: i32, set: u64, clear: u64, recursive: bool) -> Result<(), i32> {
     set_attr_prop(fd, (set, clear, 0), recursive)
 }
 
@@ -180,7 +185,11 @@ fn set_attr_prop(
 ///
 /// # Safety
 /// `options` is null or such a list, alive and unchanged while this runs.
-unsafe fn new_fs(fstype: &core::ffi::CStr, options: *const u8, attrs: u64) -> Result<Fd, i32> {
+pub(crate) unsafe fn new_fs(
+    fstype: &core::ffi::CStr,
+    options: *const u8,
+    attrs: u64,
+) -> Result<Fd, i32> {
     // rustix's fsopen asserts on the fd it returns (see sys::new_fd).
     // SAFETY: `fstype` is a NUL-terminated string.
     let fs = Fd(unsafe {
@@ -233,7 +242,7 @@ unsafe fn new_fs(fstype: &core::ffi::CStr, options: *const u8, attrs: u64) -> Re
 }
 
 /// `fstatat(fd, "", AT_EMPTY_PATH)`: the object's `(st_dev, st_ino, st_mode)`.
-fn stat(fd: i32) -> Result<(u64, u64, u32), i32> {
+pub(crate) fn stat(fd: i32) -> Result<(u64, u64, u32), i32> {
     let st = rustix::fs::statat(borrow(fd)?, c"", AtFlags::EMPTY_PATH).map_err(errno)?;
     Ok((st.st_dev as u64, st.st_ino as u64, st.st_mode as u32))
 }
@@ -260,6 +269,14 @@ pub fn open_path(plan: &Plan, path: Str, flags: u64, slot: Slot) -> Result<(), i
     set(plan, slot, fd)
 }
 
+/// [`crate::Op::OpenAt`].
+pub fn open_at(plan: &Plan, (root, path): (Slot, Str), flags: u64, slot: Slot) -> Result<(), i32> {
+    let root = get(plan, root)?;
+    let flags = OFlags::from_bits_retain(flags as _);
+    let fd = lookup(root, path, flags, false)?.ok_or(libc::ENOENT)?;
+    set(plan, slot, fd.take())
+}
+
 /// [`crate::Op::CheckIdentity`].
 pub fn check_identity(plan: &Plan, slot: Slot, dev: u64, ino: u64) -> Result<(), i32> {
     let (st_dev, st_ino, _) = stat(get(plan, slot)?)?;
@@ -284,18 +301,22 @@ pub fn bind_root(plan: &Plan, dir: Slot, root: Slot) -> Result<(), i32> {
 pub fn bind(
     plan: &Plan,
     (src, root, dst): (Slot, Slot, Str),
-    set: u64,
-    clear: u64,
+    (attr_set, attr_clear): (u64, u64),
     recursive: bool,
+    keep: Option<Slot>,
 ) -> Result<(), i32> {
     let src = get(plan, src)?;
     let root = get(plan, root)?;
     let tree = clone_tree(src, recursive)?;
-    set_attr(tree.0, set, clear, recursive)?;
+    set_attr(tree.0, attr_set, attr_clear, recursive)?;
     let Some(dst) = lookup(root, dst, OFlags::empty(), false)? else {
         return Err(libc::ENOENT);
     };
-    attach(tree.0, dst.0)
+    attach(tree.0, dst.0)?;
+    if let Some(slot) = keep {
+        set(plan, slot, tree.take())?;
+    }
+    Ok(())
 }
 
 /// [`crate::Op::FsMount`].

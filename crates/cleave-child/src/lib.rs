@@ -14,6 +14,8 @@
 pub mod sys;
 
 #[allow(unsafe_code)]
+mod data;
+#[allow(unsafe_code)]
 mod exec;
 #[allow(unsafe_code)]
 pub mod fs;

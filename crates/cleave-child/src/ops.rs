@@ -1,7 +1,8 @@
 //! The setup steps a child runs before exec, one raw system call (or a short fixed sequence)
 //! each, and the minimal init that a PID namespace's first process becomes.
+use crate::data;
 use crate::fs;
-use crate::plan::{Bytes, Op, Plan};
+use crate::plan::{Bytes, Op, Plan, Slot};
 use crate::sys::{self, borrow, check, cstr, errno, syscall2, syscall4, syscall5};
 use rustix::fs::OFlags;
 use rustix::process::{DumpableBehavior, Resource, Rlimit, Signal};
@@ -44,7 +45,8 @@ pub fn run_op(plan: &Plan, op: &Op) -> Result<(), i32> {
             set,
             clear,
             recursive,
-        } => fs::bind(plan, (src, root, dst), set, clear, recursive),
+            keep,
+        } => fs::bind(plan, (src, root, dst), (set, clear), recursive, keep),
         Op::FsMount {
             fstype,
             options,
@@ -172,6 +174,48 @@ pub fn run_op(plan: &Plan, op: &Op) -> Result<(), i32> {
             uid,
             gid,
         } => fs::mknod_at(plan, (root, parent, name), mode, dev, (uid, gid)),
+        Op::OpenAt {
+            root,
+            path,
+            flags,
+            slot,
+        } => fs::open_at(plan, (root, path), flags, slot),
+        Op::CopyFileAt {
+            root,
+            parent,
+            name,
+            mode,
+            uid,
+            gid,
+            fd,
+        } => data::copy_file_at(plan, (root, parent, name), mode, (uid, gid), fd),
+        Op::BindData {
+            fd,
+            mode,
+            uid,
+            gid,
+            root,
+            dst,
+            set,
+        } => data::bind_data(plan, (fd, mode, (uid, gid)), (root, dst), set),
+        Op::ChmodAt { root, path, mode } => data::chmod_at(plan, (root, path), mode),
+        Op::Overlay {
+            lowers,
+            upper,
+            work,
+            discard,
+            attrs,
+            root,
+            dst,
+            keep,
+        } => {
+            let upper = match (discard, upper) {
+                (true, _) => data::Upper::Discarded,
+                (false, Slot::MAX) => data::Upper::None,
+                (false, u) => data::Upper::Dirs(u, work),
+            };
+            data::overlay(plan, lowers, upper, attrs, (root, dst, keep))
+        }
     }
 }
 

@@ -172,7 +172,8 @@ pub enum Op<S = Str, B = Bytes> {
         root: Slot,
     },
     /// A copy of the mount at the source in `src` (with its submounts when `recursive`),
-    /// mount attributes `set` set and `clear` cleared, attached at `dst` under `root`.
+    /// mount attributes `set` set and `clear` cleared, attached at `dst` under `root`; its
+    /// mount fd stays in `keep` (the new root, for a bind on "/").
     Bind {
         /// The source.
         src: Slot,
@@ -186,6 +187,8 @@ pub enum Op<S = Str, B = Bytes> {
         clear: u64,
         /// With submounts.
         recursive: bool,
+        /// Where the mount fd stays, if anywhere.
+        keep: Option<Slot>,
     },
     /// A new filesystem of type `fstype` configured by `options` (NUL-terminated key,
     /// value pairs ended by an empty key; an empty value sets a flag), with mount
@@ -443,6 +446,90 @@ pub enum Op<S = Str, B = Bytes> {
         uid: u32,
         /// The group.
         gid: u32,
+    },
+    /// Looks `path` up under `root` (RESOLVE_IN_ROOT, with `flags` and O_PATH) into
+    /// `slot`: an object of the sandbox's tree as it is now.
+    OpenAt {
+        /// The root `path` is looked up in.
+        root: Slot,
+        /// What, relative to `root`.
+        path: S,
+        /// open(2) flags besides O_PATH (O_NOFOLLOW, O_DIRECTORY).
+        flags: u64,
+        /// Where the fd goes.
+        slot: Slot,
+    },
+    /// Regular file `name` in directory `parent` under `root`, made new (an existing entry,
+    /// a symlink included, fails with EEXIST), given exactly `mode` (not the umask's) and
+    /// the owner `uid`, `gid` (u32::MAX: unchanged), then filled with what `fd` reads until
+    /// end of file.
+    CopyFileAt {
+        /// The root `parent` is looked up in.
+        root: Slot,
+        /// The directory, relative to `root`.
+        parent: S,
+        /// The new entry.
+        name: S,
+        /// Its mode.
+        mode: u32,
+        /// Its owner, u32::MAX for unchanged.
+        uid: u32,
+        /// Its group, u32::MAX for unchanged.
+        gid: u32,
+        /// What fills it.
+        fd: i32,
+    },
+    /// A file made as [`Op::CopyFileAt`] on a private tmpfs that is never attached
+    /// anywhere, then a bind of it, with the MOUNT_ATTR_* bits `set`, attached at `dst`
+    /// under `root` (Linux 6.15 or newer: a bind from a detached mount).
+    BindData {
+        /// What fills the file.
+        fd: i32,
+        /// Its mode.
+        mode: u32,
+        /// Its owner, u32::MAX for unchanged.
+        uid: u32,
+        /// Its group, u32::MAX for unchanged.
+        gid: u32,
+        /// The root the destination is looked up in.
+        root: Slot,
+        /// The destination, relative to `root`.
+        dst: S,
+        /// MOUNT_ATTR_* to set on the bind.
+        set: u64,
+    },
+    /// The permission bits of `path` under `root` become `mode` (fchmodat2 on the fd the
+    /// lookup returned: Linux 6.6 or newer).
+    ChmodAt {
+        /// The root `path` is looked up in.
+        root: Slot,
+        /// What, relative to `root`.
+        path: S,
+        /// The new mode.
+        mode: u32,
+    },
+    /// An overlay filesystem attached at `dst` under `root`: the directories in the slots
+    /// `lowers` lists (native-endian u32 slot numbers, the top layer first) read-only
+    /// under it; writes go to the directories in slots `upper` and `work`, or, when
+    /// `discard`, to a private tmpfs made for it; with neither (`upper` Slot::MAX and
+    /// not `discard`) it is read-only. `attrs`: MOUNT_ATTR_* of the mount.
+    Overlay {
+        /// The lower layers' slots.
+        lowers: B,
+        /// The upper directory's slot, or Slot::MAX.
+        upper: Slot,
+        /// The work directory's slot, or Slot::MAX.
+        work: Slot,
+        /// Writes go to a throw-away tmpfs.
+        discard: bool,
+        /// MOUNT_ATTR_*.
+        attrs: u64,
+        /// The root the destination is looked up in.
+        root: Slot,
+        /// The destination, relative to `root`.
+        dst: S,
+        /// Where the mount fd stays, if anywhere (the new root, for an overlay on "/").
+        keep: Option<Slot>,
     },
 }
 

@@ -244,7 +244,8 @@ pub struct SandboxArgs {
     )]
     pub boottime: Option<i64>,
 
-    /// The new root: pivot_root into DIR; nothing of the host stays reachable
+    /// The new root: pivot_root into DIR; nothing of the host stays reachable. DIR is never
+    /// written: a mount point it lacks goes on a throw-away tmpfs laid over its directory
     #[arg(
         long,
         value_name = "DIR",
@@ -269,14 +270,16 @@ pub struct SandboxArgs {
     /// As --dev-bind, skipped when SRC does not exist
     #[arg(long, num_args = 2, value_names = ["SRC", "DST"], help_heading = "Mounts (applied in the order given)")]
     pub dev_bind_try: Vec<PathBuf>,
-    /// A fresh tmpfs on DST
+    /// A fresh tmpfs on DST, owned by the program's uid and gid (mode 0755 unless --perms);
+    /// on / it becomes the root (then bind in what the program needs)
     #[arg(
         long,
         value_name = "DST",
         help_heading = "Mounts (applied in the order given)"
     )]
     pub tmpfs: Vec<PathBuf>,
-    /// A procfs of the sandbox on DST
+    /// A procfs of the sandbox on DST; without a new PID namespace the caller's /proc is
+    /// bound there instead (bubblewrap's way), with the same paths read-only or hidden
     #[arg(
         long,
         value_name = "DST",
@@ -290,7 +293,7 @@ pub struct SandboxArgs {
         help_heading = "Mounts (applied in the order given)"
     )]
     pub dev: Vec<PathBuf>,
-    /// An empty directory DST
+    /// An empty directory DST (mode 0755 unless --perms; an existing one is left as it is)
     #[arg(
         long,
         value_name = "DST",
@@ -307,6 +310,8 @@ pub struct SandboxArgs {
         help_heading = "Mounts (applied in the order given)"
     )]
     pub remount_ro: Vec<PathBuf>,
+    #[command(flatten)]
+    pub more_mounts: crate::cli_mounts::MoreMounts,
     /// Propagation of the new mount namespace: private | slave | shared | unchanged
     #[arg(
         long,

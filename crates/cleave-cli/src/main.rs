@@ -15,6 +15,7 @@ macro_rules! eprintln {
 }
 
 mod cli;
+mod cli_mounts;
 mod cmd;
 mod report;
 mod runc;

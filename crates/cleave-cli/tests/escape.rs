@@ -1164,6 +1164,43 @@ fn door3_hostile_rootfs_static_symlinks() {
             vec!["--tmpfs", "/k/x"],
             vec!["/bin/true"],
         ),
+        // Issue 12's operations that write (stdin is /dev/null: an empty file).
+        (
+            "w",
+            t.to_string(),
+            vec!["--file", "0", "/w/file"],
+            vec!["/bin/true"],
+        ),
+        (
+            "w",
+            rel(1),
+            vec!["--file", "0", "/w/file"],
+            vec!["/bin/true"],
+        ),
+        (
+            "v",
+            t.to_string(),
+            vec!["--bind-data", "0", "/v/data"],
+            vec!["/bin/true"],
+        ),
+        (
+            "v",
+            rel(1),
+            vec!["--ro-bind-data", "0", "/v/data"],
+            vec!["/bin/true"],
+        ),
+        (
+            "o",
+            t.to_string(),
+            vec!["--overlay-src", s, "--tmp-overlay", "/o/x"],
+            vec!["/bin/true"],
+        ),
+        (
+            "u",
+            t.to_string(),
+            vec!["--chmod", "0777", "/u"],
+            vec!["/bin/true"],
+        ),
         (
             "c",
             t.to_string(),

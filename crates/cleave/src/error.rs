@@ -539,6 +539,22 @@ pub enum MountProblem {
     /// A filesystem's option list has an empty item or options where none are taken.
     #[error("options `{}`: give comma-separated key=value pairs or flags, with no empty item (none for a cgroup mount)", one_line(.0))]
     BadOption(String),
+    /// An fd given as a source is not open in the caller.
+    #[error("fd {fd}: {}; give an fd open in this process (e.g. 3<FILE in the shell)", errno_text(&io::Error::from_raw_os_error(*.errno)))]
+    Fd {
+        /// The fd.
+        fd: i32,
+        /// Why.
+        errno: i32,
+    },
+    /// An overlay with fewer sources than it needs.
+    #[error("an overlay needs at least {needed} source director{} below it, and {got} {} given", if *.needed == 1 { "y" } else { "ies" }, if *.got == 1 { "is" } else { "are" })]
+    OverlaySources {
+        /// How many it needs (2 read-only, else 1).
+        needed: usize,
+        /// How many were given.
+        got: usize,
+    },
 }
 
 /// Result with [`Error`].

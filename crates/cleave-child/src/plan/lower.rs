@@ -47,6 +47,11 @@ impl<S, B> Op<S, B> {
             Op::ControllingTerminal { .. } => "ControllingTerminal",
             Op::WaitForStart { .. } => "WaitForStart",
             Op::MknodAt { .. } => "MknodAt",
+            Op::OpenAt { .. } => "OpenAt",
+            Op::CopyFileAt { .. } => "CopyFileAt",
+            Op::BindData { .. } => "BindData",
+            Op::ChmodAt { .. } => "ChmodAt",
+            Op::Overlay { .. } => "Overlay",
         }
     }
 
@@ -84,6 +89,7 @@ impl<S, B> Op<S, B> {
                 set,
                 clear,
                 recursive,
+                keep,
             } => Op::Bind {
                 src: *src,
                 root: *root,
@@ -91,6 +97,7 @@ impl<S, B> Op<S, B> {
                 set: *set,
                 clear: *clear,
                 recursive: *recursive,
+                keep: *keep,
             },
             Op::FsMount {
                 fstype,
@@ -246,6 +253,75 @@ impl<S, B> Op<S, B> {
                 dev: *dev,
                 uid: *uid,
                 gid: *gid,
+            },
+            Op::OpenAt {
+                root,
+                path,
+                flags,
+                slot,
+            } => Op::OpenAt {
+                root: *root,
+                path: s(path),
+                flags: *flags,
+                slot: *slot,
+            },
+            Op::CopyFileAt {
+                root,
+                parent,
+                name,
+                mode,
+                uid,
+                gid,
+                fd,
+            } => Op::CopyFileAt {
+                root: *root,
+                parent: s(parent),
+                name: s(name),
+                mode: *mode,
+                uid: *uid,
+                gid: *gid,
+                fd: *fd,
+            },
+            Op::BindData {
+                fd,
+                mode,
+                uid,
+                gid,
+                root,
+                dst,
+                set,
+            } => Op::BindData {
+                fd: *fd,
+                mode: *mode,
+                uid: *uid,
+                gid: *gid,
+                root: *root,
+                dst: s(dst),
+                set: *set,
+            },
+            Op::ChmodAt { root, path, mode } => Op::ChmodAt {
+                root: *root,
+                path: s(path),
+                mode: *mode,
+            },
+            Op::Overlay {
+                lowers,
+                upper,
+                work,
+                discard,
+                attrs,
+                root,
+                dst,
+                keep,
+            } => Op::Overlay {
+                lowers: b(lowers),
+                upper: *upper,
+                work: *work,
+                discard: *discard,
+                attrs: *attrs,
+                root: *root,
+                dst: s(dst),
+                keep: *keep,
             },
         }
     }

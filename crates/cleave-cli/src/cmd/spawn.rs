@@ -1,4 +1,5 @@
 //! `cleave spawn`: run a program in a child created with the flags you choose.
+mod mounts;
 mod spec;
 
 use crate::cli::SpawnArgs;

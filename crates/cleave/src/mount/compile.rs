@@ -35,6 +35,18 @@ pub(super) const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
 const O_PATH: u64 = (libc::O_PATH | libc::O_CLOEXEC) as u64;
 const O_PATH_DIR: u64 = (libc::O_PATH | libc::O_CLOEXEC | libc::O_DIRECTORY) as u64;
 
+/// What compiling a [`Filesystem`] needs to know of the rest of the sandbox.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Facts {
+    /// The ids (inside) that own what is made for the program (tmpfs roots, files from
+    /// fds); `None` leaves them root's.
+    pub owner: Option<(u32, u32)>,
+    /// The sandbox has a PID namespace of its own (new or joined): a [`MountOp::Proc`] is a
+    /// new procfs of it; otherwise the caller's /proc is bound (bubblewrap's way), since a
+    /// procfs of the caller's PID namespace needs privilege over it.
+    pub own_pid_ns: bool,
+}
+
 /// The child's steps for a [`Filesystem`] and the size of the fd slot table they use.
 #[derive(Debug, Default)]
 pub(crate) struct Compiled {
@@ -134,6 +146,8 @@ pub(super) fn bind(
             set,
             clear,
             recursive,
+            // On "/", later lookups start from the bind, not from what it covers.
+            keep: (at == Path::new("/")).then_some(ROOT),
         },
         what,
     )
@@ -189,17 +203,22 @@ impl Filesystem {
     /// sandbox that may make device nodes.
     #[cfg(test)]
     pub(crate) fn compile(&self, new_mount_ns: bool) -> Result<Compiled> {
-        self.compile_with(new_mount_ns, true, CgroupContext::default())
+        let facts = Facts {
+            own_pid_ns: true,
+            ..Facts::default()
+        };
+        self.compile_with(new_mount_ns, true, CgroupContext::default(), facts)
     }
 
     /// [`Filesystem::compile`]; `mknod`: whether the sandbox may make device nodes (else
     /// each [`MountOp::Device`] binds the host's node); `cgroups`: what a cgroup mount
-    /// needs to know of the sandbox's namespaces.
+    /// needs to know of the sandbox's namespaces; `facts`: the rest.
     pub(crate) fn compile_with(
         &self,
         new_mount_ns: bool,
         mknod: bool,
         cgroups: CgroupContext,
+        facts: Facts,
     ) -> Result<Compiled> {
         let needs_ns = self.rootfs.is_some() || !self.ops.is_empty();
         if needs_ns && !new_mount_ns {
@@ -318,6 +337,45 @@ impl Filesystem {
                         format!("open the bind source {}", src.display()),
                     )
                 }
+                MountOp::BindFd { fd, .. } => {
+                    // A mount an fd of the caller's is on belongs to the caller's mount
+                    // namespace, which open_tree(2) refuses to copy from: the path it was
+                    // opened by is opened again, and must still be the same object.
+                    let (meta, path) = super::data::caller_fd(i, *fd)?;
+                    let slot = sources.open(
+                        &path,
+                        O_PATH,
+                        None,
+                        format!("open {} (what fd {fd} is)", path.display()),
+                    );
+                    sources.steps.push(Step::new(
+                        Op::CheckIdentity {
+                            slot,
+                            dev: meta.dev(),
+                            ino: meta.ino(),
+                        },
+                        format!("check that {} is still what fd {fd} is", path.display()),
+                    ));
+                    slot
+                }
+                MountOp::Overlay { .. } => {
+                    let first = sources.next;
+                    for dir in super::data::overlay_sources(i, op)? {
+                        sources.open(
+                            &dir,
+                            O_PATH_DIR,
+                            None,
+                            format!("open the overlay layer {}", dir.display()),
+                        );
+                    }
+                    first
+                }
+                MountOp::Proc { .. } if !facts.own_pid_ns => sources.open(
+                    Path::new("/proc"),
+                    O_PATH_DIR,
+                    None,
+                    "open the caller's /proc (no PID namespace of the sandbox's own)".into(),
+                ),
                 MountOp::Dev { dst } => {
                     let first = sources.next;
                     for dev in super::dev::DEVICES {
@@ -355,6 +413,7 @@ impl Filesystem {
             source_slots.push(slot);
         }
         let mut steps = sources.steps;
+        model.next_slot = sources.next;
 
         let prop = match self.propagation {
             Propagation::Private => Some((libc::MS_PRIVATE, "private")),
@@ -380,6 +439,9 @@ impl Filesystem {
             ));
         }
 
+        // Whether an op mounted a new filesystem on "/" (`--tmpfs /`): the program's root
+        // then moves there, as into a new root.
+        let mut replaced_root = false;
         let layout = if self.ops.iter().any(is_cgroup) {
             CgroupLayout::host()
         } else {
@@ -398,7 +460,13 @@ impl Filesystem {
                 let ctx = (cgroups, &layout, src_slot);
                 newfs::cgroup(i, op, &inside, ctx, &mut model, &mut steps)?;
             } else {
-                compile_op(i, op, src_slot, &mut model, &mut steps)?;
+                compile_op(i, op, (src_slot, facts), &mut model, &mut steps)?;
+                // Binds, overlays and new filesystems on "/" keep their fd in ROOT.
+                replaced_root |= model
+                    .mounts
+                    .iter()
+                    .skip(1)
+                    .any(|(p, _)| p == Path::new("/"));
             }
             for step in &mut steps[first_step..] {
                 step.origin = Some(Origin::Mount(i));
@@ -409,6 +477,11 @@ impl Filesystem {
             steps.push(Step::new(
                 Op::PivotRoot { root: ROOT },
                 format!("pivot_root into {}", root.display()),
+            ));
+        } else if replaced_root {
+            steps.push(Step::new(
+                Op::PivotRoot { root: ROOT },
+                "pivot_root into the filesystem mounted on /",
             ));
         }
         steps.push(Step::new(Op::CloseSlots, "close the setup's fds"));
@@ -433,7 +506,7 @@ impl Filesystem {
         }
         Ok(Compiled {
             steps,
-            slots: sources.next as usize,
+            slots: model.next_slot as usize,
         })
     }
 
@@ -472,7 +545,7 @@ impl Filesystem {
 fn compile_op(
     i: usize,
     op: &MountOp,
-    src_slot: Slot,
+    (src_slot, facts): (Slot, Facts),
     model: &mut Model,
     steps: &mut Vec<Step>,
 ) -> Result<()> {
@@ -509,13 +582,26 @@ fn compile_op(
             ));
             model.mounted(&inside, Backing::Host(src));
         }
-        MountOp::Tmpfs { .. } => {
+        MountOp::Tmpfs { mode, size, .. } => {
             model.ensure_dir(steps, &inside, i, dst)?;
             // At "/", later lookups start from the tmpfs, not from what it covers.
             let keep = (inside == Path::new("/")).then_some(ROOT);
+            let mode = format!(
+                "{:04o}",
+                super::data::check_mode(i, dst, mode.unwrap_or(0o755))?
+            );
+            let mut opts = vec![("mode", mode)];
+            if let Some(size) = size {
+                opts.push(("size", size.to_string()));
+            }
+            if let Some((uid, gid)) = facts.owner {
+                opts.push(("uid", uid.to_string()));
+                opts.push(("gid", gid.to_string()));
+            }
+            let opts: Vec<(&str, &str)> = opts.iter().map(|(k, v)| (*k, v.as_str())).collect();
             steps.push(fs_mount(
                 "tmpfs",
-                &[("mode", "0755")],
+                &opts,
                 MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
                 &inside,
                 keep,
@@ -526,6 +612,11 @@ fn compile_op(
         MountOp::BindMount { .. } => newfs::bind_mount(i, op, src_slot, &inside, model, steps)?,
         MountOp::Mount { fstype, .. } if fstype != "proc" => {
             newfs::new_fs(i, op, &inside, model, steps)?
+        }
+        MountOp::Proc { .. } if !facts.own_pid_ns => {
+            model.ensure_dir(steps, &inside, i, dst)?;
+            super::data::bind_proc(steps, src_slot, &inside, NULL_DEVICE);
+            model.mounted(&inside, Backing::Opaque);
         }
         MountOp::Proc { .. } | MountOp::Mount { .. } => {
             let (opts, attrs) = match op {
@@ -579,7 +670,18 @@ fn compile_op(
             model.ensure_dir(steps, &inside, i, dst)?;
             super::dev::minimal_dev(steps, model, &inside, src_slot, i)?;
         }
-        MountOp::Dir { .. } => model.ensure_dir(steps, &inside, i, dst)?,
+        MountOp::Dir { mode, .. } => {
+            let mode = super::data::check_mode(i, dst, mode.unwrap_or(0o755))?;
+            model.ensure_dir_mode(steps, &inside, mode, (i, dst))?
+        }
+        MountOp::BindFd { .. }
+        | MountOp::File { .. }
+        | MountOp::BindData { .. }
+        | MountOp::Mqueue { .. }
+        | MountOp::Overlay { .. }
+        | MountOp::Chmod { .. } => {
+            super::data::compile(i, op, (src_slot, &inside, facts.owner), model, steps)?
+        }
         MountOp::Symlink {
             target: link_to, ..
         } => {

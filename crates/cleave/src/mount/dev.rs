@@ -146,6 +146,9 @@ pub(super) fn mknod_steps(
             return Err(model.refuse_create(inside, i, dst))
         }
         Kind::Dir | Kind::Link(_) => return Err(fail(i, MountProblem::Occupied(dst.clone()))),
+        Kind::Missing => {
+            model.before_create(steps, inside.parent().unwrap_or(Path::new("/")), i)?
+        }
         _ => {}
     }
     let (root, parent, name) = entry(inside);

@@ -3,14 +3,18 @@
 //! resolve every destination inside the new root through file descriptors. See
 //! mount_namespaces(7) and pivot_root(2).
 mod compile;
+mod data;
 mod dev;
 mod model;
 mod newfs;
+mod shadow;
 
+pub(crate) use compile::Facts;
 pub use dev::DeviceKind;
 pub(crate) use newfs::CgroupContext;
 
 use crate::error::{Error, Result};
+use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 
 /// What every procfs cleave mounts makes read-only (relative to the procfs): writes there
@@ -63,13 +67,23 @@ pub enum MountOp {
         /// forms).
         optional: bool,
     },
-    /// A fresh tmpfs (mode 0755).
+    /// A fresh tmpfs, owned by the program's uid and gid (as bubblewrap's), nosuid and
+    /// nodev. On "/" it becomes the program's root (bubblewrap's usual start), as does a
+    /// bind or an overlay there.
     Tmpfs {
         /// Path inside.
         dst: PathBuf,
+        /// Mode of its root directory; default 0755.
+        mode: Option<u32>,
+        /// Its size limit in bytes (rounded up to pages by the kernel); default the
+        /// kernel's (half of the RAM).
+        size: Option<u64>,
     },
     /// A procfs of the sandbox's PID namespace, with [`PROC_READ_ONLY`] read-only and
-    /// [`PROC_MASKED`] hidden.
+    /// [`PROC_MASKED`] hidden. When the sandbox has no PID namespace of its own (new or
+    /// joined), the caller's /proc is bound instead (as bubblewrap does: a new procfs of the
+    /// caller's PID namespace needs privilege over it), nosuid, nodev, noexec, with the
+    /// same paths read-only and hidden.
     Proc {
         /// Path inside.
         dst: PathBuf,
@@ -80,10 +94,14 @@ pub enum MountOp {
         /// Path inside.
         dst: PathBuf,
     },
-    /// An empty directory (and its parents).
+    /// An empty directory (and its parents). An existing directory is left as it is.
     Dir {
         /// Path inside.
         dst: PathBuf,
+        /// Mode of the directory when it is made; default 0755. Missing parents get 0755,
+        /// less the group and other bits this mode clears (bubblewrap's rule). The umask
+        /// applies, as to mkdir(2).
+        mode: Option<u32>,
     },
     /// A symbolic link DST -> TARGET.
     Symlink {
@@ -177,6 +195,89 @@ pub enum MountOp {
         /// Group, as an id inside.
         gid: u32,
     },
+    /// A bind of what the caller's open fd FD is (a directory or a file, opened with or
+    /// without O_PATH) on DST, as [`MountOp::Bind`] (bubblewrap's `--bind-fd` and
+    /// `--ro-bind-fd`). The fd stays open in the caller; the program does not get it.
+    BindFd {
+        /// The caller's fd.
+        fd: RawFd,
+        /// Path inside.
+        dst: PathBuf,
+        /// Read-only.
+        read_only: bool,
+    },
+    /// A new regular file at DST holding everything FD reads until end of file
+    /// (bubblewrap's `--file`), with exactly `mode` (the umask does not apply) and owned
+    /// by the program's uid and gid. Nothing may exist at DST: a file (or a planted
+    /// symlink) there is an error, never overwritten or followed.
+    File {
+        /// The caller's fd (a pipe, a file...), read in the child.
+        fd: RawFd,
+        /// Path inside.
+        dst: PathBuf,
+        /// Mode of the file (bubblewrap's default: 0666).
+        mode: u32,
+    },
+    /// A file holding everything FD reads, on a private tmpfs nothing else reaches, bound
+    /// on DST (bubblewrap's `--bind-data` and `--ro-bind-data`), with exactly `mode` and
+    /// owned by the program's uid and gid. DST is made when missing. Needs Linux 6.15 or
+    /// newer (a bind from a mount attached nowhere).
+    BindData {
+        /// The caller's fd.
+        fd: RawFd,
+        /// Path inside.
+        dst: PathBuf,
+        /// Mode of the file (bubblewrap's default: 0600).
+        mode: u32,
+        /// Read-only.
+        read_only: bool,
+    },
+    /// A new POSIX message queue filesystem (mqueue) on DST: the queues of the sandbox's
+    /// IPC namespace (a new one needs `ipc` among the namespaces without root).
+    Mqueue {
+        /// Path inside.
+        dst: PathBuf,
+    },
+    /// An overlay filesystem on DST (bubblewrap's `--overlay`, `--tmp-overlay` and
+    /// `--ro-overlay`): the host directories `sources` under it, the first at the bottom
+    /// (a file in several is read from the last), and writes going where `writes` says.
+    /// The sources are opened before anything is mounted, as bind sources are. Mounted
+    /// nodev.
+    Overlay {
+        /// Host directories, the bottom layer first.
+        sources: Vec<PathBuf>,
+        /// Where writes go.
+        writes: OverlayWrites,
+        /// Path inside.
+        dst: PathBuf,
+    },
+    /// Sets the permission bits of DST, which must exist, to `mode` (bubblewrap's
+    /// `--chmod`; symlinks followed inside the sandbox). It changes the object itself:
+    /// one bound from the host or a rootfs changes there too. Needs Linux 6.6 or newer.
+    Chmod {
+        /// Path inside.
+        dst: PathBuf,
+        /// The permission bits (at most 0o7777).
+        mode: u32,
+    },
+}
+
+/// Where the writes to a [`MountOp::Overlay`] go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OverlayWrites {
+    /// To the host directory `upper` (it also is the top layer), with `work` an empty
+    /// directory on the same filesystem that the kernel uses (overlayfs's upperdir and
+    /// workdir).
+    To {
+        /// Host directory that receives the writes.
+        upper: PathBuf,
+        /// Host directory, empty, on `upper`'s filesystem.
+        work: PathBuf,
+    },
+    /// To a tmpfs nothing else reaches, gone with the sandbox.
+    Discarded,
+    /// Nowhere: the overlay is read-only (it then needs two sources at least).
+    ReadOnly,
 }
 
 impl MountOp {
@@ -186,17 +287,23 @@ impl MountOp {
             MountOp::Bind { dst, .. }
             | MountOp::RoBind { dst, .. }
             | MountOp::DevBind { dst, .. }
-            | MountOp::Tmpfs { dst }
+            | MountOp::Tmpfs { dst, .. }
             | MountOp::Proc { dst }
             | MountOp::Dev { dst }
-            | MountOp::Dir { dst }
+            | MountOp::Dir { dst, .. }
             | MountOp::Symlink { dst, .. }
             | MountOp::RemountRo { dst }
             | MountOp::Mask { dst }
             | MountOp::ReadOnly { dst }
             | MountOp::Device { dst, .. }
             | MountOp::Mount { dst, .. }
-            | MountOp::BindMount { dst, .. } => dst,
+            | MountOp::BindMount { dst, .. }
+            | MountOp::BindFd { dst, .. }
+            | MountOp::File { dst, .. }
+            | MountOp::BindData { dst, .. }
+            | MountOp::Mqueue { dst }
+            | MountOp::Overlay { dst, .. }
+            | MountOp::Chmod { dst, .. } => dst,
         }
     }
 }
@@ -291,7 +398,9 @@ impl std::str::FromStr for Propagation {
 /// The filesystem part of a sandbox.
 #[derive(Clone, Debug, Default)]
 pub struct Filesystem {
-    /// The new root (pivot_root); `None` keeps the host's root.
+    /// The new root (pivot_root); `None` keeps the host's root. Nothing is created in it:
+    /// a mount point it lacks goes on a tmpfs laid over the directory that lacks it, with
+    /// that directory's entries bound back (see the operations for what they write).
     pub rootfs: Option<PathBuf>,
     /// Operations, in order.
     pub ops: Vec<MountOp>,

@@ -30,6 +30,13 @@ pub(super) enum Backing {
     Fresh,
     /// A procfs or devpts: it has what it has; nothing may be created in it.
     Opaque,
+    /// An overlay of host directories, the top layer first; created in when writable.
+    Layers {
+        /// The layers, top first.
+        layers: Vec<PathBuf>,
+        /// Writes go somewhere.
+        writable: bool,
+    },
 }
 
 /// What a path is, in the model.
@@ -53,8 +60,13 @@ pub(super) struct Model {
     root: PathBuf,
     /// Whether paths backed by the host may be created (only under a new root).
     host_writable: bool,
-    mounts: Vec<(PathBuf, Backing)>,
-    created: BTreeMap<PathBuf, Kind>,
+    pub(super) mounts: Vec<(PathBuf, Backing)>,
+    pub(super) created: BTreeMap<PathBuf, Kind>,
+    /// Mount points backed by the new root's own directory (never written: what is
+    /// created there goes on a throw-away layer first, see shadow.rs).
+    pub(super) rootfs_mounts: Vec<PathBuf>,
+    /// The next free slot of the fd table (after the sources').
+    pub(super) next_slot: cleave_child::Slot,
 }
 
 impl Model {
@@ -64,6 +76,12 @@ impl Model {
             root,
             host_writable,
             created: BTreeMap::new(),
+            rootfs_mounts: if host_writable {
+                vec![PathBuf::from("/")]
+            } else {
+                Vec::new()
+            },
+            next_slot: 0,
         }
     }
 
@@ -82,21 +100,51 @@ impl Model {
             return k.clone();
         }
         let (at, backing) = self.mount_of(p);
-        match backing {
-            Backing::Host(host) => {
-                let on_host = host.join(p.strip_prefix(at).unwrap_or(p));
-                match std::fs::symlink_metadata(&on_host) {
-                    Ok(m) if m.file_type().is_symlink() => {
-                        Kind::Link(std::fs::read_link(&on_host).unwrap_or_default())
-                    }
-                    Ok(m) if m.is_dir() => Kind::Dir,
-                    Ok(_) => Kind::Other,
-                    Err(_) => Kind::Missing,
+        let on = |host: &Path| {
+            let on_host = host.join(p.strip_prefix(at).unwrap_or(p));
+            match std::fs::symlink_metadata(&on_host) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    Kind::Link(std::fs::read_link(&on_host).unwrap_or_default())
                 }
+                Ok(m) if m.is_dir() => Kind::Dir,
+                Ok(_) => Kind::Other,
+                Err(_) => Kind::Missing,
             }
+        };
+        match backing {
+            Backing::Host(host) => on(host),
             _ if p == at => Kind::Dir,
+            Backing::Layers { layers, .. } => layers
+                .iter()
+                .map(|l| on(l))
+                .find(|k| *k != Kind::Missing)
+                .unwrap_or(Kind::Missing),
             Backing::Fresh => Kind::Missing,
             Backing::Opaque => Kind::Unknown,
+        }
+    }
+
+    /// Before something is created in directory `dir`: when the new root's own directory
+    /// backs it, a throw-away layer goes over it first (shadow.rs), so that the user's
+    /// directory is never written.
+    pub(super) fn before_create(
+        &mut self,
+        steps: &mut Vec<Step>,
+        dir: &Path,
+        index: usize,
+    ) -> Result<()> {
+        let (at, backing) = self.mount_of(dir);
+        if matches!(backing, Backing::Host(_)) && self.rootfs_mounts.iter().any(|m| m == at) {
+            super::shadow::shadow(self, steps, dir, index)?;
+        }
+        Ok(())
+    }
+
+    /// The host path of `p`'s object as the model sees it, when a host directory backs it.
+    pub(super) fn host_path(&self, p: &Path) -> Option<PathBuf> {
+        match self.mount_of(p) {
+            (at, Backing::Host(host)) => Some(host.join(p.strip_prefix(at).unwrap_or(p))),
+            _ => None,
         }
     }
 
@@ -105,6 +153,7 @@ impl Model {
             Backing::Fresh => true,
             Backing::Host(_) => self.host_writable,
             Backing::Opaque => false,
+            Backing::Layers { writable, .. } => *writable,
         }
     }
 
@@ -206,6 +255,24 @@ impl Model {
         index: usize,
         dst: &Path,
     ) -> Result<()> {
+        self.ensure_dir_mode(steps, inside, 0o755, (index, dst))
+    }
+
+    /// [`Model::ensure_dir`] with `mode` for `inside` itself when it is made; missing
+    /// parents get 0755 less the group and other bits `mode` clears (bubblewrap's rule).
+    pub(super) fn ensure_dir_mode(
+        &mut self,
+        steps: &mut Vec<Step>,
+        inside: &Path,
+        mode: u32,
+        (index, dst): (usize, &Path),
+    ) -> Result<()> {
+        let mut parents = 0o755;
+        for class in [0o070, 0o007] {
+            if mode & class == 0 {
+                parents &= !class;
+            }
+        }
         let mut missing = Vec::new();
         let mut p = inside.to_path_buf();
         loop {
@@ -230,13 +297,14 @@ impl Model {
             if !self.creatable(dir) {
                 return Err(self.refuse_create(dir, index, dst));
             }
+            self.before_create(steps, dir.parent().unwrap_or(Path::new("/")), index)?;
             let (root, parent, name) = entry(dir);
             steps.push(Step::new(
                 Op::MkdirAt {
                     root,
                     parent,
                     name,
-                    mode: 0o755,
+                    mode: if dir == inside { mode } else { parents },
                 },
                 format!("mkdir {}", dir.display()),
             ));
@@ -263,6 +331,7 @@ impl Model {
         if !self.creatable(inside) {
             return Err(self.refuse_create(inside, index, dst));
         }
+        self.before_create(steps, inside.parent().unwrap_or(Path::new("/")), index)?;
         let (root, parent, name) = entry(inside);
         steps.push(Step::new(
             Op::CreateFileAt {
@@ -295,6 +364,7 @@ impl Model {
             Kind::Link(t) if t == target => return Ok(()),
             _ => return Err(fail(index, MountProblem::Occupied(dst.to_path_buf()))),
         }
+        self.before_create(steps, inside.parent().unwrap_or(Path::new("/")), index)?;
         let (root, parent, name) = entry(inside);
         steps.push(Step::new(
             Op::SymlinkAt {

@@ -178,6 +178,11 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
     // bound.
     let mknod =
         euid == 0 && !all.contains(CloneFlags::NEWUSER) && !joined.contains(&Namespace::User);
+    let maps = if all.contains(CloneFlags::NEWUSER) {
+        Some(ns::user::resolve(&spec.ids, euid, egid)?)
+    } else {
+        None
+    };
     let compiled = fs
         .compile_with(
             all.contains(CloneFlags::NEWNS),
@@ -185,6 +190,10 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
             crate::mount::CgroupContext {
                 new_cgroup_ns: all.contains(CloneFlags::NEWCGROUP),
                 may_return: !all.contains(CloneFlags::NEWUSER),
+            },
+            crate::mount::Facts {
+                owner: owner(maps.as_ref(), spec, euid, egid),
+                own_pid_ns: new_pid || joined.contains(&Namespace::Pid),
             },
         )
         .map_err(|e| {
@@ -211,8 +220,7 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
             .map(|s| (Stage::Join, s)),
     );
 
-    let outside_maps = if all.contains(CloneFlags::NEWUSER) {
-        let maps = ns::user::resolve(&spec.ids, euid, egid)?;
+    let outside_maps = if let Some(maps) = maps {
         if maps.writer == MapWriter::Child {
             steps.extend(
                 ns::user::child_steps(&maps)
@@ -352,6 +360,26 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
         program_stack,
         thread_exec: false,
     })
+}
+
+/// The ids that own what the sandbox makes for its program (tmpfs roots, files from fds):
+/// the program's, where the user namespace maps them (else root's, as made).
+fn owner(
+    maps: Option<&crate::idmap::ResolvedMaps>,
+    spec: &SandboxSpec,
+    euid: u32,
+    egid: u32,
+) -> Option<(u32, u32)> {
+    let ids = match maps {
+        Some(m) => {
+            let (uid, gid) = ns::user::program_ids(m, &spec.ids, euid, egid);
+            let mapped = crate::idmap::maps_inside(&m.users, uid)
+                && crate::idmap::maps_inside(&m.groups, gid);
+            mapped.then_some((uid, gid))?
+        }
+        None => (spec.ids.uid.unwrap_or(euid), spec.ids.gid.unwrap_or(egid)),
+    };
+    (ids != (0, 0)).then_some(ids)
 }
 
 /// The flags the child is created with, and those it unshares itself: the spec's, plus a

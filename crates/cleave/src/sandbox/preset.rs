@@ -85,7 +85,11 @@ pub fn standard_mounts() -> [MountOp; 4] {
             dst: "/proc".into(),
         },
         MountOp::Dev { dst: "/dev".into() },
-        MountOp::Tmpfs { dst: "/tmp".into() },
+        MountOp::Tmpfs {
+            dst: "/tmp".into(),
+            mode: None,
+            size: None,
+        },
         MountOp::Mask {
             dst: "/sys/firmware".into(),
         },

@@ -1,17 +1,15 @@
 //! The options of `cleave spawn` turned into a [`SandboxSpec`], and the command-line words
 //! for each part of it, so that the library's errors name the option they came from.
-use crate::cli::{SandboxArgs, SpawnArgs};
+use crate::cli::SpawnArgs;
 use clap::ArgMatches;
 use cleave::caps::{self, Rlimit};
 use cleave::cgroup::{self, Limits};
 use cleave::error::{IdMapProblem, LimitProblem};
 use cleave::error::{Origin, Problem};
 use cleave::idmap::{IdMap, IdMapping};
-use cleave::mount::MountOp;
 use cleave::ns::{time, uts};
 use cleave::sandbox::{Capabilities, Preset, SandboxSpec};
 use cleave::CloneFlags;
-use std::path::PathBuf;
 
 /// Why the options cannot become a [`SandboxSpec`]: a value refused, in the command line's
 /// words, or the library's error for what only it can judge.
@@ -54,78 +52,6 @@ fn refused(option: &str, value: &str, e: cleave::Error) -> Refused {
         E::Invalid { problem, .. } => format!("{option} {value}: {problem}"),
         other => return Refused::Library(other),
     })
-}
-
-/// The mount options in command-line order.
-fn mount_ops(s: &SandboxArgs, matches: Option<&ArgMatches>) -> Vec<(MountOp, String)> {
-    let lists: [(&str, &Vec<PathBuf>, usize); 12] = [
-        ("bind", &s.bind, 2),
-        ("ro_bind", &s.ro_bind, 2),
-        ("dev_bind", &s.dev_bind, 2),
-        ("bind_try", &s.bind_try, 2),
-        ("ro_bind_try", &s.ro_bind_try, 2),
-        ("dev_bind_try", &s.dev_bind_try, 2),
-        ("tmpfs", &s.tmpfs, 1),
-        ("proc", &s.proc, 1),
-        ("dev", &s.dev, 1),
-        ("dir", &s.dir, 1),
-        ("symlink", &s.symlink, 2),
-        ("remount_ro", &s.remount_ro, 1),
-    ];
-    let mut ordered: Vec<(usize, MountOp, String)> = Vec::new();
-    for (id, values, arity) in lists {
-        let indices: Vec<usize> = matches
-            .and_then(|m| m.indices_of(id))
-            .map(|i| i.collect())
-            .unwrap_or_else(|| (0..values.len()).map(|i| i + 1000).collect());
-        for (n, chunk) in values.chunks(arity).enumerate() {
-            let at = indices.get(n * arity).copied().unwrap_or(usize::MAX);
-            let one = || chunk[0].clone();
-            let two = || chunk.get(1).cloned().unwrap_or_default();
-            // The -try forms (bubblewrap's) skip a source that does not exist.
-            let option = format!("--{}", id.replace('_', "-"));
-            let (id, optional) = match id.strip_suffix("_try") {
-                Some(base) => (base, true),
-                None => (id, false),
-            };
-            let op = match id {
-                "bind" => MountOp::Bind {
-                    src: one(),
-                    dst: two(),
-                    optional,
-                },
-                "ro_bind" => MountOp::RoBind {
-                    src: one(),
-                    dst: two(),
-                    optional,
-                },
-                "dev_bind" => MountOp::DevBind {
-                    src: one(),
-                    dst: two(),
-                    optional,
-                },
-                "tmpfs" => MountOp::Tmpfs { dst: one() },
-                "proc" => MountOp::Proc { dst: one() },
-                "dev" => MountOp::Dev { dst: one() },
-                "dir" => MountOp::Dir { dst: one() },
-                "symlink" => MountOp::Symlink {
-                    target: one(),
-                    dst: two(),
-                },
-                _ => MountOp::RemountRo { dst: one() },
-            };
-            let label = std::iter::once(option)
-                .chain(chunk.iter().map(|p| p.display().to_string()))
-                .collect::<Vec<_>>()
-                .join(" ");
-            ordered.push((at, op, label));
-        }
-    }
-    ordered.sort_by_key(|(at, _, _)| *at);
-    ordered
-        .into_iter()
-        .map(|(_, op, label)| (op, label))
-        .collect()
 }
 
 /// Turns the options into a [`SandboxSpec`], with the command-line words for each part of
@@ -257,7 +183,7 @@ pub(super) fn spec_from(
     spec.time.monotonic = s.monotonic;
     spec.time.boottime = s.boottime;
 
-    for (op, label) in mount_ops(s, matches) {
+    for (op, label) in super::mounts::mount_ops(s, matches)? {
         spec.filesystem.ops.push(op);
         labels.mounts.push(label);
     }

@@ -31,13 +31,18 @@ fn links_and_tmpfs_made_by_earlier_ops_count() {
     // A symlink made by an op cannot send a later mkdir to the host...
     let fs = Filesystem {
         ops: vec![
-            MountOp::Tmpfs { dst: "/mnt".into() },
+            MountOp::Tmpfs {
+                dst: "/mnt".into(),
+                mode: None,
+                size: None,
+            },
             MountOp::Symlink {
                 target: "/tmp".into(),
                 dst: "/mnt/l".into(),
             },
             MountOp::Dir {
                 dst: "/mnt/l/escaped".into(),
+                mode: None,
             },
         ],
         ..Default::default()
@@ -56,7 +61,10 @@ fn links_and_tmpfs_made_by_earlier_ops_count() {
                 target: "/outside".into(),
                 dst: "/y".into(),
             },
-            MountOp::Dir { dst: "/y/d".into() },
+            MountOp::Dir {
+                dst: "/y/d".into(),
+                mode: None,
+            },
         ],
         ..Default::default()
     };
@@ -74,14 +82,24 @@ fn links_and_tmpfs_made_by_earlier_ops_count() {
             _ => None,
         })
         .collect();
+    // The root's own directory is never written: a throw-away layer goes over "/" first,
+    // with a mount point for the root's one directory (usr) bound back.
     assert_eq!(
         mkdirs,
-        [(&b"."[..], &b"outside"[..]), (&b"outside"[..], &b"d"[..])]
+        [
+            (&b"."[..], &b"usr"[..]),
+            (&b"."[..], &b"outside"[..]),
+            (&b"outside"[..], &b"d"[..])
+        ]
     );
     // A path that exists on the host but sits under an earlier tmpfs is created there.
     let fs = Filesystem {
         ops: vec![
-            MountOp::Tmpfs { dst: "/etc".into() },
+            MountOp::Tmpfs {
+                dst: "/etc".into(),
+                mode: None,
+                size: None,
+            },
             MountOp::RoBind {
                 src: "/usr/share".into(),
                 dst: "/etc/ssl".into(),
@@ -100,7 +118,11 @@ fn links_and_tmpfs_made_by_earlier_ops_count() {
 #[test]
 fn bad_paths_fail_before_any_step() {
     let fs = Filesystem {
-        ops: vec![MountOp::Tmpfs { dst: "tmp".into() }],
+        ops: vec![MountOp::Tmpfs {
+            dst: "tmp".into(),
+            mode: None,
+            size: None,
+        }],
         ..Default::default()
     };
     let e = fs.compile(true).unwrap_err().to_string();
@@ -122,7 +144,11 @@ fn bad_paths_fail_before_any_step() {
     let e = fs.compile(true).unwrap_err().to_string();
     assert!(e.contains("the new root: /no/such/root"), "{e}");
     let fs = Filesystem {
-        ops: vec![MountOp::Tmpfs { dst: "/tmp".into() }],
+        ops: vec![MountOp::Tmpfs {
+            dst: "/tmp".into(),
+            mode: None,
+            size: None,
+        }],
         ..Default::default()
     };
     assert!(fs.compile(false).is_err());
@@ -134,7 +160,11 @@ fn ops_compile_in_order_and_end_with_pivot_root() {
     let fs = Filesystem {
         rootfs: Some(root.clone()),
         ops: vec![
-            MountOp::Tmpfs { dst: "/tmp".into() },
+            MountOp::Tmpfs {
+                dst: "/tmp".into(),
+                mode: None,
+                size: None,
+            },
             MountOp::RoBind {
                 src: "/etc".into(),
                 dst: "/lib/etc".into(),
@@ -153,14 +183,18 @@ fn ops_compile_in_order_and_end_with_pivot_root() {
     assert!(
         matches!(&steps[2].op, Op::OpenPath { path, slot, .. } if path == b"/etc" && *slot == FIRST_SOURCE)
     );
-    assert_eq!(slots, FIRST_SOURCE as usize + 1);
+    // One more slot: the root's usr, opened before the layer over "/" hides it.
+    assert_eq!(slots, FIRST_SOURCE as usize + 2);
     let pivot = kinds.iter().position(|k| *k == "PivotRoot").unwrap();
     assert_eq!(kinds[pivot..], ["PivotRoot", "CloseSlots", "ChdirOrRoot"]);
     let tmp = steps
         .iter()
         .position(|s| s.what == "mount a tmpfs on /tmp")
         .unwrap();
-    let bind = kinds.iter().position(|k| *k == "Bind").unwrap();
+    let bind = steps
+        .iter()
+        .position(|s| matches!(s.op, Op::Bind { src, .. } if src == FIRST_SOURCE))
+        .unwrap();
     assert!(tmp < bind);
     // The bind lands on the resolved path, relative to the root fd, read-only and nodev.
     assert!(
@@ -184,7 +218,11 @@ fn an_optional_bind_of_a_missing_source_is_skipped() {
                 dst: "/tmp".into(),
                 optional,
             },
-            MountOp::Tmpfs { dst: "/mnt".into() },
+            MountOp::Tmpfs {
+                dst: "/mnt".into(),
+                mode: None,
+                size: None,
+            },
         ],
         ..Default::default()
     };

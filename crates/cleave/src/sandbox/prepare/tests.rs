@@ -131,7 +131,11 @@ fn problems_name_their_origin() {
     let mut s = spec("true");
     s.namespaces.new = CloneFlags::NEWPID | CloneFlags::NEWNS;
     s.mount_proc = true;
-    s.filesystem.ops.push(MountOp::Tmpfs { dst: "tmp".into() });
+    s.filesystem.ops.push(MountOp::Tmpfs {
+        dst: "tmp".into(),
+        mode: None,
+        size: None,
+    });
     match prepare_as(&s, 0, 0).unwrap_err() {
         Error::Invalid { origin, problem } => {
             assert_eq!(origin, Origin::Mount(0));
