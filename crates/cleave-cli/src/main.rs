@@ -67,7 +67,11 @@ fn start_up() {
                 libc::abort();
             }
         }
-        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        // The caller's own disposition is the programs' (DESIGN.md section 3): CLONE_CLEAR_SIGHAND
+        // and execve would keep cleave's SIG_IGN.
+        if libc::signal(libc::SIGPIPE, libc::SIG_IGN) != libc::SIG_IGN {
+            cleave::set_program_default_signals(1 << (libc::SIGPIPE - 1));
+        }
     }
 }
 

@@ -14,6 +14,7 @@ use std::ffi::{c_void, OsStr, OsString};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A program to run in a new child.
 ///
@@ -89,6 +90,19 @@ thread_local! {
 }
 
 const PRE_EXEC_STACK: usize = 64 * 1024;
+
+/// Signals every program gets at SIG_DFL (see [`set_program_default_signals`]).
+static PROGRAM_DEFAULT_SIGNALS: AtomicU64 = AtomicU64::new(0);
+
+/// Signals (bit N-1 for signal N) that this process ignores for itself only: every program a
+/// [`Command`] starts from now on gets them at SIG_DFL again, set in the child just before
+/// exec. An ignored signal stays ignored across execve and CLONE_CLEAR_SIGHAND, so a tool
+/// that ignores SIGPIPE to see EPIPE (as the cleave CLI does) would otherwise hand that to
+/// every program. Not applied to a child sharing the handler table (CLONE_SIGHAND): its
+/// change would be this process's too. Replaces the earlier set.
+pub fn set_program_default_signals(signals: u64) {
+    PROGRAM_DEFAULT_SIGNALS.store(signals, Ordering::Relaxed);
+}
 
 #[allow(unsafe_code)]
 unsafe extern "C" fn program_entry(arg: *mut c_void) -> i32 {
@@ -539,6 +553,11 @@ impl Command {
             fd_table_shared: shared_fds,
             reset_signals: !flags.intersects(CloneFlags::CLEAR_SIGHAND | CloneFlags::SIGHAND),
             sigmask: self.sigmask.unwrap_or(sigmask),
+            default_signals: if flags.contains(CloneFlags::SIGHAND) {
+                0
+            } else {
+                PROGRAM_DEFAULT_SIGNALS.load(Ordering::Relaxed)
+            },
             report_fd: report_tx.as_ref().map_or(-1, |f| f.as_raw_fd()),
             sync_fds: (
                 sync_rx.as_ref().map_or(-1, |f| f.as_raw_fd()),

@@ -8,7 +8,7 @@ mod stdio;
 mod task;
 
 pub(crate) use command::AfterClone;
-pub use command::{Addition, AdditionReason, Command};
+pub use command::{set_program_default_signals, Addition, AdditionReason, Command};
 pub use fork::Fork;
 pub use stdio::Stdio;
 pub use task::{Task, TaskHandle};
