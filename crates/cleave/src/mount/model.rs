@@ -5,6 +5,7 @@ use super::compile::{bytes, entry};
 use crate::error::{Error, MountProblem, Origin, Result};
 use crate::plan::Step;
 use cleave_child::Op;
+use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Component, Path, PathBuf};
 
@@ -67,6 +68,9 @@ pub(super) struct Model {
     pub(super) rootfs_mounts: Vec<PathBuf>,
     /// The next free slot of the fd table (after the sources').
     pub(super) next_slot: cleave_child::Slot,
+    /// What the host showed at each host path looked at: each is asked once (resolving a
+    /// destination, then creating its parents, asks for the same paths again).
+    host_kinds: RefCell<BTreeMap<PathBuf, Kind>>,
 }
 
 impl Model {
@@ -82,6 +86,7 @@ impl Model {
                 Vec::new()
             },
             next_slot: 0,
+            host_kinds: RefCell::new(BTreeMap::new()),
         }
     }
 
@@ -102,14 +107,19 @@ impl Model {
         let (at, backing) = self.mount_of(p);
         let on = |host: &Path| {
             let on_host = host.join(p.strip_prefix(at).unwrap_or(p));
-            match std::fs::symlink_metadata(&on_host) {
+            if let Some(k) = self.host_kinds.borrow().get(&on_host) {
+                return k.clone();
+            }
+            let k = match std::fs::symlink_metadata(&on_host) {
                 Ok(m) if m.file_type().is_symlink() => {
                     Kind::Link(std::fs::read_link(&on_host).unwrap_or_default())
                 }
                 Ok(m) if m.is_dir() => Kind::Dir,
                 Ok(_) => Kind::Other,
                 Err(_) => Kind::Missing,
-            }
+            };
+            self.host_kinds.borrow_mut().insert(on_host, k.clone());
+            k
         };
         match backing {
             Backing::Host(host) => on(host),
