@@ -42,13 +42,34 @@ pub(crate) fn set(plan: &Plan, slot: Slot, fd: i32) -> Result<(), i32> {
     slot_ptr(plan, slot).map(|p| unsafe { p.write_volatile(fd) })
 }
 
-/// Closes every slot that holds an fd.
+/// Whether some slot holds `fd`.
+fn in_slots(plan: &Plan, fd: i32) -> bool {
+    (0..plan.n_slots as Slot).any(|i| get(plan, i) == Ok(fd))
+}
+
+/// Closes every slot that holds an fd: each run of consecutive numbers that are all slots'
+/// (the sources, opened one after the other, make one) with a single close_range.
 pub fn close_all(plan: &Plan) {
     for i in 0..plan.n_slots as Slot {
-        if let Ok(fd) = get(plan, i) {
-            if fd >= 0 {
-                sys::close(fd);
-                let _ = set(plan, i, -1);
+        let Ok(fd) = get(plan, i) else { continue };
+        if fd < 0 {
+            continue;
+        }
+        let (mut first, mut last) = (fd, fd);
+        while first > 0 && in_slots(plan, first - 1) {
+            first -= 1;
+        }
+        while last < i32::MAX && in_slots(plan, last + 1) {
+            last += 1;
+        }
+        if sys::close_range(first as u32, last as u32, 0).is_err() {
+            sys::close(fd);
+            first = fd;
+            last = fd;
+        }
+        for j in 0..plan.n_slots as Slot {
+            if get(plan, j).is_ok_and(|f| f >= first && f <= last) {
+                let _ = set(plan, j, -1);
             }
         }
     }
