@@ -361,10 +361,19 @@ pub fn fs_mount(
     Ok(())
 }
 
-/// Looks up directory `parent` under the root in `root` (MkdirAt, CreateFileAt, SymlinkAt).
-fn parent_dir(plan: &Plan, root: Slot, parent: Str) -> Result<Fd, i32> {
+/// Looks up directory `parent` under the root in `root` (MkdirAt, CreateFileAt, SymlinkAt,
+/// MknodAt): the fd to use, and what owns it. For "." that is `root`'s own fd, which the
+/// slot keeps (a lookup would only open the same directory again).
+fn parent_dir(plan: &Plan, root: Slot, parent: Str) -> Result<(Fd, i32), i32> {
     let root = get(plan, root)?;
-    lookup(root, parent, OFlags::DIRECTORY, false)?.ok_or(libc::ENOENT)
+    // SAFETY: `parent` is NUL-terminated and alive until exec (Op's contract).
+    if unsafe { cstr(parent.0) }.to_bytes() == b"." {
+        borrow(root)?;
+        return Ok((Fd(-1), root));
+    }
+    let dir = lookup(root, parent, OFlags::DIRECTORY, false)?.ok_or(libc::ENOENT)?;
+    let fd = dir.0;
+    Ok((dir, fd))
 }
 
 /// An existing entry is fine for the ops that create one.
@@ -378,11 +387,11 @@ fn created(r: rustix::io::Result<()>) -> Result<(), i32> {
 /// [`crate::Op::MkdirAt`]: one that exists is fine (what it is decides nothing: later
 /// lookups do).
 pub fn mkdir_at(plan: &Plan, (root, parent, name): (Slot, Str, Str), mode: u32) -> Result<(), i32> {
-    let dir = parent_dir(plan, root, parent)?;
+    let (_owned, dir) = parent_dir(plan, root, parent)?;
     // SAFETY: `name` is NUL-terminated and alive until exec (Op's contract).
     let name = unsafe { cstr(name.0) };
     created(rustix::fs::mkdirat(
-        dir.as_fd()?,
+        borrow(dir)?,
         name,
         Mode::from_raw_mode(mode),
     ))
@@ -395,12 +404,12 @@ pub fn create_file_at(
     (root, parent, name): (Slot, Str, Str),
     mode: u32,
 ) -> Result<(), i32> {
-    let dir = parent_dir(plan, root, parent)?;
+    let (_owned, dir) = parent_dir(plan, root, parent)?;
     // SAFETY: `name` is NUL-terminated and alive until exec (Op's contract).
     let name = unsafe { cstr(name.0) };
     let mode = Mode::from_raw_mode(mode);
     created(rustix::fs::mknodat(
-        dir.as_fd()?,
+        borrow(dir)?,
         name,
         FileType::RegularFile,
         mode,
@@ -417,7 +426,7 @@ pub fn mknod_at(
     dev: u32,
     (uid, gid): (u32, u32),
 ) -> Result<(), i32> {
-    let dir = parent_dir(plan, root, parent)?;
+    let (_owned, dir) = parent_dir(plan, root, parent)?;
     // SAFETY: `name` is NUL-terminated and alive until exec (Op's contract).
     let name = unsafe { cstr(name.0) };
     // mknod(2): no type bits is a regular file.
@@ -427,7 +436,7 @@ pub fn mknod_at(
     };
     let old = rustix::process::umask(Mode::empty());
     let made = rustix::fs::mknodat(
-        dir.as_fd()?,
+        borrow(dir)?,
         name,
         kind,
         Mode::from_raw_mode(mode),
@@ -440,7 +449,7 @@ pub fn mknod_at(
         Err(e) => return Err(e),
     }
     rustix::fs::chownat(
-        dir.as_fd()?,
+        borrow(dir)?,
         name,
         Some(rustix::fs::Uid::from_raw_unchecked(uid)),
         Some(rustix::fs::Gid::from_raw_unchecked(gid)),
@@ -455,10 +464,10 @@ pub fn symlink_at(
     (root, parent, name): (Slot, Str, Str),
     target: Str,
 ) -> Result<(), i32> {
-    let dir = parent_dir(plan, root, parent)?;
+    let (_owned, dir) = parent_dir(plan, root, parent)?;
     // SAFETY: `name` and `target` are NUL-terminated and alive until exec (Op's contract).
     let (name, target) = unsafe { (cstr(name.0), cstr(target.0)) };
-    created(rustix::fs::symlinkat(target, dir.as_fd()?, name))
+    created(rustix::fs::symlinkat(target, borrow(dir)?, name))
 }
 
 /// [`crate::Op::SetAttrAt`].
