@@ -42,24 +42,25 @@ pub(crate) fn set(plan: &Plan, slot: Slot, fd: i32) -> Result<(), i32> {
     slot_ptr(plan, slot).map(|p| unsafe { p.write_volatile(fd) })
 }
 
-/// Whether some slot holds `fd`.
-fn in_slots(plan: &Plan, fd: i32) -> bool {
-    (0..plan.n_slots as Slot).any(|i| get(plan, i) == Ok(fd))
+/// Whether some slot but `keep` holds `fd`.
+fn in_slots(plan: &Plan, fd: i32, keep: Slot) -> bool {
+    (0..plan.n_slots as Slot).any(|i| i != keep && get(plan, i) == Ok(fd))
 }
 
-/// Closes every slot that holds an fd: each run of consecutive numbers that are all slots'
-/// (the sources, opened one after the other, make one) with a single close_range.
-pub fn close_all(plan: &Plan) {
-    for i in 0..plan.n_slots as Slot {
+/// Closes every slot that holds an fd, but `keep`: each run of consecutive numbers that are
+/// all such slots' (the sources, opened one after the other, make one) with a single
+/// close_range.
+pub fn close_all(plan: &Plan, keep: Slot) {
+    for i in (0..plan.n_slots as Slot).filter(|&i| i != keep) {
         let Ok(fd) = get(plan, i) else { continue };
         if fd < 0 {
             continue;
         }
         let (mut first, mut last) = (fd, fd);
-        while first > 0 && in_slots(plan, first - 1) {
+        while first > 0 && in_slots(plan, first - 1, keep) {
             first -= 1;
         }
-        while last < i32::MAX && in_slots(plan, last + 1) {
+        while last < i32::MAX && in_slots(plan, last + 1, keep) {
             last += 1;
         }
         if sys::close_range(first as u32, last as u32, 0).is_err() {
@@ -68,7 +69,7 @@ pub fn close_all(plan: &Plan) {
             last = fd;
         }
         for j in 0..plan.n_slots as Slot {
-            if get(plan, j).is_ok_and(|f| f >= first && f <= last) {
+            if j != keep && get(plan, j).is_ok_and(|f| f >= first && f <= last) {
                 let _ = set(plan, j, -1);
             }
         }

@@ -20,6 +20,8 @@ mod exec;
 #[allow(unsafe_code)]
 pub mod fs;
 #[allow(unsafe_code)]
+mod lock;
+#[allow(unsafe_code)]
 mod ops;
 #[allow(unsafe_code)]
 mod ops_extra;

@@ -84,10 +84,11 @@ pub fn run_op(plan: &Plan, op: &Op) -> Result<(), i32> {
         Op::MaskAt { root, path, empty } => fs::mask_at(plan, (root, path), empty),
         Op::ReadOnlyAt { root, path } => fs::read_only_at(plan, (root, path)),
         Op::PivotRoot { root } => fs::pivot_root(plan, root),
-        Op::CloseSlots => {
-            fs::close_all(plan);
+        Op::CloseSlots { keep } => {
+            fs::close_all(plan, keep);
             Ok(())
         }
+        Op::OpenProc { slot } => crate::lock::open_proc(plan, slot),
         Op::WriteFile { path, data } => {
             // SAFETY: `path` is NUL-terminated and `data` holds `len` bytes, alive until exec.
             unsafe { write_file(cstr(path.0), bytes(data)) }
@@ -104,7 +105,11 @@ pub fn run_op(plan: &Plan, op: &Op) -> Result<(), i32> {
             rustix::thread::move_into_link_name_space(fd, ns_type(nstype)?).map_err(errno)
         }
         Op::Unshare { flags } => unshare(flags as u32),
-        Op::LockMounts { uid_map, gid_map } => lock_mounts(uid_map, gid_map),
+        Op::LockMounts {
+            proc,
+            uid_map,
+            gid_map,
+        } => crate::lock::lock_mounts(plan, proc, uid_map, gid_map),
         Op::LoopbackUp => loopback_up(),
         Op::SetRlimit {
             resource,
@@ -223,7 +228,7 @@ pub fn run_op(plan: &Plan, op: &Op) -> Result<(), i32> {
 ///
 /// # Safety
 /// `b` points at `len` readable bytes that live, unchanged, for `'a`.
-unsafe fn bytes<'a>(b: Bytes) -> &'a [u8] {
+pub(crate) unsafe fn bytes<'a>(b: Bytes) -> &'a [u8] {
     if b.len == 0 {
         return &[];
     }
@@ -277,19 +282,6 @@ fn unshare(flags: u32) -> Result<(), i32> {
     // SAFETY: the child is the only thread of its process here, so no other thread holds
     // fds that an unshared table (CLONE_FILES) would take away from it.
     unsafe { rustix::thread::unshare_unsafe(UnshareFlags::from_bits_retain(flags)) }.map_err(errno)
-}
-
-/// [`Op::LockMounts`].
-fn lock_mounts(uid_map: Bytes, gid_map: Bytes) -> Result<(), i32> {
-    // /proc/self/*_map must belong to this process's own ids (a change of uid, or an init
-    // sharing this memory, made it not dumpable): exec sets the flag again anyway.
-    rustix::process::set_dumpable_behavior(DumpableBehavior::Dumpable).map_err(errno)?;
-    unshare((libc::CLONE_NEWUSER | libc::CLONE_NEWNS) as u32)?;
-    write_file(c"/proc/self/setgroups", b"deny")?;
-    // SAFETY: the maps hold `len` bytes the parent keeps alive until exec (Op's contract).
-    let (uid_map, gid_map) = unsafe { (bytes(uid_map), bytes(gid_map)) };
-    write_file(c"/proc/self/gid_map", gid_map)?;
-    write_file(c"/proc/self/uid_map", uid_map)
 }
 
 /// Writes `data` to the file at `path` in one write (a short write is EIO).

@@ -282,8 +282,21 @@ pub enum Op<S = Str, B = Bytes> {
         /// The new root.
         root: Slot,
     },
-    /// Closes every fd in the slot table.
-    CloseSlots,
+    /// Closes every fd in the slot table but the one in `keep` (Slot::MAX: none), which a
+    /// later op closes itself.
+    CloseSlots {
+        /// The slot left open.
+        keep: Slot,
+    },
+    /// Puts a detached copy of the procfs mount on /proc (`open_tree(OPEN_TREE_CLONE |
+    /// AT_RECURSIVE)`, close-on-exec) into `slot`, or leaves the slot absent when /proc is
+    /// missing or is not a procfs. Run before anything changes the tree, it is the procfs
+    /// of the mount namespace cleave ran in, which sees every process of the PID namespaces
+    /// below the one it belongs to, and no later mount changes the copy's flags.
+    OpenProc {
+        /// Where the fd goes.
+        slot: Slot,
+    },
     /// Opens `path` for writing and writes `data` in one `write`.
     WriteFile {
         /// The file.
@@ -315,8 +328,13 @@ pub enum Op<S = Str, B = Bytes> {
     /// mounts into a namespace owned by a new user namespace, where the kernel forbids
     /// unmounting them or clearing their read-only, nosuid, nodev and noexec flags, even
     /// to a holder of CAP_SYS_ADMIN. Then "deny" to setgroups and the maps given (the
-    /// caller's own ids, mapped to themselves).
+    /// caller's own ids, mapped to themselves), written through `self/` of the procfs in
+    /// `proc` ([`Op::OpenProc`], opened before the new root existed), which this op closes
+    /// before it writes; with `proc` absent, read-only, or of a PID namespace that does not
+    /// see this process, through the new root's /proc. Fails with ENOENT when that is no procfs.
     LockMounts {
+        /// The procfs directory (closed here), or an absent slot.
+        proc: Slot,
         /// uid_map text.
         uid_map: B,
         /// gid_map text.

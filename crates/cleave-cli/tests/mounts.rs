@@ -388,31 +388,8 @@ fn planted_symlink_destinations_stay_inside_the_root() {
 /// the tmpfs, with only what the later options put there. Unprivileged.
 #[test]
 fn tmpfs_on_root_builds_a_root_from_nothing() {
-    let mut args = vec![
-        "spawn",
-        "--new",
-        "user,mount",
-        "--tmpfs",
-        "/",
-        "--ro-bind",
-        "/usr",
-        "/usr",
-    ];
-    for link in ["bin", "lib", "lib64", "sbin"] {
-        if std::fs::symlink_metadata(format!("/{link}")).is_ok_and(|m| m.is_symlink()) {
-            args.extend_from_slice(&[
-                "--symlink",
-                leak(format!("usr/{link}")),
-                leak(format!("/{link}")),
-            ]);
-        } else if std::path::Path::new(&format!("/{link}")).exists() {
-            args.extend_from_slice(&[
-                "--ro-bind",
-                leak(format!("/{link}")),
-                leak(format!("/{link}")),
-            ]);
-        }
-    }
+    let mut args = vec!["spawn", "--new", "user,mount"];
+    args.extend(root_from_nothing());
     args.extend_from_slice(&[
         "--proc",
         "/proc",
@@ -587,5 +564,112 @@ fn binds_and_overlays_on_root_become_the_root() {
     ]);
     assert_eq!(ok(&o), "bin\nbin\nnew\n", "{}", text(&o.stderr));
     assert!(!layer.join("new").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The spawn arguments of a root built from nothing: a tmpfs, the host's /usr read-only,
+/// and the host's top-level links into /usr (or binds of those directories).
+fn root_from_nothing() -> Vec<&'static str> {
+    let mut args = vec!["--tmpfs", "/", "--ro-bind", "/usr", "/usr"];
+    for link in ["bin", "lib", "lib64", "sbin"] {
+        if std::fs::symlink_metadata(format!("/{link}")).is_ok_and(|m| m.is_symlink()) {
+            args.extend_from_slice(&[
+                "--symlink",
+                leak(format!("usr/{link}")),
+                leak(format!("/{link}")),
+            ]);
+        } else if std::path::Path::new(&format!("/{link}")).exists() {
+            args.extend_from_slice(&[
+                "--ro-bind",
+                leak(format!("/{link}")),
+                leak(format!("/{link}")),
+            ]);
+        }
+    }
+    args
+}
+
+/// A program that keeps CAP_SYS_ADMIN gets its mounts locked in a nested user namespace,
+/// whose maps cleave now writes through the caller's /proc, opened before the new root
+/// existed: a root built from nothing and `--ro-bind / /` need no /proc of their own (both
+/// failed with 126 on the previous code). From inside: the program is uid 0 (every
+/// capability), yet unmounting what cleave mounted answers EINVAL, the kernel's answer for
+/// a locked mount (EPERM would mean no capability; success, no lock). Root and uid 65534.
+/// The unmount is mount_namespaces(7)'s rule for mounts inherited into a less privileged
+/// namespace (umount2 gives EINVAL), as escape.rs locked_mounts_cannot_be_unmounted tries
+/// it under the presets.
+#[test]
+fn mount_lock_needs_no_proc_in_the_new_root() {
+    let dir = scratch("lock");
+    let marker = dir.join("written");
+    let m = marker.to_str().unwrap();
+    for as_nobody in [false, true] {
+        let run = |args: &[&str]| {
+            let mut c = if as_nobody {
+                let mut c = Command::new("setpriv");
+                c.args(NOBODY).arg(BIN);
+                c
+            } else {
+                Command::new(BIN)
+            };
+            c.current_dir("/").args(args).output().expect("run cleave")
+        };
+        let who = if as_nobody { "uid 65534" } else { "root" };
+
+        let mut args = vec!["spawn", "--new", "user,mount"];
+        args.extend(root_from_nothing());
+        args.extend_from_slice(&["--", "/usr/bin/true"]);
+        ok(&run(&args));
+
+        args.truncate(args.len() - 2);
+        args.extend_from_slice(&[
+            "--",
+            "/bin/sh",
+            "-c",
+            "test -e /proc/self || echo no-proc; busybox umount /usr 2>&1; echo umount=$?; \
+             test -x /usr/bin/true && echo usr-kept; \
+             touch /usr/cleave-probe 2>/dev/null || echo usr-ro; id -u",
+        ]);
+        assert_eq!(
+            ok(&run(&args)),
+            "no-proc\numount: can't unmount /usr: Invalid argument\numount=1\nusr-kept\nusr-ro\n0\n",
+            "{who}, root from nothing"
+        );
+
+        let script = format!(
+            "touch {m} 2>/dev/null || echo root-ro; busybox umount /tmp 2>&1; echo umount=$?; \
+             touch /tmp/x && echo tmp-rw; id -u"
+        );
+        let args = [
+            "spawn",
+            "--new",
+            "user,mount",
+            "--ro-bind",
+            "/",
+            "/",
+            "--tmpfs",
+            "/tmp",
+            "--",
+            "/bin/sh",
+            "-c",
+            &script,
+        ];
+        assert_eq!(
+            ok(&run(&args)),
+            "root-ro\numount: can't unmount /tmp: Invalid argument\numount=1\ntmp-rw\n0\n",
+            "{who}, --ro-bind / /"
+        );
+        assert!(!marker.exists(), "{who} wrote {m} through --ro-bind / /");
+
+        // The caller's /proc, held for the lock, never reaches the program: it has its
+        // stdio and nothing else (ls's own directory is fd 3), with cleave's init and
+        // without.
+        for new in ["user,mount,pid", "user,mount"] {
+            let mut args = vec!["spawn", "--new", new];
+            args.extend(root_from_nothing());
+            args.extend_from_slice(&["--proc", "/proc", "--", "/bin/ls", "/proc/self/fd"]);
+            assert_eq!(ok(&run(&args)), "0\n1\n2\n3\n", "{who}, --new {new}");
+        }
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }

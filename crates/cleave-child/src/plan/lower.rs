@@ -22,7 +22,8 @@ impl<S, B> Op<S, B> {
             Op::MaskAt { .. } => "MaskAt",
             Op::ReadOnlyAt { .. } => "ReadOnlyAt",
             Op::PivotRoot { .. } => "PivotRoot",
-            Op::CloseSlots => "CloseSlots",
+            Op::CloseSlots { .. } => "CloseSlots",
+            Op::OpenProc { .. } => "OpenProc",
             Op::WriteFile { .. } => "WriteFile",
             Op::WriteFd { .. } => "WriteFd",
             Op::SetNs { .. } => "SetNs",
@@ -172,7 +173,8 @@ impl<S, B> Op<S, B> {
                 path: s(path),
             },
             Op::PivotRoot { root } => Op::PivotRoot { root: *root },
-            Op::CloseSlots => Op::CloseSlots,
+            Op::CloseSlots { keep } => Op::CloseSlots { keep: *keep },
+            Op::OpenProc { slot } => Op::OpenProc { slot: *slot },
             Op::WriteFile { path, data } => Op::WriteFile {
                 path: s(path),
                 data: b(data),
@@ -186,7 +188,12 @@ impl<S, B> Op<S, B> {
                 nstype: *nstype,
             },
             Op::Unshare { flags } => Op::Unshare { flags: *flags },
-            Op::LockMounts { uid_map, gid_map } => Op::LockMounts {
+            Op::LockMounts {
+                proc,
+                uid_map,
+                gid_map,
+            } => Op::LockMounts {
+                proc: *proc,
                 uid_map: b(uid_map),
                 gid_map: b(gid_map),
             },

@@ -484,7 +484,11 @@ impl Filesystem {
                 "pivot_root into the filesystem mounted on /",
             ));
         }
-        steps.push(Step::new(Op::CloseSlots, "close the setup's fds"));
+        // The mount lock's procfs, if any, stays: its op closes it (sandbox::prepare).
+        steps.push(Step::new(
+            Op::CloseSlots { keep: Slot::MAX },
+            "close the setup's fds",
+        ));
         match &self.chdir {
             Some(dir) => steps.push(
                 Step::new(

@@ -15,7 +15,7 @@ use crate::plan::Step;
 use crate::spawn::{AfterClone, Command};
 use crate::stack::Stack;
 use crate::{ns, security};
-use cleave_child::Op;
+use cleave_child::{Op, Slot};
 
 /// The most supplementary groups setgroups(2) takes.
 const NGROUPS_MAX: usize = 65536;
@@ -264,6 +264,26 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
     }));
 
     let locks = locks_mounts(spec, all);
+    // The lock writes its maps through the procfs of the mount namespace cleave runs in,
+    // opened before any join or mount (so the new root needs no /proc), in a slot of its
+    // own that the mounts' CloseSlots leaves to the lock to close.
+    let lock_proc = locks.then(|| {
+        let slot = slots as Slot;
+        slots += 1;
+        steps.push((
+            Stage::Lifetime,
+            Step::new(
+                Op::OpenProc { slot },
+                "open /proc, which the mount lock writes its id maps through",
+            ),
+        ));
+        for (_, step) in &mut steps {
+            if let Op::CloseSlots { keep } = &mut step.op {
+                *keep = slot;
+            }
+        }
+        slot
+    });
     if init {
         steps.push((
             Stage::Init,
@@ -317,7 +337,7 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
             change_ids: spec.ids.uid.is_some() || spec.ids.gid.is_some(),
             can_setgroups,
             groups: &spec.ids.groups,
-            lock_mounts: locks,
+            lock_mounts: lock_proc,
             death_again,
         },
         spec.security

@@ -21,8 +21,9 @@ pub(crate) struct Inputs<'a> {
     pub can_setgroups: bool,
     /// The supplementary groups (checked: setgroups is allowed).
     pub groups: &'a [u32],
-    /// Whether a nested user and mount namespace locks cleave's mounts.
-    pub lock_mounts: bool,
+    /// Whether a nested user and mount namespace locks cleave's mounts: then the slot of
+    /// the procfs its maps are written through (see [`Op::LockMounts`]).
+    pub lock_mounts: Option<cleave_child::Slot>,
     /// The parent-death signal step, set again after a change of ids or user namespace
     /// (the kernel clears it then).
     pub death_again: Option<Step>,
@@ -140,7 +141,7 @@ pub(crate) fn steps(
         ));
         out.extend(inputs.death_again.clone().map(|d| (Stage::Identity, d)));
     }
-    if inputs.lock_mounts {
+    if let Some(proc) = inputs.lock_mounts {
         let (u, g) = (
             format!("{0} {0} 1\n", inputs.uid),
             format!("{0} {0} 1\n", inputs.gid),
@@ -149,6 +150,7 @@ pub(crate) fn steps(
             Stage::LockMounts,
             Step::new(
                 Op::LockMounts {
+                    proc,
                     uid_map: u.into_bytes(),
                     gid_map: g.into_bytes(),
                 },

@@ -31,8 +31,14 @@ fn a_rootless_preset_sandbox_lowers_in_stage_order() {
     assert!(pos("FsMount") < pos("ForkInit"));
     assert!(pos("ForkInit") < pos("Setsid"));
     assert!(pos("NoNewPrivs") < pos("SetCaps"));
-    // No capability kept, so no nested namespace is needed to lock the mounts.
+    // No capability kept, so no nested namespace is needed to lock the mounts, nor the
+    // procfs it writes through.
     assert!(!n.contains(&"LockMounts"), "{n:?}");
+    assert!(!n.contains(&"OpenProc"), "{n:?}");
+    assert!(p
+        .steps
+        .iter()
+        .any(|(_, s)| s.op == Op::CloseSlots { keep: Slot::MAX }));
     assert!(n.contains(&"NewSessionKeyring"));
     assert!(p.program_stack);
     assert!(p.outside_maps.is_none());
@@ -72,6 +78,17 @@ fn keeping_sys_admin_locks_the_mounts() {
     assert_eq!(n[lock + 1], "DropBounding");
     // It makes the program dumpable again: no shared memory with the init.
     assert!(!p.program_stack);
+    // Its procfs is opened first, in a slot of its own that the mounts leave open and
+    // the lock closes.
+    let ops: Vec<&crate::plan::StepOp> = p.steps.iter().map(|(_, s)| &s.op).collect();
+    let Op::OpenProc { slot } = *ops[0] else {
+        panic!("{n:?}")
+    };
+    assert!((slot as usize) < p.slots);
+    assert!(ops
+        .iter()
+        .any(|op| matches!(op, Op::CloseSlots { keep } if *keep == slot)));
+    assert!(matches!(ops[lock], Op::LockMounts { proc, .. } if *proc == slot));
     // Without a preset the program keeps every capability: locked too.
     let mut s = spec("true");
     s.namespaces.new = CloneFlags::NEWUSER | CloneFlags::NEWPID;
