@@ -84,10 +84,30 @@ fn run() -> libc::c_int {
     if runc::wants(&args) {
         std::process::exit(runc::main(args));
     }
-    let parsed = cli::Cli::command()
+    // `cleave spawn ...` builds spawn's arguments alone; anything else the whole tree.
+    if args.first().is_some_and(|a| a == "spawn") {
+        let (cli, matches) = parse::<cli::SpawnCli>();
+        let cli::SpawnVerb::Spawn(a) = cli.command;
+        std::process::exit(cmd::spawn::run(*a, matches.subcommand_matches("spawn")));
+    }
+    drop(args);
+    let (cli, matches) = parse::<cli::Cli>();
+    let code = match cli.command {
+        cli::Verb::Spawn(args) => cmd::spawn::run(*args, matches.subcommand_matches("spawn")),
+        cli::Verb::Explain(args) => cmd::explain::run(args),
+        cli::Verb::Inspect(args) => cmd::inspect::run(args),
+        cli::Verb::Enter(args) => cmd::enter::run(args),
+    };
+    std::process::exit(code);
+}
+
+/// The command line parsed by `C`, or exit: 0 after --help and --version, 125 after a usage
+/// error, with clap's message.
+fn parse<C: CommandFactory + FromArgMatches>() -> (C, clap::ArgMatches) {
+    let parsed = C::command()
         .try_get_matches()
-        .and_then(|m| cli::Cli::from_arg_matches(&m).map(|c| (c, m)));
-    let (cli, matches) = match parsed {
+        .and_then(|m| C::from_arg_matches(&m).map(|c| (c, m)));
+    match parsed {
         Ok(c) => c,
         Err(e) => {
             let code = match e.kind() {
@@ -97,14 +117,7 @@ fn run() -> libc::c_int {
             let _ = e.print();
             std::process::exit(code);
         }
-    };
-    let code = match cli.command {
-        cli::Verb::Spawn(args) => cmd::spawn::run(*args, matches.subcommand_matches("spawn")),
-        cli::Verb::Explain(args) => cmd::explain::run(args),
-        cli::Verb::Inspect(args) => cmd::inspect::run(args),
-        cli::Verb::Enter(args) => cmd::enter::run(args),
-    };
-    std::process::exit(code);
+    }
 }
 
 #[allow(unsafe_code)]
