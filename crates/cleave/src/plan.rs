@@ -68,6 +68,7 @@ pub(crate) struct PlanInput<'a> {
     pub fd_table_shared: bool,
     pub reset_signals: bool,
     pub sigmask: u64,
+    pub default_signals: u64,
     pub report_fd: i32,
     /// (child's read end, parent's write end) of the sync pipe, or (-1, -1).
     pub sync_fds: (i32, i32),
@@ -212,6 +213,7 @@ impl PlanData {
             fd_table_shared: input.fd_table_shared,
             reset_signals: input.reset_signals,
             sigmask: input.sigmask,
+            default_signals: input.default_signals,
             sync_fd: input.sync_fds.0,
             sync_peer_fd: input.sync_fds.1,
             report_fd: input.report_fd,
@@ -264,6 +266,7 @@ mod tests {
             fd_table_shared: false,
             reset_signals: false,
             sigmask: 0,
+            default_signals: 0,
             report_fd: -1,
             sync_fds: (-1, -1),
             slots: 0,

@@ -1,10 +1,11 @@
 //! The sandbox's filesystem as the parent predicts it: every destination is resolved here
 //! first, for early and precise errors. The child resolves again, through fds, and its answer
 //! is the one that counts (see cleave_child::fs).
-use super::compile::{bytes, entry};
+use super::compile::{bytes, entry, relative_at, ROOT};
 use crate::error::{Error, MountProblem, Origin, Result};
 use crate::plan::Step;
-use cleave_child::Op;
+use cleave_child::{Op, Slot};
+use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Component, Path, PathBuf};
 
@@ -67,6 +68,12 @@ pub(super) struct Model {
     pub(super) rootfs_mounts: Vec<PathBuf>,
     /// The next free slot of the fd table (after the sources').
     pub(super) next_slot: cleave_child::Slot,
+    /// What the host showed at each host path looked at: each is asked once (resolving a
+    /// destination, then creating its parents, asks for the same paths again).
+    host_kinds: RefCell<BTreeMap<PathBuf, Kind>>,
+    /// Fresh mounts (their index in `mounts`) whose mount fd a slot keeps: what is made in
+    /// them is named from that fd, without a lookup from the root for each entry.
+    kept: Vec<(usize, Slot)>,
 }
 
 impl Model {
@@ -82,6 +89,8 @@ impl Model {
                 Vec::new()
             },
             next_slot: 0,
+            host_kinds: RefCell::new(BTreeMap::new()),
+            kept: Vec::new(),
         }
     }
 
@@ -102,14 +111,19 @@ impl Model {
         let (at, backing) = self.mount_of(p);
         let on = |host: &Path| {
             let on_host = host.join(p.strip_prefix(at).unwrap_or(p));
-            match std::fs::symlink_metadata(&on_host) {
+            if let Some(k) = self.host_kinds.borrow().get(&on_host) {
+                return k.clone();
+            }
+            let k = match std::fs::symlink_metadata(&on_host) {
                 Ok(m) if m.file_type().is_symlink() => {
                     Kind::Link(std::fs::read_link(&on_host).unwrap_or_default())
                 }
                 Ok(m) if m.is_dir() => Kind::Dir,
                 Ok(_) => Kind::Other,
                 Err(_) => Kind::Missing,
-            }
+            };
+            self.host_kinds.borrow_mut().insert(on_host, k.clone());
+            k
         };
         match backing {
             Backing::Host(host) => on(host),
@@ -165,6 +179,39 @@ impl Model {
     pub(super) fn mounted(&mut self, at: &Path, backing: Backing) {
         self.created.retain(|p, _| !p.starts_with(at));
         self.mounts.push((at.to_path_buf(), backing));
+    }
+
+    /// [`Model::mounted`] for a fresh mount whose mount fd `slot` keeps (Op::FsMount's
+    /// `keep`).
+    pub(super) fn mounted_kept(&mut self, at: &Path, backing: Backing, slot: Slot) {
+        self.mounted(at, backing);
+        self.kept.push((self.mounts.len() - 1, slot));
+    }
+
+    /// Where the child starts the lookup of `p` and the path from there: the kept fd of the
+    /// topmost mount holding `p` when there is one (that lookup reaches the same object,
+    /// and cannot leave that mount), else the root.
+    pub(super) fn lookup_of(&self, p: &Path) -> (Slot, Vec<u8>) {
+        let top = self
+            .mounts
+            .iter()
+            .rposition(|(at, _)| p.starts_with(at))
+            .unwrap_or(0);
+        match self.kept.iter().find(|(m, _)| *m == top) {
+            Some(&(_, slot)) => {
+                let rest = p.strip_prefix(&self.mounts[top].0).unwrap_or(p);
+                (slot, relative_at(&Path::new("/").join(rest)))
+            }
+            None => (ROOT, relative_at(p)),
+        }
+    }
+
+    /// The entry `inside` as the child names it: where its parent's lookup starts
+    /// ([`Model::lookup_of`]), the parent from there, and its name.
+    pub(super) fn entry(&self, inside: &Path) -> (Slot, Vec<u8>, Vec<u8>) {
+        let (_, _, name) = entry(inside);
+        let (slot, parent) = self.lookup_of(inside.parent().unwrap_or(Path::new("/")));
+        (slot, parent, name)
     }
 
     /// Resolves `dst` the way the sandbox will see it: symlinks (the host's, or made by an
@@ -298,7 +345,7 @@ impl Model {
                 return Err(self.refuse_create(dir, index, dst));
             }
             self.before_create(steps, dir.parent().unwrap_or(Path::new("/")), index)?;
-            let (root, parent, name) = entry(dir);
+            let (root, parent, name) = self.entry(dir);
             steps.push(Step::new(
                 Op::MkdirAt {
                     root,
@@ -332,7 +379,7 @@ impl Model {
             return Err(self.refuse_create(inside, index, dst));
         }
         self.before_create(steps, inside.parent().unwrap_or(Path::new("/")), index)?;
-        let (root, parent, name) = entry(inside);
+        let (root, parent, name) = self.entry(inside);
         steps.push(Step::new(
             Op::CreateFileAt {
                 root,
@@ -365,7 +412,7 @@ impl Model {
             _ => return Err(fail(index, MountProblem::Occupied(dst.to_path_buf()))),
         }
         self.before_create(steps, inside.parent().unwrap_or(Path::new("/")), index)?;
-        let (root, parent, name) = entry(inside);
+        let (root, parent, name) = self.entry(inside);
         steps.push(Step::new(
             Op::SymlinkAt {
                 root,
