@@ -2,7 +2,7 @@
 //! the tree (so it is the host's path as it was when the sandbox started), the rootfs is
 //! opened once and checked to be the directory the parent saw, and every destination is a
 //! path relative to the root fd that the child resolves with RESOLVE_IN_ROOT.
-use super::model::{fail, Backing, Kind, Model};
+use super::model::{fail, Backing, Kind, Model, Protection};
 use super::newfs::{self, CgroupContext, CgroupLayout};
 use super::{Filesystem, MountOp, Propagation, RootPropagationMode, PROC_MASKED, PROC_READ_ONLY};
 use crate::error::{MountProblem, Origin, Result};
@@ -672,7 +672,9 @@ fn compile_op(
                 Some(PROC),
                 format!("mount a procfs of the new PID namespace on {shown}"),
             ));
+            model.mounted(&inside, Backing::Opaque);
             for name in PROC_READ_ONLY {
+                model.protect(inside.join(name), Protection::ReadOnly);
                 steps.push(Step::new(
                     Op::ReadOnlyAt {
                         root: PROC,
@@ -682,6 +684,7 @@ fn compile_op(
                 ));
             }
             for name in PROC_MASKED {
+                model.protect(inside.join(name), Protection::Masked);
                 steps.push(Step::new(
                     Op::MaskAt {
                         root: PROC,
@@ -691,7 +694,6 @@ fn compile_op(
                     format!("hide {shown}/{name}"),
                 ));
             }
-            model.mounted(&inside, Backing::Opaque);
         }
         MountOp::Dev { .. } => {
             model.ensure_dir(steps, &inside, i, dst)?;
@@ -734,21 +736,33 @@ fn compile_op(
                 format!("make {shown} read-only"),
             ));
         }
-        MountOp::Mask { .. } => steps.push(Step::new(
-            Op::MaskAt {
-                root: ROOT,
-                path: relative(&inside),
-                empty: NULL_DEVICE,
-            },
-            format!("hide {shown}"),
-        )),
-        MountOp::ReadOnly { .. } => steps.push(Step::new(
-            Op::ReadOnlyAt {
-                root: ROOT,
-                path: relative(&inside),
-            },
-            format!("make {shown} read-only"),
-        )),
+        // An OCI config's maskedPaths and readonlyPaths name the same /proc paths cleave
+        // protects on every procfs it mounts: the protection made with the procfs stands
+        // (nothing has been mounted on, over or under the path since), and a second mount
+        // stacked on it would only be one more mount for the container (and CRIU) to carry.
+        MountOp::Mask { .. } if model.is_protected(&inside, Protection::Masked) => {}
+        MountOp::ReadOnly { .. } if model.is_protected(&inside, Protection::ReadOnly) => {}
+        MountOp::Mask { .. } => {
+            model.covered(&inside);
+            steps.push(Step::new(
+                Op::MaskAt {
+                    root: ROOT,
+                    path: relative(&inside),
+                    empty: NULL_DEVICE,
+                },
+                format!("hide {shown}"),
+            ))
+        }
+        MountOp::ReadOnly { .. } => {
+            model.covered(&inside);
+            steps.push(Step::new(
+                Op::ReadOnlyAt {
+                    root: ROOT,
+                    path: relative(&inside),
+                },
+                format!("make {shown} read-only"),
+            ))
+        }
         MountOp::Device { .. } if src_slot == Slot::MAX => {
             super::dev::mknod_steps(i, op, &inside, model, steps)?
         }

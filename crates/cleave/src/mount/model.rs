@@ -74,6 +74,16 @@ pub(super) struct Model {
     /// Fresh mounts (their index in `mounts`) whose mount fd a slot keeps: what is made in
     /// them is named from that fd, without a lookup from the root for each entry.
     kept: Vec<(usize, Slot)>,
+    /// Paths of a procfs that cleave protected when it mounted it (hidden, or made
+    /// read-only), as long as no later mount covers them or lies on or under them.
+    protected: BTreeMap<PathBuf, Protection>,
+}
+
+/// What cleave did to a path of a procfs it mounted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Protection {
+    Masked,
+    ReadOnly,
 }
 
 impl Model {
@@ -91,6 +101,7 @@ impl Model {
             next_slot: 0,
             host_kinds: RefCell::new(BTreeMap::new()),
             kept: Vec::new(),
+            protected: BTreeMap::new(),
         }
     }
 
@@ -178,6 +189,7 @@ impl Model {
 
     pub(super) fn mounted(&mut self, at: &Path, backing: Backing) {
         self.created.retain(|p, _| !p.starts_with(at));
+        self.covered(at);
         self.mounts.push((at.to_path_buf(), backing));
     }
 
@@ -212,6 +224,27 @@ impl Model {
         let (_, _, name) = entry(inside);
         let (slot, parent) = self.lookup_of(inside.parent().unwrap_or(Path::new("/")));
         (slot, parent, name)
+    }
+
+    /// Notes a mount at `at` that resolving paths need not know about (a mask, a read-only
+    /// copy).
+    pub(super) fn covered(&mut self, at: &Path) {
+        // A mount on or over a protected path covers the protection; one below it would
+        // miss a later (recursive) protection of that path: either way a later mask or
+        // read-only copy there is no longer the same as the one made with the procfs.
+        self.protected
+            .retain(|p, _| !p.starts_with(at) && !at.starts_with(p));
+    }
+
+    /// Records that `p` was protected right after its procfs was mounted.
+    pub(super) fn protect(&mut self, p: PathBuf, how: Protection) {
+        self.protected.insert(p, how);
+    }
+
+    /// Whether `p` (resolved) already has `how` from the procfs it is in, with nothing
+    /// mounted on, over or under it since.
+    pub(super) fn is_protected(&self, p: &Path, how: Protection) -> bool {
+        self.protected.get(p) == Some(&how)
     }
 
     /// Resolves `dst` the way the sandbox will see it: symlinks (the host's, or made by an
