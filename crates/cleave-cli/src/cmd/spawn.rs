@@ -4,12 +4,12 @@ mod spec;
 
 use crate::cli::SpawnArgs;
 use crate::report;
-use clap::ArgMatches;
 use cleave::env;
 use cleave::flags::{check_set_tid, parse_flags, signal_name};
 use cleave::sandbox::prepare;
 use cleave::supervise::{Forwarder, FORWARDED};
 use cleave::{CloneFlags, Namespace, Reaper};
+pub use mounts::Positions;
 pub(crate) use spec::Labels;
 use spec::{spec_from, Refused};
 use std::io::Write;
@@ -75,7 +75,7 @@ pub fn collect_flags(a: &SpawnArgs) -> Result<(CloneFlags, Option<i32>), String>
     Ok((flags, signal))
 }
 
-pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
+pub fn run(a: SpawnArgs, positions: Positions) -> i32 {
     let (flags, signal) = match collect_flags(&a) {
         Ok(f) => f,
         Err(msg) => return report::bad_request(&msg),
@@ -101,7 +101,7 @@ pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
         None => None,
     };
     let forward = Forwarder::block(&FORWARDED);
-    let (mut spec, labels) = match spec_from(&a, flags, signal, matches) {
+    let (mut spec, labels) = match spec_from(&a, flags, signal, &positions) {
         Ok(s) => s,
         Err(Refused::Usage(msg)) => return report::bad_request(&msg),
         Err(Refused::Library(e)) => return report::error(&e),
