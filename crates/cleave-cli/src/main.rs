@@ -88,7 +88,9 @@ fn run() -> libc::c_int {
     // The mount options' positions are read first, so that the matches are taken apart
     // without a copy.
     if args.first().is_some_and(|a| a == "spawn") {
-        let mut matches = matches_of(cli::SpawnCli::command());
+        let mut matches = cli::SpawnCli::command()
+            .try_get_matches()
+            .unwrap_or_else(|e| usage_exit(e));
         let positions = cmd::spawn::Positions::of(matches.subcommand_matches("spawn"));
         let cli =
             cli::SpawnCli::from_arg_matches_mut(&mut matches).unwrap_or_else(|e| usage_exit(e));
@@ -112,19 +114,10 @@ fn run() -> libc::c_int {
 /// The command line parsed by `C`, or exit: 0 after --help and --version, 125 after a usage
 /// error, with clap's message.
 fn parse<C: CommandFactory + FromArgMatches>() -> (C, clap::ArgMatches) {
-    let m = matches_of(C::command());
-    C::from_arg_matches(&m)
-        .map(|c| (c, m))
-        .unwrap_or_else(|e| usage_exit(e))
-}
-
-/// The command line parsed by `command`, or exit ([`usage_exit`]). The command itself is
-/// left to the process's exit instead of dropped: freeing its hundreds of allocations cost
-/// about a twentieth of cleave's instructions before clone (issue 13).
-fn matches_of(mut command: clap::Command) -> clap::ArgMatches {
-    let m = command.try_get_matches_from_mut(std::env::args_os());
-    std::mem::forget(command);
-    m.unwrap_or_else(|e| usage_exit(e))
+    let parsed = C::command()
+        .try_get_matches()
+        .and_then(|m| C::from_arg_matches(&m).map(|c| (c, m)));
+    parsed.unwrap_or_else(|e| usage_exit(e))
 }
 
 /// clap's message for `e`, then exit: 0 after --help and --version, else 125.
