@@ -93,15 +93,25 @@ fn run() -> libc::c_int {
         std::process::exit(runc::main(args));
     }
     // `cleave spawn ...` builds spawn's arguments alone; anything else the whole tree.
+    // The mount options' positions are read first, so that the matches are taken apart
+    // without a copy.
     if args.first().is_some_and(|a| a == "spawn") {
-        let (cli, matches) = parse::<cli::SpawnCli>();
+        let mut matches = cli::SpawnCli::command()
+            .try_get_matches()
+            .unwrap_or_else(|e| usage_exit(e));
+        let positions = cmd::spawn::Positions::of(matches.subcommand_matches("spawn"));
+        let cli =
+            cli::SpawnCli::from_arg_matches_mut(&mut matches).unwrap_or_else(|e| usage_exit(e));
         let cli::SpawnVerb::Spawn(a) = cli.command;
-        std::process::exit(cmd::spawn::run(*a, matches.subcommand_matches("spawn")));
+        std::process::exit(cmd::spawn::run(*a, positions));
     }
     drop(args);
     let (cli, matches) = parse::<cli::Cli>();
     let code = match cli.command {
-        cli::Verb::Spawn(args) => cmd::spawn::run(*args, matches.subcommand_matches("spawn")),
+        cli::Verb::Spawn(args) => {
+            let positions = cmd::spawn::Positions::of(matches.subcommand_matches("spawn"));
+            cmd::spawn::run(*args, positions)
+        }
         cli::Verb::Explain(args) => cmd::explain::run(args),
         cli::Verb::Inspect(args) => cmd::inspect::run(args),
         cli::Verb::Enter(args) => cmd::enter::run(args),
@@ -117,17 +127,17 @@ fn parse<C: CommandFactory + FromArgMatches>() -> (C, clap::ArgMatches) {
     let parsed = C::command()
         .try_get_matches()
         .and_then(|m| C::from_arg_matches(&m).map(|c| (c, m)));
-    match parsed {
-        Ok(c) => c,
-        Err(e) => {
-            let code = match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
-                _ => report::EXIT_BAD_REQUEST,
-            };
-            let _ = e.print();
-            std::process::exit(code);
-        }
-    }
+    parsed.unwrap_or_else(|e| usage_exit(e))
+}
+
+/// clap's message for `e`, then exit: 0 after --help and --version, else 125.
+fn usage_exit(e: clap::Error) -> ! {
+    let code = match e.kind() {
+        clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+        _ => report::EXIT_BAD_REQUEST,
+    };
+    let _ = e.print();
+    std::process::exit(code);
 }
 
 #[allow(unsafe_code)]

@@ -6,7 +6,7 @@ use super::model::{fail, Backing, Kind, Model, Protection};
 use super::newfs::{self, CgroupContext, CgroupLayout};
 use super::{Filesystem, MountOp, Propagation, RootPropagationMode, PROC_MASKED, PROC_READ_ONLY};
 use crate::error::{MountProblem, Origin, Result};
-use crate::plan::{text, Step};
+use crate::plan::{text, Step, What};
 use cleave_child::{Op, Slot};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
@@ -115,7 +115,7 @@ pub(super) fn fs_mount(
     attrs: u64,
     at: &Path,
     keep: Option<Slot>,
-    what: String,
+    what: impl Into<What>,
 ) -> Step {
     Step::new(
         Op::FsMount {
@@ -136,7 +136,7 @@ pub(super) fn bind(
     set: u64,
     clear: u64,
     recursive: bool,
-    what: String,
+    what: impl Into<What>,
 ) -> Step {
     Step::new(
         Op::Bind {
@@ -176,7 +176,7 @@ struct Sources {
 }
 
 impl Sources {
-    fn open(&mut self, path: &Path, flags: u64, slot: Option<Slot>, what: String) -> Slot {
+    fn open(&mut self, path: &Path, flags: u64, slot: Option<Slot>, what: impl Into<What>) -> Slot {
         let slot = slot.unwrap_or_else(|| {
             self.next += 1;
             self.next - 1
@@ -277,7 +277,7 @@ impl Filesystem {
                 ));
             }
             None => {
-                sources.open(Path::new("/"), O_PATH_DIR, Some(ROOT), "open /".into());
+                sources.open(Path::new("/"), O_PATH_DIR, Some(ROOT), "open /");
             }
         }
         if self
@@ -289,7 +289,7 @@ impl Filesystem {
                 Path::new("/dev/null"),
                 O_PATH,
                 Some(NULL_DEVICE),
-                "open /dev/null (what hides masked files)".into(),
+                "open /dev/null (what hides masked files)",
             );
         }
         let mut source_slots = Vec::with_capacity(self.ops.len());
@@ -374,17 +374,17 @@ impl Filesystem {
                     Path::new("/proc"),
                     O_PATH_DIR,
                     None,
-                    "open the caller's /proc (no PID namespace of the sandbox's own)".into(),
+                    "open the caller's /proc (no PID namespace of the sandbox's own)",
                 ),
                 MountOp::Dev { dst } => {
                     let first = sources.next;
                     for dev in super::dev::DEVICES {
-                        let host = PathBuf::from(format!("/dev/{dev}"));
+                        let host = Path::new("/dev").join(dev);
                         sources.open(
                             &host,
                             O_PATH,
                             None,
-                            format!("open {} for the /dev at {}", host.display(), dst.display()),
+                            What::path(["open /dev/", dev, " for the /dev at "], dst, []),
                         );
                     }
                     first
@@ -407,7 +407,7 @@ impl Filesystem {
                     Path::new("/proc/self/ns/cgroup"),
                     (libc::O_RDONLY | libc::O_CLOEXEC) as u64,
                     None,
-                    "open the child's cgroup namespace".into(),
+                    "open the child's cgroup namespace",
                 ),
                 _ => Slot::MAX,
             };
@@ -632,7 +632,7 @@ fn compile_op(
                 MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
                 &inside,
                 keep,
-                format!("mount a tmpfs on {shown}"),
+                What::path(["mount a tmpfs on "], dst, []),
             ));
             model.mounted(&inside, Backing::Fresh);
         }
@@ -670,7 +670,7 @@ fn compile_op(
                 attrs | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
                 &inside,
                 Some(PROC),
-                format!("mount a procfs of the new PID namespace on {shown}"),
+                What::path(["mount a procfs of the new PID namespace on "], dst, []),
             ));
             model.mounted(&inside, Backing::Opaque);
             for name in PROC_READ_ONLY {
@@ -680,7 +680,7 @@ fn compile_op(
                         root: PROC,
                         path: name.as_bytes().to_vec(),
                     },
-                    format!("make {shown}/{name} read-only"),
+                    What::path(["make "], dst, ["/", name, " read-only"]),
                 ));
             }
             for name in PROC_MASKED {
@@ -691,7 +691,7 @@ fn compile_op(
                         path: name.as_bytes().to_vec(),
                         empty: NULL_DEVICE,
                     },
-                    format!("hide {shown}/{name}"),
+                    What::path(["hide "], dst, ["/", name]),
                 ));
             }
         }
@@ -733,7 +733,7 @@ fn compile_op(
                     propagation: 0,
                     recursive,
                 },
-                format!("make {shown} read-only"),
+                What::path(["make "], dst, [" read-only"]),
             ));
         }
         // An OCI config's maskedPaths and readonlyPaths name the same /proc paths cleave
@@ -750,7 +750,7 @@ fn compile_op(
                     path: relative(&inside),
                     empty: NULL_DEVICE,
                 },
-                format!("hide {shown}"),
+                What::path(["hide "], dst, []),
             ))
         }
         MountOp::ReadOnly { .. } => {
@@ -760,7 +760,7 @@ fn compile_op(
                     root: ROOT,
                     path: relative(&inside),
                 },
-                format!("make {shown} read-only"),
+                What::path(["make "], dst, [" read-only"]),
             ))
         }
         MountOp::Device { .. } if src_slot == Slot::MAX => {

@@ -8,7 +8,7 @@ use super::compile::{
 use super::model::{fail, Backing, Kind, Model};
 use super::MountOp;
 use crate::error::{MountProblem, Result};
-use crate::plan::Step;
+use crate::plan::{Step, What};
 use cleave_child::{Op, Slot};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -194,7 +194,6 @@ pub(super) fn minimal_dev(
     index: usize,
 ) -> Result<()> {
     let dst = inside;
-    let shown = inside.display();
     // The tmpfs's mount fd stays in a slot: every entry below is made and every device
     // bound from it, not looked up from the root again each time.
     let dev = model.next_slot;
@@ -205,16 +204,16 @@ pub(super) fn minimal_dev(
         MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
         inside,
         Some(dev),
-        format!("mount a tmpfs for a minimal /dev on {shown}"),
+        What::path(["mount a tmpfs for a minimal /dev on "], inside, []),
     ));
     model.mounted_kept(inside, Backing::Fresh, dev);
     for (slot, dev) in (first_source..).zip(DEVICES) {
         let node = inside.join(dev);
         model.ensure_file(steps, &node, 0o666, index, dst)?;
-        let host = format!("/dev/{dev}");
+        let host = Path::new("/dev").join(dev);
         // An earlier read-only remount of "/" (--preset sandbox) reached the host's /dev
         // too: the device stays writable where the host's is.
-        let rdonly = if host_writable(Path::new(&host)) {
+        let rdonly = if host_writable(&host) {
             MOUNT_ATTR_RDONLY
         } else {
             0
@@ -228,7 +227,7 @@ pub(super) fn minimal_dev(
                 0,
                 clear,
                 false,
-                format!("bind {host} on {}", node.display()),
+                What::path(["bind /dev/", dev, " on "], &node, []),
             ),
             &node,
         ));
@@ -240,7 +239,7 @@ pub(super) fn minimal_dev(
         ("stderr", "/proc/self/fd/2"),
         ("ptmx", "pts/ptmx"),
     ] {
-        let what = format!("symlink {shown}/{link} -> {to}");
+        let what = What::path(["symlink "], inside, ["/", link, " -> ", to]);
         model.symlink(steps, Path::new(to), &inside.join(link), what, index, dst)?;
     }
     let pts = inside.join("pts");
@@ -251,7 +250,7 @@ pub(super) fn minimal_dev(
         MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
         &pts,
         None,
-        format!("mount a devpts on {shown}/pts"),
+        What::path(["mount a devpts on "], inside, ["/pts"]),
     );
     steps.push(in_kept(model, devpts, &pts));
     model.mounted(&pts, Backing::Opaque);
@@ -263,7 +262,7 @@ pub(super) fn minimal_dev(
         MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
         &shm,
         None,
-        format!("mount a tmpfs on {shown}/shm"),
+        What::path(["mount a tmpfs on "], inside, ["/shm"]),
     );
     steps.push(in_kept(model, tmpfs, &shm));
     model.mounted(&shm, Backing::Fresh);

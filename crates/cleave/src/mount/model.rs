@@ -3,7 +3,7 @@
 //! is the one that counts (see cleave_child::fs).
 use super::compile::{bytes, entry, relative_at, ROOT};
 use crate::error::{Error, MountProblem, Origin, Result};
-use crate::plan::Step;
+use crate::plan::{Step, What};
 use cleave_child::{Op, Slot};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
@@ -386,7 +386,7 @@ impl Model {
                     name,
                     mode: if dir == inside { mode } else { parents },
                 },
-                format!("mkdir {}", dir.display()),
+                What::path(["mkdir "], dir, []),
             ));
             self.created.insert(dir.clone(), Kind::Dir);
         }
@@ -420,7 +420,7 @@ impl Model {
                 name,
                 mode,
             },
-            format!("create {}", inside.display()),
+            What::path(["create "], inside, []),
         ));
         self.created.insert(inside.to_path_buf(), Kind::Other);
         Ok(())
@@ -431,7 +431,7 @@ impl Model {
         steps: &mut Vec<Step>,
         target: &Path,
         inside: &Path,
-        what: String,
+        what: impl Into<What>,
         index: usize,
         dst: &Path,
     ) -> Result<()> {
