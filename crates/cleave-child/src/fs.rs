@@ -44,7 +44,7 @@ pub(crate) fn set(plan: &Plan, slot: Slot, fd: i32) -> Result<(), i32> {
 
 /// Closes every slot that holds an fd, but `keep`.
 pub fn close_all(plan: &Plan, keep: Slot) {
-    for i in (0..plan.n_slots as Slot).filter(|&i| i != keep) {
+    for i in (0..plan.n_slots as Slot).filter(|&i| i < keep) {
         if let Ok(fd) = get(plan, i) {
             if fd >= 0 {
                 sys::close(fd);

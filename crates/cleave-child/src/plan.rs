@@ -282,10 +282,10 @@ pub enum Op<S = Str, B = Bytes> {
         /// The new root.
         root: Slot,
     },
-    /// Closes every fd in the slot table but the one in `keep` (Slot::MAX: none), which a
-    /// later op closes itself.
+    /// Closes every fd in the slot table below `keep` (Slot::MAX: all); those from `keep`
+    /// on are left to later ops.
     CloseSlots {
-        /// The slot left open.
+        /// The first slot left open.
         keep: Slot,
     },
     /// Puts a detached copy of the procfs mount on /proc (`open_tree(OPEN_TREE_CLONE |

@@ -111,6 +111,11 @@ pub struct Namespaces {
     pub new: CloneFlags,
     /// Namespaces joined with setns(2) before anything else happens in the child.
     pub join: Vec<(Namespace, PathBuf)>,
+    /// A user namespace switched to once the filesystem is set up, before the init and
+    /// the program start (bubblewrap's `--userns2`): it must be a descendant of the one
+    /// the sandbox was set up in (joined or new), and the program runs in it with the
+    /// capabilities the spec gives, the bounding set and parent-death signal set again.
+    pub switch_user: Option<PathBuf>,
 }
 
 /// Ids in a new user namespace.
