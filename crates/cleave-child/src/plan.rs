@@ -323,6 +323,9 @@ pub enum Op<S = Str, B = Bytes> {
         /// CLONE_* flags.
         flags: u64,
     },
+    /// Checks that `unshare(CLONE_NEWUSER)` fails: if it succeeds (the program could make
+    /// user namespaces) the op fails with EEXIST, and the process must not go on.
+    AssertNoUserNamespaces,
     /// Locks every mount of the mount namespace: the process becomes dumpable again (so
     /// that /proc/self is its own), then `unshare(CLONE_NEWUSER | CLONE_NEWNS)` copies the
     /// mounts into a namespace owned by a new user namespace, where the kernel forbids

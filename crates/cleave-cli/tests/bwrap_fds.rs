@@ -494,3 +494,51 @@ fn userns2_switches_to_a_descendant_after_setup() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// --assert-userns-disabled: the sandbox fails unless its program cannot make a user
+/// namespace: it runs with --disable-userns, or in a joined namespace where they are
+/// disabled (another sandbox's, made with --disable-userns), and fails (exit 1) in a plain
+/// new user namespace (bubblewrap's tests/test-run.sh "--assert-userns-disabled").
+#[test]
+fn assert_userns_disabled_checks_from_inside() {
+    if !ready() {
+        return;
+    }
+    let dir = scratch("assertuserns");
+    let probe = "unshare -U true 2>/dev/null && echo made || echo refused";
+    for nobody in [false, true] {
+        // bubblewrap's init in the sandbox's user namespace, sleep in the nested one where
+        // no further one can be made.
+        let target = Target::running(&dir, nobody, "--disable-userns sleep 60");
+        let children =
+            std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", target.pid)).unwrap();
+        let limited = children.split_whitespace().next().unwrap().to_string();
+        let fds = format!("7</proc/{limited}/ns/user");
+        for (options, fds, ok) in [
+            ("--unshare-user --disable-userns", "", true),
+            ("--userns 7", fds.as_str(), true),
+            ("--unshare-user", "", false),
+        ] {
+            let mut argv = words(&["--ro-bind", "/", "/"]);
+            argv.extend(options.split(' ').map(String::from));
+            argv.extend(words(&["--assert-userns-disabled", "sh", "-c", probe]));
+            for via in ALL {
+                let out = run(&dir, via, nobody, fds, &argv);
+                let what = format!("{via:?} {options} (nobody: {nobody})");
+                if ok {
+                    assert!(out.status.success(), "{what}: {}", text(&out.stderr));
+                    assert_eq!(text(&out.stdout), "refused\n", "{what}");
+                } else {
+                    assert_eq!(out.status.code(), Some(1), "{what}");
+                    assert_eq!(text(&out.stdout), "", "{what}: the program ran");
+                    assert!(
+                        text(&out.stderr).contains("user namespaces"),
+                        "{what}: {}",
+                        text(&out.stderr)
+                    );
+                }
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

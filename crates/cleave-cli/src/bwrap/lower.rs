@@ -73,9 +73,6 @@ pub fn unsupported(inv: &Invocation) -> Option<String> {
             "{which}: SELinux labels are not supported (cleave sets no SELinux context); leave the option out"
         ));
     }
-    if inv.assert_userns_disabled {
-        return not_yet("--assert-userns-disabled");
-    }
     if inv.userns_block_fd.is_some() {
         return not_yet("--userns-block-fd");
     }
@@ -224,6 +221,7 @@ pub fn lower(
         }
         spec.security.disable_user_namespaces = true;
     }
+    spec.security.assert_user_namespaces_disabled = inv.assert_userns_disabled;
     spec.security.new_session = inv.new_session;
     spec.security.block_tty_injection = !inv.new_session;
     spec.security.capabilities = capabilities(inv, root.then_some(caller))?;
@@ -459,7 +457,7 @@ mod tests {
         }
         let e = unsupported(&inv(&["--exec-label", "x", "true"])).unwrap();
         assert!(e.contains("SELinux"), "{e}");
-        assert!(unsupported(&inv(&["--assert-userns-disabled", "true"]))
+        assert!(unsupported(&inv(&["--userns-block-fd", "3", "true"]))
             .unwrap()
             .contains("not supported yet"));
     }

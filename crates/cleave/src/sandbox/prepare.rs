@@ -415,6 +415,16 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
             .enumerate()
             .map(|(i, _)| Origin::Rlimit(i)),
     ));
+    if spec.security.assert_user_namespaces_disabled {
+        steps.push((
+            Stage::LockMounts,
+            Step::new(
+                Op::AssertNoUserNamespaces,
+                "check that the program cannot make user namespaces (EEXIST: it can)",
+            )
+            .at(Origin::Namespaces),
+        ));
+    }
     steps.extend(super::process::steps(
         &spec.process,
         spec.security.new_session,
