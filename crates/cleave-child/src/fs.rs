@@ -42,16 +42,16 @@ pub(crate) fn set(plan: &Plan, slot: Slot, fd: i32) -> Result<(), i32> {
     slot_ptr(plan, slot).map(|p| unsafe { p.write_volatile(fd) })
 }
 
-/// Whether some slot but `keep` holds `fd`.
+/// Whether some slot below `keep` holds `fd`.
 fn in_slots(plan: &Plan, fd: i32, keep: Slot) -> bool {
-    (0..plan.n_slots as Slot).any(|i| i != keep && get(plan, i) == Ok(fd))
+    (0..plan.n_slots as Slot).any(|i| i < keep && get(plan, i) == Ok(fd))
 }
 
-/// Closes every slot that holds an fd, but `keep`: each run of consecutive numbers that are
-/// all such slots' (the sources, opened one after the other, make one) with a single
-/// close_range.
+/// Closes every slot below `keep` that holds an fd (the slots from `keep` up stay open):
+/// each run of consecutive numbers that are all such slots' (the sources, opened one after
+/// the other, make one) with a single close_range.
 pub fn close_all(plan: &Plan, keep: Slot) {
-    for i in (0..plan.n_slots as Slot).filter(|&i| i != keep) {
+    for i in (0..plan.n_slots as Slot).filter(|&i| i < keep) {
         let Ok(fd) = get(plan, i) else { continue };
         if fd < 0 {
             continue;
@@ -69,7 +69,7 @@ pub fn close_all(plan: &Plan, keep: Slot) {
             last = fd;
         }
         for j in 0..plan.n_slots as Slot {
-            if j != keep && get(plan, j).is_ok_and(|f| f >= first && f <= last) {
+            if j < keep && get(plan, j).is_ok_and(|f| f >= first && f <= last) {
                 let _ = set(plan, j, -1);
             }
         }

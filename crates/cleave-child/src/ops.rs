@@ -105,6 +105,10 @@ pub fn run_op(plan: &Plan, op: &Op) -> Result<(), i32> {
             rustix::thread::move_into_link_name_space(fd, ns_type(nstype)?).map_err(errno)
         }
         Op::Unshare { flags } => unshare(flags as u32),
+        Op::AssertNoUserNamespaces => match unshare(libc::CLONE_NEWUSER as u32) {
+            Ok(()) => Err(libc::EEXIST),
+            Err(_) => Ok(()),
+        },
         Op::LockMounts {
             proc,
             uid_map,

@@ -282,10 +282,10 @@ pub enum Op<S = Str, B = Bytes> {
         /// The new root.
         root: Slot,
     },
-    /// Closes every fd in the slot table but the one in `keep` (Slot::MAX: none), which a
-    /// later op closes itself.
+    /// Closes every fd in the slot table below `keep` (Slot::MAX: all); those from `keep`
+    /// on are left to later ops.
     CloseSlots {
-        /// The slot left open.
+        /// The first slot left open.
         keep: Slot,
     },
     /// Puts a detached copy of the procfs mount on /proc (`open_tree(OPEN_TREE_CLONE |
@@ -323,6 +323,9 @@ pub enum Op<S = Str, B = Bytes> {
         /// CLONE_* flags.
         flags: u64,
     },
+    /// Checks that `unshare(CLONE_NEWUSER)` fails: if it succeeds (the program could make
+    /// user namespaces) the op fails with EEXIST, and the process must not go on.
+    AssertNoUserNamespaces,
     /// Locks every mount of the mount namespace: the process becomes dumpable again (so
     /// that /proc/self is its own), then `unshare(CLONE_NEWUSER | CLONE_NEWNS)` copies the
     /// mounts into a namespace owned by a new user namespace, where the kernel forbids

@@ -225,6 +225,12 @@ struct Target {
 
 impl Target {
     fn start(dir: &Path, nobody: bool) -> Target {
+        Target::running(dir, nobody, "--as-pid-1 sleep 60")
+    }
+
+    /// The same with other options and program: the pid reported is that of bubblewrap's
+    /// init or of the program, and it or a child of it must end up running `sleep`.
+    fn running(dir: &Path, nobody: bool, program: &str) -> Target {
         let info = dir.join(format!("target-info-{nobody}"));
         let mut cmd = Command::new(if nobody { "setpriv" } else { "sh" });
         if nobody {
@@ -233,7 +239,7 @@ impl Target {
         let mut child = cmd
             .arg("-c")
             .arg(format!(
-                "exec {BWRAP} --unshare-user --unshare-pid --as-pid-1 --die-with-parent --ro-bind / / --info-fd 6 sleep 60 6>{}",
+                "exec {BWRAP} --unshare-user --unshare-pid --die-with-parent --ro-bind / / --info-fd 6 {program} 6>{}",
                 info.display()
             ))
             .spawn()
@@ -247,8 +253,13 @@ impl Target {
                 .and_then(|v| v["child-pid"].as_i64())
             {
                 // Once it runs sleep, its set-up (a nested user namespace) is over.
-                let comm = std::fs::read_to_string(format!("/proc/{pid}/comm"));
-                if comm.is_ok_and(|c| c.trim() == "sleep") {
+                let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+                    .unwrap_or_default();
+                let sleeps = |p: &str| {
+                    std::fs::read_to_string(format!("/proc/{p}/comm"))
+                        .is_ok_and(|c| c.trim() == "sleep")
+                };
+                if sleeps(&pid.to_string()) || children.split_whitespace().any(sleeps) {
                     return Target { child, pid };
                 }
             }
@@ -406,6 +417,126 @@ fn disable_userns_refuses_nested_user_namespaces() {
                     want,
                     "{via:?} (nobody: {nobody}, --disable-userns: {disable})"
                 );
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// --userns2 FD: the program runs in a descendant of the user namespace the sandbox was set
+/// up in (joined with --userns), the mounts made before the switch; a namespace that is no
+/// descendant is refused (bubblewrap's tests/test-specifying-userns.sh makes the same pair).
+#[test]
+fn userns2_switches_to_a_descendant_after_setup() {
+    if !ready() {
+        return;
+    }
+    let dir = scratch("userns2");
+    for nobody in [true, false] {
+        // bubblewrap's init in the sandbox's user namespace, its program in a nested one.
+        let target = Target::running(&dir, nobody, "unshare -U sleep 60");
+        let children =
+            std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", target.pid)).unwrap();
+        let nested = children.split_whitespace().next().unwrap().to_string();
+        assert_ne!(
+            support::ns_link(&nested, "user"),
+            support::ns_link(target.pid, "user")
+        );
+        let want = support::ns_link(&nested, "user");
+        let argv = words(&[
+            "--userns",
+            "7",
+            "--userns2",
+            "8",
+            "--ro-bind",
+            "/",
+            "/",
+            "--tmpfs",
+            "/tmp",
+            "sh",
+            "-c",
+            "readlink /proc/self/ns/user; cat /proc/self/uid_map | wc -l; id -u; ls -d /tmp/; \
+             unshare -U true 2>/dev/null && echo nests || echo unmapped",
+        ]);
+        // The nested namespace maps nothing: the program is the overflow uid there, and
+        // the kernel lets an unmapped process make no user namespace.
+        let fds = format!("7</proc/{}/ns/user 8</proc/{nested}/ns/user", target.pid);
+        for via in ALL {
+            let out = run(&dir, via, nobody, &fds, &argv);
+            assert!(out.status.success(), "{via:?}: {}", text(&out.stderr));
+            assert_eq!(
+                text(&out.stdout),
+                format!("{want}\n0\n65534\n/tmp/\nunmapped\n"),
+                "{via:?} (nobody: {nobody})"
+            );
+        }
+        // The caller's own user namespace is no descendant of the sandbox's new one: refused
+        // (bubblewrap 0.8 says so too, but its child then waits forever: not run here).
+        let argv = words(&[
+            "--unshare-user",
+            "--userns2",
+            "7",
+            "--ro-bind",
+            "/",
+            "/",
+            "true",
+        ]);
+        for via in [Via::Verb, Via::Link] {
+            let out = run(&dir, via, nobody, "7</proc/self/ns/user", &argv);
+            assert_eq!(out.status.code(), Some(1), "{via:?}");
+            assert!(
+                text(&out.stderr).contains("userns2")
+                    || text(&out.stderr).contains("user namespace"),
+                "{via:?}: {}",
+                text(&out.stderr)
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// --assert-userns-disabled: the sandbox fails unless its program cannot make a user
+/// namespace: it runs with --disable-userns, or in a joined namespace where they are
+/// disabled (another sandbox's, made with --disable-userns), and fails (exit 1) in a plain
+/// new user namespace (bubblewrap's tests/test-run.sh "--assert-userns-disabled").
+#[test]
+fn assert_userns_disabled_checks_from_inside() {
+    if !ready() {
+        return;
+    }
+    let dir = scratch("assertuserns");
+    let probe = "unshare -U true 2>/dev/null && echo made || echo refused";
+    for nobody in [false, true] {
+        // bubblewrap's init in the sandbox's user namespace, sleep in the nested one where
+        // no further one can be made.
+        let target = Target::running(&dir, nobody, "--disable-userns sleep 60");
+        let children =
+            std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", target.pid)).unwrap();
+        let limited = children.split_whitespace().next().unwrap().to_string();
+        let fds = format!("7</proc/{limited}/ns/user");
+        for (options, fds, ok) in [
+            ("--unshare-user --disable-userns", "", true),
+            ("--userns 7", fds.as_str(), true),
+            ("--unshare-user", "", false),
+        ] {
+            let mut argv = words(&["--ro-bind", "/", "/"]);
+            argv.extend(options.split(' ').map(String::from));
+            argv.extend(words(&["--assert-userns-disabled", "sh", "-c", probe]));
+            for via in ALL {
+                let out = run(&dir, via, nobody, fds, &argv);
+                let what = format!("{via:?} {options} (nobody: {nobody})");
+                if ok {
+                    assert!(out.status.success(), "{what}: {}", text(&out.stderr));
+                    assert_eq!(text(&out.stdout), "refused\n", "{what}");
+                } else {
+                    assert_eq!(out.status.code(), Some(1), "{what}");
+                    assert_eq!(text(&out.stdout), "", "{what}: the program ran");
+                    assert!(
+                        text(&out.stderr).contains("user namespaces"),
+                        "{what}: {}",
+                        text(&out.stderr)
+                    );
+                }
             }
         }
     }

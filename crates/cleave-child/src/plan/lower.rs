@@ -28,6 +28,7 @@ impl<S, B> Op<S, B> {
             Op::WriteFd { .. } => "WriteFd",
             Op::SetNs { .. } => "SetNs",
             Op::Unshare { .. } => "Unshare",
+            Op::AssertNoUserNamespaces => "AssertNoUserNamespaces",
             Op::LockMounts { .. } => "LockMounts",
             Op::LoopbackUp => "LoopbackUp",
             Op::SetRlimit { .. } => "SetRlimit",
@@ -188,6 +189,7 @@ impl<S, B> Op<S, B> {
                 nstype: *nstype,
             },
             Op::Unshare { flags } => Op::Unshare { flags: *flags },
+            Op::AssertNoUserNamespaces => Op::AssertNoUserNamespaces,
             Op::LockMounts {
                 proc,
                 uid_map,

@@ -27,8 +27,9 @@ Namespaces
   --userns FD                join the user namespace FD refers to instead of making one
   --pidns FD                 run in the PID namespace FD refers to
   --disable-userns           the program cannot make user namespaces (needs a user namespace)
-  --userns2 FD, --assert-userns-disabled
-                             not supported yet (refused)
+  --userns2 FD               after setup, switch to the user namespace FD refers to (a
+                             descendant of the sandbox's)
+  --assert-userns-disabled   fail unless the program cannot make user namespaces
 Ids, names, environment
   --uid UID, --gid GID       the ids inside (needs a user namespace)
   --hostname NAME            the hostname (needs --unshare-uts)

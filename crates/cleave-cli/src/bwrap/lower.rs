@@ -73,12 +73,6 @@ pub fn unsupported(inv: &Invocation) -> Option<String> {
             "{which}: SELinux labels are not supported (cleave sets no SELinux context); leave the option out"
         ));
     }
-    if inv.userns2.is_some() {
-        return not_yet("--userns2");
-    }
-    if inv.assert_userns_disabled {
-        return not_yet("--assert-userns-disabled");
-    }
     if inv.userns_block_fd.is_some() {
         return not_yet("--userns-block-fd");
     }
@@ -133,6 +127,9 @@ pub fn lower(
     if let Some(fd) = inv.pidns {
         spec.namespaces.join.push((Namespace::Pid, fd_path(fd)));
     }
+    // --userns2: switched to once the filesystem is set up (the kernel wants a descendant
+    // of the namespace the sandbox was set up in).
+    spec.namespaces.switch_user = inv.userns2.map(fd_path);
     if inv.as_pid_1 && !u.pid {
         return Err("--as-pid-1 needs --unshare-pid (or --unshare-all)".into());
     }
@@ -224,6 +221,7 @@ pub fn lower(
         }
         spec.security.disable_user_namespaces = true;
     }
+    spec.security.assert_user_namespaces_disabled = inv.assert_userns_disabled;
     spec.security.new_session = inv.new_session;
     spec.security.block_tty_injection = !inv.new_session;
     spec.security.capabilities = capabilities(inv, root.then_some(caller))?;
@@ -233,6 +231,7 @@ pub fn lower(
     // consumes.
     let consumed: Vec<RawFd> = [
         inv.userns,
+        inv.userns2,
         inv.pidns,
         inv.sync_fd,
         inv.seccomp,
@@ -458,7 +457,7 @@ mod tests {
         }
         let e = unsupported(&inv(&["--exec-label", "x", "true"])).unwrap();
         assert!(e.contains("SELinux"), "{e}");
-        assert!(unsupported(&inv(&["--userns2", "3", "true"]))
+        assert!(unsupported(&inv(&["--userns-block-fd", "3", "true"]))
             .unwrap()
             .contains("not supported yet"));
     }

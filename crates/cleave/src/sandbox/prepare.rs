@@ -47,6 +47,8 @@ pub enum Stage {
     JoinedPidInit,
     /// The filesystem: every mount, the new root, the working directory.
     Mounts,
+    /// The switch to a descendant user namespace once the filesystem is set up.
+    SwitchUser,
     /// The nested user and mount namespace of [`Stage::LockMounts`], made by the init
     /// itself before the program exists, when the program's process has nothing to do
     /// before it (no session, limits, keyring, no_new_privs, filters, bounding set, ids or
@@ -135,6 +137,15 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
             return Err(invalid(Origin::Join(*ns), Problem::NewAndJoined(*ns)));
         }
         ns::check_join(*ns, path)?;
+    }
+    if let Some(path) = &spec.namespaces.switch_user {
+        if !all.contains(CloneFlags::NEWUSER) && !joined.contains(&Namespace::User) {
+            return Err(invalid(
+                Origin::Join(Namespace::User),
+                Problem::NeedsNamespace(Namespace::User),
+            ));
+        }
+        ns::check_join(Namespace::User, path)?;
     }
     let need = |ns: Namespace, origin: Origin| {
         if all.contains(ns.flag()) {
@@ -284,6 +295,42 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
         (Stage::Mounts, s)
     }));
 
+    // The user namespace switched to after the mounts is opened with the joins (its path
+    // may be under the caller's /proc, out of reach once the new root is in place), in a
+    // slot that the mounts' CloseSlots leaves open; closed once switched to.
+    let switch_slot = spec.namespaces.switch_user.as_ref().map(|path| {
+        let slot = slots as Slot;
+        slots += 1;
+        steps.push((
+            Stage::Join,
+            Step::new(
+                Op::OpenPath {
+                    path: crate::plan::text(path),
+                    flags: (libc::O_RDONLY | libc::O_CLOEXEC) as u64,
+                    slot,
+                },
+                format!("open the user namespace {} switched to", path.display()),
+            )
+            .at(Origin::Join(Namespace::User)),
+        ));
+        steps.push((
+            Stage::SwitchUser,
+            Step::new(
+                Op::SetNs {
+                    slot,
+                    nstype: CloneFlags::NEWUSER.bits(),
+                },
+                format!("switch to the user namespace {}", path.display()),
+            )
+            .at(Origin::Join(Namespace::User)),
+        ));
+        for (_, step) in &mut steps {
+            if let Op::CloseSlots { keep } = &mut step.op {
+                *keep = slot;
+            }
+        }
+        slot
+    });
     // Disabling user namespaces runs the program in a nested one, as locking mounts does.
     let locks = locks_mounts(spec, all) || spec.security.disable_user_namespaces;
     // The lock writes its maps through the procfs of the mount namespace cleave runs in,
@@ -301,11 +348,29 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
         ));
         for (_, step) in &mut steps {
             if let Op::CloseSlots { keep } = &mut step.op {
-                *keep = slot;
+                if *keep == Slot::MAX {
+                    *keep = slot;
+                }
             }
         }
         slot
     });
+    if let Some(switched) = switch_slot {
+        steps.push((
+            Stage::SwitchUser,
+            Step::new(
+                Op::CloseSlots {
+                    keep: lock_proc.unwrap_or(Slot::MAX),
+                },
+                "close the user namespace switched to",
+            ),
+        ));
+        debug_assert!(lock_proc.is_none_or(|l| l > switched));
+        // Joining a user namespace clears the parent-death signal: set again.
+        if let Some(sig) = spec.parent_death_signal {
+            steps.push((Stage::SwitchUser, death_step(sig, new_pid, flags)));
+        }
+    }
     if init {
         steps.push((
             if new_pid {
@@ -372,6 +437,16 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
             .enumerate()
             .map(|(i, _)| Origin::Rlimit(i)),
     ));
+    if spec.security.assert_user_namespaces_disabled {
+        steps.push((
+            Stage::LockMounts,
+            Step::new(
+                Op::AssertNoUserNamespaces,
+                "check that the program cannot make user namespaces (EEXIST: it can)",
+            )
+            .at(Origin::Namespaces),
+        ));
+    }
     steps.extend(super::process::steps(
         &spec.process,
         spec.security.new_session,

@@ -114,6 +114,11 @@ pub struct Namespaces {
     pub new: CloneFlags,
     /// Namespaces joined with setns(2) before anything else happens in the child.
     pub join: Vec<(Namespace, PathBuf)>,
+    /// A user namespace switched to once the filesystem is set up, before the init and
+    /// the program start (bubblewrap's `--userns2`): it must be a descendant of the one
+    /// the sandbox was set up in (joined or new), and the program runs in it with the
+    /// capabilities the spec gives, the bounding set and parent-death signal set again.
+    pub switch_user: Option<PathBuf>,
 }
 
 /// Ids in a new user namespace.
@@ -182,6 +187,10 @@ pub struct Security {
     /// and the program runs in that one, nested, so that any further one is refused with
     /// ENOSPC however the program sets its own limit. Needs a new user namespace.
     pub disable_user_namespaces: bool,
+    /// Fail unless the program cannot make a user namespace (bubblewrap's
+    /// `--assert-userns-disabled`): the child tries, once everything else but the
+    /// capability sets, seccomp and exec is done, and the sandbox fails if it could.
+    pub assert_user_namespaces_disabled: bool,
     /// The caller's seccomp filters, each a classic BPF program (the bytes of its
     /// `struct sock_filter` array, 8 per instruction, native byte order), installed in
     /// order; the kernel runs every one on each system call and takes the strictest
