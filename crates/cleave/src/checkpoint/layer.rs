@@ -42,7 +42,7 @@ fn plain(name: &str) -> bool {
 /// The entries are read through `/proc/PID/root`, so the container's own view.
 pub fn read(pid: i32, inside: &[MountInfo]) -> std::io::Result<Option<RootLayer>> {
     let root = inside.iter().find(|m| m.mountpoint == "/");
-    if !root.is_some_and(|m| m.fstype == "tmpfs") {
+    if root.is_none_or(|m| m.fstype != "tmpfs") {
         return Ok(None);
     }
     let dir = format!("/proc/{pid}/root");

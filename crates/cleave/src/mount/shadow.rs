@@ -67,15 +67,22 @@ fn plan(
     for (name, kind) in entries(host)? {
         let at = dir.join(&name);
         let on_host = host.join(&name);
+        // Planned anew only where nothing is mounted yet at or below the entry (what is
+        // there then is not the rootfs's, and stays on top of the layer, as before).
+        let untouched = !model.mounts.iter().any(|(p, _)| p.starts_with(&at));
         let put = match kind {
             Entry::Link(target) => Put::Link(target),
-            Entry::File if model.covered_later(&at, index) => Put::Covered { dir: false },
+            Entry::File if untouched && model.covered_later(&at, index) => {
+                Put::Covered { dir: false }
+            }
             Entry::File => Put::Bind {
                 dir: false,
                 host: on_host,
             },
-            Entry::Dir if model.covered_later(&at, index) => Put::Covered { dir: true },
-            Entry::Dir if model.created_below_later(&at, &on_host, index) => {
+            Entry::Dir if untouched && model.covered_later(&at, index) => {
+                Put::Covered { dir: true }
+            }
+            Entry::Dir if untouched && model.created_below_later(&at, &on_host, index) => {
                 let mode = std::fs::metadata(&on_host)?.permissions().mode() & 0o7777;
                 out.push((at.clone(), Put::Opened(mode)));
                 plan(model, &at, &on_host, index, out)?;
