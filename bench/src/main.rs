@@ -8,6 +8,7 @@
 //!                                          the OCI runtime rows next to runc (bench/src/oci.rs)
 //! cleave-bench report DIR                  BENCHMARKS.md from DIR's results, on stdout
 //! ```
+mod floor;
 mod harness;
 mod inproc;
 mod oci;

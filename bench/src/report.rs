@@ -4,6 +4,7 @@
 //! `whole.tsv` (name, group, who, label, command) and per whole-process command either
 //! `hf-NAME.json` (hyperfine's export) or `fail-NAME.txt` (first line of its stderr), plus
 //! `rss-NAME.txt` (max RSS in KiB, one run a line).
+use crate::floor;
 use crate::harness::Row;
 use std::fmt::Write;
 use std::path::Path;
@@ -66,7 +67,7 @@ fn read_whole(dir: &Path) -> Result<Vec<Whole>, String> {
         }
         let name = f[0].to_string();
         let figure = match std::fs::read_to_string(dir.join(format!("hf-{name}.json"))) {
-            Ok(text) => hyperfine_figure(&text),
+            Ok(text) => hyperfine_figure(&text, floor::round_times(dir, &name)),
             Err(_) => Err(
                 std::fs::read_to_string(dir.join(format!("fail-{name}.txt")))
                     .map(|s| s.trim().to_string())
@@ -95,7 +96,8 @@ fn read_whole(dir: &Path) -> Result<Vec<Whole>, String> {
     Ok(out)
 }
 
-fn hyperfine_figure(text: &str) -> Result<Figure, String> {
+/// The figure of a hyperfine export, pooled with the times of the row's other rounds.
+fn hyperfine_figure(text: &str, more: Vec<f64>) -> Result<Figure, String> {
     let v: serde_json::Value =
         serde_json::from_str(text).map_err(|e| format!("hyperfine json: {e}"))?;
     let times = v["results"][0]["times"]
@@ -106,6 +108,7 @@ fn hyperfine_figure(text: &str) -> Result<Figure, String> {
         .filter_map(|t| t.as_f64())
         .map(|s| s * 1e9)
         .collect();
+    ns.extend(more);
     ns.sort_by(f64::total_cmp);
     Ok(Figure {
         median: percentile(&ns, 0.5),
@@ -186,7 +189,13 @@ pub fn render(dir: &Path) -> Result<String, String> {
          10th–90th percentile range; the raw C baselines are compiled with gcc -O2 into the \
          same binary and timed by the same loop. Whole-process figures come from hyperfine \
          (`-N`, warm-up, many runs); peak memory is the median max RSS of several runs \
-         (GNU time `%M`). A ratio is cleave ÷ peer: **below 1.00× cleave is faster**.\n",
+         (GNU time `%M`). A ratio is cleave ÷ peer: **below 1.00× cleave is faster**. \
+         The sandbox groups are timed in rounds (a short hyperfine of each row in turn, \
+         again and again), so that a load that comes and goes on a shared machine falls on \
+         every row alike; a row's figure pools its rounds. Each sandbox group also holds the C floor of each of its cleave rows \
+         (bench/c/floor_*.c, gcc -O2 -static: the same namespaces, id maps, mounts in the \
+         same order, pivot_root, init and exec, with nothing else); a floor row's ratio is \
+         its own cleave row ÷ the floor.\n",
         get("date")
     );
     let _ = writeln!(md, "## Machine\n\n| | |\n|---|---|");
@@ -307,7 +316,7 @@ pub fn render(dir: &Path) -> Result<String, String> {
         md,
         "\n## Targets\n\n| target | figure (cleave ÷ peer) | verdict |\n|---|---|---|"
     );
-    for t in &targets {
+    for t in targets.iter().chain(floor_targets(&whole).iter()) {
         let (fig, verdict) = mark(t);
         let _ = writeln!(
             md,
@@ -423,8 +432,20 @@ pub fn render(dir: &Path) -> Result<String, String> {
                 .unwrap_or_else(|| "–".into());
             match &w.figure {
                 Ok(f) => {
-                    let (rt, rr) = match best {
-                        Some(b) if w.who == "peer" => (
+                    let paired =
+                        floor::floor_of(&w.name).and_then(|c| whole.iter().find(|x| x.name == c));
+                    let (rt, rr) = match (best, paired) {
+                        (_, Some(c)) => (
+                            c.figure
+                                .as_ref()
+                                .map(|c| ratio(c.median, f.median))
+                                .unwrap_or_default(),
+                            match (c.rss_kib, w.rss_kib) {
+                                (Some(a), Some(p)) => ratio(a, p),
+                                _ => "–".into(),
+                            },
+                        ),
+                        (Some(b), None) if w.who == "peer" => (
                             b.figure
                                 .as_ref()
                                 .map(|c| ratio(c.median, f.median))
@@ -461,6 +482,19 @@ pub fn render(dir: &Path) -> Result<String, String> {
                 }
             }
         }
+        if group == "rootfs" {
+            md.push('\n');
+            let pairs = [
+                ("cleave-ns", "floor-cleave-ns", "its C floor"),
+                ("cleave-ns", "unshare", "unshare"),
+                ("cleave-container", "floor-cleave-container", "its C floor"),
+                ("cleave-rootfs", "floor-cleave-rootfs", "its C floor"),
+                ("cleave-container", "bwrap", "bubblewrap"),
+                ("cleave-rootfs", "bwrap", "bubblewrap"),
+            ];
+            md.push_str(&floor::spread_section(dir, &pairs));
+            md.push_str(&floor::cpu_section(dir, &pairs));
+        }
         if group == "oci" {
             let _ = writeln!(md, "\ncleave runs the bundle with runc's command line (`cleave run`); the section \"OCI runtime\" below measures it next to runc sample by sample.");
         }
@@ -469,4 +503,32 @@ pub fn render(dir: &Path) -> Result<String, String> {
     let _ = writeln!(md, "Reproduce with `sudo bench/run` (it installs the peers from Debian, builds cleave in release mode and rewrites this file).");
     md.push_str(&crate::oci::section(dir));
     Ok(md)
+}
+
+/// One target per floor row: its cleave row ≤ [`floor::BOUND`]× the floor, in the same run.
+fn floor_targets(whole: &[Whole]) -> Vec<Target> {
+    whole
+        .iter()
+        .filter_map(|f| {
+            Some((
+                f,
+                whole
+                    .iter()
+                    .find(|c| Some(c.name.as_str()) == floor::floor_of(&f.name))?,
+            ))
+        })
+        .map(|(f, c)| Target {
+            what: floor::target_text(&c.name),
+            bound: floor::BOUND,
+            strict: false,
+            got: match (&c.figure, &f.figure) {
+                (Ok(a), Ok(b)) => Ok((
+                    a.median / b.median,
+                    format!("{} vs {}", time(a.median), time(b.median)),
+                )),
+                (Err(e), _) => Err(failure("cleave", e)),
+                (_, Err(e)) => Err(failure("floor", e)),
+            },
+        })
+        .collect()
 }

@@ -124,6 +124,7 @@ fn finish(plan: &Plan) -> Result<(), StepError> {
     if plan.reset_signals {
         reset_signal_handlers();
     }
+    set_default(plan.default_signals).map_err(|e| (Stage::Signals, 0, e))?;
     set_sigmask(plan.sigmask).map_err(|e| (Stage::Signals, 0, e))
 }
 
@@ -194,6 +195,28 @@ pub fn reset_signal_handlers() {
             )
         };
     }
+}
+
+/// Sets each signal of `signals` (bit N-1 for signal N) to SIG_DFL.
+fn set_default(signals: u64) -> Result<(), i32> {
+    let mut rest = signals;
+    while rest != 0 {
+        let sig = rest.trailing_zeros() as usize + 1;
+        rest &= rest - 1;
+        let new = [0usize; 4];
+        // rustix lacks rt_sigaction outside its unstable runtime module.
+        // SAFETY: `new` is a valid SIG_DFL action (see reset_signal_handlers); sigsetsize 8.
+        check(unsafe {
+            syscall4(
+                libc::SYS_rt_sigaction as usize,
+                sig,
+                new.as_ptr() as usize,
+                0,
+                8,
+            )
+        })?;
+    }
+    Ok(())
 }
 
 fn set_sigmask(mask: u64) -> Result<(), i32> {

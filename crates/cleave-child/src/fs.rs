@@ -42,13 +42,35 @@ pub(crate) fn set(plan: &Plan, slot: Slot, fd: i32) -> Result<(), i32> {
     slot_ptr(plan, slot).map(|p| unsafe { p.write_volatile(fd) })
 }
 
-/// Closes every slot that holds an fd, but `keep`.
+/// Whether some slot but `keep` holds `fd`.
+fn in_slots(plan: &Plan, fd: i32, keep: Slot) -> bool {
+    (0..plan.n_slots as Slot).any(|i| i != keep && get(plan, i) == Ok(fd))
+}
+
+/// Closes every slot that holds an fd, but `keep`: each run of consecutive numbers that are
+/// all such slots' (the sources, opened one after the other, make one) with a single
+/// close_range.
 pub fn close_all(plan: &Plan, keep: Slot) {
     for i in (0..plan.n_slots as Slot).filter(|&i| i != keep) {
-        if let Ok(fd) = get(plan, i) {
-            if fd >= 0 {
-                sys::close(fd);
-                let _ = set(plan, i, -1);
+        let Ok(fd) = get(plan, i) else { continue };
+        if fd < 0 {
+            continue;
+        }
+        let (mut first, mut last) = (fd, fd);
+        while first > 0 && in_slots(plan, first - 1, keep) {
+            first -= 1;
+        }
+        while last < i32::MAX && in_slots(plan, last + 1, keep) {
+            last += 1;
+        }
+        if sys::close_range(first as u32, last as u32, 0).is_err() {
+            sys::close(fd);
+            first = fd;
+            last = fd;
+        }
+        for j in 0..plan.n_slots as Slot {
+            if j != keep && get(plan, j).is_ok_and(|f| f >= first && f <= last) {
+                let _ = set(plan, j, -1);
             }
         }
     }
@@ -340,10 +362,19 @@ pub fn fs_mount(
     Ok(())
 }
 
-/// Looks up directory `parent` under the root in `root` (MkdirAt, CreateFileAt, SymlinkAt).
-fn parent_dir(plan: &Plan, root: Slot, parent: Str) -> Result<Fd, i32> {
+/// Looks up directory `parent` under the root in `root` (MkdirAt, CreateFileAt, SymlinkAt,
+/// MknodAt): the fd to use, and what owns it. For "." that is `root`'s own fd, which the
+/// slot keeps (a lookup would only open the same directory again).
+fn parent_dir(plan: &Plan, root: Slot, parent: Str) -> Result<(Fd, i32), i32> {
     let root = get(plan, root)?;
-    lookup(root, parent, OFlags::DIRECTORY, false)?.ok_or(libc::ENOENT)
+    // SAFETY: `parent` is NUL-terminated and alive until exec (Op's contract).
+    if unsafe { cstr(parent.0) }.to_bytes() == b"." {
+        borrow(root)?;
+        return Ok((Fd(-1), root));
+    }
+    let dir = lookup(root, parent, OFlags::DIRECTORY, false)?.ok_or(libc::ENOENT)?;
+    let fd = dir.0;
+    Ok((dir, fd))
 }
 
 /// An existing entry is fine for the ops that create one.
@@ -357,11 +388,11 @@ fn created(r: rustix::io::Result<()>) -> Result<(), i32> {
 /// [`crate::Op::MkdirAt`]: one that exists is fine (what it is decides nothing: later
 /// lookups do).
 pub fn mkdir_at(plan: &Plan, (root, parent, name): (Slot, Str, Str), mode: u32) -> Result<(), i32> {
-    let dir = parent_dir(plan, root, parent)?;
+    let (_owned, dir) = parent_dir(plan, root, parent)?;
     // SAFETY: `name` is NUL-terminated and alive until exec (Op's contract).
     let name = unsafe { cstr(name.0) };
     created(rustix::fs::mkdirat(
-        dir.as_fd()?,
+        borrow(dir)?,
         name,
         Mode::from_raw_mode(mode),
     ))
@@ -374,12 +405,12 @@ pub fn create_file_at(
     (root, parent, name): (Slot, Str, Str),
     mode: u32,
 ) -> Result<(), i32> {
-    let dir = parent_dir(plan, root, parent)?;
+    let (_owned, dir) = parent_dir(plan, root, parent)?;
     // SAFETY: `name` is NUL-terminated and alive until exec (Op's contract).
     let name = unsafe { cstr(name.0) };
     let mode = Mode::from_raw_mode(mode);
     created(rustix::fs::mknodat(
-        dir.as_fd()?,
+        borrow(dir)?,
         name,
         FileType::RegularFile,
         mode,
@@ -396,7 +427,7 @@ pub fn mknod_at(
     dev: u32,
     (uid, gid): (u32, u32),
 ) -> Result<(), i32> {
-    let dir = parent_dir(plan, root, parent)?;
+    let (_owned, dir) = parent_dir(plan, root, parent)?;
     // SAFETY: `name` is NUL-terminated and alive until exec (Op's contract).
     let name = unsafe { cstr(name.0) };
     // mknod(2): no type bits is a regular file.
@@ -406,7 +437,7 @@ pub fn mknod_at(
     };
     let old = rustix::process::umask(Mode::empty());
     let made = rustix::fs::mknodat(
-        dir.as_fd()?,
+        borrow(dir)?,
         name,
         kind,
         Mode::from_raw_mode(mode),
@@ -419,7 +450,7 @@ pub fn mknod_at(
         Err(e) => return Err(e),
     }
     rustix::fs::chownat(
-        dir.as_fd()?,
+        borrow(dir)?,
         name,
         Some(rustix::fs::Uid::from_raw_unchecked(uid)),
         Some(rustix::fs::Gid::from_raw_unchecked(gid)),
@@ -434,10 +465,10 @@ pub fn symlink_at(
     (root, parent, name): (Slot, Str, Str),
     target: Str,
 ) -> Result<(), i32> {
-    let dir = parent_dir(plan, root, parent)?;
+    let (_owned, dir) = parent_dir(plan, root, parent)?;
     // SAFETY: `name` and `target` are NUL-terminated and alive until exec (Op's contract).
     let (name, target) = unsafe { (cstr(name.0), cstr(target.0)) };
-    created(rustix::fs::symlinkat(target, dir.as_fd()?, name))
+    created(rustix::fs::symlinkat(target, borrow(dir)?, name))
 }
 
 /// [`crate::Op::SetAttrAt`].

@@ -581,6 +581,9 @@ pub struct Plan {
     pub reset_signals: bool,
     /// The signal mask to restore just before exec.
     pub sigmask: u64,
+    /// Signals set to SIG_DFL just before exec (bit N-1 for signal N): ones the caller
+    /// ignores only for itself, which an exec and CLONE_CLEAR_SIGHAND would keep ignored.
+    pub default_signals: u64,
     /// Read one byte from this fd before any step (-1: don't wait).
     pub sync_fd: i32,
     /// The parent's end of the sync channel, closed before waiting so that the parent's

@@ -612,3 +612,91 @@ fn a_layer_over_a_rootfs_lacking_mount_points_is_restored() {
     root.ok(&["delete", "--force", &id2]);
     assert_eq!(root.status(&id2), None);
 }
+
+/// The mount points a container's `cat /proc/self/mountinfo` lists, in its order.
+fn mount_points(mountinfo: &str) -> Vec<String> {
+    mountinfo
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4).map(str::to_string))
+        .collect()
+}
+
+/// Each /proc path cleave protects is a mount point exactly once where the host's procfs
+/// has it (one kernel: the container's procfs has what the host's has), and none is twice.
+fn protected_once(mountinfo: &str) -> Vec<String> {
+    let seen = mount_points(mountinfo);
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(
+        sorted.len(),
+        seen.len(),
+        "a mount point twice:\n{mountinfo}"
+    );
+    let names = cleave::mount::PROC_MASKED
+        .iter()
+        .chain(&cleave::mount::PROC_READ_ONLY);
+    let mut protected = 0;
+    for name in names {
+        let p = format!("/proc/{name}");
+        let there = Path::new(&p).exists();
+        assert_eq!(
+            seen.contains(&p),
+            there,
+            "{p} (on the host: {there}):\n{mountinfo}"
+        );
+        protected += usize::from(there);
+    }
+    assert!(
+        protected >= 4,
+        "the host's /proc has too few of them to tell"
+    );
+    sorted
+}
+
+#[test]
+fn proc_protections_are_one_mount_each_as_many_mounts_as_runc() {
+    // Every mount of a container is one CRIU saves and makes again at restore: an OCI
+    // config's maskedPaths and readonlyPaths name the /proc paths cleave protects on every
+    // procfs (issue #8), and the two must not stack. runc's own count is the reference
+    // (runc's tests/integration/mask.bats checks the same paths from inside).
+    if !ready_or_skip() {
+        return;
+    }
+    let runc = Path::new("/usr/sbin/runc");
+    assert!(
+        runc.exists() || std::env::var("CI").as_deref() != Ok("true"),
+        "needs runc (scripts/test.sh installs it; CI=true: no skipping)"
+    );
+    let b = Bundle::new("mounts", "cat /proc/self/mountinfo");
+    let root = Root::new(&b, "state");
+    let dir = b.dir.to_str().unwrap();
+    let out = root.ok(&["run", "--bundle", dir, &unique("mi")]);
+    let mut ours = protected_once(&out);
+
+    if runc.exists() {
+        let st = Command::new(runc)
+            .arg("--root")
+            .arg(b.path("runc-state"))
+            .args(["run", "--bundle", dir, &unique("mi-runc")])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(st.status.success(), "runc: {}", text(&st.stderr));
+        let mut theirs = mount_points(&text(&st.stdout));
+        theirs.sort();
+        eprintln!("mounts: cleave {}, runc {}", ours.len(), theirs.len());
+        // cleave mounts a hybrid host's cgroup2 hierarchy too, which runc 1.1 leaves out.
+        if !theirs.iter().any(|p| p == "/sys/fs/cgroup/unified") {
+            ours.retain(|p| p != "/sys/fs/cgroup/unified");
+        }
+        assert_eq!(ours, theirs, "cleave's mount points against runc's");
+    }
+
+    // Without maskedPaths and readonlyPaths, cleave's own protections stay, once each.
+    b.edit(|c| {
+        c["linux"]["maskedPaths"] = json!([]);
+        c["linux"]["readonlyPaths"] = json!([]);
+    });
+    protected_once(&root.ok(&["run", "--bundle", dir, &unique("mi-bare")]));
+}

@@ -456,3 +456,47 @@ fn inherited_fds_are_closed_named_and_kept_on_request() {
     let o = run("--preserve-fd 5");
     assert_eq!(text(&o.stdout).trim(), "open", "{}", text(&o.stderr));
 }
+
+/// The program's ignored signals (SigIgn of its /proc/self/status), as the program read them.
+fn program_sig_ign(out: &std::process::Output) -> u64 {
+    let status = text(&out.stdout);
+    assert!(out.status.success(), "{status}{}", text(&out.stderr));
+    let line = status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .unwrap_or_else(|| panic!("no SigIgn in {status}"));
+    u64::from_str_radix(line.trim(), 16).unwrap()
+}
+
+/// cleave ignores SIGPIPE for itself (to report EPIPE); the program gets the caller's
+/// disposition back, in every way of starting it: a plain spawn, a sandbox whose init starts
+/// it, a rootfs. A caller that ignores SIGPIPE hands that on, as a plain exec would. Mirrors
+/// the kernel selftest clone3/clone3_clear_sighand.c (CLONE_CLEAR_SIGHAND keeps SIG_IGN).
+#[test]
+fn the_program_gets_the_callers_sigpipe_disposition() {
+    let pipe = 1u64 << (libc::SIGPIPE - 1);
+    let status = ["cat", "/proc/self/status"];
+    for args in [
+        &["spawn", "--"][..],
+        &["spawn", "--new", "user,pid,mount", "--mount-proc", "--"],
+        &["spawn", "--preset", "sandbox", "--"],
+    ] {
+        // std's Command starts cleave with SIGPIPE at SIG_DFL.
+        let out = cleave(&[args, &status].concat());
+        let ign = program_sig_ign(&out);
+        assert_eq!(ign & pipe, 0, "{args:?}: SigIgn {ign:x}");
+        // A caller that ignores SIGPIPE (the shell's `trap '' PIPE`, kept across exec).
+        let out = std::process::Command::new("sh")
+            .args(["-c", "trap '' PIPE; exec \"$@\"", "sh", BIN])
+            .args(args)
+            .args(status)
+            .output()
+            .unwrap();
+        let ign = program_sig_ign(&out);
+        assert_eq!(
+            ign & pipe,
+            pipe,
+            "{args:?} under trap '' PIPE: SigIgn {ign:x}"
+        );
+    }
+}

@@ -60,7 +60,9 @@ pub use child::{Child, ExitStatus, Output, Reaper};
 pub use error::{Error, Result};
 pub use flags::{parse_flags, CloneFlags};
 pub use ns::Namespace;
-pub use spawn::{Addition, AdditionReason, Command, Fork, Stdio, Task, TaskHandle};
+pub use spawn::{
+    set_program_default_signals, Addition, AdditionReason, Command, Fork, Stdio, Task, TaskHandle,
+};
 
 /// The README's library example, compiled as a doctest so that it stays true.
 #[cfg(doctest)]

@@ -4,6 +4,8 @@ use crate::error::{Origin, RequestProblem, Result};
 use cleave_child::{Bytes, Op, Plan, Report, Str};
 use std::ffi::{c_char, CString, OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// Owns everything a [`Plan`] points into; the plan is valid while this lives.
 pub(crate) struct PlanData {
@@ -30,13 +32,79 @@ pub(crate) type StepOp = Op<Vec<u8>, Vec<u8>>;
 #[derive(Clone, Debug)]
 pub(crate) struct Step {
     pub op: StepOp,
-    pub what: String,
+    pub what: What,
     /// The part of the sandbox specification it came from.
     pub origin: Option<Origin>,
 }
 
+/// A step's description, made into text only when something reads it (-v, explain, an
+/// error): a sandbox that starts formats none of them (issue 13).
+#[derive(Clone, Debug)]
+pub(crate) struct What {
+    /// Pieces and a path joined on first read: `head`, the path as [`Path::display`] shows
+    /// it, then `tail`.
+    parts: Option<([&'static str; 3], PathBuf, [&'static str; 4])>,
+    text: OnceLock<String>,
+}
+
+impl What {
+    /// `head`'s pieces, `path` as [`Path::display`] shows it, then `tail`'s: the text of
+    /// `format!("{}{}{}", head.concat(), path.display(), tail.concat())`, joined when read.
+    pub fn path<const H: usize, const T: usize>(
+        head: [&'static str; H],
+        path: &Path,
+        tail: [&'static str; T],
+    ) -> What {
+        let mut h = [""; 3];
+        let mut t = [""; 4];
+        h[..H].copy_from_slice(&head);
+        t[..T].copy_from_slice(&tail);
+        What {
+            parts: Some((h, path.to_path_buf(), t)),
+            text: OnceLock::new(),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.text.get_or_init(|| match &self.parts {
+            Some((head, path, tail)) => {
+                format!("{}{}{}", head.concat(), path.display(), tail.concat())
+            }
+            None => String::new(),
+        })
+    }
+}
+
+impl From<String> for What {
+    fn from(text: String) -> What {
+        What {
+            parts: None,
+            text: OnceLock::from(text),
+        }
+    }
+}
+
+impl From<&'static str> for What {
+    /// Kept as it is: an empty path shows as nothing and takes no allocation.
+    fn from(text: &'static str) -> What {
+        What::path([text], Path::new(""), [])
+    }
+}
+
+impl std::fmt::Display for What {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for What {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 impl Step {
-    pub fn new(op: StepOp, what: impl Into<String>) -> Step {
+    pub fn new(op: StepOp, what: impl Into<What>) -> Step {
         Step {
             op,
             what: what.into(),
@@ -68,6 +136,7 @@ pub(crate) struct PlanInput<'a> {
     pub fd_table_shared: bool,
     pub reset_signals: bool,
     pub sigmask: u64,
+    pub default_signals: u64,
     pub report_fd: i32,
     /// (child's read end, parent's write end) of the sync pipe, or (-1, -1).
     pub sync_fds: (i32, i32),
@@ -168,7 +237,7 @@ impl PlanData {
                 |_| (),
             );
             if let Some(st) = bad {
-                cstring(OsStr::from_bytes(&st), &step.what)?;
+                cstring(OsStr::from_bytes(&st), step.what.as_str())?;
             }
             let op = step.op.lower(
                 |st| {
@@ -212,6 +281,7 @@ impl PlanData {
             fd_table_shared: input.fd_table_shared,
             reset_signals: input.reset_signals,
             sigmask: input.sigmask,
+            default_signals: input.default_signals,
             sync_fd: input.sync_fds.0,
             sync_peer_fd: input.sync_fds.1,
             report_fd: input.report_fd,
@@ -264,6 +334,7 @@ mod tests {
             fd_table_shared: false,
             reset_signals: false,
             sigmask: 0,
+            default_signals: 0,
             report_fd: -1,
             sync_fds: (-1, -1),
             slots: 0,
@@ -271,5 +342,20 @@ mod tests {
         .err()
         .unwrap();
         assert!(err.to_string().contains("NUL byte"), "{err}");
+    }
+
+    #[test]
+    fn a_description_read_later_says_what_format_said() {
+        let odd = Path::new(OsStr::from_bytes(b"/d\xffev"));
+        let what = What::path(["bind /dev/", "null", " on "], odd, ["/", "x", " -> ", "y"]);
+        assert_eq!(
+            what.as_str(),
+            format!("bind /dev/null on {}/x -> y", odd.display())
+        );
+        assert_eq!(what.to_string(), "bind /dev/null on /d\u{fffd}ev/x -> y");
+        let (fixed, built) = (What::from("close"), What::from(String::from("chdir /a")));
+        assert!(fixed == "close" && built == "chdir /a", "{fixed} {built}");
+        let step = Step::new(Op::Setsid, What::path(["mkdir "], Path::new("/a b"), []));
+        assert_eq!(step.clone().what.as_str(), "mkdir /a b");
     }
 }

@@ -5,12 +5,12 @@ mod spec;
 
 use crate::cli::SpawnArgs;
 use crate::report;
-use clap::ArgMatches;
 use cleave::env;
 use cleave::flags::{check_set_tid, parse_flags, signal_name};
 use cleave::sandbox::prepare;
 use cleave::supervise::{Forwarder, FORWARDED};
 use cleave::{CloneFlags, Namespace, Reaper};
+pub use mounts::Positions;
 pub(crate) use spec::Labels;
 use spec::{spec_from, Refused};
 use std::io::Write;
@@ -98,7 +98,7 @@ pub fn shared_namespaces(a: &SpawnArgs) -> CloneFlags {
         .fold(CloneFlags::empty(), |f, ns| f | ns.flag())
 }
 
-pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
+pub fn run(a: SpawnArgs, positions: Positions) -> i32 {
     // Before cleave opens anything of its own (all close-on-exec anyway).
     let inherited = if a.verbose {
         inherited_fds(&a.sandbox.preserve_fd)
@@ -134,7 +134,7 @@ pub fn run(a: SpawnArgs, matches: Option<&ArgMatches>) -> i32 {
         Err(msg) => return report::bad_request(&msg),
     };
     let forward = Forwarder::block(&FORWARDED);
-    let (mut spec, labels) = match spec_from(&a, flags, signal, matches) {
+    let (mut spec, labels) = match spec_from(&a, flags, signal, &positions) {
         Ok(s) => s,
         Err(Refused::Usage(msg)) => return report::bad_request(&msg),
         Err(Refused::Library(e)) => return report::error(&e),

@@ -2,11 +2,11 @@
 //! the tree (so it is the host's path as it was when the sandbox started), the rootfs is
 //! opened once and checked to be the directory the parent saw, and every destination is a
 //! path relative to the root fd that the child resolves with RESOLVE_IN_ROOT.
-use super::model::{fail, Backing, Kind, Model};
+use super::model::{fail, Backing, Kind, Model, Protection};
 use super::newfs::{self, CgroupContext, CgroupLayout};
 use super::{Filesystem, MountOp, Propagation, RootPropagationMode, PROC_MASKED, PROC_READ_ONLY};
 use crate::error::{MountProblem, Origin, Result};
-use crate::plan::{text, Step};
+use crate::plan::{text, Step, What};
 use cleave_child::{Op, Slot};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
@@ -134,7 +134,7 @@ pub(super) fn fs_mount(
     attrs: u64,
     at: &Path,
     keep: Option<Slot>,
-    what: String,
+    what: impl Into<What>,
 ) -> Step {
     Step::new(
         Op::FsMount {
@@ -155,7 +155,7 @@ pub(super) fn bind(
     set: u64,
     clear: u64,
     recursive: bool,
-    what: String,
+    what: impl Into<What>,
 ) -> Step {
     Step::new(
         Op::Bind {
@@ -195,7 +195,7 @@ struct Sources {
 }
 
 impl Sources {
-    fn open(&mut self, path: &Path, flags: u64, slot: Option<Slot>, what: String) -> Slot {
+    fn open(&mut self, path: &Path, flags: u64, slot: Option<Slot>, what: impl Into<What>) -> Slot {
         let slot = slot.unwrap_or_else(|| {
             self.next += 1;
             self.next - 1
@@ -296,7 +296,7 @@ impl Filesystem {
                 ));
             }
             None => {
-                sources.open(Path::new("/"), O_PATH_DIR, Some(ROOT), "open /".into());
+                sources.open(Path::new("/"), O_PATH_DIR, Some(ROOT), "open /");
             }
         }
         if self
@@ -308,7 +308,7 @@ impl Filesystem {
                 Path::new("/dev/null"),
                 O_PATH,
                 Some(NULL_DEVICE),
-                "open /dev/null (what hides masked files)".into(),
+                "open /dev/null (what hides masked files)",
             );
         }
         let mut source_slots = Vec::with_capacity(self.ops.len());
@@ -393,17 +393,17 @@ impl Filesystem {
                     Path::new("/proc"),
                     O_PATH_DIR,
                     None,
-                    "open the caller's /proc (no PID namespace of the sandbox's own)".into(),
+                    "open the caller's /proc (no PID namespace of the sandbox's own)",
                 ),
                 MountOp::Dev { dst } => {
                     let first = sources.next;
                     for dev in super::dev::DEVICES {
-                        let host = PathBuf::from(format!("/dev/{dev}"));
+                        let host = Path::new("/dev").join(dev);
                         sources.open(
                             &host,
                             O_PATH,
                             None,
-                            format!("open {} for the /dev at {}", host.display(), dst.display()),
+                            What::path(["open /dev/", dev, " for the /dev at "], dst, []),
                         );
                     }
                     first
@@ -426,7 +426,7 @@ impl Filesystem {
                     Path::new("/proc/self/ns/cgroup"),
                     (libc::O_RDONLY | libc::O_CLOEXEC) as u64,
                     None,
-                    "open the child's cgroup namespace".into(),
+                    "open the child's cgroup namespace",
                 ),
                 _ => Slot::MAX,
             };
@@ -659,7 +659,7 @@ fn compile_op(
                 MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
                 &inside,
                 keep,
-                format!("mount a tmpfs on {shown}"),
+                What::path(["mount a tmpfs on "], dst, []),
             ));
             model.mounted(&inside, Backing::Fresh);
         }
@@ -697,28 +697,30 @@ fn compile_op(
                 attrs | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
                 &inside,
                 Some(PROC),
-                format!("mount a procfs of the new PID namespace on {shown}"),
+                What::path(["mount a procfs of the new PID namespace on "], dst, []),
             ));
+            model.mounted(&inside, Backing::Opaque);
             for name in PROC_READ_ONLY {
+                model.protect(inside.join(name), Protection::ReadOnly);
                 steps.push(Step::new(
                     Op::ReadOnlyAt {
                         root: PROC,
                         path: name.as_bytes().to_vec(),
                     },
-                    format!("make {shown}/{name} read-only"),
+                    What::path(["make "], dst, ["/", name, " read-only"]),
                 ));
             }
             for name in PROC_MASKED {
+                model.protect(inside.join(name), Protection::Masked);
                 steps.push(Step::new(
                     Op::MaskAt {
                         root: PROC,
                         path: name.as_bytes().to_vec(),
                         empty: NULL_DEVICE,
                     },
-                    format!("hide {shown}/{name}"),
+                    What::path(["hide "], dst, ["/", name]),
                 ));
             }
-            model.mounted(&inside, Backing::Opaque);
         }
         MountOp::Dev { .. } => {
             model.ensure_dir(steps, &inside, i, dst)?;
@@ -758,24 +760,36 @@ fn compile_op(
                     propagation: 0,
                     recursive,
                 },
-                format!("make {shown} read-only"),
+                What::path(["make "], dst, [" read-only"]),
             ));
         }
-        MountOp::Mask { .. } => steps.push(Step::new(
-            Op::MaskAt {
-                root: ROOT,
-                path: relative(&inside),
-                empty: NULL_DEVICE,
-            },
-            format!("hide {shown}"),
-        )),
-        MountOp::ReadOnly { .. } => steps.push(Step::new(
-            Op::ReadOnlyAt {
-                root: ROOT,
-                path: relative(&inside),
-            },
-            format!("make {shown} read-only"),
-        )),
+        // An OCI config's maskedPaths and readonlyPaths name the same /proc paths cleave
+        // protects on every procfs it mounts: the protection made with the procfs stands
+        // (nothing has been mounted on, over or under the path since), and a second mount
+        // stacked on it would only be one more mount for the container (and CRIU) to carry.
+        MountOp::Mask { .. } if model.is_protected(&inside, Protection::Masked) => {}
+        MountOp::ReadOnly { .. } if model.is_protected(&inside, Protection::ReadOnly) => {}
+        MountOp::Mask { .. } => {
+            model.covered(&inside);
+            steps.push(Step::new(
+                Op::MaskAt {
+                    root: ROOT,
+                    path: relative(&inside),
+                    empty: NULL_DEVICE,
+                },
+                What::path(["hide "], dst, []),
+            ))
+        }
+        MountOp::ReadOnly { .. } => {
+            model.covered(&inside);
+            steps.push(Step::new(
+                Op::ReadOnlyAt {
+                    root: ROOT,
+                    path: relative(&inside),
+                },
+                What::path(["make "], dst, [" read-only"]),
+            ))
+        }
         MountOp::Device { .. } if src_slot == Slot::MAX => {
             super::dev::mknod_steps(i, op, &inside, model, steps)?
         }

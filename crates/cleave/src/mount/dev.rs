@@ -8,7 +8,7 @@ use super::compile::{
 use super::model::{fail, Backing, Kind, Model};
 use super::MountOp;
 use crate::error::{MountProblem, Result};
-use crate::plan::Step;
+use crate::plan::{Step, What};
 use cleave_child::{Op, Slot};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -194,35 +194,42 @@ pub(super) fn minimal_dev(
     index: usize,
 ) -> Result<()> {
     let dst = inside;
-    let shown = inside.display();
+    // The tmpfs's mount fd stays in a slot: every entry below is made and every device
+    // bound from it, not looked up from the root again each time.
+    let dev = model.next_slot;
+    model.next_slot += 1;
     steps.push(fs_mount(
         "tmpfs",
         &[("mode", "0755")],
         MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
         inside,
-        None,
-        format!("mount a tmpfs for a minimal /dev on {shown}"),
+        Some(dev),
+        What::path(["mount a tmpfs for a minimal /dev on "], inside, []),
     ));
-    model.mounted(inside, Backing::Fresh);
+    model.mounted_kept(inside, Backing::Fresh, dev);
     for (slot, dev) in (first_source..).zip(DEVICES) {
         let node = inside.join(dev);
         model.ensure_file(steps, &node, 0o666, index, dst)?;
-        let host = format!("/dev/{dev}");
+        let host = Path::new("/dev").join(dev);
         // An earlier read-only remount of "/" (--preset sandbox) reached the host's /dev
         // too: the device stays writable where the host's is.
-        let rdonly = if host_writable(Path::new(&host)) {
+        let rdonly = if host_writable(&host) {
             MOUNT_ATTR_RDONLY
         } else {
             0
         };
         let clear = rdonly | MOUNT_ATTR_NODEV;
-        steps.push(bind(
-            slot,
+        steps.push(in_kept(
+            model,
+            bind(
+                slot,
+                &node,
+                0,
+                clear,
+                false,
+                What::path(["bind /dev/", dev, " on "], &node, []),
+            ),
             &node,
-            0,
-            clear,
-            false,
-            format!("bind {host} on {}", node.display()),
         ));
     }
     for (link, to) in [
@@ -232,32 +239,43 @@ pub(super) fn minimal_dev(
         ("stderr", "/proc/self/fd/2"),
         ("ptmx", "pts/ptmx"),
     ] {
-        let what = format!("symlink {shown}/{link} -> {to}");
+        let what = What::path(["symlink "], inside, ["/", link, " -> ", to]);
         model.symlink(steps, Path::new(to), &inside.join(link), what, index, dst)?;
     }
     let pts = inside.join("pts");
     model.ensure_dir(steps, &pts, index, dst)?;
-    steps.push(fs_mount(
+    let devpts = fs_mount(
         "devpts",
         &[("newinstance", ""), ("ptmxmode", "0666"), ("mode", "620")],
         MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
         &pts,
         None,
-        format!("mount a devpts on {shown}/pts"),
-    ));
+        What::path(["mount a devpts on "], inside, ["/pts"]),
+    );
+    steps.push(in_kept(model, devpts, &pts));
     model.mounted(&pts, Backing::Opaque);
     let shm = inside.join("shm");
     model.ensure_dir(steps, &shm, index, dst)?;
-    steps.push(fs_mount(
+    let tmpfs = fs_mount(
         "tmpfs",
         &[("mode", "1777")],
         MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
         &shm,
         None,
-        format!("mount a tmpfs on {shown}/shm"),
-    ));
+        What::path(["mount a tmpfs on "], inside, ["/shm"]),
+    );
+    steps.push(in_kept(model, tmpfs, &shm));
     model.mounted(&shm, Backing::Fresh);
     Ok(())
+}
+
+/// `step` (a bind or a new filesystem mounted on `at`) with its destination looked up where
+/// [`Model::lookup_of`] says.
+fn in_kept(model: &Model, mut step: Step, at: &Path) -> Step {
+    if let Op::Bind { root, dst, .. } | Op::FsMount { root, dst, .. } = &mut step.op {
+        (*root, *dst) = model.lookup_of(at);
+    }
+    step
 }
 
 #[cfg(test)]

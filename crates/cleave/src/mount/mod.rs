@@ -124,14 +124,19 @@ pub enum MountOp {
         dst: PathBuf,
     },
     /// Hides DST: a directory under an empty read-only tmpfs, a file under a read-only empty
-    /// device. Nothing happens when DST does not exist (OCI `maskedPaths`).
+    /// device. Nothing happens when DST does not exist (OCI `maskedPaths`), nor when DST is
+    /// one of [`PROC_MASKED`] in a procfs cleave mounted, hidden with it and not mounted on,
+    /// over or under since (one mount per path, as a runtime that does not protect /proc
+    /// itself makes).
     Mask {
         /// Path inside.
         dst: PathBuf,
     },
     /// Makes DST (a file or a directory, a mount point or not) and everything below it
     /// read-only, nosuid, nodev and noexec with a copy of it mounted on itself. Nothing
-    /// happens when DST does not exist (OCI `readonlyPaths`).
+    /// happens when DST does not exist (OCI `readonlyPaths`), nor when DST is one of
+    /// [`PROC_READ_ONLY`] in a procfs cleave mounted, made read-only with it and not mounted
+    /// on, over or under since.
     ReadOnly {
         /// Path inside.
         dst: PathBuf,

@@ -1,10 +1,11 @@
 //! The sandbox's filesystem as the parent predicts it: every destination is resolved here
 //! first, for early and precise errors. The child resolves again, through fds, and its answer
 //! is the one that counts (see cleave_child::fs).
-use super::compile::{bytes, entry};
+use super::compile::{bytes, entry, relative_at, ROOT};
 use crate::error::{Error, MountProblem, Origin, Result};
-use crate::plan::Step;
-use cleave_child::Op;
+use crate::plan::{Step, What};
+use cleave_child::{Op, Slot};
+use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Component, Path, PathBuf};
 
@@ -70,6 +71,22 @@ pub(super) struct Model {
     /// Each op that will run: its index, its destination, and whether it mounts a whole
     /// filesystem or bind there (what the throw-away layer plans by, see shadow.rs).
     pub(super) ahead: Vec<(usize, PathBuf, bool)>,
+    /// What the host showed at each host path looked at: each is asked once (resolving a
+    /// destination, then creating its parents, asks for the same paths again).
+    host_kinds: RefCell<BTreeMap<PathBuf, Kind>>,
+    /// Fresh mounts (their index in `mounts`) whose mount fd a slot keeps: what is made in
+    /// them is named from that fd, without a lookup from the root for each entry.
+    kept: Vec<(usize, Slot)>,
+    /// Paths of a procfs that cleave protected when it mounted it (hidden, or made
+    /// read-only), as long as no later mount covers them or lies on or under them.
+    protected: BTreeMap<PathBuf, Protection>,
+}
+
+/// What cleave did to a path of a procfs it mounted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Protection {
+    Masked,
+    ReadOnly,
 }
 
 impl Model {
@@ -86,6 +103,9 @@ impl Model {
             },
             next_slot: 0,
             ahead: Vec::new(),
+            host_kinds: RefCell::new(BTreeMap::new()),
+            kept: Vec::new(),
+            protected: BTreeMap::new(),
         }
     }
 
@@ -126,14 +146,19 @@ impl Model {
         let (at, backing) = self.mount_of(p);
         let on = |host: &Path| {
             let on_host = host.join(p.strip_prefix(at).unwrap_or(p));
-            match std::fs::symlink_metadata(&on_host) {
+            if let Some(k) = self.host_kinds.borrow().get(&on_host) {
+                return k.clone();
+            }
+            let k = match std::fs::symlink_metadata(&on_host) {
                 Ok(m) if m.file_type().is_symlink() => {
                     Kind::Link(std::fs::read_link(&on_host).unwrap_or_default())
                 }
                 Ok(m) if m.is_dir() => Kind::Dir,
                 Ok(_) => Kind::Other,
                 Err(_) => Kind::Missing,
-            }
+            };
+            self.host_kinds.borrow_mut().insert(on_host, k.clone());
+            k
         };
         match backing {
             Backing::Host(host) => on(host),
@@ -188,7 +213,62 @@ impl Model {
 
     pub(super) fn mounted(&mut self, at: &Path, backing: Backing) {
         self.created.retain(|p, _| !p.starts_with(at));
+        self.covered(at);
         self.mounts.push((at.to_path_buf(), backing));
+    }
+
+    /// [`Model::mounted`] for a fresh mount whose mount fd `slot` keeps (Op::FsMount's
+    /// `keep`).
+    pub(super) fn mounted_kept(&mut self, at: &Path, backing: Backing, slot: Slot) {
+        self.mounted(at, backing);
+        self.kept.push((self.mounts.len() - 1, slot));
+    }
+
+    /// Where the child starts the lookup of `p` and the path from there: the kept fd of the
+    /// topmost mount holding `p` when there is one (that lookup reaches the same object,
+    /// and cannot leave that mount), else the root.
+    pub(super) fn lookup_of(&self, p: &Path) -> (Slot, Vec<u8>) {
+        let top = self
+            .mounts
+            .iter()
+            .rposition(|(at, _)| p.starts_with(at))
+            .unwrap_or(0);
+        match self.kept.iter().find(|(m, _)| *m == top) {
+            Some(&(_, slot)) => {
+                let rest = p.strip_prefix(&self.mounts[top].0).unwrap_or(p);
+                (slot, relative_at(&Path::new("/").join(rest)))
+            }
+            None => (ROOT, relative_at(p)),
+        }
+    }
+
+    /// The entry `inside` as the child names it: where its parent's lookup starts
+    /// ([`Model::lookup_of`]), the parent from there, and its name.
+    pub(super) fn entry(&self, inside: &Path) -> (Slot, Vec<u8>, Vec<u8>) {
+        let (_, _, name) = entry(inside);
+        let (slot, parent) = self.lookup_of(inside.parent().unwrap_or(Path::new("/")));
+        (slot, parent, name)
+    }
+
+    /// Notes a mount at `at` that resolving paths need not know about (a mask, a read-only
+    /// copy).
+    pub(super) fn covered(&mut self, at: &Path) {
+        // A mount on or over a protected path covers the protection; one below it would
+        // miss a later (recursive) protection of that path: either way a later mask or
+        // read-only copy there is no longer the same as the one made with the procfs.
+        self.protected
+            .retain(|p, _| !p.starts_with(at) && !at.starts_with(p));
+    }
+
+    /// Records that `p` was protected right after its procfs was mounted.
+    pub(super) fn protect(&mut self, p: PathBuf, how: Protection) {
+        self.protected.insert(p, how);
+    }
+
+    /// Whether `p` (resolved) already has `how` from the procfs it is in, with nothing
+    /// mounted on, over or under it since.
+    pub(super) fn is_protected(&self, p: &Path, how: Protection) -> bool {
+        self.protected.get(p) == Some(&how)
     }
 
     /// Resolves `dst` the way the sandbox will see it: symlinks (the host's, or made by an
@@ -322,7 +402,7 @@ impl Model {
                 return Err(self.refuse_create(dir, index, dst));
             }
             self.before_create(steps, dir.parent().unwrap_or(Path::new("/")), index)?;
-            let (root, parent, name) = entry(dir);
+            let (root, parent, name) = self.entry(dir);
             steps.push(Step::new(
                 Op::MkdirAt {
                     root,
@@ -330,7 +410,7 @@ impl Model {
                     name,
                     mode: if dir == inside { mode } else { parents },
                 },
-                format!("mkdir {}", dir.display()),
+                What::path(["mkdir "], dir, []),
             ));
             self.created.insert(dir.clone(), Kind::Dir);
         }
@@ -356,7 +436,7 @@ impl Model {
             return Err(self.refuse_create(inside, index, dst));
         }
         self.before_create(steps, inside.parent().unwrap_or(Path::new("/")), index)?;
-        let (root, parent, name) = entry(inside);
+        let (root, parent, name) = self.entry(inside);
         steps.push(Step::new(
             Op::CreateFileAt {
                 root,
@@ -364,7 +444,7 @@ impl Model {
                 name,
                 mode,
             },
-            format!("create {}", inside.display()),
+            What::path(["create "], inside, []),
         ));
         self.created.insert(inside.to_path_buf(), Kind::Other);
         Ok(())
@@ -375,7 +455,7 @@ impl Model {
         steps: &mut Vec<Step>,
         target: &Path,
         inside: &Path,
-        what: String,
+        what: impl Into<What>,
         index: usize,
         dst: &Path,
     ) -> Result<()> {
@@ -389,7 +469,7 @@ impl Model {
             _ => return Err(fail(index, MountProblem::Occupied(dst.to_path_buf()))),
         }
         self.before_create(steps, inside.parent().unwrap_or(Path::new("/")), index)?;
-        let (root, parent, name) = entry(inside);
+        let (root, parent, name) = self.entry(inside);
         steps.push(Step::new(
             Op::SymlinkAt {
                 root,

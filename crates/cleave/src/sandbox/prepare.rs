@@ -47,6 +47,12 @@ pub enum Stage {
     JoinedPidInit,
     /// The filesystem: every mount, the new root, the working directory.
     Mounts,
+    /// The nested user and mount namespace of [`Stage::LockMounts`], made by the init
+    /// itself before the program exists, when the program's process has nothing to do
+    /// before it (no session, limits, keyring, no_new_privs, filters, bounding set, ids or
+    /// parent-death signal): the init then starts the program with CLONE_VM instead of a
+    /// copy of its memory, and both are behind the locked mounts.
+    InitLock,
     /// cleave's init of a new PID namespace; the rest runs in the program's process.
     Init,
     /// A new session.
@@ -300,13 +306,6 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
         }
         slot
     });
-    // The program's process: with CLONE_VM from the init when it can (not
-    // after unsharing a time namespace, which the kernel refuses with CLONE_VM, and not
-    // when it locks its mounts, which makes it dumpable again: that must not reach the init
-    // through a shared address space).
-    // In a joined PID namespace the program's process is forked before the mounts, and
-    // with its own copy of memory: it runs the mount steps, which the init must not share.
-    let program_stack = init && new_pid && !deferred.contains(CloneFlags::NEWTIME) && !locks;
     if init {
         steps.push((
             if new_pid {
@@ -386,6 +385,29 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
             }
         }
     }
+    // The lock makes its process dumpable again, which must not reach the init through a
+    // shared address space: the init takes the lock itself when nothing of the program's
+    // comes first (Stage::InitLock), else the program's process is a copy of the init's.
+    // (Not in a PID namespace joined by path: there the program's process is forked before
+    // the mounts, Stage::JoinedPidInit, and takes the lock itself.)
+    let init_locks = init
+        && new_pid
+        && locks
+        && spec.parent_death_signal.is_none()
+        && !steps
+            .iter()
+            .any(|(stage, _)| (Stage::Session..Stage::LockMounts).contains(stage));
+    if init_locks {
+        for (stage, _) in steps.iter_mut().filter(|(s, _)| *s == Stage::LockMounts) {
+            *stage = Stage::InitLock;
+        }
+    }
+    // The program's process: with CLONE_VM from the init when it can (not after unsharing
+    // a time namespace, which the kernel refuses with CLONE_VM, not when it locks its
+    // mounts itself, and not in a joined PID namespace, where it runs the mount steps,
+    // which the init must not share).
+    let program_stack =
+        init && new_pid && !deferred.contains(CloneFlags::NEWTIME) && (!locks || init_locks);
     steps.sort_by_key(|(stage, _)| *stage);
 
     Ok(Prepared {

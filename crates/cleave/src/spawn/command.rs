@@ -14,6 +14,7 @@ use std::ffi::{c_void, OsStr, OsString};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A program to run in a new child.
 ///
@@ -89,6 +90,19 @@ thread_local! {
 }
 
 const PRE_EXEC_STACK: usize = 64 * 1024;
+
+/// Signals every program gets at SIG_DFL (see [`set_program_default_signals`]).
+static PROGRAM_DEFAULT_SIGNALS: AtomicU64 = AtomicU64::new(0);
+
+/// Signals (bit N-1 for signal N) that this process ignores for itself only: every program a
+/// [`Command`] starts from now on gets them at SIG_DFL again, set in the child just before
+/// exec. An ignored signal stays ignored across execve and CLONE_CLEAR_SIGHAND, so a tool
+/// that ignores SIGPIPE to see EPIPE (as the cleave CLI does) would otherwise hand that to
+/// every program. Not applied to a child sharing the handler table (CLONE_SIGHAND): its
+/// change would be this process's too. Replaces the earlier set.
+pub fn set_program_default_signals(signals: u64) {
+    PROGRAM_DEFAULT_SIGNALS.store(signals, Ordering::Relaxed);
+}
 
 #[allow(unsafe_code)]
 unsafe extern "C" fn program_entry(arg: *mut c_void) -> i32 {
@@ -437,6 +451,18 @@ impl Command {
 
     fn spawn_with(&mut self, defaults: [Io; 3]) -> Result<Child> {
         match self.spawn_once(defaults) {
+            // A rule that spawn_once left to the kernel (see CloneSpec::validate_lazily).
+            Err(e @ Error::Clone { .. }) if e.errno() == Some(libc::EINVAL) => {
+                let (asked, flags) = (self.spec.flags, self.effective_flags());
+                let explained = self
+                    .spec
+                    .explain_einval(asked, self.spec.exit_signal_for(asked))
+                    .or_else(|| {
+                        self.spec
+                            .explain_einval(flags, self.spec.exit_signal_for(flags))
+                    });
+                Err(explained.unwrap_or(e))
+            }
             // clone3 turned out to be blocked (a seccomp filter installed after the first
             // spawn): choose the flags again for legacy clone().
             Err(Error::Clone { source, .. })
@@ -461,9 +487,11 @@ impl Command {
         // Judged as asked first: the fast path's VM|VFORK (which the kernel's rules for
         // SIGHAND and THREAD are satisfied by) must not make a refused request run.
         let asked = self.spec.flags;
-        self.spec
-            .validate(asked, self.spec.exit_signal_for(asked))?;
-        self.spec.validate(flags, exit_signal)?;
+        let asked_signal = self.spec.exit_signal_for(asked);
+        self.spec.validate_lazily(asked, asked_signal)?;
+        if (flags, exit_signal) != (asked, asked_signal) {
+            self.spec.validate_lazily(flags, exit_signal)?;
+        }
         let shared_fds = flags.contains(CloneFlags::FILES);
         let io = resolve(&self.stdio, defaults);
         if shared_fds && io.iter().any(|s| *s != Io::Inherit) {
@@ -525,6 +553,11 @@ impl Command {
             fd_table_shared: shared_fds,
             reset_signals: !flags.intersects(CloneFlags::CLEAR_SIGHAND | CloneFlags::SIGHAND),
             sigmask: self.sigmask.unwrap_or(sigmask),
+            default_signals: if flags.contains(CloneFlags::SIGHAND) {
+                0
+            } else {
+                PROGRAM_DEFAULT_SIGNALS.load(Ordering::Relaxed)
+            },
             report_fd: report_tx.as_ref().map_or(-1, |f| f.as_raw_fd()),
             sync_fds: (
                 sync_rx.as_ref().map_or(-1, |f| f.as_raw_fd()),

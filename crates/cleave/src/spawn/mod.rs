@@ -8,7 +8,7 @@ mod stdio;
 mod task;
 
 pub(crate) use command::AfterClone;
-pub use command::{Addition, AdditionReason, Command};
+pub use command::{set_program_default_signals, Addition, AdditionReason, Command};
 pub use fork::Fork;
 pub use stdio::Stdio;
 pub use task::{Task, TaskHandle};
@@ -86,6 +86,25 @@ impl CloneSpec {
     /// Checks the request against every rule unless `unchecked` (which hands it to the
     /// kernel untouched).
     pub fn validate(&self, flags: CloneFlags, exit_signal: i32) -> Result<()> {
+        self.validate_reading(flags, exit_signal, true)
+    }
+
+    /// [`CloneSpec::validate`] but for the rules only a refused clone can break: that the
+    /// caller's children are born in another PID namespace (after unshare(CLONE_NEWPID) or
+    /// setns), which refuses CLONE_NEWPID and CLONE_THREAD (C9, C10), takes two lookups
+    /// under /proc/self/ns that every sandbox would pay for; the kernel answers EINVAL
+    /// then, and [`CloneSpec::explain_einval`] names the rule.
+    pub fn validate_lazily(&self, flags: CloneFlags, exit_signal: i32) -> Result<()> {
+        self.validate_reading(flags, exit_signal, false)
+    }
+
+    /// The error for a clone that the kernel refused with EINVAL after
+    /// [`CloneSpec::validate_lazily`] passed: the broken rules, read now, if any.
+    pub fn explain_einval(&self, flags: CloneFlags, exit_signal: i32) -> Option<Error> {
+        self.validate(flags, exit_signal).err()
+    }
+
+    fn validate_reading(&self, flags: CloneFlags, exit_signal: i32, pid_ns: bool) -> Result<()> {
         self.check_set_tid(flags)?;
         if self.unchecked {
             return Ok(());
@@ -104,7 +123,9 @@ impl CloneSpec {
         if flags.contains(CloneFlags::INTO_CGROUP) && self.cgroup.is_none() {
             return Err(RequestProblem::IntoCgroupWithoutCgroup.into());
         }
-        let violations = rules::check(&request, &host::context_for_request(&request));
+        let mut needs = rules::Needs::of(&request);
+        needs.pid_ns_for_children &= pid_ns;
+        let violations = rules::check(&request, &host::context_for(needs));
         if violations.is_empty() {
             Ok(())
         } else {

@@ -43,7 +43,7 @@ pub(super) fn report_error(r: Report, program: &OsStr, steps: &[Step]) -> Error 
             let origin = failed.and_then(|s| s.origin.clone());
             let step = match stage {
                 Some(Stage::Op) => match failed {
-                    Some(step) => step.what.clone(),
+                    Some(step) => step.what.to_string(),
                     None => format!("step {}", r.index),
                 },
                 Some(Stage::Stdio) => format!("install fd {}", r.index),

@@ -54,8 +54,64 @@ fn size(v: &Path) -> Result<u64, Refused> {
     }
 }
 
+/// The clap ids of the mount options ([`given`] pairs each with its values).
+const IDS: [&str; 25] = [
+    "bind",
+    "ro_bind",
+    "dev_bind",
+    "bind_try",
+    "ro_bind_try",
+    "dev_bind_try",
+    "tmpfs",
+    "proc",
+    "dev",
+    "dir",
+    "symlink",
+    "remount_ro",
+    "bind_fd",
+    "ro_bind_fd",
+    "file",
+    "bind_data",
+    "ro_bind_data",
+    "mqueue",
+    "overlay_src",
+    "overlay",
+    "tmp_overlay",
+    "ro_overlay",
+    "perms",
+    "size",
+    "chmod",
+];
+
+/// Where the mount options' values stood on the command line (clap's indices), read from
+/// the matches before they are taken apart into [`SandboxArgs`] (which drops the indices),
+/// so that the matches need no copy.
+#[derive(Default)]
+pub struct Positions(Vec<(&'static str, Vec<usize>)>);
+
+impl Positions {
+    /// The positions of the mount options given in `matches` (none without matches).
+    pub fn of(matches: Option<&ArgMatches>) -> Positions {
+        let Some(m) = matches else {
+            return Positions::default();
+        };
+        Positions(
+            IDS.iter()
+                .filter_map(|&id| Some((id, m.indices_of(id)?.collect())))
+                .collect(),
+        )
+    }
+
+    fn get(&self, id: &str) -> Option<&[usize]> {
+        self.0
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, at)| at.as_slice())
+    }
+}
+
 /// Every mount option with its position (options without matches keep their own order).
-fn given<'a>(s: &'a SandboxArgs, matches: Option<&ArgMatches>) -> Vec<Given<'a>> {
+fn given<'a>(s: &'a SandboxArgs, positions: &Positions) -> Vec<Given<'a>> {
     let m = &s.more_mounts;
     let lists: [(&'static str, &Vec<PathBuf>, usize); 25] = [
         ("bind", &s.bind, 2),
@@ -85,10 +141,11 @@ fn given<'a>(s: &'a SandboxArgs, matches: Option<&ArgMatches>) -> Vec<Given<'a>>
         ("chmod", &m.chmod, 2),
     ];
     let mut all = Vec::new();
+    debug_assert!(lists.iter().map(|l| l.0).eq(IDS));
     for (id, values, arity) in lists {
-        let indices: Vec<usize> = matches
-            .and_then(|m| m.indices_of(id))
-            .map(|i| i.collect())
+        let indices: Vec<usize> = positions
+            .get(id)
+            .map(<[usize]>::to_vec)
             .unwrap_or_else(|| (0..values.len()).map(|i| i + 1000).collect());
         for (n, chunk) in values.chunks(arity).enumerate() {
             let at = indices.get(n * arity).copied().unwrap_or(usize::MAX);
@@ -106,7 +163,7 @@ fn given<'a>(s: &'a SandboxArgs, matches: Option<&ArgMatches>) -> Vec<Given<'a>>
 /// The mount options in command-line order, as operations with the words each came from.
 pub(super) fn mount_ops(
     s: &SandboxArgs,
-    matches: Option<&ArgMatches>,
+    positions: &Positions,
 ) -> Result<Vec<(MountOp, String)>, Refused> {
     let mut ops = Vec::new();
     // Modifiers waiting for the operation they apply to, with their words.
@@ -114,7 +171,7 @@ pub(super) fn mount_ops(
     let mut size_of: Option<(u64, String)> = None;
     let mut layers: Vec<PathBuf> = Vec::new();
     let mut layer_words: Vec<String> = Vec::new();
-    for g in given(s, matches) {
+    for g in given(s, positions) {
         let option = format!("--{}", g.id.replace('_', "-"));
         let one = || g.values[0].clone();
         let two = || g.values.get(1).cloned().unwrap_or_default();

@@ -1,7 +1,6 @@
 //! The options of `cleave spawn` turned into a [`SandboxSpec`], and the command-line words
 //! for each part of it, so that the library's errors name the option they came from.
 use crate::cli::SpawnArgs;
-use clap::ArgMatches;
 use cleave::caps::{self, Rlimit};
 use cleave::cgroup::{self, Limits};
 use cleave::error::{IdMapProblem, LimitProblem};
@@ -61,7 +60,7 @@ pub(super) fn spec_from(
     a: &SpawnArgs,
     flags: CloneFlags,
     signal: Option<i32>,
-    matches: Option<&ArgMatches>,
+    positions: &super::mounts::Positions,
 ) -> Result<(SandboxSpec, Labels), Refused> {
     let s = &a.sandbox;
     let mut spec = SandboxSpec::default();
@@ -202,7 +201,7 @@ pub(super) fn spec_from(
     spec.time.monotonic = s.monotonic;
     spec.time.boottime = s.boottime;
 
-    for (op, label) in super::mounts::mount_ops(s, matches)? {
+    for (op, label) in super::mounts::mount_ops(s, positions)? {
         spec.filesystem.ops.push(op);
         labels.mounts.push(label);
     }

@@ -234,3 +234,93 @@ fn an_optional_bind_of_a_missing_source_is_skipped() {
     let e = bind(false).compile(true).unwrap_err().to_string();
     assert!(e.contains("/no/such/source"), "{e}");
 }
+
+#[test]
+fn an_oci_mask_of_a_path_the_procfs_already_protects_is_not_stacked() {
+    // runc's default config: maskedPaths and readonlyPaths after the mounts.
+    let fs = |between: Vec<MountOp>| {
+        let mut ops = vec![MountOp::Proc {
+            dst: "/proc".into(),
+        }];
+        ops.extend(between);
+        ops.extend([
+            MountOp::Mask {
+                dst: "/proc/kcore".into(),
+            },
+            MountOp::Mask {
+                dst: "/proc/asound".into(),
+            },
+            MountOp::ReadOnly {
+                dst: "/proc/sys".into(),
+            },
+            // A protection of another kind is not the same one.
+            MountOp::ReadOnly {
+                dst: "/proc/keys".into(),
+            },
+        ]);
+        let root = tree("protected");
+        let steps = Filesystem {
+            rootfs: Some(root.clone()),
+            ops,
+            ..Default::default()
+        }
+        .compile(true)
+        .unwrap()
+        .steps;
+        std::fs::remove_dir_all(&root).unwrap();
+        steps
+    };
+    let on = |steps: &[Step], path: &[u8]| -> Vec<(String, Slot)> {
+        steps
+            .iter()
+            .filter_map(|s| match &s.op {
+                Op::MaskAt { root, path: p, .. } if p == path => Some(("mask".into(), *root)),
+                Op::ReadOnlyAt { root, path: p } if p == path => Some(("ro".into(), *root)),
+                _ => None,
+            })
+            .collect()
+    };
+    let mask = |root| vec![("mask".to_string(), root)];
+    let ro = |root| vec![("ro".to_string(), root)];
+    let steps = fs(vec![MountOp::Tmpfs {
+        dst: "/dev".into(),
+        mode: None,
+        size: None,
+    }]);
+    // Once each: the protection made with the procfs.
+    assert_eq!(on(&steps, b"kcore"), mask(PROC));
+    assert_eq!(on(&steps, b"proc/kcore"), vec![]);
+    assert_eq!(on(&steps, b"sys"), ro(PROC));
+    assert_eq!(on(&steps, b"proc/sys"), vec![]);
+    // What cleave does not protect, or protects otherwise, the config's op does.
+    assert_eq!(on(&steps, b"proc/asound"), mask(ROOT));
+    assert_eq!(on(&steps, b"proc/keys"), ro(ROOT));
+    // A mount on, under or over a protected path since the procfs: the config's op is
+    // applied again on top (it no longer does the same as the first).
+    let steps = fs(vec![MountOp::Tmpfs {
+        dst: "/proc/sys/kernel".into(),
+        mode: None,
+        size: None,
+    }]);
+    assert_eq!(on(&steps, b"proc/sys"), ro(ROOT));
+    assert_eq!(on(&steps, b"proc/kcore"), vec![]);
+    let steps = fs(vec![MountOp::Proc {
+        dst: "/proc".into(),
+    }]);
+    // A second procfs on the first: protected when mounted, not twice.
+    assert_eq!(on(&steps, b"kcore"), [mask(PROC), mask(PROC)].concat());
+    assert_eq!(on(&steps, b"proc/kcore"), vec![]);
+    let steps = fs(vec![
+        MountOp::Tmpfs {
+            dst: "/".into(),
+            mode: None,
+            size: None,
+        },
+        MountOp::Dir {
+            dst: "/proc".into(),
+            mode: None,
+        },
+    ]);
+    assert_eq!(on(&steps, b"proc/kcore"), mask(ROOT));
+    assert_eq!(on(&steps, b"proc/sys"), ro(ROOT));
+}

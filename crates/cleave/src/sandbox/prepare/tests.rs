@@ -105,6 +105,43 @@ fn keeping_sys_admin_locks_the_mounts() {
 }
 
 #[test]
+fn the_init_locks_the_mounts_when_the_program_has_nothing_to_do_first() {
+    // `--new user,pid,mount --mount-proc`: the program keeps every capability and its ids,
+    // so the init takes the lock before the program exists, which then shares its memory.
+    let mut s = spec("true");
+    s.namespaces.new = CloneFlags::NEWUSER | CloneFlags::NEWPID | CloneFlags::NEWNS;
+    s.mount_proc = true;
+    let p = prepare_as(&s, 1000, 1000).unwrap();
+    let n = names(&p);
+    let pos = |name: &str| n.iter().position(|k| *k == name).unwrap();
+    assert!(pos("LockMounts") < pos("ForkInit"), "{n:?}");
+    assert!(p
+        .steps
+        .iter()
+        .any(|(st, s)| *st == Stage::InitLock && s.op.name() == "LockMounts"));
+    assert!(p.program_stack);
+    // Other ids for the program: its own process locks (the nested map is of its ids), a
+    // copy of the init's memory.
+    s.ids.uid = Some(0);
+    s.ids.gid = Some(0);
+    let p = prepare_as(&s, 1000, 1000).unwrap();
+    let n = names(&p);
+    let pos = |name: &str| n.iter().position(|k| *k == name).unwrap();
+    assert!(pos("ForkInit") < pos("LockMounts"), "{n:?}");
+    assert!(!p.program_stack);
+    // So does a parent-death signal, which the new user namespace clears.
+    let mut s = spec("true");
+    s.namespaces.new = CloneFlags::NEWUSER | CloneFlags::NEWPID | CloneFlags::NEWNS;
+    s.mount_proc = true;
+    s.parent_death_signal = Some(libc::SIGKILL);
+    let p = prepare_as(&s, 1000, 1000).unwrap();
+    let n = names(&p);
+    let pos = |name: &str| n.iter().position(|k| *k == name).unwrap();
+    assert!(pos("ForkInit") < pos("LockMounts"), "{n:?}");
+    assert!(!p.program_stack);
+}
+
+#[test]
 fn problems_name_their_origin() {
     let mut s = spec("true");
     s.uts.hostname = Some("box".into());
