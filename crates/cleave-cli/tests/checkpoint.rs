@@ -539,6 +539,80 @@ fn a_missing_old_or_failing_criu_names_the_fix() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A rootfs that lacks the mount points of the config (a volume at /vol, a file at
+/// /etc/extra): cleave puts a throw-away layer over "/" and /etc rather than write them
+/// into the rootfs, and a restore makes that layer again. The counter, writing in the
+/// volume, continues; the rootfs is still without /vol and /etc/extra; inside, the restored
+/// container sees the volume and the file. Mirrors podman's test/e2e/checkpoint_test.go
+/// "podman checkpoint container with volumes" (a volume whose mount point the image lacks).
+#[test]
+fn a_layer_over_a_rootfs_lacking_mount_points_is_restored() {
+    if !ready_or_skip() {
+        return;
+    }
+    let b = Bundle::new(
+        "layer",
+        "mkfifo /vol/f; exec 3<>/vol/f; i=0; \
+         while :; do i=$((i+1)); echo $i > /vol/count; read -t 0.2 x <&3; done",
+    );
+    std::fs::create_dir(b.path("vol")).unwrap();
+    std::fs::write(b.path("extra"), "from-the-host\n").unwrap();
+    let (vol, extra) = (b.path("vol"), b.path("extra"));
+    b.edit(|c| {
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.push(json!({"destination": "/vol", "type": "bind",
+            "source": vol, "options": ["rbind", "rw"]}));
+        mounts.push(json!({"destination": "/etc/extra", "type": "bind",
+            "source": extra, "options": ["bind", "ro"]}));
+    });
+    let count = || -> u64 {
+        std::fs::read_to_string(b.path("vol/count"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let root = Root::new(&b, "state");
+    let id = unique("lay");
+    root.detached(&["run", "-d", "--bundle", b.dir.to_str().unwrap(), &id]);
+    until("the counter to count", || count() >= 5);
+    let images = b.path("images");
+    root.ok(&["checkpoint", "--image-path", images.to_str().unwrap(), &id]);
+    let saved = count();
+    let id2 = unique("layr");
+    root.detached(&[
+        "restore",
+        "-d",
+        "--image-path",
+        images.to_str().unwrap(),
+        "--bundle",
+        b.dir.to_str().unwrap(),
+        &id2,
+    ]);
+    assert_eq!(root.status(&id2).as_deref(), Some("running"));
+    until("the restored counter to go on", || count() > saved);
+    let seen = root.ok(&[
+        "exec",
+        &id2,
+        "sh",
+        "-c",
+        "cat /etc/extra; ls /vol; cat /etc/hostname",
+    ]);
+    assert_eq!(
+        seen, "from-the-host\ncount\nf\ncleave\n",
+        "seen inside: {seen}"
+    );
+    assert!(
+        !b.path("rootfs/vol").exists(),
+        "/vol was made in the rootfs"
+    );
+    assert!(
+        !b.path("rootfs/etc/extra").exists(),
+        "/etc/extra was made in the rootfs"
+    );
+    root.ok(&["delete", "--force", &id2]);
+    assert_eq!(root.status(&id2), None);
+}
+
 /// The mount points a container's `cat /proc/self/mountinfo` lists, in its order.
 fn mount_points(mountinfo: &str) -> Vec<String> {
     mountinfo

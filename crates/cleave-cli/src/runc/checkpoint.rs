@@ -5,7 +5,7 @@
 use super::cli::CheckpointArgs;
 use super::common::{self, Ctx, Fail, Res};
 use super::criu;
-use cleave::checkpoint::{fds, mounts, CheckpointProblem, Meta};
+use cleave::checkpoint::{fds, layer, mounts, CheckpointProblem, Meta};
 use cleave::container::Status;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -54,10 +54,12 @@ pub fn run(ctx: &Ctx, a: CheckpointArgs, criu_path: Option<&Path>) -> Res<i32> {
             t.lines()
                 .find_map(|l| l.strip_prefix("0::").map(str::to_string))
         });
+    let root_layer = layer::read(pid, &inside).map_err(|e| describe("its root", e.to_string()))?;
     let meta = Meta {
         externals,
         descriptors,
         cgroup2,
+        root_layer,
     };
     meta.save(&images)
         .map_err(|e| Fail::failed(e.to_string()))?;

@@ -7,6 +7,7 @@
 use super::cli::{CreateOpts, RestoreArgs};
 use super::common::{self, Ctx, Fail, Res, CONFIG_COPY};
 use super::{create, criu, delete};
+use cleave::checkpoint::layer::{LayerKind, RootLayer};
 use cleave::checkpoint::{mounts, ExternalKind, Meta};
 use cleave::container::{self, State as Record, Status};
 use std::ffi::{CString, OsString};
@@ -76,8 +77,22 @@ pub fn run(ctx: &Ctx, a: RestoreArgs, criu_path: Option<&Path>) -> Res<i32> {
         let mut args: Vec<OsString> = vec!["restore".into()];
         criu::dir_args(&images, &work, log, &mut args);
         criu::common_args(&a.criu, &mut args)?;
+        // A root that was a throw-away layer (see cleave::checkpoint::layer) is made again
+        // on a tmpfs at `layer_dir`, in CRIU's own mount namespace.
+        let layer_dir = work.join("cleave-root");
+        let layer = match &meta.root_layer {
+            Some(l) => {
+                std::fs::create_dir_all(&layer_dir)
+                    .map_err(|e| Fail::failed(format!("make {}: {e}", layer_dir.display())))?;
+                Some(LayerC::new(l, &layer_dir)?)
+            }
+            None => None,
+        };
         args.push("--root".into());
-        args.push(carried.rootfs.clone().into());
+        args.push(match &layer {
+            Some(_) => layer_dir.clone().into(),
+            None => carried.rootfs.clone().into(),
+        });
         args.push("--restore-detached".into());
         args.push("--pidfile".into());
         args.push(pidfile.clone().into());
@@ -180,10 +195,16 @@ pub fn run(ctx: &Ctx, a: RestoreArgs, criu_path: Option<&Path>) -> Res<i32> {
                 {
                     return Err(std::io::Error::last_os_error());
                 }
+                if let Some(l) = &layer {
+                    l.make()?;
+                }
                 Ok(())
             });
         }
         let status = cmd.status();
+        if meta.root_layer.is_some() {
+            let _ = std::fs::remove_dir(&layer_dir);
+        }
         drop(handed);
         criu.finish("restore", status, &work.join(log))
             .map_err(|e| Fail::failed(e.to_string()))?;
@@ -289,4 +310,80 @@ fn config_binds(config: &common::oci_spec_runtime::Spec, bundle: &Path) -> Vec<(
         }
     }
     out
+}
+
+/// A root layer to make again, as C strings made before the fork (see
+/// cleave::checkpoint::layer).
+struct LayerC {
+    dir: CString,
+    data: CString,
+    entries: Vec<(LayerKind, CString, CString)>,
+}
+
+impl LayerC {
+    fn new(layer: &RootLayer, dir: &Path) -> Res<LayerC> {
+        let c = |b: &[u8]| {
+            CString::new(b).map_err(|_| Fail::failed("a root layer entry holds a NUL byte"))
+        };
+        let mut entries = Vec::new();
+        for (path, kind) in layer.paths(dir) {
+            let target = match &kind {
+                LayerKind::Link(t) => c(t.as_bytes())?,
+                _ => CString::default(),
+            };
+            entries.push((kind, c(path.as_os_str().as_bytes())?, target));
+        }
+        Ok(LayerC {
+            dir: c(dir.as_os_str().as_bytes())?,
+            data: c(format!("mode={:04o}", layer.mode & 0o7777).as_bytes())?,
+            entries,
+        })
+    }
+
+    /// Mounts the tmpfs and makes the entries: between fork and exec, so only
+    /// async-signal-safe calls on what `new` built.
+    fn make(&self) -> std::io::Result<()> {
+        let err = || Err(std::io::Error::last_os_error());
+        // SAFETY: mount, mkdir, open, close and symlink on NUL-terminated strings that
+        // outlive the calls.
+        #[allow(unsafe_code)]
+        unsafe {
+            if libc::mount(
+                c"tmpfs".as_ptr(),
+                self.dir.as_ptr(),
+                c"tmpfs".as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV,
+                self.data.as_ptr().cast(),
+            ) != 0
+            {
+                return err();
+            }
+            for (kind, path, target) in &self.entries {
+                match kind {
+                    LayerKind::Dir => {
+                        if libc::mkdir(path.as_ptr(), 0o755) != 0 {
+                            return err();
+                        }
+                    }
+                    LayerKind::File => {
+                        let fd = libc::open(
+                            path.as_ptr(),
+                            libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC,
+                            0o644,
+                        );
+                        if fd < 0 {
+                            return err();
+                        }
+                        libc::close(fd);
+                    }
+                    LayerKind::Link(_) => {
+                        if libc::symlink(target.as_ptr(), path.as_ptr()) != 0 {
+                            return err();
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
 }

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 mod criu;
 pub mod fds;
+pub mod layer;
 pub mod mounts;
 
 pub use criu::{Criu, MIN_MAJOR};
@@ -29,6 +30,9 @@ pub struct Meta {
     /// The cgroup2 path the tree was in, relative to the hierarchy's root (`/cleave/c1`).
     #[serde(default)]
     pub cgroup2: Option<String>,
+    /// The throw-away layer that was the tree's "/", made again as the restore's root.
+    #[serde(default)]
+    pub root_layer: Option<layer::RootLayer>,
 }
 
 /// The file in the image directory that holds [`Meta`].

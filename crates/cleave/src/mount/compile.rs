@@ -70,6 +70,25 @@ fn relative(p: &Path) -> Vec<u8> {
 }
 
 /// [`relative`], for the other compile files.
+/// Whether `op` mounts a whole filesystem or a bind on its destination, hiding what was
+/// there.
+fn covers(op: &MountOp) -> bool {
+    matches!(
+        op,
+        MountOp::Bind { .. }
+            | MountOp::RoBind { .. }
+            | MountOp::DevBind { .. }
+            | MountOp::BindMount { .. }
+            | MountOp::BindFd { .. }
+            | MountOp::Tmpfs { .. }
+            | MountOp::Proc { .. }
+            | MountOp::Dev { .. }
+            | MountOp::Mount { .. }
+            | MountOp::Mqueue { .. }
+            | MountOp::Overlay { .. }
+    )
+}
+
 pub(super) fn relative_at(p: &Path) -> Vec<u8> {
     relative(p)
 }
@@ -418,6 +437,14 @@ impl Filesystem {
         }
         let mut steps = sources.steps;
         model.next_slot = sources.next;
+        model.ahead = self
+            .ops
+            .iter()
+            .zip(&source_slots)
+            .enumerate()
+            .filter(|(_, (op, &slot))| slot != SKIPPED && op.dst().is_absolute())
+            .map(|(i, (op, _))| (i, op.dst().to_path_buf(), covers(op)))
+            .collect();
 
         let prop = match self.propagation {
             Propagation::Private => Some((libc::MS_PRIVATE, "private")),

@@ -68,6 +68,9 @@ pub(super) struct Model {
     pub(super) rootfs_mounts: Vec<PathBuf>,
     /// The next free slot of the fd table (after the sources').
     pub(super) next_slot: cleave_child::Slot,
+    /// Each op that will run: its index, its destination, and whether it mounts a whole
+    /// filesystem or bind there (what the throw-away layer plans by, see shadow.rs).
+    pub(super) ahead: Vec<(usize, PathBuf, bool)>,
     /// What the host showed at each host path looked at: each is asked once (resolving a
     /// destination, then creating its parents, asks for the same paths again).
     host_kinds: RefCell<BTreeMap<PathBuf, Kind>>,
@@ -99,10 +102,31 @@ impl Model {
                 Vec::new()
             },
             next_slot: 0,
+            ahead: Vec::new(),
             host_kinds: RefCell::new(BTreeMap::new()),
             kept: Vec::new(),
             protected: BTreeMap::new(),
         }
+    }
+
+    /// Whether an op after op `index` mounts a filesystem or bind exactly on `at`.
+    pub(super) fn covered_later(&self, at: &Path, index: usize) -> bool {
+        self.ahead
+            .iter()
+            .any(|(i, dst, covers)| *i > index && *covers && dst == at)
+    }
+
+    /// Whether an op after op `index` has its destination below `at` (whose rootfs
+    /// directory is `host`) where the rootfs has nothing, so that something will be made
+    /// in `at`'s tree.
+    pub(super) fn created_below_later(&self, at: &Path, host: &Path, index: usize) -> bool {
+        self.ahead.iter().any(|(i, dst, _)| {
+            *i > index
+                && dst != at
+                && dst
+                    .strip_prefix(at)
+                    .is_ok_and(|rest| std::fs::symlink_metadata(host.join(rest)).is_err())
+        })
     }
 
     /// The topmost mount holding `p`, and where it is mounted.

@@ -22,6 +22,82 @@ enum Entry {
     Link(PathBuf),
 }
 
+/// How an entry is put back on the layer.
+enum Put {
+    /// Made again (a symlink).
+    Link(PathBuf),
+    /// Bound back from the rootfs (a file, or a directory nothing later changes).
+    Bind { dir: bool, host: PathBuf },
+    /// An empty directory: a later op mounts a whole filesystem or bind on it, which
+    /// would hide what a bind put back. Not stacking the two keeps one mount per mount
+    /// point, as CRIU needs (its external mounts are keyed by mount point).
+    Covered { dir: bool },
+    /// A layer of its own (a tmpfs of this mode on a directory of this layer) with the
+    /// directory's entries put back (the entries that follow): a later op creates
+    /// something in it, which a bind put back would send to the rootfs, and a layer on
+    /// that bind would stack two mounts at one point.
+    Opened(u32),
+}
+
+/// The entries of the host directory `host`, by name.
+fn entries(host: &Path) -> std::io::Result<Vec<(PathBuf, Entry)>> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(host)? {
+        let e = e?;
+        let kind = match e.file_type()? {
+            t if t.is_dir() => Entry::Dir,
+            t if t.is_symlink() => Entry::Link(std::fs::read_link(e.path())?),
+            _ => Entry::File,
+        };
+        out.push((PathBuf::from(e.file_name()), kind));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+/// What goes on the layer over `dir` (inside; `host` its directory in the rootfs), each
+/// entry after its parent, deciding each directory by the ops after op `index`.
+fn plan(
+    model: &Model,
+    dir: &Path,
+    host: &Path,
+    index: usize,
+    out: &mut Vec<(PathBuf, Put)>,
+) -> std::io::Result<()> {
+    for (name, kind) in entries(host)? {
+        let at = dir.join(&name);
+        let on_host = host.join(&name);
+        // Planned anew only where nothing is mounted yet at or below the entry (what is
+        // there then is not the rootfs's, and stays on top of the layer, as before).
+        let untouched = !model.mounts.iter().any(|(p, _)| p.starts_with(&at));
+        let put = match kind {
+            Entry::Link(target) => Put::Link(target),
+            Entry::File if untouched && model.covered_later(&at, index) => {
+                Put::Covered { dir: false }
+            }
+            Entry::File => Put::Bind {
+                dir: false,
+                host: on_host,
+            },
+            Entry::Dir if untouched && model.covered_later(&at, index) => {
+                Put::Covered { dir: true }
+            }
+            Entry::Dir if untouched && model.created_below_later(&at, &on_host, index) => {
+                let mode = std::fs::metadata(&on_host)?.permissions().mode() & 0o7777;
+                out.push((at.clone(), Put::Opened(mode)));
+                plan(model, &at, &on_host, index, out)?;
+                continue;
+            }
+            Entry::Dir => Put::Bind {
+                dir: true,
+                host: on_host,
+            },
+        };
+        out.push((at, put));
+    }
+    Ok(())
+}
+
 /// Puts the throw-away layer over `dir` (inside), which the rootfs backs.
 pub(super) fn shadow(
     model: &mut Model,
@@ -46,24 +122,15 @@ pub(super) fn shadow(
         .permissions()
         .mode()
         & 0o7777;
-    let mut entries = Vec::new();
-    for e in std::fs::read_dir(&host).map_err(unreadable)? {
-        let e = e.map_err(unreadable)?;
-        let kind = match e.file_type().map_err(unreadable)? {
-            t if t.is_dir() => Entry::Dir,
-            t if t.is_symlink() => Entry::Link(std::fs::read_link(e.path()).map_err(unreadable)?),
-            _ => Entry::File,
-        };
-        entries.push((PathBuf::from(e.file_name()), kind));
-    }
-    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut puts = Vec::new();
+    plan(model, dir, &host, index, &mut puts).map_err(unreadable)?;
     let shown = dir.display();
 
-    // Each entry opened (in the sandbox's tree as it is now, inside the root, not following
-    // a final symlink) before the tmpfs hides it.
+    // Each entry bound back opened (in the sandbox's tree as it is now, inside the root,
+    // not following a final symlink) before the tmpfs hides it.
     let mut slots = Vec::new();
-    for (name, kind) in &entries {
-        if matches!(kind, Entry::Link(_)) {
+    for (at, put) in &puts {
+        if !matches!(put, Put::Bind { .. }) {
             slots.push(None);
             continue;
         }
@@ -72,13 +139,13 @@ pub(super) fn shadow(
         steps.push(Step::new(
             Op::OpenAt {
                 root: ROOT,
-                path: relative_at(&dir.join(name)),
+                path: relative_at(at),
                 flags: (libc::O_NOFOLLOW) as u64,
                 slot,
             },
             format!(
                 "open {} before the layer over {shown} hides it",
-                dir.join(name).display()
+                at.display()
             ),
         ));
         slots.push(Some(slot));
@@ -100,17 +167,16 @@ pub(super) fn shadow(
         .cloned()
         .collect();
     model.mounts.push((dir.to_path_buf(), Backing::Fresh));
-    for ((name, kind), slot) in entries.iter().zip(slots) {
-        let at = dir.join(name);
+    for ((at, put), slot) in puts.into_iter().zip(slots) {
         let (root, parent, entry_name) = super::compile::entry(&at);
-        match (kind, slot) {
-            (Entry::Link(target), _) => {
+        match (put, slot) {
+            (Put::Link(target), _) => {
                 steps.push(Step::new(
                     Op::SymlinkAt {
                         root,
                         parent,
                         name: entry_name,
-                        target: super::compile::bytes(target).to_vec(),
+                        target: super::compile::bytes(&target).to_vec(),
                     },
                     format!(
                         "symlink {} -> {} again on the layer",
@@ -118,10 +184,54 @@ pub(super) fn shadow(
                         target.display()
                     ),
                 ));
-                model.created(&at, Kind::Link(target.clone()));
+                model.created(&at, Kind::Link(target));
             }
-            (kind, Some(slot)) => {
-                let is_dir = matches!(kind, Entry::Dir);
+            (Put::Covered { dir }, _) => {
+                let (op, kind) = if dir {
+                    let op = Op::MkdirAt {
+                        root,
+                        parent,
+                        name: entry_name,
+                        mode: 0o755,
+                    };
+                    (op, Kind::Dir)
+                } else {
+                    let op = Op::CreateFileAt {
+                        root,
+                        parent,
+                        name: entry_name,
+                        mode: 0o644,
+                    };
+                    (op, Kind::Other)
+                };
+                steps.push(Step::new(
+                    op,
+                    format!("a mount point for {} on the layer", at.display()),
+                ));
+                model.created(&at, kind);
+            }
+            (Put::Opened(mode), _) => {
+                steps.push(Step::new(
+                    Op::MkdirAt {
+                        root,
+                        parent,
+                        name: entry_name,
+                        mode: 0o755,
+                    },
+                    format!("a mount point for {} on the layer", at.display()),
+                ));
+                steps.push(fs_mount(
+                    "tmpfs",
+                    &[("mode", &format!("{mode:04o}"))],
+                    MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+                    &at,
+                    None,
+                    format!("mount a throw-away tmpfs over {}", at.display()),
+                ));
+                model.created(&at, Kind::Dir);
+                model.mounts.push((at, Backing::Fresh));
+            }
+            (Put::Bind { dir: is_dir, host }, Some(slot)) => {
                 let op = if is_dir {
                     Op::MkdirAt {
                         root,
@@ -147,15 +257,13 @@ pub(super) fn shadow(
                     format!("bind the new root's {} back on the layer", at.display()),
                 ));
                 if is_dir {
-                    model
-                        .mounts
-                        .push((at.clone(), Backing::Host(host.join(name))));
+                    model.mounts.push((at.clone(), Backing::Host(host)));
                     model.rootfs_mounts.push(at);
                 } else {
                     model.created(&at, Kind::Other);
                 }
             }
-            (_, None) => {}
+            (Put::Bind { .. }, None) => {}
         }
     }
     model.mounts.extend(below);
