@@ -55,14 +55,7 @@ impl Bundle {
         let dir = PathBuf::from(format!("/var/tmp/cleave-ck-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let mk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/mkrootfs.sh");
-        let st = Command::new("sh")
-            .arg(&mk)
-            .arg(dir.join("rootfs"))
-            .stderr(Stdio::null())
-            .status()
-            .expect("run mkrootfs.sh");
-        assert!(st.success(), "scripts/mkrootfs.sh failed");
+        support::mkrootfs(&dir.join("rootfs"));
         let out = Command::new(BIN)
             .args(["spec", "--bundle", dir.to_str().unwrap()])
             .output()

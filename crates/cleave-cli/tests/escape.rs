@@ -67,14 +67,7 @@ fn rootfs() -> &'static Path {
     ROOT.get_or_init(|| {
         require_root();
         let dir = tmp("escape-rootfs");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/mkrootfs.sh");
-        let st = Command::new("sh")
-            .arg(script)
-            .arg(&dir)
-            .stderr(Stdio::null())
-            .status()
-            .expect("run mkrootfs.sh");
-        assert!(st.success(), "scripts/mkrootfs.sh failed");
+        support::mkrootfs(&dir);
         let probe = host_probe();
         std::fs::create_dir_all(dir.join("probe")).unwrap();
         std::fs::copy(&probe, dir.join("probe/escape_probe")).unwrap();

@@ -158,9 +158,7 @@ fn a_mount_namespace_on_a_shared_mount_is_refused_with_the_fix() {
 fn root_is_unshares_chroot_without_the_sandbox() {
     require_root();
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("persist-root");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/mkrootfs.sh");
-    let st = Command::new("sh").arg(script).arg(&dir).output().unwrap();
-    assert!(st.status.success(), "mkrootfs.sh: {}", text(&st.stderr));
+    support::mkrootfs(&dir);
     std::fs::write(dir.join("etc/which-root"), "the-new-root\n").unwrap();
     let mine = std::fs::read_to_string("/proc/self/status").unwrap();
     let cap_eff = |s: &str| {

@@ -25,14 +25,7 @@ fn rootfs() -> &'static Path {
     ROOT.get_or_init(|| {
         require_root();
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("presets/box1");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/mkrootfs.sh");
-        let st = Command::new("sh")
-            .arg(script)
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .status()
-            .expect("run mkrootfs.sh");
-        assert!(st.success(), "scripts/mkrootfs.sh failed");
+        support::mkrootfs(&dir);
         dir
     })
 }

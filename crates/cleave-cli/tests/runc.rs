@@ -33,14 +33,7 @@ impl Bundle {
         let dir = std::env::temp_dir().join(format!("cleave-runc-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/mkrootfs.sh");
-        let st = Command::new("sh")
-            .arg(&script)
-            .arg(dir.join("rootfs"))
-            .stderr(Stdio::null())
-            .status()
-            .expect("run mkrootfs.sh");
-        assert!(st.success(), "scripts/mkrootfs.sh failed");
+        support::mkrootfs(&dir.join("rootfs"));
         let out = cleave(&["spec", "--bundle", dir.to_str().unwrap()]);
         assert!(out.status.success(), "spec: {}", text(&out.stderr));
         let b = Bundle {

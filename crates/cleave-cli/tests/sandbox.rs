@@ -30,13 +30,7 @@ fn rootfs() -> &'static Path {
     ROOT.get_or_init(|| {
         require_root();
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("rootfs");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/mkrootfs.sh");
-        let st = Command::new("sh")
-            .arg(script)
-            .arg(&dir)
-            .status()
-            .expect("run mkrootfs.sh");
-        assert!(st.success(), "scripts/mkrootfs.sh failed");
+        support::mkrootfs(&dir);
         dir
     })
 }

@@ -134,3 +134,20 @@ pub fn cgroup_leaf_parents() -> Vec<std::path::PathBuf> {
     dirs.dedup();
     dirs
 }
+
+/// Fills `dir` with the busybox rootfs of scripts/mkrootfs.sh (its chatter discarded, its
+/// failure a panic that says so).
+#[allow(dead_code)]
+pub fn mkrootfs(dir: &std::path::Path) {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/mkrootfs.sh");
+    let out = std::process::Command::new("sh")
+        .arg(script)
+        .arg(dir)
+        .output()
+        .expect("run scripts/mkrootfs.sh");
+    assert!(
+        out.status.success(),
+        "scripts/mkrootfs.sh failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
