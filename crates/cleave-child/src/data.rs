@@ -130,10 +130,13 @@ fn clone_at(dir: i32, name: &core::ffi::CStr) -> Result<Fd, i32> {
 }
 
 /// [`crate::Op::ChmodAt`]: `fchmodat2(fd, "", mode, AT_EMPTY_PATH)` on the object looked up
-/// under the root (Linux 6.6 or newer), so that no path is followed outside it.
+/// under the root (Linux 6.6 or newer), so that no path is followed outside it. A symlink
+/// at the last component is not followed (the kernel refuses to chmod the link itself,
+/// EOPNOTSUPP): a link planted in the rootfs cannot aim the mode at a file bound in from
+/// the host.
 pub fn chmod_at(plan: &Plan, (root, path): (Slot, Str), mode: u32) -> Result<(), i32> {
     let root = fs::get(plan, root)?;
-    let at = lookup(root, path, OFlags::empty(), false)?.ok_or(libc::ENOENT)?;
+    let at = lookup(root, path, OFlags::NOFOLLOW, false)?.ok_or(libc::ENOENT)?;
     // rustix has no fchmodat2 with AT_EMPTY_PATH on an O_PATH fd.
     // SAFETY: an empty NUL-terminated path and numbers.
     let r = unsafe {

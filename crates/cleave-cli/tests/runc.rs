@@ -854,7 +854,9 @@ fn create_and_start_container_hooks_run_inside_at_their_times() {
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .unwrap();
-    let start_hook = "read -r s; echo \"startContainer $(hostname) $(readlink /proc/$$/ns/pid) $s\" >> /hooks.log";
+    // startContainer's program comes from the image: it must run with the container's
+    // privileges, not the runtime's (its effective capabilities go to /start-caps).
+    let start_hook = "read -r s; grep CapEff /proc/$$/status > /start-caps; echo \"startContainer $(hostname) $(readlink /proc/$$/ns/pid) $s\" >> /hooks.log";
     b.edit(|c| {
         c["hostname"] = json!("inside-hooks");
         c["hooks"] = json!({
@@ -899,6 +901,24 @@ fn create_and_start_container_hooks_run_inside_at_their_times() {
         "before the program, inside: {saw}"
     );
     assert!(lines[1].contains("\"status\":\"created\""), "{saw}");
+    let caps = |status: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("CapEff:"))
+            .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+            .unwrap()
+    };
+    let hook_caps = caps(&std::fs::read_to_string(b.rootfs("start-caps")).unwrap());
+    let runtime_caps = caps(&std::fs::read_to_string("/proc/self/status").unwrap());
+    assert_ne!(
+        hook_caps, runtime_caps,
+        "a startContainer hook from the image ran with the runtime's capabilities"
+    );
+    assert_eq!(
+        hook_caps,
+        caps(&std::fs::read_to_string(format!("/proc/{init}/status")).unwrap()),
+        "the container's capabilities"
+    );
     b.ok(&["delete", "--force", &id]);
 
     // A failing createContainer hook fails create, and nothing is left of the container.

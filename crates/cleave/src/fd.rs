@@ -75,7 +75,8 @@ pub fn dup_cloexec(fd: RawFd) -> std::io::Result<OwnedFd> {
 
 /// Opens `path` read-only inside the root directory of process `pid` (`/proc/PID/root`),
 /// resolving every component inside that root (openat2(2) with `RESOLVE_IN_ROOT` and no
-/// magic links), so that a symlink a sandboxed program planted cannot lead outside it.
+/// magic links), so that a symlink a sandboxed program planted cannot lead outside it. Only
+/// a regular file is opened (anything else fails with `InvalidInput`), without blocking.
 pub fn open_in_root_of(pid: i32, path: &std::path::Path) -> std::io::Result<OwnedFd> {
     use rustix::fs::{openat2, Mode, ResolveFlags};
     let root = rustix::fs::open(
@@ -89,13 +90,24 @@ pub fn open_in_root_of(pid: i32, path: &std::path::Path) -> std::io::Result<Owne
     } else {
         relative
     };
-    Ok(openat2(
+    // Non-blocking, so that a FIFO planted there cannot stall the caller; and only a regular
+    // file is taken (not a device node the sandbox exposes, opened with the caller's ids).
+    let fd = openat2(
         &root,
         relative,
-        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY,
+        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK,
         Mode::empty(),
         ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
-    )?)
+    )?;
+    if rustix::fs::FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode)
+        != rustix::fs::FileType::RegularFile
+    {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{} is not a regular file", path.display()),
+        ));
+    }
+    Ok(fd)
 }
 
 /// Takes a shared (read) open-file-description lock on the whole of `fd` (fcntl(2)

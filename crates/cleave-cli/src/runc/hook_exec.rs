@@ -43,9 +43,21 @@ pub fn run(a: HookExecArgs) -> Res<i32> {
     } else {
         None
     };
-    let entered = Enter::new(a.pid).privileges(Privileges::Caller).join()?;
+    // startContainer's program comes from the container's root, which the image controls:
+    // it runs with the container's privileges (the five capability sets, ids, no_new_privs
+    // and filters of its init), never the runtime's. createContainer's was opened by the
+    // runtime before joining and runs with the runtime's privileges.
+    let privileges = if held.is_some() {
+        Privileges::Caller
+    } else {
+        Privileges::Target
+    };
+    let entered = Enter::new(a.pid).privileges(privileges).join()?;
     let program = match &held {
-        Some(f) => PathBuf::from(format!("/proc/self/fd/{}", f.as_raw_fd())),
+        Some(f) => {
+            proc_is_procfs()?;
+            PathBuf::from(format!("/proc/self/fd/{}", f.as_raw_fd()))
+        }
         None => a.path.clone(),
     };
     let mut cmd = cleave::Command::new(&program);
@@ -59,4 +71,31 @@ pub fn run(a: HookExecArgs) -> Res<i32> {
     entered.apply(&mut cmd)?;
     let mut child = cmd.spawn()?;
     Ok(child.wait()?.shell_code())
+}
+
+/// After joining, the hook's `/proc/self/fd/N` is looked up in the container's root, whose
+/// /proc the image may fake (a config need not mount a procfs there; a link or directory at
+/// /proc/self would lead to a file of the image, run with the runtime's privileges). The
+/// container's /proc must be a procfs, whose `self` and `fd/N` links nothing can replace (the
+/// hook's process is a child in the container's PID namespace, so the lookup can only be
+/// checked from here as far as /proc itself). Before `start` nothing of the container's
+/// program runs, so nothing inside changes it after.
+fn proc_is_procfs() -> Res<()> {
+    let mut fs = std::mem::MaybeUninit::<libc::statfs>::uninit();
+    // SAFETY: a NUL-terminated path and a pointer to a local statfs, read only when
+    // statfs(2) filled it (returned 0).
+    #[allow(unsafe_code)]
+    let procfs = unsafe {
+        libc::statfs(c"/proc".as_ptr(), fs.as_mut_ptr()) == 0
+            && fs.assume_init().f_type == libc::PROC_SUPER_MAGIC
+    };
+    if procfs {
+        Ok(())
+    } else {
+        Err(Fail::failed(
+            "createContainer hook: /proc in the container is not a procfs, so the hook the \
+             runtime opened cannot be run there safely; add a proc mount on /proc to config.json"
+                .to_string(),
+        ))
+    }
 }

@@ -20,6 +20,28 @@ use std::process::Stdio;
 /// Where the descriptors handed to CRIU (`--inherit-fd fd[N]`) start: fd 10 + their index.
 const INHERIT_BASE: i32 = 10;
 
+/// `inside` (a mount point of the container) as a path of `rootfs`, if it exists and every
+/// link on the way stays inside the rootfs (nothing of the container runs during a restore).
+fn in_rootfs(rootfs: &Path, inside: &str) -> Option<PathBuf> {
+    let root = rootfs.canonicalize().ok()?;
+    let path = root
+        .join(inside.trim_start_matches('/'))
+        .canonicalize()
+        .ok()?;
+    (path.starts_with(&root) && path != root).then_some(path)
+}
+
+/// The host's device nodes cleave binds into containers itself (a masked path's /dev/null,
+/// the nodes of a rootless /dev): the only bind sources a restore takes from an image.
+const HOST_DEVICES: &[&str] = &[
+    "/dev/null",
+    "/dev/zero",
+    "/dev/full",
+    "/dev/random",
+    "/dev/urandom",
+    "/dev/tty",
+];
+
 pub fn run(ctx: &Ctx, a: RestoreArgs, criu_path: Option<&Path>) -> Res<i32> {
     common::check_id(&a.id)?;
     let criu = criu::find(ctx, criu_path)?;
@@ -102,11 +124,30 @@ pub fn run(ctx: &Ctx, a: RestoreArgs, criu_path: Option<&Path>) -> Res<i32> {
         }
         for e in &meta.externals {
             let source = match e.kind {
+                // What the bundle's config binds there, one of the device nodes cleave
+                // itself binds (over masked paths; a rootless /dev), or the rootfs's own
+                // entry: never another host path the image names.
                 ExternalKind::Bind => binds
                     .iter()
                     .find(|(dest, _)| dest == &e.mountpoint)
                     .map(|(_, src)| src.clone())
-                    .unwrap_or_else(|| e.host.clone()),
+                    .or_else(|| {
+                        HOST_DEVICES
+                            .iter()
+                            .any(|d| e.host == Path::new(d))
+                            .then(|| e.host.clone())
+                    })
+                    // An entry of the rootfs bound back onto its throw-away layer: the same
+                    // entry of this bundle's rootfs, if it stays inside it.
+                    .or_else(|| in_rootfs(&carried.rootfs, &e.mountpoint))
+                    .ok_or_else(|| {
+                        Fail::failed(format!(
+                            "the checkpoint binds {} from outside, which the bundle's config \
+                             does not: add that bind to config.json (cleave does not bind host \
+                             paths an image names)",
+                            e.mountpoint
+                        ))
+                    })?,
                 ExternalKind::Cgroup | ExternalKind::Cgroup2 => e
                     .hierarchy
                     .as_ref()
@@ -124,20 +165,20 @@ pub fn run(ctx: &Ctx, a: RestoreArgs, criu_path: Option<&Path>) -> Res<i32> {
                 dup_cloexec(d.fd)
                     .map_err(|e| Fail::failed(format!("hand fd {} to criu: {e}", d.fd)))?
             } else {
-                // An outside file that no stdio of ours replaces: the same file again.
-                let Some(host) = &d.host else { continue };
-                std::fs::OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .open(host)
-                    .or_else(|_| std::fs::File::open(host))
-                    .map(OwnedFd::from)
-                    .map_err(|e| {
-                        Fail::failed(format!(
-                            "reopen {} for the restored container: {e}",
-                            host.display()
-                        ))
-                    })?
+                // A copy of the init's stdio held under another number gets what that stdio
+                // gets; a host path the image names is never opened (see Descriptor::stdio_of).
+                let Some(k) = d.stdio_of.filter(|k| (0..3).contains(k)) else {
+                    return Err(Fail::failed(format!(
+                        "the checkpoint names an outside file{} that is not the container's \
+                         stdio: cleave does not open host paths an image names; checkpoint \
+                         the container again with this cleave",
+                        d.host
+                            .as_ref()
+                            .map(|h| format!(" ({})", h.display()))
+                            .unwrap_or_default()
+                    )));
+                };
+                dup_cloexec(k).map_err(|e| Fail::failed(format!("hand fd {k} to criu: {e}")))?
             };
             let target = INHERIT_BASE + i as i32;
             args.push("--inherit-fd".into());

@@ -19,6 +19,13 @@ pub struct Descriptor {
     /// when no stdio of its own takes its place.
     #[serde(default)]
     pub host: Option<std::path::PathBuf>,
+    /// For an outside file held under another number (fd -1): the init's standard
+    /// descriptor (0, 1 or 2) that is the same file (device and inode), whose replacement a
+    /// restore hands over for it too. A restore never opens a host path an image names: the
+    /// program inside chooses what its links read (a file on a mount of its own at
+    /// `/etc/shadow` reads `/etc/shadow`), and an image directory is not to be trusted.
+    #[serde(default)]
+    pub stdio_of: Option<i32>,
 }
 
 impl Descriptor {
@@ -43,6 +50,7 @@ fn classify(
             key: link.to_string(),
             external: false,
             host: None,
+            stdio_of: None,
         });
     }
     if link.starts_with('/') && !inside.iter().any(|m| m.id == mnt_id) {
@@ -51,6 +59,7 @@ fn classify(
             key: format!("file[{mnt_id:x}:{ino:x}]"),
             external: true,
             host: Some(link.into()),
+            stdio_of: None,
         });
     }
     None
@@ -98,8 +107,21 @@ fn tree(pid: i32) -> Vec<i32> {
 /// (0, 1, 2) that are pipes or outside files, each under its number, then every other
 /// outside file any process of the tree holds (a shell's saved copy of its stdin, say),
 /// once per key, under fd -1.
+///
+/// An outside file that is not one of the init's standard descriptors (the same device and
+/// inode) is left out: CRIU then refuses the dump, naming it, and no restore is asked to
+/// open a host path on the program's word.
 pub fn stdio(pid: i32, inside: &[MountInfo]) -> std::io::Result<Vec<Descriptor>> {
+    use std::os::unix::fs::MetadataExt;
     std::fs::metadata(format!("/proc/{pid}/fd"))?;
+    let identity = |p: i32, fd: i32| {
+        std::fs::metadata(format!("/proc/{p}/fd/{fd}"))
+            .ok()
+            .map(|m| (m.dev(), m.ino()))
+    };
+    let init_stdio: Vec<(i32, (u64, u64))> = (0..3)
+        .filter_map(|fd| identity(pid, fd).map(|id| (fd, id)))
+        .collect();
     let mut out: Vec<Descriptor> = (0..3).filter_map(|fd| one(pid, fd, inside)).collect();
     for p in tree(pid) {
         let Ok(fds) = std::fs::read_dir(format!("/proc/{p}/fd")) else {
@@ -113,9 +135,14 @@ pub fn stdio(pid: i32, inside: &[MountInfo]) -> std::io::Result<Vec<Descriptor>>
                 continue;
             }
             if let Some(mut d) = one(p, fd, inside).filter(|d| d.external) {
-                if !out.iter().any(|o| o.key == d.key) {
-                    d.fd = -1;
-                    out.push(d);
+                let same = identity(p, fd)
+                    .and_then(|id| init_stdio.iter().find(|(_, s)| *s == id).map(|(k, _)| *k));
+                if let Some(k) = same {
+                    if !out.iter().any(|o| o.key == d.key) {
+                        d.fd = -1;
+                        d.stdio_of = Some(k);
+                        out.push(d);
+                    }
                 }
             }
         }
@@ -137,6 +164,7 @@ mod tests {
                 key: "pipe:[4242]".into(),
                 external: false,
                 host: None,
+                stdio_of: None,
             })
         );
         let null = classify(0, "/dev/null", 24, 3, &inside).unwrap();
