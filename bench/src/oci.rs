@@ -298,7 +298,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
 
     // podman run --rm with each runtime.
     if let Some(rootfs) = &a.podman_rootfs {
-        let r = podman_rows(&work, rootfs, &cleave, &runc, if a.quick { 3 } else { 10 });
+        let r = podman_rows(rootfs, &cleave, &runc, if a.quick { 3 } else { 10 });
         rows.push(row(
             "podman-run",
             "podman 4.3 `run --rm --rootfs R /bin/true` with `--runtime` each",
@@ -314,15 +314,16 @@ pub fn main(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// podman with state of its own under `work`, `--runtime` one or the other.
+/// podman with state of its own, `--runtime` one or the other.
 fn podman_rows(
-    work: &Path,
     rootfs: &Path,
     cleave: &Runtime,
     runc: &Runtime,
     n: usize,
 ) -> Result<(Vec<f64>, Vec<f64>), String> {
-    let p = work.join("podman");
+    // podman refuses a runroot of over 50 characters: a short directory of its own, not
+    // one under the checkout's target/.
+    let p = PathBuf::from(format!("/var/tmp/cleave-bp-{}", std::process::id()));
     std::fs::create_dir_all(p.join("tmp")).map_err(|e| e.to_string())?;
     let conf = p.join("containers.conf");
     std::fs::write(
@@ -337,6 +338,7 @@ fn podman_rows(
         &mut podman_sample(&p, &conf, rootfs, cleave),
         &mut podman_sample(&p, &conf, rootfs, runc),
     );
+    let _ = std::fs::remove_dir_all(&p);
     r
 }
 
