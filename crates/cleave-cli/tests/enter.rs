@@ -179,7 +179,7 @@ fn errors_have_their_exit_codes() {
     // The program's status is cleave's.
     let t = Target::start(false, &["--new", "user,uts"]);
     let o = cleave(&["enter", "-t", &t.arg(), "--", "sh", "-c", "exit 7"]);
-    assert_eq!(o.status.code(), Some(7));
+    assert_eq!(o.status.code(), Some(7), "{}", text(&o.stderr));
     let o = cleave(&["enter", "-t", &t.arg(), "--", "cleave-no-such-program"]);
     assert_eq!(o.status.code(), Some(127));
 }

@@ -72,6 +72,25 @@ impl Target {
             .spawn()
             .expect("start cleave spawn");
         let pid = started_pid(&mut cleave);
+        // -v reports the pid at clone: until `sleep` runs (the child itself, or under
+        // cleave's init in a PID namespace) it is still cleave setting up, and `enter` would
+        // take it for a cleave process with no sandbox yet: wait for the exec.
+        let comm = |p: &str| std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+        let sleeping = || {
+            comm(&pid.to_string()) == "sleep\n"
+                || std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .any(|c| comm(c) == "sleep\n")
+        };
+        let start = std::time::Instant::now();
+        while std::fs::metadata(format!("/proc/{pid}")).is_ok() && !sleeping() {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(60),
+                "pid {pid} never became sleep"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         Target { pid, cleave }
     }
 
