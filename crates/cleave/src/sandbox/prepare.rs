@@ -297,7 +297,9 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
 
     // The user namespace switched to after the mounts is opened with the joins (its path
     // may be under the caller's /proc, out of reach once the new root is in place), in a
-    // slot that the mounts' CloseSlots leaves open; closed once switched to.
+    // slot that the mounts' CloseSlots leaves open. After the switch a CloseSlots closes it
+    // (and every slot below the mount lock's); all slots are close-on-exec, and the init's
+    // close_range before the program runs is what guarantees none reaches it.
     let switch_slot = spec.namespaces.switch_user.as_ref().map(|path| {
         let slot = slots as Slot;
         slots += 1;
