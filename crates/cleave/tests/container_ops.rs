@@ -36,6 +36,10 @@ fn main() {
             "terminal_over_a_console_socket",
             terminal_over_a_console_socket,
         ),
+        (
+            "file_mounts_on_proc_do_not_skip_a_later_protection",
+            file_mounts_on_proc_do_not_skip_a_later_protection,
+        ),
     ]);
 }
 
@@ -351,6 +355,103 @@ fn terminal_over_a_console_socket() -> TestResult {
         ),
         "a pipe accepted as a terminal"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+    pass()
+}
+
+/// A file bound from a caller's fd, a file of data and a host device node (sent there by a
+/// symlink, as a hostile rootfs's /dev could) mounted on /proc paths cleave protected with
+/// the procfs: the config's maskedPaths and readonlyPaths after them (an OCI config's order)
+/// must apply again, since what they would protect is no longer the procfs's. Before, these
+/// mounts were not noted in the mount model, the masks and the read-only copy were skipped
+/// as "already made with the procfs", and the program read and wrote the mounted files.
+/// The masked and read-only paths are runc's defaults (runc's tests/integration/mask.bats
+/// checks them from inside the same way).
+fn file_mounts_on_proc_do_not_skip_a_later_protection() -> TestResult {
+    if !is_root() {
+        return skip("needs root");
+    }
+    for p in [
+        "/proc/keys",
+        "/proc/timer_list",
+        "/proc/sys/kernel/domainname",
+    ] {
+        ensure!(
+            std::path::Path::new(p).exists(),
+            "{p} is missing on this kernel: the test needs it"
+        );
+    }
+    let dir = scratch("procfiles");
+    let out = dir.join("out");
+    let host_file = dir.join("bound");
+    std::fs::write(&host_file, "host-file\n").map_err(e2s)?;
+    let bound = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&host_file)
+        .map_err(e2s)?;
+    let (data_r, data_w) = pipe();
+    write_all(&data_w, b"data-file\n");
+    drop(data_w);
+    let mut spec = sh(&format!(
+        "exec > {}; \
+         echo keys=$(cat /proc/keys 2>/dev/null | wc -c); \
+         echo timer_list=$(head -c 4 /proc/timer_list 2>/dev/null | wc -c); \
+         (echo x > /proc/keys) 2>/dev/null; \
+         if (echo x > /proc/sys/kernel/domainname) 2>/dev/null; \
+         then echo domainname=written; else echo domainname=refused; fi",
+        out.display()
+    ));
+    spec.namespaces.new = CloneFlags::NEWUSER | CloneFlags::NEWNS | CloneFlags::NEWPID;
+    spec.filesystem.ops = vec![
+        MountOp::Proc {
+            dst: "/proc".into(),
+        },
+        MountOp::BindFd {
+            fd: bound.as_raw_fd(),
+            dst: "/proc/keys".into(),
+            read_only: false,
+        },
+        MountOp::BindData {
+            fd: data_r.as_raw_fd(),
+            dst: "/proc/sys/kernel/domainname".into(),
+            mode: 0o666,
+            read_only: false,
+        },
+        MountOp::Tmpfs {
+            dst: "/dev".into(),
+            mode: None,
+            size: None,
+        },
+        MountOp::Symlink {
+            target: "/proc/timer_list".into(),
+            dst: "/dev/zero".into(),
+        },
+        device("/dev/zero", DeviceKind::Char, 1, 5, 0o666, 0),
+        MountOp::Mask {
+            dst: "/proc/keys".into(),
+        },
+        MountOp::Mask {
+            dst: "/proc/timer_list".into(),
+        },
+        MountOp::ReadOnly {
+            dst: "/proc/sys".into(),
+        },
+    ];
+    let status = prepare(&spec)
+        .map_err(e2s)?
+        .spawn()
+        .map_err(e2s)?
+        .wait()
+        .map_err(e2s)?;
+    ensure_eq!(status, ExitStatus::Exited(0));
+    let seen = read(&out);
+    // Hidden (an empty device, whose writes go nowhere: the host's file is untouched); the
+    // data file under /proc/sys read-only.
+    for want in ["keys=0", "timer_list=0", "domainname=refused"] {
+        ensure!(seen.lines().any(|l| l == want), "no `{want}` in:\n{seen}");
+    }
+    ensure_eq!(read(&host_file), "host-file\n");
     let _ = std::fs::remove_dir_all(&dir);
     pass()
 }

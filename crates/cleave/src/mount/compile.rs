@@ -809,6 +809,8 @@ fn compile_op(
                 false,
                 format!("bind the host's device node {shown} on {shown}"),
             ));
+            // A symlink can send it onto a masked /proc path, or under a read-only one.
+            model.covered(&inside);
         }
     }
     Ok(())

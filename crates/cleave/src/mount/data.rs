@@ -192,6 +192,10 @@ pub(super) fn compile(
             ));
             if meta.is_dir() {
                 model.mounted(inside, Backing::Host(path));
+            } else {
+                // A file: nothing to resolve below it, but it covers what was there (a
+                // masked /proc path) or lies under a read-only one.
+                model.covered(inside);
             }
         }
         MountOp::File { fd, mode, .. } => {
@@ -253,6 +257,7 @@ pub(super) fn compile(
                 },
                 format!("bind the data of fd {fd} on {shown}"),
             ));
+            model.covered(inside);
         }
         MountOp::Mqueue { .. } => {
             model.ensure_dir(steps, inside, i, dst)?;

@@ -324,3 +324,50 @@ fn an_oci_mask_of_a_path_the_procfs_already_protects_is_not_stacked() {
     assert_eq!(on(&steps, b"proc/kcore"), mask(ROOT));
     assert_eq!(on(&steps, b"proc/sys"), ro(ROOT));
 }
+
+#[test]
+fn a_layer_after_the_procfs_keeps_its_protections_without_stacking_them() {
+    // The throw-away layer over "/" comes after the procfs (the rootfs has /proc, not
+    // /new): /proc is bound back onto the layer recursively, masks and read-only copies
+    // with it, so the config's ops on the same paths stay the protection already made.
+    let root = tree("layer-after-proc");
+    std::fs::create_dir(root.join("proc")).unwrap();
+    let steps = Filesystem {
+        rootfs: Some(root.clone()),
+        ops: vec![
+            MountOp::Proc {
+                dst: "/proc".into(),
+            },
+            MountOp::Dir {
+                dst: "/new".into(),
+                mode: None,
+            },
+            MountOp::Mask {
+                dst: "/proc/keys".into(),
+            },
+            MountOp::ReadOnly {
+                dst: "/proc/sys".into(),
+            },
+        ],
+        ..Default::default()
+    }
+    .compile(true)
+    .unwrap()
+    .steps;
+    std::fs::remove_dir_all(&root).unwrap();
+    let layer = steps
+        .iter()
+        .position(|s| matches!(&s.op, Op::FsMount { dst, .. } if dst == b"."))
+        .expect("a layer over /");
+    let proc_back = steps
+        .iter()
+        .position(|s| matches!(&s.op, Op::Bind { dst, recursive: true, .. } if dst == b"proc"))
+        .expect("/proc bound back on the layer");
+    assert!(layer < proc_back, "{steps:?}");
+    let again = |path: &[u8]| {
+        steps.iter().any(|s| {
+            matches!(&s.op, Op::MaskAt { path: p, .. } | Op::ReadOnlyAt { path: p, .. } if p == path)
+        })
+    };
+    assert!(!again(b"proc/keys") && !again(b"proc/sys"), "{steps:?}");
+}
