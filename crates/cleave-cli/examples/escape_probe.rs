@@ -41,6 +41,7 @@ fn main() {
         "setuid" => setuid(),
         "abstract" => abstract_socket(&rest[0]),
         "tiocsti" => tiocsti(),
+        "tiocsetd" => tiocsetd(),
         "keyring" => keyring(&rest[0], &rest[1]),
         "devices" => devices(),
         "race-exchange" => race_exchange(&rest[0], &rest[1]),
@@ -620,6 +621,58 @@ fn tiocsti() -> Verdict {
         }
     }
     for fd in [tty, console].into_iter().flatten() {
+        close(fd);
+    }
+    if open_doors.is_empty() {
+        Ok(notes.join("; "))
+    } else {
+        Err(open_doors.join("; "))
+    }
+}
+
+/// Changes the line discipline of the terminal on stdin and on /dev/console (a preset binds
+/// the caller's there) to N_NULL, which drops all input: the caller's terminal would be dead
+/// after the sandbox. Put back at once when it worked. Where N_NULL is not in the kernel
+/// (its module not loaded, autoload off) the current discipline is asked for again, which
+/// changes nothing but passes the same checks.
+fn tiocsetd() -> Verdict {
+    const N_NULL: libc::c_int = 27;
+    let mut open_doors = Vec::new();
+    let mut notes = Vec::new();
+    let mut fds = vec![(0, "stdin")];
+    let console = open("/dev/console", libc::O_RDWR | libc::O_NOCTTY);
+    match &console {
+        Ok(fd) => fds.push((*fd, "/dev/console")),
+        Err(e) => notes.push(format!("/dev/console: {e}")),
+    }
+    for (fd, name) in fds {
+        let mut was: libc::c_int = -1;
+        // SAFETY: TIOCGETD writes one int.
+        if unsafe { libc::ioctl(fd, libc::TIOCGETD, &mut was) } != 0 {
+            notes.push(format!("{name}: not a terminal ({})", errno()));
+            continue;
+        }
+        let set = |disc: libc::c_int| {
+            // SAFETY: TIOCSETD reads one int.
+            if unsafe { libc::ioctl(fd, libc::TIOCSETD, &disc) } == 0 {
+                Ok(())
+            } else {
+                Err(errno())
+            }
+        };
+        match set(N_NULL) {
+            Ok(()) => {
+                let _ = set(was);
+                open_doors.push(format!("TIOCSETD {N_NULL} (N_NULL) through {name}"));
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => notes.push(format!("{name}: {e}")),
+            Err(e) => match set(was) {
+                Ok(()) => open_doors.push(format!("TIOCSETD {was} through {name} (N_NULL: {e})")),
+                Err(e) => notes.push(format!("{name}: {e}")),
+            },
+        }
+    }
+    if let Ok(fd) = console {
         close(fd);
     }
     if open_doors.is_empty() {

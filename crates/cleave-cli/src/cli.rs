@@ -90,7 +90,8 @@ Mount options apply in the order given; DST paths are inside the sandbox. A sand
 (--cap-add) and sets no_new_privs. Every /proc cleave mounts has /proc/sys, sysrq-trigger,
 irq, bus and fs read-only and kcore, keys, timer_list, latency_stats, sched_debug, scsi
 and acpi hidden. The presets also start a new session (--same-session keeps this one and
-refuses TIOCSTI instead), give the program an empty session keyring and hide
+refuses TIOCSTI instead; a terminal the program is handed cannot take a new line
+discipline), give the program an empty session keyring and hide
 /sys/firmware. --preset container adds a read-only /sys, its own hostname (the root
 directory's name, in /etc/hostname too), a container's environment (PATH, HOME, TERM,
 HOSTNAME) and / as the working directory; with a terminal on stdin, both presets bind it
@@ -445,8 +446,8 @@ pub struct SandboxArgs {
     #[arg(long, help_heading = "Security and lifetime")]
     pub new_session: bool,
     /// With a preset, keep this session and controlling terminal (job control in an
-    /// interactive shell); a seccomp filter then refuses TIOCSTI and TIOCLINUX, so the
-    /// program cannot type into the terminal's input
+    /// interactive shell); a seccomp filter then refuses TIOCSTI, TIOCLINUX and TIOCSETD,
+    /// so the program cannot type into the terminal's input
     #[arg(
         long,
         conflicts_with = "new_session",

@@ -18,6 +18,7 @@ const ARCH: u32 = 4;
 const ARG1_LOW: u32 = 24;
 const TIOCSTI: u32 = 0x5412;
 const TIOCLINUX: u32 = 0x541c;
+const TIOCSETD: u32 = 0x5423;
 /// The x32 ABI's syscall-number bit (x86_64 only; masking it is harmless elsewhere).
 const X32_BIT: u32 = 0x4000_0000;
 
@@ -34,13 +35,19 @@ fn insn(out: &mut Vec<u8>, code: u16, jt: u8, jf: u8, k: u32) {
     out.extend_from_slice(&k.to_ne_bytes());
 }
 
-/// A filter that fails `ioctl(fd, TIOCSTI, ..)` and `ioctl(fd, TIOCLINUX, ..)` with EPERM,
-/// through the native ABI and the 32-bit compat one, and allows everything else. TIOCSTI
-/// pushes characters into a terminal's input, so a program that shares the caller's
-/// terminal could type commands into the caller's shell (CVE-2017-5226 in bubblewrap).
+/// A filter that fails `ioctl(fd, TIOCSTI, ..)`, `ioctl(fd, TIOCLINUX, ..)` and
+/// `ioctl(fd, TIOCSETD, ..)` with EPERM, through the native ABI and the 32-bit compat one,
+/// and allows everything else. Each reaches a terminal the program shares with the caller:
+/// TIOCSTI pushes characters into its input, so the program could type commands into the
+/// caller's shell (CVE-2017-5226 in bubblewrap); TIOCLINUX pastes a virtual console's
+/// selection into it (CVE-2023-28100 in flatpak); TIOCSETD changes its line discipline,
+/// which needs no privilege: the caller's terminal then stops working after the sandbox
+/// ends (N_NULL drops all input), and with `dev.tty.ldisc_autoload` the kernel loads the
+/// module of any discipline asked for, old code with a history of exploited bugs
+/// (CVE-2017-2636, n_hdlc).
 pub fn tty_injection_filter() -> Vec<u8> {
     let (native, [nr_a, nr_b], compat, compat_nr) = ARCHES;
-    let mut p = Vec::with_capacity(16 * INSTRUCTION_SIZE);
+    let mut p = Vec::with_capacity(17 * INSTRUCTION_SIZE);
     insn(&mut p, LD_W_ABS, 0, 0, ARCH); // 0
     insn(&mut p, JEQ_K, 0, 5, native); // 1: -> 2 | 7
     insn(&mut p, LD_W_ABS, 0, 0, NR); // 2
@@ -53,10 +60,11 @@ pub fn tty_injection_filter() -> Vec<u8> {
     insn(&mut p, JEQ_K, 1, 0, compat_nr); // 9: -> 11 | 10
     insn(&mut p, RET_K, 0, 0, RET_ALLOW); // 10
     insn(&mut p, LD_W_ABS, 0, 0, ARG1_LOW); // 11
-    insn(&mut p, JEQ_K, 1, 0, TIOCSTI); // 12: -> 14 | 13
-    insn(&mut p, JEQ_K, 0, 1, TIOCLINUX); // 13: -> 14 | 15
-    insn(&mut p, RET_K, 0, 0, RET_ERRNO | libc::EPERM as u32); // 14
-    insn(&mut p, RET_K, 0, 0, RET_ALLOW); // 15
+    insn(&mut p, JEQ_K, 2, 0, TIOCSTI); // 12: -> 15 | 13
+    insn(&mut p, JEQ_K, 1, 0, TIOCLINUX); // 13: -> 15 | 14
+    insn(&mut p, JEQ_K, 0, 1, TIOCSETD); // 14: -> 15 | 16
+    insn(&mut p, RET_K, 0, 0, RET_ERRNO | libc::EPERM as u32); // 15
+    insn(&mut p, RET_K, 0, 0, RET_ALLOW); // 16
     p
 }
 
@@ -93,13 +101,18 @@ mod tests {
     }
 
     #[test]
-    fn refuses_tiocsti_and_tioclinux_only() {
+    fn refuses_tiocsti_tioclinux_and_tiocsetd_only() {
         let p = tty_injection_filter();
         assert_eq!(p.len() % INSTRUCTION_SIZE, 0);
         let (native, [nr, x32], compat, compat_nr) = ARCHES;
         let eperm = RET_ERRNO | libc::EPERM as u32;
+        assert_eq!(TIOCSETD as u64, libc::TIOCSETD as u64);
         assert_eq!(run(&p, nr, native, TIOCSTI as u64), eperm);
         assert_eq!(run(&p, nr, native, TIOCLINUX as u64), eperm);
+        assert_eq!(run(&p, nr, native, TIOCSETD as u64), eperm);
+        assert_eq!(run(&p, compat_nr, compat, TIOCSETD as u64), eperm);
+        assert_eq!(run(&p, nr, native, (1 << 32) | TIOCSETD as u64), eperm);
+        assert_eq!(run(&p, nr, native, libc::TIOCGETD as u64), RET_ALLOW);
         // The kernel truncates the request to 32 bits: so does the filter.
         assert_eq!(run(&p, nr, native, (1 << 32) | TIOCSTI as u64), eperm);
         assert_eq!(run(&p, x32 | X32_BIT, native, TIOCSTI as u64), eperm);

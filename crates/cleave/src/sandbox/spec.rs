@@ -177,8 +177,9 @@ pub struct Security {
     pub new_session: bool,
     /// Give the program a new, empty session keyring.
     pub new_session_keyring: bool,
-    /// Refuse TIOCSTI and TIOCLINUX with a seccomp filter (for a program that keeps the
-    /// caller's terminal).
+    /// Refuse TIOCSTI, TIOCLINUX and TIOCSETD with a seccomp filter (for a program that
+    /// can reach the caller's terminal: the one it keeps, or an fd of it in a new session,
+    /// whose line discipline TIOCSETD would change without any privilege).
     pub block_tty_injection: bool,
     /// Resource limits (setrlimit), in order.
     pub rlimits: Vec<Rlimit>,

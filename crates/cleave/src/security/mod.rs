@@ -215,7 +215,7 @@ pub(crate) fn steps(
                 Op::SeccompFilter {
                     filter: seccomp::tty_injection_filter(),
                 },
-                "install the seccomp filter that refuses TIOCSTI and TIOCLINUX",
+                "install the seccomp filter that refuses TIOCSTI, TIOCLINUX and TIOCSETD",
             ),
         ));
     }

@@ -258,14 +258,19 @@ pub(super) fn spec_from(
         spec.security.no_new_privs = true;
     }
     // No way back to the caller's terminal: a new session (the presets' default), or, for
-    // a sandbox that keeps the terminal, a filter against TIOCSTI.
+    // a sandbox that keeps the terminal, a filter against TIOCSTI, TIOCLINUX and TIOCSETD.
+    // A new session stops TIOCSTI only: a terminal the program is handed (its stdio, the
+    // /dev/console a preset binds, a --preserve-fd) would still take a new line
+    // discipline, so the filter goes on then too. Without a terminal there is none, and
+    // an unprivileged `cleave enter` (which cannot read a filter to copy it) still works.
     if s.new_session {
         spec.security.new_session = true;
     }
     if s.same_session {
         spec.security.new_session = false;
     }
-    spec.security.block_tty_injection = sandbox_mode && !spec.security.new_session;
+    spec.security.block_tty_injection =
+        sandbox_mode && (!spec.security.new_session || hands_a_terminal(&s.preserve_fd));
     spec.parent_death_signal = if s.die_with_parent {
         Some(libc::SIGKILL)
     } else if let Some(sig) = &s.kill_child {
@@ -287,6 +292,17 @@ pub(super) fn spec_from(
     labels.uid = s.uid.map(|u| format!("--uid {u}"));
     labels.gid = s.gid.map(|g| format!("--gid {g}"));
     Ok((spec, labels))
+}
+
+/// Whether the program gets a terminal of the caller's: one on cleave's stdin, stdout or
+/// stderr, or among the fds `preserved`.
+#[allow(unsafe_code)]
+fn hands_a_terminal(preserved: &[i32]) -> bool {
+    [0, 1, 2]
+        .iter()
+        .chain(preserved)
+        // SAFETY: isatty only queries the fd (EBADF for one not open).
+        .any(|&fd| unsafe { libc::isatty(fd) } == 1)
 }
 
 /// The terminal on cleave's stdin (e.g. /dev/pts/3), which a preset binds on /dev/console.
