@@ -1835,3 +1835,82 @@ fn review_leftover_no_tiocsetd_on_the_callers_terminal() {
     }
     doors.assert_closed();
 }
+
+/// Review leftover: the throw-away layer listed a rootfs directory by its host path, in the
+/// parent, after the checks. The rootfs owner swaps its directory /d with a link to a host
+/// directory (here one of links only, as /etc/alternatives or /dev/disk/by-id are, so that
+/// the layer puts every entry back without opening it): the listing then followed the link
+/// out of the root and the layer over /d showed the host directory's names and link
+/// targets to the program. Now the directory is opened through the rootfs's fd, inside it
+/// and following no symlink: a swapped one refuses the sandbox. Raced as door 3 is
+/// (CLEAVE_ESCAPE_RACE_RUNS); bubblewrap's tests/test-run.sh has no race of this kind, the
+/// attack mirrors runc's CVE-2019-19921 (a mount target swapped for a symlink mid-setup).
+#[test]
+fn review_leftover_layer_lists_the_rootfs_not_a_swapped_in_host_directory() {
+    let runs: usize = std::env::var("CLEAVE_ESCAPE_RACE_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let root = hostile_rootfs("layer-raced");
+    let secret = fresh_dir(&tmp("layer-raced-host"));
+    std::os::unix::fs::symlink("host-secret-target", secret.join("host-secret-name")).unwrap();
+    // /d is the attacker's directory (links only too); /swap a link to the host's
+    // directory, whose path also exists in the root, so that the link works there.
+    std::fs::create_dir_all(root.join("d")).unwrap();
+    std::os::unix::fs::symlink("own-target", root.join("d/own")).unwrap();
+    let inside = root.join(secret.strip_prefix("/").unwrap());
+    std::fs::create_dir_all(&inside).unwrap();
+    for p in [root.join("d"), root.join("d/own"), inside.clone()] {
+        lchown_nobody(&p);
+    }
+    std::os::unix::fs::symlink(&secret, root.join("swap")).unwrap();
+    lchown_nobody(&root.join("swap"));
+    let racer = Command::new("setpriv")
+        .args(NOBODY)
+        .arg(host_probe())
+        .arg("race-exchange")
+        .arg(root.join("d"))
+        .arg(root.join("swap"))
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let racer = Reaped(racer);
+    let r = root.to_str().unwrap();
+    let shown = format!("/d /swap {}", secret.display());
+    let (mut leaks, mut ran, mut refused) = (Vec::new(), 0, 0);
+    for run in 0..runs {
+        let o = Command::new(BIN)
+            .current_dir("/")
+            .args(["spawn", "--preset", "container", "--rootfs", r])
+            .args(["--dir", "/d/new", "--", "sh", "-c"])
+            .arg(format!("ls -la {shown} 2>&1"))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        if o.status.success() {
+            ran += 1;
+        } else if err(&o).contains("the new root changed while the sandbox was being set up") {
+            refused += 1;
+        }
+        if out(&o).contains("host-secret") {
+            leaks.push(format!("run {run}: {}", out(&o).trim()));
+        }
+    }
+    drop(racer);
+    eprintln!(
+        "layer raced: {} leaks in {runs} runs ({ran} ran the program, {refused} refused as \
+         changed)",
+        leaks.len()
+    );
+    let _ = std::fs::remove_dir_all(&root);
+    let _ = std::fs::remove_dir_all(&secret);
+    // The program must have run to have been able to see anything.
+    assert!(ran > 0, "the program never ran in {runs} runs");
+    assert!(
+        leaks.is_empty(),
+        "a racing rootfs owner showed the host's {} to the program in {} of {runs} runs: {}",
+        secret.display(),
+        leaks.len(),
+        leaks.first().cloned().unwrap_or_default()
+    );
+}

@@ -518,6 +518,15 @@ pub enum MountProblem {
         /// Why.
         errno: i32,
     },
+    /// A directory of the new root was found changed (a symlink in its place) when it was
+    /// listed, after the checks: the rootfs is being changed while the sandbox is set up.
+    #[error("{path}: {}: the new root changed while the sandbox was being set up (a symlink where a directory was); nothing was mounted", errno_text(&io::Error::from_raw_os_error(*.errno)))]
+    RootfsChanged {
+        /// The directory, on the host.
+        path: PathBuf,
+        /// Why it could not be opened as a directory of the root.
+        errno: i32,
+    },
     /// No such mount propagation (private, slave, shared or unchanged).
     #[error("unknown mode `{}`: choose private, slave, shared or unchanged", one_line(.0))]
     UnknownPropagation(String),

@@ -116,17 +116,23 @@ impl Model {
             .any(|(i, dst, covers)| *i > index && *covers && dst == at)
     }
 
-    /// Whether an op after op `index` has its destination below `at` (whose rootfs
-    /// directory is `host`) where the rootfs has nothing, so that something will be made
-    /// in `at`'s tree.
-    pub(super) fn created_below_later(&self, at: &Path, host: &Path, index: usize) -> bool {
-        self.ahead.iter().any(|(i, dst, _)| {
-            *i > index
-                && dst != at
-                && dst
-                    .strip_prefix(at)
-                    .is_ok_and(|rest| std::fs::symlink_metadata(host.join(rest)).is_err())
-        })
+    /// Whether an op after op `index` has its destination below `at` where the rootfs has
+    /// nothing (`missing`, given the path below `at`), so that something will be made in
+    /// `at`'s tree.
+    pub(super) fn created_below_later(
+        &self,
+        at: &Path,
+        index: usize,
+        missing: impl Fn(&Path) -> bool,
+    ) -> bool {
+        self.ahead
+            .iter()
+            .any(|(i, dst, _)| *i > index && dst != at && dst.strip_prefix(at).is_ok_and(&missing))
+    }
+
+    /// The host path of the new root, when there is one.
+    pub(super) fn rootfs_dir(&self) -> Option<&Path> {
+        self.host_writable.then_some(self.root.as_path())
     }
 
     /// The topmost mount holding `p`, and where it is mounted.

@@ -12,7 +12,13 @@ use super::model::{fail, Backing, Kind, Model};
 use crate::error::{MountProblem, Result};
 use crate::plan::Step;
 use cleave_child::Op;
-use std::os::unix::fs::PermissionsExt;
+use rustix::fs::{
+    fstat, openat2, readlinkat, statat, AtFlags, Dir, FileType, Mode, OFlags, ResolveFlags,
+};
+use std::ffi::{OsStr, OsString};
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
 /// What an entry of the shadowed directory is.
@@ -39,37 +45,104 @@ enum Put {
     Opened(u32),
 }
 
-/// The entries of the host directory `host`, by name.
-fn entries(host: &Path) -> std::io::Result<Vec<(PathBuf, Entry)>> {
+/// The new root, opened once by its host path (the caller's), and its directories opened
+/// through that fd: every lookup stays inside the root (`RESOLVE_IN_ROOT`) and follows no
+/// symlink (`RESOLVE_NO_SYMLINKS`). The model resolved every link already, so a link found
+/// on the way now was put there since, racing the setup; listing through it could show
+/// the names (and link targets) of a host directory on the layer.
+struct Root<'a> {
+    fd: OwnedFd,
+    path: &'a Path,
+}
+
+impl<'a> Root<'a> {
+    fn open(path: &'a Path) -> io::Result<Root<'a>> {
+        let fd = rustix::fs::open(
+            path,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        Ok(Root { fd, path })
+    }
+
+    /// `host` (a path under the root) opened with `flags` through the root.
+    fn open_at(&self, host: &Path, flags: OFlags) -> io::Result<OwnedFd> {
+        let rel = host
+            .strip_prefix(self.path)
+            .map_err(|_| io::Error::from_raw_os_error(libc::EXDEV))?;
+        let rel = if rel.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            rel
+        };
+        let resolve = ResolveFlags::IN_ROOT | ResolveFlags::NO_SYMLINKS;
+        Ok(openat2(
+            &self.fd,
+            rel,
+            flags | OFlags::CLOEXEC,
+            Mode::empty(),
+            resolve,
+        )?)
+    }
+
+    /// The directory `host`, to list.
+    fn dir(&self, host: &Path) -> io::Result<OwnedFd> {
+        self.open_at(host, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW)
+    }
+
+    /// Whether the root has something at `host` (a symlink there counts; one on the way
+    /// does not).
+    fn has(&self, host: &Path) -> bool {
+        self.open_at(host, OFlags::PATH | OFlags::NOFOLLOW).is_ok()
+    }
+}
+
+/// The entries of directory `dir`, by name.
+fn entries(dir: &OwnedFd) -> io::Result<Vec<(PathBuf, Entry)>> {
     let mut out = Vec::new();
-    for e in std::fs::read_dir(host)? {
+    for e in Dir::read_from(dir)? {
         let e = e?;
-        let kind = match e.file_type()? {
-            t if t.is_dir() => Entry::Dir,
-            t if t.is_symlink() => Entry::Link(std::fs::read_link(e.path())?),
+        let name = e.file_name();
+        if matches!(name.to_bytes(), b"." | b"..") {
+            continue;
+        }
+        let file_type = match e.file_type() {
+            FileType::Unknown => {
+                FileType::from_raw_mode(statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?.st_mode)
+            }
+            t => t,
+        };
+        let kind = match file_type {
+            FileType::Directory => Entry::Dir,
+            FileType::Symlink => {
+                let target = readlinkat(dir, name, Vec::new())?;
+                Entry::Link(PathBuf::from(OsString::from_vec(target.into_bytes())))
+            }
             _ => Entry::File,
         };
-        out.push((PathBuf::from(e.file_name()), kind));
+        out.push((PathBuf::from(OsStr::from_bytes(name.to_bytes())), kind));
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
 }
 
-/// What goes on the layer over `dir` (inside; `host` its directory in the rootfs), each
-/// entry after its parent, deciding each directory by the ops after op `index`.
+/// What goes on the layer over `dir` (inside; `host` its directory in the rootfs, `fd`
+/// that directory opened through `root`), each entry after its parent, deciding each
+/// directory by the ops after op `index`.
 fn plan(
     model: &Model,
-    dir: &Path,
-    host: &Path,
+    root: &Root,
+    (dir, host, fd): (&Path, &Path, &OwnedFd),
     index: usize,
     out: &mut Vec<(PathBuf, Put)>,
-) -> std::io::Result<()> {
-    for (name, kind) in entries(host)? {
+) -> io::Result<()> {
+    for (name, kind) in entries(fd)? {
         let at = dir.join(&name);
         let on_host = host.join(&name);
         // Planned anew only where nothing is mounted yet at or below the entry (what is
         // there then is not the rootfs's, and stays on top of the layer, as before).
         let untouched = !model.mounts.iter().any(|(p, _)| p.starts_with(&at));
+        let missing = |rest: &Path| !root.has(&on_host.join(rest));
         let put = match kind {
             Entry::Link(target) => Put::Link(target),
             Entry::File if untouched && model.covered_later(&at, index) => {
@@ -82,10 +155,11 @@ fn plan(
             Entry::Dir if untouched && model.covered_later(&at, index) => {
                 Put::Covered { dir: true }
             }
-            Entry::Dir if untouched && model.created_below_later(&at, &on_host, index) => {
-                let mode = std::fs::metadata(&on_host)?.permissions().mode() & 0o7777;
+            Entry::Dir if untouched && model.created_below_later(&at, index, missing) => {
+                let sub = root.dir(&on_host)?;
+                let mode = fstat(&sub)?.st_mode & 0o7777;
                 out.push((at.clone(), Put::Opened(mode)));
-                plan(model, &at, &on_host, index, out)?;
+                plan(model, root, (&at, &on_host, &sub), index, out)?;
                 continue;
             }
             Entry::Dir => Put::Bind {
@@ -99,31 +173,39 @@ fn plan(
 }
 
 /// Puts the throw-away layer over `dir` (inside), which the rootfs backs.
+///
+/// A procfs already mounted below `dir` is bound back with everything on it (the bind is
+/// recursive), its masks and read-only copies included: the model's record of those
+/// protections ([`Model::is_protected`]) stays true, and the layer does not mark them
+/// covered (a config's mask of the same path would stack a second mount on the first).
 pub(super) fn shadow(
     model: &mut Model,
     steps: &mut Vec<Step>,
     dir: &Path,
     index: usize,
 ) -> Result<()> {
-    let Some(host) = model.host_path(dir) else {
+    let (Some(host), Some(root_path)) = (model.host_path(dir), model.rootfs_dir()) else {
         return Ok(());
     };
-    let unreadable = |e: std::io::Error| {
+    let fail_on = |path: &Path, e: io::Error| {
+        let path = path.to_path_buf();
+        let errno = e.raw_os_error().unwrap_or(libc::EIO);
         fail(
             index,
-            MountProblem::Rootfs {
-                path: host.clone(),
-                errno: e.raw_os_error().unwrap_or(libc::EIO),
+            match errno {
+                libc::ELOOP | libc::ENOTDIR | libc::EXDEV => {
+                    MountProblem::RootfsChanged { path, errno }
+                }
+                _ => MountProblem::Rootfs { path, errno },
             },
         )
     };
-    let mode = std::fs::metadata(&host)
-        .map_err(unreadable)?
-        .permissions()
-        .mode()
-        & 0o7777;
+    let root = Root::open(root_path).map_err(|e| fail_on(root_path, e))?;
+    let top = root.dir(&host).map_err(|e| fail_on(&host, e))?;
+    let mode = fstat(&top).map_err(|e| fail_on(&host, e.into()))?.st_mode & 0o7777;
     let mut puts = Vec::new();
-    plan(model, dir, &host, index, &mut puts).map_err(unreadable)?;
+    plan(model, &root, (dir, &host, &top), index, &mut puts).map_err(|e| fail_on(&host, e))?;
+    drop((top, root));
     let shown = dir.display();
 
     // Each entry bound back opened (in the sandbox's tree as it is now, inside the root,
