@@ -383,6 +383,58 @@ fn lock_file_is_held_inside() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// --lock-file on a FIFO planted at the path (whoever owns the bound directory can): the
+/// lock is taken only on a regular file, opened without blocking, so cleave refuses at
+/// once instead of waiting forever for a writer (bubblewrap opens its lock files the same
+/// blocking way; its tests/test-run.sh checks --lock-file only on a plain file). A run
+/// still going after two minutes is killed and fails the test: it would never end.
+#[test]
+fn lock_file_refuses_a_planted_fifo_without_blocking() {
+    if !ready() {
+        return;
+    }
+    let dir = scratch("lock-fifo");
+    let data = dir.join("work");
+    let fifo = std::ffi::CString::new(data.join("lock").display().to_string()).unwrap();
+    // SAFETY: mkfifo with a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o666) }, 0);
+    let mut argv = words(USR);
+    argv.extend(words(&[
+        "--bind",
+        &data.display().to_string(),
+        "/data",
+        "--lock-file",
+        "/data/lock",
+        "/usr/bin/true",
+    ]));
+    let mut child = Command::new(support::BIN)
+        .arg("bwrap")
+        .args(&argv)
+        .current_dir("/")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(120) {
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = std::fs::remove_dir_all(&dir);
+            panic!("cleave bwrap --lock-file blocked on the FIFO");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("--lock-file /data/lock") && err.contains("not a regular file"),
+        "{err}"
+    );
+}
+
 /// --disable-userns: the program cannot make a user namespace, not even after raising its
 /// own limit; without the option it can (bubblewrap's tests/test-run.sh "--disable-userns").
 #[test]

@@ -1914,3 +1914,38 @@ fn review_leftover_layer_lists_the_rootfs_not_a_swapped_in_host_directory() {
         leaks.first().cloned().unwrap_or_default()
     );
 }
+
+/// Review leftover: `--chmod` followed a link at its path. The rootfs owner plants
+/// /link -> /hostfile, where the caller binds one of the host's files (root's, mode 0600):
+/// with root mapped to root, a chmod through the link would make the host's file
+/// world-writable. It must refuse the link and leave the file as it is (the attack of
+/// bubblewrap's CVE-2016-8659 on its own chmod, aimed through a bind).
+#[test]
+fn review_leftover_chmod_does_not_follow_a_planted_link() {
+    let root = hostile_rootfs("chmod-link");
+    let host = tmp(&format!("chmod-host-{}", std::process::id()));
+    std::fs::write(&host, "host\n").unwrap();
+    std::fs::set_permissions(&host, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::symlink("/hostfile", root.join("link")).unwrap();
+    lchown_nobody(&root.join("link"));
+    let o = Command::new(BIN)
+        .current_dir("/")
+        .args(["spawn", "--preset", "container", "--map-root", "--rootfs"])
+        .arg(&root)
+        .arg("--bind")
+        .arg(&host)
+        .args(["/hostfile", "--chmod", "0666", "/link", "--", "true"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let mode = std::fs::metadata(&host).unwrap().permissions().mode() & 0o7777;
+    let _ = std::fs::remove_dir_all(&root);
+    let _ = std::fs::remove_file(&host);
+    assert_eq!(mode, 0o600, "the host's file changed mode: {}", err(&o));
+    assert!(
+        !o.status.success() && err(&o).contains("--chmod 0666 /link"),
+        "a chmod through a link was not refused (exit {:?}): {}",
+        o.status.code(),
+        err(&o)
+    );
+}
