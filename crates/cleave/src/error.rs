@@ -484,6 +484,9 @@ pub enum MountProblem {
     /// The path does not exist in the sandbox.
     #[error("{0}: no such path in the sandbox")]
     Missing(PathBuf),
+    /// A mode change names a symlink, which it does not follow.
+    #[error("{0} is a symbolic link, which a mode change does not follow (a link in a new root can point at a file bound in from the host): name what it points to")]
+    ModeOfLink(PathBuf),
     /// A bind source cannot be used.
     #[error("the source {path}: {}", errno_text(&io::Error::from_raw_os_error(*.errno)))]
     Source {

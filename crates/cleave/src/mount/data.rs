@@ -305,13 +305,22 @@ pub(super) fn compile(
         }
         MountOp::Chmod { mode, .. } => {
             let mode = check_mode(i, dst, *mode)?;
-            if model.kind(inside) == Kind::Missing {
-                return Err(fail(i, MountProblem::Missing(dst.to_path_buf())));
+            // The link at the last component is not followed: its parent resolved, then
+            // the entry itself. `inside` followed it, and the child would have been handed
+            // the path of what it points to (a file bound in from the host).
+            let at = match (dst.parent(), dst.file_name()) {
+                (Some(parent), Some(name)) => model.resolve(parent, i)?.join(name),
+                _ => inside.to_path_buf(),
+            };
+            match model.kind(&at) {
+                Kind::Missing => return Err(fail(i, MountProblem::Missing(dst.to_path_buf()))),
+                Kind::Link(_) => return Err(fail(i, MountProblem::ModeOfLink(dst.to_path_buf()))),
+                _ => {}
             }
             steps.push(Step::new(
                 Op::ChmodAt {
                     root: ROOT,
-                    path: relative_at(inside),
+                    path: relative_at(&at),
                     mode,
                 },
                 format!("chmod {mode:04o} {shown}"),
