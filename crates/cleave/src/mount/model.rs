@@ -151,7 +151,12 @@ impl Model {
         }
         let (at, backing) = self.mount_of(p);
         let on = |host: &Path| {
-            let on_host = host.join(p.strip_prefix(at).unwrap_or(p));
+            // At the mount point itself, the host path as it is: joining "" would add a
+            // slash, and a file bound there would read as missing (ENOTDIR).
+            let on_host = match p.strip_prefix(at).unwrap_or(p) {
+                rest if rest.as_os_str().is_empty() => host.to_path_buf(),
+                rest => host.join(rest),
+            };
             if let Some(k) = self.host_kinds.borrow().get(&on_host) {
                 return k.clone();
             }

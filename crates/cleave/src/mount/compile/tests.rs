@@ -371,3 +371,37 @@ fn a_layer_after_the_procfs_keeps_its_protections_without_stacking_them() {
     };
     assert!(!again(b"proc/keys") && !again(b"proc/sys"), "{steps:?}");
 }
+
+#[test]
+fn a_file_bound_in_is_there_for_later_ops() {
+    let root = tree("file-bind");
+    let file = root.join("usr/file");
+    std::fs::write(&file, "x").unwrap();
+    let fs = Filesystem {
+        ops: vec![
+            MountOp::Tmpfs {
+                dst: "/mnt".into(),
+                mode: None,
+                size: None,
+            },
+            MountOp::Bind {
+                src: file.clone(),
+                dst: "/mnt/f".into(),
+                optional: false,
+            },
+            MountOp::Chmod {
+                mode: 0o600,
+                dst: "/mnt/f".into(),
+            },
+        ],
+        ..Default::default()
+    };
+    let steps = fs.compile(true).unwrap().steps;
+    std::fs::remove_dir_all(&root).unwrap();
+    assert!(
+        steps
+            .iter()
+            .any(|s| matches!(&s.op, Op::ChmodAt { path, .. } if path == b"mnt/f")),
+        "{steps:?}"
+    );
+}
