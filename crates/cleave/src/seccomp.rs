@@ -106,13 +106,13 @@ mod tests {
         assert_eq!(p.len() % INSTRUCTION_SIZE, 0);
         let (native, [nr, x32], compat, compat_nr) = ARCHES;
         let eperm = RET_ERRNO | libc::EPERM as u32;
-        assert_eq!(TIOCSETD as u64, libc::TIOCSETD as u64);
+        assert_eq!(u64::from(TIOCSETD), libc::TIOCSETD);
         assert_eq!(run(&p, nr, native, TIOCSTI as u64), eperm);
         assert_eq!(run(&p, nr, native, TIOCLINUX as u64), eperm);
         assert_eq!(run(&p, nr, native, TIOCSETD as u64), eperm);
         assert_eq!(run(&p, compat_nr, compat, TIOCSETD as u64), eperm);
         assert_eq!(run(&p, nr, native, (1 << 32) | TIOCSETD as u64), eperm);
-        assert_eq!(run(&p, nr, native, libc::TIOCGETD as u64), RET_ALLOW);
+        assert_eq!(run(&p, nr, native, libc::TIOCGETD), RET_ALLOW);
         // The kernel truncates the request to 32 bits: so does the filter.
         assert_eq!(run(&p, nr, native, (1 << 32) | TIOCSTI as u64), eperm);
         assert_eq!(run(&p, x32 | X32_BIT, native, TIOCSTI as u64), eperm);
