@@ -282,6 +282,18 @@ pub enum Op<S = Str, B = Bytes> {
         /// The new root.
         root: Slot,
     },
+    /// Detaches the `count` mounts the sandbox stacked on "/" (the topmost first: `chdir("/")`
+    /// then a lazy unmount of ".", which reaches the top of the stack) and opens "/" again
+    /// into `root`, before something else is mounted on "/". Without it the new root would
+    /// sit on top of them, and after the pivot the old root would stay stacked above the
+    /// program's root with them: the program would count as chrooted, and the kernel
+    /// refuses a chrooted process new user namespaces.
+    UnstackRoot {
+        /// Where the fd of "/" goes (the previous fd there is closed).
+        root: Slot,
+        /// How many mounts to detach.
+        count: u32,
+    },
     /// Closes every fd in the slot table below `keep` (Slot::MAX: all); those from `keep`
     /// on are left to later ops.
     CloseSlots {

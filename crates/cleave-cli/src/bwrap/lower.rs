@@ -76,9 +76,6 @@ pub fn unsupported(inv: &Invocation) -> Option<String> {
     if inv.userns_block_fd.is_some() {
         return not_yet("--userns-block-fd");
     }
-    if inv.pidns.is_some() && inv.unshare.pid {
-        return not_yet("--pidns with --unshare-pid (a new PID namespace inside a joined one)");
-    }
     None
 }
 
