@@ -350,9 +350,10 @@ pub enum Op<S = Str, B = Bytes> {
     LockMounts {
         /// The procfs directory (closed here), or an absent slot.
         proc: Slot,
-        /// uid_map text.
+        /// uid_map text; empty: the process's own uid, mapped to itself (ids the parent
+        /// could not know, maps written by someone else).
         uid_map: B,
-        /// gid_map text.
+        /// gid_map text; empty: as `uid_map`, with the gid.
         gid_map: B,
     },
     /// Brings interface `lo` up (a fresh network namespace starts with it down).
@@ -604,6 +605,9 @@ pub struct Plan {
     /// The parent's end of the sync channel, closed before waiting so that the parent's
     /// death reads as EOF (-1: none).
     pub sync_peer_fd: i32,
+    /// Fds the parent's work after clone owns (an info fd it closes before it waits, say),
+    /// closed with `sync_peer_fd` so that the parent's close is the last one (-1: none).
+    pub hook_fds: [i32; 3],
     /// Write a [`Report`] here on failure (-1: none).
     pub report_fd: i32,
     /// Also store the [`Report`] here (meaningful when memory is shared with the parent).

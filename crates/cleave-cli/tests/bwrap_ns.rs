@@ -105,3 +105,116 @@ fn pidns_with_unshare_pid_nests_in_the_joined_namespace() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A close-on-exec pipe: (read end, write end).
+fn pipe() -> (OwnedFd, OwnedFd) {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills the two-int array.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: two new fds this test owns.
+    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+}
+
+/// --userns-block-fd with --info-fd, bubblewrap's demos/userns-block-fd.py done by the test:
+/// it reads the info to its end (the sandbox's pid), writes the new user namespace's maps
+/// from outside (0 inside for the caller's uid and gid), then writes a byte to the block fd.
+/// The program sees those maps and runs as uid and gid 0, and can make a user namespace of
+/// its own; the same through bubblewrap. Without --unshare-user or --info-fd it is refused.
+#[test]
+fn userns_block_fd_waits_for_maps_written_outside() {
+    use std::io::Read;
+    use std::os::unix::process::CommandExt;
+    if !ready() {
+        return;
+    }
+    let dir = scratch("userns-block");
+    let probe = "awk '{print $1, $3}' /proc/self/uid_map /proc/self/gid_map; id -u; id -g; \
+                 unshare -U true && echo nested";
+    for nobody in [false, true] {
+        let outside = if nobody { 65534 } else { 0 };
+        let mut seen = Vec::new();
+        for via in ALL {
+            let argv = words(&[
+                "--unshare-user",
+                "--unshare-pid",
+                "--userns-block-fd",
+                "21",
+                "--info-fd",
+                "20",
+                "--ro-bind",
+                "/",
+                "/",
+                "--proc",
+                "/proc",
+                "sh",
+                "-c",
+                probe,
+            ]);
+            let (info_r, info_w) = pipe();
+            let (block_r, block_w) = pipe();
+            let (iw, br) = (info_w.as_raw_fd(), block_r.as_raw_fd());
+            let mut cmd = command(&dir, via, nobody, "", &argv);
+            // SAFETY: dup2 only, between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::dup2(iw, 20) < 0 || libc::dup2(br, 21) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+            let child = cmd
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("start the sandbox");
+            drop((info_w, block_r));
+            let mut info = String::new();
+            std::fs::File::from(info_r)
+                .read_to_string(&mut info)
+                .unwrap();
+            let what = format!("{via:?} (nobody: {nobody})");
+            let pid = serde_json::from_str::<serde_json::Value>(&info)
+                .ok()
+                .and_then(|v| v["child-pid"].as_i64())
+                .unwrap_or_else(|| panic!("{what}: info {info:?}"));
+            for (file, text) in [
+                ("setgroups", "deny".to_string()),
+                ("uid_map", format!("0 {outside} 1\n")),
+                ("gid_map", format!("0 {outside} 1\n")),
+            ] {
+                std::fs::write(format!("/proc/{pid}/{file}"), text)
+                    .unwrap_or_else(|e| panic!("{what}: write {file}: {e}"));
+            }
+            std::fs::File::from(block_w).write_all(b"1").unwrap();
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "{what}: {}", text(&out.stderr));
+            seen.push(text(&out.stdout));
+        }
+        assert_eq!(
+            seen[2], "0 1\n0 1\n0\n0\nnested\n",
+            "bubblewrap (nobody: {nobody})"
+        );
+        assert_eq!(seen[0], seen[2], "cleave bwrap (nobody: {nobody})");
+        assert_eq!(seen[1], seen[2], "the bwrap link (nobody: {nobody})");
+    }
+    for (extra, want) in [
+        (
+            &["--info-fd", "20"][..],
+            "--userns-block-fd needs --unshare-user",
+        ),
+        (&["--unshare-user"][..], "--userns-block-fd needs --info-fd"),
+    ] {
+        let mut argv = words(&["--userns-block-fd", "21"]);
+        argv.extend(words(extra));
+        argv.extend(words(&["--ro-bind", "/", "/", "true"]));
+        let out = run(&dir, Via::Verb, false, "20>/dev/null 21</dev/null", &argv);
+        assert_eq!(out.status.code(), Some(1), "{argv:?}");
+        assert!(
+            text(&out.stderr).contains(want),
+            "{argv:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -465,6 +465,9 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
             uid,
             gid,
             change_ids: spec.ids.uid.is_some() || spec.ids.gid.is_some(),
+            ids_known: outside_maps
+                .as_ref()
+                .is_none_or(|m| m.writer != MapWriter::External),
             can_setgroups,
             groups: &spec.ids.groups,
             lock_mounts: lock_proc,
@@ -707,6 +710,26 @@ impl Prepared {
         &self,
         on_clone: Option<Box<dyn FnMut(i32) -> Result<()>>>,
     ) -> Result<Running> {
+        self.spawn_hooked(on_clone, &[])
+    }
+
+    /// [`Prepared::spawn_with`] where `on_clone` owns the fds `owned` (at most three): the
+    /// child closes its copies of them before it waits for `on_clone`, so that a reader of
+    /// one sees its end once `on_clone` closes it (bubblewrap's --info-fd is read to its end
+    /// before the maps are written from outside: --userns-block-fd).
+    pub fn spawn_hooked(
+        &self,
+        on_clone: Option<Box<dyn FnMut(i32) -> Result<()>>>,
+        owned: &[std::os::fd::RawFd],
+    ) -> Result<Running> {
+        let mut hook_fds = [-1; 3];
+        if owned.len() > hook_fds.len() {
+            return Err(Error::Prepare {
+                what: format!("hand {} fds to the work after clone", owned.len()),
+                source: std::io::Error::from_raw_os_error(libc::E2BIG),
+            });
+        }
+        hook_fds[..owned.len()].copy_from_slice(owned);
         let mut flags = self.flags;
         let mut cmd = command(&self.spec, flags, None)?;
         if self.thread_exec {
@@ -827,15 +850,18 @@ impl Prepared {
         let writer = self.outside_maps.clone();
         let mut hook = on_clone;
         if writer.is_some() || hook.is_some() {
-            cmd.after_clone(AfterClone(Box::new(move |pid| {
-                if let Some(maps) = &writer {
-                    maps.write_from_parent(pid)?;
-                }
-                match hook.as_mut() {
-                    Some(f) => f(pid),
-                    None => Ok(()),
-                }
-            })));
+            cmd.after_clone(
+                AfterClone(Box::new(move |pid| {
+                    if let Some(maps) = &writer {
+                        maps.write_from_parent(pid)?;
+                    }
+                    match hook.as_mut() {
+                        Some(f) => f(pid),
+                        None => Ok(()),
+                    }
+                })),
+                hook_fds,
+            );
         }
         let effective = cmd.effective_flags();
         let additions = cmd.additions();
