@@ -3,6 +3,7 @@
 # README's examples and the benchmarks:
 #
 #   scripts/mkrootfs.sh DIR        # installs busybox-static with apt when it is missing
+#                                  # (it replaces Debian's busybox package, and says so)
 #
 # DIR gets /bin/busybox with one symlink per applet, the usual empty mount points
 # (/proc /dev /sys /tmp /run /mnt), and a minimal /etc (passwd, group, hostname).
@@ -16,7 +17,11 @@ fi
 dir=$1
 busybox=/bin/busybox
 if ! dpkg -s busybox-static >/dev/null 2>&1; then
-    echo "mkrootfs: installing busybox-static" >&2
+    if dpkg -s busybox >/dev/null 2>&1; then
+        echo "mkrootfs: installing busybox-static, which replaces Debian's busybox package (they conflict; apt removes busybox)" >&2
+    else
+        echo "mkrootfs: installing busybox-static" >&2
+    fi
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q busybox-static >/dev/null
 fi
 

@@ -80,6 +80,11 @@ fn run_steps(plan: &Plan, first: usize) -> Result<Never, StepError> {
     if plan.sync_fd >= 0 && first == 0 {
         if plan.sync_peer_fd >= 0 && !plan.fd_table_shared {
             sys::close(plan.sync_peer_fd);
+            for fd in plan.hook_fds {
+                if fd >= 0 {
+                    sys::close(fd);
+                }
+            }
         }
         let mut byte = [0u8; 1];
         match sys::read(plan.sync_fd, &mut byte) {

@@ -519,6 +519,32 @@ pub fn read_only_at(plan: &Plan, (root, path): (Slot, Str)) -> Result<(), i32> {
     attach(tree.0, at.0)
 }
 
+/// [`crate::Op::UnstackRoot`].
+pub fn unstack_root(plan: &Plan, root: Slot, count: u32) -> Result<(), i32> {
+    for _ in 0..count {
+        // "/" is this process's root, the mount the sandbox's mounts on "/" are stacked on;
+        // the unmount of "." reaches the topmost of them.
+        rustix::process::chdir(c"/").map_err(errno)?;
+        rustix::mount::unmount(c".", UnmountFlags::DETACH).map_err(errno)?;
+    }
+    rustix::process::chdir(c"/").map_err(errno)?;
+    // rustix's openat asserts on the fd it returns (see sys::new_fd).
+    // SAFETY: a NUL-terminated path and numbers.
+    let fd = unsafe {
+        new_fd(
+            libc::SYS_openat,
+            libc::AT_FDCWD as isize as usize,
+            c"/".as_ptr() as usize,
+            (OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC).bits() as usize,
+            0,
+            0,
+        )
+    }?;
+    // The fd held before (the detached top) is left to the close of every slot: another
+    // slot may hold the same number.
+    set(plan, root, fd)
+}
+
 /// [`crate::Op::PivotRoot`].
 pub fn pivot_root(plan: &Plan, root: Slot) -> Result<(), i32> {
     rustix::process::fchdir(borrow(get(plan, root)?)?).map_err(errno)?;

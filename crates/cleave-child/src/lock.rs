@@ -52,6 +52,12 @@ fn open_procfs(dir: i32, path: &core::ffi::CStr) -> Result<Fd, i32> {
 
 /// [`crate::Op::LockMounts`].
 pub fn lock_mounts(plan: &Plan, proc: Slot, uid_map: Bytes, gid_map: Bytes) -> Result<(), i32> {
+    // Empty maps: the ids this process has now, read before the unshare (after it they
+    // read as the overflow ids until mapped).
+    let mut own_uid = [0u8; 32];
+    let mut own_gid = [0u8; 32];
+    let own_uid = self_map(&mut own_uid, rustix::process::getuid().as_raw());
+    let own_gid = self_map(&mut own_gid, rustix::process::getgid().as_raw());
     let held = Fd(fs::get(plan, proc).unwrap_or(-1));
     let _ = fs::set(plan, proc, -1);
     // /proc/self/*_map must belong to this process's own ids (a change of uid, or an init
@@ -73,9 +79,44 @@ pub fn lock_mounts(plan: &Plan, proc: Slot, uid_map: Bytes, gid_map: Bytes) -> R
     };
     // SAFETY: the maps hold `len` bytes the parent keeps alive until exec (Op's contract).
     let (uid_map, gid_map) = unsafe { (crate::ops::bytes(uid_map), crate::ops::bytes(gid_map)) };
+    let uid_map = if uid_map.is_empty() { own_uid } else { uid_map };
+    let gid_map = if gid_map.is_empty() { own_gid } else { gid_map };
     write_all(&setgroups, b"deny")?;
     write_all(&gid, gid_map)?;
     write_all(&uid, uid_map)
+}
+
+/// "ID ID 1\n" in `buf`: the id mapped to itself.
+fn self_map(buf: &mut [u8; 32], id: u32) -> &[u8] {
+    let mut digits = [0u8; 10];
+    let mut n = 0;
+    let mut v = id;
+    loop {
+        if let Some(d) = digits.get_mut(n) {
+            *d = b'0' + (v % 10) as u8;
+        }
+        n += 1;
+        v /= 10;
+        if v == 0 || n == digits.len() {
+            break;
+        }
+    }
+    let mut len = 0;
+    let mut put = |b: u8| {
+        if let Some(slot) = buf.get_mut(len) {
+            *slot = b;
+            len += 1;
+        }
+    };
+    for _ in 0..2 {
+        for i in (0..n).rev() {
+            put(digits.get(i).copied().unwrap_or(b'0'));
+        }
+        put(b' ');
+    }
+    put(b'1');
+    put(b'\n');
+    buf.get(..len).unwrap_or(&[])
 }
 
 /// setgroups, gid_map and uid_map under `self/` of the procfs `dir`, opened for writing.

@@ -282,6 +282,18 @@ pub enum Op<S = Str, B = Bytes> {
         /// The new root.
         root: Slot,
     },
+    /// Detaches the `count` mounts the sandbox stacked on "/" (the topmost first: `chdir("/")`
+    /// then a lazy unmount of ".", which reaches the top of the stack) and opens "/" again
+    /// into `root`, before something else is mounted on "/". Without it the new root would
+    /// sit on top of them, and after the pivot the old root would stay stacked above the
+    /// program's root with them: the program would count as chrooted, and the kernel
+    /// refuses a chrooted process new user namespaces.
+    UnstackRoot {
+        /// Where the fd of "/" goes (the previous fd there is closed).
+        root: Slot,
+        /// How many mounts to detach.
+        count: u32,
+    },
     /// Closes every fd in the slot table below `keep` (Slot::MAX: all); those from `keep`
     /// on are left to later ops.
     CloseSlots {
@@ -338,9 +350,10 @@ pub enum Op<S = Str, B = Bytes> {
     LockMounts {
         /// The procfs directory (closed here), or an absent slot.
         proc: Slot,
-        /// uid_map text.
+        /// uid_map text; empty: the process's own uid, mapped to itself (ids the parent
+        /// could not know, maps written by someone else).
         uid_map: B,
-        /// gid_map text.
+        /// gid_map text; empty: as `uid_map`, with the gid.
         gid_map: B,
     },
     /// Brings interface `lo` up (a fresh network namespace starts with it down).
@@ -592,6 +605,9 @@ pub struct Plan {
     /// The parent's end of the sync channel, closed before waiting so that the parent's
     /// death reads as EOF (-1: none).
     pub sync_peer_fd: i32,
+    /// Fds the parent's work after clone owns (an info fd it closes before it waits, say),
+    /// closed with `sync_peer_fd` so that the parent's close is the last one (-1: none).
+    pub hook_fds: [i32; 3],
     /// Write a [`Report`] here on failure (-1: none).
     pub report_fd: i32,
     /// Also store the [`Report`] here (meaningful when memory is shared with the parent).

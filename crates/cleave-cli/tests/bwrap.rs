@@ -346,3 +346,90 @@ fn overlays() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A bind on "/" over a root the sandbox built first (bubblewrap's tmpfs root under
+/// `--ro-bind / /`, an explicit `--tmpfs /`, a `--dir` made in it first, a `-try` bind,
+/// a second tmpfs on "/") leaves the program's root the mount namespace's root: the kernel
+/// refuses new user namespaces to a chrooted process, and bubblewrap's programs can make
+/// them. Before the fix the old root stayed stacked above the program's root (unshare -U
+/// failed with EPERM, and `cleave spawn` failed at its own mount lock). util-linux's
+/// unshare(1) is the probe, as in bubblewrap's tests/test-run.sh nested-sandbox cases.
+#[test]
+fn a_root_built_in_layers_is_no_chroot() {
+    if !ready() {
+        return;
+    }
+    let dir = scratch("layers");
+    let probe = "unshare -U true && echo userns; test -d /etc && echo etc; \
+                 grep -q . /proc/self/mountinfo && echo proc";
+    let layouts: [&[&str]; 5] = [
+        &["--tmpfs", "/", "--ro-bind", "/", "/", "--proc", "/proc"],
+        &["--dir", "/x", "--ro-bind", "/", "/", "--proc", "/proc"],
+        &["--ro-bind-try", "/", "/", "--proc", "/proc"],
+        &["--ro-bind", "/", "/", "--tmpfs", "/tmp", "--proc", "/proc"],
+        &[
+            "--tmpfs",
+            "/",
+            "--ro-bind",
+            "/usr",
+            "/usr",
+            "--symlink",
+            "usr/bin",
+            "/bin",
+            "--symlink",
+            "usr/lib",
+            "/lib",
+            "--symlink",
+            "usr/lib64",
+            "/lib64",
+            "--dir",
+            "/etc",
+            "--proc",
+            "/proc",
+        ],
+    ];
+    for layout in layouts {
+        for nobody in [false, true] {
+            let mut argv = words(&["--unshare-pid"]);
+            argv.extend(words(layout));
+            argv.extend(words(&["sh", "-c", probe]));
+            let outs: Vec<String> = ALL
+                .iter()
+                .map(|via| {
+                    let o = run(&dir, *via, nobody, "", &argv);
+                    text(&o.stdout) + &text(&o.stderr)
+                })
+                .collect();
+            assert_eq!(
+                outs[2], "userns\netc\nproc\n",
+                "bubblewrap's own view of {layout:?} (nobody: {nobody})"
+            );
+            assert_eq!(
+                outs[0], outs[2],
+                "cleave bwrap {layout:?} (nobody: {nobody})"
+            );
+            assert_eq!(
+                outs[1], outs[2],
+                "the bwrap link, {layout:?} (nobody: {nobody})"
+            );
+        }
+    }
+    // The same layouts through cleave spawn, where the mount lock (a nested user
+    // namespace) is the first to need it.
+    for layout in [
+        &["--tmpfs", "/", "--ro-bind", "/", "/"][..],
+        &["--ro-bind", "/", "/", "--tmpfs", "/", "--ro-bind", "/", "/"][..],
+    ] {
+        let mut args = vec!["spawn", "--new", "user,mount,pid"];
+        args.extend(layout);
+        args.extend(["--proc", "/proc", "--", "sh", "-c", probe]);
+        for out in [support::cleave(&args), support::nobody(&args)] {
+            assert_eq!(
+                text(&out.stdout) + &text(&out.stderr),
+                "userns\netc\nproc\n",
+                "cleave {args:?}"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -162,6 +162,11 @@ pub enum IdMapping {
     /// The caller as root, plus the caller's ranges from /etc/subuid and /etc/subgid from
     /// id 1 up, through newuidmap and newgidmap.
     Auto,
+    /// Written by someone else (newuidmap and newgidmap run by the caller, say) while the
+    /// child waits in the `on_clone` of [`crate::sandbox::Prepared::spawn_with`]: cleave
+    /// writes no map and changes no id, and the program runs as whatever the maps make of
+    /// the caller (bubblewrap's --userns-block-fd).
+    External,
 }
 
 /// Who writes the maps.
@@ -173,6 +178,8 @@ pub enum MapWriter {
     Parent,
     /// newuidmap and newgidmap, which check /etc/subuid and /etc/subgid.
     Helpers,
+    /// Someone else ([`IdMapping::External`]): nothing is written here.
+    External,
 }
 
 /// The maps to write and how.
@@ -262,6 +269,14 @@ impl IdMapping {
     /// `setgroups`: `Some(true)` to keep setgroups(2) allowed, `Some(false)` to deny it,
     /// `None` for the default (allowed when cleave or the helpers write the gid map).
     pub fn resolve(&self, euid: u32, egid: u32, setgroups: Option<bool>) -> Result<ResolvedMaps> {
+        if *self == IdMapping::External {
+            return Ok(ResolvedMaps {
+                users: Vec::new(),
+                groups: Vec::new(),
+                writer: MapWriter::External,
+                setgroups: false,
+            });
+        }
         let root = euid == 0;
         let (users, groups) = match self {
             IdMapping::Root => (vec![IdMap::single(0, euid)], vec![IdMap::single(0, egid)]),
@@ -282,6 +297,7 @@ impl IdMapping {
                 };
                 (users, groups)
             }
+            IdMapping::External => unreachable!("answered above"),
             IdMapping::Auto => {
                 let name = user_name(euid);
                 let mut users = vec![IdMap::single(0, euid)];
@@ -324,7 +340,7 @@ impl ResolvedMaps {
     pub fn write_from_parent(&self, pid: i32) -> Result<()> {
         let proc = format!("/proc/{pid}");
         match self.writer {
-            MapWriter::Child => Ok(()),
+            MapWriter::Child | MapWriter::External => Ok(()),
             MapWriter::Parent => {
                 if !self.setgroups {
                     write_proc(&proc, "setgroups", "deny")?;

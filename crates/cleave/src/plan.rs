@@ -140,6 +140,8 @@ pub(crate) struct PlanInput<'a> {
     pub report_fd: i32,
     /// (child's read end, parent's write end) of the sync pipe, or (-1, -1).
     pub sync_fds: (i32, i32),
+    /// Fds the work after clone owns, which the child closes first (-1: none).
+    pub hook_fds: [i32; 3],
     /// Size of the fd slot table the steps use.
     pub slots: usize,
 }
@@ -284,6 +286,7 @@ impl PlanData {
             default_signals: input.default_signals,
             sync_fd: input.sync_fds.0,
             sync_peer_fd: input.sync_fds.1,
+            hook_fds: input.hook_fds,
             report_fd: input.report_fd,
             report_slot: &mut *report,
             slots: slots.as_mut_ptr(),
@@ -337,6 +340,7 @@ mod tests {
             default_signals: 0,
             report_fd: -1,
             sync_fds: (-1, -1),
+            hook_fds: [-1; 3],
             slots: 0,
         })
         .err()

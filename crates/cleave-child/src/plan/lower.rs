@@ -22,6 +22,7 @@ impl<S, B> Op<S, B> {
             Op::MaskAt { .. } => "MaskAt",
             Op::ReadOnlyAt { .. } => "ReadOnlyAt",
             Op::PivotRoot { .. } => "PivotRoot",
+            Op::UnstackRoot { .. } => "UnstackRoot",
             Op::CloseSlots { .. } => "CloseSlots",
             Op::OpenProc { .. } => "OpenProc",
             Op::WriteFile { .. } => "WriteFile",
@@ -174,6 +175,10 @@ impl<S, B> Op<S, B> {
                 path: s(path),
             },
             Op::PivotRoot { root } => Op::PivotRoot { root: *root },
+            Op::UnstackRoot { root, count } => Op::UnstackRoot {
+                root: *root,
+                count: *count,
+            },
             Op::CloseSlots { keep } => Op::CloseSlots { keep: *keep },
             Op::OpenProc { slot } => Op::OpenProc { slot: *slot },
             Op::WriteFile { path, data } => Op::WriteFile {

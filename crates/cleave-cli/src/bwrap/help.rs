@@ -25,7 +25,8 @@ Namespaces
                              a new namespace of that kind
   --unshare-cgroup-try       a new cgroup namespace when one can be made
   --userns FD                join the user namespace FD refers to instead of making one
-  --pidns FD                 run in the PID namespace FD refers to
+  --pidns FD                 run in the PID namespace FD refers to (with --unshare-pid:
+                             in a new one nested in it)
   --disable-userns           the program cannot make user namespaces (needs a user namespace)
   --userns2 FD               after setup, switch to the user namespace FD refers to (a
                              descendant of the sandbox's)
@@ -70,7 +71,9 @@ Lifetime and status
   --die-with-parent          kill the sandbox when its caller dies
   --as-pid-1                 the program is PID 1 itself (with --unshare-pid)
   --block-fd FD              wait until FD is readable before running the program
-  --userns-block-fd FD       not supported yet (refused)
+  --userns-block-fd FD       write no id maps: wait for a byte on FD once the pid is on
+                             --info-fd, while someone else writes them (with
+                             --unshare-user and --info-fd)
   --lock-file DEST           hold a read lock on DEST (inside) while the sandbox runs
   --sync-fd FD               keep FD open (outside the sandbox) while it runs
   --info-fd FD               write the child's pid and namespaces (JSON) to FD

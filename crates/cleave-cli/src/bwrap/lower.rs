@@ -58,11 +58,6 @@ impl Caller {
 
 /// An option cleave does not carry out (yet), or a combination bubblewrap refuses.
 pub fn unsupported(inv: &Invocation) -> Option<String> {
-    let not_yet = |what: &str| {
-        Some(format!(
-            "{what} is not supported yet by cleave's bubblewrap command line"
-        ))
-    };
     if inv.exec_label.is_some() || inv.file_label.is_some() {
         let which = if inv.exec_label.is_some() {
             "--exec-label"
@@ -72,12 +67,6 @@ pub fn unsupported(inv: &Invocation) -> Option<String> {
         return Some(format!(
             "{which}: SELinux labels are not supported (cleave sets no SELinux context); leave the option out"
         ));
-    }
-    if inv.userns_block_fd.is_some() {
-        return not_yet("--userns-block-fd");
-    }
-    if inv.pidns.is_some() && inv.unshare.pid {
-        return not_yet("--pidns with --unshare-pid (a new PID namespace inside a joined one)");
     }
     None
 }
@@ -104,6 +93,28 @@ pub fn lower(
             "--userns cannot be combined with --unshare-user or --unshare-all: leave one out"
                 .into(),
         );
+    }
+    // --userns-block-fd: the maps are written from outside (newuidmap, say) once the
+    // sandbox's pid is on --info-fd, and the sandbox waits for a byte on the fd.
+    if inv.userns_block_fd.is_some() {
+        if !u.user {
+            return Err("--userns-block-fd needs --unshare-user".into());
+        }
+        if inv.info_fd.is_none() {
+            return Err(
+                "--userns-block-fd needs --info-fd (where the sandbox's pid is written for whoever writes its maps)"
+                    .into(),
+            );
+        }
+        if inv.disable_userns {
+            return Err("--userns-block-fd cannot be combined with --disable-userns".into());
+        }
+        if inv.uid.is_some() || inv.gid.is_some() {
+            return Err(
+                "--uid and --gid cannot be combined with --userns-block-fd: the ids are what the maps written from outside make of the caller"
+                    .into(),
+            );
+        }
     }
     let root = caller.euid == 0;
     let new_user = inv.userns.is_none() && (u.user || u.user_try || !root);
@@ -143,7 +154,9 @@ pub fn lower(
             "{which} needs a user namespace: add --unshare-user (or --userns FD)"
         ));
     }
-    if new_user {
+    if new_user && inv.userns_block_fd.is_some() {
+        spec.ids.mapping = IdMapping::External;
+    } else if new_user {
         let uid = inv.uid.unwrap_or(caller.uid);
         let gid = inv.gid.unwrap_or(caller.gid);
         spec.ids.mapping = IdMapping::Custom {
@@ -236,6 +249,7 @@ pub fn lower(
         inv.sync_fd,
         inv.seccomp,
         inv.block_fd,
+        inv.userns_block_fd,
         inv.info_fd,
         inv.json_status_fd,
     ]
@@ -457,9 +471,48 @@ mod tests {
         }
         let e = unsupported(&inv(&["--exec-label", "x", "true"])).unwrap();
         assert!(e.contains("SELinux"), "{e}");
-        assert!(unsupported(&inv(&["--userns-block-fd", "3", "true"]))
-            .unwrap()
-            .contains("not supported yet"));
+        for (words, want) in [
+            (
+                &["--userns-block-fd", "3", "--info-fd", "4", "true"][..],
+                "--userns-block-fd needs --unshare-user",
+            ),
+            (
+                &["--unshare-user", "--userns-block-fd", "3", "true"][..],
+                "--userns-block-fd needs --info-fd",
+            ),
+            (
+                &[
+                    "--unshare-user",
+                    "--userns-block-fd",
+                    "3",
+                    "--info-fd",
+                    "4",
+                    "--uid",
+                    "0",
+                    "true",
+                ][..],
+                "--uid and --gid cannot",
+            ),
+        ] {
+            let e = lower(&inv(words), NOBODY, &[]).unwrap_err();
+            assert!(e.starts_with(want), "{words:?}: {e}");
+        }
+        let (spec, _) = lower(
+            &inv(&[
+                "--unshare-user",
+                "--userns-block-fd",
+                "3",
+                "--info-fd",
+                "4",
+                "true",
+            ]),
+            NOBODY,
+            &[3, 4, 5],
+        )
+        .unwrap();
+        assert_eq!(spec.ids.mapping, IdMapping::External);
+        assert_eq!((spec.ids.uid, spec.ids.gid), (None, None));
+        assert_eq!(spec.process.preserve_fds, [5]);
     }
 
     #[test]

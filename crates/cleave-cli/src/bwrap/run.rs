@@ -43,6 +43,7 @@ pub fn run(inv: Invocation, inherited: &[RawFd]) -> i32 {
         ("--pidns", inv.pidns),
         ("--sync-fd", inv.sync_fd),
         ("--block-fd", inv.block_fd),
+        ("--userns-block-fd", inv.userns_block_fd),
     ] {
         if let Some(fd) = fd {
             if let Err(e) = cleave::fd::check_open(fd) {
@@ -109,32 +110,46 @@ pub fn run(inv: Invocation, inherited: &[RawFd]) -> i32 {
             return fail(lp, &msg);
         }
     }
-    let status_out: Vec<File> = [&info, &json]
-        .into_iter()
-        .flatten()
-        .filter_map(|f| f.try_clone().ok())
-        .collect();
-    let hook: Option<Box<dyn FnMut(i32) -> cleave::Result<()>>> = if status_out.is_empty() {
-        None
-    } else {
-        let mut outs = status_out;
-        Some(Box::new(move |pid| {
-            let line = status_line(pid);
-            for out in &mut outs {
-                let _ = writeln!(out, "{line}");
-            }
-            Ok(())
-        }))
-    };
-    let mut running = match prepared.spawn_with(hook) {
+    // The info fd says one thing and is closed, by the hook, which owns cleave's only copy
+    // (the child closes its own before it waits): a reader sees its end before the hook
+    // waits on --userns-block-fd for the maps written from outside.
+    if let Some(fd) = inv.info_fd {
+        // SAFETY: the caller's fd, consumed by --info-fd (not passed to the program); the
+        // duplicate in `info` is what is written.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::close(fd);
+        }
+    }
+    let owned: Vec<RawFd> = info.iter().map(|f| f.as_raw_fd()).collect();
+    let json_out = json.as_ref().and_then(|f| f.try_clone().ok());
+    let userns_block = inv.userns_block_fd;
+    let hook: Option<Box<dyn FnMut(i32) -> cleave::Result<()>>> =
+        if info.is_none() && json_out.is_none() {
+            None
+        } else {
+            let mut info = info.take();
+            let mut json_out = json_out;
+            Some(Box::new(move |pid| {
+                let line = status_line(pid);
+                for out in info.iter_mut().chain(json_out.iter_mut()) {
+                    let _ = writeln!(out, "{line}");
+                }
+                info.take();
+                json_out.take();
+                if let Some(fd) = userns_block {
+                    read_one(fd);
+                }
+                Ok(())
+            }))
+        };
+    let mut running = match prepared.spawn_hooked(hook, &owned) {
         Ok(r) => r,
         Err(e) => {
             report::error_at(&e, &labels);
             return EXIT_FAILED;
         }
     };
-    // The info fd says one thing and is closed.
-    info.take();
     if let Some((read_end, write_end)) = barrier {
         drop(read_end);
         let pid = running.id();
@@ -204,6 +219,25 @@ fn read_seccomp(fd: RawFd) -> Result<Vec<u8>, String> {
         ));
     }
     Ok(data)
+}
+
+/// Reads one byte from `fd` (or its end), then closes it, as bubblewrap's
+/// --userns-block-fd.
+fn read_one(fd: RawFd) {
+    let mut byte = [0u8; 1];
+    loop {
+        // SAFETY: a one-byte buffer, valid for the call.
+        #[allow(unsafe_code)]
+        let n = unsafe { libc::read(fd, byte.as_mut_ptr().cast(), 1) };
+        if n >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            break;
+        }
+    }
+    // SAFETY: the caller's fd, consumed by --userns-block-fd.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::close(fd);
+    }
 }
 
 /// Waits until `fd` has something to read (or its end), as bubblewrap's --block-fd.

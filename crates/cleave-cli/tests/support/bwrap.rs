@@ -61,6 +61,13 @@ pub const ALL: [Via; 3] = [Via::Verb, Via::Link, Via::Real];
 /// Runs `argv` through `via`, as root or as nobody, from "/" with a fixed environment;
 /// `fds` are shell redirections (`9<FILE`) made for the run.
 pub fn run(dir: &Path, via: Via, nobody: bool, fds: &str, argv: &[String]) -> Output {
+    command(dir, via, nobody, fds, argv)
+        .output()
+        .expect("run the sandbox")
+}
+
+/// The command [`run`] runs, to be started by the caller.
+pub fn command(dir: &Path, via: Via, nobody: bool, fds: &str, argv: &[String]) -> Command {
     let mut cmd = Command::new(if nobody { "setpriv" } else { "sh" });
     if nobody {
         cmd.args(NOBODY).arg("sh");
@@ -77,9 +84,8 @@ pub fn run(dir: &Path, via: Via, nobody: bool, fds: &str, argv: &[String]) -> Ou
         .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
         .env("HOME", "/")
         .env("LANG", "C.UTF-8")
-        .env("FOO", "outside")
-        .output()
-        .expect("run the sandbox")
+        .env("FOO", "outside");
+    cmd
 }
 
 /// What the probe prints, section by section.
@@ -219,3 +225,66 @@ pub const USR: &[&str] = &[
     "usr/sbin",
     "/sbin",
 ];
+
+/// A sandbox started by bubblewrap, `sleep` as PID 1 of a new user and PID namespace, and
+/// its pid (from --info-fd); killed when dropped. (Without --as-pid-1 the pid reported is
+/// bubblewrap's init, whose user namespace maps only 0 when it is not root.)
+pub struct Target {
+    child: std::process::Child,
+    pub pid: i64,
+}
+
+impl Target {
+    pub fn start(dir: &Path, nobody: bool) -> Target {
+        Target::running(dir, nobody, "--as-pid-1 sleep 60")
+    }
+
+    /// The same with other options and program: the pid reported is that of bubblewrap's
+    /// init or of the program, and it or a child of it must end up running `sleep`.
+    pub fn running(dir: &Path, nobody: bool, program: &str) -> Target {
+        let info = dir.join(format!("target-info-{nobody}"));
+        let mut cmd = Command::new(if nobody { "setpriv" } else { "sh" });
+        if nobody {
+            cmd.args(NOBODY).arg("sh");
+        }
+        let mut child = cmd
+            .arg("-c")
+            .arg(format!(
+                "exec {BWRAP} --unshare-user --unshare-pid --die-with-parent --ro-bind / / --info-fd 6 {program} 6>{}",
+                info.display()
+            ))
+            .spawn()
+            .expect("start bubblewrap");
+        // Waits for the info (written once the sandbox exists) and the exec; no timing is
+        // asserted.
+        for _ in 0..600 {
+            if let Some(pid) = std::fs::read_to_string(&info)
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .and_then(|v| v["child-pid"].as_i64())
+            {
+                // Once it runs sleep, its set-up (a nested user namespace) is over.
+                let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+                    .unwrap_or_default();
+                let sleeps = |p: &str| {
+                    std::fs::read_to_string(format!("/proc/{p}/comm"))
+                        .is_ok_and(|c| c.trim() == "sleep")
+                };
+                if sleeps(&pid.to_string()) || children.split_whitespace().any(sleeps) {
+                    return Target { child, pid };
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("bubblewrap wrote no info");
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -473,6 +473,8 @@ impl Filesystem {
         // Whether an op mounted a new filesystem on "/" (`--tmpfs /`): the program's root
         // then moves there, as into a new root.
         let mut replaced_root = false;
+        // How many mounts the sandbox has stacked on the caller's "/" (without a rootfs).
+        let mut root_stack = 0u32;
         let layout = if self.ops.iter().any(is_cgroup) {
             CgroupLayout::host()
         } else {
@@ -491,13 +493,37 @@ impl Filesystem {
                 let ctx = (cgroups, &layout, src_slot);
                 newfs::cgroup(i, op, &inside, ctx, &mut model, &mut steps)?;
             } else {
+                let on_root = |m: &Model| {
+                    m.mounts
+                        .iter()
+                        .skip(1)
+                        .filter(|(p, _)| p == Path::new("/"))
+                        .count()
+                };
+                let before = on_root(&model);
                 compile_op(i, op, (src_slot, facts), &mut model, &mut steps)?;
                 // Binds, overlays and new filesystems on "/" keep their fd in ROOT.
-                replaced_root |= model
-                    .mounts
-                    .iter()
-                    .skip(1)
-                    .any(|(p, _)| p == Path::new("/"));
+                if on_root(&model) > before {
+                    replaced_root = true;
+                    // What the sandbox mounted on "/" before goes first (without a rootfs,
+                    // those mounts are stacked on the caller's root, which stays under the
+                    // program's root after the pivot with them, a chroot in the kernel's
+                    // eyes): `--tmpfs / --ro-bind / /`, bubblewrap's tmpfs root under a
+                    // bind on "/".
+                    if self.rootfs.is_none() && root_stack > 0 {
+                        steps.insert(
+                            first_step,
+                            Step::new(
+                                Op::UnstackRoot {
+                                    root: ROOT,
+                                    count: root_stack,
+                                },
+                                "detach what was mounted on / before",
+                            ),
+                        );
+                    }
+                    root_stack = if self.rootfs.is_none() { 1 } else { 0 };
+                }
             }
             for step in &mut steps[first_step..] {
                 step.origin = Some(Origin::Mount(i));

@@ -131,9 +131,19 @@ pub fn prepare(spec: &SandboxSpec) -> Result<Prepared> {
 pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Prepared> {
     let joined: Vec<Namespace> = spec.namespaces.join.iter().map(|(ns, _)| *ns).collect();
     let (flags, deferred) = clone_flags(spec, euid, &joined);
-    let all = flags | deferred;
+    let joined_pid = joined.contains(&Namespace::Pid);
+    // A new PID namespace beside a joined one is made inside it (bubblewrap's --pidns with
+    // --unshare-pid): by a process forked into the joined one, not at clone.
+    let nested_pid = joined_pid && spec.namespaces.new.contains(CloneFlags::NEWPID);
+    let all = flags
+        | deferred
+        | if nested_pid {
+            CloneFlags::NEWPID
+        } else {
+            CloneFlags::empty()
+        };
     for (ns, path) in &spec.namespaces.join {
-        if all.contains(ns.flag()) {
+        if all.contains(ns.flag()) && !(nested_pid && *ns == Namespace::Pid) {
             return Err(invalid(Origin::Join(*ns), Problem::NewAndJoined(*ns)));
         }
         ns::check_join(*ns, path)?;
@@ -172,7 +182,7 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
     ns::uts::check_names(spec.uts.hostname.as_deref(), spec.uts.domainname.as_deref())?;
     ns::time::check_offsets(spec.time.monotonic, spec.time.boottime)?;
     let new_pid = all.contains(CloneFlags::NEWPID);
-    let init = (new_pid || joined.contains(&Namespace::Pid)) && !spec.as_pid1;
+    let init = (new_pid || joined_pid) && !spec.as_pid1;
     if init && flags.contains(CloneFlags::FILES) {
         return Err(invalid(Origin::Sharing, Problem::FdTableSharedWithInit));
     }
@@ -373,13 +383,40 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
             steps.push((Stage::SwitchUser, death_step(sig, new_pid, flags)));
         }
     }
-    if init {
+    if joined_pid {
         steps.push((
-            if new_pid {
-                Stage::Init
-            } else {
-                Stage::JoinedPidInit
-            },
+            Stage::JoinedPidInit,
+            Step::new(
+                Op::ForkInit { program_stack: 0 },
+                "fork into the joined PID namespace",
+            ),
+        ));
+    }
+    if nested_pid {
+        // unshare(CLONE_NEWPID) needs the caller's own PID namespace to be the one its
+        // children go to: true of the process forked into the joined one. Its child is
+        // PID 1 of the new namespace, where the set-up goes on.
+        steps.push((
+            Stage::JoinedPidInit,
+            Step::new(
+                Op::Unshare {
+                    flags: CloneFlags::NEWPID.bits(),
+                },
+                "unshare(CLONE_NEWPID) inside the joined PID namespace",
+            )
+            .at(Origin::Namespaces),
+        ));
+        steps.push((
+            Stage::JoinedPidInit,
+            Step::new(
+                Op::ForkInit { program_stack: 0 },
+                "fork PID 1 of the new PID namespace",
+            ),
+        ));
+    }
+    if init && new_pid {
+        steps.push((
+            Stage::Init,
             Step::new(
                 Op::ForkInit { program_stack: 0 },
                 "start the program behind cleave's init",
@@ -428,6 +465,9 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
             uid,
             gid,
             change_ids: spec.ids.uid.is_some() || spec.ids.gid.is_some(),
+            ids_known: outside_maps
+                .as_ref()
+                .is_none_or(|m| m.writer != MapWriter::External),
             can_setgroups,
             groups: &spec.ids.groups,
             lock_mounts: lock_proc,
@@ -483,8 +523,11 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
     // a time namespace, which the kernel refuses with CLONE_VM, not when it locks its
     // mounts itself, and not in a joined PID namespace, where it runs the mount steps,
     // which the init must not share).
-    let program_stack =
-        init && new_pid && !deferred.contains(CloneFlags::NEWTIME) && (!locks || init_locks);
+    let program_stack = init
+        && new_pid
+        && !joined_pid
+        && !deferred.contains(CloneFlags::NEWTIME)
+        && (!locks || init_locks);
     steps.sort_by_key(|(stage, _)| *stage);
 
     Ok(Prepared {
@@ -538,6 +581,10 @@ fn clone_flags(spec: &SandboxSpec, euid: u32, joined: &[Namespace]) -> (CloneFla
         && !joined.contains(&Namespace::User)
     {
         flags |= CloneFlags::NEWUSER;
+    }
+    // Nested in a joined PID namespace: made by the child (see `prepare_as`).
+    if joined.contains(&Namespace::Pid) {
+        flags.remove(CloneFlags::NEWPID);
     }
     let mut deferred = if spec.time.is_set() {
         CloneFlags::NEWTIME
@@ -663,6 +710,26 @@ impl Prepared {
         &self,
         on_clone: Option<Box<dyn FnMut(i32) -> Result<()>>>,
     ) -> Result<Running> {
+        self.spawn_hooked(on_clone, &[])
+    }
+
+    /// [`Prepared::spawn_with`] where `on_clone` owns the fds `owned` (at most three): the
+    /// child closes its copies of them before it waits for `on_clone`, so that a reader of
+    /// one sees its end once `on_clone` closes it (bubblewrap's --info-fd is read to its end
+    /// before the maps are written from outside: --userns-block-fd).
+    pub fn spawn_hooked(
+        &self,
+        on_clone: Option<Box<dyn FnMut(i32) -> Result<()>>>,
+        owned: &[std::os::fd::RawFd],
+    ) -> Result<Running> {
+        let mut hook_fds = [-1; 3];
+        if owned.len() > hook_fds.len() {
+            return Err(Error::Prepare {
+                what: format!("hand {} fds to the work after clone", owned.len()),
+                source: std::io::Error::from_raw_os_error(libc::E2BIG),
+            });
+        }
+        hook_fds[..owned.len()].copy_from_slice(owned);
         let mut flags = self.flags;
         let mut cmd = command(&self.spec, flags, None)?;
         if self.thread_exec {
@@ -783,15 +850,18 @@ impl Prepared {
         let writer = self.outside_maps.clone();
         let mut hook = on_clone;
         if writer.is_some() || hook.is_some() {
-            cmd.after_clone(AfterClone(Box::new(move |pid| {
-                if let Some(maps) = &writer {
-                    maps.write_from_parent(pid)?;
-                }
-                match hook.as_mut() {
-                    Some(f) => f(pid),
-                    None => Ok(()),
-                }
-            })));
+            cmd.after_clone(
+                AfterClone(Box::new(move |pid| {
+                    if let Some(maps) = &writer {
+                        maps.write_from_parent(pid)?;
+                    }
+                    match hook.as_mut() {
+                        Some(f) => f(pid),
+                        None => Ok(()),
+                    }
+                })),
+                hook_fds,
+            );
         }
         let effective = cmd.effective_flags();
         let additions = cmd.additions();

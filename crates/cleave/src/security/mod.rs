@@ -17,6 +17,9 @@ pub(crate) struct Inputs<'a> {
     pub gid: u32,
     /// Whether the ids change (the spec sets them).
     pub change_ids: bool,
+    /// Whether `uid` and `gid` are known before clone (not with maps written by someone
+    /// else: the mount lock then maps the ids the process has when it runs).
+    pub ids_known: bool,
     /// Whether setgroups(2) is allowed where the program runs.
     pub can_setgroups: bool,
     /// The supplementary groups (checked: setgroups is allowed).
@@ -158,8 +161,16 @@ pub(crate) fn steps(
     }
     if let Some(proc) = inputs.lock_mounts {
         let (u, g) = (
-            format!("{0} {0} 1\n", inputs.uid),
-            format!("{0} {0} 1\n", inputs.gid),
+            if inputs.ids_known {
+                format!("{0} {0} 1\n", inputs.uid)
+            } else {
+                String::new()
+            },
+            if inputs.ids_known {
+                format!("{0} {0} 1\n", inputs.gid)
+            } else {
+                String::new()
+            },
         );
         out.push((
             Stage::LockMounts,

@@ -69,6 +69,8 @@ pub struct Command {
     sigmask: Option<u64>,
     spec: CloneSpec,
     after_clone: Option<AfterClone>,
+    /// Fds `after_clone` owns: the child closes its copies before it waits.
+    hook_fds: [i32; 3],
     cwd: Option<std::path::PathBuf>,
     slots: usize,
 }
@@ -127,6 +129,7 @@ impl Command {
             sigmask: None,
             spec: CloneSpec::default(),
             after_clone: None,
+            hook_fds: [-1; 3],
             cwd: None,
             slots: 0,
         }
@@ -312,9 +315,11 @@ impl Command {
         self
     }
 
-    /// Runs `f(pid)` in the caller after clone, before the child's first step.
-    pub(crate) fn after_clone(&mut self, f: AfterClone) -> &mut Command {
+    /// Runs `f(pid)` in the caller after clone, before the child's first step; the child
+    /// closes its copies of `owned` (fds `f` owns) before it waits for `f`.
+    pub(crate) fn after_clone(&mut self, f: AfterClone, owned: [i32; 3]) -> &mut Command {
         self.after_clone = Some(f);
+        self.hook_fds = owned;
         self
     }
 
@@ -563,6 +568,7 @@ impl Command {
                 sync_rx.as_ref().map_or(-1, |f| f.as_raw_fd()),
                 sync_tx.as_ref().map_or(-1, |f| f.as_raw_fd()),
             ),
+            hook_fds: self.hook_fds,
         });
         let mut data = match built {
             Ok(d) => Box::new(d),
