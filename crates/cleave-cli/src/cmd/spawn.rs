@@ -186,47 +186,13 @@ pub fn run(a: SpawnArgs, positions: Positions) -> i32 {
             return report::error_at(&e, &labels);
         }
     };
-    let effective = running.flags();
-    // Said after the "started" line, which comes first for those who read the PID from it.
-    let mut story = flag_story(flags, &running);
-    story.extend(shared_story(&a));
-    story.extend(persist.story());
-    if !inherited.is_empty() {
-        let list: Vec<String> = inherited.iter().map(i32::to_string).collect();
-        story.push(format!(
-            "fd {} from cleave's caller closed in the program: every fd above 2 is, unless kept with --preserve-fd N (unshare would pass them on)",
-            list.join(", ")
-        ));
-    }
-    if let Some(set) = running.cgroup() {
-        let paths: Vec<String> = set
-            .paths()
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect();
-        story.push(format!(
-            "limits in cgroup {} (below cleave's own cgroup where it can be)",
-            paths.join(" and ")
-        ));
-        for note in set.notes() {
-            story.push(format!("not below cleave's own cgroup: {note}"));
-        }
+    // The story is told only under -v: built for nobody, its formatting was a cost of every
+    // sandbox (issue 13). Said after the "started" line, which comes first for those who read
+    // the PID from it.
+    if a.verbose {
+        tell_story(&a, flags, &mut running, &persist, &inherited);
     }
     let child = running.child();
-    if a.verbose {
-        eprintln!(
-            "cleave: started pid {} with {} (exit signal {})",
-            child.id(),
-            effective,
-            match child.exit_signal() {
-                0 => "none".to_string(),
-                s => signal_name(s),
-            }
-        );
-        for line in story {
-            eprintln!("cleave: {line}");
-        }
-    }
     if child.reaper() == Reaper::CallersParent {
         if a.verbose {
             eprintln!("cleave: CLONE_PARENT: cleave's parent reaps pid {}; awaiting its exit through the pidfd", child.id());
@@ -329,6 +295,55 @@ fn signal_read_as_program(a: &SpawnArgs) -> Option<String> {
 
 /// What `-v` says about the flags: those asked for, and each one cleave used besides,
 /// with why.
+/// What `-v` says once the child runs: the "started" line, then how its flags came about,
+/// what it shares, the namespaces kept bound, the fds closed and the limits' cgroups.
+fn tell_story(
+    a: &SpawnArgs,
+    flags: CloneFlags,
+    running: &mut cleave::sandbox::Running,
+    persist: &persist::Persist,
+    inherited: &[i32],
+) {
+    let mut story = flag_story(flags, running);
+    story.extend(shared_story(a));
+    story.extend(persist.story());
+    if !inherited.is_empty() {
+        let list: Vec<String> = inherited.iter().map(i32::to_string).collect();
+        story.push(format!(
+            "fd {} from cleave's caller closed in the program: every fd above 2 is, unless kept with --preserve-fd N (unshare would pass them on)",
+            list.join(", ")
+        ));
+    }
+    if let Some(set) = running.cgroup() {
+        let paths: Vec<String> = set
+            .paths()
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        story.push(format!(
+            "limits in cgroup {} (below cleave's own cgroup where it can be)",
+            paths.join(" and ")
+        ));
+        for note in set.notes() {
+            story.push(format!("not below cleave's own cgroup: {note}"));
+        }
+    }
+    let effective = running.flags();
+    let child = running.child();
+    eprintln!(
+        "cleave: started pid {} with {} (exit signal {})",
+        child.id(),
+        effective,
+        match child.exit_signal() {
+            0 => "none".to_string(),
+            s => signal_name(s),
+        }
+    );
+    for line in story {
+        eprintln!("cleave: {line}");
+    }
+}
+
 fn flag_story(asked: CloneFlags, running: &cleave::sandbox::Running) -> Vec<String> {
     let mut lines = vec![if asked.is_empty() {
         "asked for no flags (a plain fork)".to_string()
