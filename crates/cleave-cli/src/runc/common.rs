@@ -2,10 +2,11 @@
 //! container's record and its status as the live process and the cgroup tell it.
 use super::cli::Global;
 use super::log;
-use cleave::cgroup::{CgroupPath, CgroupSet};
+use cleave::cgroup::{CgroupPath, CgroupSet, Layout};
 use cleave::container::{self, Lock, State as Record, Status};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// A failure: one line, and the exit code (125 for a bad request, 1 otherwise, as runc).
 #[derive(Debug)]
@@ -148,14 +149,34 @@ pub fn alive(pid: i32, start: u64) -> bool {
     !matches!(state, "Z" | "X" | "x") && started == Some(start)
 }
 
+/// The host's cgroup layout, read from /proc/self/mountinfo once per process (a verb reads
+/// it for its cgroup set and again for each status; it does not change under one verb).
+pub fn layout() -> cleave::Result<&'static Layout> {
+    static LAYOUT: OnceLock<Layout> = OnceLock::new();
+    if let Some(l) = LAYOUT.get() {
+        return Ok(l);
+    }
+    let l = Layout::detect()?;
+    Ok(LAYOUT.get_or_init(|| l))
+}
+
 /// The container's cgroup set, when it has one.
 pub fn cgroup(rec: &Record) -> Option<CgroupSet> {
     let path = CgroupPath::parse(rec.cgroup_path.as_deref()?).ok()?;
-    CgroupSet::open(&path, rec.cgroup_parent.as_deref()).ok()
+    CgroupSet::open_in(layout().ok()?, &path, rec.cgroup_parent.as_deref()).ok()
 }
 
 /// The status now: stopped once the init is gone, paused while the cgroup is frozen.
 pub fn status(rec: &Record) -> Status {
+    status_with(rec, || cgroup(rec))
+}
+
+/// [`status`], the cgroup set opened by `set` only when the answer depends on it (a caller
+/// that holds the set already hands it in).
+pub fn status_with<S: std::borrow::Borrow<CgroupSet>>(
+    rec: &Record,
+    set: impl FnOnce() -> Option<S>,
+) -> Status {
     match rec.status {
         Status::Stopped => return Status::Stopped,
         Status::Creating if rec.pid == 0 => return Status::Creating,
@@ -167,7 +188,7 @@ pub fn status(rec: &Record) -> Status {
     if rec.status == Status::Created {
         return Status::Created;
     }
-    if cgroup(rec).is_some_and(|s| s.frozen().unwrap_or(false)) {
+    if set().is_some_and(|s| s.borrow().frozen().unwrap_or(false)) {
         return Status::Paused;
     }
     Status::Running
@@ -200,7 +221,11 @@ pub use cleave_oci::oci_spec::runtime as oci_spec_runtime;
 
 /// runc's state JSON for a record.
 pub fn oci_state(rec: &Record, oci_version: &str) -> cleave_oci::State {
-    let status = status(rec);
+    oci_state_as(rec, oci_version, status(rec))
+}
+
+/// runc's state JSON for a record whose status the caller knows.
+pub fn oci_state_as(rec: &Record, oci_version: &str, status: Status) -> cleave_oci::State {
     cleave_oci::State {
         oci_version: oci_version.to_string(),
         id: rec.id.clone(),
@@ -218,11 +243,19 @@ pub fn oci_state(rec: &Record, oci_version: &str) -> cleave_oci::State {
     }
 }
 
-/// The ociVersion of the container's config (the copy), or the newest cleave knows.
+/// The ociVersion of the container's config (the copy), or the newest cleave knows. Only
+/// that field is decoded (`state`, which clients call often, needs nothing else).
 pub fn oci_version(dir: &Path) -> String {
-    config(dir)
-        .map(|c| c.version().clone())
-        .unwrap_or_else(|_| cleave_oci::OCI_VERSION_MAX.to_string())
+    #[derive(serde::Deserialize)]
+    struct Version {
+        #[serde(rename = "ociVersion")]
+        oci_version: String,
+    }
+    std::fs::read(dir.join(CONFIG_COPY))
+        .ok()
+        .and_then(|t| serde_json::from_slice::<Version>(&t).ok())
+        .map(|v| v.oci_version)
+        .unwrap_or_else(|| cleave_oci::OCI_VERSION_MAX.to_string())
 }
 
 /// Writes `pid` to `path` whole: a temporary file beside it, renamed over it.
