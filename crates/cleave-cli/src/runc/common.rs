@@ -168,15 +168,18 @@ pub fn cgroup(rec: &Record) -> Option<CgroupSet> {
 
 /// The status now: stopped once the init is gone, paused while the cgroup is frozen.
 pub fn status(rec: &Record) -> Status {
-    status_with(rec, || cgroup(rec))
+    status_by(rec, || {
+        frozen_in_dirs(&rec.cgroup_dirs)
+            .unwrap_or_else(|| cgroup(rec).is_some_and(|s| s.frozen().unwrap_or(false)))
+    })
 }
 
-/// [`status`], the cgroup set opened by `set` only when the answer depends on it (a caller
-/// that holds the set already hands it in).
-pub fn status_with<S: std::borrow::Borrow<CgroupSet>>(
-    rec: &Record,
-    set: impl FnOnce() -> Option<S>,
-) -> Status {
+/// [`status`] of a container whose cgroup set the caller opened already.
+pub fn status_with(rec: &Record, set: Option<&CgroupSet>) -> Status {
+    status_by(rec, || set.is_some_and(|s| s.frozen().unwrap_or(false)))
+}
+
+fn status_by(rec: &Record, frozen: impl FnOnce() -> bool) -> Status {
     match rec.status {
         Status::Stopped => return Status::Stopped,
         Status::Creating if rec.pid == 0 => return Status::Creating,
@@ -188,10 +191,31 @@ pub fn status_with<S: std::borrow::Borrow<CgroupSet>>(
     if rec.status == Status::Created {
         return Status::Created;
     }
-    if set().is_some_and(|s| s.borrow().frozen().unwrap_or(false)) {
+    if frozen() {
         return Status::Paused;
     }
     Status::Running
+}
+
+/// Whether the cgroup whose directories the record lists is frozen, as
+/// [`CgroupSet::frozen`] tells it (the cgroup2 `cgroup.events`, else a v1 `freezer.state`),
+/// read straight from those directories: no mount table parsed, no set opened. `None` when
+/// the record lists none (a record of an older cleave, or a container without a cgroup).
+fn frozen_in_dirs(dirs: &[PathBuf]) -> Option<bool> {
+    if dirs.is_empty() {
+        return None;
+    }
+    for d in dirs {
+        if let Ok(events) = std::fs::read_to_string(d.join("cgroup.events")) {
+            return Some(events.lines().any(|l| l.trim() == "frozen 1"));
+        }
+    }
+    for d in dirs {
+        if let Ok(state) = std::fs::read_to_string(d.join("freezer.state")) {
+            return Some(state.trim() == "FROZEN");
+        }
+    }
+    Some(false)
 }
 
 /// runc's name for a status.

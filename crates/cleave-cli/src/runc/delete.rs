@@ -26,7 +26,7 @@ pub fn delete_with(
     let id = rec.id.clone();
     // The set opened once, for the status, the kill and the removal.
     let set = common::cgroup(&rec);
-    let status = common::status_with(&rec, || set.as_ref());
+    let status = common::status_with(&rec, set.as_ref());
     match status {
         // The runtime-spec: deleting a container that is not stopped MUST fail and MUST
         // leave it as it was; a created one too (runc ends it).

@@ -180,13 +180,16 @@ fn normalize(cmd: &clap::Command, args: Vec<OsString>) -> Vec<OsString> {
 /// Runs runc's command line (argv without argv[0]); returns the exit code.
 pub fn main(args: Vec<OsString>) -> i32 {
     // Built once: the definition of every verb is most of the CLI's own start-up cost.
-    let cmd = cli::Runc::command();
+    let mut cmd = cli::Runc::command();
     let args = normalize(&cmd, args);
     let mut argv = vec![OsString::from("cleave")];
     argv.extend(args);
     let parsed = cmd
-        .try_get_matches_from(argv)
+        .try_get_matches_from_mut(argv)
         .and_then(|m| cli::Runc::from_arg_matches(&m));
+    // Never dropped: freeing every verb's definition, one allocation at a time, costs more
+    // than the verb itself; the process ends soon and the memory goes with it.
+    std::mem::forget(cmd);
     let runc = match parsed {
         Ok(r) => r,
         Err(e) => {

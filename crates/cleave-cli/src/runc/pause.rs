@@ -17,7 +17,7 @@ pub fn set_frozen(ctx: &Ctx, id: &str, frozen: bool) -> Res<()> {
     let rec = lock.load()?;
     // Opened once, for the status and for the freeze.
     let set = common::cgroup(&rec);
-    let status = common::status_with(&rec, || set.as_ref());
+    let status = common::status_with(&rec, set.as_ref());
     let ok = if frozen {
         status == Status::Running
     } else {
