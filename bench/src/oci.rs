@@ -95,7 +95,7 @@ impl Runtime {
 }
 
 /// Spawns `c`, waits for it with wait4(2): (nanoseconds from spawn to exit, max RSS KiB).
-fn timed(c: &mut Command) -> Result<(f64, f64), String> {
+pub(crate) fn timed(c: &mut Command) -> Result<(f64, f64), String> {
     let start = Instant::now();
     let child = c.spawn().map_err(|e| format!("{c:?}: {e}"))?;
     let pid = child.id() as libc::pid_t;
@@ -299,7 +299,12 @@ pub fn main(args: &[String]) -> Result<(), String> {
     // `run` of /bin/true, start to exit.
     let floor_roots = roots.join("floor");
     let mut floor = match &a.floor_run {
-        Some(f) => Some(floor_run_sample(f, &floor_roots, &a.bundle, tag)?),
+        Some(f) => Some(crate::oci_floor::run_sample(
+            f,
+            &floor_roots,
+            &a.bundle,
+            tag,
+        )?),
         None => None,
     };
     let r = with_floor(
@@ -328,7 +333,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
             .and_then(|_| runc.call(&["run", "-d", "--bundle", &sleeper, &idb]))
             .and_then(|_| {
                 let mut floor = match &a.floor_pause {
-                    Some(f) => Some(floor_pause_sample(f, &cleave.root.join(&ida))?),
+                    Some(f) => Some(crate::oci_floor::pause_sample(f, &cleave.root.join(&ida))?),
                     None => None,
                 };
                 with_floor(
@@ -423,70 +428,6 @@ fn run_sample<'a>(
         let id = format!("cb-run-{tag}-{i}");
         rt.call(&["run", "--bundle", bundle, &id]).map(|(t, _)| t)
     }
-}
-
-/// The C floor of `run` (bench/c/floor_oci.c) on the bundle's rootfs, a new id each time:
-/// nanoseconds.
-fn floor_run_sample(
-    floor: &Path,
-    roots: &Path,
-    bundle: &Path,
-    tag: u32,
-) -> Result<impl FnMut(usize) -> Result<f64, String>, String> {
-    let text = std::fs::read_to_string(bundle.join("config.json")).map_err(|e| e.to_string())?;
-    let c: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-    let root = c["root"]["path"].as_str().unwrap_or("rootfs");
-    let rootfs = bundle.join(root);
-    let (floor, roots, bundle) = (
-        floor.to_path_buf(),
-        roots.to_path_buf(),
-        bundle.to_path_buf(),
-    );
-    Ok(move |i| {
-        let mut c = Command::new(&floor);
-        c.arg(&roots)
-            .arg(&bundle)
-            .arg(&rootfs)
-            .arg(format!("cb-floor-{tag}-{i}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        timed(&mut c).map(|(t, _)| t)
-    })
-}
-
-/// The C floor of `pause` + `resume` (bench/c/floor_pause.c), on cleave's container whose
-/// state directory is `dir` (its cgroup2 directory read from the record): nanoseconds of
-/// both calls.
-fn floor_pause_sample(
-    floor: &Path,
-    dir: &Path,
-) -> Result<impl FnMut(usize) -> Result<f64, String>, String> {
-    let text = std::fs::read_to_string(dir.join("state.json")).map_err(|e| e.to_string())?;
-    let rec: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-    let cgroup = rec["cgroup_dirs"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|d| d.as_str())
-        .map(PathBuf::from)
-        .find(|d| d.join("cgroup.freeze").exists())
-        .ok_or("the floor of pause: the container has no cgroup2 directory")?;
-    let (floor, dir) = (floor.to_path_buf(), dir.to_path_buf());
-    Ok(move |_| {
-        let mut total = 0.0;
-        for v in ["1", "0"] {
-            let mut c = Command::new(&floor);
-            c.arg(&dir)
-                .arg(&cgroup)
-                .arg(v)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped());
-            total += timed(&mut c)?.0;
-        }
-        Ok(total)
-    })
 }
 
 /// `pause ID` then `resume ID`: nanoseconds of both.
