@@ -12,6 +12,7 @@ mod floor;
 mod harness;
 mod inproc;
 mod oci;
+mod oci_floor;
 mod report;
 
 use harness::{Budget, Row};

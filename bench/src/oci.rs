@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cleave-bench oci OUT.json --cleave PATH --bundle DIR [--runc PATH] [--podman-rootfs DIR]
-//!                  [--quick]
+//!                  [--floor-run PATH] [--floor-pause PATH] [--quick]
 //! ```
 //!
 //! Rows: `run` of the bundle (its process /bin/true) from start to exit; `pause` + `resume`
@@ -12,6 +12,9 @@
 //! runtime changes in a client's whole call); peak RSS of `create` (the runtime process's
 //! max RSS, children it waited for included, from wait4(2), as GNU time `%M` reports it).
 //! Every container is deleted again; each runtime has a state root of its own on /run.
+//! With `--floor-run` and `--floor-pause` (bench/c/floor_oci.c, floor_pause.c), the `run` and
+//! `pause` + `resume` rows take a third sample each round: a C program doing the same work
+//! as cleave with nothing else, the floor under the issue's targets.
 //! [`section`] renders OUT.json for BENCHMARKS.md.
 use crate::harness::percentile;
 use serde::{Deserialize, Serialize};
@@ -30,6 +33,9 @@ pub struct OciRow {
     pub unit: String,
     pub cleave: Option<Stats>,
     pub peer: Option<Stats>,
+    /// The C floor's figure, where one was measured.
+    #[serde(default)]
+    pub floor: Option<Stats>,
     /// The issue's target for cleave ÷ peer, if it sets one.
     pub target: Option<f64>,
     pub error: Option<String>,
@@ -89,7 +95,7 @@ impl Runtime {
 }
 
 /// Spawns `c`, waits for it with wait4(2): (nanoseconds from spawn to exit, max RSS KiB).
-fn timed(c: &mut Command) -> Result<(f64, f64), String> {
+pub(crate) fn timed(c: &mut Command) -> Result<(f64, f64), String> {
     let start = Instant::now();
     let child = c.spawn().map_err(|e| format!("{c:?}: {e}"))?;
     let pid = child.id() as libc::pid_t;
@@ -121,6 +127,8 @@ struct Args {
     runc: PathBuf,
     bundle: PathBuf,
     podman_rootfs: Option<PathBuf>,
+    floor_run: Option<PathBuf>,
+    floor_pause: Option<PathBuf>,
     quick: bool,
 }
 
@@ -129,6 +137,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
     let out = it.next().ok_or("OUT.json missing")?.into();
     let (mut cleave, mut runc, mut bundle, mut podman_rootfs, mut quick) =
         (None, PathBuf::from("runc"), None, None, false);
+    let (mut floor_run, mut floor_pause) = (None, None);
     while let Some(a) = it.next() {
         let mut val = || it.next().cloned().ok_or(format!("{a} needs a value"));
         match a.as_str() {
@@ -136,6 +145,8 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "--runc" => runc = val()?.into(),
             "--bundle" => bundle = Some(val()?.into()),
             "--podman-rootfs" => podman_rootfs = Some(val()?.into()),
+            "--floor-run" => floor_run = Some(val()?.into()),
+            "--floor-pause" => floor_pause = Some(val()?.into()),
             "--quick" => quick = true,
             other => return Err(format!("unknown option {other}")),
         }
@@ -146,6 +157,8 @@ fn parse(args: &[String]) -> Result<Args, String> {
         runc,
         bundle: bundle.ok_or("--bundle DIR missing")?,
         podman_rootfs,
+        floor_run,
+        floor_pause,
         quick,
     })
 }
@@ -160,21 +173,50 @@ fn side_by_side(
     a: &mut Sample,
     b: &mut Sample,
 ) -> Result<(Vec<f64>, Vec<f64>), String> {
-    let (mut va, mut vb) = (Vec::new(), Vec::new());
+    let mut v = round_robin(n, warm, &mut [a, b])?.into_iter();
+    Ok((v.next().unwrap_or_default(), v.next().unwrap_or_default()))
+}
+
+/// [`side_by_side`] for any number of samplers: round `i` starts with sampler `i mod k`
+/// and takes one sample of each in turn.
+fn round_robin(
+    n: usize,
+    warm: usize,
+    samplers: &mut [&mut Sample],
+) -> Result<Vec<Vec<f64>>, String> {
+    let k = samplers.len();
+    let mut v = vec![Vec::new(); k];
     for i in 0..warm + n {
-        let (x, y) = if i % 2 == 0 {
-            let x = a(i)?;
-            (x, b(i)?)
-        } else {
-            let y = b(i)?;
-            (a(i)?, y)
-        };
-        if i >= warm {
-            va.push(x);
-            vb.push(y);
+        for j in 0..k {
+            let which = (i + j) % k;
+            let x = samplers[which](i)?;
+            if i >= warm {
+                v[which].push(x);
+            }
         }
     }
-    Ok((va, vb))
+    Ok(v)
+}
+
+/// Two runtimes side by side, with a floor as the third sampler when there is one: the
+/// samples of cleave, of the peer, and of the floor (empty without one).
+type Three = (Vec<f64>, Vec<f64>, Vec<f64>);
+
+fn with_floor(
+    n: usize,
+    warm: usize,
+    a: &mut Sample,
+    b: &mut Sample,
+    floor: Option<&mut Sample>,
+) -> Result<Three, String> {
+    match floor {
+        Some(f) => {
+            let mut v = round_robin(n, warm, &mut [a, b, f])?.into_iter();
+            let mut next = || v.next().unwrap_or_default();
+            Ok((next(), next(), next()))
+        }
+        None => side_by_side(n, warm, a, b).map(|(x, y)| (x, y, Vec::new())),
+    }
 }
 
 fn row(
@@ -184,14 +226,31 @@ fn row(
     target: Option<f64>,
     r: Result<(Vec<f64>, Vec<f64>), String>,
 ) -> OciRow {
-    let (cleave, peer, error) = match r {
-        Ok((a, b)) => (stats(a), stats(b), None),
-        Err(e) => (None, None, Some(e)),
+    row3(
+        case,
+        label,
+        unit,
+        target,
+        r.map(|(a, b)| (a, b, Vec::new())),
+    )
+}
+
+fn row3(
+    case: &str,
+    label: &str,
+    unit: &str,
+    target: Option<f64>,
+    r: Result<Three, String>,
+) -> OciRow {
+    let (cleave, peer, floor, error) = match r {
+        Ok((a, b, f)) => (stats(a), stats(b), stats(f), None),
+        Err(e) => (None, None, None, Some(e)),
     };
     eprintln!(
-        "  {case}: cleave {:?} peer {:?} {}",
+        "  {case}: cleave {:?} peer {:?} floor {:?} {}",
         cleave.map(|s| s.median),
         peer.map(|s| s.median),
+        floor.map(|s| s.median),
         error.as_deref().unwrap_or("")
     );
     OciRow {
@@ -200,6 +259,7 @@ fn row(
         unit: unit.into(),
         cleave,
         peer,
+        floor,
         target,
         error,
     }
@@ -237,13 +297,24 @@ pub fn main(args: &[String]) -> Result<(), String> {
 
     eprintln!("OCI runtime rows (cleave next to {}):", runc.name());
     // `run` of /bin/true, start to exit.
-    let r = side_by_side(
+    let floor_roots = roots.join("floor");
+    let mut floor = match &a.floor_run {
+        Some(f) => Some(crate::oci_floor::run_sample(
+            f,
+            &floor_roots,
+            &a.bundle,
+            tag,
+        )?),
+        None => None,
+    };
+    let r = with_floor(
         n,
         warm,
         &mut run_sample(&cleave, &bundle, tag),
         &mut run_sample(&runc, &bundle, tag),
+        floor.as_mut().map(|f| f as &mut Sample),
     );
-    rows.push(row(
+    rows.push(row3(
         "run",
         "`run` of a bundle running /bin/true, start to exit",
         "ns",
@@ -261,11 +332,16 @@ pub fn main(args: &[String]) -> Result<(), String> {
             .call(&["run", "-d", "--bundle", &sleeper, &ida])
             .and_then(|_| runc.call(&["run", "-d", "--bundle", &sleeper, &idb]))
             .and_then(|_| {
-                side_by_side(
+                let mut floor = match &a.floor_pause {
+                    Some(f) => Some(crate::oci_floor::pause_sample(f, &cleave.root.join(&ida))?),
+                    None => None,
+                };
+                with_floor(
                     n,
                     warm,
                     &mut pause_sample(&cleave, &ida),
                     &mut pause_sample(&runc, &idb),
+                    floor.as_mut().map(|f| f as &mut Sample),
                 )
             });
         // Both, whatever failed: nothing is left running.
@@ -273,7 +349,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
         let _ = runc.call(&["delete", "--force", &idb]);
         r
     });
-    rows.push(row(
+    rows.push(row3(
         "pause+resume",
         "`pause` then `resume` of a running container",
         "ns",
@@ -433,7 +509,11 @@ pub fn section(dir: &Path) -> String {
          Each sample of one runtime is followed by one of the other (`cleave-bench oci`), so \
          both meet the same load; median (10th–90th percentile), samples. Peak RSS is the \
          runtime process's max RSS from wait4(2), as GNU time `%M`.\n\n\
-         | case | cleave | runc | cleave ÷ runc | target |\n|---|---|---|---|---|"
+         The C floor is a program doing the same work as cleave and nothing else \
+         (bench/c/floor_oci.c, floor_pause.c; gcc -O2 -static), sampled in the same rounds: \
+         a target below the floor's own ratio is out of reach for any runtime.\n\n\
+         | case | cleave | runc | cleave ÷ runc | target | C floor | floor ÷ runc | cleave ÷ floor |\n\
+         |---|---|---|---|---|---|---|---|"
     );
     for r in rows {
         let cell = |s: &Option<Stats>| match s {
@@ -465,12 +545,19 @@ pub fn section(dir: &Path) -> String {
         } else {
             format!("failed: {}", r.error.as_deref().unwrap_or("?"))
         };
+        let of = |a: &Option<Stats>, b: &Option<Stats>| match (a, b) {
+            (Some(a), Some(b)) if b.median > 0.0 => format!("{:.2}×", a.median / b.median),
+            _ => "–".into(),
+        };
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {shown} | {target} |",
+            "| {} | {} | {} | {shown} | {target} | {} | {} | {} |",
             r.label,
             cell(&r.cleave),
-            cell(&r.peer)
+            cell(&r.peer),
+            cell(&r.floor),
+            of(&r.floor, &r.peer),
+            of(&r.cleave, &r.floor)
         );
     }
     md.push('\n');

@@ -2,10 +2,11 @@
 //! container's record and its status as the live process and the cgroup tell it.
 use super::cli::Global;
 use super::log;
-use cleave::cgroup::{CgroupPath, CgroupSet};
+use cleave::cgroup::{CgroupPath, CgroupSet, Layout};
 use cleave::container::{self, Lock, State as Record, Status};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// A failure: one line, and the exit code (125 for a bad request, 1 otherwise, as runc).
 #[derive(Debug)]
@@ -148,14 +149,37 @@ pub fn alive(pid: i32, start: u64) -> bool {
     !matches!(state, "Z" | "X" | "x") && started == Some(start)
 }
 
+/// The host's cgroup layout, read from /proc/self/mountinfo once per process (a verb reads
+/// it for its cgroup set and again for each status; it does not change under one verb).
+pub fn layout() -> cleave::Result<&'static Layout> {
+    static LAYOUT: OnceLock<Layout> = OnceLock::new();
+    if let Some(l) = LAYOUT.get() {
+        return Ok(l);
+    }
+    let l = Layout::detect()?;
+    Ok(LAYOUT.get_or_init(|| l))
+}
+
 /// The container's cgroup set, when it has one.
 pub fn cgroup(rec: &Record) -> Option<CgroupSet> {
     let path = CgroupPath::parse(rec.cgroup_path.as_deref()?).ok()?;
-    CgroupSet::open(&path, rec.cgroup_parent.as_deref()).ok()
+    CgroupSet::open_in(layout().ok()?, &path, rec.cgroup_parent.as_deref()).ok()
 }
 
 /// The status now: stopped once the init is gone, paused while the cgroup is frozen.
 pub fn status(rec: &Record) -> Status {
+    status_by(rec, || {
+        frozen_in_dirs(&rec.cgroup_dirs)
+            .unwrap_or_else(|| cgroup(rec).is_some_and(|s| s.frozen().unwrap_or(false)))
+    })
+}
+
+/// [`status`] of a container whose cgroup set the caller opened already.
+pub fn status_with(rec: &Record, set: Option<&CgroupSet>) -> Status {
+    status_by(rec, || set.is_some_and(|s| s.frozen().unwrap_or(false)))
+}
+
+fn status_by(rec: &Record, frozen: impl FnOnce() -> bool) -> Status {
     match rec.status {
         Status::Stopped => return Status::Stopped,
         Status::Creating if rec.pid == 0 => return Status::Creating,
@@ -167,10 +191,31 @@ pub fn status(rec: &Record) -> Status {
     if rec.status == Status::Created {
         return Status::Created;
     }
-    if cgroup(rec).is_some_and(|s| s.frozen().unwrap_or(false)) {
+    if frozen() {
         return Status::Paused;
     }
     Status::Running
+}
+
+/// Whether the cgroup whose directories the record lists is frozen, as
+/// [`CgroupSet::frozen`] tells it (the cgroup2 `cgroup.events`, else a v1 `freezer.state`),
+/// read straight from those directories: no mount table parsed, no set opened. `None` when
+/// the record lists none (a record of an older cleave, or a container without a cgroup).
+fn frozen_in_dirs(dirs: &[PathBuf]) -> Option<bool> {
+    if dirs.is_empty() {
+        return None;
+    }
+    for d in dirs {
+        if let Ok(events) = std::fs::read_to_string(d.join("cgroup.events")) {
+            return Some(events.lines().any(|l| l.trim() == "frozen 1"));
+        }
+    }
+    for d in dirs {
+        if let Ok(state) = std::fs::read_to_string(d.join("freezer.state")) {
+            return Some(state.trim() == "FROZEN");
+        }
+    }
+    Some(false)
 }
 
 /// runc's name for a status.
@@ -200,7 +245,11 @@ pub use cleave_oci::oci_spec::runtime as oci_spec_runtime;
 
 /// runc's state JSON for a record.
 pub fn oci_state(rec: &Record, oci_version: &str) -> cleave_oci::State {
-    let status = status(rec);
+    oci_state_as(rec, oci_version, status(rec))
+}
+
+/// runc's state JSON for a record whose status the caller knows.
+pub fn oci_state_as(rec: &Record, oci_version: &str, status: Status) -> cleave_oci::State {
     cleave_oci::State {
         oci_version: oci_version.to_string(),
         id: rec.id.clone(),
@@ -218,11 +267,19 @@ pub fn oci_state(rec: &Record, oci_version: &str) -> cleave_oci::State {
     }
 }
 
-/// The ociVersion of the container's config (the copy), or the newest cleave knows.
+/// The ociVersion of the container's config (the copy), or the newest cleave knows. Only
+/// that field is decoded (`state`, which clients call often, needs nothing else).
 pub fn oci_version(dir: &Path) -> String {
-    config(dir)
-        .map(|c| c.version().clone())
-        .unwrap_or_else(|_| cleave_oci::OCI_VERSION_MAX.to_string())
+    #[derive(serde::Deserialize)]
+    struct Version {
+        #[serde(rename = "ociVersion")]
+        oci_version: String,
+    }
+    std::fs::read(dir.join(CONFIG_COPY))
+        .ok()
+        .and_then(|t| serde_json::from_slice::<Version>(&t).ok())
+        .map(|v| v.oci_version)
+        .unwrap_or_else(|| cleave_oci::OCI_VERSION_MAX.to_string())
 }
 
 /// Writes `pid` to `path` whole: a temporary file beside it, renamed over it.

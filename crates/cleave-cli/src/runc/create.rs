@@ -25,6 +25,8 @@ const APPLIED_HERE: &[&str] = &[
 pub struct Created {
     pub running: Running,
     pub lock: Lock,
+    /// The bundle's config, as parsed.
+    pub config: common::oci_spec_runtime::Spec,
 }
 
 pub fn run(ctx: &Ctx, a: CreateArgs) -> Res<i32> {
@@ -154,7 +156,11 @@ pub fn create(ctx: &Ctx, id: &str, opts: &CreateOpts) -> Res<Created> {
         )
     })();
     match result {
-        Ok(running) => Ok(Created { running, lock }),
+        Ok(running) => Ok(Created {
+            running,
+            lock,
+            config,
+        }),
         Err(f) => {
             if let Some(set) = cgroup {
                 let _ = set.remove();
@@ -187,7 +193,7 @@ pub(super) fn make_cgroup(
             cleave::error::one_line(&e.to_string())
         ))
     })?;
-    match CgroupSet::create_at(&path, limits, None) {
+    match common::layout().and_then(|l| CgroupSet::create_at_in(l, &path, limits, None)) {
         Ok(set) => {
             record.cgroup_path = Some(path.to_string());
             record.cgroup_dirs = set.paths();
@@ -333,7 +339,6 @@ fn finish(
             return Err(fail_after(&mut running, f));
         }
     }
-    let state = common::oci_state(record, config.version());
     let h = config.hooks().clone().unwrap_or_default();
     // A config of runtime-spec 1.0 runs its prestart hooks at start (that spec's time).
     let prestart = if hooks::prestart_at_start(config.version()) {
@@ -341,6 +346,12 @@ fn finish(
     } else {
         h.prestart().as_ref()
     };
+    let some = |v: Option<&Vec<_>>| v.is_some_and(|v| !v.is_empty());
+    if !some(prestart) && !some(h.create_runtime().as_ref()) && !some(h.create_container().as_ref())
+    {
+        return Ok(running);
+    }
+    let state = common::oci_state(record, config.version());
     let hooks_ok = hooks::run("prestart", prestart, &state)
         .and_then(|_| hooks::run("createRuntime", h.create_runtime().as_ref(), &state))
         .and_then(|_| {

@@ -12,10 +12,21 @@ pub fn run(ctx: &Ctx, a: DeleteArgs) -> Res<i32> {
 }
 
 pub fn delete(lock: Lock, force: bool) -> Res<()> {
+    delete_with(lock, force, None)
+}
+
+/// [`delete`]; `config` is the container's config when the caller (`run`) holds it already,
+/// otherwise the copy in the state directory is read.
+pub fn delete_with(
+    lock: Lock,
+    force: bool,
+    config: Option<&common::oci_spec_runtime::Spec>,
+) -> Res<()> {
     let rec = lock.load()?;
     let id = rec.id.clone();
-    let status = common::status(&rec);
+    // The set opened once, for the status, the kill and the removal.
     let set = common::cgroup(&rec);
+    let status = common::status_with(&rec, set.as_ref());
     match status {
         // The runtime-spec: deleting a container that is not stopped MUST fail and MUST
         // leave it as it was; a created one too (runc ends it).
@@ -38,18 +49,23 @@ pub fn delete(lock: Lock, force: bool) -> Res<()> {
             common::wait_gone(&rec, 10);
         }
     }
-    let config = common::config(lock.dir()).ok();
-    let mut state = common::oci_state(&rec, &common::oci_version(lock.dir()));
-    state.status = cleave_oci::Status::Stopped;
-    state.pid = 0;
+    // Read before the state directory goes; the state JSON only for hooks that take it.
+    let read = match config {
+        Some(_) => None,
+        None => common::config(lock.dir()).ok(),
+    };
+    let config = config.or(read.as_ref());
     if let Some(set) = set {
         set.remove()?;
     }
     lock.remove()?;
     if let Some(c) = config {
         let h = c.hooks().clone().unwrap_or_default();
-        if let Err(f) = hooks::run("poststop", h.poststop().as_ref(), &state) {
-            log::warn(&f.msg);
+        if let Some(poststop) = h.poststop().as_ref().filter(|p| !p.is_empty()) {
+            let state = common::oci_state_as(&rec, c.version(), Status::Stopped);
+            if let Err(f) = hooks::run("poststop", Some(poststop), &state) {
+                log::warn(&f.msg);
+            }
         }
     }
     Ok(())

@@ -95,8 +95,7 @@ fn normalize_dash(a: &str) -> String {
 /// Rewrites Go's single-dash long options (`-no-subreaper`, `-bundle`) into clap's
 /// `--no-subreaper` where `--NAME` is an option of the global set or of the verb; stops at
 /// `--` and at the verb's first positional argument, so a program's own arguments stay.
-fn normalize(args: Vec<OsString>) -> Vec<OsString> {
-    let cmd = cli::Runc::command();
+fn normalize(cmd: &clap::Command, args: Vec<OsString>) -> Vec<OsString> {
     let known = |c: &clap::Command, name: &str| -> Option<bool> {
         c.get_arguments()
             .find(|a| a.get_long() == Some(name))
@@ -114,7 +113,7 @@ fn normalize(args: Vec<OsString>) -> Vec<OsString> {
             out.push(arg);
             break;
         }
-        let scope = verb.as_ref().unwrap_or(&cmd);
+        let scope = verb.as_ref().unwrap_or(cmd);
         if s.starts_with('-') && s.len() > 1 {
             let fixed = normalize_dash(&s);
             let name = fixed
@@ -180,12 +179,17 @@ fn normalize(args: Vec<OsString>) -> Vec<OsString> {
 
 /// Runs runc's command line (argv without argv[0]); returns the exit code.
 pub fn main(args: Vec<OsString>) -> i32 {
-    let args = normalize(args);
+    // Built once: the definition of every verb is most of the CLI's own start-up cost.
+    let mut cmd = cli::Runc::command();
+    let args = normalize(&cmd, args);
     let mut argv = vec![OsString::from("cleave")];
     argv.extend(args);
-    let parsed = cli::Runc::command()
-        .try_get_matches_from(argv)
+    let parsed = cmd
+        .try_get_matches_from_mut(argv)
         .and_then(|m| cli::Runc::from_arg_matches(&m));
+    // Never dropped: freeing every verb's definition, one allocation at a time, costs more
+    // than the verb itself; the process ends soon and the memory goes with it.
+    std::mem::forget(cmd);
     let runc = match parsed {
         Ok(r) => r,
         Err(e) => {

@@ -9,10 +9,15 @@ pub fn run(ctx: &Ctx, a: IdArg) -> Res<i32> {
     Ok(0)
 }
 
+/// Freezes or thaws container `id`. The record is not rewritten: a live container's
+/// running or paused status is read from its cgroup ([`common::status`]), so the freezer
+/// is the one place that says it (and a rename of the record cost more than the freeze).
 pub fn set_frozen(ctx: &Ctx, id: &str, frozen: bool) -> Res<()> {
     let lock = ctx.lock(id)?;
-    let mut rec = lock.load()?;
-    let status = common::status(&rec);
+    let rec = lock.load()?;
+    // Opened once, for the status and for the freeze.
+    let set = common::cgroup(&rec);
+    let status = common::status_with(&rec, set.as_ref());
     let ok = if frozen {
         status == Status::Running
     } else {
@@ -24,18 +29,16 @@ pub fn set_frozen(ctx: &Ctx, id: &str, frozen: bool) -> Res<()> {
             "cannot {verb} container {id}: it is {status}"
         )));
     }
-    let Some(set) = common::cgroup(&rec) else {
+    let Some(set) = set else {
         return Err(Fail::failed(format!(
             "container {id} has no cgroup to freeze"
         )));
     };
     if frozen {
         set.freeze()?;
-        rec.status = Status::Paused;
     } else {
         set.thaw()?;
-        rec.status = Status::Running;
     }
-    lock.save(&rec)?;
+    drop(lock);
     Ok(())
 }

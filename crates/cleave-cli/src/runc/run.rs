@@ -10,8 +10,9 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Res<i32> {
     let forward = (!a.detach).then(|| Forwarder::block(&FORWARDED));
     let created = create::create(ctx, &a.id, &a.opts)?;
     let mut running = created.running;
+    let config = created.config;
     drop(created.lock);
-    if let Err(f) = start::start(ctx, &a.id) {
+    if let Err(f) = start::start(ctx, &a.id, Some(&config)) {
         let _ = running.child().kill();
         let _ = running.child().wait();
         if let Ok(lock) = ctx.lock(&a.id) {
@@ -39,7 +40,7 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Res<i32> {
     let status = running.wait()?;
     if !a.keep {
         if let Ok(lock) = ctx.lock(&a.id) {
-            delete::delete(lock, true)?;
+            delete::delete_with(lock, true, Some(&config))?;
         }
     }
     Ok(status.shell_code())

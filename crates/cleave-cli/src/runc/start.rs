@@ -9,11 +9,13 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 
 pub fn run(ctx: &Ctx, a: IdArg) -> Res<i32> {
-    start(ctx, &a.id)?;
+    start(ctx, &a.id, None)?;
     Ok(0)
 }
 
-pub fn start(ctx: &Ctx, id: &str) -> Res<()> {
+/// Starts created container `id`; `config` is its config when the caller (`run`) parsed it
+/// already, otherwise the copy in the state directory is read.
+pub fn start(ctx: &Ctx, id: &str, config: Option<&common::oci_spec_runtime::Spec>) -> Res<()> {
     let lock = ctx.lock(id)?;
     let mut rec = lock.load()?;
     match common::status(&rec) {
@@ -26,7 +28,14 @@ pub fn start(ctx: &Ctx, id: &str) -> Res<()> {
     }
     // Before the program is let go: prestart hooks of a runtime-spec 1.0 config, then
     // startContainer hooks in the container. A failure ends the container.
-    let config = common::config(lock.dir())?;
+    let read;
+    let config = match config {
+        Some(c) => c,
+        None => {
+            read = common::config(lock.dir())?;
+            &read
+        }
+    };
     let h = config.hooks().clone().unwrap_or_default();
     let state = common::oci_state(&rec, config.version());
     let prestart = if hooks::prestart_at_start(config.version()) {
@@ -65,21 +74,26 @@ pub fn start(ctx: &Ctx, id: &str) -> Res<()> {
         .map_err(|e| Fail::failed(format!("cannot start container {id}: {e}")))?;
     drop(f);
     let _ = std::fs::remove_file(&fifo);
-    // The poststart hooks run "after the user-specified process is executed": wait until
-    // the init is no longer cleave's (it exec'd) or is gone.
-    wait_exec(rec.pid);
+    // The poststart hooks run "after the user-specified process is executed": with any,
+    // wait until the init is no longer cleave's (it exec'd) or is gone. Without, start
+    // returns once the init is let go, as runc's does (the wait cost a sleep of 1 ms or
+    // more on every start).
+    let poststart = h.poststart().as_ref().filter(|p| !p.is_empty());
+    if poststart.is_some() {
+        wait_exec(rec.pid);
+    }
     rec.status = Status::Running;
     rec.start_barrier = None;
     lock.save(&rec)?;
     drop(lock);
     // The state the poststart hooks get is the one start made (a short program may have
     // exited already; the hooks still learn what was started).
-    let mut state = common::oci_state(&rec, config.version());
-    state.status = cleave_oci::Status::Running;
-    state.pid = rec.pid;
-    if let Err(f) = hooks::run("poststart", h.poststart().as_ref(), &state) {
-        // The runtime-spec: a poststart failure is logged, and the container goes on.
-        log::warn(&f.msg);
+    if let Some(poststart) = poststart {
+        let state = common::oci_state_as(&rec, config.version(), Status::Running);
+        if let Err(f) = hooks::run("poststart", Some(poststart), &state) {
+            // The runtime-spec: a poststart failure is logged, and the container goes on.
+            log::warn(&f.msg);
+        }
     }
     Ok(())
 }

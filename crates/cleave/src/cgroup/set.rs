@@ -433,6 +433,9 @@ impl CgroupSet {
         };
         write_file(&file, value)?;
         let start = Instant::now();
+        // Re-read every millisecond, not poll(2) for POLLPRI on cgroup.events: the kernel
+        // rate-limits a cgroup file's notifications, and waiting on them made the pause +
+        // resume of a busy container slower (10.0 → 19.1 ms, median of 30).
         loop {
             if read_file(&state_file)?.lines().any(|l| l.trim() == want) {
                 return Ok(());
