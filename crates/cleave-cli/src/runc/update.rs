@@ -10,6 +10,7 @@ pub fn run(ctx: &Ctx, a: UpdateArgs) -> Res<i32> {
     let mut limits = Limits::default();
     let mut period = cgroup::CPU_PERIOD_US;
     let mut quota: Option<i64> = None;
+    let mut shares: Option<u64> = None;
     if let Some(src) = &a.resources {
         let text = if src == "-" {
             let mut s = String::new();
@@ -30,10 +31,8 @@ pub fn run(ctx: &Ctx, a: UpdateArgs) -> Res<i32> {
         if let Some(c) = r.cpu() {
             period = c.period().unwrap_or(period);
             quota = c.quota().filter(|&q| q > 0);
-            limits.cpu_weight = c
-                .shares()
-                .filter(|&s| s > 0)
-                .map(cleave_oci::shares_to_weight);
+            shares = c.shares().filter(|&s| s > 0);
+            limits.cpu_weight = shares.map(cleave_oci::shares_to_weight);
         }
         if let Some(p) = r.pids() {
             limits.pids = (p.limit() > 0).then_some(p.limit() as u64);
@@ -62,6 +61,7 @@ pub fn run(ctx: &Ctx, a: UpdateArgs) -> Res<i32> {
         quota = (q > 0).then_some(q);
     }
     if let Some(s) = a.cpu_share {
+        shares = Some(s).filter(|&s| (2..=262_144).contains(&s));
         limits.cpu_weight = Some(cleave_oci::shares_to_weight(s));
     }
     if let Some(q) = quota {
@@ -69,7 +69,10 @@ pub fn run(ctx: &Ctx, a: UpdateArgs) -> Res<i32> {
             return Err(Fail::bad("--cpu-period 0: give a period in microseconds"));
         }
         limits.cpus = Some(q as f64 / period as f64);
+        limits.cpu_period = Some(period);
     }
+    // v1 takes the shares as given (the weight is for cgroup2).
+    limits.cpu_shares = shares.filter(|_| limits.cpu_weight.is_some());
     if let Some(p) = limits.problem() {
         return Err(Fail::bad(format!("update {}: {p}", a.id)));
     }
