@@ -107,12 +107,14 @@ pub fn lower(config: &Spec, bundle: &Path) -> Result<Lowered, OciError> {
     });
     let mut dev_mount = None;
     for (i, m) in config.mounts().iter().flatten().enumerate() {
-        let op = lower_mount(i, m, bundle, new_net, &mut out.notes)?;
+        let (op, then) = lower_mount(i, m, bundle, new_net, &mut out.notes)?;
         if op.dst() == Path::new("/dev") {
             dev_mount = Some(i);
         }
-        out.spec.filesystem.ops.push(op);
-        out.mount_paths.push(format!("mounts[{i}]"));
+        for op in std::iter::once(op).chain(then) {
+            out.spec.filesystem.ops.push(op);
+            out.mount_paths.push(format!("mounts[{i}]"));
+        }
     }
     lower_devices(config, dev_mount, &mut out)?;
     out.carried.default_devices = Some(default_device_rules(&out.nodes));

@@ -484,6 +484,9 @@ pub enum MountProblem {
     /// The path does not exist in the sandbox.
     #[error("{0}: no such path in the sandbox")]
     Missing(PathBuf),
+    /// A propagation change on a path no earlier operation mounted.
+    #[error("{0}: nothing is mounted there: a propagation type is set on a mount point the operations before made")]
+    NotMountPoint(PathBuf),
     /// A bind source cannot be used.
     #[error("the source {path}: {}", errno_text(&io::Error::from_raw_os_error(*.errno)))]
     Source {
