@@ -34,7 +34,10 @@ struct Bundle {
 
 impl Bundle {
     fn new(name: &str, args: &[&str]) -> Bundle {
-        let dir = PathBuf::from(format!("/var/tmp/cleave-conf-{name}-{}", std::process::id()));
+        let dir = PathBuf::from(format!(
+            "/var/tmp/cleave-conf-{name}-{}",
+            std::process::id()
+        ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         support::mkrootfs(&dir.join("rootfs"));
@@ -83,7 +86,12 @@ impl Bundle {
         let st = Command::new(BIN)
             .arg("--root")
             .arg(self.dir.join("state"))
-            .args(["create", "--bundle", self.dir.to_str().unwrap(), "--pid-file"])
+            .args([
+                "create",
+                "--bundle",
+                self.dir.to_str().unwrap(),
+                "--pid-file",
+            ])
             .arg(&pid_file)
             .arg(id)
             .stdin(Stdio::null())
@@ -177,7 +185,12 @@ fn cpuset_cpus_and_mems_hold_inside() {
     let me = std::process::id();
     let b = Bundle::new(
         "cpuset",
-        &["grep", "-E", "^(Cpus|Mems)_allowed_list", "/proc/self/status"],
+        &[
+            "grep",
+            "-E",
+            "^(Cpus|Mems)_allowed_list",
+            "/proc/self/status",
+        ],
     );
     let top = format!("cleave-conf-cpuset-{me}");
     b.edit(|c| {
@@ -187,12 +200,14 @@ fn cpuset_cpus_and_mems_hold_inside() {
     let out = b.run("cpuset");
     let mut seen = out.lines();
     assert_eq!(
-        seen.next().map(|l| l.split_whitespace().collect::<Vec<_>>()),
+        seen.next()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>()),
         Some(vec!["Cpus_allowed_list:", &cpu.to_string()]),
         "{out}"
     );
     assert_eq!(
-        seen.next().map(|l| l.split_whitespace().collect::<Vec<_>>()),
+        seen.next()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>()),
         Some(vec!["Mems_allowed_list:", "0"]),
         "{out}"
     );
@@ -279,7 +294,9 @@ fn cpu_period_shares_and_memory_settings_reach_the_cgroup() {
         "{logged}"
     );
     assert!(
-        logged.contains("linux.resources.memory.swappiness: applied through the v1 memory controller"),
+        logged.contains(
+            "linux.resources.memory.swappiness: applied through the v1 memory controller"
+        ),
         "{logged}"
     );
 }

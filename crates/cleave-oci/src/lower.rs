@@ -894,8 +894,7 @@ fn lower_resources(r: &LinuxResources, out: &mut Out) -> Result<(), OciError> {
             out.spec.limits.cpus = Some(cpus);
         }
         if let Some(period) = c.period() {
-            cgroup::check_cpu_period(period)
-                .map_err(|e| range("linux.resources.cpu.period", e))?;
+            cgroup::check_cpu_period(period).map_err(|e| range("linux.resources.cpu.period", e))?;
             out.spec.limits.cpu_period = Some(period);
         }
         if let Some(shares) = c.shares().filter(|s| *s > 0) {

@@ -1210,7 +1210,10 @@ fn new_filesystems_take_propagation_options() {
     for (option, then) in [
         ("shared", Some(set(RootPropagationMode::Shared, false))),
         ("rslave", Some(set(RootPropagationMode::Slave, true))),
-        ("unbindable", Some(set(RootPropagationMode::Unbindable, false))),
+        (
+            "unbindable",
+            Some(set(RootPropagationMode::Unbindable, false)),
+        ),
         ("private", None),
     ] {
         let ops = tmpfs(json!(["nosuid", "size=1k", option]));
@@ -1218,9 +1221,16 @@ fn new_filesystems_take_propagation_options() {
             matches!(&ops[0], MountOp::Mount { fstype, data, .. } if fstype == "tmpfs" && data == "size=1k"),
             "{option}: {ops:?}"
         );
-        assert_eq!(ops.get(1).filter(|o| o.dst() == Path::new("/t")), then.as_ref(), "{option}");
+        assert_eq!(
+            ops.get(1).filter(|o| o.dst() == Path::new("/t")),
+            then.as_ref(),
+            "{option}"
+        );
     }
     // The last propagation option wins, as with mount(8).
     let ops = tmpfs(json!(["shared", "private"]));
-    assert!(ops.iter().all(|o| !matches!(o, MountOp::Propagate { .. })), "{ops:?}");
+    assert!(
+        ops.iter().all(|o| !matches!(o, MountOp::Propagate { .. })),
+        "{ops:?}"
+    );
 }

@@ -345,7 +345,9 @@ impl CgroupSet {
         if let Some(weight) = limits.cpu_weight {
             let d = self.dir_for("cpu").ok_or_else(|| missing("cpu"))?;
             if d.is_v1() {
-                let shares = limits.cpu_shares.unwrap_or_else(|| weight_to_shares(weight));
+                let shares = limits
+                    .cpu_shares
+                    .unwrap_or_else(|| weight_to_shares(weight));
                 write_file(&d.path.join("cpu.shares"), &shares.to_string())?;
             } else {
                 write_file(&d.path.join("cpu.weight"), &weight.to_string())?;
