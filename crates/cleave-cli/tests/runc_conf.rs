@@ -331,8 +331,8 @@ fn propagation_options_on_new_filesystems_and_binds_hold_inside() {
     let optional = |point: &str| -> Vec<String> {
         let line = out
             .lines()
-            .filter(|l| l.split_whitespace().nth(4) == Some(point))
-            .last()
+            .rev()
+            .find(|l| l.split_whitespace().nth(4) == Some(point))
             .unwrap_or_else(|| panic!("{point} not mounted inside:\n{out}"));
         line.split_whitespace()
             .skip(6)
