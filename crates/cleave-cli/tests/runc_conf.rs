@@ -366,3 +366,38 @@ fn propagation_options_on_new_filesystems_and_binds_hold_inside() {
         "{points:?}"
     );
 }
+
+/// `update --resources FILE` with CPUs and memory settings the container was created
+/// without: its cgroup grows a v1 cpuset directory (filled from its parents before the
+/// container's processes move in) and the process may then run on the CPU named alone; the
+/// swappiness reaches its memory cgroup. As containerd's shim and podman send `update`.
+#[test]
+fn update_gives_a_created_container_cpus_and_memory_settings() {
+    if !root_or_skip() {
+        return;
+    }
+    let cpu = *my_cpus().last().unwrap();
+    let b = Bundle::new("update", &["true"]);
+    let pid = b.create("up");
+    let resources = b.dir.join("resources.json");
+    std::fs::write(
+        &resources,
+        json!({"cpu": {"cpus": cpu.to_string(), "mems": "0"},
+               "memory": {"limit": 268435456, "swappiness": 3}})
+        .to_string(),
+    )
+    .unwrap();
+    let out = b.cleave(&["update", "--resources", resources.to_str().unwrap(), "up"]);
+    assert!(out.status.success(), "update: {}", text(&out.stderr));
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let allowed = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .unwrap()
+        .trim();
+    assert_eq!(allowed, cpu.to_string());
+    let memory = cgroup_dir(pid, "memory");
+    if memory.join("memory.swappiness").exists() {
+        assert_eq!(read(&memory, "memory.swappiness"), "3");
+    }
+}

@@ -55,6 +55,7 @@ pub(crate) use layout::{cgroup_mounts, CgroupMount};
 pub use layout::{Home, Layout, V1Hierarchy};
 pub use path::{CgroupPath, CgroupPathError};
 pub use set::CgroupSet;
+pub use tune::fill_v1_cpuset;
 
 use crate::error::{Error, LimitProblem, RangeError, Result};
 use std::os::fd::RawFd;

@@ -11,22 +11,7 @@ use std::path::{Path, PathBuf};
 /// cgroup2 directories start from their parent's effective sets by themselves.
 pub(super) fn write_cpuset(dir: &Path, v1: bool, limits: &Limits) -> Result<()> {
     if v1 {
-        // `dir` and its ancestors within the hierarchy (those with cpuset files), top first.
-        let mut chain: Vec<PathBuf> = dir
-            .ancestors()
-            .take_while(|d| d.join("cpuset.cpus").exists())
-            .map(Path::to_path_buf)
-            .collect();
-        chain.reverse();
-        for file in ["cpuset.cpus", "cpuset.mems"] {
-            for pair in chain.windows(2) {
-                let here = pair[1].join(file);
-                if read_file(&here)?.trim().is_empty() {
-                    let above = read_file(&pair[0].join(file))?;
-                    write_file(&here, above.trim())?;
-                }
-            }
-        }
+        fill_v1_cpuset(dir)?;
     }
     if let Some(cpus) = &limits.cpuset_cpus {
         write_file(&dir.join("cpuset.cpus"), cpus)?;
@@ -58,6 +43,29 @@ pub(super) fn write_memory_more(dir: &Path, v1: bool, limits: &Limits) -> Result
     }
     if limits.oom_kill_disable {
         write_file(&dir.join("memory.oom_control"), "1")?;
+    }
+    Ok(())
+}
+
+/// Makes a v1 cpuset directory one that tasks can join: from the hierarchy's top down to
+/// `dir`, each directory whose `cpuset.cpus` or `cpuset.mems` is empty (as a new one is) gets
+/// its parent's. Values already there stay.
+pub fn fill_v1_cpuset(dir: &Path) -> Result<()> {
+    // `dir` and its ancestors within the hierarchy (those with cpuset files), top first.
+    let mut chain: Vec<PathBuf> = dir
+        .ancestors()
+        .take_while(|d| d.join("cpuset.cpus").exists())
+        .map(Path::to_path_buf)
+        .collect();
+    chain.reverse();
+    for file in ["cpuset.cpus", "cpuset.mems"] {
+        for pair in chain.windows(2) {
+            let here = pair[1].join(file);
+            if read_file(&here)?.trim().is_empty() {
+                let above = read_file(&pair[0].join(file))?;
+                write_file(&here, above.trim())?;
+            }
+        }
     }
     Ok(())
 }
