@@ -51,10 +51,7 @@ declare -A EXCLUDED=(
     [linux_cgroups_memory]="it sets memory.kmem limits, which Linux 6.x no longer enforces"
     [linux_cgroups_relative_memory]="it sets memory.kmem limits, which Linux 6.x no longer enforces"
     # What cleave does not do yet (the closing note lists them; runc passes these):
-    [linux_cgroups_cpus]="cleave does not apply cpu.cpus, cpu.mems or a cpu.period other than 100 ms yet"
-    [linux_cgroups_relative_cpus]="cleave does not apply cpu.cpus, cpu.mems or a cpu.period other than 100 ms yet"
-    [mounts]="cleave does not apply shared/slave/unbindable propagation options of new filesystems yet"
-    [linux_ns_path]="joining a PID namespace by path leaves the state's pid outside it; cleave refuses to mount a rootfs into a joined mount namespace"
+    [linux_ns_path]="of its five joins, ipc, net and uts pass; pid: the state's pid is cleave's init, outside the joined PID namespace (the program is its child inside); mnt: cleave refuses to build a root inside a joined mount namespace (pivot_root there would move every process of that namespace)"
     [linux_ns_itype]="it wants no mount namespace: cleave gives a container with a root of its own one (runc mounts into the host's and leaves the mounts there)"
     # Programs that contradict the runtime-spec they cite (runc fails them too):
     [hooks]="it has no result line: it expects output its hooks never write, and crashes on success"

@@ -6,7 +6,9 @@
 //!
 //! Every program passes but those the script excludes, each with its reason (what this host
 //! lacks: AppArmor, SELinux, the v1 blkio/hugetlb/net_cls controllers, CAP_SYS_RESOURCE, kernel
-//! memory limits; or a program that contradicts the runtime-spec it cites). To compare with
+//! memory limits; a program that contradicts the runtime-spec it cites; or, for two programs,
+//! what cleave does not do yet: a mount or PID namespace joined by path, and no mount
+//! namespace at all). To compare with
 //! runc: `RUNTIME=/usr/sbin/runc scripts/runtime-tools.sh`. Needs root; the first run
 //! installs Debian's Go and fetches the source (scripts/test.sh does it before the tests).
 

@@ -107,12 +107,14 @@ pub fn lower(config: &Spec, bundle: &Path) -> Result<Lowered, OciError> {
     });
     let mut dev_mount = None;
     for (i, m) in config.mounts().iter().flatten().enumerate() {
-        let op = lower_mount(i, m, bundle, new_net, &mut out.notes)?;
+        let (op, then) = lower_mount(i, m, bundle, new_net, &mut out.notes)?;
         if op.dst() == Path::new("/dev") {
             dev_mount = Some(i);
         }
-        out.spec.filesystem.ops.push(op);
-        out.mount_paths.push(format!("mounts[{i}]"));
+        for op in std::iter::once(op).chain(then) {
+            out.spec.filesystem.ops.push(op);
+            out.mount_paths.push(format!("mounts[{i}]"));
+        }
     }
     lower_devices(config, dev_mount, &mut out)?;
     out.carried.default_devices = Some(default_device_rules(&out.nodes));
@@ -801,7 +803,9 @@ fn lower_resources(r: &LinuxResources, out: &mut Out) -> Result<(), OciError> {
             cgroup::check_memory(limit).map_err(|e| range("linux.resources.memory.limit", e))?;
             out.spec.limits.memory = Some(limit);
         }
-        pend(out, "memory.reservation", m.reservation().is_some());
+        if let Some(r) = m.reservation().filter(|r| *r >= 0) {
+            out.spec.limits.memory_reservation = Some(r as u64);
+        }
         match m.swap() {
             Some(-1) => out.spec.limits.memory_swap = Some(cgroup::Swap::Unlimited),
             Some(total) if total >= 0 => {
@@ -836,13 +840,36 @@ fn lower_resources(r: &LinuxResources, out: &mut Out) -> Result<(), OciError> {
         }
         pend(out, "memory.kernel", m.kernel().is_some());
         pend(out, "memory.kernelTCP", m.kernel_tcp().is_some());
-        pend(out, "memory.swappiness", m.swappiness().is_some());
+        if let Some(s) = m.swappiness() {
+            if s > 100 {
+                return Err(err(
+                    "linux.resources.memory.swappiness",
+                    Problem::OutOfRange {
+                        value: s.to_string(),
+                        why: "give a swappiness from 0 to 100",
+                    },
+                ));
+            }
+            out.spec.limits.memory_swappiness = Some(s);
+            out.notes.push(Note {
+                path: "linux.resources.memory.swappiness".into(),
+                what: "applied through the v1 memory controller (memory.swappiness); cgroup2 has no per-cgroup swappiness, so where memory is on cgroup2 it is not applied",
+            });
+        }
         // false is the kernel's default: nothing to apply.
-        pend(
-            out,
-            "memory.disableOOMKiller",
-            m.disable_oom_killer() == Some(true),
-        );
+        if m.disable_oom_killer() == Some(true) {
+            out.spec.limits.oom_kill_disable = true;
+            out.notes.push(Note {
+                path: "linux.resources.memory.disableOOMKiller".into(),
+                what: "applied through the v1 memory controller (memory.oom_control); cgroup2 cannot disable the OOM killer, so where memory is on cgroup2 it stays enabled",
+            });
+        }
+        if m.reservation().is_some_and(|r| r >= 0) {
+            out.notes.push(Note {
+                path: "linux.resources.memory.reservation".into(),
+                what: "v1 memory.soft_limit_in_bytes, or cgroup2 memory.low (memory protected from reclaim up to it, rather than reclaimed first above it)",
+            });
+        }
         pend(out, "memory.useHierarchy", m.use_hierarchy().is_some());
         pend(
             out,
@@ -865,24 +892,42 @@ fn lower_resources(r: &LinuxResources, out: &mut Out) -> Result<(), OciError> {
             let cpus = quota as f64 / period as f64;
             cgroup::check_cpus(cpus).map_err(|e| range("linux.resources.cpu.quota", e))?;
             out.spec.limits.cpus = Some(cpus);
-            // The share of a CPU is kept; its period is cleave's 100 ms.
-            pend(out, "cpu.period", period != cgroup::CPU_PERIOD_US);
+        }
+        if let Some(period) = c.period() {
+            cgroup::check_cpu_period(period).map_err(|e| range("linux.resources.cpu.period", e))?;
+            out.spec.limits.cpu_period = Some(period);
         }
         if let Some(shares) = c.shares().filter(|s| *s > 0) {
+            if !(2..=262_144).contains(&shares) {
+                return Err(err(
+                    "linux.resources.cpu.shares",
+                    Problem::OutOfRange {
+                        value: shares.to_string(),
+                        why: "give shares from 2 to 262144 (1024 is the default)",
+                    },
+                ));
+            }
             out.spec.limits.cpu_weight = Some(shares_to_weight(shares));
+            // v1 reads back the shares given, not the weight's nearest.
+            out.spec.limits.cpu_shares = Some(shares);
+        }
+        for (field, value, slot) in [
+            ("cpus", c.cpus(), &mut out.spec.limits.cpuset_cpus),
+            ("mems", c.mems(), &mut out.spec.limits.cpuset_mems),
+        ] {
+            let Some(list) = value.as_deref().filter(|s| !s.is_empty()) else {
+                continue;
+            };
+            if !cgroup::is_cpu_list(list) {
+                return Err(err(
+                    format!("linux.resources.cpu.{field}"),
+                    Problem::Limit(cleave::error::LimitProblem::CpuList(list.into())),
+                ));
+            }
+            *slot = Some(list.into());
         }
         pend(out, "cpu.realtimeRuntime", c.realtime_runtime().is_some());
         pend(out, "cpu.realtimePeriod", c.realtime_period().is_some());
-        pend(
-            out,
-            "cpu.cpus",
-            c.cpus().as_ref().is_some_and(|s| !s.is_empty()),
-        );
-        pend(
-            out,
-            "cpu.mems",
-            c.mems().as_ref().is_some_and(|s| !s.is_empty()),
-        );
         pend(out, "cpu.idle", c.idle().is_some());
         pend(out, "cpu.burst", c.burst().is_some());
     }

@@ -5,12 +5,14 @@
 //! skipped.
 use crate::error::{OciError, Problem, Unsupported};
 use crate::lowered::Note;
-use cleave::mount::{Atime, MountFlags, MountOp, Propagation};
+use cleave::mount::{
+    Atime, MountFlags, MountOp, Propagation, RootPropagation, RootPropagationMode,
+};
 use oci_spec::runtime::Mount;
 use std::path::Path;
 
 /// The mount options the lowering of `mounts` accepts on some mount (features.json `mountOptions`).
-pub const MOUNT_OPTIONS: [&str; 24] = [
+pub const MOUNT_OPTIONS: [&str; 26] = [
     "async",
     "bind",
     "defaults",
@@ -30,11 +32,13 @@ pub const MOUNT_OPTIONS: [&str; 24] = [
     "rprivate",
     "rshared",
     "rslave",
+    "runbindable",
     "rw",
     "shared",
     "slave",
     "strictatime",
     "suid",
+    "unbindable",
 ];
 
 /// One option, read.
@@ -95,14 +99,16 @@ const REFUSED: [&str; 10] = [
 ];
 
 /// Lowers `mounts[i]`; relative bind sources are taken from `bundle`. `new_net`: the
-/// container has a new network namespace (else a sysfs is read-only, runc's rule).
+/// container has a new network namespace (else a sysfs is read-only, runc's rule). The
+/// second op, when there is one, sets a propagation type the mount itself cannot carry:
+/// unbindable, or any but private on a new filesystem.
 pub(crate) fn lower_mount(
     i: usize,
     m: &Mount,
     bundle: &Path,
     new_net: bool,
     notes: &mut Vec<Note>,
-) -> Result<MountOp, OciError> {
+) -> Result<(MountOp, Option<MountOp>), OciError> {
     let at = |field: &str| format!("mounts[{i}].{field}");
     let dst = m.destination().clone();
     if dst.as_os_str().is_empty() {
@@ -140,6 +146,8 @@ pub(crate) fn lower_mount(
     };
     let mut flags = MountFlags::default();
     let mut propagation = None;
+    // As mount(8), the last propagation option wins.
+    let mut then: Option<RootPropagation> = None;
     let mut data: Vec<&str> = Vec::new();
     for (k, o) in options.iter().enumerate() {
         match read(o) {
@@ -154,22 +162,44 @@ pub(crate) fn lower_mount(
             Opt::Other("nodiratime") => flags.nodiratime = true,
             Opt::Other("diratime" | "async" | "norelatime") => {}
             Opt::Propagation(p) => {
-                // The r- forms: a recursive bind's propagation is set recursively.
                 let base = p.strip_prefix('r').unwrap_or(p);
-                propagation = Some(match base {
-                    "private" => Propagation::Private,
-                    "slave" => Propagation::Slave,
-                    "shared" => Propagation::Shared,
+                let mode = match base {
+                    "private" => RootPropagationMode::Private,
+                    "slave" => RootPropagationMode::Slave,
+                    "shared" => RootPropagationMode::Shared,
+                    "unbindable" => RootPropagationMode::Unbindable,
                     _ => return Err(refuse(k, o)),
-                });
-                // A new mount namespace with a private root makes every new filesystem
-                // private already; other propagations are for binds.
-                if kind != "bind" && propagation != Some(Propagation::Private) {
-                    return Err(refuse(k, o));
+                };
+                let recursive = p.starts_with('r');
+                propagation = None;
+                then = None;
+                match mode {
+                    // A bind carries private, slave and shared itself (the r- forms: a
+                    // recursive bind's is set recursively).
+                    RootPropagationMode::Private if kind == "bind" => {
+                        propagation = Some(Propagation::Private)
+                    }
+                    RootPropagationMode::Slave if kind == "bind" => {
+                        propagation = Some(Propagation::Slave)
+                    }
+                    RootPropagationMode::Shared if kind == "bind" => {
+                        propagation = Some(Propagation::Shared)
+                    }
+                    // A new filesystem in a new mount namespace under a private root is
+                    // private already.
+                    RootPropagationMode::Private if !recursive => {}
+                    _ => then = Some(RootPropagation { mode, recursive }),
                 }
             }
             Opt::Other(x) if REFUSED.contains(&x) => return Err(refuse(k, o)),
-            // A filesystem's own option: binds and cgroup mounts take none.
+            // A filesystem's own `key=value` on a bind: there is no new filesystem to take
+            // it (mount(2) ignores data with MS_BIND, and runc passes it there): noted, not
+            // applied.
+            Opt::Other(x) if kind == "bind" && x.contains('=') => notes.push(Note {
+                path: option_path(k),
+                what: "not applied: a bind mount makes no new filesystem to take a filesystem option (the kernel ignores it on a bind)",
+            }),
+            // Any other filesystem option: binds and cgroup mounts take none.
             Opt::Other(x) if kind == "bind" || kind == "cgroup" => return Err(refuse(k, x)),
             Opt::Other(x) => data.push(x),
         }
@@ -180,15 +210,26 @@ pub(crate) fn lower_mount(
             .as_ref()
             .filter(|s| !s.as_os_str().is_empty())
             .ok_or_else(|| OciError::new(at("source"), Problem::Missing))?;
-        return Ok(MountOp::BindMount {
-            src: bundle.join(src),
-            dst,
-            recursive: bind == Some(true),
-            flags,
+        let then = then.map(|propagation| MountOp::Propagate {
+            dst: dst.clone(),
             propagation,
-            optional: false,
         });
+        return Ok((
+            MountOp::BindMount {
+                src: bundle.join(src),
+                dst,
+                recursive: bind == Some(true),
+                flags,
+                propagation,
+                optional: false,
+            },
+            then,
+        ));
     }
+    let then = then.map(|propagation| MountOp::Propagate {
+        dst: dst.clone(),
+        propagation,
+    });
     if kind == "proc" {
         for (asked, what) in [
             (flags.nosuid, "nosuid added"),
@@ -210,7 +251,7 @@ pub(crate) fn lower_mount(
             what: "ro added: a sysfs without a new network namespace is read-only",
         });
     }
-    Ok(MountOp::Mount {
+    let op = MountOp::Mount {
         source: m
             .source()
             .as_ref()
@@ -220,5 +261,6 @@ pub(crate) fn lower_mount(
         dst,
         flags,
         data: data.join(","),
-    })
+    };
+    Ok((op, then))
 }

@@ -1,7 +1,9 @@
 //! config.json texts lowered into sandbox specifications, checked field by field; every
 //! refusal names its JSON path; a lowered config passes the library's prepare().
 use cleave::idmap::{IdMap, IdMapping};
-use cleave::mount::{Atime, MountFlags, MountOp, Propagation};
+use cleave::mount::{
+    Atime, MountFlags, MountOp, Propagation, RootPropagation, RootPropagationMode,
+};
 use cleave::{CloneFlags, Namespace};
 use cleave_oci::{lower, parse, Lowered, OciError};
 use serde_json::{json, Value};
@@ -319,14 +321,37 @@ fn binds_lower_by_their_options() {
         (op(true, none, Some(Propagation::Private)), 0)
     );
     let e = |o: Value| bind(o).unwrap_err().to_string();
+    // A filesystem's `key=value` on a bind has no filesystem to go to: noted, not applied
+    // (runtime-tools' `mounts` gives binds `mode=755,size=1k`); a bare unknown word is
+    // refused.
     assert_eq!(
-        e(json!(["rbind", "size=1m"])),
-        "mounts[0].options[1]: not supported by cleave: the option \"size=1m\" on a bind mount"
+        bind(json!(["rbind", "size=1m"])).unwrap(),
+        (op(true, none, None), 1)
     );
     assert_eq!(
-        e(json!(["rbind", "runbindable"])),
-        "mounts[0].options[1]: not supported by cleave: the option \"runbindable\" on a bind mount"
+        e(json!(["rbind", "sizeable"])),
+        "mounts[0].options[1]: not supported by cleave: the option \"sizeable\" on a bind mount"
     );
+    // runbindable: the bind, then its propagation set on it and the mounts below it.
+    let v = with(
+        runc_like(),
+        "/mounts",
+        json!([{"destination": "/data", "type": "bind", "source": "data",
+                "options": ["rbind", "runbindable"]}]),
+    );
+    let l = lower_value(&v).unwrap();
+    assert_eq!(l.spec.filesystem.ops[0], op(true, none, None));
+    assert_eq!(
+        l.spec.filesystem.ops[1],
+        MountOp::Propagate {
+            dst: "/data".into(),
+            propagation: RootPropagation {
+                mode: RootPropagationMode::Unbindable,
+                recursive: true
+            }
+        }
+    );
+    assert_eq!(l.mount_path(1), Some("mounts[0]"));
     let v = with(
         runc_like(),
         "/mounts",
@@ -712,30 +737,79 @@ fn resources_lower_into_limits_and_the_rest_is_pending() {
     assert_eq!(lim.cpu_weight, Some(100));
     assert_eq!(lim.pids, Some(32));
     assert_eq!(lim.memory_swap, Some(cleave::cgroup::Swap::Total(64 << 20)));
+    // The shares themselves for v1, the CPUs for cpuset.
+    assert_eq!(lim.cpu_shares, Some(1024));
+    assert_eq!(lim.cpu_period, Some(100_000));
+    assert_eq!(lim.cpuset_cpus.as_deref(), Some("0-1"));
     let pending: Vec<&str> = l.pending.iter().map(|p| p.path.as_str()).collect();
     assert_eq!(
         pending,
         [
-            "linux.resources.cpu.cpus",
             "linux.resources.blockIO",
             "linux.resources.unified",
             "linux.cgroupsPath",
         ]
     );
     assert!(l.carried.resources.is_some());
-    // A period other than cleave's keeps the share of a CPU and is pending.
+    // A period other than cleave's is kept with the share of a CPU.
     let v = with(
         runc_like(),
         "/linux/resources",
-        json!({"cpu": {"quota": 20000, "period": 10000}, "memory": {"limit": -1}}),
+        json!({"cpu": {"quota": 20000, "period": 10000, "mems": "0"},
+               "memory": {"limit": -1, "reservation": 33554432, "swappiness": 10,
+                          "disableOOMKiller": true}}),
     );
     let l = lower_value(&v).unwrap();
-    assert_eq!(l.spec.limits.cpus, Some(2.0));
-    assert_eq!(l.spec.limits.memory, None, "-1 is no limit");
+    let lim = &l.spec.limits;
+    assert_eq!(lim.cpus, Some(2.0));
+    assert_eq!(lim.cpu_period, Some(10_000));
+    assert_eq!(cleave::cgroup::cpu_quota_in(2.0, 10_000), 20_000);
+    assert_eq!(lim.cpuset_mems.as_deref(), Some("0"));
+    assert_eq!(lim.memory, None, "-1 is no limit");
+    assert_eq!(lim.memory_reservation, Some(32 << 20));
+    assert_eq!(lim.memory_swappiness, Some(10));
+    assert!(lim.oom_kill_disable);
+    assert!(l.pending.is_empty(), "{:?}", l.pending);
+    // What cgroup2 lacks is said in the lowering notes.
+    let noted: Vec<&str> = l.notes.iter().map(|n| n.path.as_str()).collect();
+    for path in [
+        "linux.resources.memory.swappiness",
+        "linux.resources.memory.disableOOMKiller",
+        "linux.resources.memory.reservation",
+    ] {
+        assert!(noted.contains(&path), "{path} not noted: {noted:?}");
+    }
     assert!(l
-        .pending
+        .notes
         .iter()
-        .any(|p| p.path == "linux.resources.cpu.period"));
+        .any(|n| n.what.contains("cgroup2 cannot disable the OOM killer")));
+    // Values the kernel refuses are refused with their JSON path.
+    for (resources, message) in [
+        (
+            json!({"cpu": {"period": 999}}),
+            "linux.resources.cpu.period: ",
+        ),
+        (
+            json!({"cpu": {"cpus": "0-x"}}),
+            "linux.resources.cpu.cpus: invalid CPU or memory node list \"0-x\"",
+        ),
+        (
+            json!({"cpu": {"mems": "1-0"}}),
+            "linux.resources.cpu.mems: invalid CPU or memory node list",
+        ),
+        (
+            json!({"cpu": {"shares": 1}}),
+            "linux.resources.cpu.shares: ",
+        ),
+        (
+            json!({"memory": {"swappiness": 101}}),
+            "linux.resources.memory.swappiness: ",
+        ),
+    ] {
+        let v = with(runc_like(), "/linux/resources", resources.clone());
+        let e = lower_value(&v).unwrap_err().to_string();
+        assert!(e.starts_with(message), "{resources}: {e}");
+    }
     // Shares and weights meet at the ends and at the default.
     assert_eq!(cleave_oci::shares_to_weight(2), 1);
     assert_eq!(cleave_oci::shares_to_weight(262_144), 10_000);
@@ -976,7 +1050,8 @@ fn library_errors_come_back_as_json_paths() {
 }
 
 /// What docker sends by default asks for nothing: `blockIO: {"weight": 0}` and
-/// `disableOOMKiller: false` are not pending; a real weight and `true` are.
+/// `disableOOMKiller: false` are not pending and set nothing; a real weight is pending and
+/// `true` disables the OOM killer.
 #[test]
 fn docker_defaults_ask_for_nothing() {
     let v = with(
@@ -986,6 +1061,7 @@ fn docker_defaults_ask_for_nothing() {
     );
     let l = lower_value(&v).unwrap();
     assert!(l.pending.is_empty(), "{:?}", l.pending);
+    assert!(!l.spec.limits.oom_kill_disable);
     let v = with(
         runc_like(),
         "/linux/resources",
@@ -993,13 +1069,8 @@ fn docker_defaults_ask_for_nothing() {
     );
     let l = lower_value(&v).unwrap();
     let pending: Vec<&str> = l.pending.iter().map(|p| p.path.as_str()).collect();
-    assert_eq!(
-        pending,
-        [
-            "linux.resources.memory.disableOOMKiller",
-            "linux.resources.blockIO"
-        ]
-    );
+    assert_eq!(pending, ["linux.resources.blockIO"]);
+    assert!(l.spec.limits.oom_kill_disable);
 }
 
 /// A devpts `gid=5` in a user namespace that maps group 5 stays; where group 5 has no
@@ -1045,7 +1116,6 @@ fn devpts_gid_without_a_mapping_is_dropped_with_a_note() {
 /// validation/linux_rootfs_propagation checks them from inside).
 #[test]
 fn shared_and_unbindable_root_propagation_is_the_new_roots() {
-    use cleave::mount::{RootPropagation, RootPropagationMode};
     for (given, mode, recursive) in [
         ("shared", RootPropagationMode::Shared, false),
         ("rshared", RootPropagationMode::Shared, true),
@@ -1118,4 +1188,49 @@ fn fifo_devices_lower_to_fifo_nodes() {
     );
     let rules = l.spec.limits.devices.unwrap();
     assert!(rules.iter().all(|r| r.major != Some(0)), "{rules:?}");
+}
+
+/// A propagation option on a new filesystem (runtime-tools' `mounts` program: tmpfs with
+/// shared, slave, private): the mount, then its propagation set on it; plain private is
+/// what a new filesystem under a private root has already, and adds nothing.
+#[test]
+fn new_filesystems_take_propagation_options() {
+    let tmpfs = |options: Value| {
+        let v = with(
+            runc_like(),
+            "/mounts",
+            json!([{"destination": "/t", "type": "tmpfs", "source": "tmpfs", "options": options}]),
+        );
+        lower_value(&v).unwrap().spec.filesystem.ops
+    };
+    let set = |mode, recursive| MountOp::Propagate {
+        dst: "/t".into(),
+        propagation: RootPropagation { mode, recursive },
+    };
+    for (option, then) in [
+        ("shared", Some(set(RootPropagationMode::Shared, false))),
+        ("rslave", Some(set(RootPropagationMode::Slave, true))),
+        (
+            "unbindable",
+            Some(set(RootPropagationMode::Unbindable, false)),
+        ),
+        ("private", None),
+    ] {
+        let ops = tmpfs(json!(["nosuid", "size=1k", option]));
+        assert!(
+            matches!(&ops[0], MountOp::Mount { fstype, data, .. } if fstype == "tmpfs" && data == "size=1k"),
+            "{option}: {ops:?}"
+        );
+        assert_eq!(
+            ops.get(1).filter(|o| o.dst() == Path::new("/t")),
+            then.as_ref(),
+            "{option}"
+        );
+    }
+    // The last propagation option wins, as with mount(8).
+    let ops = tmpfs(json!(["shared", "private"]));
+    assert!(
+        ops.iter().all(|o| !matches!(o, MountOp::Propagate { .. })),
+        "{ops:?}"
+    );
 }

@@ -487,6 +487,9 @@ pub enum MountProblem {
     /// A mode change names a symlink, which it does not follow.
     #[error("{0} is a symbolic link, which a mode change does not follow (a link in a new root can point at a file bound in from the host): name what it points to")]
     ModeOfLink(PathBuf),
+    /// A propagation change on a path no earlier operation mounted.
+    #[error("{0}: nothing is mounted there: a propagation type is set on a mount point the operations before made")]
+    NotMountPoint(PathBuf),
     /// A bind source cannot be used.
     #[error("the source {path}: {}", errno_text(&io::Error::from_raw_os_error(*.errno)))]
     Source {

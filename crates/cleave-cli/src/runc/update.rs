@@ -10,6 +10,7 @@ pub fn run(ctx: &Ctx, a: UpdateArgs) -> Res<i32> {
     let mut limits = Limits::default();
     let mut period = cgroup::CPU_PERIOD_US;
     let mut quota: Option<i64> = None;
+    let mut shares: Option<u64> = None;
     if let Some(src) = &a.resources {
         let text = if src == "-" {
             let mut s = String::new();
@@ -26,14 +27,18 @@ pub fn run(ctx: &Ctx, a: UpdateArgs) -> Res<i32> {
         if let Some(m) = r.memory() {
             limits.memory = m.limit().filter(|&l| l > 0).map(|l| l as u64);
             limits.memory_swap = swap(m.swap())?;
+            limits.memory_reservation = m.reservation().filter(|&r| r >= 0).map(|r| r as u64);
+            limits.memory_swappiness = m.swappiness();
+            limits.oom_kill_disable = m.disable_oom_killer() == Some(true);
         }
         if let Some(c) = r.cpu() {
             period = c.period().unwrap_or(period);
             quota = c.quota().filter(|&q| q > 0);
-            limits.cpu_weight = c
-                .shares()
-                .filter(|&s| s > 0)
-                .map(cleave_oci::shares_to_weight);
+            shares = c.shares().filter(|&s| s > 0);
+            let list = |l: &Option<String>| l.clone().filter(|l| !l.is_empty());
+            limits.cpuset_cpus = list(c.cpus());
+            limits.cpuset_mems = list(c.mems());
+            limits.cpu_weight = shares.map(cleave_oci::shares_to_weight);
         }
         if let Some(p) = r.pids() {
             limits.pids = (p.limit() > 0).then_some(p.limit() as u64);
@@ -62,6 +67,7 @@ pub fn run(ctx: &Ctx, a: UpdateArgs) -> Res<i32> {
         quota = (q > 0).then_some(q);
     }
     if let Some(s) = a.cpu_share {
+        shares = Some(s).filter(|&s| (2..=262_144).contains(&s));
         limits.cpu_weight = Some(cleave_oci::shares_to_weight(s));
     }
     if let Some(q) = quota {
@@ -69,7 +75,10 @@ pub fn run(ctx: &Ctx, a: UpdateArgs) -> Res<i32> {
             return Err(Fail::bad("--cpu-period 0: give a period in microseconds"));
         }
         limits.cpus = Some(q as f64 / period as f64);
+        limits.cpu_period = Some(period);
     }
+    // v1 takes the shares as given (the weight is for cgroup2).
+    limits.cpu_shares = shares.filter(|_| limits.cpu_weight.is_some());
     if let Some(p) = limits.problem() {
         return Err(Fail::bad(format!("update {}: {p}", a.id)));
     }
@@ -101,11 +110,19 @@ fn swap(v: Option<i64>) -> Res<Option<cgroup::Swap>> {
 /// The controllers `limits` need, as the kernel names them.
 fn controllers(limits: &Limits) -> Vec<&'static str> {
     let mut v = Vec::new();
-    if limits.memory.is_some() || limits.memory_swap.is_some() {
+    if limits.memory.is_some()
+        || limits.memory_swap.is_some()
+        || limits.memory_reservation.is_some()
+        || limits.memory_swappiness.is_some()
+        || limits.oom_kill_disable
+    {
         v.push("memory");
     }
-    if limits.cpus.is_some() || limits.cpu_weight.is_some() {
+    if limits.cpus.is_some() || limits.cpu_weight.is_some() || limits.cpu_period.is_some() {
         v.push("cpu");
+    }
+    if limits.cpuset_cpus.is_some() || limits.cpuset_mems.is_some() {
+        v.push("cpuset");
     }
     if limits.pids.is_some() {
         v.push("pids");
@@ -132,6 +149,10 @@ fn grow(rec: &cleave::container::State, set: &cgroup::CgroupSet, limits: &Limits
                 }
                 std::fs::create_dir_all(&dir)
                     .map_err(|e| Fail::failed(format!("make {}: {e}", dir.display())))?;
+                if c == "cpuset" {
+                    // A new cpuset takes no task before it has CPUs and memory nodes.
+                    cgroup::fill_v1_cpuset(&dir)?;
+                }
                 // Twice: a process forked while the first pass moved its parent.
                 for _ in 0..2 {
                     for pid in set.processes()? {

@@ -49,11 +49,13 @@ mod own;
 mod path;
 mod set;
 mod sweep;
+mod tune;
 
 pub(crate) use layout::{cgroup_mounts, CgroupMount};
 pub use layout::{Home, Layout, V1Hierarchy};
 pub use path::{CgroupPath, CgroupPathError};
 pub use set::CgroupSet;
+pub use tune::fill_v1_cpuset;
 
 use crate::error::{Error, LimitProblem, RangeError, Result};
 use std::os::fd::RawFd;
@@ -84,6 +86,30 @@ pub struct Limits {
     /// controller: on a host without it the set is refused
     /// ([`crate::error::CgroupProblem::DevicesWithoutV1`]), never left unenforced.
     pub devices: Option<Vec<DeviceRule>>,
+    /// The CFS period for `cpus`, in microseconds, 1000 to 1000000 (v1 `cpu.cfs_period_us`,
+    /// cgroup2 the second field of `cpu.max`); `None` is [`CPU_PERIOD_US`]. The quota is
+    /// `cpus` of it.
+    pub cpu_period: Option<u64>,
+    /// The v1 `cpu.shares` to write as given (2 to 262144), in place of `cpu_weight`
+    /// converted by [`weight_to_shares`]: a container configuration speaks shares, and reads
+    /// them back. cgroup2 writes `cpu_weight` and ignores this.
+    pub cpu_shares: Option<u64>,
+    /// The CPUs the processes may run on, as the kernel lists them (`0-3,6`): `cpuset.cpus`.
+    /// A new v1 cpuset cgroup starts with none: every directory of the path that has none
+    /// gets its parent's first.
+    pub cpuset_cpus: Option<String>,
+    /// The memory nodes the processes may use (`0`, `0-1`): `cpuset.mems`, filled as
+    /// `cpuset_cpus` is.
+    pub cpuset_mems: Option<String>,
+    /// A memory amount in bytes the kernel reclaims from last under pressure: v1
+    /// `memory.soft_limit_in_bytes`, cgroup2 `memory.low`.
+    pub memory_reservation: Option<u64>,
+    /// How readily the kernel swaps the set's memory, 0 to 100: v1 `memory.swappiness`.
+    /// cgroup2 has no per-cgroup swappiness: nothing is written there.
+    pub memory_swappiness: Option<u64>,
+    /// The OOM killer leaves the set's processes alone (they wait for memory instead): v1
+    /// `memory.oom_control` 1. cgroup2 cannot disable it: nothing is written there.
+    pub oom_kill_disable: bool,
 }
 
 /// A memory+swap total.
@@ -214,16 +240,39 @@ impl Limits {
             && self.pids.is_none()
             && self.memory_swap.is_none()
             && self.devices.is_none()
+            && self.cpu_period.is_none()
+            && self.cpu_shares.is_none()
+            && self.cpuset_cpus.is_none()
+            && self.cpuset_mems.is_none()
+            && self.memory_reservation.is_none()
+            && self.memory_swappiness.is_none()
+            && !self.oom_kill_disable
+    }
+
+    /// Whether the memory controller is needed.
+    pub(crate) fn uses_memory(&self) -> bool {
+        self.memory.is_some()
+            || self.memory_swap.is_some()
+            || self.memory_reservation.is_some()
+            || self.memory_swappiness.is_some()
+            || self.oom_kill_disable
     }
 
     /// The controllers these limits need, in a fixed order.
     pub(crate) fn controllers(&self) -> Vec<&'static str> {
         let mut v = Vec::new();
-        if self.memory.is_some() || self.memory_swap.is_some() {
+        if self.uses_memory() {
             v.push("memory");
         }
-        if self.cpus.is_some() || self.cpu_weight.is_some() {
+        if self.cpus.is_some()
+            || self.cpu_weight.is_some()
+            || self.cpu_period.is_some()
+            || self.cpu_shares.is_some()
+        {
             v.push("cpu");
+        }
+        if self.cpuset_cpus.is_some() || self.cpuset_mems.is_some() {
+            v.push("cpuset");
         }
         if self.pids.is_some() {
             v.push("pids");
@@ -252,6 +301,28 @@ impl Limits {
         }
         if self.pids == Some(0) {
             return Some(LimitProblem::NoPids);
+        }
+        if let Some(Err(e)) = self.cpu_period.map(check_cpu_period) {
+            return Some(LimitProblem::CpuPeriod(e));
+        }
+        if let Some(s) = self.cpu_shares.filter(|s| !(2..=262_144).contains(s)) {
+            return Some(LimitProblem::CpuShares(RangeError::new(
+                "CPU shares",
+                s,
+                "give shares from 2 to 262144 (1024 is the default share)",
+            )));
+        }
+        for list in [&self.cpuset_cpus, &self.cpuset_mems].into_iter().flatten() {
+            if !is_cpu_list(list) {
+                return Some(LimitProblem::CpuList(list.clone()));
+            }
+        }
+        if let Some(s) = self.memory_swappiness.filter(|s| *s > 100) {
+            return Some(LimitProblem::Swappiness(RangeError::new(
+                "swappiness",
+                s,
+                "give a swappiness from 0 to 100",
+            )));
         }
         if let (Some(Swap::Total(total)), Some(memory)) = (self.memory_swap, self.memory) {
             if total < memory {
@@ -329,7 +400,41 @@ pub fn check_cpu_weight(weight: u64) -> std::result::Result<(), RangeError> {
 /// The quota per [`CPU_PERIOD_US`] for `cpus` CPUs, in microseconds (at least 1 ms, the
 /// kernel's minimum).
 pub fn cpu_quota_us(cpus: f64) -> u64 {
-    ((cpus * CPU_PERIOD_US as f64).round() as u64).max(1000)
+    cpu_quota_in(cpus, CPU_PERIOD_US)
+}
+
+/// The quota per `period` microseconds for `cpus` CPUs (at least 1 ms).
+pub fn cpu_quota_in(cpus: f64, period: u64) -> u64 {
+    ((cpus * period as f64).round() as u64).max(1000)
+}
+
+/// The shortest and longest CFS periods the kernel takes, in microseconds: 1 ms and 1 s
+/// (kernel/sched/core.c, `min_cfs_quota_period` and `max_cfs_quota_period`).
+pub const CPU_PERIODS_US: std::ops::RangeInclusive<u64> = 1000..=1_000_000;
+
+/// Checks a CFS period in microseconds: within [`CPU_PERIODS_US`].
+pub fn check_cpu_period(period: u64) -> std::result::Result<(), RangeError> {
+    if CPU_PERIODS_US.contains(&period) {
+        return Ok(());
+    }
+    Err(RangeError::new(
+        "CPU period",
+        period,
+        "give a period from 1000 to 1000000 microseconds (100000 is the default)",
+    ))
+}
+
+/// Whether `s` is a list as `cpuset.cpus` takes it: numbers and ranges (`0-3,6`), at least
+/// one.
+pub fn is_cpu_list(s: &str) -> bool {
+    let number = |n: &str| !n.is_empty() && n.len() <= 9 && n.bytes().all(|b| b.is_ascii_digit());
+    !s.is_empty()
+        && s.split(',').all(|part| match part.split_once('-') {
+            Some((a, b)) => {
+                number(a) && number(b) && a.parse::<u32>().ok() <= b.parse::<u32>().ok()
+            }
+            None => number(part),
+        })
 }
 
 /// Reads a CPU fraction such as `0.5` or `2` (CPUs' worth of time) and checks it as

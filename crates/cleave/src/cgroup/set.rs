@@ -1,5 +1,5 @@
 //! [`CgroupSet`]: the cgroup directories of one sandbox, across hierarchies.
-use super::{cpu_quota_us, weight_to_shares, Limits, Swap, CPU_PERIOD_US};
+use super::{cpu_quota_in, weight_to_shares, Limits, Swap, CPU_PERIOD_US};
 use crate::error::{CgroupProblem, Error, Result};
 use crate::raw;
 use std::io::{self, Write};
@@ -282,6 +282,10 @@ impl CgroupSet {
                 errno(libc::ENOENT),
             )
         };
+        if limits.uses_memory() {
+            let d = self.dir_for("memory").ok_or_else(|| missing("memory"))?;
+            super::tune::write_memory_more(&d.path, d.is_v1(), limits)?;
+        }
         if limits.memory.is_some() || limits.memory_swap.is_some() {
             let d = self.dir_for("memory").ok_or_else(|| missing("memory"))?;
             if d.is_v1() {
@@ -304,17 +308,28 @@ impl CgroupSet {
                 }
             }
         }
+        if let (None, Some(period)) = (limits.cpus, limits.cpu_period) {
+            let d = self.dir_for("cpu").ok_or_else(|| missing("cpu"))?;
+            if d.is_v1() {
+                write_file(&d.path.join("cpu.cfs_period_us"), &period.to_string())?;
+            } else {
+                write_file(&d.path.join("cpu.max"), &format!("max {period}"))?;
+            }
+        }
         if let Some(cpus) = limits.cpus {
             let d = self.dir_for("cpu").ok_or_else(|| missing("cpu"))?;
-            let quota = cpu_quota_us(cpus);
+            let period = limits.cpu_period.unwrap_or(CPU_PERIOD_US);
+            let quota = cpu_quota_in(cpus, period);
             if d.is_v1() {
-                write_file(
-                    &d.path.join("cpu.cfs_period_us"),
-                    &CPU_PERIOD_US.to_string(),
-                )?;
+                // A burst above the new quota would make the kernel refuse it.
+                let burst = d.path.join("cpu.cfs_burst_us");
+                if burst.exists() {
+                    write_file(&burst, "0")?;
+                }
+                write_file(&d.path.join("cpu.cfs_period_us"), &period.to_string())?;
                 write_file(&d.path.join("cpu.cfs_quota_us"), &quota.to_string())?;
             } else {
-                write_file(&d.path.join("cpu.max"), &format!("{quota} {CPU_PERIOD_US}"))?;
+                write_file(&d.path.join("cpu.max"), &format!("{quota} {period}"))?;
             }
             // Let a period's unused quota carry over to the next (CFS burst; the long-run
             // average stays at the quota). Without it, sandboxes whose quotas add up to a
@@ -330,13 +345,26 @@ impl CgroupSet {
         if let Some(weight) = limits.cpu_weight {
             let d = self.dir_for("cpu").ok_or_else(|| missing("cpu"))?;
             if d.is_v1() {
-                write_file(
-                    &d.path.join("cpu.shares"),
-                    &weight_to_shares(weight).to_string(),
-                )?;
+                let shares = limits
+                    .cpu_shares
+                    .unwrap_or_else(|| weight_to_shares(weight));
+                write_file(&d.path.join("cpu.shares"), &shares.to_string())?;
             } else {
                 write_file(&d.path.join("cpu.weight"), &weight.to_string())?;
             }
+        }
+        if let (None, Some(shares)) = (limits.cpu_weight, limits.cpu_shares) {
+            let d = self.dir_for("cpu").ok_or_else(|| missing("cpu"))?;
+            if d.is_v1() {
+                write_file(&d.path.join("cpu.shares"), &shares.to_string())?;
+            } else {
+                let weight = super::shares_to_weight(shares).to_string();
+                write_file(&d.path.join("cpu.weight"), &weight)?;
+            }
+        }
+        if limits.cpuset_cpus.is_some() || limits.cpuset_mems.is_some() {
+            let d = self.dir_for("cpuset").ok_or_else(|| missing("cpuset"))?;
+            super::tune::write_cpuset(&d.path, d.is_v1(), limits)?;
         }
         if let Some(pids) = limits.pids {
             let d = self.dir_for("pids").ok_or_else(|| missing("pids"))?;

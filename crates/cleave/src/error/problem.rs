@@ -166,13 +166,30 @@ pub enum LimitProblem {
         "invalid device access {0:?}: give one or more of r (read), w (write), m (mknod), e.g. rwm"
     )]
     DeviceAccess(String),
+    /// A CFS period the kernel refuses.
+    #[error(transparent)]
+    CpuPeriod(RangeError),
+    /// v1 CPU shares outside cpu.shares' range.
+    #[error(transparent)]
+    CpuShares(RangeError),
+    /// A CPU or memory-node list the kernel cannot read.
+    #[error("invalid CPU or memory node list {0:?}: give numbers and ranges separated by commas, e.g. 0-3,6")]
+    CpuList(String),
+    /// A swappiness above 100.
+    #[error(transparent)]
+    Swappiness(RangeError),
 }
 
 impl LimitProblem {
     /// The range error behind a limit out of range.
     pub fn range(&self) -> Option<&RangeError> {
         match self {
-            LimitProblem::Memory(r) | LimitProblem::Cpus(r) | LimitProblem::CpuWeight(r) => Some(r),
+            LimitProblem::Memory(r)
+            | LimitProblem::Cpus(r)
+            | LimitProblem::CpuWeight(r)
+            | LimitProblem::CpuPeriod(r)
+            | LimitProblem::CpuShares(r)
+            | LimitProblem::Swappiness(r) => Some(r),
             _ => None,
         }
     }

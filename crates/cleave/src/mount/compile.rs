@@ -789,6 +789,30 @@ fn compile_op(
                 What::path(["make "], dst, [" read-only"]),
             ));
         }
+        MountOp::Propagate { propagation, .. } => {
+            // On any other path mount_setattr would change the mount holding it.
+            if model.mount_of(&inside).0 != inside {
+                return Err(fail(i, MountProblem::NotMountPoint(dst.to_path_buf())));
+            }
+            let (flag, name) = match propagation.mode {
+                RootPropagationMode::Shared => (libc::MS_SHARED, "shared"),
+                RootPropagationMode::Slave => (libc::MS_SLAVE, "slave"),
+                RootPropagationMode::Private => (libc::MS_PRIVATE, "private"),
+                RootPropagationMode::Unbindable => (libc::MS_UNBINDABLE, "unbindable"),
+            };
+            let r = if propagation.recursive { "r" } else { "" };
+            steps.push(Step::new(
+                Op::SetAttrAt {
+                    root: ROOT,
+                    path: relative(&inside),
+                    set: 0,
+                    clear: 0,
+                    propagation: flag,
+                    recursive: propagation.recursive,
+                },
+                What::path(["make "], dst, [" ", r, name]),
+            ));
+        }
         // An OCI config's maskedPaths and readonlyPaths name the same /proc paths cleave
         // protects on every procfs it mounts: the protection made with the procfs stands
         // (nothing has been mounted on, over or under the path since), and a second mount

@@ -273,6 +273,17 @@ pub enum MountOp {
         /// The permission bits (at most 0o7777).
         mode: u32,
     },
+    /// Sets the propagation type of the mount on DST, which an earlier operation mounted
+    /// (OCI `mounts[i].options` such as `shared` on a tmpfs or `runbindable` on a bind):
+    /// mount_setattr(2)'s propagation, on that mount alone or, `recursive`, on every mount
+    /// below it too. A shared mount here has peers only among the sandbox's own mounts: the
+    /// namespace's propagation from the host is [`Filesystem::propagation`]'s.
+    Propagate {
+        /// Path inside: a mount point.
+        dst: PathBuf,
+        /// The type, and whether the mounts below get it too.
+        propagation: RootPropagation,
+    },
 }
 
 /// Where the writes to a [`MountOp::Overlay`] go.
@@ -317,7 +328,8 @@ impl MountOp {
             | MountOp::BindData { dst, .. }
             | MountOp::Mqueue { dst }
             | MountOp::Overlay { dst, .. }
-            | MountOp::Chmod { dst, .. } => dst,
+            | MountOp::Chmod { dst, .. }
+            | MountOp::Propagate { dst, .. } => dst,
         }
     }
 }

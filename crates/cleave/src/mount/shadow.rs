@@ -249,7 +249,19 @@ pub(super) fn shadow(
         .cloned()
         .collect();
     model.mounts.push((dir.to_path_buf(), Backing::Fresh));
-    for ((at, put), slot) in puts.into_iter().zip(slots) {
+    // The entries holding mounts made before the layer go back last, in the order those
+    // mounts were made (a bind copies them, and the copies take their place in the mount
+    // table): the table keeps the order of the operations (runtime-tools' `mounts` checks
+    // that an OCI config's mounts are found in order). Such an entry is never below an
+    // Opened one, so every directory still comes before its entries.
+    let mut pairs: Vec<_> = puts.into_iter().zip(slots).collect();
+    pairs.sort_by_key(|((at, _), _)| {
+        below
+            .iter()
+            .position(|(p, _)| p.starts_with(at))
+            .map_or(0, |k| k + 1)
+    });
+    for ((at, put), slot) in pairs {
         let (root, parent, entry_name) = super::compile::entry(&at);
         match (put, slot) {
             (Put::Link(target), _) => {

@@ -164,11 +164,20 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
             Err(invalid(origin, Problem::NeedsNamespace(ns)))
         }
     };
+    // The names go to the sandbox's own UTS namespace: a new one, or one it joins (whose
+    // other members see them too: the caller asked for both; an OCI config may).
+    let own_uts = |origin: Origin| {
+        if joined.contains(&Namespace::Uts) {
+            Ok(())
+        } else {
+            need(Namespace::Uts, origin)
+        }
+    };
     if spec.uts.hostname.is_some() {
-        need(Namespace::Uts, Origin::Hostname)?;
+        own_uts(Origin::Hostname)?;
     }
     if spec.uts.domainname.is_some() {
-        need(Namespace::Uts, Origin::Domainname)?;
+        own_uts(Origin::Domainname)?;
     }
     if spec.mount_proc {
         need(Namespace::Pid, Origin::MountProc)?;

@@ -140,7 +140,8 @@ pub struct Ids {
     pub groups: Vec<u32>,
 }
 
-/// Names in a new UTS namespace.
+/// Names in the sandbox's UTS namespace: a new one, or one it joins (whose other members see
+/// them too).
 #[derive(Clone, Debug, Default)]
 pub struct Uts {
     /// The hostname.

@@ -152,6 +152,15 @@ fn problems_name_their_origin() {
         }
         e => panic!("{e}"),
     }
+    // A UTS namespace joined by path takes the names, after the join (runtime-tools'
+    // linux_ns_path joins one with a hostname set).
+    s.namespaces
+        .join
+        .push((Namespace::Uts, "/proc/self/ns/uts".into()));
+    let p = prepare_as(&s, 1000, 1000).unwrap();
+    let n = names(&p);
+    let pos = |name: &str| n.iter().position(|k| *k == name).unwrap();
+    assert!(pos("SetNs") < pos("SetHostname"), "{n:?}");
     // The caller's mount 0 stays mount 0 when mount_proc puts a /proc first.
     let mut s = spec("true");
     s.namespaces.new = CloneFlags::NEWPID | CloneFlags::NEWNS;
