@@ -52,6 +52,7 @@ mod sweep;
 
 pub(crate) use layout::{cgroup_mounts, CgroupMount};
 pub use layout::{Home, Layout, V1Hierarchy};
+pub use own::own_cgroup2_dir;
 pub use path::{CgroupPath, CgroupPathError};
 pub use set::CgroupSet;
 
