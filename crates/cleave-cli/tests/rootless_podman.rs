@@ -16,52 +16,15 @@
 
 #[path = "support/clients.rs"]
 mod clients;
+#[path = "support/rootless.rs"]
+mod rootless;
 
 use clients::*;
+use rootless::{rootless_user, USER};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
-
-const USER: &str = "cleave-rootless";
-/// The subordinate range given when useradd gave none (far above Debian's automatic ones).
-const SUB_RANGE: &str = "1000000-1065535";
-
-/// The user's uid, after making the user and its subordinate ranges if missing.
-fn rootless_user() -> u32 {
-    let id = |s: &Scratch| run(s, Command::new("id").args(["-u", USER]));
-    let s = Scratch::new("rl-user");
-    if id(&s).code != Some(0) {
-        run(
-            &s,
-            Command::new(tool("useradd")).args([
-                "--no-create-home",
-                "--home-dir",
-                "/nonexistent",
-                "--shell",
-                "/usr/sbin/nologin",
-                USER,
-            ]),
-        )
-        .ok();
-    }
-    for file in ["/etc/subuid", "/etc/subgid"] {
-        let text = std::fs::read_to_string(file).unwrap_or_default();
-        if !text.lines().any(|l| l.starts_with(&format!("{USER}:"))) {
-            let opt = if file.ends_with("uid") {
-                "--add-subuids"
-            } else {
-                "--add-subgids"
-            };
-            run(
-                &s,
-                Command::new(tool("usermod")).args([opt, SUB_RANGE, USER]),
-            )
-            .ok();
-        }
-    }
-    id(&s).ok().stdout.trim().parse().expect("a numeric uid")
-}
 
 /// Processes whose environment has this scratch dir's XDG_RUNTIME_DIR: what podman started
 /// for the user (its catatonit pause process names no path on its command line).
@@ -121,12 +84,7 @@ impl Rootless {
         for d in ["home", "xdg", "ptmp"] {
             s.mkdir(d);
         }
-        let st = Command::new("chown")
-            .args(["-R", &format!("{USER}:{USER}")])
-            .arg(&s.dir)
-            .status()
-            .unwrap();
-        assert!(st.success(), "chown of the scratch dir");
+        rootless::give_to_user(&s.dir);
         std::fs::set_permissions(s.path("xdg"), std::fs::Permissions::from_mode(0o700)).unwrap();
         let r = Rootless { s, wrapper, rootfs };
         let mut guard = Daemon::none("rootless podman", &r.s);
