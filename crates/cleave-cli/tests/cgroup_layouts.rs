@@ -23,6 +23,8 @@ use support::{text, BIN};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Kind {
+    /// The host's own layout, unchanged.
+    Host,
     PureCgroup2,
     V1Only,
 }
@@ -39,6 +41,7 @@ impl View {
         // SAFETY: geteuid has no preconditions.
         assert_eq!(unsafe { libc::geteuid() }, 0, "the layout tests need root");
         let remount = match kind {
+            Kind::Host => "true",
             Kind::PureCgroup2 => "mount -t cgroup2 cgroup2 /sys/fs/cgroup",
             Kind::V1Only => {
                 "mount -t tmpfs -o mode=755 tmpfs /sys/fs/cgroup && \
@@ -47,8 +50,13 @@ impl View {
                  mount -t cgroup -o memory cgroup /sys/fs/cgroup/memory"
             }
         };
+        let umount = if kind == Kind::Host {
+            "true"
+        } else {
+            "umount -R /sys/fs/cgroup"
+        };
         let script = format!(
-            "umount -R /sys/fs/cgroup && {remount} && grep cgroup /proc/self/mountinfo && \
+            "{umount} && {remount} && grep cgroup /proc/self/mountinfo && \
              echo ready && exec sleep 100000"
         );
         let mut holder = Command::new("unshare")
@@ -77,6 +85,7 @@ impl View {
             .filter_map(|l| l.split_once(" - ")?.1.split(' ').next())
             .collect();
         match kind {
+            Kind::Host => {}
             Kind::PureCgroup2 => assert_eq!(types, ["cgroup2"], "{mounts}"),
             Kind::V1Only => assert!(
                 types.iter().all(|t| *t != "cgroup2") && types.contains(&"cgroup"),
@@ -291,4 +300,63 @@ fn v1_only_view_freezer_and_memory_directories() {
     for d in &dirs {
         assert!(!v.exists(d), "{} left after delete", d.display());
     }
+}
+
+/// `--systemd-cgroup` talks to no systemd: a cgroupsPath of systemd's slice:prefix:name form
+/// is placed where systemd would put the scope, the slice nested in its parents
+/// (systemd.slice(5)), through the cgroup filesystem; `--help` says so. Mirrors runc's
+/// tests/integration/cgroups.bats ("runc run (cgroup v2 systemd)" checks the scope's path).
+#[test]
+fn systemd_cgroup_places_a_slice_scope_where_systemd_would() {
+    let v = View::new(Kind::Host, "sd");
+    let id = format!("sd-{}", std::process::id());
+    let top = format!("cleavetest{}", std::process::id());
+    v.edit(|c| c["linux"]["cgroupsPath"] = json!(format!("{top}-x.slice:cleave:{id}")));
+    v.ok(&[
+        "--systemd-cgroup",
+        "run",
+        "-d",
+        "--bundle",
+        v.dir.to_str().unwrap(),
+        &id,
+    ]);
+    let st: Value = serde_json::from_str(&v.ok(&["state", &id])).unwrap();
+    let pid = st["pid"].as_i64().unwrap();
+    assert_eq!(
+        cgroup_of(pid, ""),
+        format!("/{top}.slice/{top}-x.slice/cleave-{id}.scope")
+    );
+    v.ok(&["delete", "--force", &id]);
+    let root = support_cgroup2_root();
+    let parents = [
+        root.join(format!("{top}.slice/{top}-x.slice")),
+        root.join(format!("{top}.slice")),
+    ];
+    assert!(!parents[0].join(format!("cleave-{id}.scope")).exists());
+    // The slices are shared parents, left as systemd would leave them: removed here.
+    for p in parents {
+        std::fs::remove_dir(&p).unwrap_or_else(|e| panic!("rmdir {}: {e}", p.display()));
+    }
+
+    let help = text(&v.cleave(&["--systemd-cgroup", "--help"]).stdout);
+    assert!(
+        help.contains("--systemd-cgroup") && help.contains("starts no unit"),
+        "{help}"
+    );
+    assert!(
+        help.contains("machine.slice/machine-web.slice/p-n.scope"),
+        "{help}"
+    );
+}
+
+/// The host's cgroup2 mount point.
+fn support_cgroup2_root() -> PathBuf {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    info.lines()
+        .find_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            let point = left.split(' ').nth(4)?;
+            (right.split(' ').next()? == "cgroup2").then(|| PathBuf::from(point))
+        })
+        .expect("a cgroup2 mount")
 }
