@@ -16,52 +16,15 @@
 
 #[path = "support/clients.rs"]
 mod clients;
+#[path = "support/rootless.rs"]
+mod rootless;
 
 use clients::*;
+use rootless::{rootless_user, USER};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
-
-const USER: &str = "cleave-rootless";
-/// The subordinate range given when useradd gave none (far above Debian's automatic ones).
-const SUB_RANGE: &str = "1000000-1065535";
-
-/// The user's uid, after making the user and its subordinate ranges if missing.
-fn rootless_user() -> u32 {
-    let id = |s: &Scratch| run(s, Command::new("id").args(["-u", USER]));
-    let s = Scratch::new("rl-user");
-    if id(&s).code != Some(0) {
-        run(
-            &s,
-            Command::new(tool("useradd")).args([
-                "--no-create-home",
-                "--home-dir",
-                "/nonexistent",
-                "--shell",
-                "/usr/sbin/nologin",
-                USER,
-            ]),
-        )
-        .ok();
-    }
-    for file in ["/etc/subuid", "/etc/subgid"] {
-        let text = std::fs::read_to_string(file).unwrap_or_default();
-        if !text.lines().any(|l| l.starts_with(&format!("{USER}:"))) {
-            let opt = if file.ends_with("uid") {
-                "--add-subuids"
-            } else {
-                "--add-subgids"
-            };
-            run(
-                &s,
-                Command::new(tool("usermod")).args([opt, SUB_RANGE, USER]),
-            )
-            .ok();
-        }
-    }
-    id(&s).ok().stdout.trim().parse().expect("a numeric uid")
-}
 
 /// Processes whose environment has this scratch dir's XDG_RUNTIME_DIR: what podman started
 /// for the user (its catatonit pause process names no path on its command line).
@@ -121,12 +84,7 @@ impl Rootless {
         for d in ["home", "xdg", "ptmp"] {
             s.mkdir(d);
         }
-        let st = Command::new("chown")
-            .args(["-R", &format!("{USER}:{USER}")])
-            .arg(&s.dir)
-            .status()
-            .unwrap();
-        assert!(st.success(), "chown of the scratch dir");
+        rootless::give_to_user(&s.dir);
         std::fs::set_permissions(s.path("xdg"), std::fs::Permissions::from_mode(0o700)).unwrap();
         let r = Rootless { s, wrapper, rootfs };
         let mut guard = Daemon::none("rootless podman", &r.s);
@@ -239,6 +197,129 @@ fn rootless_podman_run_rm_prints_and_passes_exit_codes() {
     assert!(left.is_empty(), "podman's processes left: {left:?}");
     eprintln!(
         "--- rootless podman run --rm: {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
+}
+
+/// `podman run -d`, `exec`, `pause`, `stop`, `rm` as the user. Mirrors podman's test/system
+/// 075-exec.bats ("podman exec - basic test", exit codes) and 080-pause.bats, run rootless.
+///
+/// Rootless pause is podman's own decision: on a host whose cgroups are not pure cgroup2
+/// (hybrid, as here, or v1), podman 4.3 refuses before it calls the runtime ("can not pause
+/// containers on rootless containers with cgroup V1"); on pure cgroup2 it pauses through the
+/// runtime, and the counter must stop and restart.
+#[test]
+fn rootless_podman_detached_exec_pause_stop_rm() {
+    let _one = serial();
+    let start = Instant::now();
+    let (p, guard) = Rootless::new("p-rl-exec");
+    let out = p.s.mkdir("out");
+    rootless::give_to_user(&out);
+    let vol = format!("{}:/out", out.display());
+    let mut c = p.cmd();
+    c.args(["run", "-d", "--network", "none", "-v", &vol])
+        .arg("--rootfs")
+        .arg(&p.rootfs)
+        .args(["sh", "-c", COUNTER]);
+    let id = run(&p.s, &mut c).ok().stdout.trim().to_owned();
+    count_passes(&out, 1);
+    let podman = |args: &[&str]| run(&p.s, p.cmd().args(args));
+    let state = || {
+        podman(&[
+            "inspect",
+            "--format",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            &id,
+        ])
+        .ok()
+        .stdout
+        .trim()
+        .to_owned()
+    };
+
+    // exec: another process of the container (not its PID 1), under the same seccomp
+    // filters as the init (podman's default profile), and its exit codes pass through.
+    let r = podman(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "echo exec-pid=$$; cat /out/count; grep -E '^Seccomp(_filters)?:' /proc/self/status /proc/1/status",
+    ])
+    .ok();
+    let pid = r.stdout.lines().next().unwrap_or_default();
+    assert!(
+        pid.starts_with("exec-pid=") && pid != "exec-pid=1",
+        "{}",
+        r.show()
+    );
+    let field = |who: &str, key: &str| {
+        r.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("/proc/{who}/status:{key}:")))
+            .map(|v| v.trim().to_owned())
+    };
+    assert_eq!(
+        field("self", "Seccomp").as_deref(),
+        Some("2"),
+        "{}",
+        r.show()
+    );
+    assert_eq!(
+        field("self", "Seccomp_filters"),
+        field("1", "Seccomp_filters"),
+        "the exec'd process has the init's filters: {}",
+        r.show()
+    );
+    let r = podman(&["exec", &id, "sh", "-c", "exit 7"]);
+    assert_eq!(r.code, Some(7), "exec's exit code: {}", r.show());
+    let r = podman(&["exec", &id, "/no/such/program"]);
+    assert_eq!(r.code, Some(127), "{}", r.show());
+
+    let r = podman(&["pause", &id]);
+    let pure_cgroup2 = rootless::cgroup2_mount() == std::path::Path::new("/sys/fs/cgroup");
+    if pure_cgroup2 {
+        r.ok();
+        assert_eq!(state(), "paused 0");
+        let frozen = count(&out);
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        assert_eq!(count(&out), frozen, "the counter moved while paused");
+        podman(&["unpause", &id]).ok();
+        count_passes(&out, frozen.unwrap_or(0));
+    } else {
+        assert_eq!(r.code, Some(125), "{}", r.show());
+        assert!(
+            r.stderr
+                .contains("can not pause containers on rootless containers with cgroup V1"),
+            "{}",
+            r.show()
+        );
+        assert!(
+            !p.s.verbs().iter().any(|v| v == "pause"),
+            "podman refused, yet called the runtime"
+        );
+        assert_eq!(state(), "running 0");
+    }
+
+    podman(&["stop", "--time", "30", &id]).ok();
+    // The counter traps SIGTERM and exits 0; 137 would mean only the SIGKILL arrived.
+    assert_eq!(state(), "exited 0");
+    podman(&["rm", &id]).ok();
+    let r = podman(&["ps", "--all", "--quiet"]).ok();
+    assert_eq!(r.stdout.trim(), "", "containers left: {}", r.show());
+    let verbs = p.s.verbs();
+    for want in ["create", "start", "exec", "kill", "delete"] {
+        assert!(
+            verbs.iter().any(|v| v == want),
+            "the runtime was never called with `{want}`; it got: {verbs:?}"
+        );
+    }
+    let dir = p.s.dir.clone();
+    guard.stop();
+    let left = started_here(&Scratch { dir });
+    assert!(left.is_empty(), "podman's processes left: {left:?}");
+    eprintln!(
+        "--- rootless podman -d, exec, pause, stop, rm: {:.1} s",
         start.elapsed().as_secs_f64()
     );
 }

@@ -42,6 +42,7 @@ pub struct Enter {
     cgroup: bool,
     root: bool,
     privileges: Privileges,
+    known_filters: Option<Vec<Vec<u8>>>,
 }
 
 /// Whose security context the program started beside the target gets.
@@ -212,7 +213,20 @@ impl Enter {
             cgroup: true,
             root: true,
             privileges: Privileges::Target,
+            known_filters: None,
         }
+    }
+
+    /// The seccomp filters the target is known to have installed (classic BPF programs, as
+    /// [`crate::sandbox::Security::seccomp_filters`] takes them, in the order installed),
+    /// given to the program when the target's own cannot be copied: copying them
+    /// (`PTRACE_SECCOMP_GET_FILTER`) needs CAP_SYS_ADMIN in the initial user namespace,
+    /// which a rootless container runtime lacks, while it knows the filters from the
+    /// container's configuration (as runc's `exec` installs them again). Without this,
+    /// a target whose filters cannot be copied is refused.
+    pub fn known_seccomp_filters(&mut self, filters: Vec<Vec<u8>>) -> &mut Enter {
+        self.known_filters = Some(filters);
+        self
     }
 
     /// Whose security context the program gets (default: the target's).
@@ -363,7 +377,12 @@ impl Enter {
                 let same_user = nsfs_id(&t.to_string(), "user")
                     .map_err(|e| io_err(format!("read /proc/{t}/ns/user"), e))?
                     == nsfs_id("self", "user").map_err(|e| io_err("read /proc/self/ns/user", e))?;
-                match context::read(t, to_join.contains(&Namespace::User), same_user) {
+                match context::read(
+                    t,
+                    to_join.contains(&Namespace::User),
+                    same_user,
+                    self.known_filters.as_deref(),
+                ) {
                     Ok(ctx) => context::take_groups(t, &ctx.groups).map(|()| Some(ctx)),
                     Err(e) => Err(e),
                 }

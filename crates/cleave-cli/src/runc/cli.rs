@@ -7,9 +7,16 @@ const RUNC_HELP: &str = "\
 cleave is also an OCI runtime with runc's command line: podman, docker and containerd call
 it as they call runc. State lives under --root, one directory per container.
 
---systemd-cgroup: cleave does not talk to systemd. A cgroupsPath of systemd's
-slice:prefix:name form is placed at the path systemd would use (slice/prefix-name.scope)
-below each hierarchy's root, through the cgroup filesystem; other paths are used as given.";
+--systemd-cgroup: cleave does not talk to systemd (it starts no unit). A cgroupsPath of
+systemd's slice:prefix:name form is placed, through the cgroup filesystem, where systemd
+would put the scope: the slice nested in its parents, as systemd nests them
+(machine-web.slice:p:n is machine.slice/machine-web.slice/p-n.scope; an empty slice is
+system.slice, or user.slice rootless). Other paths are used as given.
+
+Rootless (without root, or as root of a user namespace): state lives under
+$XDG_RUNTIME_DIR/cleave; a container's cgroup goes below the caller's own cgroup2 directory
+when that was delegated to the user (directory and cgroup.procs writable), and then pause,
+resume, ps and kill --all work; otherwise the container has no cgroup and no limits.";
 
 /// cleave as an OCI runtime (runc's command line).
 #[derive(Parser, Debug)]
@@ -42,7 +49,7 @@ pub struct Global {
     /// Log debug lines too
     #[arg(long)]
     pub debug: bool,
-    /// Accepted: systemd's slice:prefix:name cgroupsPath becomes a path (see below)
+    /// Place a systemd slice:prefix:name cgroupsPath where systemd would (no unit; see below)
     #[arg(long)]
     pub systemd_cgroup: bool,
     /// auto | true | false: whether to act as a rootless runtime [default: auto: without

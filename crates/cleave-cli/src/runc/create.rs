@@ -42,20 +42,48 @@ fn bundle_dir(opts: &CreateOpts) -> Res<PathBuf> {
     std::fs::canonicalize(&b).map_err(|e| Fail::bad(format!("--bundle {}: {e}", b.display())))
 }
 
-/// systemd's `slice:prefix:name` as the path systemd would give the scope.
-fn systemd_path(p: &str) -> Option<String> {
+/// systemd's `slice:prefix:name` as the path systemd would give the scope: the slice
+/// expanded into its parents as systemd nests them (`machine-web.slice` lies in
+/// `machine.slice`; systemd.slice(5)), `system.slice` when empty (`user.slice` rootless),
+/// `-.slice` the root. `None` when `p` is not of that form or names a slice systemd would
+/// refuse (a leading, trailing or doubled `-`, or no `.slice` suffix).
+fn systemd_path(p: &str, rootless: bool) -> Option<String> {
     let parts: Vec<&str> = p.split(':').collect();
-    match parts[..] {
-        [slice, prefix, name] if !p.contains('/') => {
-            let slice = if slice.is_empty() {
-                "system.slice"
-            } else {
-                slice
-            };
-            Some(format!("{slice}/{prefix}-{name}.scope"))
-        }
-        _ => None,
+    let [slice, prefix, name] = parts[..] else {
+        return None;
+    };
+    if p.contains('/') || name.is_empty() {
+        return None;
     }
+    let slice = match slice {
+        "" if rootless => "user.slice",
+        "" => "system.slice",
+        s => s,
+    };
+    let mut path = String::new();
+    if slice != "-.slice" {
+        let stem = slice.strip_suffix(".slice")?;
+        if stem.is_empty() || stem.starts_with('-') || stem.ends_with('-') || stem.contains("--") {
+            return None;
+        }
+        // a-b-c.slice: a.slice/a-b.slice/a-b-c.slice
+        for (i, _) in stem.match_indices('-') {
+            path.push_str(&stem[..i]);
+            path.push_str(".slice/");
+        }
+        path.push_str(slice);
+        path.push('/');
+    }
+    // A unit named *.slice is that slice; otherwise a scope, prefix-name.scope (name.scope
+    // without a prefix), as runc's systemd driver names it.
+    if name.ends_with(".slice") {
+        path.push_str(name);
+    } else if prefix.is_empty() {
+        path.push_str(&format!("{name}.scope"));
+    } else {
+        path.push_str(&format!("{prefix}-{name}.scope"));
+    }
+    Some(path)
 }
 
 /// A bundle's config, read, parsed and lowered, refused when it asks what cleave does not
@@ -183,7 +211,7 @@ pub(super) fn make_cgroup(
         .as_ref()
         .map(|p| p.to_string_lossy().into_owned());
     let text = match given {
-        Some(p) if ctx.systemd_cgroup => systemd_path(&p).unwrap_or(p),
+        Some(p) if ctx.systemd_cgroup => systemd_path(&p, ctx.rootless).unwrap_or(p),
         Some(p) => p,
         None => format!("cleave/{id}"),
     };
@@ -193,9 +221,17 @@ pub(super) fn make_cgroup(
             cleave::error::one_line(&e.to_string())
         ))
     })?;
-    match common::layout().and_then(|l| CgroupSet::create_at_in(l, &path, limits, None)) {
+    // Rootless: below the caller's own cgroup2 directory when it was delegated to the user
+    // (the only place an unprivileged process may make one); else nowhere, as runc.
+    let parent = if ctx.rootless {
+        delegated_cgroup2()
+    } else {
+        None
+    };
+    match common::layout().and_then(|l| CgroupSet::create_at_in(l, &path, limits, parent.as_deref())) {
         Ok(set) => {
             record.cgroup_path = Some(path.to_string());
+            record.cgroup_parent = parent;
             record.cgroup_dirs = set.paths();
             Ok(Some(set))
         }
@@ -208,6 +244,23 @@ pub(super) fn make_cgroup(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The caller's own cgroup2 directory when this user may make cgroups in it and move
+/// processes there (its directory and `cgroup.procs` writable: a delegated subtree).
+fn delegated_cgroup2() -> Option<PathBuf> {
+    let dir = cleave::cgroup::own_cgroup2_dir()?;
+    let writable = |p: &Path| {
+        let Ok(c) = CString::new(p.as_os_str().as_bytes()) else {
+            return false;
+        };
+        // SAFETY: access with a NUL-terminated path.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::access(c.as_ptr(), libc::W_OK) == 0
+        }
+    };
+    (writable(&dir) && writable(&dir.join("cgroup.procs"))).then_some(dir)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -462,4 +515,42 @@ fn sysctl(pid: i32, values: &std::collections::BTreeMap<String, String>) -> Res<
     .join()
     .map_err(|_| Fail::failed("linux.sysctl: the writing thread panicked"))?
     .map_err(Fail::failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::systemd_path;
+
+    #[test]
+    fn systemd_slices_nest_as_systemd_nests_them() {
+        let p = |s| systemd_path(s, false);
+        assert_eq!(
+            p("machine.slice:libpod:abc").as_deref(),
+            Some("machine.slice/libpod-abc.scope")
+        );
+        assert_eq!(
+            p("machine-web-a.slice:cri:x").as_deref(),
+            Some("machine.slice/machine-web.slice/machine-web-a.slice/cri-x.scope")
+        );
+        assert_eq!(p(":runc:c1").as_deref(), Some("system.slice/runc-c1.scope"));
+        assert_eq!(
+            systemd_path(":runc:c1", true).as_deref(),
+            Some("user.slice/runc-c1.scope")
+        );
+        assert_eq!(p("-.slice::c1").as_deref(), Some("c1.scope"));
+        assert_eq!(p("a.slice:p:b.slice").as_deref(), Some("a.slice/b.slice"));
+        // Not systemd's form, or a slice name systemd refuses: used as given.
+        for bad in [
+            "/a/b",
+            "a:b",
+            "a.slice:p:",
+            "web:p:c",
+            "-a.slice:p:c",
+            "a-.slice:p:c",
+            "a--b.slice:p:c",
+            "a/b.slice:p:c",
+        ] {
+            assert_eq!(p(bad), None, "{bad}");
+        }
+    }
 }

@@ -90,7 +90,18 @@ pub fn run(ctx: &Ctx, a: ExecArgs) -> Res<i32> {
         .map(common::PidFile::open)
         .transpose()?;
     let console = a.console_socket.as_deref().map(absolute);
-    let mut entered = Enter::new(rec.pid).join()?;
+    let mut enter = Enter::new(rec.pid);
+    // The config's filters, for when the init's cannot be copied (a rootless runtime lacks
+    // the CAP_SYS_ADMIN of the initial user namespace that copying needs).
+    if let Some(s) = config
+        .as_ref()
+        .and_then(|c| c.linux().as_ref()?.seccomp().clone())
+    {
+        let compiled = cleave_oci::seccomp::compile(&s)
+            .map_err(|e| Fail::failed(format!("linux.seccomp of the container's config: {e}")))?;
+        enter.known_seccomp_filters(compiled.filters);
+    }
+    let mut entered = enter.join()?;
     if let Some(c) = entered.context.as_mut() {
         who.apply(c);
         // no_new_privs can be added, never taken away from what the init has.

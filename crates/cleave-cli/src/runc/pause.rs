@@ -30,8 +30,13 @@ pub fn set_frozen(ctx: &Ctx, id: &str, frozen: bool) -> Res<()> {
         )));
     }
     let Some(set) = set else {
+        let why = if rec.rootless {
+            ": it was created rootless outside a delegated cgroup2 directory (create it from a cgroup the user owns, such as systemd's user@UID.service)"
+        } else {
+            ""
+        };
         return Err(Fail::failed(format!(
-            "container {id} has no cgroup to freeze"
+            "container {id} has no cgroup to freeze{why}"
         )));
     };
     if frozen {

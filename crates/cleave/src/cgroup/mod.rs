@@ -53,6 +53,7 @@ mod tune;
 
 pub(crate) use layout::{cgroup_mounts, CgroupMount};
 pub use layout::{Home, Layout, V1Hierarchy};
+pub use own::own_cgroup2_dir;
 pub use path::{CgroupPath, CgroupPathError};
 pub use set::CgroupSet;
 pub use tune::fill_v1_cpuset;

@@ -42,6 +42,17 @@ pub(super) fn own_dir(
     Some(mount.join(rel))
 }
 
+/// The calling process's own cgroup2 directory, from `/proc/self/cgroup` and the cgroup2
+/// mount of `/proc/self/mountinfo`; `None` without a cgroup2 hierarchy, or at its top as
+/// this process sees it. Where a process without root may make cgroups when that directory
+/// was delegated to its user (cgroups(7), "Cgroups v2 delegation": the directory and its
+/// `cgroup.procs` owned by the user, as systemd's `user@UID.service` is): a rootless
+/// container runtime's place for a container's cgroup.
+pub fn own_cgroup2_dir() -> Option<PathBuf> {
+    let layout = super::Layout::detect().ok()?;
+    Own::read().dir(layout.unified()?, true, &[])
+}
+
 /// What this process's `/proc` says about its cgroups, read once.
 pub(super) struct Own {
     cgroup: String,

@@ -138,8 +138,15 @@ fn refuse(pid: i32, what: impl Into<String>, errno: i32) -> Error {
 }
 
 /// Reads the context of process `t` and copies its seccomp filters, before any setns.
-/// `joins_user`: its user namespace will be joined; `same_user`: it already is the caller's.
-pub(super) fn read(t: i32, joins_user: bool, same_user: bool) -> Result<Context> {
+/// `joins_user`: its user namespace will be joined; `same_user`: it already is the caller's;
+/// `known`: the filters the caller knows the target installed, taken when the kernel will
+/// not hand out a copy (EACCES without CAP_SYS_ADMIN in the initial user namespace).
+pub(super) fn read(
+    t: i32,
+    joins_user: bool,
+    same_user: bool,
+    known: Option<&[Vec<u8>]>,
+) -> Result<Context> {
     let theirs = status_of(&t.to_string())?;
     let ours = status_of("self")?;
     let (mut uid, mut gid) = (theirs.uid, theirs.gid);
@@ -170,20 +177,21 @@ pub(super) fn read(t: i32, joins_user: bool, same_user: bool) -> Result<Context>
                 libc::EINVAL,
             ))
         }
-        _ => raw::seccomp_filters(t)
-            .map_err(|e| {
-                if e == libc::ESRCH {
-                    io_err(
-                        format!("copy the seccomp filters of process {t}"),
-                        io::Error::from_raw_os_error(e),
-                    )
-                } else {
-                    refuse(t, "its seccomp filters could not be copied", e)
-                }
-            })?
-            .iter()
-            .map(|f| f.iter().flat_map(filter_bytes).collect())
-            .collect(),
+        _ => match (raw::seccomp_filters(t), known) {
+            (Ok(copied), _) => copied
+                .iter()
+                .map(|f| f.iter().flat_map(filter_bytes).collect())
+                .collect(),
+            // Given oldest first (as installed); kept here newest first, as copied.
+            (Err(libc::EACCES | libc::EPERM), Some(known)) => known.iter().rev().cloned().collect(),
+            (Err(e), _) if e == libc::ESRCH => {
+                return Err(io_err(
+                    format!("copy the seccomp filters of process {t}"),
+                    io::Error::from_raw_os_error(e),
+                ))
+            }
+            (Err(e), _) => return Err(refuse(t, "its seccomp filters could not be copied", e)),
+        },
     };
     let caller_bounding = if joins_user {
         // set_cred_user_ns(): joining a user namespace gives the full bounding set.
