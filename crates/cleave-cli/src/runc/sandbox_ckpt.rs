@@ -51,6 +51,13 @@ pub fn checkpoint(ctx: &Ctx, mut a: CheckpointArgs, criu_path: Option<&Path>) ->
             CheckpointProblem::NotSessionLeader { pid, sid }
         )));
     }
+    let user_ns = |p: &str| std::fs::read_link(format!("/proc/{p}/ns/user")).ok();
+    if user_ns(&pid.to_string()) != user_ns("self") {
+        return Err(Fail::failed(format!(
+            "the sandbox of process {pid} has a user namespace of its own, which CRIU {} cannot dump here: where the program keeps capabilities cleave locks its mounts in a nested user namespace (CRIU: \"Can't dump nested user namespace\"), and otherwise CRIU opens the sandbox's namespaces from inside its user namespace, where cleave's init cannot be read (it is not dumpable, so that the program cannot trace it); checkpoint a sandbox without --new user, as root",
+            criu.version().unwrap_or_default()
+        )));
+    }
     let describe = |what: &str, e: String| {
         Fail::failed(
             CheckpointProblem::Describe {
@@ -127,13 +134,7 @@ pub fn checkpoint(ctx: &Ctx, mut a: CheckpointArgs, criu_path: Option<&Path>) ->
     Ok(0)
 }
 
-pub fn restore(
-    a: RestoreArgs,
-    meta: Meta,
-    criu: &Criu,
-    images: &Path,
-    work: &Path,
-) -> Res<i32> {
+pub fn restore(a: RestoreArgs, meta: Meta, criu: &Criu, images: &Path, work: &Path) -> Res<i32> {
     let Some(sandbox) = meta.sandbox.clone() else {
         return Err(Fail::bad(format!(
             "{} holds a container's checkpoint: give the container id (and --bundle)",
@@ -162,8 +163,8 @@ pub fn restore(
             p.display()
         ))
     })?;
-    let host = mounts::read(0)
-        .map_err(|e| Fail::failed(format!("read this process's mounts: {e}")))?;
+    let host =
+        mounts::read(0).map_err(|e| Fail::failed(format!("read this process's mounts: {e}")))?;
 
     let log = "restore.log";
     let pidfile = work.join("restore.pid");
@@ -183,7 +184,9 @@ pub fn restore(
         // only so (an image that names another source is refused); or one of the device
         // nodes cleave binds itself (over the /proc paths it hides).
         let same = e.host == Path::new(&e.mountpoint)
-            && host.iter().any(|h| h.mountpoint == e.mountpoint && h.root == e.root);
+            && host
+                .iter()
+                .any(|h| h.mountpoint == e.mountpoint && h.root == e.root);
         let device = e.kind == ExternalKind::Bind
             && restore::HOST_DEVICES.iter().any(|d| e.host == Path::new(d));
         if !same && !device {
@@ -249,7 +252,9 @@ pub fn restore(
     let pid: i32 = std::fs::read_to_string(&pidfile)
         .ok()
         .and_then(|t| t.trim().parse().ok())
-        .ok_or_else(|| Fail::failed(format!("criu restore left no PID in {}", pidfile.display())))?;
+        .ok_or_else(|| {
+            Fail::failed(format!("criu restore left no PID in {}", pidfile.display()))
+        })?;
     if let Some(p) = &a.pid_file {
         super::common::write_pid_file(p, pid)?;
     }

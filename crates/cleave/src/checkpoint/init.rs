@@ -117,7 +117,12 @@ mod tests {
         assert_eq!(l.len(), 2);
         assert_eq!(
             l[0],
-            ("559e4bb29000-559e4beaa000", "fe:00", 5409957, "/usr/bin/cleave")
+            (
+                "559e4bb29000-559e4beaa000",
+                "fe:00",
+                5409957,
+                "/usr/bin/cleave"
+            )
         );
         assert_eq!(l[1].3, "/lib/x 86.so (deleted)");
     }
@@ -135,6 +140,9 @@ mod tests {
             key: "file[1:3]".into(),
             path: "/etc/passwd".into(),
         };
-        assert_eq!(own_copies(&[own, other]).unwrap_err(), Path::new("/etc/passwd"));
+        assert_eq!(
+            own_copies(&[own, other]).unwrap_err(),
+            Path::new("/etc/passwd")
+        );
     }
 }
