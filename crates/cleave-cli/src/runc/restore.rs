@@ -11,7 +11,7 @@ use cleave::checkpoint::layer::{LayerKind, RootLayer};
 use cleave::checkpoint::{mounts, ExternalKind, Meta};
 use cleave::container::{self, State as Record, Status};
 use std::ffi::{CString, OsString};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -166,8 +166,13 @@ pub fn run(ctx: &Ctx, a: RestoreArgs, criu_path: Option<&Path>) -> Res<i32> {
             args.push("--external".into());
             args.push(e.restore_arg(&source).into());
         }
-        // This process's stdio takes the place of the stdio the container was saved with.
-        let handed = hand_stdio(&meta, &mut args)?;
+        // This process's stdio takes the place of the stdio the container was saved with;
+        // a terminal, a new one whose master goes to --console-socket.
+        let pty = new_terminal(&meta, a.console_socket.as_deref())?;
+        if pty.is_some() {
+            record.console_socket = a.console_socket.clone();
+        }
+        let handed = hand_stdio(&meta, &mut args, pty.as_ref().map(|p| p.slave.as_fd()))?;
         super::log::debug(&format!("criu {args:?}"));
 
         if !a.detach {
@@ -281,10 +286,20 @@ pub fn run(ctx: &Ctx, a: RestoreArgs, criu_path: Option<&Path>) -> Res<i32> {
 /// This process's stdio in place of the stdio the tree was saved with: each descriptor
 /// handed to CRIU (`--inherit-fd`), as an fd of this process and the number it gets in
 /// CRIU (from [`INHERIT_BASE`] on).
-pub(super) fn hand_stdio(meta: &Meta, args: &mut Vec<OsString>) -> Res<Vec<(OwnedFd, i32)>> {
+/// A terminal the tree was saved with (`tty[...]`) gets `tty` when given (the slave of a
+/// new pair whose master went to the console socket), else this process's stdio.
+pub(super) fn hand_stdio(
+    meta: &Meta,
+    args: &mut Vec<OsString>,
+    tty: Option<std::os::fd::BorrowedFd<'_>>,
+) -> Res<Vec<(OwnedFd, i32)>> {
     let mut handed: Vec<(OwnedFd, i32)> = Vec::new();
     for (i, d) in meta.descriptors.iter().enumerate() {
-        let own = if (0..3).contains(&d.fd) {
+        let new_tty = tty.filter(|_| d.key.starts_with("tty["));
+        let own = if let Some(t) = new_tty {
+            dup_cloexec(t.as_raw_fd())
+                .map_err(|e| Fail::failed(format!("hand the new terminal to criu: {e}")))?
+        } else if (0..3).contains(&d.fd) {
             dup_cloexec(d.fd).map_err(|e| Fail::failed(format!("hand fd {} to criu: {e}", d.fd)))?
         } else {
             // A copy of the init's stdio held under another number gets what that stdio
@@ -310,6 +325,25 @@ pub(super) fn hand_stdio(meta: &Meta, args: &mut Vec<OsString>) -> Res<Vec<(Owne
     Ok(handed)
 }
 
+/// For a checkpoint with a terminal: a new pair, its master sent over the console socket
+/// (as `create` does), its slave to take the saved terminal's place.
+fn new_terminal(meta: &Meta, socket: Option<&Path>) -> Res<Option<cleave::supervise::Pty>> {
+    if !meta.descriptors.iter().any(|d| d.key.starts_with("tty[")) {
+        return Ok(None);
+    }
+    let Some(path) = socket else {
+        return Err(Fail::bad(
+            "the container was checkpointed with a terminal: pass --console-socket PATH to receive its new one",
+        ));
+    };
+    let pty = cleave::supervise::Pty::open()?;
+    let sock = std::os::unix::net::UnixStream::connect(path)
+        .map_err(|e| Fail::failed(format!("--console-socket {}: {e}", path.display())))?;
+    cleave::supervise::send_fd(sock.as_fd(), pty.master.as_fd())
+        .map_err(|e| Fail::failed(format!("--console-socket {}: {e}", path.display())))?;
+    Ok(Some(pty))
+}
+
 /// Waits for the restored init (this process is its subreaper); its shell exit code.
 pub(super) fn wait_for(pid: i32) -> i32 {
     let mut status = 0;
@@ -331,13 +365,17 @@ pub(super) fn wait_for(pid: i32) -> i32 {
     }
 }
 
-/// `fcntl(fd, F_DUPFD_CLOEXEC)`.
-fn dup_cloexec(fd: i32) -> std::io::Result<OwnedFd> {
+/// Where the copies handed to CRIU are made: above every `--inherit-fd` target, so that
+/// moving one copy onto its target (dup2, in order) never overwrites a copy not yet moved.
+const HANDED_FROM: i32 = 256;
+
+/// `fcntl(fd, F_DUPFD_CLOEXEC, HANDED_FROM)`.
+pub(super) fn dup_cloexec(fd: i32) -> std::io::Result<OwnedFd> {
     use std::os::fd::FromRawFd;
     // SAFETY: F_DUPFD_CLOEXEC returns a new fd, owned at once.
     #[allow(unsafe_code)]
     unsafe {
-        let n = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3);
+        let n = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, HANDED_FROM);
         if n < 0 {
             return Err(std::io::Error::last_os_error());
         }

@@ -199,9 +199,15 @@ pub fn restore(a: RestoreArgs, meta: Meta, criu: &Criu, images: &Path, work: &Pa
         args.push("--external".into());
         args.push(e.restore_arg(&e.host).into());
     }
-    let handed = restore::hand_stdio(&meta, &mut args)?;
+    let handed = restore::hand_stdio(&meta, &mut args, None)?;
     let mut pairs: Vec<(i32, i32)> = handed.iter().map(|(f, t)| (f.as_raw_fd(), *t)).collect();
     let base = restore::INHERIT_BASE + handed.len() as i32;
+    // Copies above the targets (see restore::dup_cloexec), not where File::open put them.
+    let copies = copies
+        .iter()
+        .map(|f| restore::dup_cloexec(f.as_raw_fd()))
+        .collect::<std::io::Result<Vec<_>>>()
+        .map_err(|e| Fail::failed(format!("hand cleave's own files to criu: {e}")))?;
     for (i, (m, fd)) in sandbox.maps.iter().zip(&copies).enumerate() {
         let target = base + i as i32;
         args.push("--inherit-fd".into());
