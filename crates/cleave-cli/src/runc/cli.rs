@@ -94,10 +94,11 @@ pub enum RuncVerb {
     /// namespaces (what create and start call; see runc/hook_exec.rs)
     #[command(hide = true)]
     HookExec(super::hook_exec::HookExecArgs),
-    /// Save a running container to an image directory with CRIU (it stops unless
-    /// --leave-running)
+    /// Save a running container (ID), or a sandbox of `cleave spawn` (--pid PID or --name
+    /// NAME), to an image directory with CRIU (it stops unless --leave-running)
     Checkpoint(CheckpointArgs),
-    /// Start a container from a checkpoint's image directory and a bundle
+    /// Start a container from a checkpoint's image directory and a bundle (ID), or resume
+    /// a checkpointed `cleave spawn` sandbox (no ID; cleave stays as its supervisor)
     Restore(RestoreArgs),
 }
 
