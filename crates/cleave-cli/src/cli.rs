@@ -441,8 +441,14 @@ pub struct SandboxArgs {
         help_heading = "Security and lifetime"
     )]
     pub preserve_fd: Vec<i32>,
+    /// A name for the sandbox while it runs, by which `cleave checkpoint --name NAME`
+    /// finds it (kept under /run/cleave/sandboxes or $XDG_RUNTIME_DIR/cleave/sandboxes,
+    /// removed when it ends)
+    #[arg(long, value_name = "NAME", help_heading = "Security and lifetime")]
+    pub name: Option<String>,
     /// Run the program in a new session (setsid): no way back to this terminal (a preset
-    /// does this unless --same-session)
+    /// does this unless --same-session). With --new pid cleave's init leads the session,
+    /// which CRIU needs to checkpoint the sandbox
     #[arg(long, help_heading = "Security and lifetime")]
     pub new_session: bool,
     /// With a preset, keep this session and controlling terminal (job control in an

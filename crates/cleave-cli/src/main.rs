@@ -18,6 +18,7 @@ mod bwrap;
 mod cli;
 mod cli_mounts;
 mod cmd;
+mod registry;
 mod report;
 mod runc;
 

@@ -122,6 +122,9 @@ pub fn run(a: SpawnArgs, positions: Positions) -> i32 {
     if let Err(msg) = check_values(&a, flags) {
         return report::bad_request(&msg);
     }
+    if let Some(Err(msg)) = a.sandbox.name.as_deref().map(crate::registry::check_name) {
+        return report::bad_request(&msg);
+    }
     // --json-status writes to the descriptor it was given, duplicated: a pipe or socket
     // works, and nothing is reopened by path (which could grant more than the fd had).
     let mut json = match a.sandbox.json_status.map(cleave::fd::dup_writable) {
@@ -193,6 +196,19 @@ pub fn run(a: SpawnArgs, positions: Positions) -> i32 {
         tell_story(&a, flags, &mut running, &persist, &inherited);
     }
     let child = running.child();
+    // Named: found by `cleave checkpoint --name` until it ends (the entry goes with this
+    // function's return, however the sandbox ended).
+    let _registered = match a.sandbox.name.as_deref() {
+        Some(name) => match crate::registry::register(name, child.id()) {
+            Ok(r) => Some(r),
+            Err(msg) => {
+                let _ = child.signal(libc::SIGKILL);
+                let _ = running.wait();
+                return report::bad_request(&msg);
+            }
+        },
+        None => None,
+    };
     if child.reaper() == Reaper::CallersParent {
         if a.verbose {
             eprintln!("cleave: CLONE_PARENT: cleave's parent reaps pid {}; awaiting its exit through the pidfd", child.id());

@@ -17,14 +17,18 @@ pub fn run(ctx: &Ctx, a: CheckpointArgs, criu_path: Option<&Path>) -> Res<i32> {
             "--page-server: cleave does not send images to a page server; copy the image directory instead",
         ));
     }
-    let lock = ctx.lock(&a.id)?;
+    if a.pid.is_some() || a.name.is_some() {
+        return super::sandbox_ckpt::checkpoint(ctx, a, criu_path);
+    }
+    let id = a.id.clone().unwrap_or_default();
+    let lock = ctx.lock(&id)?;
     let rec = lock.load()?;
     match common::status(&rec) {
         Status::Running | Status::Paused => {}
         s => {
             return Err(Fail::failed(format!(
                 "container {} is {s}: only a running or paused container can be checkpointed",
-                a.id
+                id
             )))
         }
     }
@@ -60,6 +64,7 @@ pub fn run(ctx: &Ctx, a: CheckpointArgs, criu_path: Option<&Path>) -> Res<i32> {
         descriptors,
         cgroup2,
         root_layer,
+        sandbox: None,
     };
     meta.save(&images)
         .map_err(|e| Fail::failed(e.to_string()))?;

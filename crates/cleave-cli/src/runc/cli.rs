@@ -101,10 +101,11 @@ pub enum RuncVerb {
     /// namespaces (what create and start call; see runc/hook_exec.rs)
     #[command(hide = true)]
     HookExec(super::hook_exec::HookExecArgs),
-    /// Save a running container to an image directory with CRIU (it stops unless
-    /// --leave-running)
+    /// Save a running container (ID), or a sandbox of `cleave spawn` (--pid PID or --name
+    /// NAME), to an image directory with CRIU (it stops unless --leave-running)
     Checkpoint(CheckpointArgs),
-    /// Start a container from a checkpoint's image directory and a bundle
+    /// Start a container from a checkpoint's image directory and a bundle (ID), or resume
+    /// a checkpointed `cleave spawn` sandbox (no ID; cleave stays as its supervisor)
     Restore(RestoreArgs),
 }
 
@@ -353,8 +354,16 @@ pub struct CheckpointArgs {
     /// Accepted (lazy pages' readiness fd)
     #[arg(long, value_name = "FD", hide = true)]
     pub status_fd: Option<i32>,
-    /// The container id
-    pub id: String,
+    /// Checkpoint the sandbox of `cleave spawn` whose first process is PID (the PID
+    /// `cleave spawn -v` reports), instead of a container
+    #[arg(long, value_name = "PID", conflicts_with_all = ["id", "name"])]
+    pub pid: Option<i32>,
+    /// Checkpoint the sandbox started by `cleave spawn --name NAME`, instead of a container
+    #[arg(long, value_name = "NAME", conflicts_with = "id")]
+    pub name: Option<String>,
+    /// The container id (none with --pid or --name)
+    #[arg(required_unless_present_any = ["pid", "name"])]
+    pub id: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -386,6 +395,11 @@ pub struct RestoreArgs {
     /// Accepted; the container keeps the mount context it was saved with
     #[arg(long, value_name = "CONTEXT", hide = true)]
     pub lsm_mount_context: Option<String>,
-    /// The container id
-    pub id: String,
+    /// A checkpoint of a `cleave spawn` sandbox is restored as a sandbox (no container
+    /// id): NAME is its name while it runs, for `cleave checkpoint --name NAME`
+    #[arg(long, value_name = "NAME", conflicts_with = "id")]
+    pub name: Option<String>,
+    /// The container id (none for a sandbox's checkpoint: cleave tells the two apart by
+    /// the image directory)
+    pub id: Option<String>,
 }

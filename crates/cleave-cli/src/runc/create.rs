@@ -323,7 +323,10 @@ fn finish(
                 libc::ioctl(p.master.as_raw_fd(), libc::TIOCSWINSZ, &ws);
             }
         }
-        let sock = cleave::supervise::console_socket(sock_path)?;
+        // The socket itself (supervise::console_socket would open a second pty and hand
+        // back its slave, on which a send fails with ENOTSOCK).
+        let sock = std::os::unix::net::UnixStream::connect(sock_path)
+            .map_err(|e| Fail::failed(format!("--console-socket {}: {e}", sock_path.display())))?;
         cleave::supervise::send_fd(sock.as_fd(), p.master.as_fd())
             .map_err(|e| Fail::failed(format!("--console-socket {}: {e}", sock_path.display())))?;
         record.console_socket = Some(sock_path.clone());

@@ -132,7 +132,10 @@ pub fn run(ctx: &Ctx, a: ExecArgs) -> Res<i32> {
             ));
         };
         let p = cleave::supervise::Pty::open()?;
-        let sock = cleave::supervise::console_socket(sock_path)?;
+        // The socket itself (supervise::console_socket would open a second pty and hand
+        // back its slave, on which a send fails with ENOTSOCK).
+        let sock = std::os::unix::net::UnixStream::connect(sock_path)
+            .map_err(|e| Fail::failed(format!("--console-socket {}: {e}", sock_path.display())))?;
         cleave::supervise::send_fd(sock.as_fd(), p.master.as_fd())
             .map_err(|e| Fail::failed(format!("--console-socket {}: {e}", sock_path.display())))?;
         let dup = || {

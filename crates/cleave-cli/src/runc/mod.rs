@@ -24,6 +24,7 @@ mod ps;
 mod restore;
 mod resume;
 mod run;
+mod sandbox_ckpt;
 mod spec;
 mod start;
 mod state;

@@ -11,14 +11,14 @@ use cleave::checkpoint::layer::{LayerKind, RootLayer};
 use cleave::checkpoint::{mounts, ExternalKind, Meta};
 use cleave::container::{self, State as Record, Status};
 use std::ffi::{CString, OsString};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 /// Where the descriptors handed to CRIU (`--inherit-fd fd[N]`) start: fd 10 + their index.
-const INHERIT_BASE: i32 = 10;
+pub(super) const INHERIT_BASE: i32 = 10;
 
 /// `inside` (a mount point of the container) as a path of `rootfs`, if it exists and every
 /// link on the way stays inside the rootfs (nothing of the container runs during a restore).
@@ -33,7 +33,7 @@ fn in_rootfs(rootfs: &Path, inside: &str) -> Option<PathBuf> {
 
 /// The host's device nodes cleave binds into containers itself (a masked path's /dev/null,
 /// the nodes of a rootless /dev): the only bind sources a restore takes from an image.
-const HOST_DEVICES: &[&str] = &[
+pub(super) const HOST_DEVICES: &[&str] = &[
     "/dev/null",
     "/dev/zero",
     "/dev/full",
@@ -43,7 +43,9 @@ const HOST_DEVICES: &[&str] = &[
 ];
 
 pub fn run(ctx: &Ctx, a: RestoreArgs, criu_path: Option<&Path>) -> Res<i32> {
-    common::check_id(&a.id)?;
+    if let Some(id) = &a.id {
+        common::check_id(id)?;
+    }
     let criu = criu::find(ctx, criu_path)?;
     criu::refuse_unservable(&criu, false, a.criu.lazy_pages)?;
     let (images, work) = criu::dirs(&a.criu)?;
@@ -52,6 +54,12 @@ pub fn run(ctx: &Ctx, a: RestoreArgs, criu_path: Option<&Path>) -> Res<i32> {
             "{e}: not an image directory of `cleave checkpoint` (--image-path)"
         ))
     })?;
+    // The image directory says what it holds: a sandbox of `cleave spawn` is restored
+    // as one (no id, no bundle), a container with its id.
+    if meta.sandbox.is_some() || a.id.is_none() {
+        return super::sandbox_ckpt::restore(a, meta, &criu, &images, &work);
+    }
+    let id = a.id.clone().unwrap_or_default();
     let opts = CreateOpts {
         bundle: a.bundle.clone(),
         ..CreateOpts::default()
@@ -67,19 +75,19 @@ pub fn run(ctx: &Ctx, a: RestoreArgs, criu_path: Option<&Path>) -> Res<i32> {
     let limits = std::mem::take(&mut lowered.spec.limits);
 
     // The container this checkpoint was taken from, stopped by it, is replaced.
-    if let Ok(old) = ctx.load(&a.id) {
+    if let Ok(old) = ctx.load(&id) {
         if common::status(&old) == Status::Stopped {
-            delete::delete(ctx.lock(&a.id)?, false)?;
+            delete::delete(ctx.lock(&id)?, false)?;
         }
     }
-    let mut record = Record::new(&a.id, bundle.clone(), carried.rootfs.clone())?;
+    let mut record = Record::new(&id, bundle.clone(), carried.rootfs.clone())?;
     record.annotations = carried.annotations.clone();
     record.rootless = ctx.rootless;
     let lock = container::create(&ctx.root, &record).map_err(|e| match &e {
         cleave::Error::ContainerState { source, .. }
             if source.kind() == std::io::ErrorKind::AlreadyExists =>
         {
-            Fail::failed(format!("container {} already exists", a.id))
+            Fail::failed(format!("container {id} already exists"))
         }
         _ => Fail::from(e),
     })?;
@@ -87,7 +95,7 @@ pub fn run(ctx: &Ctx, a: RestoreArgs, criu_path: Option<&Path>) -> Res<i32> {
     let result = (|| -> Res<i32> {
         std::fs::write(lock.dir().join(CONFIG_COPY), &text)
             .map_err(|e| Fail::failed(format!("copy config.json into the state directory: {e}")))?;
-        cgroup = create::make_cgroup(ctx, &a.id, &carried, &limits, &mut record)?;
+        cgroup = create::make_cgroup(ctx, &id, &carried, &limits, &mut record)?;
         let dirs = cgroup.as_ref().map(|s| s.paths()).unwrap_or_default();
         let binds = config_binds(&config, &bundle);
         let host = mounts::read(0)
@@ -158,33 +166,13 @@ pub fn run(ctx: &Ctx, a: RestoreArgs, criu_path: Option<&Path>) -> Res<i32> {
             args.push("--external".into());
             args.push(e.restore_arg(&source).into());
         }
-        // This process's stdio takes the place of the stdio the container was saved with.
-        let mut handed: Vec<(OwnedFd, i32)> = Vec::new();
-        for (i, d) in meta.descriptors.iter().enumerate() {
-            let own = if (0..3).contains(&d.fd) {
-                dup_cloexec(d.fd)
-                    .map_err(|e| Fail::failed(format!("hand fd {} to criu: {e}", d.fd)))?
-            } else {
-                // A copy of the init's stdio held under another number gets what that stdio
-                // gets; a host path the image names is never opened (see Descriptor::stdio_of).
-                let Some(k) = d.stdio_of.filter(|k| (0..3).contains(k)) else {
-                    return Err(Fail::failed(format!(
-                        "the checkpoint names an outside file{} that is not the container's \
-                         stdio: cleave does not open host paths an image names; checkpoint \
-                         the container again with this cleave",
-                        d.host
-                            .as_ref()
-                            .map(|h| format!(" ({})", h.display()))
-                            .unwrap_or_default()
-                    )));
-                };
-                dup_cloexec(k).map_err(|e| Fail::failed(format!("hand fd {k} to criu: {e}")))?
-            };
-            let target = INHERIT_BASE + i as i32;
-            args.push("--inherit-fd".into());
-            args.push(d.inherit_arg(target).into());
-            handed.push((own, target));
+        // This process's stdio takes the place of the stdio the container was saved with;
+        // a terminal, a new one whose master goes to --console-socket.
+        let pty = new_terminal(&meta, a.console_socket.as_deref())?;
+        if pty.is_some() {
+            record.console_socket = a.console_socket.clone();
         }
+        let handed = hand_stdio(&meta, &mut args, pty.as_ref().map(|p| p.slave.as_fd()))?;
         super::log::debug(&format!("criu {args:?}"));
 
         if !a.detach {
@@ -289,14 +277,75 @@ pub fn run(ctx: &Ctx, a: RestoreArgs, criu_path: Option<&Path>) -> Res<i32> {
     }
     drop(lock);
     let code = wait_for(pid);
-    if let Ok(lock) = ctx.lock(&a.id) {
+    if let Ok(lock) = ctx.lock(&id) {
         delete::delete(lock, true)?;
     }
     Ok(code)
 }
 
+/// This process's stdio in place of the stdio the tree was saved with: each descriptor
+/// handed to CRIU (`--inherit-fd`), as an fd of this process and the number it gets in
+/// CRIU (from [`INHERIT_BASE`] on).
+/// A terminal the tree was saved with (`tty[...]`) gets `tty` when given (the slave of a
+/// new pair whose master went to the console socket), else this process's stdio.
+pub(super) fn hand_stdio(
+    meta: &Meta,
+    args: &mut Vec<OsString>,
+    tty: Option<std::os::fd::BorrowedFd<'_>>,
+) -> Res<Vec<(OwnedFd, i32)>> {
+    let mut handed: Vec<(OwnedFd, i32)> = Vec::new();
+    for (i, d) in meta.descriptors.iter().enumerate() {
+        let new_tty = tty.filter(|_| d.key.starts_with("tty["));
+        let own = if let Some(t) = new_tty {
+            dup_cloexec(t.as_raw_fd())
+                .map_err(|e| Fail::failed(format!("hand the new terminal to criu: {e}")))?
+        } else if (0..3).contains(&d.fd) {
+            dup_cloexec(d.fd).map_err(|e| Fail::failed(format!("hand fd {} to criu: {e}", d.fd)))?
+        } else {
+            // A copy of the init's stdio held under another number gets what that stdio
+            // gets; a host path the image names is never opened (see Descriptor::stdio_of).
+            let Some(k) = d.stdio_of.filter(|k| (0..3).contains(k)) else {
+                return Err(Fail::failed(format!(
+                    "the checkpoint names an outside file{} that is not the container's \
+                     stdio: cleave does not open host paths an image names; checkpoint \
+                     the container again with this cleave",
+                    d.host
+                        .as_ref()
+                        .map(|h| format!(" ({})", h.display()))
+                        .unwrap_or_default()
+                )));
+            };
+            dup_cloexec(k).map_err(|e| Fail::failed(format!("hand fd {k} to criu: {e}")))?
+        };
+        let target = INHERIT_BASE + i as i32;
+        args.push("--inherit-fd".into());
+        args.push(d.inherit_arg(target).into());
+        handed.push((own, target));
+    }
+    Ok(handed)
+}
+
+/// For a checkpoint with a terminal: a new pair, its master sent over the console socket
+/// (as `create` does), its slave to take the saved terminal's place.
+fn new_terminal(meta: &Meta, socket: Option<&Path>) -> Res<Option<cleave::supervise::Pty>> {
+    if !meta.descriptors.iter().any(|d| d.key.starts_with("tty[")) {
+        return Ok(None);
+    }
+    let Some(path) = socket else {
+        return Err(Fail::bad(
+            "the container was checkpointed with a terminal: pass --console-socket PATH to receive its new one",
+        ));
+    };
+    let pty = cleave::supervise::Pty::open()?;
+    let sock = std::os::unix::net::UnixStream::connect(path)
+        .map_err(|e| Fail::failed(format!("--console-socket {}: {e}", path.display())))?;
+    cleave::supervise::send_fd(sock.as_fd(), pty.master.as_fd())
+        .map_err(|e| Fail::failed(format!("--console-socket {}: {e}", path.display())))?;
+    Ok(Some(pty))
+}
+
 /// Waits for the restored init (this process is its subreaper); its shell exit code.
-fn wait_for(pid: i32) -> i32 {
+pub(super) fn wait_for(pid: i32) -> i32 {
     let mut status = 0;
     loop {
         // SAFETY: waitpid with a PID and a status int.
@@ -316,13 +365,17 @@ fn wait_for(pid: i32) -> i32 {
     }
 }
 
-/// `fcntl(fd, F_DUPFD_CLOEXEC)`.
-fn dup_cloexec(fd: i32) -> std::io::Result<OwnedFd> {
+/// Where the copies handed to CRIU are made: above every `--inherit-fd` target, so that
+/// moving one copy onto its target (dup2, in order) never overwrites a copy not yet moved.
+const HANDED_FROM: i32 = 256;
+
+/// `fcntl(fd, F_DUPFD_CLOEXEC, HANDED_FROM)`.
+pub(super) fn dup_cloexec(fd: i32) -> std::io::Result<OwnedFd> {
     use std::os::fd::FromRawFd;
     // SAFETY: F_DUPFD_CLOEXEC returns a new fd, owned at once.
     #[allow(unsafe_code)]
     unsafe {
-        let n = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3);
+        let n = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, HANDED_FROM);
         if n < 0 {
             return Err(std::io::Error::last_os_error());
         }

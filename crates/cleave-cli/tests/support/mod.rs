@@ -170,3 +170,49 @@ pub fn mkrootfs(dir: &std::path::Path) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A file with an inotify watch for any open or read of it: "opens nothing" checked by
+/// the kernel rather than by atime.
+pub struct Canary {
+    pub path: std::path::PathBuf,
+    fd: i32,
+}
+
+impl Canary {
+    pub fn new(path: std::path::PathBuf) -> Canary {
+        std::fs::write(&path, "canary\n").unwrap();
+        let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        // SAFETY: inotify calls on a path string that outlives them.
+        let fd = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
+        assert!(fd >= 0);
+        // SAFETY: as above.
+        let w = unsafe {
+            libc::inotify_add_watch(
+                fd,
+                c.as_ptr(),
+                libc::IN_OPEN | libc::IN_ACCESS | libc::IN_MODIFY,
+            )
+        };
+        assert!(w >= 0);
+        Canary { path, fd }
+    }
+
+    /// Whether anything opened the file since the watch was set.
+    pub fn touched(&self) -> bool {
+        let mut buf = [0u8; 4096];
+        // SAFETY: read into a local buffer of its length.
+        let n = unsafe { libc::read(self.fd, buf.as_mut_ptr().cast(), buf.len()) };
+        let changed = std::fs::read_to_string(&self.path).unwrap() != "canary\n";
+        // The events of this check's own read, dropped (nothing else runs meanwhile).
+        // SAFETY: as above.
+        while unsafe { libc::read(self.fd, buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
+        n > 0 || changed
+    }
+}
+
+impl Drop for Canary {
+    fn drop(&mut self) {
+        // SAFETY: closing the fd this value owns.
+        unsafe { libc::close(self.fd) };
+    }
+}

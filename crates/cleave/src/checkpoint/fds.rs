@@ -42,8 +42,20 @@ fn classify(
     link: &str,
     mnt_id: u32,
     ino: u64,
+    tty: Option<(u64, u64)>,
     inside: &[MountInfo],
 ) -> Option<Descriptor> {
+    // A terminal whose master is held outside (a console socket's receiver): CRIU's key
+    // `tty[RDEV:DEV]`, given a new terminal at restore.
+    if let Some((rdev, dev)) = tty.filter(|_| !inside.iter().any(|m| m.id == mnt_id)) {
+        return Some(Descriptor {
+            fd,
+            key: format!("tty[{rdev:x}:{dev:x}]"),
+            external: true,
+            host: None,
+            stdio_of: None,
+        });
+    }
     if link.starts_with("pipe:[") {
         return Some(Descriptor {
             fd,
@@ -76,10 +88,13 @@ fn one(pid: i32, fd: i32, inside: &[MountInfo]) -> Option<Descriptor> {
         .find_map(|l| l.strip_prefix("mnt_id:"))
         .and_then(|v| v.trim().parse::<u32>().ok())
         .unwrap_or(0);
-    let ino = std::fs::metadata(format!("/proc/{pid}/fd/{fd}"))
-        .ok()?
-        .ino();
-    classify(fd, &link, mnt_id, ino, inside)
+    let meta = std::fs::metadata(format!("/proc/{pid}/fd/{fd}")).ok()?;
+    // Unix98 pty slaves: majors 136-143 (devices.txt).
+    let major = ((meta.rdev() >> 32) & 0xffff_f000) | ((meta.rdev() >> 8) & 0xfff);
+    let tty = (136..=143)
+        .contains(&major)
+        .then(|| (meta.rdev(), meta.dev()));
+    classify(fd, &link, mnt_id, meta.ino(), tty, inside)
 }
 
 /// The processes of the tree rooted at `pid` (its threads' children, recursively).
@@ -158,7 +173,7 @@ mod tests {
     fn pipes_and_outside_files() {
         let inside = super::super::mounts::parse("64 42 254:0 /r / rw - ext4 x rw\n");
         assert_eq!(
-            classify(1, "pipe:[4242]", 15, 4242, &inside),
+            classify(1, "pipe:[4242]", 15, 4242, None, &inside),
             Some(Descriptor {
                 fd: 1,
                 key: "pipe:[4242]".into(),
@@ -167,11 +182,14 @@ mod tests {
                 stdio_of: None,
             })
         );
-        let null = classify(0, "/dev/null", 24, 3, &inside).unwrap();
+        let null = classify(0, "/dev/null", 24, 3, None, &inside).unwrap();
         assert_eq!(null.key, "file[18:3]");
         assert!(null.external);
         assert_eq!(null.inherit_arg(0), "fd[0]:file[18:3]");
-        assert_eq!(classify(2, "/log", 64, 9, &inside), None);
-        assert_eq!(classify(2, "socket:[1]", 9, 1, &inside), None);
+        assert_eq!(classify(2, "/log", 64, 9, None, &inside), None);
+        assert_eq!(classify(2, "socket:[1]", 9, 1, None, &inside), None);
+        let tty = classify(0, "/dev/pts/3", 26, 6, Some((0x8803, 0x18)), &inside).unwrap();
+        assert_eq!(tty.key, "tty[8803:18]");
+        assert!(tty.external);
     }
 }

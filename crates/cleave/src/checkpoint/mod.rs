@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 mod criu;
 pub mod fds;
+pub mod init;
 pub mod layer;
 pub mod mounts;
 
@@ -33,6 +34,19 @@ pub struct Meta {
     /// The throw-away layer that was the tree's "/", made again as the restore's root.
     #[serde(default)]
     pub root_layer: Option<layer::RootLayer>,
+    /// Set for a sandbox of `cleave spawn` (not a container): what its restore needs.
+    #[serde(default)]
+    pub sandbox: Option<SandboxImage>,
+}
+
+/// What a checkpoint of a `cleave spawn` sandbox keeps beside CRIU's images.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SandboxImage {
+    /// The files cleave's init maps from outside the sandbox (see [`init`]).
+    pub maps: Vec<init::Mapped>,
+    /// The name it ran under (`--name`), if any.
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 /// The file in the image directory that holds [`Meta`].

@@ -423,6 +423,16 @@ pub(crate) fn prepare_as(spec: &SandboxSpec, euid: u32, egid: u32) -> Result<Pre
             ),
         ));
     }
+    if init && new_pid && spec.security.new_session {
+        // A new session asked for: the init leads it (and the program, its child, starts
+        // a session of its own again at Stage::Session, as without an init). CRIU dumps a
+        // PID namespace only when its init leads a session inside it: a sandbox made this
+        // way can be checkpointed.
+        steps.push((
+            Stage::Init,
+            Step::new(Op::Setsid, "make cleave's init a session leader"),
+        ));
+    }
     if init && new_pid {
         steps.push((
             Stage::Init,
