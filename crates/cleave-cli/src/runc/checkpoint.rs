@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 pub fn run(ctx: &Ctx, a: CheckpointArgs, criu_path: Option<&Path>) -> Res<i32> {
+    // What cleave's caller left open is no business of CRIU's: at restore it clashed with
+    // the descriptors cleave hands over by number (a restored connection was lost).
+    let _ = cleave::fd::cloexec_from(3);
     if a.page_server.is_some() {
         return Err(Fail::bad(
             "--page-server: cleave does not send images to a page server; copy the image directory instead",

@@ -228,7 +228,9 @@ pub(super) fn make_cgroup(
     } else {
         None
     };
-    match common::layout().and_then(|l| CgroupSet::create_at_in(l, &path, limits, parent.as_deref())) {
+    match common::layout()
+        .and_then(|l| CgroupSet::create_at_in(l, &path, limits, parent.as_deref()))
+    {
         Ok(set) => {
             record.cgroup_path = Some(path.to_string());
             record.cgroup_parent = parent;

@@ -43,6 +43,9 @@ pub(super) const HOST_DEVICES: &[&str] = &[
 ];
 
 pub fn run(ctx: &Ctx, a: RestoreArgs, criu_path: Option<&Path>) -> Res<i32> {
+    // What cleave's caller left open is no business of CRIU's: at restore it clashed with
+    // the descriptors cleave hands over by number (a restored connection was lost).
+    let _ = cleave::fd::cloexec_from(3);
     if let Some(id) = &a.id {
         common::check_id(id)?;
     }
