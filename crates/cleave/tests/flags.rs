@@ -334,11 +334,23 @@ fn vfork() -> TestResult {
 
 fn tid_words() -> TestResult {
     // PARENT_SETTID + CHILD_CLEARTID through Task.
-    // SAFETY: atomics only.
-    let mut t =
-        unsafe { Task::new().flags(F::empty()).spawn(sys::gettid) }.map_err(|e| e.to_string())?;
+    // The child waits for a byte before it exits: the word is read while the child lives
+    // (CHILD_CLEARTID zeroes it at exit, which a busy machine let come first).
+    let (r, w) = pipe();
+    let go = r.as_raw_fd();
+    // SAFETY: a raw read and gettid only.
+    let mut t = unsafe {
+        Task::new().flags(F::empty()).spawn(move || {
+            let mut b = [0u8; 1];
+            let _ = sys::read(go, &mut b);
+            sys::gettid()
+        })
+    }
+    .map_err(|e| e.to_string())?;
     let word = t.tid_word();
+    let _ = sys::write(w.as_raw_fd(), b"x");
     let st = t.join().map_err(|e| e.to_string())?;
+    drop(r);
     ensure_eq!(word as i32, t.tid());
     ensure_eq!(t.tid_word(), 0);
     ensure_eq!(st.code(), Some(t.tid() & 0xff));
