@@ -127,6 +127,26 @@ pub fn read_lock(fd: BorrowedFd<'_>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Marks every descriptor from `first` up close-on-exec (close_range(2) with
+/// CLOSE_RANGE_CLOEXEC), so that what this process's caller left open (a lock `flock(1)`
+/// holds, a shell's redirection) does not reach a program it runs. Descriptors placed later
+/// by dup2 are open across exec again, as their placer meant.
+pub fn cloexec_from(first: u32) -> std::io::Result<()> {
+    // SAFETY: close_range changes only descriptor flags of this process; no memory is passed.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,24 +186,4 @@ mod tests {
             .why
             .contains("O_PATH"));
     }
-}
-
-/// Marks every descriptor from `first` up close-on-exec (close_range(2) with
-/// CLOSE_RANGE_CLOEXEC), so that what this process's caller left open (a lock `flock(1)`
-/// holds, a shell's redirection) does not reach a program it runs. Descriptors placed later
-/// by dup2 are open across exec again, as their placer meant.
-pub fn cloexec_from(first: u32) -> std::io::Result<()> {
-    // SAFETY: close_range changes only descriptor flags of this process; no memory is passed.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_close_range,
-            first,
-            u32::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
-        )
-    };
-    if r < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
 }
