@@ -545,6 +545,21 @@ pub fn unstack_root(plan: &Plan, root: Slot, count: u32) -> Result<(), i32> {
     set(plan, root, fd)
 }
 
+/// [`crate::Op::UnstackAt`].
+pub fn unstack_at(plan: &Plan, root: Slot, dst: Str, count: u32) -> Result<(), i32> {
+    let root = get(plan, root)?;
+    for _ in 0..count {
+        // The lookup ends on the topmost mount at `dst`; "." is then its root, which a lazy
+        // unmount detaches (with what is mounted below it in that copy).
+        let Some(at) = lookup(root, dst, OFlags::DIRECTORY, false)? else {
+            return Err(libc::ENOENT);
+        };
+        rustix::process::fchdir(borrow(at.0)?).map_err(errno)?;
+        rustix::mount::unmount(c".", UnmountFlags::DETACH).map_err(errno)?;
+    }
+    rustix::process::chdir(c"/").map_err(errno)
+}
+
 /// [`crate::Op::PivotRoot`].
 pub fn pivot_root(plan: &Plan, root: Slot) -> Result<(), i32> {
     rustix::process::fchdir(borrow(get(plan, root)?)?).map_err(errno)?;

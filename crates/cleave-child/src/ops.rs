@@ -85,6 +85,7 @@ pub fn run_op(plan: &Plan, op: &Op) -> Result<(), i32> {
         Op::ReadOnlyAt { root, path } => fs::read_only_at(plan, (root, path)),
         Op::PivotRoot { root } => fs::pivot_root(plan, root),
         Op::UnstackRoot { root, count } => fs::unstack_root(plan, root, count),
+        Op::UnstackAt { root, dst, count } => fs::unstack_at(plan, root, dst, count),
         Op::CloseSlots { keep } => {
             fs::close_all(plan, keep);
             Ok(())

@@ -294,6 +294,20 @@ pub enum Op<S = Str, B = Bytes> {
         /// How many mounts to detach.
         count: u32,
     },
+    /// Detaches the `count` topmost mounts at `dst` (inside `root`; each time the entry is
+    /// looked up again and made the working directory, and a lazy unmount of "." reaches
+    /// the top of its stack), then makes "/" the working directory again. A recursive bind
+    /// of the caller's "/" copies what the sandbox stacked on "/" before (`--tmpfs /` and
+    /// what went on it): without this the bind would show the sandbox's own root at `dst`
+    /// where the host's was asked for (bubblewrap's `--ro-bind / /host` over its tmpfs root).
+    UnstackAt {
+        /// The root the entry is looked up in.
+        root: Slot,
+        /// The entry, relative to `root`.
+        dst: S,
+        /// How many mounts to detach.
+        count: u32,
+    },
     /// Closes every fd in the slot table below `keep` (Slot::MAX: all); those from `keep`
     /// on are left to later ops.
     CloseSlots {

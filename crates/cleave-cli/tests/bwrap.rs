@@ -433,3 +433,80 @@ fn a_root_built_in_layers_is_no_chroot() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The host's "/" bound below a root the sandbox built (`--ro-bind / /host` over bubblewrap's
+/// tmpfs root, as toolbox-like wrappers do): the copy is the host's root, not the sandbox's
+/// own, which a recursive copy of "/" also carries (it is stacked there).
+#[test]
+fn the_hosts_root_bound_below_a_built_root_is_the_hosts() {
+    if !ready() {
+        return;
+    }
+    let dir = scratch("host-root");
+    // What the host's / holds that the sandbox's own root does not.
+    let mut host: Vec<String> = std::fs::read_dir("/")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    host.sort();
+    let probe = "ls -a /host | tr '\\n' ' '; echo; touch /host/x 2>/dev/null || echo ro; \
+                 unshare -U true && echo userns";
+    for tmpfs_first in [false, true] {
+        for nobody in [false, true] {
+            let mut argv = words(&["--unshare-all"]);
+            if tmpfs_first {
+                argv.extend(words(&["--tmpfs", "/"]));
+            }
+            argv.extend(words(&[
+                "--ro-bind",
+                "/usr",
+                "/usr",
+                "--symlink",
+                "usr/bin",
+                "/bin",
+                "--symlink",
+                "usr/lib",
+                "/lib",
+                "--symlink",
+                "usr/lib64",
+                "/lib64",
+                "--ro-bind",
+                "/",
+                "/host",
+                "--dev",
+                "/dev",
+                "--proc",
+                "/proc",
+                "sh",
+                "-c",
+                probe,
+            ]));
+            let outs: Vec<String> = ALL
+                .iter()
+                .map(|via| {
+                    let o = run(&dir, *via, nobody, "", &argv);
+                    text(&o.stdout) + &text(&o.stderr)
+                })
+                .collect();
+            let listed: Vec<&str> = outs[2]
+                .lines()
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .filter(|n| *n != "." && *n != "..")
+                .collect();
+            assert_eq!(listed, host, "bubblewrap's /host (nobody: {nobody})");
+            assert!(outs[2].ends_with("ro\nuserns\n"), "bubblewrap: {}", outs[2]);
+            assert_eq!(
+                outs[0], outs[2],
+                "cleave bwrap (tmpfs first: {tmpfs_first}, nobody: {nobody})"
+            );
+            assert_eq!(
+                outs[1], outs[2],
+                "the bwrap link (tmpfs first: {tmpfs_first}, nobody: {nobody})"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -145,8 +145,21 @@ impl Root {
     /// would have to be the same size again at restore, which CRIU checks), errors through
     /// the runtime's --log.
     fn detached(&self, args: &[&str]) {
+        self.detached_from(Command::new(BIN), args)
+    }
+
+    /// [`Root::detached`] under `flock(1)`, whose lock's descriptor (fd 3) cleave inherits:
+    /// what a caller leaves open must not reach CRIU (it once clashed at restore with the
+    /// descriptors cleave hands over by number, and a restored connection was lost).
+    fn detached_holding_a_lock(&self, args: &[&str]) {
+        let mut flock = Command::new("flock");
+        flock.arg(self.0.with_extension("lock")).arg(BIN);
+        self.detached_from(flock, args)
+    }
+
+    fn detached_from(&self, mut cmd: Command, args: &[&str]) {
         let log = self.0.with_extension(format!("{}.log", std::process::id()));
-        let st = Command::new(BIN)
+        let st = cmd
             .arg("--root")
             .arg(&self.0)
             .arg("--log")
@@ -428,7 +441,7 @@ fn established_loopback_tcp_survives_with_tcp_established() {
     assert_eq!(root.status(&id).as_deref(), Some("stopped"));
     // Restored under the same id, which replaces the stopped container.
     let id2 = id.clone();
-    root.detached(&[
+    root.detached_holding_a_lock(&[
         "restore",
         "-d",
         "--tcp-established",

@@ -23,6 +23,7 @@ impl<S, B> Op<S, B> {
             Op::ReadOnlyAt { .. } => "ReadOnlyAt",
             Op::PivotRoot { .. } => "PivotRoot",
             Op::UnstackRoot { .. } => "UnstackRoot",
+            Op::UnstackAt { .. } => "UnstackAt",
             Op::CloseSlots { .. } => "CloseSlots",
             Op::OpenProc { .. } => "OpenProc",
             Op::WriteFile { .. } => "WriteFile",
@@ -177,6 +178,11 @@ impl<S, B> Op<S, B> {
             Op::PivotRoot { root } => Op::PivotRoot { root: *root },
             Op::UnstackRoot { root, count } => Op::UnstackRoot {
                 root: *root,
+                count: *count,
+            },
+            Op::UnstackAt { root, dst, count } => Op::UnstackAt {
+                root: *root,
+                dst: s(dst),
                 count: *count,
             },
             Op::CloseSlots { keep } => Op::CloseSlots { keep: *keep },

@@ -93,6 +93,21 @@ pub(super) fn relative_at(p: &Path) -> Vec<u8> {
     relative(p)
 }
 
+/// Whether `op` binds the caller's "/" with everything mounted below it (a recursive bind).
+fn binds_callers_root(op: &MountOp) -> bool {
+    match op {
+        MountOp::Bind { src, .. }
+        | MountOp::RoBind { src, .. }
+        | MountOp::DevBind { src, .. }
+        | MountOp::BindMount {
+            src,
+            recursive: true,
+            ..
+        } => std::fs::canonicalize(src).is_ok_and(|p| p == Path::new("/")),
+        _ => false,
+    }
+}
+
 /// Whether `op` mounts a procfs.
 fn is_proc(op: &MountOp) -> bool {
     match op {
@@ -523,6 +538,24 @@ impl Filesystem {
                         );
                     }
                     root_stack = if self.rootfs.is_none() { 1 } else { 0 };
+                } else if root_stack > 0 && self.rootfs.is_none() && binds_callers_root(op) {
+                    // The recursive copy of the caller's "/" brought what the sandbox had
+                    // stacked on "/" with it: the sandbox's own root would show at the
+                    // destination (bubblewrap's `--ro-bind / /host` over its tmpfs root
+                    // shows the host's).
+                    let inside = model.resolve(op.dst(), i)?;
+                    steps.push(Step::new(
+                        Op::UnstackAt {
+                            root: ROOT,
+                            dst: relative(&inside),
+                            count: root_stack,
+                        },
+                        What::path(
+                            ["detach the sandbox's own root from the copy of / at "],
+                            op.dst(),
+                            [],
+                        ),
+                    ));
                 }
             }
             for step in &mut steps[first_step..] {
