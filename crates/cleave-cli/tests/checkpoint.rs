@@ -12,33 +12,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use support::{text, BIN};
 
-fn ready_or_skip() -> bool {
-    let ci = std::env::var("CI").as_deref() == Ok("true");
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        assert!(!ci, "the checkpoint tests need root (CI=true: no skipping)");
-        eprintln!("skipped: needs root");
-        return false;
-    }
-    let criu = Command::new("criu").arg("--version").output();
-    let v4 = criu.is_ok_and(|o| {
-        text(&o.stdout)
-            .trim()
-            .strip_prefix("Version: ")
-            .and_then(|v| v.split('.').next()?.parse::<u32>().ok())
-            .is_some_and(|m| m >= 4)
-    });
-    if !v4 {
-        assert!(
-            !ci,
-            "the checkpoint tests need criu >= 4 on PATH: run scripts/install-criu.sh (CI=true: no skipping)"
-        );
-        eprintln!("skipped: needs criu >= 4 (scripts/install-criu.sh)");
-        return false;
-    }
-    true
-}
-
 /// The counter: PID 1 keeps a child (`sleep`) and counts into /count, five times a second,
 /// without forking (a FIFO it holds open gives `read -t` something to wait on), so the
 /// container's processes are exactly two.
@@ -271,7 +244,7 @@ fn start(root: &Root, b: &Bundle, id: &str) {
 
 #[test]
 fn checkpoint_stops_it_and_restore_continues_the_counter() {
-    if !ready_or_skip() {
+    if !support::criu_ready_or_skip() {
         return;
     }
     let b = Bundle::new("counter", COUNTER);
@@ -340,7 +313,7 @@ fn checkpoint_stops_it_and_restore_continues_the_counter() {
 
 #[test]
 fn leave_running_then_a_clone_under_another_root_while_the_original_runs() {
-    if !ready_or_skip() {
+    if !support::criu_ready_or_skip() {
         return;
     }
     let b = Bundle::new("migrate", COUNTER);
@@ -395,7 +368,7 @@ fn leave_running_then_a_clone_under_another_root_while_the_original_runs() {
 
 #[test]
 fn established_loopback_tcp_survives_with_tcp_established() {
-    if !ready_or_skip() {
+    if !support::criu_ready_or_skip() {
         return;
     }
     // A server and a client inside, connected over 127.0.0.1; the client sends what is
@@ -460,7 +433,7 @@ fn established_loopback_tcp_survives_with_tcp_established() {
 
 #[test]
 fn lazy_pages_and_pre_dump_fail_clearly_without_soft_dirty() {
-    if !ready_or_skip() {
+    if !support::criu_ready_or_skip() {
         return;
     }
     let b = Bundle::new("predump", COUNTER);
@@ -553,7 +526,7 @@ fn a_missing_old_or_failing_criu_names_the_fix() {
 /// "podman checkpoint container with volumes" (a volume whose mount point the image lacks).
 #[test]
 fn a_layer_over_a_rootfs_lacking_mount_points_is_restored() {
-    if !ready_or_skip() {
+    if !support::criu_ready_or_skip() {
         return;
     }
     let b = Bundle::new(
@@ -666,7 +639,7 @@ fn proc_protections_are_one_mount_each_as_many_mounts_as_runc() {
     // config's maskedPaths and readonlyPaths name the /proc paths cleave protects on every
     // procfs (issue #8), and the two must not stack. runc's own count is the reference
     // (runc's tests/integration/mask.bats checks the same paths from inside).
-    if !ready_or_skip() {
+    if !support::criu_ready_or_skip() {
         return;
     }
     let runc = Path::new("/usr/sbin/runc");

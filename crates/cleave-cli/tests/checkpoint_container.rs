@@ -13,35 +13,6 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use support::{text, Canary, BIN};
 
-fn ready_or_skip() -> bool {
-    let ci = std::env::var("CI").as_deref() == Ok("true");
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        assert!(!ci, "the checkpoint tests need root (CI=true: no skipping)");
-        eprintln!("skipped: needs root");
-        return false;
-    }
-    let v4 = Command::new("criu")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| {
-            text(&o.stdout)
-                .trim()
-                .strip_prefix("Version: ")
-                .and_then(|v| v.split('.').next()?.parse::<u32>().ok())
-                .is_some_and(|m| m >= 4)
-        });
-    if !v4 {
-        assert!(
-            !ci,
-            "needs criu >= 4 on PATH: scripts/install-criu.sh (CI=true: no skipping)"
-        );
-        eprintln!("skipped: needs criu >= 4 (scripts/install-criu.sh)");
-        return false;
-    }
-    true
-}
-
 struct Dir(PathBuf, String);
 
 impl Drop for Dir {
@@ -149,7 +120,7 @@ fn received(listener: &std::os::unix::net::UnixListener) -> std::os::fd::OwnedFd
 
 #[test]
 fn a_container_with_a_terminal_is_restored_with_a_new_one_from_the_console_socket() {
-    if !ready_or_skip() {
+    if !support::criu_ready_or_skip() {
         return;
     }
     let id = format!("ckt-{}", std::process::id());
@@ -216,7 +187,7 @@ fn a_container_with_a_terminal_is_restored_with_a_new_one_from_the_console_socke
 
 #[test]
 fn crafted_container_images_make_restore_refuse_and_open_nothing() {
-    if !ready_or_skip() {
+    if !support::criu_ready_or_skip() {
         return;
     }
     let id = format!("ckc-{}", std::process::id());

@@ -13,35 +13,6 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 use support::{text, Canary, BIN};
 
-fn ready_or_skip() -> bool {
-    let ci = std::env::var("CI").as_deref() == Ok("true");
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        assert!(!ci, "the checkpoint tests need root (CI=true: no skipping)");
-        eprintln!("skipped: needs root");
-        return false;
-    }
-    let v4 = Command::new("criu")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| {
-            text(&o.stdout)
-                .trim()
-                .strip_prefix("Version: ")
-                .and_then(|v| v.split('.').next()?.parse::<u32>().ok())
-                .is_some_and(|m| m >= 4)
-        });
-    if !v4 {
-        assert!(
-            !ci,
-            "needs criu >= 4 on PATH: scripts/install-criu.sh (CI=true: no skipping)"
-        );
-        eprintln!("skipped: needs criu >= 4 (scripts/install-criu.sh)");
-        return false;
-    }
-    true
-}
-
 /// Waits until `f` holds; a generous bound turns a hang into a failure that says what.
 fn until(what: &str, mut f: impl FnMut() -> bool) {
     let start = Instant::now();
@@ -162,7 +133,7 @@ fn checkpointed(s: &Scratch, name: &str) -> u64 {
 
 #[test]
 fn a_named_sandbox_is_checkpointed_and_goes_on_where_it_stopped() {
-    if !ready_or_skip() {
+    if !support::criu_ready_or_skip() {
         return;
     }
     let s = Scratch::new("go-on");
@@ -227,7 +198,7 @@ fn a_named_sandbox_is_checkpointed_and_goes_on_where_it_stopped() {
 
 #[test]
 fn sandboxes_criu_cannot_dump_are_refused_and_go_on() {
-    if !ready_or_skip() {
+    if !support::criu_ready_or_skip() {
         return;
     }
     let s = Scratch::new("refused");
@@ -317,7 +288,7 @@ fn crafted_sandbox_images_make_restore_refuse_and_open_nothing() {
     // than the init's stdio, a bind from anywhere but the same host mount point, or a file
     // mapped into the init that is not cleave's own; each a real checkpoint whose
     // description is edited (CRIU's images are left as they are).
-    if !ready_or_skip() {
+    if !support::criu_ready_or_skip() {
         return;
     }
     let s = Scratch::new("crafted");

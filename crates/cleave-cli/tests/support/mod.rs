@@ -216,3 +216,34 @@ impl Drop for Canary {
         unsafe { libc::close(self.fd) };
     }
 }
+
+/// Whether the checkpoint tests can run: root and a CRIU of version 4 or later on PATH.
+/// Under CI=true a missing one is a failure, not a skip.
+pub fn criu_ready_or_skip() -> bool {
+    let ci = std::env::var("CI").as_deref() == Ok("true");
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        assert!(!ci, "the checkpoint tests need root (CI=true: no skipping)");
+        eprintln!("skipped: needs root");
+        return false;
+    }
+    let v4 = Command::new("criu")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| {
+            text(&o.stdout)
+                .trim()
+                .strip_prefix("Version: ")
+                .and_then(|v| v.split('.').next()?.parse::<u32>().ok())
+                .is_some_and(|m| m >= 4)
+        });
+    if !v4 {
+        assert!(
+            !ci,
+            "the checkpoint tests need criu >= 4 on PATH: run scripts/install-criu.sh (CI=true: no skipping)"
+        );
+        eprintln!("skipped: needs criu >= 4 (scripts/install-criu.sh)");
+        return false;
+    }
+    true
+}
