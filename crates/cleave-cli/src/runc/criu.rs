@@ -6,6 +6,34 @@ use cleave::checkpoint::{mounts, CheckpointProblem, Criu};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+/// For CRIU's process at restore, between fork and exec: each handed fd onto the number
+/// CRIU is told (`--inherit-fd`), then a mount namespace of its own, a slave of the caller's,
+/// so that the mounts CRIU makes are made nowhere on the host. Only async-signal-safe calls
+/// (dup2, unshare, mount) on data built before the fork; nothing is allocated.
+pub fn place_fds_in_own_mounts(pairs: &[(i32, i32)]) -> std::io::Result<()> {
+    // SAFETY: dup2, unshare and mount with NUL-terminated literals and null pointers.
+    #[allow(unsafe_code)]
+    unsafe {
+        for &(from, to) in pairs {
+            if libc::dup2(from, to) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        if libc::unshare(libc::CLONE_NEWNS) != 0
+            || libc::mount(
+                std::ptr::null(),
+                c"/".as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_SLAVE,
+                std::ptr::null(),
+            ) != 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 /// The advice for a missing or unusable CRIU.
 const INSTALL: &str = "install one with scripts/install-criu.sh (criu >= 4 from Debian, beside the host's packages), or pass --criu PATH";
 

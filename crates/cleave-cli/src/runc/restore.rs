@@ -198,25 +198,7 @@ pub fn run(ctx: &Ctx, a: RestoreArgs, criu_path: Option<&Path>) -> Res<i32> {
         #[allow(unsafe_code)]
         unsafe {
             cmd.pre_exec(move || {
-                for &(from, to) in &pairs {
-                    if libc::dup2(from, to) < 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                }
-                if libc::unshare(libc::CLONE_NEWNS) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                let root = c"/";
-                if libc::mount(
-                    std::ptr::null(),
-                    root.as_ptr(),
-                    std::ptr::null(),
-                    libc::MS_REC | libc::MS_SLAVE,
-                    std::ptr::null(),
-                ) != 0
-                {
-                    return Err(std::io::Error::last_os_error());
-                }
+                criu::place_fds_in_own_mounts(&pairs)?;
                 if libc::mount(
                     rootfs.as_ptr(),
                     rootfs.as_ptr(),

@@ -225,30 +225,11 @@ pub fn restore(a: RestoreArgs, meta: Meta, criu: &Criu, images: &Path, work: &Pa
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    // SAFETY: between fork and exec the closure makes only async-signal-safe calls (dup2,
-    // unshare, mount) on data built before the fork; it allocates nothing.
+    // SAFETY: between fork and exec the closure makes only async-signal-safe calls
+    // (place_fds_in_own_mounts) on data built before the fork; it allocates nothing.
     #[allow(unsafe_code)]
     unsafe {
-        cmd.pre_exec(move || {
-            for &(from, to) in &pairs {
-                if libc::dup2(from, to) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            // CRIU's mounts are made in a mount namespace of its own, nothing on the host.
-            if libc::unshare(libc::CLONE_NEWNS) != 0
-                || libc::mount(
-                    std::ptr::null(),
-                    c"/".as_ptr(),
-                    std::ptr::null(),
-                    libc::MS_REC | libc::MS_SLAVE,
-                    std::ptr::null(),
-                ) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
+        cmd.pre_exec(move || criu::place_fds_in_own_mounts(&pairs));
     }
     let status = cmd.status();
     drop(handed);
