@@ -4,7 +4,7 @@
 //! namespace, whose last PID shows whether cleave cloned at all, while inotify watches the
 //! cgroup hierarchies for a directory of that cleave's. And --json-status writes to the
 //! descriptor it was given: a socket, or a file the caller could not open by path.
-//! These tests need root (the README runs the suite with sudo); they fail, never skip.
+//! These tests need root (the README runs the suite as root); they fail, never skip.
 #![allow(unsafe_code)]
 mod support;
 use std::io::{BufRead, BufReader, Read};
@@ -19,7 +19,7 @@ fn require_root() {
     let euid = unsafe { libc::geteuid() };
     assert_eq!(
         euid, 0,
-        "these tests need root: run them with sudo (see README)"
+        "these tests need root: run them as root, or through sudo from a normal user (see README)"
     );
 }
 

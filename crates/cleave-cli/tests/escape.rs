@@ -6,7 +6,7 @@
 //! `cleave enter` and a target's seccomp filter, unmounting /proc's protections without a
 //! preset, root-only unix sockets, device nodes outside /dev.
 //!
-//! These tests need root (the README runs the suite with sudo); they fail, never skip,
+//! These tests need root (the README runs the suite as root); they fail, never skip,
 //! without it. `CLEAVE_ESCAPE_RACE_RUNS` sets the raced hostile-rootfs runs (default 200).
 #![allow(unsafe_code)]
 use std::io::{BufRead, BufReader, Read};
@@ -25,7 +25,7 @@ fn require_root() {
     let euid = unsafe { libc::geteuid() };
     assert_eq!(
         euid, 0,
-        "the escape tests need root: run them with sudo (see README)"
+        "the escape tests need root: run them as root, or through sudo from a normal user (see README)"
     );
 }
 

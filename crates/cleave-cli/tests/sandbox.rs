@@ -1,7 +1,7 @@
 //! Sandboxes, proven from the inside: each test runs `cleave spawn` with sandbox options and
 //! asserts on what the program saw (hostname, pid, uid_map, mount table, capabilities,
 //! limits), as root and, where the option is meant for it, as the unprivileged uid 65534.
-//! These tests need root (the README runs the suite with sudo); they fail, never skip,
+//! These tests need root (the README runs the suite as root); they fail, never skip,
 //! without it.
 mod support;
 
@@ -20,7 +20,7 @@ fn require_root() {
     let euid = unsafe { libc::geteuid() };
     assert_eq!(
         euid, 0,
-        "the sandbox tests need root: run them with sudo (see README)"
+        "the sandbox tests need root: run them as root, or through sudo from a normal user (see README)"
     );
 }
 
