@@ -373,11 +373,14 @@ fn established_loopback_tcp_survives_with_tcp_established() {
     }
     // A server and a client inside, connected over 127.0.0.1; the client sends what is
     // appended to /in, the server writes what it receives to /got (its stdin is a FIFO
-    // nobody writes: at the end of its input busybox nc would close the connection).
+    // nobody writes: at the end of its input busybox nc would close the connection). The
+    // client starts once the server listens (port 5000 is 1388 in /proc/net/tcp*): a client
+    // refused earlier would leave its `tail -f` waiting for input before the retry.
     let b = Bundle::new(
         "tcp",
-        "mkfifo /f; exec 3<>/f; touch /in; nc -l -p 5000 <&3 > /got & \
-         until tail -f /in | nc 127.0.0.1 5000; do read -t 0.1 x <&3; done & wait",
+        "mkfifo /f; exec 3<>/f; nc -l -p 5000 <&3 > /got & \
+         until cat /proc/net/tcp* | grep -q ':1388 '; do read -t 0.05 x <&3; done; \
+         touch /in; tail -f /in | nc 127.0.0.1 5000 & wait",
     );
     let root = Root::new(&b, "state");
     let id = unique("tcp");

@@ -284,6 +284,56 @@ fn run_passes_the_exit_code_through() {
     b.ok(&["delete", &b.id("r2")]);
 }
 
+/// A container's program starts with no signal blocked and none ignored, as runc's does:
+/// `run` blocks the signals it forwards to the container, and a caller may ignore some (a
+/// shell's `trap '' PIPE`), which would stay so across execve. Seen from inside, through
+/// the program's own /proc/self/status, for `run` and for `exec`.
+#[test]
+fn the_program_starts_with_no_signal_blocked_or_ignored() {
+    if !root_or_skip() {
+        return;
+    }
+    let field = |status: &str, name: &str| -> String {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap_or_else(|| panic!("no {name} in {status}"))
+            .trim()
+            .to_string()
+    };
+    let b = Bundle::new("sigs", &["cat", "/proc/self/status"]);
+    let mut sh = Command::new("sh");
+    sh.arg("-c")
+        .arg(r#"trap '' PIPE HUP; exec "$@""#)
+        .arg("sh")
+        .arg(BIN)
+        .args(["--root", b.root.to_str().unwrap()])
+        .args(["run", "--bundle", &b.path(""), &b.id("s1")])
+        .stdin(Stdio::null());
+    let out = sh.output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let st = text(&out.stdout);
+    assert_eq!(field(&st, "SigBlk:"), "0000000000000000", "run: {st}");
+    assert_eq!(field(&st, "SigIgn:"), "0000000000000000", "run: {st}");
+
+    b.edit(|c| c["process"]["args"] = json!(["sleep", "1000"]));
+    b.detached(&b.id("s2"));
+    let mut sh = Command::new("sh");
+    sh.arg("-c")
+        .arg(r#"trap '' PIPE HUP; exec "$@""#)
+        .arg("sh")
+        .arg(BIN)
+        .args(["--root", b.root.to_str().unwrap()])
+        .args(["exec", &b.id("s2"), "cat", "/proc/self/status"])
+        .stdin(Stdio::null());
+    let out = sh.output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let st = text(&out.stdout);
+    assert_eq!(field(&st, "SigBlk:"), "0000000000000000", "exec: {st}");
+    assert_eq!(field(&st, "SigIgn:"), "0000000000000000", "exec: {st}");
+    b.ok(&["delete", "--force", &b.id("s2")]);
+}
+
 #[test]
 fn run_detached_then_exec_and_ps() {
     if !root_or_skip() {

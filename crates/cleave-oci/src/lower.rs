@@ -339,6 +339,9 @@ fn lower_process(p: &Process, out: &mut Out) -> Result<(), OciError> {
     let sp = &mut out.spec.process;
     sp.program = program.into();
     sp.args = rest.iter().map(Into::into).collect();
+    // The program starts with no signal blocked, whatever the runtime's caller had blocked
+    // (`run` blocks the signals it forwards): runc's containers start the same way.
+    sp.signal_mask = Some(0);
     sp.env.clear = true;
     for (i, e) in p.env().iter().flatten().enumerate() {
         let (k, v) = e.split_once('=').ok_or_else(|| {

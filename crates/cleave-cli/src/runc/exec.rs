@@ -110,6 +110,8 @@ pub fn run(ctx: &Ctx, a: ExecArgs) -> Res<i32> {
     let mut cmd = Command::new(&args[0]);
     cmd.args(&args[1..]);
     cmd.env_clear();
+    // As the container's first process: no signal blocked (see runc::main for the actions).
+    cmd.signal_mask(0);
     for kv in &env {
         if let Some((k, v)) = kv.split_once('=') {
             cmd.env(k, v);

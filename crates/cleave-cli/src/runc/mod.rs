@@ -57,6 +57,9 @@ pub const VERBS: &[&str] = &[
 ];
 
 /// Global options that take a value.
+/// Every signal but SIGKILL and SIGSTOP (bit N-1 for signal N), whose actions cannot change.
+const CATCHABLE_SIGNALS: u64 = !((1 << (libc::SIGKILL - 1)) | (1 << (libc::SIGSTOP - 1)));
+
 const VALUED: &[&str] = &["--root", "--log", "--log-format", "--rootless", "--criu"];
 /// Global options that take none.
 const SWITCHES: &[&str] = &["--debug", "--systemd-cgroup", "-v", "--version"];
@@ -180,6 +183,10 @@ fn normalize(cmd: &clap::Command, args: Vec<OsString>) -> Vec<OsString> {
 
 /// Runs runc's command line (argv without argv[0]); returns the exit code.
 pub fn main(args: Vec<OsString>) -> i32 {
+    // A container's processes start with every signal at its default action, as runc's do:
+    // a signal its caller ignored (a shell's `trap '' PIPE`, a Rust test harness's SIGPIPE)
+    // stays ignored across execve and would otherwise reach the container's programs.
+    cleave::set_program_default_signals(CATCHABLE_SIGNALS);
     // Built once: the definition of every verb is most of the CLI's own start-up cost.
     let mut cmd = cli::Runc::command();
     let args = normalize(&cmd, args);
